@@ -1,0 +1,27 @@
+//! The append-only audit log: who read or changed what, when.
+#[allow(unused_imports)]
+use crate::enums::*;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit_entries")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub at: DateTimeUtc,
+    pub account_id: Option<i64>,
+    /// For patient sessions: the patient acting.
+    pub actor_patient_id: Option<i64>,
+    /// What was done, e.g. READ_PERSONAL, REGISTER_PATIENT.
+    pub action: String,
+    pub patient_id: Option<i64>,
+    /// Comma-separated field names read or changed.
+    pub fields: String,
+    /// The GraphQL operation name, when the client gave one.
+    pub operation: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

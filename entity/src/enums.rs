@@ -1,0 +1,145 @@
+//! Enumerations stored as text columns. The stored strings are the names of
+//! the public GraphQL enumeration values, so a row reads the same in SQL as
+//! in the API.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Type of the person diagnosed (類型) on the notification form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum CaseType {
+    #[sea_orm(string_value = "CONFIRMED")]
+    Confirmed,
+    #[sea_orm(string_value = "ASYMPTOMATIC_CARRIER")]
+    AsymptomaticCarrier,
+    #[sea_orm(string_value = "SUSPECTED")]
+    Suspected,
+    #[sea_orm(string_value = "DECEASED_CONFIRMED")]
+    DeceasedConfirmed,
+    #[sea_orm(string_value = "DECEASED_SUSPECTED")]
+    DeceasedSuspected,
+    #[sea_orm(string_value = "CLOSE_CONTACT")]
+    CloseContact,
+}
+
+/// Sex as entered on the notification form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum Sex {
+    #[sea_orm(string_value = "MALE")]
+    Male,
+    #[sea_orm(string_value = "FEMALE")]
+    Female,
+    #[sea_orm(string_value = "UNKNOWN")]
+    Unknown,
+}
+
+/// Method of a laboratory test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum TestKind {
+    #[sea_orm(string_value = "PCR")]
+    Pcr,
+    #[sea_orm(string_value = "ANTIGEN_QUANTITATIVE")]
+    AntigenQuantitative,
+    #[sea_orm(string_value = "ANTIGEN_QUALITATIVE")]
+    AntigenQualitative,
+    #[sea_orm(string_value = "LAMP")]
+    Lamp,
+}
+
+/// Result of a laboratory test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum TestResult {
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    #[sea_orm(string_value = "POSITIVE")]
+    Positive,
+    #[sea_orm(string_value = "NEGATIVE")]
+    Negative,
+    #[sea_orm(string_value = "INCONCLUSIVE")]
+    Inconclusive,
+}
+
+/// Where a patient is cared for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum CareSetting {
+    #[sea_orm(string_value = "UNDECIDED")]
+    Undecided,
+    #[sea_orm(string_value = "HOSPITAL")]
+    Hospital,
+    #[sea_orm(string_value = "ACCOMMODATION")]
+    Accommodation,
+    #[sea_orm(string_value = "HOME")]
+    Home,
+    #[sea_orm(string_value = "NONE")]
+    None,
+}
+
+/// Severity on the MHLW clinical scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum Severity {
+    #[sea_orm(string_value = "MILD")]
+    Mild,
+    #[sea_orm(string_value = "MODERATE_I")]
+    ModerateI,
+    #[sea_orm(string_value = "MODERATE_II")]
+    ModerateII,
+    #[sea_orm(string_value = "SEVERE")]
+    Severe,
+}
+
+/// How a case ended (転帰).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum Outcome {
+    #[sea_orm(string_value = "RECOVERED")]
+    Recovered,
+    #[sea_orm(string_value = "DECEASED")]
+    Deceased,
+    #[sea_orm(string_value = "OTHER")]
+    Other,
+}
+
+/// What kind of medical institution a facility is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum FacilityKind {
+    #[sea_orm(string_value = "TESTING_CLINIC")]
+    TestingClinic,
+    #[sea_orm(string_value = "TESTING_CENTRE")]
+    TestingCentre,
+    #[sea_orm(string_value = "HOSPITAL")]
+    Hospital,
+}
+
+/// What kind of organisation an account belongs to; the account's role
+/// follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum OrganisationKind {
+    #[sea_orm(string_value = "MEDICAL_INSTITUTION")]
+    MedicalInstitution,
+    #[sea_orm(string_value = "HEALTH_CENTRE")]
+    HealthCentre,
+    #[sea_orm(string_value = "PREFECTURE")]
+    Prefecture,
+    #[sea_orm(string_value = "NATIONAL")]
+    National,
+    #[sea_orm(string_value = "OPERATOR")]
+    Operator,
+}
+
+/// Who entered a daily health report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum ReporterKind {
+    #[sea_orm(string_value = "PATIENT")]
+    Patient,
+    #[sea_orm(string_value = "STAFF")]
+    Staff,
+}

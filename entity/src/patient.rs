@@ -1,0 +1,54 @@
+//! A patient or close contact: the notification form's items and the case state.
+#[allow(unused_imports)]
+use crate::enums::*;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "patients")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Type of the person diagnosed (類型).
+    pub case_type: CaseType,
+    pub name_kanji: String,
+    pub name_kana: String,
+    pub sex: Sex,
+    pub birth_date: Date,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub occupation: Option<String>,
+    pub guardian_name: Option<String>,
+    pub onset_date: Option<Date>,
+    pub diagnosis_date: Option<Date>,
+    pub diagnosis_method: Option<String>,
+    pub notes: Option<String>,
+    /// The smartphone input ID (スマホ入力ID), digits only.
+    #[sea_orm(unique)]
+    pub smartphone_id: String,
+    /// The smartphone input ID of the earlier infection, on a reinfection.
+    pub previous_smartphone_id: Option<String>,
+    /// The record of the earlier infection, on a reinfection.
+    pub previous_patient_id: Option<i64>,
+    pub prior_infection: bool,
+    pub responsible_health_centre_id: i64,
+    /// The facility that registered the patient; none when a health centre
+    /// registered on its own account.
+    pub registering_facility_id: Option<i64>,
+    pub registered_by_account_id: i64,
+    pub care_setting: CareSetting,
+    pub outcome: Option<Outcome>,
+    pub outcome_at: Option<DateTimeUtc>,
+    pub outcome_recorded_at: Option<DateTimeUtc>,
+    /// Optimistic-concurrency version, raised by every update.
+    pub version: i32,
+    /// When the record was created (新規作成).
+    pub registered_at: DateTimeUtc,
+    pub recorded_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

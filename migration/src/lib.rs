@@ -1,0 +1,19 @@
+//! Schema migrations of the HER-SYS gateway.
+//!
+//! One file per change, named by date. A migration that has landed is never
+//! edited: a later change to the schema is a new migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_initial_schema;
+
+/// The ordered list of every migration of the gateway's database.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_initial_schema::Migration)]
+    }
+}

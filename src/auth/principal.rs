@@ -1,0 +1,63 @@
+//! The caller of a request, resolved from its session.
+
+use entity::enums::OrganisationKind;
+
+/// The roles of CONTRACT.md. A staff account's role follows from the kind
+/// of its organisation; a patient has no organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+#[graphql(name = "Role")]
+pub enum Role {
+    /// Staff of a medical institution (testing clinic, testing centre, hospital).
+    MedicalStaff,
+    /// Staff of a health centre (保健所).
+    HealthCentreStaff,
+    /// Staff of a prefecture (都道府県).
+    PrefectureStaff,
+    /// MHLW or an infectious-disease surveillance centre: de-identified data only.
+    NationalAnalyst,
+    /// The operator: accounts and the audit log, no clinical data.
+    SystemAdmin,
+    /// A patient signed in with their smartphone input ID (スマホ入力ID).
+    Patient,
+}
+
+impl Role {
+    pub fn of_organisation(kind: OrganisationKind) -> Role {
+        match kind {
+            OrganisationKind::MedicalInstitution => Role::MedicalStaff,
+            OrganisationKind::HealthCentre => Role::HealthCentreStaff,
+            OrganisationKind::Prefecture => Role::PrefectureStaff,
+            OrganisationKind::National => Role::NationalAnalyst,
+            OrganisationKind::Operator => Role::SystemAdmin,
+        }
+    }
+}
+
+/// A signed-in caller. Built only from a live session.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub session_id: i64,
+    pub role: Role,
+    /// The staff account; `None` for patients.
+    pub account_id: Option<i64>,
+    pub username: Option<String>,
+    pub organisation_id: Option<i64>,
+    /// The facility of a medical institution's staff.
+    pub facility_id: Option<i64>,
+    /// The health centre of a health centre's staff.
+    pub health_centre_id: Option<i64>,
+    /// The prefecture of a prefecture's staff.
+    pub prefecture_id: Option<i32>,
+    /// The patient of a patient session.
+    pub patient_id: Option<i64>,
+}
+
+/// The request's view of who is calling, put into every GraphQL request.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub principal: Option<Principal>,
+    /// A token was sent but named no live session.
+    pub stale_token: bool,
+    /// The operation name the client gave, for the audit log.
+    pub operation: Option<String>,
+}

@@ -1,0 +1,133 @@
+//! The `hersys` command line (CONTRACT.md): `serve`, `migrate`, `seed`,
+//! `export-schema`. Every flag also reads an environment variable.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Secret};
+use crate::startup::Application;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hersys",
+    version,
+    about = "HER-SYS: the GraphQL gateway of a COVID-19 case information system"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the gateway (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Applies pending migrations and exits.
+    Migrate(DatabaseArgs),
+    /// Loads a data set and exits.
+    Seed(SeedArgs),
+    /// Prints the federation subgraph SDL.
+    ExportSchema,
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://hersys.db?mode=rwc",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HERSYS_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Load the demo data set (idempotent) before serving.
+    #[arg(long)]
+    pub demo: bool,
+    /// Largest number of pooled database connections (default: 4 per core).
+    #[arg(long, env = "HERSYS_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
+    /// Minutes a session may stay unused before it ends.
+    #[arg(long, env = "HERSYS_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u64,
+    /// Hours a session lasts at most.
+    #[arg(long, env = "HERSYS_SESSION_LIFETIME_HOURS", default_value_t = 12)]
+    pub session_lifetime_hours: u64,
+    /// Do not serve the in-browser IDE on GET /graphql.
+    #[arg(long, env = "HERSYS_NO_IDE")]
+    pub no_ide: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Load the demo data set of the public contract.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+impl ServeArgs {
+    pub fn config(&self) -> Config {
+        let mut config = Config::new(self.addr, Secret::new(self.database.database_url.clone()));
+        if let Some(max) = self.db_max_connections {
+            config.db_max_connections = max.max(1);
+        }
+        config.session_idle_timeout = std::time::Duration::from_secs(self.session_idle_minutes.max(1) * 60);
+        config.session_absolute_lifetime = std::time::Duration::from_secs(self.session_lifetime_hours.max(1) * 3600);
+        config.ide = !self.no_ide;
+        config
+    }
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let app = Application::build(args.config(), args.demo).await?;
+            let addr = app.addr();
+            tracing::info!(%addr, "HER-SYS gateway listening");
+            eprintln!("HER-SYS gateway on http://{addr}/graphql (IDE in the browser; POST for queries)");
+            if args.demo {
+                eprintln!(
+                    "Demo data loaded. Sign in with the mutation login(username: \"hc1\", password: \"{}\") \
+                     and send the token as `Authorization: Bearer <token>`.",
+                    crate::services::demo::DEMO_PASSWORD
+                );
+            }
+            app.run().await
+        }
+        Command::Migrate(args) => {
+            let config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(args.database_url));
+            let db = crate::db::connect(&config, Default::default()).await?;
+            crate::db::migrate(&db).await?;
+            crate::services::demo::ensure_prefectures(&db).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Seed(args) => {
+            if !args.demo {
+                anyhow::bail!("say which data set to load: --demo");
+            }
+            let config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(args.database.database_url));
+            let db = crate::db::connect(&config, Default::default()).await?;
+            crate::db::migrate(&db).await?;
+            crate::services::demo::seed_demo(&db).await?;
+            eprintln!("demo data set loaded");
+            Ok(())
+        }
+        Command::ExportSchema => {
+            print!("{}", crate::graphql::subgraph_sdl());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Configuration of the gateway: flags and environment, with defaults that
+//! run on a bare machine. Secrets are held in `Secret`, which never prints.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A value that must never reach a log or a `Debug` print.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free one (tests).
+    pub addr: SocketAddr,
+    /// sea-orm connection URL (`sqlite://…` or `postgres://…`). It may carry
+    /// a password, so it is a secret.
+    pub database_url: Secret,
+    /// Largest number of pooled database connections.
+    pub db_max_connections: u32,
+    /// A session ends after this long without use.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub session_absolute_lifetime: Duration,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest `first` of a connection.
+    pub max_page_size: u64,
+    /// Serve the in-browser IDE on `GET /graphql`.
+    pub ide: bool,
+}
+
+impl Config {
+    /// Defaults for everything but the address and database.
+    pub fn new(addr: SocketAddr, database_url: Secret) -> Self {
+        Config {
+            addr,
+            database_url,
+            db_max_connections: default_pool_size(),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            session_absolute_lifetime: Duration::from_secs(12 * 60 * 60),
+            max_body_bytes: 256 * 1024,
+            max_page_size: 500,
+            ide: true,
+        }
+    }
+}
+
+/// A pool a few times the core count keeps the cores busy while some
+/// connections wait on the disk, without queueing work inside the database.
+fn default_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
+    (cores * 4).clamp(4, 32)
+}

@@ -1,0 +1,122 @@
+//! The one error type of the gateway, and the one place where it becomes a
+//! GraphQL error with `extensions.code`.
+//!
+//! `AppError` deliberately does not implement `Display`: async-graphql turns
+//! anything displayable into an error without a code, so a bare `?` on a
+//! displayable error would silently lose the code. With no `Display`, the
+//! only way out of a resolver is the `From<AppError>` below, which always
+//! sets `extensions.code` (and `extensions.field` where a field is at fault).
+
+use async_graphql::ErrorExtensions;
+
+/// Every failure a client can see. Each variant's doc says how it appears.
+#[derive(Debug)]
+pub enum AppError {
+    /// `UNAUTHENTICATED`: no session, or the session has ended.
+    Unauthenticated(&'static str),
+    /// `FORBIDDEN`: the caller is known but may not do or see this.
+    Forbidden(String),
+    /// `BAD_USER_INPUT`: an input value is refused; `field` names it.
+    BadInput { field: String, message: String },
+    /// `NOT_FOUND`: an ID names nothing the caller can reach; `field` names
+    /// the argument that held it.
+    NotFound { field: String, message: String },
+    /// `CONFLICT`: the state of the record forbids the change, or someone
+    /// else changed it first.
+    Conflict(String),
+    /// `INTERNAL`: a fault of the server. The cause is logged (without
+    /// personal data); the client learns nothing of it.
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::BadInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::NotFound {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AppError::Forbidden(message.into())
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        AppError::Conflict(message.into())
+    }
+
+    /// The stable code clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::BadInput { .. } => "BAD_USER_INPUT",
+            AppError::NotFound { .. } => "NOT_FOUND",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> String {
+        match self {
+            AppError::Unauthenticated(why) => (*why).to_owned(),
+            AppError::Forbidden(message) | AppError::Conflict(message) => message.clone(),
+            AppError::BadInput { field, message } | AppError::NotFound { field, message } => {
+                format!("{field}: {message}")
+            }
+            AppError::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            AppError::BadInput { field, .. } | AppError::NotFound { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(error: AppError) -> Self {
+        if let AppError::Internal(cause) = &error {
+            // The cause of a server fault is for the operators; it is built
+            // from our own context strings and database error kinds, never
+            // from client values.
+            tracing::error!(error = %format!("{cause:#}"), "internal error");
+        }
+        let code = error.code();
+        let field = error.field().map(str::to_owned);
+        async_graphql::Error::new(error.message()).extend_with(|_, extensions| {
+            extensions.set("code", code);
+            if let Some(field) = field {
+                extensions.set("field", field);
+            }
+        })
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        AppError::Internal(crate::db::describe_db_error(&error))
+    }
+}
+
+impl From<sea_orm::TransactionError<AppError>> for AppError {
+    fn from(error: sea_orm::TransactionError<AppError>) -> Self {
+        match error {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(app) => app,
+        }
+    }
+}
+
+/// Result of the domain services.
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,62 @@
+//! What a resolver reads from the request: state, caller, loader.
+
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, Loader};
+use sea_orm::DbErr;
+use std::sync::Arc;
+
+use super::loaders::AppLoader;
+use crate::auth::Principal;
+use crate::auth::principal::Caller;
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
+    static NOBODY: Caller = Caller {
+        principal: None,
+        stale_token: false,
+        operation: None,
+    };
+    ctx.data_opt::<Caller>().unwrap_or(&NOBODY)
+}
+
+pub fn principal<'a>(ctx: &Context<'a>) -> Option<&'a Principal> {
+    caller(ctx).principal.as_ref()
+}
+
+/// The caller, or `UNAUTHENTICATED` (saying so when the token has expired).
+pub fn signed_in<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
+    let caller = caller(ctx);
+    caller.principal.as_ref().ok_or(if caller.stale_token {
+        AppError::Unauthenticated("the session has ended (signed out, expired or idle too long): sign in again")
+    } else {
+        AppError::Unauthenticated("sign in first: no valid session")
+    })
+}
+
+/// Loads one key through the request's DataLoader.
+pub async fn load<K>(ctx: &Context<'_>, key: K) -> Result<Option<<AppLoader as Loader<K>>::Value>, AppError>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    AppLoader: Loader<K, Error = Arc<DbErr>>,
+{
+    ctx.data_unchecked::<DataLoader<AppLoader>>()
+        .load_one(key)
+        .await
+        .map_err(|e| AppError::Internal(crate::db::describe_db_error(&e)))
+}
+
+/// Loads a row that must exist (a foreign key target).
+pub async fn load_required<K>(ctx: &Context<'_>, key: K) -> Result<<AppLoader as Loader<K>>::Value, AppError>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + std::fmt::Debug + 'static,
+    AppLoader: Loader<K, Error = Arc<DbErr>>,
+{
+    load(ctx, key.clone())
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("dangling reference {key:?}")))
+}

@@ -1,0 +1,134 @@
+//! The public enumerations of CONTRACT.md, mirrored from the stored ones in
+//! `entity::enums` (`remote` derives the conversions both ways).
+
+use async_graphql::Enum;
+
+/// Type of the person diagnosed (類型), item 1 of the notification form.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::CaseType")]
+pub enum CaseType {
+    /// Patient, confirmed case (患者（確定例）).
+    Confirmed,
+    /// Asymptomatic carrier of the pathogen (無症状病原体保有者).
+    AsymptomaticCarrier,
+    /// Suspected case (疑似症患者).
+    Suspected,
+    /// Dead body of a confirmed patient (感染症死亡者の死体).
+    DeceasedConfirmed,
+    /// Dead body of a suspected case (感染症死亡疑い者の死体).
+    DeceasedSuspected,
+    /// Close contact (濃厚接触者).
+    CloseContact,
+}
+
+/// Sex as entered on the notification form.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Sex")]
+pub enum Sex {
+    /// Male (男).
+    Male,
+    /// Female (女).
+    Female,
+    /// Unknown or not stated.
+    Unknown,
+}
+
+/// Method of a laboratory test (method of diagnosis, item 12).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::TestKind")]
+pub enum TestKind {
+    /// Nucleic-acid amplification by PCR (LOINC 94500-6 for respiratory specimens).
+    Pcr,
+    /// Quantitative antigen test (LOINC 96119-3).
+    AntigenQuantitative,
+    /// Qualitative (rapid) antigen test (LOINC 94558-4).
+    AntigenQualitative,
+    /// Loop-mediated isothermal amplification (LOINC 95608-6).
+    Lamp,
+}
+
+/// Result of a laboratory test.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::TestResult")]
+pub enum TestResult {
+    /// Sampled, result not known yet.
+    Pending,
+    /// Positive (陽性).
+    Positive,
+    /// Negative (陰性): recorded too, the number of tests is a key indicator.
+    Negative,
+    /// Inconclusive (判定保留).
+    Inconclusive,
+}
+
+/// Where a patient is cared for (療養場所).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::CareSetting")]
+pub enum CareSetting {
+    /// Not decided yet (療養先調整中).
+    Undecided,
+    /// Hospital care (入院).
+    Hospital,
+    /// Accommodation (hotel) care run by the prefecture (宿泊療養).
+    Accommodation,
+    /// Home care (自宅療養).
+    Home,
+    /// No care needed.
+    None,
+}
+
+/// Severity on the MHLW clinical scale (重症度).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Severity")]
+pub enum Severity {
+    /// Mild (軽症): SpO2 ≥ 96%, no pneumonia.
+    Mild,
+    /// Moderate I (中等症I): 93% < SpO2 < 96%, breathlessness or pneumonia.
+    #[graphql(name = "MODERATE_I")]
+    ModerateI,
+    /// Moderate II (中等症II): SpO2 ≤ 93%, respiratory failure, needs oxygen.
+    #[graphql(name = "MODERATE_II")]
+    ModerateII,
+    /// Severe (重症): ICU or mechanical ventilation.
+    Severe,
+}
+
+/// How a case ended (転帰).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Outcome")]
+pub enum Outcome {
+    /// Recovered: discharge or release criteria met.
+    Recovered,
+    /// Died (死亡).
+    Deceased,
+    /// Any other ending (e.g. moved abroad).
+    Other,
+}
+
+/// What kind of medical institution a facility is.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::FacilityKind")]
+pub enum FacilityKind {
+    /// Outpatient clinic that tests (帰国者・接触者外来, 発熱外来).
+    TestingClinic,
+    /// Local outpatient or testing centre (地域外来・検査センター).
+    TestingCentre,
+    /// Hospital that admits patients (入院先の医療機関).
+    Hospital,
+}
+
+/// What kind of organisation an account belongs to.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::OrganisationKind")]
+pub enum OrganisationKind {
+    /// A medical institution (testing clinic, testing centre, hospital).
+    MedicalInstitution,
+    /// A health centre (保健所).
+    HealthCentre,
+    /// A prefecture (都道府県).
+    Prefecture,
+    /// MHLW (厚生労働省) or an infectious-disease surveillance centre.
+    National,
+    /// The operator of the system.
+    Operator,
+}

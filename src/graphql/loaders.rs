@@ -1,0 +1,94 @@
+//! Batch loaders: every relation of a page of rows loads in one statement
+//! per relation, whatever the page size. One `DataLoader` per request, so
+//! its cache never outlives the request (or crosses callers).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use entity::{
+    condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test, organisation,
+    patient, prefecture,
+};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+/// The loader behind the request's `DataLoader`.
+pub struct AppLoader {
+    pub db: DatabaseConnection,
+}
+
+/// Row by primary key: `$key(id)` loads `$entity` rows.
+macro_rules! by_id {
+    ($key:ident, $module:ident, $id:ty) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $key(pub $id);
+
+        impl Loader<$key> for AppLoader {
+            type Value = $module::Model;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let ids: Vec<$id> = keys.iter().map(|k| k.0).collect();
+                let rows = $module::Entity::find()
+                    .filter($module::Column::Id.is_in(ids))
+                    .all(&self.db)
+                    .await
+                    .map_err(Arc::new)?;
+                Ok(rows.into_iter().map(|row| ($key(row.id), row)).collect())
+            }
+        }
+    };
+}
+
+/// Children by parent: `$key(parent)` loads the `$module` rows whose
+/// `$parent` column is that parent, ordered by `$order` then id.
+macro_rules! children {
+    ($key:ident, $module:ident, $parent:ident, $field:ident, $order:ident) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $key(pub i64);
+
+        impl Loader<$key> for AppLoader {
+            type Value = Vec<$module::Model>;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let rows = $module::Entity::find()
+                    .filter($module::Column::$parent.is_in(ids))
+                    .order_by_asc($module::Column::$order)
+                    .order_by_asc($module::Column::Id)
+                    .all(&self.db)
+                    .await
+                    .map_err(Arc::new)?;
+                let mut grouped: HashMap<$key, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+                for row in rows {
+                    grouped.entry($key(row.$field)).or_default().push(row);
+                }
+                Ok(grouped)
+            }
+        }
+    };
+}
+
+by_id!(PatientById, patient, i64);
+by_id!(HealthCentreById, health_centre, i64);
+by_id!(FacilityById, facility, i64);
+by_id!(PrefectureById, prefecture, i32);
+by_id!(OrganisationById, organisation, i64);
+children!(TestsOfPatient, lab_test, PatientId, patient_id, SampledAt);
+children!(
+    HospitalisationsOfPatient,
+    hospitalisation,
+    PatientId,
+    patient_id,
+    AdmittedAt
+);
+children!(HealthReportsOfPatient, health_report, PatientId, patient_id, ReportedAt);
+children!(FollowUpCallsOfPatient, follow_up_call, PatientId, patient_id, CalledAt);
+children!(
+    ConditionsOfHospitalisation,
+    condition_entry,
+    HospitalisationId,
+    hospitalisation_id,
+    ObservedAt
+);

@@ -1,0 +1,644 @@
+//! Output types. Each wraps an entity model; personal fields ask
+//! `auth::policy` and resolve to `null` with `FORBIDDEN` at their path when
+//! the caller has no care relationship with the patient.
+
+use async_graphql::{Context, Enum, EnumType, ID, Object, Result, SimpleObject};
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{
+    condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test, patient,
+    prefecture,
+};
+
+use super::context::{load, load_required, principal};
+use super::enums::*;
+use super::loaders::*;
+use crate::auth::{Principal, Role, policy};
+use crate::domain::{AgeBand, SmartphoneId};
+use crate::error::AppError;
+use crate::services::patients::PatientFilter;
+
+/// A patient or close contact: the record created at test time (新規作成).
+pub struct Patient(pub patient::Model);
+
+impl Patient {
+    fn personal<T>(&self, ctx: &Context<'_>, field: &str, value: impl FnOnce(&patient::Model) -> T) -> Result<T> {
+        match principal(ctx) {
+            Some(p) if policy::may_read_personal(p, &self.0) => Ok(value(&self.0)),
+            _ => Err(policy::personal_field_forbidden(field).into()),
+        }
+    }
+
+    fn personal_allowed(&self, ctx: &Context<'_>) -> bool {
+        principal(ctx).is_some_and(|p| policy::may_read_personal(p, &self.0))
+    }
+}
+
+#[Object]
+impl Patient {
+    /// Stable identifier of the record.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Type of the person diagnosed (類型).
+    async fn case_type(&self) -> CaseType {
+        self.0.case_type.into()
+    }
+    /// Name in kanji (氏名). Personal data.
+    async fn name_kanji(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "nameKanji", |p| Some(p.name_kanji.clone()))
+    }
+    /// Name in katakana (フリガナ). Personal data.
+    async fn name_kana(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "nameKana", |p| Some(p.name_kana.clone()))
+    }
+    /// Sex (性別).
+    async fn sex(&self) -> Sex {
+        self.0.sex.into()
+    }
+    /// Date of birth (生年月日). Personal data.
+    async fn birth_date(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
+        self.personal(ctx, "birthDate", |p| Some(p.birth_date))
+    }
+    /// Ten-year age band at registration, derived from the date of birth.
+    async fn age_band(&self) -> AgeBand {
+        AgeBand::at(self.0.birth_date, self.0.registered_at.date_naive())
+    }
+    /// Address (住所). Personal data.
+    async fn address(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "address", |p| p.address.clone())
+    }
+    /// Telephone number (電話番号). Personal data.
+    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "phone", |p| p.phone.clone())
+    }
+    /// E-mail address. Personal data.
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "email", |p| p.email.clone())
+    }
+    /// Smartphone input ID (スマホ入力ID) the patient reports with, in groups
+    /// of four digits. Personal data.
+    async fn smartphone_id(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "smartphoneId", |p| {
+            Some(SmartphoneId::from_stored(p.smartphone_id.clone()).display())
+        })
+    }
+    /// On a reinfection, the smartphone input ID of the earlier infection.
+    /// Personal data.
+    async fn previous_smartphone_id(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "previousSmartphoneId", |p| {
+            p.previous_smartphone_id
+                .clone()
+                .map(|id| SmartphoneId::from_stored(id).display())
+        })
+    }
+    /// Whether the person had COVID-19 before (a reinfection record).
+    async fn prior_infection(&self) -> bool {
+        self.0.prior_infection
+    }
+    /// On a reinfection, the ID of the earlier record.
+    async fn previous_patient_id(&self) -> Option<ID> {
+        self.0.previous_patient_id.map(|id| ID(id.to_string()))
+    }
+    /// Prefecture of the responsible health centre.
+    async fn prefecture(&self, ctx: &Context<'_>) -> Result<Prefecture> {
+        let centre = load_required(ctx, HealthCentreById(self.0.responsible_health_centre_id)).await?;
+        Ok(Prefecture(
+            load_required(ctx, PrefectureById(centre.prefecture_id)).await?,
+        ))
+    }
+    /// The health centre responsible for the case (管轄保健所).
+    async fn responsible_health_centre(&self, ctx: &Context<'_>) -> Result<HealthCentre> {
+        Ok(HealthCentre(
+            load_required(ctx, HealthCentreById(self.0.responsible_health_centre_id)).await?,
+        ))
+    }
+    /// The facility that registered the patient; null when a health centre
+    /// registered them on its own account.
+    async fn registering_facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
+        match self.0.registering_facility_id {
+            Some(id) => Ok(Some(Facility(load_required(ctx, FacilityById(id)).await?))),
+            None => Ok(None),
+        }
+    }
+    /// Current care setting (療養場所).
+    async fn care_setting(&self) -> CareSetting {
+        self.0.care_setting.into()
+    }
+    /// Outcome (転帰); null while the case is open.
+    async fn outcome(&self) -> Option<Outcome> {
+        self.0.outcome.map(Into::into)
+    }
+    /// When the outcome happened.
+    async fn outcome_at(&self) -> Option<DateTime<Utc>> {
+        self.0.outcome_at
+    }
+    /// When the record was created.
+    async fn registered_at(&self) -> DateTime<Utc> {
+        self.0.registered_at
+    }
+    /// Version for optimistic concurrency: raised by every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// Laboratory tests, oldest sample first.
+    async fn tests(&self, ctx: &Context<'_>) -> Result<Vec<LabTest>> {
+        let rows = load(ctx, TestsOfPatient(self.0.id)).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(LabTest).collect())
+    }
+    /// Hospital stays, earliest first.
+    async fn hospitalisations(&self, ctx: &Context<'_>) -> Result<Vec<Hospitalisation>> {
+        let personal = self.personal_allowed(ctx);
+        let rows = load(ctx, HospitalisationsOfPatient(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(|row| Hospitalisation { row, personal }).collect())
+    }
+    /// Daily health reports, earliest first.
+    async fn health_reports(&self, ctx: &Context<'_>) -> Result<Vec<HealthReport>> {
+        let personal = self.personal_allowed(ctx);
+        let rows = load(ctx, HealthReportsOfPatient(self.0.id)).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(|row| HealthReport { row, personal }).collect())
+    }
+    /// Telephone follow-ups, earliest first.
+    async fn follow_up_calls(&self, ctx: &Context<'_>) -> Result<Vec<FollowUpCall>> {
+        let personal = self.personal_allowed(ctx);
+        let rows = load(ctx, FollowUpCallsOfPatient(self.0.id)).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(|row| FollowUpCall { row, personal }).collect())
+    }
+}
+
+/// A laboratory test of a patient.
+pub struct LabTest(pub lab_test::Model);
+
+#[Object]
+impl LabTest {
+    /// Stable identifier of the test.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Method of the test.
+    async fn kind(&self) -> TestKind {
+        self.0.kind.into()
+    }
+    /// Current result; corrections are kept in the history.
+    async fn result(&self) -> TestResult {
+        self.0.result.into()
+    }
+    /// When the sample was taken.
+    async fn sampled_at(&self) -> DateTime<Utc> {
+        self.0.sampled_at
+    }
+    /// When the current result became known; null while pending.
+    async fn resulted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resulted_at
+    }
+    /// When the test was entered into the system.
+    async fn recorded_at(&self) -> DateTime<Utc> {
+        self.0.recorded_at
+    }
+    /// The facility that took the sample.
+    async fn facility(&self, ctx: &Context<'_>) -> Result<Facility> {
+        Ok(Facility(load_required(ctx, FacilityById(self.0.facility_id)).await?))
+    }
+    /// The patient tested. Field rules apply here as everywhere.
+    async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
+        // A test is only ever reached through a patient the caller reaches
+        // (or a mutation they were allowed), so the patient is in reach too.
+        Ok(Patient(load_required(ctx, PatientById(self.0.patient_id)).await?))
+    }
+    /// Version for optimistic concurrency.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// A hospital stay (入院).
+pub struct Hospitalisation {
+    pub row: hospitalisation::Model,
+    /// Whether the caller may read free-text notes of this patient.
+    pub personal: bool,
+}
+
+#[Object]
+impl Hospitalisation {
+    /// Stable identifier of the stay.
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+    /// The admitting hospital.
+    async fn hospital(&self, ctx: &Context<'_>) -> Result<Facility> {
+        Ok(Facility(load_required(ctx, FacilityById(self.row.facility_id)).await?))
+    }
+    /// When the patient was admitted.
+    async fn admitted_at(&self) -> DateTime<Utc> {
+        self.row.admitted_at
+    }
+    /// When the patient was discharged; null during the stay.
+    async fn discharged_at(&self) -> Option<DateTime<Utc>> {
+        self.row.discharged_at
+    }
+    /// Severity of the latest condition entry.
+    async fn severity(&self) -> Severity {
+        self.row.severity.into()
+    }
+    /// In an intensive care unit (latest entry).
+    async fn icu(&self) -> bool {
+        self.row.icu
+    }
+    /// On mechanical ventilation (latest entry).
+    async fn ventilator(&self) -> bool {
+        self.row.ventilator
+    }
+    /// On ECMO (latest entry).
+    async fn ecmo(&self) -> bool {
+        self.row.ecmo
+    }
+    /// Condition entries, earliest first.
+    async fn conditions(&self, ctx: &Context<'_>) -> Result<Vec<ConditionEntry>> {
+        let rows = load(ctx, ConditionsOfHospitalisation(self.row.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|row| ConditionEntry {
+                row,
+                personal: self.personal,
+            })
+            .collect())
+    }
+}
+
+/// The condition of an admitted patient at a moment.
+pub struct ConditionEntry {
+    pub row: condition_entry::Model,
+    pub personal: bool,
+}
+
+#[Object]
+impl ConditionEntry {
+    /// Stable identifier of the entry.
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+    /// Severity (重症度).
+    async fn severity(&self) -> Severity {
+        self.row.severity.into()
+    }
+    /// Free-text note of the hospital. Personal data.
+    async fn note(&self) -> Result<Option<String>> {
+        personal_note(self.personal, &self.row.note)
+    }
+    /// When the condition was observed.
+    async fn observed_at(&self) -> DateTime<Utc> {
+        self.row.observed_at
+    }
+    /// When it was entered.
+    async fn recorded_at(&self) -> DateTime<Utc> {
+        self.row.recorded_at
+    }
+}
+
+/// Symptoms of the daily health report (My HER-SYS).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Symptom {
+    /// Cough or runny nose (咳・鼻汁).
+    Cough,
+    /// Shortness of breath (息苦しさ).
+    ShortnessOfBreath,
+    /// Fatigue (倦怠感).
+    Fatigue,
+    /// Sore throat (咽頭痛).
+    SoreThroat,
+    /// Loss of taste or smell (味覚・嗅覚障害).
+    LossOfTasteOrSmell,
+    /// Fever (発熱).
+    Fever,
+    /// Another symptom, described in the note.
+    Other,
+}
+
+impl Symptom {
+    pub fn parse_stored(list: &str) -> Vec<Symptom> {
+        list.split(',')
+            .filter_map(|name| {
+                Symptom::items()
+                    .iter()
+                    .find(|item| item.name == name)
+                    .map(|item| item.value)
+            })
+            .collect()
+    }
+}
+
+/// A daily health report.
+pub struct HealthReport {
+    pub row: health_report::Model,
+    pub personal: bool,
+}
+
+#[Object]
+impl HealthReport {
+    /// Stable identifier of the report.
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+    /// Body temperature in °C.
+    async fn body_temperature(&self) -> f64 {
+        self.row.body_temperature
+    }
+    /// SpO2 in %, when a pulse oximeter was available.
+    async fn spo2(&self) -> Option<i32> {
+        self.row.spo2
+    }
+    /// Symptoms reported.
+    async fn symptoms(&self) -> Vec<Symptom> {
+        Symptom::parse_stored(&self.row.symptoms)
+    }
+    /// Free-text message to the health centre. Personal data.
+    async fn note(&self) -> Result<Option<String>> {
+        personal_note(self.personal, &self.row.note)
+    }
+    /// Whether the patient reported it themself (else staff, after a call).
+    async fn by_patient(&self) -> bool {
+        self.row.reporter == entity::enums::ReporterKind::Patient
+    }
+    /// When the report was made.
+    async fn reported_at(&self) -> DateTime<Utc> {
+        self.row.reported_at
+    }
+}
+
+/// A telephone follow-up of a patient in accommodation or home care.
+pub struct FollowUpCall {
+    pub row: follow_up_call::Model,
+    pub personal: bool,
+}
+
+#[Object]
+impl FollowUpCall {
+    /// Stable identifier of the call.
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+    /// Whether the patient was reached.
+    async fn reached(&self) -> bool {
+        self.row.reached
+    }
+    /// Result of the call in free text. Personal data.
+    async fn note(&self) -> Result<Option<String>> {
+        personal_note(self.personal, &self.row.note)
+    }
+    /// When the call was made.
+    async fn called_at(&self) -> DateTime<Utc> {
+        self.row.called_at
+    }
+}
+
+fn personal_note(allowed: bool, note: &Option<String>) -> Result<Option<String>> {
+    if allowed {
+        Ok(note.clone())
+    } else {
+        Err(policy::personal_field_forbidden("note").into())
+    }
+}
+
+/// A prefecture (都道府県).
+pub struct Prefecture(pub prefecture::Model);
+
+#[Object]
+impl Prefecture {
+    /// Identifier: the JIS X 0401 number.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Two-digit JIS X 0401 code, "01" (Hokkaido) to "47" (Okinawa).
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// English name as the MHLW open-data files spell it.
+    async fn name(&self) -> &str {
+        &self.0.name_en
+    }
+    /// Japanese name.
+    async fn name_ja(&self) -> &str {
+        &self.0.name_ja
+    }
+}
+
+/// A health centre (保健所).
+pub struct HealthCentre(pub health_centre::Model);
+
+#[Object]
+impl HealthCentre {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Public code of the health centre.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// English name.
+    async fn name(&self) -> &str {
+        &self.0.name_en
+    }
+    /// Japanese name.
+    async fn name_ja(&self) -> &str {
+        &self.0.name_ja
+    }
+    /// The prefecture it lies in.
+    async fn prefecture(&self, ctx: &Context<'_>) -> Result<Prefecture> {
+        Ok(Prefecture(
+            load_required(ctx, PrefectureById(self.0.prefecture_id)).await?,
+        ))
+    }
+}
+
+/// A medical institution that tests or admits patients.
+pub struct Facility(pub facility::Model);
+
+#[Object]
+impl Facility {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Public code of the facility.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// English name.
+    async fn name(&self) -> &str {
+        &self.0.name_en
+    }
+    /// Japanese name.
+    async fn name_ja(&self) -> &str {
+        &self.0.name_ja
+    }
+    /// Testing clinic, testing centre or hospital.
+    async fn kind(&self) -> FacilityKind {
+        self.0.kind.into()
+    }
+    /// Whether the facility enters its own data; if not, its health centre
+    /// enters data on its behalf.
+    async fn has_system_access(&self) -> bool {
+        self.0.has_system_access
+    }
+    /// The health centre whose district covers the facility.
+    async fn health_centre(&self, ctx: &Context<'_>) -> Result<HealthCentre> {
+        Ok(HealthCentre(
+            load_required(ctx, HealthCentreById(self.0.health_centre_id)).await?,
+        ))
+    }
+}
+
+/// An organisation that accounts belong to.
+#[derive(SimpleObject)]
+pub struct Organisation {
+    /// Stable identifier.
+    pub id: ID,
+    /// Name of the organisation.
+    pub name: String,
+    /// What kind of organisation it is; the role of its accounts follows.
+    pub kind: OrganisationKind,
+}
+
+/// A signed-in identity: a staff account, or a patient signed in with a
+/// smartphone input ID.
+pub struct Account(pub Principal);
+
+#[Object]
+impl Account {
+    /// The account's ID; for a patient, the patient record's ID.
+    async fn id(&self) -> ID {
+        ID(self.0.account_id.or(self.0.patient_id).unwrap_or_default().to_string())
+    }
+    /// Username; null for patients, who have none.
+    async fn username(&self) -> Option<&str> {
+        self.0.username.as_deref()
+    }
+    /// Role, from the kind of the organisation.
+    async fn role(&self) -> Role {
+        self.0.role
+    }
+    /// The organisation; null for patients.
+    async fn organisation(&self, ctx: &Context<'_>) -> Result<Option<Organisation>> {
+        let Some(id) = self.0.organisation_id else {
+            return Ok(None);
+        };
+        let row = load_required(ctx, OrganisationById(id)).await?;
+        Ok(Some(Organisation {
+            id: ID(row.id.to_string()),
+            name: row.name,
+            kind: row.kind.into(),
+        }))
+    }
+}
+
+/// A new session. The token is shown once: send it as
+/// `Authorization: Bearer <token>`.
+pub struct Session {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub principal: Principal,
+}
+
+#[Object]
+impl Session {
+    /// Opaque bearer token. Keep it secret; it is never shown again.
+    async fn token(&self) -> &str {
+        &self.token
+    }
+    /// Absolute end of the session; it also ends after 30 minutes unused.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
+    }
+    /// Who signed in.
+    async fn account(&self) -> Account {
+        Account(self.principal.clone())
+    }
+}
+
+/// Pagination state of a connection (Relay).
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// Whether more items follow `endCursor`.
+    pub has_next_page: bool,
+    /// Whether items precede `startCursor` (true when `after` was given).
+    pub has_previous_page: bool,
+    /// Cursor of the first item of the page.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last item of the page; pass it as `after`.
+    pub end_cursor: Option<String>,
+}
+
+/// An item of a patient list with its cursor.
+pub struct PatientEdge(pub patient::Model);
+
+#[Object]
+impl PatientEdge {
+    /// Opaque cursor of this item.
+    async fn cursor(&self) -> String {
+        encode_cursor(self.0.id)
+    }
+    /// The patient.
+    async fn node(&self) -> Patient {
+        Patient(self.0.clone())
+    }
+}
+
+/// A page of patients, newest registration first (Relay connection).
+pub struct PatientConnection {
+    pub rows: Vec<patient::Model>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub filter: PatientFilter,
+}
+
+#[Object]
+impl PatientConnection {
+    /// The page's items with their cursors.
+    async fn edges(&self) -> Vec<PatientEdge> {
+        self.rows.iter().cloned().map(PatientEdge).collect()
+    }
+    /// The page's patients, without cursors.
+    async fn nodes(&self) -> Vec<Patient> {
+        self.rows.iter().cloned().map(Patient).collect()
+    }
+    /// Pagination state.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            start_cursor: self.rows.first().map(|r| encode_cursor(r.id)),
+            end_cursor: self.rows.last().map(|r| encode_cursor(r.id)),
+        }
+    }
+    /// How many patients match the filter within the caller's reach (all
+    /// pages). Costs one counting statement, run only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        let principal = super::context::signed_in(ctx)?;
+        Ok(crate::services::patients::count(super::context::state(ctx), principal, &self.filter).await?)
+    }
+}
+
+const CURSOR_PREFIX: &str = "patient:";
+
+pub fn encode_cursor(id: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+pub fn decode_cursor(cursor: &str, field: &str) -> std::result::Result<i64, AppError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(CURSOR_PREFIX).and_then(|id| id.parse::<i64>().ok()))
+        .ok_or_else(|| AppError::bad_input(field, "is not a cursor returned by this list"))
+}
+
+/// Whether the caller is a patient (patients see only their own record).
+pub fn is_patient(principal: &Principal) -> bool {
+    principal.role == Role::Patient
+}

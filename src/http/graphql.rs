@@ -1,0 +1,155 @@
+//! GraphQL over HTTP: `POST /graphql` and the IDE on `GET /graphql`.
+//!
+//! The body is read and parsed here rather than by an extractor so that
+//! every refusal (malformed JSON, oversized body, unknown token) is itself
+//! a GraphQL response with `extensions.code`, never a bare status.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{BatchRequest, BatchResponse, Request, Value};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::HttpState;
+use crate::auth::principal::Caller;
+use crate::auth::session::bearer;
+use crate::graphql::loaders::AppLoader;
+
+/// The in-browser IDE.
+pub async fn ide(State(state): State<HttpState>) -> Response {
+    if !state.app.config.ide {
+        return (StatusCode::NOT_FOUND, "the IDE is switched off\n").into_response();
+    }
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("HER-SYS")
+            .finish(),
+    )
+    .into_response()
+}
+
+/// Executes a query or mutation (or a batch of them).
+pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    let bytes = match axum::body::to_bytes(body, state.app.config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BAD_USER_INPUT",
+                &format!(
+                    "the request body is larger than {} bytes",
+                    state.app.config.max_body_bytes
+                ),
+            );
+        }
+    };
+    let batch = match parse_body(&headers, &bytes) {
+        Ok(batch) => batch,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &message),
+    };
+
+    let mut caller = Caller::default();
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        match value.to_str().ok().and_then(bearer) {
+            Some(token) => match crate::services::accounts::resolve(&state.app, token).await {
+                Ok(Some(principal)) => caller.principal = Some(principal),
+                Ok(None) => caller.stale_token = true,
+                Err(error) => {
+                    let error: async_graphql::Error = error.into();
+                    return error_response(StatusCode::SERVICE_UNAVAILABLE, "INTERNAL", &error.message);
+                }
+            },
+            None => {
+                return error_response(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHENTICATED",
+                    "the Authorization header must be `Bearer <token>`",
+                );
+            }
+        }
+    }
+
+    let prepare = |request: Request| {
+        let mut caller = caller.clone();
+        caller.operation = request.operation_name.clone();
+        let loader = DataLoader::new(
+            AppLoader {
+                db: state.app.db.clone(),
+            },
+            tokio::spawn,
+        );
+        request.data(caller).data(loader)
+    };
+    let batch = match batch {
+        BatchRequest::Single(request) => BatchRequest::Single(prepare(request)),
+        BatchRequest::Batch(requests) => BatchRequest::Batch(requests.into_iter().map(prepare).collect()),
+    };
+    let mut response = state.schema.execute_batch(batch).await;
+    match &mut response {
+        BatchResponse::Single(one) => ensure_codes(one),
+        BatchResponse::Batch(many) => many.iter_mut().for_each(ensure_codes),
+    }
+    json_response(StatusCode::OK, &response)
+}
+
+fn parse_body(headers: &HeaderMap, bytes: &Bytes) -> Result<BatchRequest, String> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    if !content_type.starts_with("application/json") && !content_type.starts_with("application/graphql-response+json") {
+        return Err("send the request as JSON (Content-Type: application/json)".to_owned());
+    }
+    serde_json::from_slice::<BatchRequest>(bytes).map_err(|e| {
+        // serde's message names the position and what was expected, never
+        // the request's values.
+        format!("the body is not a GraphQL request in JSON: {e}")
+    })
+}
+
+/// Every error leaves with a code. Errors without one come from parsing and
+/// validation (the client's document: `BAD_USER_INPUT`) or, if they carry a
+/// path, from a resolver fault that escaped `AppError` (`INTERNAL`, and its
+/// message is hidden).
+fn ensure_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if error.path.is_empty() {
+            extensions.set("code", "BAD_USER_INPUT");
+        } else {
+            tracing::error!(error = %error.message, "resolver error without a code");
+            error.message = "internal error".to_owned();
+            extensions.set("code", "INTERNAL");
+        }
+    }
+}
+
+fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error"),
+    }
+}
+
+/// A response with one request-level error.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({
+        "data": Value::Null,
+        "errors": [{ "message": message, "extensions": { "code": code } }],
+    });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// A panic anywhere below answers like any other server fault.
+pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+}

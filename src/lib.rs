@@ -1,0 +1,15 @@
+//! The HER-SYS gateway: an open GraphQL service for a national COVID-19
+//! case information system. See ARCHITECTURE.md for the map of the code.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod services;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,284 @@
+//! Signing in and out, and turning a bearer token into a `Principal`.
+//!
+//! Unknown usernames and wrong passwords get the same answer and take the
+//! same time. Repeated failures lock the account for a while.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entity::enums::OrganisationKind;
+use entity::{account, organisation, patient, session};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set};
+
+use crate::auth::{Principal, Role, password, session as tokens};
+use crate::domain::SmartphoneId;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Failed sign-ins within `LOCKOUT_WINDOW` that lock an account.
+pub const LOCKOUT_THRESHOLD: i32 = 5;
+const LOCKOUT_WINDOW: Duration = Duration::minutes(15);
+const LOCKOUT_DURATION: Duration = Duration::minutes(15);
+/// `last_seen_at` is refreshed at most this often, so that reads do not
+/// each write.
+const TOUCH_INTERVAL: Duration = Duration::seconds(60);
+
+const BAD_CREDENTIALS: &str = "the username or password is wrong, or the account is locked or disabled";
+
+/// A new session: the token (shown once) and its row.
+#[derive(Debug)]
+pub struct NewSession {
+    pub token: String,
+    pub session: session::Model,
+    pub principal: Principal,
+}
+
+/// Signs a staff account in.
+pub async fn login(state: &AppState, username: &str, password_text: &str) -> AppResult<NewSession> {
+    let now = state.now();
+    let found = account::Entity::find()
+        .filter(account::Column::Username.eq(username.trim()))
+        .one(&state.db)
+        .await?;
+    let Some(account) = found else {
+        // Same work as a real check, so timing does not reveal usernames.
+        let _ = verify_blocking(password_text.to_owned(), password::decoy_hash().to_owned()).await;
+        return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
+    };
+    let locked = account.locked_until.is_some_and(|until| until > now);
+    let matches = verify_blocking(password_text.to_owned(), account.password_hash.clone()).await;
+    if locked || account.disabled_at.is_some() || !matches {
+        if !matches && !locked {
+            record_failure(&state.db, &account, now).await?;
+        }
+        tracing::info!(account_id = account.id, locked, "sign-in refused");
+        return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
+    }
+    if account.failed_logins != 0 || account.locked_until.is_some() {
+        let mut active: account::ActiveModel = account.clone().into();
+        active.failed_logins = Set(0);
+        active.locked_until = Set(None);
+        active.update(&state.db).await?;
+    }
+    let organisation = organisation::Entity::find_by_id(account.organisation_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account without organisation")))?;
+    let (token, session) = open_session(state, Some(account.id), None, now).await?;
+    let principal = staff_principal(session.id, &account, &organisation);
+    tracing::info!(account_id = account.id, session_id = session.id, "signed in");
+    Ok(NewSession {
+        token,
+        session,
+        principal,
+    })
+}
+
+/// Signs a patient in with their smartphone input ID and date of birth.
+/// Ended cases (an outcome is recorded) can no longer sign in.
+pub async fn patient_login(state: &AppState, smartphone_id: &str, birth_date: NaiveDate) -> AppResult<NewSession> {
+    const REFUSED: &str = "the smartphone input ID or date of birth is wrong, or the case has ended";
+    let id = SmartphoneId::parse(smartphone_id).map_err(|why| AppError::bad_input("smartphoneId", why))?;
+    let now = state.now();
+    let found = patient::Entity::find()
+        .filter(patient::Column::SmartphoneId.eq(id.as_digits()))
+        .one(&state.db)
+        .await?;
+    let Some(patient) = found.filter(|p| p.birth_date == birth_date && p.outcome.is_none()) else {
+        tracing::info!("patient sign-in refused");
+        return Err(AppError::Unauthenticated(REFUSED));
+    };
+    let (token, session) = open_session(state, None, Some(patient.id), now).await?;
+    let principal = patient_principal(session.id, patient.id);
+    tracing::info!(patient_id = patient.id, session_id = session.id, "patient signed in");
+    Ok(NewSession {
+        token,
+        session,
+        principal,
+    })
+}
+
+/// Ends the caller's session at once.
+pub async fn logout(state: &AppState, principal: &Principal) -> AppResult<()> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(state.now()))
+        .filter(session::Column::Id.eq(principal.session_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(&state.db)
+        .await?;
+    tracing::info!(session_id = principal.session_id, "signed out");
+    Ok(())
+}
+
+#[derive(Debug, FromQueryResult)]
+struct SessionRow {
+    session_id: i64,
+    patient_id: Option<i64>,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+    account_id: Option<i64>,
+    username: Option<String>,
+    disabled_at: Option<DateTime<Utc>>,
+    organisation_id: Option<i64>,
+    organisation_kind: Option<OrganisationKind>,
+    facility_id: Option<i64>,
+    health_centre_id: Option<i64>,
+    prefecture_id: Option<i32>,
+    patient_outcome_recorded_at: Option<DateTime<Utc>>,
+}
+
+/// The principal of a live session token, or `None` when the token is
+/// unknown, revoked, expired, idle too long, or its account is disabled.
+pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principal>> {
+    let now = state.now();
+    let hash = tokens::hash_token(token);
+    let query = Query::select()
+        .expr_as(Expr::col((session::Entity, session::Column::Id)), "session_id")
+        .column((session::Entity, session::Column::PatientId))
+        .column((session::Entity, session::Column::LastSeenAt))
+        .column((session::Entity, session::Column::ExpiresAt))
+        .column((session::Entity, session::Column::RevokedAt))
+        .expr_as(Expr::col((account::Entity, account::Column::Id)), "account_id")
+        .column((account::Entity, account::Column::Username))
+        .column((account::Entity, account::Column::DisabledAt))
+        .expr_as(
+            Expr::col((organisation::Entity, organisation::Column::Id)),
+            "organisation_id",
+        )
+        .expr_as(
+            Expr::col((organisation::Entity, organisation::Column::Kind)),
+            "organisation_kind",
+        )
+        .column((organisation::Entity, organisation::Column::FacilityId))
+        .column((organisation::Entity, organisation::Column::HealthCentreId))
+        .column((organisation::Entity, organisation::Column::PrefectureId))
+        .expr_as(
+            Expr::col((patient::Entity, patient::Column::OutcomeRecordedAt)),
+            "patient_outcome_recorded_at",
+        )
+        .from(session::Entity)
+        .left_join(
+            account::Entity,
+            Expr::col((account::Entity, account::Column::Id)).equals((session::Entity, session::Column::AccountId)),
+        )
+        .left_join(
+            organisation::Entity,
+            Expr::col((organisation::Entity, organisation::Column::Id))
+                .equals((account::Entity, account::Column::OrganisationId)),
+        )
+        .left_join(
+            patient::Entity,
+            Expr::col((patient::Entity, patient::Column::Id)).equals((session::Entity, session::Column::PatientId)),
+        )
+        .and_where(Expr::col((session::Entity, session::Column::TokenHash)).eq(hash))
+        .to_owned();
+    let statement = state.db.get_database_backend().build(&query);
+    let Some(row) = SessionRow::find_by_statement(statement).one(&state.db).await? else {
+        return Ok(None);
+    };
+    let idle = Duration::from_std(state.config.session_idle_timeout).unwrap_or(Duration::minutes(30));
+    let live = row.revoked_at.is_none()
+        && row.expires_at > now
+        && row.last_seen_at + idle > now
+        && row.disabled_at.is_none()
+        && row.patient_outcome_recorded_at.is_none();
+    if !live {
+        return Ok(None);
+    }
+    if row.last_seen_at + TOUCH_INTERVAL <= now {
+        session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, Expr::value(now))
+            .filter(session::Column::Id.eq(row.session_id))
+            .exec(&state.db)
+            .await?;
+    }
+    let principal = match (row.patient_id, row.account_id, row.organisation_kind) {
+        (Some(patient_id), _, _) => patient_principal(row.session_id, patient_id),
+        (None, Some(account_id), Some(kind)) => Principal {
+            session_id: row.session_id,
+            role: Role::of_organisation(kind),
+            account_id: Some(account_id),
+            username: row.username,
+            organisation_id: row.organisation_id,
+            facility_id: row.facility_id,
+            health_centre_id: row.health_centre_id,
+            prefecture_id: row.prefecture_id,
+            patient_id: None,
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(principal))
+}
+
+async fn open_session(
+    state: &AppState,
+    account_id: Option<i64>,
+    patient_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> AppResult<(String, session::Model)> {
+    let lifetime = Duration::from_std(state.config.session_absolute_lifetime).unwrap_or(Duration::hours(12));
+    let (token, token_hash) = tokens::new_token();
+    let session = session::ActiveModel {
+        token_hash: Set(token_hash),
+        account_id: Set(account_id),
+        patient_id: Set(patient_id),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+        expires_at: Set(now + lifetime),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await?;
+    Ok((token, session))
+}
+
+async fn record_failure(db: &impl ConnectionTrait, account: &account::Model, now: DateTime<Utc>) -> AppResult<()> {
+    let recent = account.last_failed_login_at.is_some_and(|at| at + LOCKOUT_WINDOW > now);
+    let failures = if recent { account.failed_logins + 1 } else { 1 };
+    let mut active: account::ActiveModel = account.clone().into();
+    active.failed_logins = Set(failures);
+    active.last_failed_login_at = Set(Some(now));
+    if failures >= LOCKOUT_THRESHOLD {
+        active.locked_until = Set(Some(now + LOCKOUT_DURATION));
+        tracing::warn!(account_id = account.id, "account locked after repeated failed sign-ins");
+    }
+    active.update(db).await?;
+    Ok(())
+}
+
+/// argon2 is CPU-bound for tens of milliseconds: keep it off the async
+/// workers.
+async fn verify_blocking(password_text: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || password::verify(&password_text, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+pub fn staff_principal(session_id: i64, account: &account::Model, organisation: &organisation::Model) -> Principal {
+    Principal {
+        session_id,
+        role: Role::of_organisation(organisation.kind),
+        account_id: Some(account.id),
+        username: Some(account.username.clone()),
+        organisation_id: Some(organisation.id),
+        facility_id: organisation.facility_id,
+        health_centre_id: organisation.health_centre_id,
+        prefecture_id: organisation.prefecture_id,
+        patient_id: None,
+    }
+}
+
+fn patient_principal(session_id: i64, patient_id: i64) -> Principal {
+    Principal {
+        session_id,
+        role: Role::Patient,
+        account_id: None,
+        username: None,
+        organisation_id: None,
+        facility_id: None,
+        health_centre_id: None,
+        prefecture_id: None,
+        patient_id: Some(patient_id),
+    }
+}

@@ -1,0 +1,53 @@
+//! Use cases of the gateway. Each owns its transaction, asks `auth::policy`
+//! who may act, and returns entity models or `AppError`. Nothing here knows
+//! GraphQL.
+
+pub mod accounts;
+pub mod demo;
+pub mod patients;
+pub mod reference;
+pub mod tests;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::auth::{Principal, policy};
+use crate::error::{AppError, AppResult};
+
+/// The caller, or `UNAUTHENTICATED`.
+pub fn require(principal: Option<&Principal>) -> AppResult<&Principal> {
+    principal.ok_or(AppError::Unauthenticated("sign in first: no valid session"))
+}
+
+/// A patient the caller can reach, or `NOT_FOUND` naming `field` (a patient
+/// out of reach is indistinguishable from one that does not exist).
+pub async fn reachable_patient(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    id: i64,
+    field: &str,
+) -> AppResult<entity::patient::Model> {
+    entity::patient::Entity::find_by_id(id)
+        .filter(policy::patient_scope(principal))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(field, "no patient with this ID is within your reach"))
+}
+
+/// Parses a GraphQL `ID` holding one of our numeric IDs.
+pub fn parse_id(raw: &str, field: &str) -> AppResult<i64> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| AppError::bad_input(field, "is not a valid ID"))
+}
+
+/// Refuses a moment after `now` (with a minute of grace for clock skew
+/// between the client and the server).
+pub fn not_in_future(at: DateTime<Utc>, now: DateTime<Utc>, field: &str) -> AppResult<DateTime<Utc>> {
+    if at > now + chrono::Duration::minutes(1) {
+        return Err(AppError::bad_input(field, "must not be in the future"));
+    }
+    Ok(at)
+}

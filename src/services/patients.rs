@@ -1,0 +1,248 @@
+//! Patient records: registration (新規作成) and the scoped list.
+
+use chrono::{DateTime, Utc};
+use entity::enums::{CareSetting, CaseType, Sex};
+use entity::{facility, health_centre, patient};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
+
+use super::{reachable_patient, require};
+use crate::auth::{Principal, Role, policy};
+use crate::domain::{BirthDate, ContactEmail, ContactPhone, NameKana, PersonName, PostalAddress, SmartphoneId};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// A parsed registration: every value already valid.
+#[derive(Debug)]
+pub struct NewPatient {
+    pub case_type: CaseType,
+    pub name_kanji: PersonName,
+    pub name_kana: NameKana,
+    pub sex: Sex,
+    pub birth_date: BirthDate,
+    pub address: Option<PostalAddress>,
+    pub phone: Option<ContactPhone>,
+    pub email: Option<ContactEmail>,
+    pub health_centre_id: Option<i64>,
+    pub previous_patient_id: Option<i64>,
+    /// For a health centre entering on behalf of a facility.
+    pub facility_id: Option<i64>,
+}
+
+/// Creates a patient record and its smartphone input ID.
+pub async fn register(state: &AppState, principal: Option<&Principal>, input: NewPatient) -> AppResult<patient::Model> {
+    let principal = require(principal)?;
+    if !policy::may_register_patients(principal) {
+        return Err(AppError::forbidden(
+            "only testing facilities and health centres register patients",
+        ));
+    }
+    let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
+    let now = state.now();
+    let txn = state.db.begin().await?;
+
+    // The registering facility: the caller's own, or for a health centre the
+    // facility it enters for (which must lie in its district).
+    let facility = match principal.role {
+        Role::MedicalStaff => {
+            let own = principal
+                .facility_id
+                .ok_or_else(|| AppError::forbidden("account has no facility"))?;
+            if input.facility_id.is_some_and(|f| f != own) {
+                return Err(AppError::bad_input(
+                    "input.facilityId",
+                    "medical staff register patients for their own facility only",
+                ));
+            }
+            facility::Entity::find_by_id(own).one(&txn).await?
+        }
+        _ => match input.facility_id {
+            Some(id) => {
+                let found = facility::Entity::find_by_id(id)
+                    .one(&txn)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("input.facilityId", "no facility has this ID"))?;
+                if Some(found.health_centre_id) != principal.health_centre_id {
+                    return Err(AppError::forbidden(
+                        "a health centre enters data only for facilities in its own district",
+                    ));
+                }
+                Some(found)
+            }
+            None => None,
+        },
+    };
+
+    let responsible = match input.health_centre_id {
+        Some(id) => {
+            health_centre::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| AppError::not_found("input.healthCentreId", "no health centre has this ID"))?
+                .id
+        }
+        None => match (&facility, principal.health_centre_id) {
+            (Some(f), _) => f.health_centre_id,
+            (None, Some(own)) => own,
+            (None, None) => return Err(AppError::bad_input("input.healthCentreId", "is required")),
+        },
+    };
+
+    let previous = match input.previous_patient_id {
+        Some(id) => {
+            let previous = reachable_patient(&txn, principal, id, "input.previousPatientId").await?;
+            if previous.outcome.is_none() {
+                return Err(AppError::conflict(
+                    "input.previousPatientId: the earlier case has not ended; record its outcome before registering a reinfection",
+                ));
+            }
+            Some(previous)
+        }
+        None => None,
+    };
+
+    let smartphone_id = unique_smartphone_id(&txn).await?;
+    let created = patient::ActiveModel {
+        case_type: Set(input.case_type),
+        name_kanji: Set(input.name_kanji.into_inner()),
+        name_kana: Set(input.name_kana.into_inner()),
+        sex: Set(input.sex),
+        birth_date: Set(input.birth_date.date()),
+        address: Set(input.address.map(PostalAddress::into_inner)),
+        phone: Set(input.phone.map(ContactPhone::into_inner)),
+        email: Set(input.email.map(ContactEmail::into_inner)),
+        occupation: Set(None),
+        guardian_name: Set(None),
+        onset_date: Set(None),
+        diagnosis_date: Set(None),
+        diagnosis_method: Set(None),
+        notes: Set(None),
+        smartphone_id: Set(smartphone_id.as_digits().to_owned()),
+        previous_smartphone_id: Set(previous.as_ref().map(|p| p.smartphone_id.clone())),
+        previous_patient_id: Set(previous.as_ref().map(|p| p.id)),
+        prior_infection: Set(previous.is_some()),
+        responsible_health_centre_id: Set(responsible),
+        registering_facility_id: Set(facility.as_ref().map(|f| f.id)),
+        registered_by_account_id: Set(account_id),
+        care_setting: Set(CareSetting::Undecided),
+        outcome: Set(None),
+        outcome_at: Set(None),
+        outcome_recorded_at: Set(None),
+        version: Set(1),
+        registered_at: Set(now),
+        recorded_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    tracing::info!(patient_id = created.id, account_id, "patient registered");
+    Ok(created)
+}
+
+/// Draws smartphone IDs until one is free. With 10^11 possibilities a
+/// second draw is already rare; the unique index is the final guard.
+async fn unique_smartphone_id(txn: &sea_orm::DatabaseTransaction) -> AppResult<SmartphoneId> {
+    for _ in 0..8 {
+        let candidate = SmartphoneId::generate();
+        let taken = patient::Entity::find()
+            .filter(patient::Column::SmartphoneId.eq(candidate.as_digits()))
+            .count(txn)
+            .await?
+            > 0;
+        if !taken {
+            return Ok(candidate);
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!(
+        "no free smartphone input ID after 8 draws"
+    )))
+}
+
+/// The filters of the `patients` list.
+#[derive(Debug, Default, Clone)]
+pub struct PatientFilter {
+    pub health_centre_id: Option<i64>,
+    pub case_type: Option<CaseType>,
+    pub care_setting: Option<CareSetting>,
+    /// Registered at or after.
+    pub registered_from: Option<DateTime<Utc>>,
+    /// Registered before.
+    pub registered_to: Option<DateTime<Utc>>,
+}
+
+impl PatientFilter {
+    fn condition(&self) -> Condition {
+        let mut condition = Condition::all();
+        if let Some(id) = self.health_centre_id {
+            condition = condition.add(patient::Column::ResponsibleHealthCentreId.eq(id));
+        }
+        if let Some(case_type) = self.case_type {
+            condition = condition.add(patient::Column::CaseType.eq(case_type));
+        }
+        if let Some(setting) = self.care_setting {
+            condition = condition.add(patient::Column::CareSetting.eq(setting));
+        }
+        if let Some(from) = self.registered_from {
+            condition = condition.add(patient::Column::RegisteredAt.gte(from));
+        }
+        if let Some(to) = self.registered_to {
+            condition = condition.add(patient::Column::RegisteredAt.lt(to));
+        }
+        condition
+    }
+}
+
+fn scoped(principal: &Principal, filter: &PatientFilter) -> AppResult<Condition> {
+    if !policy::may_read_clinical(principal) {
+        return Err(AppError::forbidden("system administrators see no clinical data"));
+    }
+    Ok(Condition::all()
+        .add(policy::patient_scope(principal))
+        .add(filter.condition()))
+}
+
+/// One page of the caller's patients, newest first, after the patient with
+/// ID `after`. Returns the page and whether more follow.
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    filter: &PatientFilter,
+    first: u64,
+    after: Option<i64>,
+) -> AppResult<(Vec<patient::Model>, bool)> {
+    let mut query = patient::Entity::find().filter(scoped(principal, filter)?);
+    if let Some(after) = after {
+        query = query.filter(patient::Column::Id.lt(after));
+    }
+    let mut rows = query
+        .order_by_desc(patient::Column::Id)
+        .limit(first + 1)
+        .all(&state.db)
+        .await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more))
+}
+
+/// How many patients match, within the caller's reach.
+pub async fn count(state: &AppState, principal: &Principal, filter: &PatientFilter) -> AppResult<u64> {
+    Ok(patient::Entity::find()
+        .filter(scoped(principal, filter)?)
+        .count(&state.db)
+        .await?)
+}
+
+/// One patient within the caller's reach, or `None`.
+pub async fn get(state: &AppState, principal: &Principal, id: i64) -> AppResult<Option<patient::Model>> {
+    if !policy::may_read_clinical(principal) {
+        return Err(AppError::forbidden("system administrators see no clinical data"));
+    }
+    Ok(patient::Entity::find_by_id(id)
+        .filter(policy::patient_scope(principal))
+        .one(&state.db)
+        .await?)
+}

@@ -1,0 +1,59 @@
+//! Reference data: prefectures, health centres and facilities. Readable by
+//! every signed-in caller except patients (who need none of it) — it
+//! identifies no one.
+
+use entity::{facility, health_centre, prefecture};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::auth::{Principal, Role};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+fn may_read(principal: &Principal) -> AppResult<()> {
+    if principal.role == Role::Patient {
+        return Err(AppError::forbidden("patients have no access to reference lists"));
+    }
+    Ok(())
+}
+
+pub async fn prefectures(state: &AppState, principal: &Principal) -> AppResult<Vec<prefecture::Model>> {
+    may_read(principal)?;
+    Ok(prefecture::Entity::find()
+        .order_by_asc(prefecture::Column::Id)
+        .all(&state.db)
+        .await?)
+}
+
+pub async fn health_centres(
+    state: &AppState,
+    principal: &Principal,
+    prefecture_code: Option<&str>,
+) -> AppResult<Vec<health_centre::Model>> {
+    may_read(principal)?;
+    let mut query = health_centre::Entity::find().order_by_asc(health_centre::Column::Code);
+    if let Some(code) = prefecture_code {
+        let prefecture = prefecture::Entity::find()
+            .filter(prefecture::Column::Code.eq(code.trim()))
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| AppError::not_found("prefectureCode", "no prefecture has this JIS code (01 to 47)"))?;
+        query = query.filter(health_centre::Column::PrefectureId.eq(prefecture.id));
+    }
+    Ok(query.all(&state.db).await?)
+}
+
+pub async fn facilities(
+    state: &AppState,
+    principal: &Principal,
+    health_centre_id: Option<i64>,
+) -> AppResult<Vec<facility::Model>> {
+    may_read(principal)?;
+    let mut query = facility::Entity::find().order_by_asc(facility::Column::Code);
+    if let Some(id) = health_centre_id {
+        if health_centre::Entity::find_by_id(id).one(&state.db).await?.is_none() {
+            return Err(AppError::not_found("healthCentreId", "no health centre has this ID"));
+        }
+        query = query.filter(facility::Column::HealthCentreId.eq(id));
+    }
+    Ok(query.all(&state.db).await?)
+}

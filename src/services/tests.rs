@@ -1,0 +1,247 @@
+//! Laboratory tests and their results. Negative results are recorded too:
+//! the number of tests is a key indicator. A positive result writes an
+//! outbox event in the same transaction.
+
+use chrono::{DateTime, Utc};
+use entity::enums::{TestKind, TestResult};
+use entity::{facility, health_centre, lab_test, lab_test_result, outbox_event, patient};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+
+use super::{not_in_future, reachable_patient, require};
+use crate::auth::{Principal, Role, policy};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// A parsed `recordTest`.
+#[derive(Debug)]
+pub struct NewTest {
+    pub patient_id: i64,
+    pub kind: TestKind,
+    pub result: TestResult,
+    pub sampled_at: Option<DateTime<Utc>>,
+    /// For a health centre entering on behalf of a facility.
+    pub facility_id: Option<i64>,
+}
+
+/// Records a test, with its result if known.
+pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewTest) -> AppResult<lab_test::Model> {
+    let principal = require(principal)?;
+    if !policy::may_record_tests(principal) {
+        return Err(AppError::forbidden(
+            "only testing facilities and health centres record tests",
+        ));
+    }
+    let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
+    let organisation_id = principal
+        .organisation_id
+        .ok_or_else(|| AppError::forbidden("staff only"))?;
+    let now = state.now();
+    let sampled_at = not_in_future(input.sampled_at.unwrap_or(now), now, "input.sampledAt")?;
+    let txn = state.db.begin().await?;
+    let patient = reachable_patient(&txn, principal, input.patient_id, "input.patientId").await?;
+    ensure_writable(principal, &patient)?;
+    if patient.outcome.is_some() {
+        return Err(AppError::conflict(
+            "the case has ended; a new diagnosis is registered as a new record (reinfection)",
+        ));
+    }
+    if sampled_at.date_naive() < patient.birth_date {
+        return Err(AppError::bad_input(
+            "input.sampledAt",
+            "must not be before the patient's date of birth",
+        ));
+    }
+    let facility_id = testing_facility(&txn, principal, input.facility_id).await?;
+
+    let resulted_at = (input.result != TestResult::Pending).then_some(now);
+    let test = lab_test::ActiveModel {
+        patient_id: Set(patient.id),
+        facility_id: Set(facility_id),
+        kind: Set(input.kind),
+        specimen: Set(None),
+        result: Set(input.result),
+        sampled_at: Set(sampled_at),
+        resulted_at: Set(resulted_at),
+        recorded_at: Set(now),
+        recorded_by_account_id: Set(account_id),
+        entered_by_organisation_id: Set(organisation_id),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    if let Some(resulted_at) = resulted_at {
+        append_result(&txn, &test, input.result, resulted_at, now, account_id).await?;
+        if input.result == TestResult::Positive {
+            write_positive_event(&txn, &test, &patient, now).await?;
+        }
+    }
+    txn.commit().await?;
+    tracing::info!(test_id = test.id, patient_id = patient.id, account_id, "test recorded");
+    Ok(test)
+}
+
+/// Sets the result of a test. A change appends to the result history;
+/// a result equal to the current one changes nothing.
+pub async fn record_result(
+    state: &AppState,
+    principal: Option<&Principal>,
+    test_id: i64,
+    result: TestResult,
+) -> AppResult<lab_test::Model> {
+    let principal = require(principal)?;
+    if !policy::may_record_tests(principal) {
+        return Err(AppError::forbidden(
+            "only testing facilities and health centres record results",
+        ));
+    }
+    if result == TestResult::Pending {
+        return Err(AppError::bad_input("result", "a result cannot be set back to PENDING"));
+    }
+    let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
+    let now = state.now();
+    let txn = state.db.begin().await?;
+    let not_found = || AppError::not_found("testId", "no test with this ID is within your reach");
+    let test = lab_test::Entity::find_by_id(test_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(not_found)?;
+    let patient = reachable_patient(&txn, principal, test.patient_id, "testId")
+        .await
+        .map_err(|_| not_found())?;
+    ensure_writable(principal, &patient)?;
+    if principal.role == Role::MedicalStaff && principal.facility_id != Some(test.facility_id) {
+        return Err(AppError::forbidden(
+            "a facility records results only on the tests it took",
+        ));
+    }
+    if test.result == result {
+        return Ok(test);
+    }
+    let updated = lab_test::Entity::update_many()
+        .col_expr(lab_test::Column::Result, Expr::value(result))
+        .col_expr(lab_test::Column::ResultedAt, Expr::value(now))
+        .col_expr(lab_test::Column::Version, Expr::col(lab_test::Column::Version).add(1))
+        .filter(lab_test::Column::Id.eq(test.id))
+        .filter(lab_test::Column::Version.eq(test.version))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::conflict(
+            "the test was changed by someone else meanwhile; reload it and try again",
+        ));
+    }
+    append_result(&txn, &test, result, now, now, account_id).await?;
+    if result == TestResult::Positive && test.result != TestResult::Positive {
+        write_positive_event(&txn, &test, &patient, now).await?;
+    }
+    let stored = lab_test::Entity::find_by_id(test.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("test vanished inside its transaction")))?;
+    txn.commit().await?;
+    tracing::info!(test_id = test.id, account_id, "test result recorded");
+    Ok(stored)
+}
+
+/// Writing on a patient needs more than reaching them: a previous health
+/// centre keeps read access only, and analysts and prefectures do not enter
+/// tests.
+fn ensure_writable(principal: &Principal, patient: &patient::Model) -> AppResult<()> {
+    match principal.role {
+        Role::MedicalStaff => Ok(()),
+        Role::HealthCentreStaff if principal.health_centre_id == Some(patient.responsible_health_centre_id) => Ok(()),
+        Role::HealthCentreStaff => Err(AppError::forbidden(
+            "only the responsible health centre enters data for this patient",
+        )),
+        _ => Err(AppError::forbidden("this role does not enter tests")),
+    }
+}
+
+/// The facility a test is recorded for: medical staff's own, or for a
+/// health centre the facility of its district it enters for.
+async fn testing_facility(txn: &DatabaseTransaction, principal: &Principal, requested: Option<i64>) -> AppResult<i64> {
+    match principal.role {
+        Role::MedicalStaff => {
+            let own = principal
+                .facility_id
+                .ok_or_else(|| AppError::forbidden("account has no facility"))?;
+            if requested.is_some_and(|f| f != own) {
+                return Err(AppError::bad_input(
+                    "input.facilityId",
+                    "medical staff record tests for their own facility only",
+                ));
+            }
+            Ok(own)
+        }
+        _ => {
+            let id = requested.ok_or_else(|| {
+                AppError::bad_input(
+                    "input.facilityId",
+                    "a health centre names the facility it enters the test for",
+                )
+            })?;
+            let found = facility::Entity::find_by_id(id)
+                .one(txn)
+                .await?
+                .ok_or_else(|| AppError::not_found("input.facilityId", "no facility has this ID"))?;
+            if Some(found.health_centre_id) != principal.health_centre_id {
+                return Err(AppError::forbidden(
+                    "a health centre enters data only for facilities in its own district",
+                ));
+            }
+            Ok(found.id)
+        }
+    }
+}
+
+async fn append_result(
+    db: &impl ConnectionTrait,
+    test: &lab_test::Model,
+    result: TestResult,
+    resulted_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    account_id: i64,
+) -> AppResult<()> {
+    lab_test_result::ActiveModel {
+        lab_test_id: Set(test.id),
+        result: Set(result),
+        resulted_at: Set(resulted_at),
+        recorded_at: Set(now),
+        recorded_by_account_id: Set(account_id),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The outbox row behind the `positiveResults` subscription, addressed to
+/// the patient's responsible health centre at this moment.
+async fn write_positive_event(
+    db: &impl ConnectionTrait,
+    test: &lab_test::Model,
+    patient: &patient::Model,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let centre = health_centre::Entity::find_by_id(patient.responsible_health_centre_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("patient without health centre")))?;
+    outbox_event::ActiveModel {
+        kind: Set("POSITIVE_RESULT".to_owned()),
+        lab_test_id: Set(test.id),
+        patient_id: Set(patient.id),
+        health_centre_id: Set(centre.id),
+        prefecture_id: Set(centre.prefecture_id),
+        occurred_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}

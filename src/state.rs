@@ -1,0 +1,34 @@
+//! The state shared by every request: the database pool, configuration and
+//! counters. Owned by the server, never global.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+
+use crate::config::Config;
+use crate::db::QueryCounter;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    /// SQL statements run so far (`hersys_db_queries_total`).
+    pub queries: Arc<QueryCounter>,
+}
+
+impl AppState {
+    /// The current time. The one clock every service reads, so that it can
+    /// be replaced in one place.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
