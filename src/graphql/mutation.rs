@@ -12,6 +12,7 @@ use crate::services::{self, parse_id};
 
 pub struct Mutation;
 
+/// Changes to the case record. Every change is checked against the caller's role and written in one transaction; a refused change writes nothing.
 #[Object]
 impl Mutation {
     /// Signs a staff account in and returns a new session.
@@ -55,7 +56,11 @@ impl Mutation {
 
     /// Creates a patient record (新規作成) with the basic items, and its
     /// smartphone input ID (returned as `smartphoneId`).
-    async fn register_patient(&self, ctx: &Context<'_>, input: RegisterPatientInput) -> Result<Patient> {
+    async fn register_patient(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The basic items of the notification form.")] input: RegisterPatientInput,
+    ) -> Result<Patient> {
         signed_in(ctx)?;
         let state = state(ctx);
         let parsed = input.parse(state.now().date_naive())?;
@@ -66,7 +71,11 @@ impl Mutation {
 
     /// Records a laboratory test, with its result if known. Negative results
     /// are recorded too.
-    async fn record_test(&self, ctx: &Context<'_>, input: RecordTestInput) -> Result<LabTest> {
+    async fn record_test(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The test and, if known, its result.")] input: RecordTestInput,
+    ) -> Result<LabTest> {
         signed_in(ctx)?;
         let parsed = input.parse()?;
         Ok(LabTest(

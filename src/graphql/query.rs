@@ -10,6 +10,7 @@ use crate::services::{self, parse_id};
 
 pub struct Query;
 
+/// Reading the case record and reference data. Every list is limited to the rows the caller may reach.
 #[Object]
 impl Query {
     /// Who is signed in.

@@ -34,6 +34,7 @@ impl Patient {
     }
 }
 
+/// A patient or close contact (患者等): the record created at test time (新規作成) and the state of the case.
 #[Object]
 impl Patient {
     /// Stable identifier of the record.
@@ -171,6 +172,7 @@ impl Patient {
 /// A laboratory test of a patient.
 pub struct LabTest(pub lab_test::Model);
 
+/// A laboratory test of a patient (検査).
 #[Object]
 impl LabTest {
     /// Stable identifier of the test.
@@ -220,6 +222,7 @@ pub struct Hospitalisation {
     pub personal: bool,
 }
 
+/// A hospital stay (入院) with its condition entries.
 #[Object]
 impl Hospitalisation {
     /// Stable identifier of the stay.
@@ -275,6 +278,7 @@ pub struct ConditionEntry {
     pub personal: bool,
 }
 
+/// The condition of an admitted patient at a moment, entered by the hospital.
 #[Object]
 impl ConditionEntry {
     /// Stable identifier of the entry.
@@ -337,6 +341,7 @@ pub struct HealthReport {
     pub personal: bool,
 }
 
+/// A daily health report (健康状態の報告, My HER-SYS), by the patient or by staff after a call.
 #[Object]
 impl HealthReport {
     /// Stable identifier of the report.
@@ -375,6 +380,7 @@ pub struct FollowUpCall {
     pub personal: bool,
 }
 
+/// A telephone follow-up of a patient in accommodation or home care (健康観察の電話連絡).
 #[Object]
 impl FollowUpCall {
     /// Stable identifier of the call.
@@ -406,6 +412,7 @@ fn personal_note(allowed: bool, note: &Option<String>) -> Result<Option<String>>
 /// A prefecture (都道府県).
 pub struct Prefecture(pub prefecture::Model);
 
+/// A prefecture (都道府県), identified by its JIS X 0401 code.
 #[Object]
 impl Prefecture {
     /// Identifier: the JIS X 0401 number.
@@ -429,6 +436,7 @@ impl Prefecture {
 /// A health centre (保健所).
 pub struct HealthCentre(pub health_centre::Model);
 
+/// A health centre (保健所); each lies in exactly one prefecture.
 #[Object]
 impl HealthCentre {
     /// Stable identifier.
@@ -458,6 +466,7 @@ impl HealthCentre {
 /// A medical institution that tests or admits patients.
 pub struct Facility(pub facility::Model);
 
+/// A medical institution that tests or admits patients (医療機関).
 #[Object]
 impl Facility {
     /// Stable identifier.
@@ -508,6 +517,7 @@ pub struct Organisation {
 /// smartphone input ID.
 pub struct Account(pub Principal);
 
+/// A signed-in identity: a staff account, or a patient signed in with a smartphone input ID.
 #[Object]
 impl Account {
     /// The account's ID; for a patient, the patient record's ID.
@@ -544,6 +554,7 @@ pub struct Session {
     pub principal: Principal,
 }
 
+/// A new session. The token is shown once: send it as `Authorization: Bearer <token>`.
 #[Object]
 impl Session {
     /// Opaque bearer token. Keep it secret; it is never shown again.
@@ -576,6 +587,7 @@ pub struct PageInfo {
 /// An item of a patient list with its cursor.
 pub struct PatientEdge(pub patient::Model);
 
+/// An item of a patient list with its cursor.
 #[Object]
 impl PatientEdge {
     /// Opaque cursor of this item.
@@ -596,6 +608,7 @@ pub struct PatientConnection {
     pub filter: PatientFilter,
 }
 
+/// A page of patients, newest registration first (Relay connection).
 #[Object]
 impl PatientConnection {
     /// The page's items with their cursors.

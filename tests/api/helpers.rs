@@ -1,0 +1,249 @@
+//! The harness: every test gets the real gateway on a random port with a
+//! fresh database, SQLite (a temporary file) or PostgreSQL (a new database
+//! on the server named by `TEST_DATABASE_URL`, dropped afterwards).
+
+use std::net::SocketAddr;
+
+use hersys::config::{Config, Secret};
+use hersys::startup::Application;
+use serde_json::{Value, json};
+
+/// The demo password of CONTRACT.md (demo data set only).
+pub const DEMO_PASSWORD: &str = "hersys-demo-2026";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test body once per backend: `both!(name)` expects
+/// `async fn name(backend: Backend)` and makes `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// The PostgreSQL server the tests create their databases on.
+fn postgres_base_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, database: &str) -> String {
+    let (without_query, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match without_query.rfind('/') {
+        Some(slash) if without_query[..slash].contains("://") && slash > without_query.find("://").unwrap_or(0) + 2 => {
+            &without_query[..slash]
+        }
+        _ => without_query,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub client: reqwest::Client,
+    /// Keeps the SQLite file alive.
+    _dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL database to drop at the end.
+    pg_database: Option<String>,
+}
+
+/// Starts the gateway with the demo data set on a fresh database.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let (url, dir, pg_database) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("hersys.db").display());
+            (url, Some(dir), None)
+        }
+        Backend::Postgres => {
+            let base = postgres_base_url();
+            let name = format!("hersys_test_{}", hex_suffix());
+            let admin = sea_orm::Database::connect(base.as_str()).await.expect(
+                "PostgreSQL for the tests: set TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)",
+            );
+            sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create the test database");
+            let _ = admin.close().await;
+            (with_database(&base, &name), None, Some(name))
+        }
+    };
+    let mut config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(url));
+    config.db_max_connections = 5;
+    let app = Application::build(config, true).await.expect("the gateway starts");
+    let addr = app.addr();
+    tokio::spawn(app.run());
+    TestApp {
+        addr,
+        backend,
+        client: reqwest::Client::new(),
+        _dir: dir,
+        pg_database,
+    }
+}
+
+fn hex_suffix() -> String {
+    let bytes: [u8; 8] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_database.take() {
+            let base = postgres_base_url();
+            // The test's runtime is going away; drop the database from a
+            // runtime of our own.
+            let _ = std::thread::spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                    return;
+                };
+                runtime.block_on(async move {
+                    if let Ok(admin) = sea_orm::Database::connect(base.as_str()).await {
+                        let _ = sea_orm::ConnectionTrait::execute_unprepared(
+                            &admin,
+                            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                        )
+                        .await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Posts a GraphQL operation and returns the JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        response.json::<Value>().await.expect("a JSON body")
+    }
+
+    /// Signs a demo account in and returns its token.
+    pub async fn login(&self, username: &str) -> String {
+        let response = self
+            .gql(
+                None,
+                "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }",
+                json!({ "u": username, "p": DEMO_PASSWORD }),
+            )
+            .await;
+        response["data"]["login"]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login of {username} failed: {response}"))
+            .to_owned()
+    }
+
+    /// SQL statements the gateway has run so far (from `/metrics`).
+    pub async fn query_count(&self) -> u64 {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("body");
+        text.lines()
+            .find_map(|line| line.strip_prefix("hersys_db_queries_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("hersys_db_queries_total in /metrics")
+    }
+
+    /// Registers a patient as `token` and returns (id, smartphoneId).
+    pub async fn register_patient(&self, token: &str, name_kana: &str, extra: Value) -> (String, String) {
+        let mut input = json!({
+            "caseType": "CONFIRMED",
+            "nameKanji": "試験 太郎",
+            "nameKana": name_kana,
+            "sex": "MALE",
+            "birthDate": "1980-04-01",
+        });
+        if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+            for (key, value) in extra {
+                input.insert(key.clone(), value.clone());
+            }
+        }
+        let response = self
+            .gql(
+                Some(token),
+                "mutation($input: RegisterPatientInput!) { registerPatient(input: $input) { id smartphoneId } }",
+                json!({ "input": input }),
+            )
+            .await;
+        let patient = &response["data"]["registerPatient"];
+        match (patient["id"].as_str(), patient["smartphoneId"].as_str()) {
+            (Some(id), Some(phone_id)) => (id.to_owned(), phone_id.to_owned()),
+            _ => panic!("registerPatient failed: {response}"),
+        }
+    }
+
+    /// Looks up an ID by a query path, e.g. the first health centre's.
+    pub async fn health_centre_id(&self, token: &str, code: &str) -> String {
+        let response = self.gql(Some(token), "{ healthCentres { id code } }", json!({})).await;
+        response["data"]["healthCentres"]
+            .as_array()
+            .and_then(|list| list.iter().find(|c| c["code"] == code))
+            .and_then(|c| c["id"].as_str())
+            .unwrap_or_else(|| panic!("no health centre {code}: {response}"))
+            .to_owned()
+    }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// The `extensions.field` of the first error, if any.
+pub fn error_field(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["field"].as_str()
+}
+
+#[test]
+fn database_names_are_replaced_in_urls() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u@h/db?sslmode=disable", "x"),
+        "postgres://u@h/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+}
