@@ -43,6 +43,11 @@ pub struct Config {
     pub max_page_size: u64,
     /// Serve the in-browser IDE on `GET /graphql`.
     pub ide: bool,
+    /// A latest health report with SpO2 at or below this (%) is a warning sign.
+    pub warning_spo2_at_most: i32,
+    /// A latest health report with a body temperature at or above this (°C)
+    /// is a warning sign.
+    pub warning_temperature_at_least: f64,
 }
 
 impl Config {
@@ -57,8 +62,16 @@ impl Config {
             max_body_bytes: 256 * 1024,
             max_page_size: 500,
             ide: true,
+            warning_spo2_at_most: 93,
+            warning_temperature_at_least: 38.5,
         }
     }
+}
+
+/// The health system's calendar day: Japan Standard Time (UTC+9), with no
+/// daylight saving. "Reported today" and daily figures use it.
+pub fn local_offset() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"))
 }
 
 /// A pool a few times the core count keeps the cores busy while some

@@ -16,6 +16,7 @@ pub mod follow_up_call;
 pub mod health_centre;
 pub mod health_report;
 pub mod hospitalisation;
+pub mod idempotency_key;
 pub mod lab_test;
 pub mod lab_test_result;
 pub mod medical_visit;

@@ -121,3 +121,87 @@ pub fn may_record_tests(principal: &Principal) -> bool {
 pub fn may_read_clinical(principal: &Principal) -> bool {
     principal.role != Role::SystemAdmin
 }
+
+/// A change to a case, as the policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseAction {
+    /// Record a test, or the result of one, taken by `Target::facility`.
+    RecordTest,
+    /// Decide the care setting (療養場所).
+    DecideCare(CareSetting),
+    /// Admit to the hospital `Target::facility`.
+    Admit,
+    /// Record the condition of, or discharge, a patient admitted to the
+    /// hospital `Target::facility`.
+    TreatInHospital,
+    /// Submit a daily health report.
+    SubmitHealthReport,
+    /// Record a follow-up call or a medical visit during care.
+    FollowUp,
+    /// Record the outcome (転帰).
+    RecordOutcome,
+    /// Change the responsible health centre.
+    Transfer,
+}
+
+/// What an action concerns besides the patient.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub patient: &'a patient::Model,
+    /// The facility the act is done at (testing facility, hospital).
+    pub facility: Option<&'a entity::facility::Model>,
+}
+
+/// Whether the caller may do `action` on a patient they reach. The rows of
+/// this match are the write half of the matrix in docs/authorisation.md.
+pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) -> Result<(), AppError> {
+    let patient = target.patient;
+    let responsible_centre = principal.role == Role::HealthCentreStaff
+        && principal.health_centre_id == Some(patient.responsible_health_centre_id);
+    let own_facility = target.facility.is_some_and(|f| principal.facility_id == Some(f.id));
+    // A health centre enters for a facility of its district that has no
+    // system access of its own (it phones or faxes the centre instead).
+    let on_behalf = responsible_centre
+        && target
+            .facility
+            .is_some_and(|f| !f.has_system_access && principal.health_centre_id == Some(f.health_centre_id));
+    let prefecture_accommodation =
+        principal.role == Role::PrefectureStaff && patient.care_setting == CareSetting::Accommodation;
+    let allowed = match action {
+        CaseAction::RecordTest | CaseAction::TreatInHospital => {
+            (principal.role == Role::MedicalStaff && own_facility) || on_behalf
+        }
+        CaseAction::Admit => (principal.role == Role::MedicalStaff && own_facility) || responsible_centre,
+        CaseAction::DecideCare(setting) => {
+            responsible_centre || (principal.role == Role::PrefectureStaff && setting == CareSetting::Accommodation)
+        }
+        CaseAction::SubmitHealthReport => {
+            principal.patient_id == Some(patient.id) || responsible_centre || prefecture_accommodation
+        }
+        CaseAction::FollowUp => responsible_centre || prefecture_accommodation,
+        CaseAction::RecordOutcome | CaseAction::Transfer => responsible_centre,
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(AppError::forbidden(match action {
+        CaseAction::RecordTest => {
+            "tests are entered by the facility that took them, or by the responsible health centre for a facility without system access"
+        }
+        CaseAction::TreatInHospital => {
+            "the condition and discharge are entered by the admitting hospital, or by the responsible health centre for a hospital without system access"
+        }
+        CaseAction::Admit => "admission is entered by the admitting hospital or the responsible health centre",
+        CaseAction::DecideCare(_) => {
+            "the care setting is decided by the responsible health centre (or the prefecture, for accommodation care)"
+        }
+        CaseAction::SubmitHealthReport => {
+            "health reports are submitted by the patient, the responsible health centre, or the prefecture during accommodation care"
+        }
+        CaseAction::FollowUp => {
+            "follow-up is recorded by the responsible health centre, or the prefecture during accommodation care"
+        }
+        CaseAction::RecordOutcome => "the outcome is recorded by the responsible health centre",
+        CaseAction::Transfer => "only the responsible health centre transfers a patient",
+    }))
+}

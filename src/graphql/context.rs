@@ -1,11 +1,11 @@
 //! What a resolver reads from the request: state, caller, loader.
 
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::Loader;
 use sea_orm::DbErr;
 use std::sync::Arc;
 
-use super::loaders::AppLoader;
+use super::loaders::{AppLoader, RequestLoader};
 use crate::auth::Principal;
 use crate::auth::principal::Caller;
 use crate::error::AppError;
@@ -44,7 +44,7 @@ where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     AppLoader: Loader<K, Error = Arc<DbErr>>,
 {
-    ctx.data_unchecked::<DataLoader<AppLoader>>()
+    ctx.data_unchecked::<RequestLoader>()
         .load_one(key)
         .await
         .map_err(|e| AppError::Internal(crate::db::describe_db_error(&e)))

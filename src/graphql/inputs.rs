@@ -6,6 +6,7 @@ use async_graphql::{ID, InputObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::enums::*;
+use super::scalars::Date;
 use crate::domain::{BirthDate, ContactEmail, ContactPhone, NameKana, PersonName, PostalAddress};
 use crate::error::{AppError, AppResult};
 use crate::services::parse_id;
@@ -25,7 +26,7 @@ pub struct RegisterPatientInput {
     /// Sex (性別).
     pub sex: Sex,
     /// Date of birth (生年月日); not in the future.
-    pub birth_date: NaiveDate,
+    pub birth_date: Date,
     /// Address (住所).
     pub address: Option<String>,
     /// Telephone number.
@@ -54,7 +55,7 @@ impl RegisterPatientInput {
             name_kanji: field(PersonName::parse(&self.name_kanji), "input.nameKanji")?,
             name_kana: field(NameKana::parse(&self.name_kana), "input.nameKana")?,
             sex: self.sex.into(),
-            birth_date: field(BirthDate::parse(self.birth_date, today), "input.birthDate")?,
+            birth_date: field(BirthDate::parse(self.birth_date.0, today), "input.birthDate")?,
             address: self
                 .address
                 .as_deref()
@@ -153,4 +154,63 @@ impl PatientFilterInput {
             registered_to: self.registered_to,
         })
     }
+}
+
+/// A daily health report (My HER-SYS): from the patient, or entered by
+/// staff after a call.
+#[derive(InputObject)]
+pub struct HealthReportInput {
+    /// The patient; omitted when a signed-in patient reports about themself.
+    pub patient_id: Option<ID>,
+    /// Body temperature in °C (体温).
+    pub body_temperature: f64,
+    /// SpO2 in %, when a pulse oximeter is available (酸素飽和度).
+    pub spo2: Option<i32>,
+    /// Symptoms felt; an empty list for none.
+    pub symptoms: Vec<super::types::Symptom>,
+    /// A message to the health centre, or what `OTHER` means.
+    pub note: Option<String>,
+    /// When the report was made; now by default.
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+impl HealthReportInput {
+    pub fn parse(self) -> AppResult<crate::services::follow_up::NewHealthReport> {
+        let mut symptoms: Vec<&'static str> = self.symptoms.iter().map(|s| s.stored_name()).collect();
+        symptoms.sort_unstable();
+        symptoms.dedup();
+        Ok(crate::services::follow_up::NewHealthReport {
+            patient_id: self.patient_id.map(|id| parse_id(&id, "input.patientId")).transpose()?,
+            body_temperature: self.body_temperature,
+            spo2: self.spo2,
+            symptoms,
+            note: self.note,
+            reported_at: self.reported_at,
+        })
+    }
+}
+
+/// A follow-up telephone call (電話連絡) to a patient in accommodation or
+/// home care.
+#[derive(InputObject)]
+pub struct FollowUpCallInput {
+    /// The patient called.
+    pub patient_id: ID,
+    /// Whether the patient was reached.
+    pub reached: bool,
+    /// The result of the call.
+    pub note: Option<String>,
+    /// When the call was made; now by default.
+    pub called_at: Option<DateTime<Utc>>,
+}
+
+/// Medical care received during accommodation or home care (療養中の受診).
+#[derive(InputObject)]
+pub struct MedicalVisitInput {
+    /// The patient.
+    pub patient_id: ID,
+    /// Date of the visit (受診日).
+    pub visited_on: Date,
+    /// Name of the medical institution (医療機関名).
+    pub institution_name: String,
 }

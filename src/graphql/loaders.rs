@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use entity::{
-    condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test, organisation,
-    patient, prefecture,
+    account, condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test,
+    medical_visit, organisation, patient, patient_transfer, prefecture,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
@@ -75,6 +75,7 @@ by_id!(HealthCentreById, health_centre, i64);
 by_id!(FacilityById, facility, i64);
 by_id!(PrefectureById, prefecture, i32);
 by_id!(OrganisationById, organisation, i64);
+by_id!(AccountById, account, i64);
 children!(TestsOfPatient, lab_test, PatientId, patient_id, SampledAt);
 children!(
     HospitalisationsOfPatient,
@@ -92,3 +93,15 @@ children!(
     hospitalisation_id,
     ObservedAt
 );
+children!(MedicalVisitsOfPatient, medical_visit, PatientId, patient_id, VisitedOn);
+children!(
+    TransfersOfPatient,
+    patient_transfer,
+    PatientId,
+    patient_id,
+    TransferredAt
+);
+
+/// The request's loader: batched, and caching for the request's lifetime
+/// so that prefetched relations are found by the field resolvers.
+pub type RequestLoader = async_graphql::dataloader::DataLoader<AppLoader, async_graphql::dataloader::HashMapCache>;

@@ -7,7 +7,9 @@ pub mod enums;
 pub mod inputs;
 pub mod loaders;
 pub mod mutation;
+pub mod prefetch;
 pub mod query;
+pub mod scalars;
 pub mod types;
 
 use async_graphql::{EmptySubscription, Schema};

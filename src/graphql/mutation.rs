@@ -2,11 +2,13 @@
 //! and wraps the result; the services own transactions and rules.
 
 use async_graphql::{Context, ID, Object, Result};
-use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
+
+use super::scalars::Date;
 
 use super::context::{principal, signed_in, state};
-use super::enums::TestResult;
-use super::inputs::{RecordTestInput, RegisterPatientInput};
+use super::enums::{CareSetting, Outcome, Severity, TestResult};
+use super::inputs::{FollowUpCallInput, HealthReportInput, MedicalVisitInput, RecordTestInput, RegisterPatientInput};
 use super::types::*;
 use crate::services::{self, parse_id};
 
@@ -37,9 +39,9 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The 12-digit smartphone input ID; hyphens and spaces are ignored.", secret)]
         smartphone_id: String,
-        #[graphql(desc = "The patient's date of birth.", secret)] birth_date: NaiveDate,
+        #[graphql(desc = "The patient's date of birth.", secret)] birth_date: Date,
     ) -> Result<Session> {
-        let opened = services::accounts::patient_login(state(ctx), &smartphone_id, birth_date).await?;
+        let opened = services::accounts::patient_login(state(ctx), &smartphone_id, birth_date.0).await?;
         Ok(Session {
             token: opened.token,
             expires_at: opened.session.expires_at,
@@ -90,11 +92,202 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The test.")] test_id: ID,
         #[graphql(desc = "The result; not PENDING.")] result: TestResult,
+        #[graphql(desc = "When the result became known; now by default. Not before the sample, not in the future.")]
+        resulted_at: Option<DateTime<Utc>>,
     ) -> Result<LabTest> {
         signed_in(ctx)?;
         let test_id = parse_id(&test_id, "testId")?;
-        Ok(LabTest(
-            services::tests::record_result(state(ctx), principal(ctx), test_id, result.into()).await?,
-        ))
+        let test =
+            services::tests::record_result(state(ctx), principal(ctx), test_id, result.into(), resulted_at).await?;
+        Ok(LabTest(test))
+    }
+
+    /// Decides where the patient is cared for (hospital, accommodation,
+    /// home, none). The responsible health centre decides; the prefecture
+    /// may place a patient in its accommodation care.
+    async fn set_care_setting(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+        #[graphql(desc = "The care setting decided.")] setting: CareSetting,
+        #[graphql(desc = "The patient's `version` the decision was made on; a stale one is refused with CONFLICT.")]
+        expected_version: Option<i32>,
+    ) -> Result<Patient> {
+        signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let patient =
+            services::care::set_care_setting(state(ctx), principal(ctx), id, setting.into(), expected_version).await?;
+        Ok(Patient(patient))
+    }
+
+    /// Admits a patient to a hospital (by the hospital, or the health
+    /// centre arranging it), with the severity at admission.
+    async fn admit_patient(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+        #[graphql(desc = "The admitting hospital.")] facility_id: ID,
+        #[graphql(desc = "Severity at admission.")] severity: Severity,
+        #[graphql(desc = "When the patient was admitted; now by default.")] admitted_at: Option<DateTime<Utc>>,
+    ) -> Result<Hospitalisation> {
+        signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let facility = parse_id(&facility_id, "facilityId")?;
+        let stay =
+            services::care::admit(state(ctx), principal(ctx), id, facility, severity.into(), admitted_at).await?;
+        Ok(Hospitalisation {
+            row: stay,
+            personal: true,
+        })
+    }
+
+    /// Records the condition of an admitted patient (by the admitting
+    /// hospital). Entries are kept; the stay shows the latest.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_condition(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The hospital stay.")] hospitalisation_id: ID,
+        #[graphql(desc = "Severity now.")] severity: Severity,
+        #[graphql(desc = "Free-text note (personal data).")] note: Option<String>,
+        #[graphql(desc = "In an intensive care unit. Not by default.")] icu: Option<bool>,
+        #[graphql(desc = "On mechanical ventilation. Not by default.")] ventilator: Option<bool>,
+        #[graphql(desc = "On ECMO. Not by default.")] ecmo: Option<bool>,
+        #[graphql(desc = "When the condition was observed; now by default.")] observed_at: Option<DateTime<Utc>>,
+    ) -> Result<Hospitalisation> {
+        signed_in(ctx)?;
+        let id = parse_id(&hospitalisation_id, "hospitalisationId")?;
+        let note = services::follow_up::parse_note(note, "note", 2000)?;
+        let input = services::care::NewCondition {
+            severity: severity.into(),
+            note,
+            icu: icu.unwrap_or(false),
+            ventilator: ventilator.unwrap_or(false),
+            ecmo: ecmo.unwrap_or(false),
+            observed_at,
+        };
+        let stay = services::care::record_condition(state(ctx), principal(ctx), id, input).await?;
+        Ok(Hospitalisation {
+            row: stay,
+            personal: true,
+        })
+    }
+
+    /// Discharges a patient from a hospital stay.
+    async fn discharge_patient(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The hospital stay.")] hospitalisation_id: ID,
+        #[graphql(desc = "When the patient left; now by default. Not before the admission.")] discharged_at: Option<
+            DateTime<Utc>,
+        >,
+    ) -> Result<Hospitalisation> {
+        signed_in(ctx)?;
+        let id = parse_id(&hospitalisation_id, "hospitalisationId")?;
+        let stay = services::care::discharge(state(ctx), principal(ctx), id, discharged_at).await?;
+        Ok(Hospitalisation {
+            row: stay,
+            personal: true,
+        })
+    }
+
+    /// Submits a daily health report: a signed-in patient about themself,
+    /// or staff on the patient's behalf after a call.
+    async fn submit_health_report(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The report.")] input: HealthReportInput,
+    ) -> Result<HealthReport> {
+        signed_in(ctx)?;
+        let report = services::follow_up::submit_health_report(state(ctx), principal(ctx), input.parse()?).await?;
+        Ok(HealthReport {
+            row: report,
+            personal: true,
+        })
+    }
+
+    /// Records a follow-up call to a patient in accommodation or home care.
+    async fn record_follow_up_call(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The call.")] input: FollowUpCallInput,
+    ) -> Result<FollowUpCall> {
+        signed_in(ctx)?;
+        let id = parse_id(&input.patient_id, "input.patientId")?;
+        let call = services::follow_up::record_follow_up_call(
+            state(ctx),
+            principal(ctx),
+            id,
+            input.reached,
+            input.note,
+            input.called_at,
+        )
+        .await?;
+        Ok(FollowUpCall {
+            row: call,
+            personal: true,
+        })
+    }
+
+    /// Records medical care a patient received during accommodation or home
+    /// care: the date and the institution's name.
+    async fn record_medical_visit(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The visit.")] input: MedicalVisitInput,
+    ) -> Result<MedicalVisit> {
+        signed_in(ctx)?;
+        let id = parse_id(&input.patient_id, "input.patientId")?;
+        let visit = services::follow_up::record_medical_visit(
+            state(ctx),
+            principal(ctx),
+            id,
+            input.visited_on.0,
+            &input.institution_name,
+        )
+        .await?;
+        Ok(MedicalVisit(visit))
+    }
+
+    /// Records the outcome (転帰), which ends the case: the smartphone input
+    /// ID stops working for new reports.
+    async fn record_outcome(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+        #[graphql(desc = "How the case ended.")] outcome: Outcome,
+        #[graphql(desc = "When; now by default.")] outcome_at: Option<DateTime<Utc>>,
+        #[graphql(desc = "The patient's `version` the outcome was decided on; a stale one is refused with CONFLICT.")]
+        expected_version: Option<i32>,
+    ) -> Result<Patient> {
+        signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let patient = services::care::record_outcome(
+            state(ctx),
+            principal(ctx),
+            id,
+            outcome.into(),
+            outcome_at,
+            expected_version,
+        )
+        .await?;
+        Ok(Patient(patient))
+    }
+
+    /// Moves the case to another health centre. The new one gets full
+    /// access; the previous one keeps read access.
+    async fn transfer_patient(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+        #[graphql(desc = "The health centre taking over.")] to_health_centre_id: ID,
+        #[graphql(desc = "The patient's `version` the transfer was decided on; a stale one is refused with CONFLICT.")]
+        expected_version: Option<i32>,
+    ) -> Result<Patient> {
+        signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let to = parse_id(&to_health_centre_id, "toHealthCentreId")?;
+        let patient = services::care::transfer(state(ctx), principal(ctx), id, to, expected_version).await?;
+        Ok(Patient(patient))
     }
 }

@@ -1,9 +1,11 @@
 //! The root `Query`.
 
+use super::scalars::Date;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::context::{signed_in, state};
 use super::inputs::PatientFilterInput;
+use super::prefetch;
 use super::types::*;
 use crate::error::AppError;
 use crate::services::{self, parse_id};
@@ -40,17 +42,17 @@ impl Query {
     ) -> Result<PatientConnection> {
         let principal = signed_in(ctx)?;
         let state = state(ctx);
-        let max = state.config.max_page_size;
-        let first = match first {
-            None => 20,
-            Some(n) if n >= 1 && (n as u64) <= max => n as u64,
-            Some(_) => {
-                return Err(AppError::bad_input("first", format!("must be between 1 and {max}")).into());
-            }
-        };
+        let first = page_size(first, 20, state.config.max_page_size)?;
         let after = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
         let filter = filter.unwrap_or_default().parse()?;
         let (rows, has_next_page) = services::patients::list(state, principal, &filter, first, after).await?;
+        let look_ahead = ctx.look_ahead();
+        prefetch::patients(
+            ctx,
+            &[look_ahead.field("edges").field("node"), look_ahead.field("nodes")],
+            &rows,
+        )
+        .await?;
         Ok(PatientConnection {
             rows,
             has_next_page,
@@ -90,5 +92,47 @@ impl Query {
         let centre = health_centre_id.map(|id| parse_id(&id, "healthCentreId")).transpose()?;
         let rows = services::reference::facilities(state(ctx), principal, centre).await?;
         Ok(rows.into_iter().map(Facility).collect())
+    }
+
+    /// Patients in accommodation or home care, case open, who have not
+    /// reported their health on `date` (default: today, Japan time), within
+    /// the caller's reach: the list to phone every morning.
+    async fn patients_not_reported(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The day (Japan time); today by default.")] date: Option<Date>,
+        #[graphql(desc = "At most this many, 1 to 500; 500 by default.")] first: Option<i32>,
+    ) -> Result<Vec<Patient>> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let first = page_size(first, 500, state.config.max_page_size)?;
+        let rows = services::follow_up::not_reported(state, principal, date.map(|d| d.0), first).await?;
+        prefetch::patients(ctx, &[ctx.look_ahead()], &rows).await?;
+        Ok(rows.into_iter().map(Patient).collect())
+    }
+
+    /// Patients in accommodation or home care, case open, whose latest health
+    /// report shows a warning sign (SpO2 at or below, or temperature at or
+    /// above, the configured thresholds: 93% and 38.5 °C by default).
+    async fn patients_with_warning_signs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most this many, 1 to 500; 500 by default.")] first: Option<i32>,
+    ) -> Result<Vec<Patient>> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let first = page_size(first, 500, state.config.max_page_size)?;
+        let rows = services::follow_up::warning_signs(state, principal, first).await?;
+        prefetch::patients(ctx, &[ctx.look_ahead()], &rows).await?;
+        Ok(rows.into_iter().map(Patient).collect())
+    }
+}
+
+/// A page size argument, refused outside 1 to `max`.
+fn page_size(first: Option<i32>, default: u64, max: u64) -> Result<u64, AppError> {
+    match first {
+        None => Ok(default.min(max)),
+        Some(n) if n >= 1 && (n as u64) <= max => Ok(n as u64),
+        Some(_) => Err(AppError::bad_input("first", format!("must be between 1 and {max}"))),
     }
 }

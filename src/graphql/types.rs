@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, Enum, EnumType, ID, Object, Result, SimpleObject};
 use base64::Engine;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::{
     condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test, patient,
     prefecture,
@@ -13,6 +13,7 @@ use entity::{
 use super::context::{load, load_required, principal};
 use super::enums::*;
 use super::loaders::*;
+use super::scalars::Date;
 use crate::auth::{Principal, Role, policy};
 use crate::domain::{AgeBand, SmartphoneId};
 use crate::error::AppError;
@@ -58,8 +59,8 @@ impl Patient {
         self.0.sex.into()
     }
     /// Date of birth (生年月日). Personal data.
-    async fn birth_date(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        self.personal(ctx, "birthDate", |p| Some(p.birth_date))
+    async fn birth_date(&self, ctx: &Context<'_>) -> Result<Option<Date>> {
+        self.personal(ctx, "birthDate", |p| Some(Date(p.birth_date)))
     }
     /// Ten-year age band at registration, derived from the date of birth.
     async fn age_band(&self) -> AgeBand {
@@ -161,6 +162,28 @@ impl Patient {
         let rows = load(ctx, HealthReportsOfPatient(self.0.id)).await?.unwrap_or_default();
         Ok(rows.into_iter().map(|row| HealthReport { row, personal }).collect())
     }
+    /// The most recent daily health report, if any.
+    async fn latest_health_report(&self, ctx: &Context<'_>) -> Result<Option<HealthReport>> {
+        let personal = self.personal_allowed(ctx);
+        let rows = load(ctx, HealthReportsOfPatient(self.0.id)).await?.unwrap_or_default();
+        Ok(rows.into_iter().last().map(|row| HealthReport { row, personal }))
+    }
+    /// Medical care received during accommodation or home care.
+    async fn medical_visits(&self, ctx: &Context<'_>) -> Result<Vec<MedicalVisit>> {
+        let rows = load(ctx, MedicalVisitsOfPatient(self.0.id)).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(MedicalVisit).collect())
+    }
+    /// Changes of the responsible health centre, earliest first.
+    async fn transfers(&self, ctx: &Context<'_>) -> Result<Vec<Transfer>> {
+        let rows = load(ctx, TransfersOfPatient(self.0.id)).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(Transfer).collect())
+    }
+    /// The organisation whose staff created the record: the registering
+    /// facility's own, or a health centre entering on its behalf.
+    async fn registered_by(&self, ctx: &Context<'_>) -> Result<Organisation> {
+        let account = load_required(ctx, AccountById(self.0.registered_by_account_id)).await?;
+        organisation(ctx, account.organisation_id).await
+    }
     /// Telephone follow-ups, earliest first.
     async fn follow_up_calls(&self, ctx: &Context<'_>) -> Result<Vec<FollowUpCall>> {
         let personal = self.personal_allowed(ctx);
@@ -209,10 +232,82 @@ impl LabTest {
         // (or a mutation they were allowed), so the patient is in reach too.
         Ok(Patient(load_required(ctx, PatientById(self.0.patient_id)).await?))
     }
+    /// The organisation that entered the test: the facility's own, or a
+    /// health centre entering on behalf of a facility without system access.
+    async fn entered_by(&self, ctx: &Context<'_>) -> Result<Organisation> {
+        organisation(ctx, self.0.entered_by_organisation_id).await
+    }
+    /// Whether a health centre entered the test on the facility's behalf.
+    async fn entered_on_behalf(&self, ctx: &Context<'_>) -> Result<bool> {
+        let entered_by = load_required(ctx, OrganisationById(self.0.entered_by_organisation_id)).await?;
+        Ok(entered_by.facility_id != Some(self.0.facility_id))
+    }
     /// Version for optimistic concurrency.
     async fn version(&self) -> i32 {
         self.0.version
     }
+}
+
+/// Medical care received during accommodation or home care.
+pub struct MedicalVisit(pub entity::medical_visit::Model);
+
+/// Medical care a patient received during accommodation or home care (療養中の受診).
+#[Object]
+impl MedicalVisit {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Date of the visit.
+    async fn visited_on(&self) -> Date {
+        Date(self.0.visited_on)
+    }
+    /// Name of the medical institution.
+    async fn institution_name(&self) -> &str {
+        &self.0.institution_name
+    }
+}
+
+/// A change of the responsible health centre.
+pub struct Transfer(pub entity::patient_transfer::Model);
+
+/// A change of the responsible health centre (管轄変更).
+#[Object]
+impl Transfer {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The health centre responsible before; it keeps read access.
+    async fn from(&self, ctx: &Context<'_>) -> Result<HealthCentre> {
+        Ok(HealthCentre(
+            load_required(ctx, HealthCentreById(self.0.from_health_centre_id)).await?,
+        ))
+    }
+    /// The health centre responsible after.
+    async fn to(&self, ctx: &Context<'_>) -> Result<HealthCentre> {
+        Ok(HealthCentre(
+            load_required(ctx, HealthCentreById(self.0.to_health_centre_id)).await?,
+        ))
+    }
+    /// When the case moved.
+    async fn transferred_at(&self) -> DateTime<Utc> {
+        self.0.transferred_at
+    }
+    /// Who moved it.
+    async fn transferred_by(&self, ctx: &Context<'_>) -> Result<Organisation> {
+        let account = load_required(ctx, AccountById(self.0.transferred_by_account_id)).await?;
+        organisation(ctx, account.organisation_id).await
+    }
+}
+
+async fn organisation(ctx: &Context<'_>, id: i64) -> Result<Organisation> {
+    let row = load_required(ctx, OrganisationById(id)).await?;
+    Ok(Organisation {
+        id: ID(row.id.to_string()),
+        name: row.name,
+        kind: row.kind.into(),
+    })
 }
 
 /// A hospital stay (入院).
@@ -257,6 +352,18 @@ impl Hospitalisation {
     async fn ecmo(&self) -> bool {
         self.row.ecmo
     }
+    /// The organisation that entered the admission.
+    async fn entered_by(&self, ctx: &Context<'_>) -> Result<Organisation> {
+        organisation(ctx, self.row.entered_by_organisation_id).await
+    }
+    /// Version for optimistic concurrency.
+    async fn version(&self) -> i32 {
+        self.row.version
+    }
+    /// The patient admitted. Field rules apply here as everywhere.
+    async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
+        Ok(Patient(load_required(ctx, PatientById(self.row.patient_id)).await?))
+    }
     /// Condition entries, earliest first.
     async fn conditions(&self, ctx: &Context<'_>) -> Result<Vec<ConditionEntry>> {
         let rows = load(ctx, ConditionsOfHospitalisation(self.row.id))
@@ -288,6 +395,18 @@ impl ConditionEntry {
     /// Severity (重症度).
     async fn severity(&self) -> Severity {
         self.row.severity.into()
+    }
+    /// In an intensive care unit.
+    async fn icu(&self) -> bool {
+        self.row.icu
+    }
+    /// On mechanical ventilation.
+    async fn ventilator(&self) -> bool {
+        self.row.ventilator
+    }
+    /// On ECMO.
+    async fn ecmo(&self) -> bool {
+        self.row.ecmo
     }
     /// Free-text note of the hospital. Personal data.
     async fn note(&self) -> Result<Option<String>> {
@@ -323,6 +442,15 @@ pub enum Symptom {
 }
 
 impl Symptom {
+    /// The stored (and public) name of the symptom.
+    pub fn stored_name(self) -> &'static str {
+        Symptom::items()
+            .iter()
+            .find(|item| item.value == self)
+            .map(|item| item.name)
+            .unwrap_or("OTHER")
+    }
+
     pub fn parse_stored(list: &str) -> Vec<Symptom> {
         list.split(',')
             .filter_map(|name| {

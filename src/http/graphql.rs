@@ -4,7 +4,7 @@
 //! every refusal (malformed JSON, oversized body, unknown token) is itself
 //! a GraphQL response with `extensions.code`, never a bare status.
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, Request, Value};
 use axum::body::{Body, Bytes};
@@ -15,7 +15,9 @@ use axum::response::{Html, IntoResponse, Response};
 use super::HttpState;
 use crate::auth::principal::Caller;
 use crate::auth::session::bearer;
+use crate::error::AppError;
 use crate::graphql::loaders::AppLoader;
+use crate::services::idempotency::{self, Claim};
 
 /// The in-browser IDE.
 pub async fn ide(State(state): State<HttpState>) -> Response {
@@ -58,10 +60,7 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
             Some(token) => match crate::services::accounts::resolve(&state.app, token).await {
                 Ok(Some(principal)) => caller.principal = Some(principal),
                 Ok(None) => caller.stale_token = true,
-                Err(error) => {
-                    let error: async_graphql::Error = error.into();
-                    return error_response(StatusCode::SERVICE_UNAVAILABLE, "INTERNAL", &error.message);
-                }
+                Err(error) => return app_error_response(error),
             },
             None => {
                 return error_response(
@@ -73,14 +72,52 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
         }
     }
 
+    let idempotency_key = match headers.get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(value) => match value
+            .to_str()
+            .map_err(|_| ())
+            .and_then(|v| idempotency::parse_key(v).map_err(|_| ()))
+        {
+            Ok(key) => Some(key),
+            Err(()) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    "Idempotency-Key: must be 1 to 200 visible ASCII characters",
+                );
+            }
+        },
+    };
+    let claim = match (&idempotency_key, &caller.principal, &batch) {
+        (Some(_), _, BatchRequest::Batch(_)) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                "Idempotency-Key: applies to a single operation, not to a batch",
+            );
+        }
+        (Some(key), Some(principal), BatchRequest::Single(_)) => {
+            match idempotency::claim(&state.app, principal, key, &bytes).await {
+                Ok(Claim::Run(id)) => Some(id),
+                Ok(Claim::Replay(stored)) => {
+                    return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], stored).into_response();
+                }
+                Err(error) => return app_error_response(error),
+            }
+        }
+        _ => None,
+    };
+
     let prepare = |request: Request| {
         let mut caller = caller.clone();
         caller.operation = request.operation_name.clone();
-        let loader = DataLoader::new(
+        let loader = DataLoader::with_cache(
             AppLoader {
                 db: state.app.db.clone(),
             },
             tokio::spawn,
+            HashMapCache::default(),
         );
         request.data(caller).data(loader)
     };
@@ -93,7 +130,51 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
         BatchResponse::Single(one) => ensure_codes(one),
         BatchResponse::Batch(many) => many.iter_mut().for_each(ensure_codes),
     }
-    json_response(StatusCode::OK, &response)
+    let body = match serde_json::to_string(&response) {
+        Ok(body) => body,
+        Err(_) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error"),
+    };
+    if let Some(id) = claim {
+        let succeeded = matches!(&response, BatchResponse::Single(one) if one.errors.is_empty());
+        let stored = if succeeded {
+            idempotency::complete(&state.app, id, &body).await
+        } else {
+            idempotency::release(&state.app, id).await
+        };
+        if let Err(error) = stored {
+            // The operation ran and committed; only the memory of it failed.
+            // Answer normally: a retry would run it again, which is the
+            // situation without a key.
+            tracing::error!(code = error.code(), "storing an idempotent response failed");
+        }
+    }
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// async-graphql's own refusals of argument values carry the field's path
+/// but no code; they are the client's input, not a fault.
+fn is_input_value_error(message: &str) -> bool {
+    [
+        "Failed to parse",
+        "Invalid value for argument",
+        "Expected input type",
+        "Internal error occurred while parsing",
+    ]
+    .iter()
+    .any(|prefix| message.starts_with(prefix))
+}
+
+fn app_error_response(error: AppError) -> Response {
+    let status = match &error {
+        AppError::Conflict(_) => StatusCode::CONFLICT,
+        AppError::BadInput { .. } => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let code = error.code();
+    let graphql: async_graphql::Error = error.into();
+    error_response(status, code, &graphql.message)
 }
 
 fn parse_body(headers: &HeaderMap, bytes: &Bytes) -> Result<BatchRequest, String> {
@@ -122,20 +203,13 @@ fn ensure_codes(response: &mut async_graphql::Response) {
             continue;
         }
         let extensions = error.extensions.get_or_insert_with(Default::default);
-        if error.path.is_empty() {
+        if error.path.is_empty() || is_input_value_error(&error.message) {
             extensions.set("code", "BAD_USER_INPUT");
         } else {
             tracing::error!(error = %error.message, "resolver error without a code");
             error.message = "internal error".to_owned();
             extensions.set("code", "INTERNAL");
         }
-    }
-}
-
-fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error"),
     }
 }
 

@@ -3,7 +3,10 @@
 //! GraphQL.
 
 pub mod accounts;
+pub mod care;
 pub mod demo;
+pub mod follow_up;
+pub mod idempotency;
 pub mod patients;
 pub mod reference;
 pub mod tests;

@@ -5,7 +5,6 @@ use entity::enums::{CareSetting, CaseType, Sex};
 use entity::{facility, health_centre, patient};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 
 use super::{reachable_patient, require};
@@ -41,7 +40,7 @@ pub async fn register(state: &AppState, principal: Option<&Principal>, input: Ne
     }
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
 
     // The registering facility: the caller's own, or for a health centre the
     // facility it enters for (which must lie in its district).
@@ -64,9 +63,9 @@ pub async fn register(state: &AppState, principal: Option<&Principal>, input: Ne
                     .one(&txn)
                     .await?
                     .ok_or_else(|| AppError::not_found("input.facilityId", "no facility has this ID"))?;
-                if Some(found.health_centre_id) != principal.health_centre_id {
+                if Some(found.health_centre_id) != principal.health_centre_id || found.has_system_access {
                     return Err(AppError::forbidden(
-                        "a health centre enters data only for facilities in its own district",
+                        "a health centre enters data on behalf of facilities of its own district without system access",
                     ));
                 }
                 Some(found)

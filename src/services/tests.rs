@@ -6,12 +6,10 @@ use chrono::{DateTime, Utc};
 use entity::enums::{TestKind, TestResult};
 use entity::{facility, health_centre, lab_test, lab_test_result, outbox_event, patient};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
 use super::{not_in_future, reachable_patient, require};
+use crate::auth::policy::{CaseAction, Target};
 use crate::auth::{Principal, Role, policy};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -41,9 +39,17 @@ pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewT
         .ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
     let sampled_at = not_in_future(input.sampled_at.unwrap_or(now), now, "input.sampledAt")?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, input.patient_id, "input.patientId").await?;
-    ensure_writable(principal, &patient)?;
+    let facility = testing_facility(&txn, principal, input.facility_id).await?;
+    policy::may_act(
+        principal,
+        CaseAction::RecordTest,
+        Target {
+            patient: &patient,
+            facility: Some(&facility),
+        },
+    )?;
     if patient.outcome.is_some() {
         return Err(AppError::conflict(
             "the case has ended; a new diagnosis is registered as a new record (reinfection)",
@@ -55,12 +61,11 @@ pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewT
             "must not be before the patient's date of birth",
         ));
     }
-    let facility_id = testing_facility(&txn, principal, input.facility_id).await?;
 
     let resulted_at = (input.result != TestResult::Pending).then_some(now);
     let test = lab_test::ActiveModel {
         patient_id: Set(patient.id),
-        facility_id: Set(facility_id),
+        facility_id: Set(facility.id),
         kind: Set(input.kind),
         specimen: Set(None),
         result: Set(input.result),
@@ -92,6 +97,7 @@ pub async fn record_result(
     principal: Option<&Principal>,
     test_id: i64,
     result: TestResult,
+    resulted_at: Option<DateTime<Utc>>,
 ) -> AppResult<lab_test::Model> {
     let principal = require(principal)?;
     if !policy::may_record_tests(principal) {
@@ -104,7 +110,7 @@ pub async fn record_result(
     }
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let not_found = || AppError::not_found("testId", "no test with this ID is within your reach");
     let test = lab_test::Entity::find_by_id(test_id)
         .one(&txn)
@@ -113,10 +119,26 @@ pub async fn record_result(
     let patient = reachable_patient(&txn, principal, test.patient_id, "testId")
         .await
         .map_err(|_| not_found())?;
-    ensure_writable(principal, &patient)?;
-    if principal.role == Role::MedicalStaff && principal.facility_id != Some(test.facility_id) {
-        return Err(AppError::forbidden(
-            "a facility records results only on the tests it took",
+    let facility = facility::Entity::find_by_id(test.facility_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("test without facility")))?;
+    policy::may_act(
+        principal,
+        CaseAction::RecordTest,
+        Target {
+            patient: &patient,
+            facility: Some(&facility),
+        },
+    )?;
+    if patient.outcome.is_some() {
+        return Err(AppError::conflict("the case has ended; its tests can no longer change"));
+    }
+    let resulted_at = not_in_future(resulted_at.unwrap_or(now), now, "resultedAt")?;
+    if resulted_at < test.sampled_at {
+        return Err(AppError::bad_input(
+            "resultedAt",
+            "must not be before the sample was taken",
         ));
     }
     if test.result == result {
@@ -124,7 +146,7 @@ pub async fn record_result(
     }
     let updated = lab_test::Entity::update_many()
         .col_expr(lab_test::Column::Result, Expr::value(result))
-        .col_expr(lab_test::Column::ResultedAt, Expr::value(now))
+        .col_expr(lab_test::Column::ResultedAt, Expr::value(resulted_at))
         .col_expr(lab_test::Column::Version, Expr::col(lab_test::Column::Version).add(1))
         .filter(lab_test::Column::Id.eq(test.id))
         .filter(lab_test::Column::Version.eq(test.version))
@@ -135,7 +157,7 @@ pub async fn record_result(
             "the test was changed by someone else meanwhile; reload it and try again",
         ));
     }
-    append_result(&txn, &test, result, now, now, account_id).await?;
+    append_result(&txn, &test, result, resulted_at, now, account_id).await?;
     if result == TestResult::Positive && test.result != TestResult::Positive {
         write_positive_event(&txn, &test, &patient, now).await?;
     }
@@ -148,23 +170,13 @@ pub async fn record_result(
     Ok(stored)
 }
 
-/// Writing on a patient needs more than reaching them: a previous health
-/// centre keeps read access only, and analysts and prefectures do not enter
-/// tests.
-fn ensure_writable(principal: &Principal, patient: &patient::Model) -> AppResult<()> {
-    match principal.role {
-        Role::MedicalStaff => Ok(()),
-        Role::HealthCentreStaff if principal.health_centre_id == Some(patient.responsible_health_centre_id) => Ok(()),
-        Role::HealthCentreStaff => Err(AppError::forbidden(
-            "only the responsible health centre enters data for this patient",
-        )),
-        _ => Err(AppError::forbidden("this role does not enter tests")),
-    }
-}
-
 /// The facility a test is recorded for: medical staff's own, or for a
 /// health centre the facility of its district it enters for.
-async fn testing_facility(txn: &DatabaseTransaction, principal: &Principal, requested: Option<i64>) -> AppResult<i64> {
+async fn testing_facility(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    requested: Option<i64>,
+) -> AppResult<facility::Model> {
     match principal.role {
         Role::MedicalStaff => {
             let own = principal
@@ -176,7 +188,10 @@ async fn testing_facility(txn: &DatabaseTransaction, principal: &Principal, requ
                     "medical staff record tests for their own facility only",
                 ));
             }
-            Ok(own)
+            facility::Entity::find_by_id(own)
+                .one(txn)
+                .await?
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account's facility is missing")))
         }
         _ => {
             let id = requested.ok_or_else(|| {
@@ -185,16 +200,10 @@ async fn testing_facility(txn: &DatabaseTransaction, principal: &Principal, requ
                     "a health centre names the facility it enters the test for",
                 )
             })?;
-            let found = facility::Entity::find_by_id(id)
+            facility::Entity::find_by_id(id)
                 .one(txn)
                 .await?
-                .ok_or_else(|| AppError::not_found("input.facilityId", "no facility has this ID"))?;
-            if Some(found.health_centre_id) != principal.health_centre_id {
-                return Err(AppError::forbidden(
-                    "a health centre enters data only for facilities in its own district",
-                ));
-            }
-            Ok(found.id)
+                .ok_or_else(|| AppError::not_found("input.facilityId", "no facility has this ID"))
         }
     }
 }

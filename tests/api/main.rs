@@ -4,3 +4,8 @@
 mod helpers;
 
 mod auth;
+mod bad_input;
+mod cases;
+mod lifecycle;
+mod loaders;
+mod scope;

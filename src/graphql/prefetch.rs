@@ -1,0 +1,138 @@
+//! Look-ahead prefetching for lists of patients.
+//!
+//! A list resolver knows every row of its page before any field below it
+//! runs. It asks here for the relations the operation selects (and their
+//! own relations one level down), each loaded for the whole page in one
+//! statement and kept in the request's DataLoader cache; the field
+//! resolvers then find them there. The number of statements therefore
+//! depends on which fields are selected, never on the page size or on how
+//! the runtime happens to schedule the field resolvers.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_graphql::Context;
+use async_graphql::Lookahead;
+
+use entity::patient;
+use sea_orm::DbErr;
+
+use super::loaders::*;
+use crate::error::AppError;
+
+fn db_error(error: Arc<DbErr>) -> AppError {
+    AppError::Internal(crate::db::describe_db_error(&error))
+}
+
+/// Whether any of `selections` selects the path `path`.
+fn selects(selections: &[Lookahead<'_>], path: &[&str]) -> bool {
+    selections.iter().any(|selection| {
+        let mut current = selection.field(path[0]);
+        for name in &path[1..] {
+            current = current.field(name);
+        }
+        current.exists()
+    })
+}
+
+/// Loads, for the patients `rows`, the relations that `selections` (the
+/// selection sets of those patients) ask for.
+pub async fn patients(
+    ctx: &Context<'_>,
+    selections: &[Lookahead<'_>],
+    rows: &[patient::Model],
+) -> Result<(), AppError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let loader = ctx.data_unchecked::<RequestLoader>();
+    let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+    let mut facilities = BTreeSet::new();
+    let mut centres = BTreeSet::new();
+
+    if selects(selections, &["tests"]) {
+        let tests = loader
+            .load_many(ids.iter().map(|id| TestsOfPatient(*id)))
+            .await
+            .map_err(db_error)?;
+        if selects(selections, &["tests", "facility"]) {
+            facilities.extend(tests.values().flatten().map(|t| t.facility_id));
+        }
+        if selects(selections, &["tests", "enteredBy"]) || selects(selections, &["tests", "enteredOnBehalf"]) {
+            let organisations = tests
+                .values()
+                .flatten()
+                .map(|t| OrganisationById(t.entered_by_organisation_id));
+            loader.load_many(organisations).await.map_err(db_error)?;
+        }
+    }
+    if selects(selections, &["hospitalisations"]) {
+        let stays = loader
+            .load_many(ids.iter().map(|id| HospitalisationsOfPatient(*id)))
+            .await
+            .map_err(db_error)?;
+        if selects(selections, &["hospitalisations", "hospital"]) {
+            facilities.extend(stays.values().flatten().map(|s| s.facility_id));
+        }
+        if selects(selections, &["hospitalisations", "conditions"]) {
+            let keys = stays.values().flatten().map(|s| ConditionsOfHospitalisation(s.id));
+            loader.load_many(keys).await.map_err(db_error)?;
+        }
+    }
+    if selects(selections, &["healthReports"]) || selects(selections, &["latestHealthReport"]) {
+        loader
+            .load_many(ids.iter().map(|id| HealthReportsOfPatient(*id)))
+            .await
+            .map_err(db_error)?;
+    }
+    if selects(selections, &["followUpCalls"]) {
+        loader
+            .load_many(ids.iter().map(|id| FollowUpCallsOfPatient(*id)))
+            .await
+            .map_err(db_error)?;
+    }
+    if selects(selections, &["medicalVisits"]) {
+        loader
+            .load_many(ids.iter().map(|id| MedicalVisitsOfPatient(*id)))
+            .await
+            .map_err(db_error)?;
+    }
+    if selects(selections, &["transfers"]) {
+        let transfers = loader
+            .load_many(ids.iter().map(|id| TransfersOfPatient(*id)))
+            .await
+            .map_err(db_error)?;
+        for transfer in transfers.values().flatten() {
+            centres.insert(transfer.from_health_centre_id);
+            centres.insert(transfer.to_health_centre_id);
+        }
+    }
+    if selects(selections, &["registeringFacility"]) {
+        facilities.extend(rows.iter().filter_map(|p| p.registering_facility_id));
+    }
+    let wants_prefecture =
+        selects(selections, &["prefecture"]) || selects(selections, &["responsibleHealthCentre", "prefecture"]);
+    if selects(selections, &["responsibleHealthCentre"]) || wants_prefecture {
+        centres.extend(rows.iter().map(|p| p.responsible_health_centre_id));
+    }
+    if !facilities.is_empty() {
+        loader
+            .load_many(facilities.into_iter().map(FacilityById))
+            .await
+            .map_err(db_error)?;
+    }
+    if !centres.is_empty() {
+        let loaded = loader
+            .load_many(centres.into_iter().map(HealthCentreById))
+            .await
+            .map_err(db_error)?;
+        if wants_prefecture {
+            let prefectures: BTreeSet<i32> = loaded.values().map(|c| c.prefecture_id).collect();
+            loader
+                .load_many(prefectures.into_iter().map(PrefectureById))
+                .await
+                .map_err(db_error)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,527 @@
+//! The case after the first tests: the care decision, hospital stays and
+//! their condition, transfer between health centres, and the outcome.
+//!
+//! Every change to the patient row raises its `version`; a change made
+//! against a stale version (given as `expectedVersion`, or raced by another
+//! transaction) is refused with `CONFLICT` instead of overwriting silently.
+
+use chrono::{DateTime, Utc};
+use entity::enums::{CareSetting, FacilityKind, Outcome, Severity};
+use entity::{
+    care_setting_change, condition_entry, facility, health_centre, hospitalisation, patient, patient_transfer, session,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+
+use super::{not_in_future, reachable_patient, require};
+use crate::auth::Principal;
+use crate::auth::policy::{self, CaseAction, Target};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Refuses a change to an ended case.
+pub(crate) fn ensure_open(patient: &patient::Model, what: &str) -> AppResult<()> {
+    if patient.outcome.is_some() {
+        return Err(AppError::conflict(format!(
+            "the case has ended (outcome recorded): {what} is no longer possible"
+        )));
+    }
+    Ok(())
+}
+
+/// Applies `changes` to the patient row if it is still at the version that
+/// was read (and at `expected`, when the client named one), raising the
+/// version. Returns the row as stored.
+pub(crate) async fn update_patient(
+    txn: &DatabaseTransaction,
+    patient: &patient::Model,
+    expected: Option<i32>,
+    now: DateTime<Utc>,
+    changes: Vec<(patient::Column, SimpleExpr)>,
+) -> AppResult<patient::Model> {
+    if let Some(expected) = expected
+        && expected != patient.version
+    {
+        return Err(AppError::conflict(format!(
+            "the patient record is at version {}, not {expected}: someone else changed it; reload and try again",
+            patient.version
+        )));
+    }
+    let mut update = patient::Entity::update_many()
+        .col_expr(patient::Column::Version, Expr::col(patient::Column::Version).add(1))
+        .col_expr(patient::Column::UpdatedAt, Expr::value(now));
+    for (column, value) in changes {
+        update = update.col_expr(column, value);
+    }
+    let result = update
+        .filter(patient::Column::Id.eq(patient.id))
+        .filter(patient::Column::Version.eq(patient.version))
+        .exec(txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(AppError::conflict(
+            "the patient record was changed by someone else meanwhile; reload and try again",
+        ));
+    }
+    patient::Entity::find_by_id(patient.id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("patient vanished inside its transaction")))
+}
+
+async fn record_care_setting(
+    txn: &DatabaseTransaction,
+    patient: &patient::Model,
+    setting: CareSetting,
+    account_id: i64,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    care_setting_change::ActiveModel {
+        patient_id: Set(patient.id),
+        care_setting: Set(setting),
+        decided_by_account_id: Set(account_id),
+        decided_at: Set(at),
+        recorded_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+fn staff_account(principal: &Principal) -> AppResult<i64> {
+    principal
+        .account_id
+        .ok_or_else(|| AppError::forbidden("this is done by staff, not by patients"))
+}
+
+/// Decides where the patient is cared for.
+pub async fn set_care_setting(
+    state: &AppState,
+    principal: Option<&Principal>,
+    patient_id: i64,
+    setting: CareSetting,
+    expected_version: Option<i32>,
+) -> AppResult<patient::Model> {
+    let principal = require(principal)?;
+    let account_id = staff_account(principal)?;
+    let now = state.now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
+    policy::may_act(
+        principal,
+        CaseAction::DecideCare(setting),
+        Target {
+            patient: &patient,
+            facility: None,
+        },
+    )?;
+    ensure_open(&patient, "a care decision")?;
+    if patient.care_setting == setting && expected_version.is_none_or(|v| v == patient.version) {
+        return Ok(patient);
+    }
+    record_care_setting(&txn, &patient, setting, account_id, now, now).await?;
+    let updated = update_patient(
+        &txn,
+        &patient,
+        expected_version,
+        now,
+        vec![(patient::Column::CareSetting, Expr::value(setting))],
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(patient_id, account_id, "care setting decided");
+    Ok(updated)
+}
+
+/// Admits a patient to a hospital, with the condition at admission.
+pub async fn admit(
+    state: &AppState,
+    principal: Option<&Principal>,
+    patient_id: i64,
+    facility_id: i64,
+    severity: Severity,
+    admitted_at: Option<DateTime<Utc>>,
+) -> AppResult<hospitalisation::Model> {
+    let principal = require(principal)?;
+    let account_id = staff_account(principal)?;
+    let organisation_id = principal
+        .organisation_id
+        .ok_or_else(|| AppError::forbidden("staff only"))?;
+    let now = state.now();
+    let admitted_at = not_in_future(admitted_at.unwrap_or(now), now, "admittedAt")?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
+    let hospital = facility::Entity::find_by_id(facility_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("facilityId", "no facility has this ID"))?;
+    if hospital.kind != FacilityKind::Hospital {
+        return Err(AppError::bad_input("facilityId", "is not a hospital"));
+    }
+    policy::may_act(
+        principal,
+        CaseAction::Admit,
+        Target {
+            patient: &patient,
+            facility: Some(&hospital),
+        },
+    )?;
+    ensure_open(&patient, "an admission")?;
+    if admitted_at.date_naive() < patient.birth_date {
+        return Err(AppError::bad_input(
+            "admittedAt",
+            "must not be before the patient's date of birth",
+        ));
+    }
+    let open_stay = hospitalisation::Entity::find()
+        .filter(hospitalisation::Column::PatientId.eq(patient.id))
+        .filter(hospitalisation::Column::DischargedAt.is_null())
+        .one(&txn)
+        .await?;
+    if open_stay.is_some() {
+        return Err(AppError::conflict(
+            "the patient is already admitted: discharge them before a new admission",
+        ));
+    }
+    let stay = hospitalisation::ActiveModel {
+        patient_id: Set(patient.id),
+        facility_id: Set(hospital.id),
+        admitted_at: Set(admitted_at),
+        recorded_at: Set(now),
+        discharged_at: Set(None),
+        discharge_recorded_at: Set(None),
+        severity: Set(severity),
+        icu: Set(false),
+        ventilator: Set(false),
+        ecmo: Set(false),
+        recorded_by_account_id: Set(account_id),
+        entered_by_organisation_id: Set(organisation_id),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    condition_entry::ActiveModel {
+        hospitalisation_id: Set(stay.id),
+        severity: Set(severity),
+        icu: Set(false),
+        ventilator: Set(false),
+        ecmo: Set(false),
+        note: Set(None),
+        observed_at: Set(admitted_at),
+        recorded_at: Set(now),
+        recorded_by_account_id: Set(account_id),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    if patient.care_setting != CareSetting::Hospital {
+        record_care_setting(&txn, &patient, CareSetting::Hospital, account_id, admitted_at, now).await?;
+    }
+    update_patient(
+        &txn,
+        &patient,
+        None,
+        now,
+        vec![(patient::Column::CareSetting, Expr::value(CareSetting::Hospital))],
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(patient_id, hospitalisation_id = stay.id, account_id, "patient admitted");
+    Ok(stay)
+}
+
+/// A parsed `recordCondition`.
+#[derive(Debug)]
+pub struct NewCondition {
+    pub severity: Severity,
+    pub note: Option<String>,
+    pub icu: bool,
+    pub ventilator: bool,
+    pub ecmo: bool,
+    pub observed_at: Option<DateTime<Utc>>,
+}
+
+/// The stay, its patient and its hospital, checked for `TreatInHospital`.
+async fn open_stay_for_treatment(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    hospitalisation_id: i64,
+) -> AppResult<(hospitalisation::Model, patient::Model)> {
+    let not_found = || {
+        AppError::not_found(
+            "hospitalisationId",
+            "no hospital stay with this ID is within your reach",
+        )
+    };
+    let stay = hospitalisation::Entity::find_by_id(hospitalisation_id)
+        .one(txn)
+        .await?
+        .ok_or_else(not_found)?;
+    let patient = reachable_patient(txn, principal, stay.patient_id, "hospitalisationId")
+        .await
+        .map_err(|_| not_found())?;
+    let hospital = facility::Entity::find_by_id(stay.facility_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stay without hospital")))?;
+    policy::may_act(
+        principal,
+        CaseAction::TreatInHospital,
+        Target {
+            patient: &patient,
+            facility: Some(&hospital),
+        },
+    )?;
+    if stay.discharged_at.is_some() {
+        return Err(AppError::conflict("the patient has been discharged from this stay"));
+    }
+    Ok((stay, patient))
+}
+
+async fn update_stay(
+    txn: &DatabaseTransaction,
+    stay: &hospitalisation::Model,
+    changes: Vec<(hospitalisation::Column, SimpleExpr)>,
+) -> AppResult<hospitalisation::Model> {
+    let mut update = hospitalisation::Entity::update_many().col_expr(
+        hospitalisation::Column::Version,
+        Expr::col(hospitalisation::Column::Version).add(1),
+    );
+    for (column, value) in changes {
+        update = update.col_expr(column, value);
+    }
+    let result = update
+        .filter(hospitalisation::Column::Id.eq(stay.id))
+        .filter(hospitalisation::Column::Version.eq(stay.version))
+        .exec(txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(AppError::conflict(
+            "the hospital stay was changed by someone else meanwhile; reload and try again",
+        ));
+    }
+    hospitalisation::Entity::find_by_id(stay.id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stay vanished inside its transaction")))
+}
+
+/// Appends a condition entry; the stay shows the latest.
+pub async fn record_condition(
+    state: &AppState,
+    principal: Option<&Principal>,
+    hospitalisation_id: i64,
+    input: NewCondition,
+) -> AppResult<hospitalisation::Model> {
+    let principal = require(principal)?;
+    let account_id = staff_account(principal)?;
+    let now = state.now();
+    let observed_at = not_in_future(input.observed_at.unwrap_or(now), now, "observedAt")?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let (stay, _patient) = open_stay_for_treatment(&txn, principal, hospitalisation_id).await?;
+    if observed_at < stay.admitted_at {
+        return Err(AppError::bad_input("observedAt", "must not be before the admission"));
+    }
+    condition_entry::ActiveModel {
+        hospitalisation_id: Set(stay.id),
+        severity: Set(input.severity),
+        icu: Set(input.icu),
+        ventilator: Set(input.ventilator),
+        ecmo: Set(input.ecmo),
+        note: Set(input.note),
+        observed_at: Set(observed_at),
+        recorded_at: Set(now),
+        recorded_by_account_id: Set(account_id),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let updated = update_stay(
+        &txn,
+        &stay,
+        vec![
+            (hospitalisation::Column::Severity, Expr::value(input.severity)),
+            (hospitalisation::Column::Icu, Expr::value(input.icu)),
+            (hospitalisation::Column::Ventilator, Expr::value(input.ventilator)),
+            (hospitalisation::Column::Ecmo, Expr::value(input.ecmo)),
+        ],
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(hospitalisation_id, account_id, "condition recorded");
+    Ok(updated)
+}
+
+/// Ends a hospital stay.
+pub async fn discharge(
+    state: &AppState,
+    principal: Option<&Principal>,
+    hospitalisation_id: i64,
+    discharged_at: Option<DateTime<Utc>>,
+) -> AppResult<hospitalisation::Model> {
+    let principal = require(principal)?;
+    let account_id = staff_account(principal)?;
+    let now = state.now();
+    let discharged_at = not_in_future(discharged_at.unwrap_or(now), now, "dischargedAt")?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let (stay, _patient) = open_stay_for_treatment(&txn, principal, hospitalisation_id).await?;
+    if discharged_at < stay.admitted_at {
+        return Err(AppError::bad_input("dischargedAt", "must not be before the admission"));
+    }
+    let updated = update_stay(
+        &txn,
+        &stay,
+        vec![
+            (hospitalisation::Column::DischargedAt, Expr::value(discharged_at)),
+            (hospitalisation::Column::DischargeRecordedAt, Expr::value(now)),
+        ],
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(hospitalisation_id, account_id, "patient discharged");
+    Ok(updated)
+}
+
+/// Records the outcome (転帰), which ends the case: the smartphone input ID
+/// stops working and the patient's sessions end.
+pub async fn record_outcome(
+    state: &AppState,
+    principal: Option<&Principal>,
+    patient_id: i64,
+    outcome: Outcome,
+    outcome_at: Option<DateTime<Utc>>,
+    expected_version: Option<i32>,
+) -> AppResult<patient::Model> {
+    let principal = require(principal)?;
+    let account_id = staff_account(principal)?;
+    let now = state.now();
+    let outcome_at = not_in_future(outcome_at.unwrap_or(now), now, "outcomeAt")?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
+    policy::may_act(
+        principal,
+        CaseAction::RecordOutcome,
+        Target {
+            patient: &patient,
+            facility: None,
+        },
+    )?;
+    ensure_open(&patient, "a second outcome")?;
+    if outcome_at.date_naive() < patient.birth_date {
+        return Err(AppError::bad_input(
+            "outcomeAt",
+            "must not be before the patient's date of birth",
+        ));
+    }
+    let open_stay = hospitalisation::Entity::find()
+        .filter(hospitalisation::Column::PatientId.eq(patient.id))
+        .filter(hospitalisation::Column::DischargedAt.is_null())
+        .one(&txn)
+        .await?;
+    if let Some(stay) = open_stay {
+        if outcome != Outcome::Deceased {
+            return Err(AppError::conflict(
+                "the patient is still admitted: discharge them before recording the outcome",
+            ));
+        }
+        if outcome_at < stay.admitted_at {
+            return Err(AppError::bad_input("outcomeAt", "must not be before the admission"));
+        }
+        // A death in hospital ends the stay at the same moment.
+        update_stay(
+            &txn,
+            &stay,
+            vec![
+                (hospitalisation::Column::DischargedAt, Expr::value(outcome_at)),
+                (hospitalisation::Column::DischargeRecordedAt, Expr::value(now)),
+            ],
+        )
+        .await?;
+    }
+    let updated = update_patient(
+        &txn,
+        &patient,
+        expected_version,
+        now,
+        vec![
+            (patient::Column::Outcome, Expr::value(outcome)),
+            (patient::Column::OutcomeAt, Expr::value(outcome_at)),
+            (patient::Column::OutcomeRecordedAt, Expr::value(now)),
+        ],
+    )
+    .await?;
+    end_patient_sessions(&txn, patient.id, now).await?;
+    txn.commit().await?;
+    tracing::info!(patient_id, account_id, "outcome recorded");
+    Ok(updated)
+}
+
+async fn end_patient_sessions(db: &impl ConnectionTrait, patient_id: i64, now: DateTime<Utc>) -> AppResult<()> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .filter(session::Column::PatientId.eq(patient_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Moves the case to another health centre. The previous one keeps read
+/// access; the history keeps who moved it, when, from where and to where.
+pub async fn transfer(
+    state: &AppState,
+    principal: Option<&Principal>,
+    patient_id: i64,
+    to_health_centre_id: i64,
+    expected_version: Option<i32>,
+) -> AppResult<patient::Model> {
+    let principal = require(principal)?;
+    let account_id = staff_account(principal)?;
+    let now = state.now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
+    policy::may_act(
+        principal,
+        CaseAction::Transfer,
+        Target {
+            patient: &patient,
+            facility: None,
+        },
+    )?;
+    ensure_open(&patient, "a transfer")?;
+    let target = health_centre::Entity::find_by_id(to_health_centre_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("toHealthCentreId", "no health centre has this ID"))?;
+    if target.id == patient.responsible_health_centre_id {
+        return Err(AppError::bad_input(
+            "toHealthCentreId",
+            "is already the responsible health centre",
+        ));
+    }
+    patient_transfer::ActiveModel {
+        patient_id: Set(patient.id),
+        from_health_centre_id: Set(patient.responsible_health_centre_id),
+        to_health_centre_id: Set(target.id),
+        transferred_by_account_id: Set(account_id),
+        transferred_at: Set(now),
+        recorded_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let updated = update_patient(
+        &txn,
+        &patient,
+        expected_version,
+        now,
+        vec![(patient::Column::ResponsibleHealthCentreId, Expr::value(target.id))],
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(patient_id, to_health_centre_id, account_id, "patient transferred");
+    Ok(updated)
+}

@@ -1,0 +1,288 @@
+//! Accommodation and home care: daily health reports, follow-up calls,
+//! medical visits during care, and the two lists staff work through every
+//! morning (who has not reported today, whose latest report shows warning
+//! signs).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::enums::{CareSetting, ReporterKind};
+use entity::{follow_up_call, health_report, medical_visit, patient};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+
+use super::care::ensure_open;
+use super::{not_in_future, reachable_patient, require};
+use crate::auth::policy::{self, CaseAction, Target};
+use crate::auth::{Principal, Role};
+use crate::config::local_offset;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// A parsed health report. Symptoms are stored by name.
+#[derive(Debug)]
+pub struct NewHealthReport {
+    pub patient_id: Option<i64>,
+    pub body_temperature: f64,
+    pub spo2: Option<i32>,
+    pub symptoms: Vec<&'static str>,
+    pub note: Option<String>,
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+/// Checks a free-text note: at most `max` characters, no control characters
+/// other than line breaks.
+pub fn parse_note(note: Option<String>, field: &str, max: usize) -> AppResult<Option<String>> {
+    let Some(note) = note else { return Ok(None) };
+    let note = note.trim().to_owned();
+    if note.chars().count() > max {
+        return Err(AppError::bad_input(field, format!("must be at most {max} characters")));
+    }
+    if note
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(AppError::bad_input(field, "must not contain control characters"));
+    }
+    Ok((!note.is_empty()).then_some(note))
+}
+
+/// Submits a daily health report: by the patient (their own) or by staff
+/// on their behalf after a call. Several a day are kept.
+pub async fn submit_health_report(
+    state: &AppState,
+    principal: Option<&Principal>,
+    input: NewHealthReport,
+) -> AppResult<health_report::Model> {
+    let principal = require(principal)?;
+    let patient_id = match (principal.role, input.patient_id) {
+        (Role::Patient, None) => principal.patient_id.unwrap_or_default(),
+        (Role::Patient, Some(id)) if Some(id) == principal.patient_id => id,
+        (Role::Patient, Some(_)) => return Err(AppError::forbidden("patients submit reports about themselves only")),
+        (_, Some(id)) => id,
+        (_, None) => {
+            return Err(AppError::bad_input(
+                "input.patientId",
+                "is required when staff report for a patient",
+            ));
+        }
+    };
+    if !(30.0..=45.0).contains(&input.body_temperature) || !input.body_temperature.is_finite() {
+        return Err(AppError::bad_input(
+            "input.bodyTemperature",
+            "must be a body temperature in °C between 30 and 45",
+        ));
+    }
+    if input.spo2.is_some_and(|s| !(50..=100).contains(&s)) {
+        return Err(AppError::bad_input(
+            "input.spo2",
+            "must be a percentage between 50 and 100",
+        ));
+    }
+    let note = parse_note(input.note, "input.note", 1000)?;
+    let now = state.now();
+    let reported_at = not_in_future(input.reported_at.unwrap_or(now), now, "input.reportedAt")?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
+    policy::may_act(
+        principal,
+        CaseAction::SubmitHealthReport,
+        Target {
+            patient: &patient,
+            facility: None,
+        },
+    )?;
+    ensure_open(&patient, "a health report")?;
+    let report = health_report::ActiveModel {
+        patient_id: Set(patient.id),
+        reporter: Set(if principal.role == Role::Patient {
+            ReporterKind::Patient
+        } else {
+            ReporterKind::Staff
+        }),
+        reported_by_account_id: Set(principal.account_id),
+        body_temperature: Set((input.body_temperature * 10.0).round() / 10.0),
+        spo2: Set(input.spo2),
+        symptoms: Set(input.symptoms.join(",")),
+        note: Set(note),
+        reported_at: Set(reported_at),
+        recorded_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    tracing::info!(patient_id, report_id = report.id, "health report submitted");
+    Ok(report)
+}
+
+/// Records a follow-up call (reached or not, and its result).
+pub async fn record_follow_up_call(
+    state: &AppState,
+    principal: Option<&Principal>,
+    patient_id: i64,
+    reached: bool,
+    note: Option<String>,
+    called_at: Option<DateTime<Utc>>,
+) -> AppResult<follow_up_call::Model> {
+    let principal = require(principal)?;
+    let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
+    let note = parse_note(note, "input.note", 2000)?;
+    let now = state.now();
+    let called_at = not_in_future(called_at.unwrap_or(now), now, "input.calledAt")?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
+    policy::may_act(
+        principal,
+        CaseAction::FollowUp,
+        Target {
+            patient: &patient,
+            facility: None,
+        },
+    )?;
+    ensure_open(&patient, "a follow-up call")?;
+    let call = follow_up_call::ActiveModel {
+        patient_id: Set(patient.id),
+        caller_account_id: Set(account_id),
+        reached: Set(reached),
+        note: Set(note),
+        called_at: Set(called_at),
+        recorded_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    tracing::info!(patient_id, call_id = call.id, account_id, "follow-up call recorded");
+    Ok(call)
+}
+
+/// Records medical care received during accommodation or home care.
+pub async fn record_medical_visit(
+    state: &AppState,
+    principal: Option<&Principal>,
+    patient_id: i64,
+    visited_on: NaiveDate,
+    institution_name: &str,
+) -> AppResult<medical_visit::Model> {
+    let principal = require(principal)?;
+    let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
+    let name = institution_name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            "input.institutionName",
+            "must be a name of 1 to 200 characters",
+        ));
+    }
+    let now = state.now();
+    if visited_on > now.with_timezone(&local_offset()).date_naive() {
+        return Err(AppError::bad_input("input.visitedOn", "must not be in the future"));
+    }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
+    policy::may_act(
+        principal,
+        CaseAction::FollowUp,
+        Target {
+            patient: &patient,
+            facility: None,
+        },
+    )?;
+    if visited_on < patient.birth_date {
+        return Err(AppError::bad_input(
+            "input.visitedOn",
+            "must not be before the patient's date of birth",
+        ));
+    }
+    let visit = medical_visit::ActiveModel {
+        patient_id: Set(patient.id),
+        visited_on: Set(visited_on),
+        institution_name: Set(name.to_owned()),
+        recorded_by_account_id: Set(account_id),
+        recorded_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    tracing::info!(patient_id, visit_id = visit.id, account_id, "medical visit recorded");
+    Ok(visit)
+}
+
+/// Patients in accommodation or home care whose case is open, within the
+/// caller's reach.
+fn in_care(principal: &Principal) -> AppResult<Condition> {
+    if !policy::may_read_clinical(principal) || principal.role == Role::Patient {
+        return Err(AppError::forbidden(
+            "follow-up lists are for staff with clinical access",
+        ));
+    }
+    Ok(Condition::all()
+        .add(policy::patient_scope(principal))
+        .add(patient::Column::CareSetting.is_in([CareSetting::Accommodation, CareSetting::Home]))
+        .add(patient::Column::Outcome.is_null()))
+}
+
+/// The start and end (UTC) of a calendar day in the health system's time.
+pub fn day_bounds(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = day
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_local_timezone(local_offset())
+        .single();
+    let start = start.map(|s| s.with_timezone(&Utc)).unwrap_or_default();
+    (start, start + chrono::Duration::days(1))
+}
+
+/// Patients in accommodation or home care who have no health report on
+/// `day` (default: today), oldest registration first.
+pub async fn not_reported(
+    state: &AppState,
+    principal: &Principal,
+    day: Option<NaiveDate>,
+    limit: u64,
+) -> AppResult<Vec<patient::Model>> {
+    let day = day.unwrap_or_else(|| state.now().with_timezone(&local_offset()).date_naive());
+    let (start, end) = day_bounds(day);
+    let reported = Query::select()
+        .column(health_report::Column::PatientId)
+        .from(health_report::Entity)
+        .and_where(Expr::col(health_report::Column::ReportedAt).gte(start))
+        .and_where(Expr::col(health_report::Column::ReportedAt).lt(end))
+        .to_owned();
+    Ok(patient::Entity::find()
+        .filter(in_care(principal)?)
+        .filter(patient::Column::Id.not_in_subquery(reported))
+        .order_by_asc(patient::Column::Id)
+        .limit(limit)
+        .all(&state.db)
+        .await?)
+}
+
+/// Patients in accommodation or home care whose latest health report shows
+/// a warning sign: SpO2 at or below, or temperature at or above, the
+/// configured thresholds.
+pub async fn warning_signs(state: &AppState, principal: &Principal, limit: u64) -> AppResult<Vec<patient::Model>> {
+    let config = &state.config;
+    // The latest report of each patient, by report time then ID.
+    let latest = Expr::cust_with_values(
+        "health_reports.id = (SELECT r2.id FROM health_reports r2 WHERE r2.patient_id = health_reports.patient_id \
+         ORDER BY r2.reported_at DESC, r2.id DESC LIMIT 1)",
+        Vec::<sea_orm::Value>::new(),
+    );
+    let warning = Query::select()
+        .column(health_report::Column::PatientId)
+        .from(health_report::Entity)
+        .and_where(latest)
+        .cond_where(
+            Condition::any()
+                .add(health_report::Column::Spo2.lte(config.warning_spo2_at_most))
+                .add(health_report::Column::BodyTemperature.gte(config.warning_temperature_at_least)),
+        )
+        .to_owned();
+    Ok(patient::Entity::find()
+        .filter(in_care(principal)?)
+        .filter(patient::Column::Id.in_subquery(warning))
+        .order_by_asc(patient::Column::Id)
+        .limit(limit)
+        .all(&state.db)
+        .await?)
+}
