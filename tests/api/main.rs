@@ -8,4 +8,5 @@ mod bad_input;
 mod cases;
 mod lifecycle;
 mod loaders;
+mod readme;
 mod scope;
