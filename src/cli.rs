@@ -9,11 +9,7 @@ use crate::config::{Config, Secret};
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "hersys",
-    version,
-    about = "HER-SYS: the GraphQL gateway of a COVID-19 case information system"
-)]
+#[command(name = "hersys", version, about = "HER-SYS: the GraphQL gateway of a COVID-19 case information system")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -29,17 +25,35 @@ pub enum Command {
     Seed(SeedArgs),
     /// Prints the federation subgraph SDL.
     ExportSchema,
+    /// Manages accounts from the command line (for the first administrator).
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Prints the authorisation matrix (docs/authorisation.md).
+    AuthorisationMatrix,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Creates a system administrator account in the operator's
+    /// organisation. The password is read from `HERSYS_ACCOUNT_PASSWORD`,
+    /// or else from the first line of standard input; it is never a flag, so
+    /// it stays out of shell history and process lists.
+    Add(AccountAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountAddArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Username of the new administrator.
+    #[arg(long)]
+    pub username: String,
 }
 
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://hersys.db?mode=rwc",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://hersys.db?mode=rwc", hide_env_values = true)]
     pub database_url: String,
 }
 
@@ -125,9 +139,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("demo data set loaded");
             Ok(())
         }
+        Command::Account(AccountCommand::Add(args)) => {
+            let password = match std::env::var("HERSYS_ACCOUNT_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    eprintln!("password for {} (one line on standard input):", args.username);
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(args.database.database_url));
+            let queries = std::sync::Arc::new(crate::db::QueryCounter::default());
+            let db = crate::db::connect(&config, queries.clone()).await?;
+            crate::db::migrate(&db).await?;
+            crate::services::demo::ensure_prefectures(&db).await?;
+            let clock = std::sync::Arc::new(crate::clock::SystemClock);
+            let state = crate::state::AppState { db, config: std::sync::Arc::new(config), queries, clock };
+            let operator = crate::services::accounts::operator_organisation(&state).await.map_err(describe)?;
+            let created = crate::services::accounts::create_account(&state, None, &args.username, &password, operator)
+                .await
+                .map_err(describe)?;
+            eprintln!("created system administrator {} (account {})", created.username, created.id);
+            Ok(())
+        }
+        Command::AuthorisationMatrix => {
+            print!("{}", crate::auth::matrix::markdown());
+            Ok(())
+        }
         Command::ExportSchema => {
             print!("{}", crate::graphql::subgraph_sdl());
             Ok(())
         }
     }
+}
+
+fn describe(error: crate::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{}", error.message())
 }

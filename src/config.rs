@@ -43,6 +43,12 @@ pub struct Config {
     pub max_page_size: u64,
     /// Serve the in-browser IDE on `GET /graphql`.
     pub ide: bool,
+    /// Failed sign-ins within `lockout_window` that lock an account.
+    pub lockout_threshold: i32,
+    /// The window in which failed sign-ins count towards a lock.
+    pub lockout_window: Duration,
+    /// How long a locked account stays locked.
+    pub lockout_duration: Duration,
     /// A latest health report with SpO2 at or below this (%) is a warning sign.
     pub warning_spo2_at_most: i32,
     /// A latest health report with a body temperature at or above this (°C)
@@ -62,6 +68,9 @@ impl Config {
             max_body_bytes: 256 * 1024,
             max_page_size: 500,
             ide: true,
+            lockout_threshold: 5,
+            lockout_window: Duration::from_secs(15 * 60),
+            lockout_duration: Duration::from_secs(15 * 60),
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
         }

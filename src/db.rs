@@ -28,11 +28,7 @@ pub async fn connect(config: &Config, counter: Arc<QueryCounter>) -> anyhow::Res
     let is_sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(if is_sqlite {
-            config.db_max_connections.min(8)
-        } else {
-            config.db_max_connections
-        })
+        .max_connections(if is_sqlite { config.db_max_connections.min(8) } else { config.db_max_connections })
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
@@ -45,9 +41,7 @@ pub async fn connect(config: &Config, counter: Arc<QueryCounter>) -> anyhow::Res
                 .busy_timeout(Duration::from_secs(10))
         });
     }
-    let mut db = Database::connect(options)
-        .await
-        .context("cannot connect to the database")?;
+    let mut db = Database::connect(options).await.context("cannot connect to the database")?;
     db.set_metric_callback(move |_info| {
         counter.0.fetch_add(1, Ordering::Relaxed);
     });

@@ -31,17 +31,11 @@ pub enum AppError {
 
 impl AppError {
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::BadInput {
-            field: field.into(),
-            message: message.into(),
-        }
+        AppError::BadInput { field: field.into(), message: message.into() }
     }
 
     pub fn not_found(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::NotFound {
-            field: field.into(),
-            message: message.into(),
-        }
+        AppError::NotFound { field: field.into(), message: message.into() }
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {

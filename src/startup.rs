@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, QueryCounter};
 use crate::state::AppState;
@@ -23,30 +24,25 @@ impl Application {
     /// Connects to the database, applies migrations (and the demo data set
     /// when `demo`), and binds the address.
     pub async fn build(config: Config, demo: bool) -> anyhow::Result<Application> {
+        Self::build_with_clock(config, demo, Arc::new(SystemClock)).await
+    }
+
+    /// As `build`, with the clock every service reads (tests pass a
+    /// `ManualClock`).
+    pub async fn build_with_clock(config: Config, demo: bool, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         let queries = Arc::new(QueryCounter::default());
         let db = db::connect(&config, queries.clone()).await?;
         db::migrate(&db).await?;
         crate::services::demo::ensure_prefectures(&db).await?;
         if demo {
-            crate::services::demo::seed_demo(&db)
-                .await
-                .context("loading the demo data set")?;
+            crate::services::demo::seed_demo(&db).await.context("loading the demo data set")?;
         }
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
-        let state = AppState {
-            db,
-            config: Arc::new(config),
-            queries,
-        };
+        let listener =
+            TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
+        let state = AppState { db, config: Arc::new(config), queries, clock };
         let schema = crate::graphql::build(Some(state.clone()));
         let router = crate::http::router(state.clone(), schema);
-        Ok(Application {
-            listener,
-            router,
-            state,
-        })
+        Ok(Application { listener, router, state })
     }
 
     /// The address actually bound (port 0 resolved).
@@ -56,13 +52,10 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
     pub async fn run(self) -> anyhow::Result<()> {
-        axum::serve(
-            self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("server error")
     }
 }
 

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
 use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
@@ -15,20 +17,20 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// SQL statements run so far (`hersys_db_queries_total`).
     pub queries: Arc<QueryCounter>,
+    /// The one clock; see `now`.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
     /// The current time. The one clock every service reads, so that it can
     /// be replaced in one place.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.clock.now()
     }
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("AppState").field("config", &self.config).finish_non_exhaustive()
     }
 }

@@ -68,33 +68,31 @@ async fn every_type_field_argument_and_value_of_our_own_is_documented() {
             }
             for arg in field["args"].as_array().into_iter().flatten() {
                 if blank(arg) {
-                    missing.push(format!(
-                        "argument {name}.{field_name}({})",
-                        arg["name"].as_str().unwrap_or_default()
-                    ));
+                    missing.push(format!("argument {name}.{field_name}({})", arg["name"].as_str().unwrap_or_default()));
                 }
             }
         }
         for field in ty["inputFields"].as_array().into_iter().flatten() {
             if blank(field) {
-                missing.push(format!(
-                    "input field {name}.{}",
-                    field["name"].as_str().unwrap_or_default()
-                ));
+                missing.push(format!("input field {name}.{}", field["name"].as_str().unwrap_or_default()));
             }
         }
         for value in ty["enumValues"].as_array().into_iter().flatten() {
             if blank(value) {
-                missing.push(format!(
-                    "enum value {name}.{}",
-                    value["name"].as_str().unwrap_or_default()
-                ));
+                missing.push(format!("enum value {name}.{}", value["name"].as_str().unwrap_or_default()));
             }
         }
     }
+    assert!(missing.is_empty(), "undocumented parts of the schema:\n{}", missing.join("\n"));
+}
+
+#[test]
+fn the_committed_authorisation_matrix_matches_the_code() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join("authorisation.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
-        missing.is_empty(),
-        "undocumented parts of the schema:\n{}",
-        missing.join("\n")
+        committed == hersys::auth::matrix::markdown(),
+        "docs/authorisation.md differs from src/auth/matrix.rs.\nRefresh it with:\n    \
+         cargo run --quiet -- authorisation-matrix > docs/authorisation.md\nand commit the result."
     );
 }

@@ -196,11 +196,7 @@ fn tables() -> Vec<TableCreateStatement> {
             .foreign_key(&mut fk("hospitalisations", "patient_id", "patients"))
             .foreign_key(&mut fk("hospitalisations", "facility_id", "facilities"))
             .foreign_key(&mut fk("hospitalisations", "recorded_by_account_id", "accounts"))
-            .foreign_key(&mut fk(
-                "hospitalisations",
-                "entered_by_organisation_id",
-                "organisations",
-            ))
+            .foreign_key(&mut fk("hospitalisations", "entered_by_organisation_id", "organisations"))
             .to_owned(),
         Table::create()
             .table("condition_entries")
@@ -378,10 +374,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in tables().into_iter().rev() {
-            let name = table
-                .get_table_name()
-                .cloned()
-                .ok_or_else(|| DbErr::Custom("table without a name".into()))?;
+            let name = table.get_table_name().cloned().ok_or_else(|| DbErr::Custom("table without a name".into()))?;
             manager.drop_table(Table::drop().table(name).to_owned()).await?;
         }
         Ok(())

@@ -48,17 +48,15 @@ pub fn patient_scope(principal: &Principal) -> Condition {
         },
         Role::HealthCentreStaff => match principal.health_centre_id {
             // Responsible now, or responsible before a transfer (read access).
-            Some(centre) => Condition::any()
-                .add(patient::Column::ResponsibleHealthCentreId.eq(centre))
-                .add(
-                    patient::Column::Id.in_subquery(
-                        Query::select()
-                            .column(patient_transfer::Column::PatientId)
-                            .from(patient_transfer::Entity)
-                            .and_where(patient_transfer::Column::FromHealthCentreId.eq(centre))
-                            .to_owned(),
-                    ),
+            Some(centre) => Condition::any().add(patient::Column::ResponsibleHealthCentreId.eq(centre)).add(
+                patient::Column::Id.in_subquery(
+                    Query::select()
+                        .column(patient_transfer::Column::PatientId)
+                        .from(patient_transfer::Entity)
+                        .and_where(patient_transfer::Column::FromHealthCentreId.eq(centre))
+                        .to_owned(),
                 ),
+            ),
             None => none(),
         },
         Role::PrefectureStaff => match principal.prefecture_id {
@@ -101,9 +99,7 @@ pub fn may_read_personal(principal: &Principal, patient: &patient::Model) -> boo
 
 /// The error at a personal field the caller may not read.
 pub fn personal_field_forbidden(field: &str) -> AppError {
-    AppError::forbidden(format!(
-        "{field} is personal data and the caller has no care relationship with this patient"
-    ))
+    AppError::forbidden(format!("{field} is personal data and the caller has no care relationship with this patient"))
 }
 
 /// Who may create a patient record: testing facilities for themselves, and

@@ -50,6 +50,8 @@ pub struct Principal {
     pub prefecture_id: Option<i32>,
     /// The patient of a patient session.
     pub patient_id: Option<i64>,
+    /// The GraphQL operation name of the current request, for the audit log.
+    pub operation: Option<String>,
 }
 
 /// The request's view of who is calling, put into every GraphQL request.
@@ -58,6 +60,4 @@ pub struct Caller {
     pub principal: Option<Principal>,
     /// A token was sent but named no live session.
     pub stale_token: bool,
-    /// The operation name the client gave, for the audit log.
-    pub operation: Option<String>,
 }

@@ -11,10 +11,7 @@ const TOKEN_PREFIX: &str = "hst_";
 /// A new random token and the hash to store.
 pub fn new_token() -> (String, String) {
     let bytes: [u8; 32] = rand::random();
-    let token = format!(
-        "{TOKEN_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
+    let token = format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash_token(&token);
     (token, hash)
 }

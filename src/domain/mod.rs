@@ -2,6 +2,7 @@
 //! parsed into types that cannot hold a wrong value ("parse, don't
 //! validate"), smartphone input IDs, and age bands.
 
+pub mod password_policy;
 pub mod person;
 pub mod smartphone_id;
 

@@ -109,10 +109,7 @@ pub struct ContactPhone(String);
 impl ContactPhone {
     pub fn parse(raw: &str) -> Result<Self, Refusal> {
         let phone = raw.trim();
-        if !phone
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'))
-        {
+        if !phone.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')')) {
             return Err("may contain only digits, +, -, spaces and brackets");
         }
         let digits = phone.chars().filter(char::is_ascii_digit).count();
@@ -231,10 +228,7 @@ mod tests {
 
     #[test]
     fn kana_accepts_katakana_long_vowel_and_spaces() {
-        assert_eq!(
-            NameKana::parse(" ヤマダ　タロー ").map(NameKana::into_inner),
-            Ok("ヤマダ タロー".to_owned())
-        );
+        assert_eq!(NameKana::parse(" ヤマダ　タロー ").map(NameKana::into_inner), Ok("ヤマダ タロー".to_owned()));
     }
 
     #[test]

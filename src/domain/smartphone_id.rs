@@ -48,11 +48,7 @@ impl SmartphoneId {
     /// The form shown to people: groups of four.
     pub fn display(&self) -> String {
         let bytes = self.0.as_bytes();
-        bytes
-            .chunks(4)
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect::<Vec<_>>()
-            .join("-")
+        bytes.chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-")
     }
 }
 

@@ -16,11 +16,7 @@ pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 }
 
 pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
-    static NOBODY: Caller = Caller {
-        principal: None,
-        stale_token: false,
-        operation: None,
-    };
+    static NOBODY: Caller = Caller { principal: None, stale_token: false };
     ctx.data_opt::<Caller>().unwrap_or(&NOBODY)
 }
 
@@ -56,7 +52,5 @@ where
     K: Send + Sync + std::hash::Hash + Eq + Clone + std::fmt::Debug + 'static,
     AppLoader: Loader<K, Error = Arc<DbErr>>,
 {
-    load(ctx, key.clone())
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("dangling reference {key:?}")))
+    load(ctx, key.clone()).await?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("dangling reference {key:?}")))
 }

@@ -56,33 +56,15 @@ impl RegisterPatientInput {
             name_kana: field(NameKana::parse(&self.name_kana), "input.nameKana")?,
             sex: self.sex.into(),
             birth_date: field(BirthDate::parse(self.birth_date.0, today), "input.birthDate")?,
-            address: self
-                .address
-                .as_deref()
-                .map(|a| field(PostalAddress::parse(a), "input.address"))
-                .transpose()?,
-            phone: self
-                .phone
-                .as_deref()
-                .map(|p| field(ContactPhone::parse(p), "input.phone"))
-                .transpose()?,
-            email: self
-                .email
-                .as_deref()
-                .map(|e| field(ContactEmail::parse(e), "input.email"))
-                .transpose()?,
-            health_centre_id: self
-                .health_centre_id
-                .map(|id| parse_id(&id, "input.healthCentreId"))
-                .transpose()?,
+            address: self.address.as_deref().map(|a| field(PostalAddress::parse(a), "input.address")).transpose()?,
+            phone: self.phone.as_deref().map(|p| field(ContactPhone::parse(p), "input.phone")).transpose()?,
+            email: self.email.as_deref().map(|e| field(ContactEmail::parse(e), "input.email")).transpose()?,
+            health_centre_id: self.health_centre_id.map(|id| parse_id(&id, "input.healthCentreId")).transpose()?,
             previous_patient_id: self
                 .previous_patient_id
                 .map(|id| parse_id(&id, "input.previousPatientId"))
                 .transpose()?,
-            facility_id: self
-                .facility_id
-                .map(|id| parse_id(&id, "input.facilityId"))
-                .transpose()?,
+            facility_id: self.facility_id.map(|id| parse_id(&id, "input.facilityId")).transpose()?,
         })
     }
 }
@@ -110,10 +92,7 @@ impl RecordTestInput {
             kind: self.kind.into(),
             result: self.result.unwrap_or(TestResult::Pending).into(),
             sampled_at: self.sampled_at,
-            facility_id: self
-                .facility_id
-                .map(|id| parse_id(&id, "input.facilityId"))
-                .transpose()?,
+            facility_id: self.facility_id.map(|id| parse_id(&id, "input.facilityId")).transpose()?,
         })
     }
 }
@@ -138,16 +117,10 @@ impl PatientFilterInput {
         if let (Some(from), Some(to)) = (self.registered_from, self.registered_to)
             && to < from
         {
-            return Err(AppError::bad_input(
-                "filter.registeredTo",
-                "must not be before filter.registeredFrom",
-            ));
+            return Err(AppError::bad_input("filter.registeredTo", "must not be before filter.registeredFrom"));
         }
         Ok(PatientFilter {
-            health_centre_id: self
-                .health_centre_id
-                .map(|id| parse_id(&id, "filter.healthCentreId"))
-                .transpose()?,
+            health_centre_id: self.health_centre_id.map(|id| parse_id(&id, "filter.healthCentreId")).transpose()?,
             case_type: self.case_type.map(Into::into),
             care_setting: self.care_setting.map(Into::into),
             registered_from: self.registered_from,

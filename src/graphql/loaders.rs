@@ -77,30 +77,12 @@ by_id!(PrefectureById, prefecture, i32);
 by_id!(OrganisationById, organisation, i64);
 by_id!(AccountById, account, i64);
 children!(TestsOfPatient, lab_test, PatientId, patient_id, SampledAt);
-children!(
-    HospitalisationsOfPatient,
-    hospitalisation,
-    PatientId,
-    patient_id,
-    AdmittedAt
-);
+children!(HospitalisationsOfPatient, hospitalisation, PatientId, patient_id, AdmittedAt);
 children!(HealthReportsOfPatient, health_report, PatientId, patient_id, ReportedAt);
 children!(FollowUpCallsOfPatient, follow_up_call, PatientId, patient_id, CalledAt);
-children!(
-    ConditionsOfHospitalisation,
-    condition_entry,
-    HospitalisationId,
-    hospitalisation_id,
-    ObservedAt
-);
+children!(ConditionsOfHospitalisation, condition_entry, HospitalisationId, hospitalisation_id, ObservedAt);
 children!(MedicalVisitsOfPatient, medical_visit, PatientId, patient_id, VisitedOn);
-children!(
-    TransfersOfPatient,
-    patient_transfer,
-    PatientId,
-    patient_id,
-    TransferredAt
-);
+children!(TransfersOfPatient, patient_transfer, PatientId, patient_id, TransferredAt);
 
 /// The request's loader: batched, and caching for the request's lifetime
 /// so that prefetched relations are found by the field resolvers.

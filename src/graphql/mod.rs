@@ -2,6 +2,7 @@
 //! per-request batch loaders. Only async-graphql lives here; rules and
 //! transactions are in `services`.
 
+pub mod admin;
 pub mod context;
 pub mod enums;
 pub mod inputs;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::scalars::Date;
 
+use super::admin::StaffAccount;
 use super::context::{principal, signed_in, state};
 use super::enums::{CareSetting, Outcome, Severity, TestResult};
 use super::inputs::{FollowUpCallInput, HealthReportInput, MedicalVisitInput, RecordTestInput, RegisterPatientInput};
@@ -25,11 +26,7 @@ impl Mutation {
         #[graphql(desc = "The account's password.", secret)] password: String,
     ) -> Result<Session> {
         let opened = services::accounts::login(state(ctx), &username, &password).await?;
-        Ok(Session {
-            token: opened.token,
-            expires_at: opened.session.expires_at,
-            principal: opened.principal,
-        })
+        Ok(Session { token: opened.token, expires_at: opened.session.expires_at, principal: opened.principal })
     }
 
     /// Signs a patient in with the smartphone input ID (スマホ入力ID) they
@@ -42,11 +39,7 @@ impl Mutation {
         #[graphql(desc = "The patient's date of birth.", secret)] birth_date: Date,
     ) -> Result<Session> {
         let opened = services::accounts::patient_login(state(ctx), &smartphone_id, birth_date.0).await?;
-        Ok(Session {
-            token: opened.token,
-            expires_at: opened.session.expires_at,
-            principal: opened.principal,
-        })
+        Ok(Session { token: opened.token, expires_at: opened.session.expires_at, principal: opened.principal })
     }
 
     /// Ends the caller's session at once; its token stops working.
@@ -66,9 +59,7 @@ impl Mutation {
         signed_in(ctx)?;
         let state = state(ctx);
         let parsed = input.parse(state.now().date_naive())?;
-        Ok(Patient(
-            services::patients::register(state, principal(ctx), parsed).await?,
-        ))
+        Ok(Patient(services::patients::register(state, principal(ctx), parsed).await?))
     }
 
     /// Records a laboratory test, with its result if known. Negative results
@@ -80,9 +71,7 @@ impl Mutation {
     ) -> Result<LabTest> {
         signed_in(ctx)?;
         let parsed = input.parse()?;
-        Ok(LabTest(
-            services::tests::record(state(ctx), principal(ctx), parsed).await?,
-        ))
+        Ok(LabTest(services::tests::record(state(ctx), principal(ctx), parsed).await?))
     }
 
     /// Sets the result of a test (e.g. a pending one). A change is kept in
@@ -135,10 +124,7 @@ impl Mutation {
         let facility = parse_id(&facility_id, "facilityId")?;
         let stay =
             services::care::admit(state(ctx), principal(ctx), id, facility, severity.into(), admitted_at).await?;
-        Ok(Hospitalisation {
-            row: stay,
-            personal: true,
-        })
+        Ok(Hospitalisation { row: stay, personal: true })
     }
 
     /// Records the condition of an admitted patient (by the admitting
@@ -167,10 +153,7 @@ impl Mutation {
             observed_at,
         };
         let stay = services::care::record_condition(state(ctx), principal(ctx), id, input).await?;
-        Ok(Hospitalisation {
-            row: stay,
-            personal: true,
-        })
+        Ok(Hospitalisation { row: stay, personal: true })
     }
 
     /// Discharges a patient from a hospital stay.
@@ -185,10 +168,7 @@ impl Mutation {
         signed_in(ctx)?;
         let id = parse_id(&hospitalisation_id, "hospitalisationId")?;
         let stay = services::care::discharge(state(ctx), principal(ctx), id, discharged_at).await?;
-        Ok(Hospitalisation {
-            row: stay,
-            personal: true,
-        })
+        Ok(Hospitalisation { row: stay, personal: true })
     }
 
     /// Submits a daily health report: a signed-in patient about themself,
@@ -200,10 +180,7 @@ impl Mutation {
     ) -> Result<HealthReport> {
         signed_in(ctx)?;
         let report = services::follow_up::submit_health_report(state(ctx), principal(ctx), input.parse()?).await?;
-        Ok(HealthReport {
-            row: report,
-            personal: true,
-        })
+        Ok(HealthReport { row: report, personal: true })
     }
 
     /// Records a follow-up call to a patient in accommodation or home care.
@@ -223,10 +200,7 @@ impl Mutation {
             input.called_at,
         )
         .await?;
-        Ok(FollowUpCall {
-            row: call,
-            personal: true,
-        })
+        Ok(FollowUpCall { row: call, personal: true })
     }
 
     /// Records medical care a patient received during accommodation or home
@@ -289,5 +263,84 @@ impl Mutation {
         let to = parse_id(&to_health_centre_id, "toHealthCentreId")?;
         let patient = services::care::transfer(state(ctx), principal(ctx), id, to, expected_version).await?;
         Ok(Patient(patient))
+    }
+
+    /// Ends every session of the caller's account ("log out everywhere").
+    /// Returns how many sessions ended.
+    async fn logout_everywhere(&self, ctx: &Context<'_>) -> Result<i32> {
+        let principal = signed_in(ctx)?;
+        let ended = services::accounts::logout_everywhere(state(ctx), principal).await?;
+        Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+    }
+
+    /// Changes the caller's password. The account's other sessions end.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The current password.", secret)] current_password: String,
+        #[graphql(
+            desc = "The new password: at least 12 characters, not containing the username, not a common password.",
+            secret
+        )]
+        new_password: String,
+    ) -> Result<bool> {
+        let principal = signed_in(ctx)?;
+        services::accounts::change_password(state(ctx), principal, &current_password, &new_password).await?;
+        Ok(true)
+    }
+
+    /// Creates a staff account in an organisation; its role follows from
+    /// the organisation. For system administrators only.
+    async fn create_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Username: 3 to 64 letters, digits, dots, hyphens or underscores.")] username: String,
+        #[graphql(desc = "Initial password, under the password policy.", secret)] password: String,
+        #[graphql(desc = "The organisation the account belongs to.")] organisation_id: ID,
+    ) -> Result<StaffAccount> {
+        let principal = signed_in(ctx)?;
+        let organisation = parse_id(&organisation_id, "organisationId")?;
+        let created =
+            services::accounts::create_account(state(ctx), Some(principal), &username, &password, organisation).await?;
+        Ok(StaffAccount(created))
+    }
+
+    /// Disables an account: it can no longer sign in and its sessions end at
+    /// once. For system administrators only.
+    async fn disable_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The account.")] account_id: ID,
+    ) -> Result<StaffAccount> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&account_id, "accountId")?;
+        Ok(StaffAccount(services::accounts::set_account_disabled(state(ctx), principal, id, true).await?))
+    }
+
+    /// Enables a disabled (or locked) account again. For system
+    /// administrators only.
+    async fn enable_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The account.")] account_id: ID,
+    ) -> Result<StaffAccount> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&account_id, "accountId")?;
+        Ok(StaffAccount(services::accounts::set_account_disabled(state(ctx), principal, id, false).await?))
+    }
+
+    /// Assigns a role by moving an account to another organisation (the
+    /// role follows from the organisation). Its sessions end. For system
+    /// administrators only.
+    async fn assign_organisation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The account.")] account_id: ID,
+        #[graphql(desc = "The organisation it now belongs to.")] organisation_id: ID,
+    ) -> Result<StaffAccount> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&account_id, "accountId")?;
+        let organisation = parse_id(&organisation_id, "organisationId")?;
+        Ok(StaffAccount(services::accounts::assign_organisation(state(ctx), principal, id, organisation).await?))
     }
 }

@@ -51,26 +51,17 @@ pub async fn patients(
     let mut centres = BTreeSet::new();
 
     if selects(selections, &["tests"]) {
-        let tests = loader
-            .load_many(ids.iter().map(|id| TestsOfPatient(*id)))
-            .await
-            .map_err(db_error)?;
+        let tests = loader.load_many(ids.iter().map(|id| TestsOfPatient(*id))).await.map_err(db_error)?;
         if selects(selections, &["tests", "facility"]) {
             facilities.extend(tests.values().flatten().map(|t| t.facility_id));
         }
         if selects(selections, &["tests", "enteredBy"]) || selects(selections, &["tests", "enteredOnBehalf"]) {
-            let organisations = tests
-                .values()
-                .flatten()
-                .map(|t| OrganisationById(t.entered_by_organisation_id));
+            let organisations = tests.values().flatten().map(|t| OrganisationById(t.entered_by_organisation_id));
             loader.load_many(organisations).await.map_err(db_error)?;
         }
     }
     if selects(selections, &["hospitalisations"]) {
-        let stays = loader
-            .load_many(ids.iter().map(|id| HospitalisationsOfPatient(*id)))
-            .await
-            .map_err(db_error)?;
+        let stays = loader.load_many(ids.iter().map(|id| HospitalisationsOfPatient(*id))).await.map_err(db_error)?;
         if selects(selections, &["hospitalisations", "hospital"]) {
             facilities.extend(stays.values().flatten().map(|s| s.facility_id));
         }
@@ -80,28 +71,16 @@ pub async fn patients(
         }
     }
     if selects(selections, &["healthReports"]) || selects(selections, &["latestHealthReport"]) {
-        loader
-            .load_many(ids.iter().map(|id| HealthReportsOfPatient(*id)))
-            .await
-            .map_err(db_error)?;
+        loader.load_many(ids.iter().map(|id| HealthReportsOfPatient(*id))).await.map_err(db_error)?;
     }
     if selects(selections, &["followUpCalls"]) {
-        loader
-            .load_many(ids.iter().map(|id| FollowUpCallsOfPatient(*id)))
-            .await
-            .map_err(db_error)?;
+        loader.load_many(ids.iter().map(|id| FollowUpCallsOfPatient(*id))).await.map_err(db_error)?;
     }
     if selects(selections, &["medicalVisits"]) {
-        loader
-            .load_many(ids.iter().map(|id| MedicalVisitsOfPatient(*id)))
-            .await
-            .map_err(db_error)?;
+        loader.load_many(ids.iter().map(|id| MedicalVisitsOfPatient(*id))).await.map_err(db_error)?;
     }
     if selects(selections, &["transfers"]) {
-        let transfers = loader
-            .load_many(ids.iter().map(|id| TransfersOfPatient(*id)))
-            .await
-            .map_err(db_error)?;
+        let transfers = loader.load_many(ids.iter().map(|id| TransfersOfPatient(*id))).await.map_err(db_error)?;
         for transfer in transfers.values().flatten() {
             centres.insert(transfer.from_health_centre_id);
             centres.insert(transfer.to_health_centre_id);
@@ -116,22 +95,13 @@ pub async fn patients(
         centres.extend(rows.iter().map(|p| p.responsible_health_centre_id));
     }
     if !facilities.is_empty() {
-        loader
-            .load_many(facilities.into_iter().map(FacilityById))
-            .await
-            .map_err(db_error)?;
+        loader.load_many(facilities.into_iter().map(FacilityById)).await.map_err(db_error)?;
     }
     if !centres.is_empty() {
-        let loaded = loader
-            .load_many(centres.into_iter().map(HealthCentreById))
-            .await
-            .map_err(db_error)?;
+        let loaded = loader.load_many(centres.into_iter().map(HealthCentreById)).await.map_err(db_error)?;
         if wants_prefecture {
             let prefectures: BTreeSet<i32> = loaded.values().map(|c| c.prefecture_id).collect();
-            loader
-                .load_many(prefectures.into_iter().map(PrefectureById))
-                .await
-                .map_err(db_error)?;
+            loader.load_many(prefectures.into_iter().map(PrefectureById)).await.map_err(db_error)?;
         }
     }
     Ok(())

@@ -2,7 +2,9 @@
 
 use super::scalars::Date;
 use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
 
+use super::admin::{AuditEntry, AuditEntryConnection, AuditEntryEdge, StaffAccount};
 use super::context::{signed_in, state};
 use super::inputs::PatientFilterInput;
 use super::prefetch;
@@ -47,28 +49,14 @@ impl Query {
         let filter = filter.unwrap_or_default().parse()?;
         let (rows, has_next_page) = services::patients::list(state, principal, &filter, first, after).await?;
         let look_ahead = ctx.look_ahead();
-        prefetch::patients(
-            ctx,
-            &[look_ahead.field("edges").field("node"), look_ahead.field("nodes")],
-            &rows,
-        )
-        .await?;
-        Ok(PatientConnection {
-            rows,
-            has_next_page,
-            has_previous_page: after.is_some(),
-            filter,
-        })
+        prefetch::patients(ctx, &[look_ahead.field("edges").field("node"), look_ahead.field("nodes")], &rows).await?;
+        Ok(PatientConnection { rows, has_next_page, has_previous_page: after.is_some(), filter })
     }
 
     /// The 47 prefectures in JIS order.
     async fn prefectures(&self, ctx: &Context<'_>) -> Result<Vec<Prefecture>> {
         let principal = signed_in(ctx)?;
-        Ok(services::reference::prefectures(state(ctx), principal)
-            .await?
-            .into_iter()
-            .map(Prefecture)
-            .collect())
+        Ok(services::reference::prefectures(state(ctx), principal).await?.into_iter().map(Prefecture).collect())
     }
 
     /// Health centres, optionally of one prefecture.
@@ -125,6 +113,61 @@ impl Query {
         let rows = services::follow_up::warning_signs(state, principal, first).await?;
         prefetch::patients(ctx, &[ctx.look_ahead()], &rows).await?;
         Ok(rows.into_iter().map(Patient).collect())
+    }
+
+    /// The audit log, newest first. For system administrators only; reading
+    /// it is itself audited.
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only entries about this patient.")] patient_id: Option<ID>,
+        #[graphql(desc = "Only entries by this staff account.")] account_id: Option<ID>,
+        #[graphql(desc = "Only entries at or after this moment.")] from: Option<DateTime<Utc>>,
+        #[graphql(desc = "Only entries before this moment.")] to: Option<DateTime<Utc>>,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+    ) -> Result<AuditEntryConnection> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let first = page_size(first, 50, state.config.max_page_size)?;
+        let after = after.as_deref().map(|c| decode_kind_cursor("audit", c, "after")).transpose()?;
+        let filter = services::audit::AuditFilter {
+            patient_id: patient_id.map(|id| parse_id(&id, "patientId")).transpose()?,
+            account_id: account_id.map(|id| parse_id(&id, "accountId")).transpose()?,
+            from,
+            to,
+        };
+        let (rows, has_next_page) = services::audit::list(state, principal, &filter, first, after).await?;
+        let page_info = PageInfo {
+            has_next_page,
+            has_previous_page: after.is_some(),
+            start_cursor: rows.first().map(|r| encode_kind_cursor("audit", r.id)),
+            end_cursor: rows.last().map(|r| encode_kind_cursor("audit", r.id)),
+        };
+        let edges = rows
+            .into_iter()
+            .map(|row| AuditEntryEdge { cursor: encode_kind_cursor("audit", row.id), node: AuditEntry(row) })
+            .collect();
+        Ok(AuditEntryConnection { edges, page_info })
+    }
+
+    /// Every staff account. For system administrators only.
+    async fn accounts(&self, ctx: &Context<'_>) -> Result<Vec<StaffAccount>> {
+        let principal = signed_in(ctx)?;
+        let rows = services::accounts::list_accounts(state(ctx), principal).await?;
+        Ok(rows.into_iter().map(StaffAccount).collect())
+    }
+
+    /// Every organisation accounts can belong to. For system administrators
+    /// only.
+    async fn organisations(&self, ctx: &Context<'_>) -> Result<Vec<Organisation>> {
+        let principal = signed_in(ctx)?;
+        let rows = services::accounts::list_organisations(state(ctx), principal).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() })
+            .collect())
     }
 }
 

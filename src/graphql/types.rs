@@ -17,15 +17,26 @@ use super::scalars::Date;
 use crate::auth::{Principal, Role, policy};
 use crate::domain::{AgeBand, SmartphoneId};
 use crate::error::AppError;
+use crate::services::audit::ReadTrail;
 use crate::services::patients::PatientFilter;
 
 /// A patient or close contact: the record created at test time (新規作成).
 pub struct Patient(pub patient::Model);
 
 impl Patient {
-    fn personal<T>(&self, ctx: &Context<'_>, field: &str, value: impl FnOnce(&patient::Model) -> T) -> Result<T> {
+    /// A personal field: shown (and its reading audited) to callers with a
+    /// care relationship, `FORBIDDEN` at its path for everyone else.
+    fn personal<T>(
+        &self,
+        ctx: &Context<'_>,
+        field: &'static str,
+        value: impl FnOnce(&patient::Model) -> T,
+    ) -> Result<T> {
         match principal(ctx) {
-            Some(p) if policy::may_read_personal(p, &self.0) => Ok(value(&self.0)),
+            Some(p) if policy::may_read_personal(p, &self.0) => {
+                note_read(ctx, self.0.id, field);
+                Ok(value(&self.0))
+            }
             _ => Err(policy::personal_field_forbidden(field).into()),
         }
     }
@@ -81,17 +92,13 @@ impl Patient {
     /// Smartphone input ID (スマホ入力ID) the patient reports with, in groups
     /// of four digits. Personal data.
     async fn smartphone_id(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.personal(ctx, "smartphoneId", |p| {
-            Some(SmartphoneId::from_stored(p.smartphone_id.clone()).display())
-        })
+        self.personal(ctx, "smartphoneId", |p| Some(SmartphoneId::from_stored(p.smartphone_id.clone()).display()))
     }
     /// On a reinfection, the smartphone input ID of the earlier infection.
     /// Personal data.
     async fn previous_smartphone_id(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         self.personal(ctx, "previousSmartphoneId", |p| {
-            p.previous_smartphone_id
-                .clone()
-                .map(|id| SmartphoneId::from_stored(id).display())
+            p.previous_smartphone_id.clone().map(|id| SmartphoneId::from_stored(id).display())
         })
     }
     /// Whether the person had COVID-19 before (a reinfection record).
@@ -105,15 +112,11 @@ impl Patient {
     /// Prefecture of the responsible health centre.
     async fn prefecture(&self, ctx: &Context<'_>) -> Result<Prefecture> {
         let centre = load_required(ctx, HealthCentreById(self.0.responsible_health_centre_id)).await?;
-        Ok(Prefecture(
-            load_required(ctx, PrefectureById(centre.prefecture_id)).await?,
-        ))
+        Ok(Prefecture(load_required(ctx, PrefectureById(centre.prefecture_id)).await?))
     }
     /// The health centre responsible for the case (管轄保健所).
     async fn responsible_health_centre(&self, ctx: &Context<'_>) -> Result<HealthCentre> {
-        Ok(HealthCentre(
-            load_required(ctx, HealthCentreById(self.0.responsible_health_centre_id)).await?,
-        ))
+        Ok(HealthCentre(load_required(ctx, HealthCentreById(self.0.responsible_health_centre_id)).await?))
     }
     /// The facility that registered the patient; null when a health centre
     /// registered them on its own account.
@@ -151,9 +154,7 @@ impl Patient {
     /// Hospital stays, earliest first.
     async fn hospitalisations(&self, ctx: &Context<'_>) -> Result<Vec<Hospitalisation>> {
         let personal = self.personal_allowed(ctx);
-        let rows = load(ctx, HospitalisationsOfPatient(self.0.id))
-            .await?
-            .unwrap_or_default();
+        let rows = load(ctx, HospitalisationsOfPatient(self.0.id)).await?.unwrap_or_default();
         Ok(rows.into_iter().map(|row| Hospitalisation { row, personal }).collect())
     }
     /// Daily health reports, earliest first.
@@ -280,15 +281,11 @@ impl Transfer {
     }
     /// The health centre responsible before; it keeps read access.
     async fn from(&self, ctx: &Context<'_>) -> Result<HealthCentre> {
-        Ok(HealthCentre(
-            load_required(ctx, HealthCentreById(self.0.from_health_centre_id)).await?,
-        ))
+        Ok(HealthCentre(load_required(ctx, HealthCentreById(self.0.from_health_centre_id)).await?))
     }
     /// The health centre responsible after.
     async fn to(&self, ctx: &Context<'_>) -> Result<HealthCentre> {
-        Ok(HealthCentre(
-            load_required(ctx, HealthCentreById(self.0.to_health_centre_id)).await?,
-        ))
+        Ok(HealthCentre(load_required(ctx, HealthCentreById(self.0.to_health_centre_id)).await?))
     }
     /// When the case moved.
     async fn transferred_at(&self) -> DateTime<Utc> {
@@ -303,11 +300,7 @@ impl Transfer {
 
 async fn organisation(ctx: &Context<'_>, id: i64) -> Result<Organisation> {
     let row = load_required(ctx, OrganisationById(id)).await?;
-    Ok(Organisation {
-        id: ID(row.id.to_string()),
-        name: row.name,
-        kind: row.kind.into(),
-    })
+    Ok(Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() })
 }
 
 /// A hospital stay (入院).
@@ -366,16 +359,9 @@ impl Hospitalisation {
     }
     /// Condition entries, earliest first.
     async fn conditions(&self, ctx: &Context<'_>) -> Result<Vec<ConditionEntry>> {
-        let rows = load(ctx, ConditionsOfHospitalisation(self.row.id))
-            .await?
-            .unwrap_or_default();
-        Ok(rows
-            .into_iter()
-            .map(|row| ConditionEntry {
-                row,
-                personal: self.personal,
-            })
-            .collect())
+        let rows = load(ctx, ConditionsOfHospitalisation(self.row.id)).await?.unwrap_or_default();
+        let patient_id = self.row.patient_id;
+        Ok(rows.into_iter().map(|row| ConditionEntry { row, personal: self.personal, patient_id }).collect())
     }
 }
 
@@ -383,6 +369,7 @@ impl Hospitalisation {
 pub struct ConditionEntry {
     pub row: condition_entry::Model,
     pub personal: bool,
+    pub patient_id: i64,
 }
 
 /// The condition of an admitted patient at a moment, entered by the hospital.
@@ -409,8 +396,8 @@ impl ConditionEntry {
         self.row.ecmo
     }
     /// Free-text note of the hospital. Personal data.
-    async fn note(&self) -> Result<Option<String>> {
-        personal_note(self.personal, &self.row.note)
+    async fn note(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        personal_note(ctx, self.personal, self.patient_id, &self.row.note)
     }
     /// When the condition was observed.
     async fn observed_at(&self) -> DateTime<Utc> {
@@ -444,21 +431,12 @@ pub enum Symptom {
 impl Symptom {
     /// The stored (and public) name of the symptom.
     pub fn stored_name(self) -> &'static str {
-        Symptom::items()
-            .iter()
-            .find(|item| item.value == self)
-            .map(|item| item.name)
-            .unwrap_or("OTHER")
+        Symptom::items().iter().find(|item| item.value == self).map(|item| item.name).unwrap_or("OTHER")
     }
 
     pub fn parse_stored(list: &str) -> Vec<Symptom> {
         list.split(',')
-            .filter_map(|name| {
-                Symptom::items()
-                    .iter()
-                    .find(|item| item.name == name)
-                    .map(|item| item.value)
-            })
+            .filter_map(|name| Symptom::items().iter().find(|item| item.name == name).map(|item| item.value))
             .collect()
     }
 }
@@ -489,8 +467,8 @@ impl HealthReport {
         Symptom::parse_stored(&self.row.symptoms)
     }
     /// Free-text message to the health centre. Personal data.
-    async fn note(&self) -> Result<Option<String>> {
-        personal_note(self.personal, &self.row.note)
+    async fn note(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        personal_note(ctx, self.personal, self.row.patient_id, &self.row.note)
     }
     /// Whether the patient reported it themself (else staff, after a call).
     async fn by_patient(&self) -> bool {
@@ -520,8 +498,8 @@ impl FollowUpCall {
         self.row.reached
     }
     /// Result of the call in free text. Personal data.
-    async fn note(&self) -> Result<Option<String>> {
-        personal_note(self.personal, &self.row.note)
+    async fn note(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        personal_note(ctx, self.personal, self.row.patient_id, &self.row.note)
     }
     /// When the call was made.
     async fn called_at(&self) -> DateTime<Utc> {
@@ -529,11 +507,19 @@ impl FollowUpCall {
     }
 }
 
-fn personal_note(allowed: bool, note: &Option<String>) -> Result<Option<String>> {
+fn personal_note(ctx: &Context<'_>, allowed: bool, patient_id: i64, note: &Option<String>) -> Result<Option<String>> {
     if allowed {
+        note_read(ctx, patient_id, "note");
         Ok(note.clone())
     } else {
         Err(policy::personal_field_forbidden("note").into())
+    }
+}
+
+/// Notes a read of a personal field for the request's audit entry.
+fn note_read(ctx: &Context<'_>, patient_id: i64, field: &'static str) {
+    if let Some(trail) = ctx.data_opt::<std::sync::Arc<ReadTrail>>() {
+        trail.note(patient_id, field);
     }
 }
 
@@ -585,9 +571,7 @@ impl HealthCentre {
     }
     /// The prefecture it lies in.
     async fn prefecture(&self, ctx: &Context<'_>) -> Result<Prefecture> {
-        Ok(Prefecture(
-            load_required(ctx, PrefectureById(self.0.prefecture_id)).await?,
-        ))
+        Ok(Prefecture(load_required(ctx, PrefectureById(self.0.prefecture_id)).await?))
     }
 }
 
@@ -624,9 +608,7 @@ impl Facility {
     }
     /// The health centre whose district covers the facility.
     async fn health_centre(&self, ctx: &Context<'_>) -> Result<HealthCentre> {
-        Ok(HealthCentre(
-            load_required(ctx, HealthCentreById(self.0.health_centre_id)).await?,
-        ))
+        Ok(HealthCentre(load_required(ctx, HealthCentreById(self.0.health_centre_id)).await?))
     }
 }
 
@@ -666,11 +648,7 @@ impl Account {
             return Ok(None);
         };
         let row = load_required(ctx, OrganisationById(id)).await?;
-        Ok(Some(Organisation {
-            id: ID(row.id.to_string()),
-            name: row.name,
-            kind: row.kind.into(),
-        }))
+        Ok(Some(Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() }))
     }
 }
 
@@ -764,19 +742,27 @@ impl PatientConnection {
     }
 }
 
-const CURSOR_PREFIX: &str = "patient:";
-
-pub fn encode_cursor(id: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+/// The cursor of row `id` in a list of `kind` (opaque to clients).
+pub fn encode_kind_cursor(kind: &str, id: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
 }
 
-pub fn decode_cursor(cursor: &str, field: &str) -> std::result::Result<i64, AppError> {
+/// The row ID of a cursor of a list of `kind`.
+pub fn decode_kind_cursor(kind: &str, cursor: &str, field: &str) -> std::result::Result<i64, AppError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix(CURSOR_PREFIX).and_then(|id| id.parse::<i64>().ok()))
+        .and_then(|text| text.strip_prefix(kind)?.strip_prefix(':')?.parse::<i64>().ok())
         .ok_or_else(|| AppError::bad_input(field, "is not a cursor returned by this list"))
+}
+
+pub fn encode_cursor(id: i64) -> String {
+    encode_kind_cursor("patient", id)
+}
+
+pub fn decode_cursor(cursor: &str, field: &str) -> std::result::Result<i64, AppError> {
+    decode_kind_cursor("patient", cursor, field)
 }
 
 /// Whether the caller is a patient (patients see only their own record).

@@ -17,21 +17,17 @@ use crate::auth::principal::Caller;
 use crate::auth::session::bearer;
 use crate::error::AppError;
 use crate::graphql::loaders::AppLoader;
+use crate::services::audit::{self, ReadTrail};
 use crate::services::idempotency::{self, Claim};
+use std::sync::Arc;
 
 /// The in-browser IDE.
 pub async fn ide(State(state): State<HttpState>) -> Response {
     if !state.app.config.ide {
         return (StatusCode::NOT_FOUND, "the IDE is switched off\n").into_response();
     }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("HER-SYS")
-            .finish(),
-    )
-    .into_response()
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("HER-SYS").finish())
+        .into_response()
 }
 
 /// Executes a query or mutation (or a batch of them).
@@ -42,10 +38,7 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
             return error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "BAD_USER_INPUT",
-                &format!(
-                    "the request body is larger than {} bytes",
-                    state.app.config.max_body_bytes
-                ),
+                &format!("the request body is larger than {} bytes", state.app.config.max_body_bytes),
             );
         }
     };
@@ -74,11 +67,7 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
 
     let idempotency_key = match headers.get(IDEMPOTENCY_KEY) {
         None => None,
-        Some(value) => match value
-            .to_str()
-            .map_err(|_| ())
-            .and_then(|v| idempotency::parse_key(v).map_err(|_| ()))
-        {
+        Some(value) => match value.to_str().map_err(|_| ()).and_then(|v| idempotency::parse_key(v).map_err(|_| ())) {
             Ok(key) => Some(key),
             Err(()) => {
                 return error_response(
@@ -109,17 +98,18 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
         _ => None,
     };
 
-    let prepare = |request: Request| {
+    // Personal fields read by each request of the batch, audited below.
+    let mut trails = Vec::new();
+    let mut prepare = |request: Request| {
         let mut caller = caller.clone();
-        caller.operation = request.operation_name.clone();
-        let loader = DataLoader::with_cache(
-            AppLoader {
-                db: state.app.db.clone(),
-            },
-            tokio::spawn,
-            HashMapCache::default(),
-        );
-        request.data(caller).data(loader)
+        if let Some(principal) = &mut caller.principal {
+            principal.operation = request.operation_name.clone();
+        }
+        let trail = Arc::new(ReadTrail::default());
+        trails.push((caller.principal.clone(), trail.clone()));
+        let loader =
+            DataLoader::with_cache(AppLoader { db: state.app.db.clone() }, tokio::spawn, HashMapCache::default());
+        request.data(caller).data(loader).data(trail)
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(prepare(request)),
@@ -130,25 +120,39 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
         BatchResponse::Single(one) => ensure_codes(one),
         BatchResponse::Batch(many) => many.iter_mut().for_each(ensure_codes),
     }
-    let body = match serde_json::to_string(&response) {
-        Ok(body) => body,
-        Err(_) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error"),
+    // Every read of personal data is audited before the data leaves; if the
+    // audit cannot be written, the data does not leave either.
+    let mut audit_failure = None;
+    for (principal, trail) in &trails {
+        if let Some(principal) = principal
+            && let Err(error) = audit::flush_reads(&state.app, principal, trail).await
+        {
+            audit_failure = Some(error);
+            break;
+        }
+    }
+    let succeeded = matches!(&response, BatchResponse::Single(one) if one.errors.is_empty());
+    let (status, body) = match audit_failure {
+        Some(error) => error_body(&error),
+        None => match serde_json::to_string(&response) {
+            Ok(body) => (StatusCode::OK, body),
+            Err(_) => error_body(&AppError::Internal(anyhow::anyhow!("response serialisation failed"))),
+        },
     };
     if let Some(id) = claim {
-        let succeeded = matches!(&response, BatchResponse::Single(one) if one.errors.is_empty());
+        // A mutation that ran is remembered with whatever answer it got, so
+        // a retry never runs it twice; a refused one wrote nothing and is
+        // forgotten, so the corrected retry runs.
         let stored = if succeeded {
             idempotency::complete(&state.app, id, &body).await
         } else {
             idempotency::release(&state.app, id).await
         };
         if let Err(error) = stored {
-            // The operation ran and committed; only the memory of it failed.
-            // Answer normally: a retry would run it again, which is the
-            // situation without a key.
             tracing::error!(code = error.code(), "storing an idempotent response failed");
         }
     }
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -156,32 +160,39 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// async-graphql's own refusals of argument values carry the field's path
 /// but no code; they are the client's input, not a fault.
 fn is_input_value_error(message: &str) -> bool {
-    [
-        "Failed to parse",
-        "Invalid value for argument",
-        "Expected input type",
-        "Internal error occurred while parsing",
-    ]
-    .iter()
-    .any(|prefix| message.starts_with(prefix))
+    ["Failed to parse", "Invalid value for argument", "Expected input type", "Internal error occurred while parsing"]
+        .iter()
+        .any(|prefix| message.starts_with(prefix))
 }
 
 fn app_error_response(error: AppError) -> Response {
-    let status = match &error {
+    let (status, body) = error_body(&error);
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The status and body of a request-level error.
+fn error_body(error: &AppError) -> (StatusCode, String) {
+    let status = match error {
         AppError::Conflict(_) => StatusCode::CONFLICT,
         AppError::BadInput { .. } => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    let code = error.code();
-    let graphql: async_graphql::Error = error.into();
-    error_response(status, code, &graphql.message)
+    if let AppError::Internal(cause) = error {
+        tracing::error!(error = %format!("{cause:#}"), "internal error");
+    }
+    (status, error_json(error.code(), &error.message()))
+}
+
+fn error_json(code: &str, message: &str) -> String {
+    serde_json::json!({
+        "data": Value::Null,
+        "errors": [{ "message": message, "extensions": { "code": code } }],
+    })
+    .to_string()
 }
 
 fn parse_body(headers: &HeaderMap, bytes: &Bytes) -> Result<BatchRequest, String> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
     if !content_type.starts_with("application/json") && !content_type.starts_with("application/graphql-response+json") {
         return Err("send the request as JSON (Content-Type: application/json)".to_owned());
     }
@@ -215,11 +226,7 @@ fn ensure_codes(response: &mut async_graphql::Response) {
 
 /// A response with one request-level error.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({
-        "data": Value::Null,
-        "errors": [{ "message": message, "extensions": { "code": code } }],
-    });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], error_json(code, message)).into_response()
 }
 
 /// A panic anywhere below answers like any other server fault.

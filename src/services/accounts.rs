@@ -7,17 +7,13 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::enums::OrganisationKind;
 use entity::{account, organisation, patient, session};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set};
 
 use crate::auth::{Principal, Role, password, session as tokens};
 use crate::domain::SmartphoneId;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-/// Failed sign-ins within `LOCKOUT_WINDOW` that lock an account.
-pub const LOCKOUT_THRESHOLD: i32 = 5;
-const LOCKOUT_WINDOW: Duration = Duration::minutes(15);
-const LOCKOUT_DURATION: Duration = Duration::minutes(15);
 /// `last_seen_at` is refreshed at most this often, so that reads do not
 /// each write.
 const TOUCH_INTERVAL: Duration = Duration::seconds(60);
@@ -35,10 +31,7 @@ pub struct NewSession {
 /// Signs a staff account in.
 pub async fn login(state: &AppState, username: &str, password_text: &str) -> AppResult<NewSession> {
     let now = state.now();
-    let found = account::Entity::find()
-        .filter(account::Column::Username.eq(username.trim()))
-        .one(&state.db)
-        .await?;
+    let found = account::Entity::find().filter(account::Column::Username.eq(username.trim())).one(&state.db).await?;
     let Some(account) = found else {
         // Same work as a real check, so timing does not reveal usernames.
         let _ = verify_blocking(password_text.to_owned(), password::decoy_hash().to_owned()).await;
@@ -48,8 +41,9 @@ pub async fn login(state: &AppState, username: &str, password_text: &str) -> App
     let matches = verify_blocking(password_text.to_owned(), account.password_hash.clone()).await;
     if locked || account.disabled_at.is_some() || !matches {
         if !matches && !locked {
-            record_failure(&state.db, &account, now).await?;
+            record_failure(state, &account, now).await?;
         }
+        super::audit::record_account_event(&state.db, account.id, "LOGIN_REFUSED", now).await?;
         tracing::info!(account_id = account.id, locked, "sign-in refused");
         return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
     }
@@ -65,12 +59,9 @@ pub async fn login(state: &AppState, username: &str, password_text: &str) -> App
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account without organisation")))?;
     let (token, session) = open_session(state, Some(account.id), None, now).await?;
     let principal = staff_principal(session.id, &account, &organisation);
+    super::audit::record(&state.db, &principal, "LOGIN", None, &[], now).await?;
     tracing::info!(account_id = account.id, session_id = session.id, "signed in");
-    Ok(NewSession {
-        token,
-        session,
-        principal,
-    })
+    Ok(NewSession { token, session, principal })
 }
 
 /// Signs a patient in with their smartphone input ID and date of birth.
@@ -79,22 +70,16 @@ pub async fn patient_login(state: &AppState, smartphone_id: &str, birth_date: Na
     const REFUSED: &str = "the smartphone input ID or date of birth is wrong, or the case has ended";
     let id = SmartphoneId::parse(smartphone_id).map_err(|why| AppError::bad_input("smartphoneId", why))?;
     let now = state.now();
-    let found = patient::Entity::find()
-        .filter(patient::Column::SmartphoneId.eq(id.as_digits()))
-        .one(&state.db)
-        .await?;
+    let found = patient::Entity::find().filter(patient::Column::SmartphoneId.eq(id.as_digits())).one(&state.db).await?;
     let Some(patient) = found.filter(|p| p.birth_date == birth_date && p.outcome.is_none()) else {
         tracing::info!("patient sign-in refused");
         return Err(AppError::Unauthenticated(REFUSED));
     };
     let (token, session) = open_session(state, None, Some(patient.id), now).await?;
     let principal = patient_principal(session.id, patient.id);
+    super::audit::record(&state.db, &principal, "PATIENT_LOGIN", Some(patient.id), &[], now).await?;
     tracing::info!(patient_id = patient.id, session_id = session.id, "patient signed in");
-    Ok(NewSession {
-        token,
-        session,
-        principal,
-    })
+    Ok(NewSession { token, session, principal })
 }
 
 /// Ends the caller's session at once.
@@ -105,6 +90,7 @@ pub async fn logout(state: &AppState, principal: &Principal) -> AppResult<()> {
         .filter(session::Column::RevokedAt.is_null())
         .exec(&state.db)
         .await?;
+    super::audit::record(&state.db, principal, "LOGOUT", None, &[], state.now()).await?;
     tracing::info!(session_id = principal.session_id, "signed out");
     Ok(())
 }
@@ -141,21 +127,12 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principa
         .expr_as(Expr::col((account::Entity, account::Column::Id)), "account_id")
         .column((account::Entity, account::Column::Username))
         .column((account::Entity, account::Column::DisabledAt))
-        .expr_as(
-            Expr::col((organisation::Entity, organisation::Column::Id)),
-            "organisation_id",
-        )
-        .expr_as(
-            Expr::col((organisation::Entity, organisation::Column::Kind)),
-            "organisation_kind",
-        )
+        .expr_as(Expr::col((organisation::Entity, organisation::Column::Id)), "organisation_id")
+        .expr_as(Expr::col((organisation::Entity, organisation::Column::Kind)), "organisation_kind")
         .column((organisation::Entity, organisation::Column::FacilityId))
         .column((organisation::Entity, organisation::Column::HealthCentreId))
         .column((organisation::Entity, organisation::Column::PrefectureId))
-        .expr_as(
-            Expr::col((patient::Entity, patient::Column::OutcomeRecordedAt)),
-            "patient_outcome_recorded_at",
-        )
+        .expr_as(Expr::col((patient::Entity, patient::Column::OutcomeRecordedAt)), "patient_outcome_recorded_at")
         .from(session::Entity)
         .left_join(
             account::Entity,
@@ -204,6 +181,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principa
             health_centre_id: row.health_centre_id,
             prefecture_id: row.prefecture_id,
             patient_id: None,
+            operation: None,
         },
         _ => return Ok(None),
     };
@@ -233,26 +211,27 @@ async fn open_session(
     Ok((token, session))
 }
 
-async fn record_failure(db: &impl ConnectionTrait, account: &account::Model, now: DateTime<Utc>) -> AppResult<()> {
-    let recent = account.last_failed_login_at.is_some_and(|at| at + LOCKOUT_WINDOW > now);
+async fn record_failure(state: &AppState, account: &account::Model, now: DateTime<Utc>) -> AppResult<()> {
+    let config = &state.config;
+    let window = Duration::from_std(config.lockout_window).unwrap_or(Duration::minutes(15));
+    let recent = account.last_failed_login_at.is_some_and(|at| at + window > now);
     let failures = if recent { account.failed_logins + 1 } else { 1 };
     let mut active: account::ActiveModel = account.clone().into();
     active.failed_logins = Set(failures);
     active.last_failed_login_at = Set(Some(now));
-    if failures >= LOCKOUT_THRESHOLD {
-        active.locked_until = Set(Some(now + LOCKOUT_DURATION));
+    if failures >= config.lockout_threshold {
+        let duration = Duration::from_std(config.lockout_duration).unwrap_or(Duration::minutes(15));
+        active.locked_until = Set(Some(now + duration));
         tracing::warn!(account_id = account.id, "account locked after repeated failed sign-ins");
     }
-    active.update(db).await?;
+    active.update(&state.db).await?;
     Ok(())
 }
 
 /// argon2 is CPU-bound for tens of milliseconds: keep it off the async
 /// workers.
 async fn verify_blocking(password_text: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || password::verify(&password_text, &hash))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || password::verify(&password_text, &hash)).await.unwrap_or(false)
 }
 
 pub fn staff_principal(session_id: i64, account: &account::Model, organisation: &organisation::Model) -> Principal {
@@ -266,6 +245,7 @@ pub fn staff_principal(session_id: i64, account: &account::Model, organisation: 
         health_centre_id: organisation.health_centre_id,
         prefecture_id: organisation.prefecture_id,
         patient_id: None,
+        operation: None,
     }
 }
 
@@ -280,5 +260,236 @@ fn patient_principal(session_id: i64, patient_id: i64) -> Principal {
         health_centre_id: None,
         prefecture_id: None,
         patient_id: Some(patient_id),
+        operation: None,
     }
+}
+
+/// Ends every session of the caller's account (or, for a patient, of their
+/// record): "log out everywhere".
+pub async fn logout_everywhere(state: &AppState, principal: &Principal) -> AppResult<u64> {
+    let now = state.now();
+    let mut update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .filter(session::Column::RevokedAt.is_null());
+    update = match (principal.account_id, principal.patient_id) {
+        (Some(account), _) => update.filter(session::Column::AccountId.eq(account)),
+        (None, Some(patient)) => update.filter(session::Column::PatientId.eq(patient)),
+        (None, None) => update.filter(session::Column::Id.eq(principal.session_id)),
+    };
+    let ended = update.exec(&state.db).await?.rows_affected;
+    super::audit::record(&state.db, principal, "LOGOUT_EVERYWHERE", None, &[], now).await?;
+    tracing::info!(account_id = principal.account_id, ended, "signed out everywhere");
+    Ok(ended)
+}
+
+/// Changes the caller's own password. Every other session of the account
+/// ends; the current one stays.
+pub async fn change_password(state: &AppState, principal: &Principal, current: &str, new: &str) -> AppResult<()> {
+    let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("patients have no password"))?;
+    let now = state.now();
+    let account = account::Entity::find_by_id(account_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::Unauthenticated("the account no longer exists"))?;
+    if !verify_blocking(current.to_owned(), account.password_hash.clone()).await {
+        return Err(AppError::bad_input("currentPassword", "is not the account's password"));
+    }
+    crate::domain::password_policy::check(&account.username, new)
+        .map_err(|why| AppError::bad_input("newPassword", why))?;
+    if current == new {
+        return Err(AppError::bad_input("newPassword", "must differ from the current password"));
+    }
+    let hash = hash_blocking(new.to_owned()).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let mut active: account::ActiveModel = account.into();
+    active.password_hash = Set(hash);
+    active.password_changed_at = Set(now);
+    active.update(&txn).await?;
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .filter(session::Column::AccountId.eq(account_id))
+        .filter(session::Column::Id.ne(principal.session_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    super::audit::record(&txn, principal, "CHANGE_PASSWORD", None, &[], now).await?;
+    txn.commit().await?;
+    tracing::info!(account_id, "password changed");
+    Ok(())
+}
+
+async fn hash_blocking(password_text: String) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || password::hash(&password_text))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing task failed: {e}")))?
+        .map_err(AppError::Internal)
+}
+
+fn require_admin(principal: &Principal) -> AppResult<()> {
+    if principal.role != Role::SystemAdmin {
+        return Err(AppError::forbidden("only system administrators manage accounts"));
+    }
+    Ok(())
+}
+
+/// Creates a staff account in an organisation (its role follows from the
+/// organisation). For system administrators, and the `hersys account add`
+/// command (`principal` = `None`).
+pub async fn create_account(
+    state: &AppState,
+    principal: Option<&Principal>,
+    username: &str,
+    password_text: &str,
+    organisation_id: i64,
+) -> AppResult<account::Model> {
+    if let Some(principal) = principal {
+        require_admin(principal)?;
+    }
+    let username = username.trim();
+    let valid_name = (3..=64).contains(&username.len())
+        && username.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !valid_name {
+        return Err(AppError::bad_input("username", "must be 3 to 64 letters, digits, dots, hyphens or underscores"));
+    }
+    crate::domain::password_policy::check(username, password_text)
+        .map_err(|why| AppError::bad_input("password", why))?;
+    let now = state.now();
+    if organisation::Entity::find_by_id(organisation_id).one(&state.db).await?.is_none() {
+        return Err(AppError::not_found("organisationId", "no organisation has this ID"));
+    }
+    let hash = hash_blocking(password_text.to_owned()).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    if account::Entity::find().filter(account::Column::Username.eq(username)).one(&txn).await?.is_some() {
+        return Err(AppError::conflict("username: an account with this username exists"));
+    }
+    let created = account::ActiveModel {
+        username: Set(username.to_owned()),
+        password_hash: Set(hash),
+        organisation_id: Set(organisation_id),
+        failed_logins: Set(0),
+        last_failed_login_at: Set(None),
+        locked_until: Set(None),
+        disabled_at: Set(None),
+        password_changed_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    match principal {
+        Some(principal) => super::audit::record(&txn, principal, "CREATE_ACCOUNT", None, &[], now).await?,
+        None => super::audit::record_account_event(&txn, created.id, "CREATE_ACCOUNT", now).await?,
+    }
+    txn.commit().await?;
+    tracing::info!(account_id = created.id, "account created");
+    Ok(created)
+}
+
+/// Disables or re-enables an account. Disabling ends its sessions at once.
+pub async fn set_account_disabled(
+    state: &AppState,
+    principal: &Principal,
+    account_id: i64,
+    disabled: bool,
+) -> AppResult<account::Model> {
+    require_admin(principal)?;
+    if disabled && principal.account_id == Some(account_id) {
+        return Err(AppError::bad_input("accountId", "administrators cannot disable their own account"));
+    }
+    let now = state.now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let account = account::Entity::find_by_id(account_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("accountId", "no account has this ID"))?;
+    let mut active: account::ActiveModel = account.into();
+    active.disabled_at = Set(disabled.then_some(now));
+    if !disabled {
+        active.failed_logins = Set(0);
+        active.locked_until = Set(None);
+    }
+    let updated = active.update(&txn).await?;
+    if disabled {
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::AccountId.eq(account_id))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+    }
+    let action = if disabled { "DISABLE_ACCOUNT" } else { "ENABLE_ACCOUNT" };
+    super::audit::record(&txn, principal, action, None, &[], now).await?;
+    txn.commit().await?;
+    tracing::info!(account_id, disabled, "account access changed");
+    Ok(updated)
+}
+
+/// Moves an account to another organisation, which assigns the role of
+/// that organisation. Its sessions end, so the new role applies at once.
+pub async fn assign_organisation(
+    state: &AppState,
+    principal: &Principal,
+    account_id: i64,
+    organisation_id: i64,
+) -> AppResult<account::Model> {
+    require_admin(principal)?;
+    let now = state.now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    if organisation::Entity::find_by_id(organisation_id).one(&txn).await?.is_none() {
+        return Err(AppError::not_found("organisationId", "no organisation has this ID"));
+    }
+    let account = account::Entity::find_by_id(account_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("accountId", "no account has this ID"))?;
+    let mut active: account::ActiveModel = account.into();
+    active.organisation_id = Set(organisation_id);
+    let updated = active.update(&txn).await?;
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .filter(session::Column::AccountId.eq(account_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    super::audit::record(&txn, principal, "ASSIGN_ORGANISATION", None, &[], now).await?;
+    txn.commit().await?;
+    tracing::info!(account_id, organisation_id, "account moved to another organisation");
+    Ok(updated)
+}
+
+/// Every account, for system administrators.
+pub async fn list_accounts(state: &AppState, principal: &Principal) -> AppResult<Vec<account::Model>> {
+    require_admin(principal)?;
+    Ok(account::Entity::find().order_by_asc(account::Column::Username).all(&state.db).await?)
+}
+
+/// Every organisation, for system administrators.
+pub async fn list_organisations(state: &AppState, principal: &Principal) -> AppResult<Vec<organisation::Model>> {
+    require_admin(principal)?;
+    Ok(organisation::Entity::find().order_by_asc(organisation::Column::Id).all(&state.db).await?)
+}
+
+/// The operator's organisation, created if missing (for the first
+/// administrator, made on the command line).
+pub async fn operator_organisation(state: &AppState) -> AppResult<i64> {
+    let found = organisation::Entity::find()
+        .filter(organisation::Column::Kind.eq(OrganisationKind::Operator))
+        .order_by_asc(organisation::Column::Id)
+        .one(&state.db)
+        .await?;
+    if let Some(found) = found {
+        return Ok(found.id);
+    }
+    let created = organisation::ActiveModel {
+        kind: Set(OrganisationKind::Operator),
+        name: Set("HER-SYS Operations".to_owned()),
+        facility_id: Set(None),
+        health_centre_id: Set(None),
+        prefecture_id: Set(None),
+        created_at: Set(state.now()),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(created.id)
 }

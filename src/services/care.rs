@@ -22,9 +22,7 @@ use crate::state::AppState;
 /// Refuses a change to an ended case.
 pub(crate) fn ensure_open(patient: &patient::Model, what: &str) -> AppResult<()> {
     if patient.outcome.is_some() {
-        return Err(AppError::conflict(format!(
-            "the case has ended (outcome recorded): {what} is no longer possible"
-        )));
+        return Err(AppError::conflict(format!("the case has ended (outcome recorded): {what} is no longer possible")));
     }
     Ok(())
 }
@@ -91,9 +89,7 @@ async fn record_care_setting(
 }
 
 fn staff_account(principal: &Principal) -> AppResult<i64> {
-    principal
-        .account_id
-        .ok_or_else(|| AppError::forbidden("this is done by staff, not by patients"))
+    principal.account_id.ok_or_else(|| AppError::forbidden("this is done by staff, not by patients"))
 }
 
 /// Decides where the patient is cared for.
@@ -109,14 +105,7 @@ pub async fn set_care_setting(
     let now = state.now();
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
-    policy::may_act(
-        principal,
-        CaseAction::DecideCare(setting),
-        Target {
-            patient: &patient,
-            facility: None,
-        },
-    )?;
+    policy::may_act(principal, CaseAction::DecideCare(setting), Target { patient: &patient, facility: None })?;
     ensure_open(&patient, "a care decision")?;
     if patient.care_setting == setting && expected_version.is_none_or(|v| v == patient.version) {
         return Ok(patient);
@@ -130,6 +119,7 @@ pub async fn set_care_setting(
         vec![(patient::Column::CareSetting, Expr::value(setting))],
     )
     .await?;
+    super::audit::record(&txn, principal, "SET_CARE_SETTING", Some(patient.id), &["careSetting"], now).await?;
     txn.commit().await?;
     tracing::info!(patient_id, account_id, "care setting decided");
     Ok(updated)
@@ -146,9 +136,7 @@ pub async fn admit(
 ) -> AppResult<hospitalisation::Model> {
     let principal = require(principal)?;
     let account_id = staff_account(principal)?;
-    let organisation_id = principal
-        .organisation_id
-        .ok_or_else(|| AppError::forbidden("staff only"))?;
+    let organisation_id = principal.organisation_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
     let admitted_at = not_in_future(admitted_at.unwrap_or(now), now, "admittedAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
@@ -160,20 +148,10 @@ pub async fn admit(
     if hospital.kind != FacilityKind::Hospital {
         return Err(AppError::bad_input("facilityId", "is not a hospital"));
     }
-    policy::may_act(
-        principal,
-        CaseAction::Admit,
-        Target {
-            patient: &patient,
-            facility: Some(&hospital),
-        },
-    )?;
+    policy::may_act(principal, CaseAction::Admit, Target { patient: &patient, facility: Some(&hospital) })?;
     ensure_open(&patient, "an admission")?;
     if admitted_at.date_naive() < patient.birth_date {
-        return Err(AppError::bad_input(
-            "admittedAt",
-            "must not be before the patient's date of birth",
-        ));
+        return Err(AppError::bad_input("admittedAt", "must not be before the patient's date of birth"));
     }
     let open_stay = hospitalisation::Entity::find()
         .filter(hospitalisation::Column::PatientId.eq(patient.id))
@@ -181,9 +159,7 @@ pub async fn admit(
         .one(&txn)
         .await?;
     if open_stay.is_some() {
-        return Err(AppError::conflict(
-            "the patient is already admitted: discharge them before a new admission",
-        ));
+        return Err(AppError::conflict("the patient is already admitted: discharge them before a new admission"));
     }
     let stay = hospitalisation::ActiveModel {
         patient_id: Set(patient.id),
@@ -220,14 +196,10 @@ pub async fn admit(
     if patient.care_setting != CareSetting::Hospital {
         record_care_setting(&txn, &patient, CareSetting::Hospital, account_id, admitted_at, now).await?;
     }
-    update_patient(
-        &txn,
-        &patient,
-        None,
-        now,
-        vec![(patient::Column::CareSetting, Expr::value(CareSetting::Hospital))],
-    )
-    .await?;
+    update_patient(&txn, &patient, None, now, vec![(patient::Column::CareSetting, Expr::value(CareSetting::Hospital))])
+        .await?;
+    super::audit::record(&txn, principal, "ADMIT_PATIENT", Some(patient.id), &["hospitalisation", "careSetting"], now)
+        .await?;
     txn.commit().await?;
     tracing::info!(patient_id, hospitalisation_id = stay.id, account_id, "patient admitted");
     Ok(stay)
@@ -250,31 +222,15 @@ async fn open_stay_for_treatment(
     principal: &Principal,
     hospitalisation_id: i64,
 ) -> AppResult<(hospitalisation::Model, patient::Model)> {
-    let not_found = || {
-        AppError::not_found(
-            "hospitalisationId",
-            "no hospital stay with this ID is within your reach",
-        )
-    };
-    let stay = hospitalisation::Entity::find_by_id(hospitalisation_id)
-        .one(txn)
-        .await?
-        .ok_or_else(not_found)?;
-    let patient = reachable_patient(txn, principal, stay.patient_id, "hospitalisationId")
-        .await
-        .map_err(|_| not_found())?;
+    let not_found = || AppError::not_found("hospitalisationId", "no hospital stay with this ID is within your reach");
+    let stay = hospitalisation::Entity::find_by_id(hospitalisation_id).one(txn).await?.ok_or_else(not_found)?;
+    let patient =
+        reachable_patient(txn, principal, stay.patient_id, "hospitalisationId").await.map_err(|_| not_found())?;
     let hospital = facility::Entity::find_by_id(stay.facility_id)
         .one(txn)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stay without hospital")))?;
-    policy::may_act(
-        principal,
-        CaseAction::TreatInHospital,
-        Target {
-            patient: &patient,
-            facility: Some(&hospital),
-        },
-    )?;
+    policy::may_act(principal, CaseAction::TreatInHospital, Target { patient: &patient, facility: Some(&hospital) })?;
     if stay.discharged_at.is_some() {
         return Err(AppError::conflict("the patient has been discharged from this stay"));
     }
@@ -286,10 +242,8 @@ async fn update_stay(
     stay: &hospitalisation::Model,
     changes: Vec<(hospitalisation::Column, SimpleExpr)>,
 ) -> AppResult<hospitalisation::Model> {
-    let mut update = hospitalisation::Entity::update_many().col_expr(
-        hospitalisation::Column::Version,
-        Expr::col(hospitalisation::Column::Version).add(1),
-    );
+    let mut update = hospitalisation::Entity::update_many()
+        .col_expr(hospitalisation::Column::Version, Expr::col(hospitalisation::Column::Version).add(1));
     for (column, value) in changes {
         update = update.col_expr(column, value);
     }
@@ -350,6 +304,15 @@ pub async fn record_condition(
         ],
     )
     .await?;
+    super::audit::record(
+        &txn,
+        principal,
+        "RECORD_CONDITION",
+        Some(stay.patient_id),
+        &["severity", "icu", "ventilator", "ecmo", "note"],
+        now,
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(hospitalisation_id, account_id, "condition recorded");
     Ok(updated)
@@ -380,6 +343,7 @@ pub async fn discharge(
         ],
     )
     .await?;
+    super::audit::record(&txn, principal, "DISCHARGE_PATIENT", Some(stay.patient_id), &["dischargedAt"], now).await?;
     txn.commit().await?;
     tracing::info!(hospitalisation_id, account_id, "patient discharged");
     Ok(updated)
@@ -401,20 +365,10 @@ pub async fn record_outcome(
     let outcome_at = not_in_future(outcome_at.unwrap_or(now), now, "outcomeAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
-    policy::may_act(
-        principal,
-        CaseAction::RecordOutcome,
-        Target {
-            patient: &patient,
-            facility: None,
-        },
-    )?;
+    policy::may_act(principal, CaseAction::RecordOutcome, Target { patient: &patient, facility: None })?;
     ensure_open(&patient, "a second outcome")?;
     if outcome_at.date_naive() < patient.birth_date {
-        return Err(AppError::bad_input(
-            "outcomeAt",
-            "must not be before the patient's date of birth",
-        ));
+        return Err(AppError::bad_input("outcomeAt", "must not be before the patient's date of birth"));
     }
     let open_stay = hospitalisation::Entity::find()
         .filter(hospitalisation::Column::PatientId.eq(patient.id))
@@ -454,6 +408,7 @@ pub async fn record_outcome(
     )
     .await?;
     end_patient_sessions(&txn, patient.id, now).await?;
+    super::audit::record(&txn, principal, "RECORD_OUTCOME", Some(patient.id), &["outcome", "outcomeAt"], now).await?;
     txn.commit().await?;
     tracing::info!(patient_id, account_id, "outcome recorded");
     Ok(updated)
@@ -483,24 +438,14 @@ pub async fn transfer(
     let now = state.now();
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
-    policy::may_act(
-        principal,
-        CaseAction::Transfer,
-        Target {
-            patient: &patient,
-            facility: None,
-        },
-    )?;
+    policy::may_act(principal, CaseAction::Transfer, Target { patient: &patient, facility: None })?;
     ensure_open(&patient, "a transfer")?;
     let target = health_centre::Entity::find_by_id(to_health_centre_id)
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("toHealthCentreId", "no health centre has this ID"))?;
     if target.id == patient.responsible_health_centre_id {
-        return Err(AppError::bad_input(
-            "toHealthCentreId",
-            "is already the responsible health centre",
-        ));
+        return Err(AppError::bad_input("toHealthCentreId", "is already the responsible health centre"));
     }
     patient_transfer::ActiveModel {
         patient_id: Set(patient.id),
@@ -521,6 +466,8 @@ pub async fn transfer(
         vec![(patient::Column::ResponsibleHealthCentreId, Expr::value(target.id))],
     )
     .await?;
+    super::audit::record(&txn, principal, "TRANSFER_PATIENT", Some(patient.id), &["responsibleHealthCentre"], now)
+        .await?;
     txn.commit().await?;
     tracing::info!(patient_id, to_health_centre_id, account_id, "patient transferred");
     Ok(updated)

@@ -94,22 +94,8 @@ const DEMO_HEALTH_CENTRES: [(&str, &str, &str, i32); 3] = [
 /// Demo facilities: (code, English name, Japanese name, kind, health centre
 /// code, has system access).
 const DEMO_FACILITIES: [(&str, &str, &str, FacilityKind, &str, bool); 3] = [
-    (
-        "F13-0001",
-        "Minato Fever Clinic",
-        "みなと発熱外来クリニック",
-        FacilityKind::TestingClinic,
-        "131032",
-        true,
-    ),
-    (
-        "F13-0002",
-        "Minato General Hospital",
-        "みなと総合病院",
-        FacilityKind::Hospital,
-        "131032",
-        true,
-    ),
+    ("F13-0001", "Minato Fever Clinic", "みなと発熱外来クリニック", FacilityKind::TestingClinic, "131032", true),
+    ("F13-0002", "Minato General Hospital", "みなと総合病院", FacilityKind::Hospital, "131032", true),
     (
         "F13-0003",
         "Shiba Community Testing Centre",
@@ -128,10 +114,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<()> {
 
     let mut centres = Vec::new();
     for (code, name_en, name_ja, prefecture_id) in DEMO_HEALTH_CENTRES {
-        let found = health_centre::Entity::find()
-            .filter(health_centre::Column::Code.eq(code))
-            .one(&txn)
-            .await?;
+        let found = health_centre::Entity::find().filter(health_centre::Column::Code.eq(code)).one(&txn).await?;
         let centre = match found {
             Some(centre) => centre,
             None => {
@@ -152,18 +135,11 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<()> {
 
     let mut facilities = Vec::new();
     for (code, name_en, name_ja, kind, centre_code, access) in DEMO_FACILITIES {
-        let found = facility::Entity::find()
-            .filter(facility::Column::Code.eq(code))
-            .one(&txn)
-            .await?;
+        let found = facility::Entity::find().filter(facility::Column::Code.eq(code)).one(&txn).await?;
         let facility = match found {
             Some(facility) => facility,
             None => {
-                let centre = centres
-                    .iter()
-                    .find(|c| c.code == centre_code)
-                    .map(|c| c.id)
-                    .unwrap_or_default();
+                let centre = centres.iter().find(|c| c.code == centre_code).map(|c| c.id).unwrap_or_default();
                 facility::ActiveModel {
                     code: Set(code.to_owned()),
                     name_en: Set(name_en.to_owned()),
@@ -196,11 +172,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<()> {
         },
         DemoAccount {
             facility_id: Some(facilities[1].id),
-            ..staff(
-                OrganisationKind::MedicalInstitution,
-                &facilities[1].name_en,
-                "hospital1",
-            )
+            ..staff(OrganisationKind::MedicalInstitution, &facilities[1].name_en, "hospital1")
         },
         DemoAccount {
             health_centre_id: Some(centres[0].id),
@@ -218,21 +190,12 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<()> {
             prefecture_id: Some(13),
             ..staff(OrganisationKind::Prefecture, "Tokyo Metropolitan Government", "pref13")
         },
-        staff(
-            OrganisationKind::National,
-            "Ministry of Health, Labour and Welfare",
-            "analyst1",
-        ),
+        staff(OrganisationKind::National, "Ministry of Health, Labour and Welfare", "analyst1"),
         staff(OrganisationKind::Operator, "HER-SYS Operations", "admin1"),
     ];
     for demo in accounts {
         let username = demo.username;
-        if account::Entity::find()
-            .filter(account::Column::Username.eq(username))
-            .one(&txn)
-            .await?
-            .is_some()
-        {
+        if account::Entity::find().filter(account::Column::Username.eq(username)).one(&txn).await?.is_some() {
             continue;
         }
         let organisation = find_or_create_organisation(&txn, &demo, now).await?;

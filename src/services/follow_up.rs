@@ -36,10 +36,7 @@ pub fn parse_note(note: Option<String>, field: &str, max: usize) -> AppResult<Op
     if note.chars().count() > max {
         return Err(AppError::bad_input(field, format!("must be at most {max} characters")));
     }
-    if note
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
+    if note.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
         return Err(AppError::bad_input(field, "must not contain control characters"));
     }
     Ok((!note.is_empty()).then_some(note))
@@ -59,45 +56,25 @@ pub async fn submit_health_report(
         (Role::Patient, Some(_)) => return Err(AppError::forbidden("patients submit reports about themselves only")),
         (_, Some(id)) => id,
         (_, None) => {
-            return Err(AppError::bad_input(
-                "input.patientId",
-                "is required when staff report for a patient",
-            ));
+            return Err(AppError::bad_input("input.patientId", "is required when staff report for a patient"));
         }
     };
     if !(30.0..=45.0).contains(&input.body_temperature) || !input.body_temperature.is_finite() {
-        return Err(AppError::bad_input(
-            "input.bodyTemperature",
-            "must be a body temperature in °C between 30 and 45",
-        ));
+        return Err(AppError::bad_input("input.bodyTemperature", "must be a body temperature in °C between 30 and 45"));
     }
     if input.spo2.is_some_and(|s| !(50..=100).contains(&s)) {
-        return Err(AppError::bad_input(
-            "input.spo2",
-            "must be a percentage between 50 and 100",
-        ));
+        return Err(AppError::bad_input("input.spo2", "must be a percentage between 50 and 100"));
     }
     let note = parse_note(input.note, "input.note", 1000)?;
     let now = state.now();
     let reported_at = not_in_future(input.reported_at.unwrap_or(now), now, "input.reportedAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
-    policy::may_act(
-        principal,
-        CaseAction::SubmitHealthReport,
-        Target {
-            patient: &patient,
-            facility: None,
-        },
-    )?;
+    policy::may_act(principal, CaseAction::SubmitHealthReport, Target { patient: &patient, facility: None })?;
     ensure_open(&patient, "a health report")?;
     let report = health_report::ActiveModel {
         patient_id: Set(patient.id),
-        reporter: Set(if principal.role == Role::Patient {
-            ReporterKind::Patient
-        } else {
-            ReporterKind::Staff
-        }),
+        reporter: Set(if principal.role == Role::Patient { ReporterKind::Patient } else { ReporterKind::Staff }),
         reported_by_account_id: Set(principal.account_id),
         body_temperature: Set((input.body_temperature * 10.0).round() / 10.0),
         spo2: Set(input.spo2),
@@ -108,6 +85,15 @@ pub async fn submit_health_report(
         ..Default::default()
     }
     .insert(&txn)
+    .await?;
+    super::audit::record(
+        &txn,
+        principal,
+        "SUBMIT_HEALTH_REPORT",
+        Some(patient.id),
+        &["bodyTemperature", "spo2", "symptoms", "note"],
+        now,
+    )
     .await?;
     txn.commit().await?;
     tracing::info!(patient_id, report_id = report.id, "health report submitted");
@@ -130,14 +116,7 @@ pub async fn record_follow_up_call(
     let called_at = not_in_future(called_at.unwrap_or(now), now, "input.calledAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
-    policy::may_act(
-        principal,
-        CaseAction::FollowUp,
-        Target {
-            patient: &patient,
-            facility: None,
-        },
-    )?;
+    policy::may_act(principal, CaseAction::FollowUp, Target { patient: &patient, facility: None })?;
     ensure_open(&patient, "a follow-up call")?;
     let call = follow_up_call::ActiveModel {
         patient_id: Set(patient.id),
@@ -150,6 +129,7 @@ pub async fn record_follow_up_call(
     }
     .insert(&txn)
     .await?;
+    super::audit::record(&txn, principal, "RECORD_FOLLOW_UP_CALL", Some(patient.id), &["reached", "note"], now).await?;
     txn.commit().await?;
     tracing::info!(patient_id, call_id = call.id, account_id, "follow-up call recorded");
     Ok(call)
@@ -167,10 +147,7 @@ pub async fn record_medical_visit(
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let name = institution_name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(AppError::bad_input(
-            "input.institutionName",
-            "must be a name of 1 to 200 characters",
-        ));
+        return Err(AppError::bad_input("input.institutionName", "must be a name of 1 to 200 characters"));
     }
     let now = state.now();
     if visited_on > now.with_timezone(&local_offset()).date_naive() {
@@ -178,19 +155,9 @@ pub async fn record_medical_visit(
     }
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
-    policy::may_act(
-        principal,
-        CaseAction::FollowUp,
-        Target {
-            patient: &patient,
-            facility: None,
-        },
-    )?;
+    policy::may_act(principal, CaseAction::FollowUp, Target { patient: &patient, facility: None })?;
     if visited_on < patient.birth_date {
-        return Err(AppError::bad_input(
-            "input.visitedOn",
-            "must not be before the patient's date of birth",
-        ));
+        return Err(AppError::bad_input("input.visitedOn", "must not be before the patient's date of birth"));
     }
     let visit = medical_visit::ActiveModel {
         patient_id: Set(patient.id),
@@ -202,6 +169,15 @@ pub async fn record_medical_visit(
     }
     .insert(&txn)
     .await?;
+    super::audit::record(
+        &txn,
+        principal,
+        "RECORD_MEDICAL_VISIT",
+        Some(patient.id),
+        &["visitedOn", "institutionName"],
+        now,
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(patient_id, visit_id = visit.id, account_id, "medical visit recorded");
     Ok(visit)
@@ -211,9 +187,7 @@ pub async fn record_medical_visit(
 /// caller's reach.
 fn in_care(principal: &Principal) -> AppResult<Condition> {
     if !policy::may_read_clinical(principal) || principal.role == Role::Patient {
-        return Err(AppError::forbidden(
-            "follow-up lists are for staff with clinical access",
-        ));
+        return Err(AppError::forbidden("follow-up lists are for staff with clinical access"));
     }
     Ok(Condition::all()
         .add(policy::patient_scope(principal))
@@ -223,11 +197,7 @@ fn in_care(principal: &Principal) -> AppResult<Condition> {
 
 /// The start and end (UTC) of a calendar day in the health system's time.
 pub fn day_bounds(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = day
-        .and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_local_timezone(local_offset())
-        .single();
+    let start = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_local_timezone(local_offset()).single();
     let start = start.map(|s| s.with_timezone(&Utc)).unwrap_or_default();
     (start, start + chrono::Duration::days(1))
 }

@@ -31,10 +31,7 @@ pub enum Claim {
 pub fn parse_key(raw: &str) -> AppResult<String> {
     let key = raw.trim();
     if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(AppError::bad_input(
-            "Idempotency-Key",
-            "must be 1 to 200 visible ASCII characters",
-        ));
+        return Err(AppError::bad_input("Idempotency-Key", "must be 1 to 200 visible ASCII characters"));
     }
     Ok(key.to_owned())
 }
@@ -77,15 +74,11 @@ pub async fn claim(state: &AppState, principal: &Principal, key: &str, body: &[u
                 .await?
                 .ok_or_else(|| AppError::conflict("this Idempotency-Key is being released; retry"))?;
             if existing.request_hash != hash {
-                return Err(AppError::conflict(
-                    "this Idempotency-Key was already used for a different request",
-                ));
+                return Err(AppError::conflict("this Idempotency-Key was already used for a different request"));
             }
             match existing.response {
                 Some(response) => Ok(Claim::Replay(response)),
-                None => Err(AppError::conflict(
-                    "a request with this Idempotency-Key is still running; retry shortly",
-                )),
+                None => Err(AppError::conflict("a request with this Idempotency-Key is still running; retry shortly")),
             }
         }
         Err(error) => Err(error.into()),
@@ -94,13 +87,9 @@ pub async fn claim(state: &AppState, principal: &Principal, key: &str, body: &[u
 
 /// Stores the response of a successful first execution.
 pub async fn complete(state: &AppState, id: i64, response: &str) -> AppResult<()> {
-    idempotency_key::ActiveModel {
-        id: Set(id),
-        response: Set(Some(response.to_owned())),
-        ..Default::default()
-    }
-    .update(&state.db)
-    .await?;
+    idempotency_key::ActiveModel { id: Set(id), response: Set(Some(response.to_owned())), ..Default::default() }
+        .update(&state.db)
+        .await?;
     Ok(())
 }
 

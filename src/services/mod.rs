@@ -3,6 +3,7 @@
 //! GraphQL.
 
 pub mod accounts;
+pub mod audit;
 pub mod care;
 pub mod demo;
 pub mod follow_up;
@@ -39,11 +40,7 @@ pub async fn reachable_patient(
 
 /// Parses a GraphQL `ID` holding one of our numeric IDs.
 pub fn parse_id(raw: &str, field: &str) -> AppResult<i64> {
-    raw.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::bad_input(field, "is not a valid ID"))
+    raw.trim().parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| AppError::bad_input(field, "is not a valid ID"))
 }
 
 /// Refuses a moment after `now` (with a minute of grace for clock skew

@@ -34,9 +34,7 @@ pub struct NewPatient {
 pub async fn register(state: &AppState, principal: Option<&Principal>, input: NewPatient) -> AppResult<patient::Model> {
     let principal = require(principal)?;
     if !policy::may_register_patients(principal) {
-        return Err(AppError::forbidden(
-            "only testing facilities and health centres register patients",
-        ));
+        return Err(AppError::forbidden("only testing facilities and health centres register patients"));
     }
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
@@ -46,9 +44,7 @@ pub async fn register(state: &AppState, principal: Option<&Principal>, input: Ne
     // facility it enters for (which must lie in its district).
     let facility = match principal.role {
         Role::MedicalStaff => {
-            let own = principal
-                .facility_id
-                .ok_or_else(|| AppError::forbidden("account has no facility"))?;
+            let own = principal.facility_id.ok_or_else(|| AppError::forbidden("account has no facility"))?;
             if input.facility_id.is_some_and(|f| f != own) {
                 return Err(AppError::bad_input(
                     "input.facilityId",
@@ -137,6 +133,15 @@ pub async fn register(state: &AppState, principal: Option<&Principal>, input: Ne
     }
     .insert(&txn)
     .await?;
+    super::audit::record(
+        &txn,
+        principal,
+        "REGISTER_PATIENT",
+        Some(created.id),
+        &["caseType", "nameKanji", "nameKana", "sex", "birthDate", "address", "phone", "email"],
+        now,
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(patient_id = created.id, account_id, "patient registered");
     Ok(created)
@@ -147,18 +152,14 @@ pub async fn register(state: &AppState, principal: Option<&Principal>, input: Ne
 async fn unique_smartphone_id(txn: &sea_orm::DatabaseTransaction) -> AppResult<SmartphoneId> {
     for _ in 0..8 {
         let candidate = SmartphoneId::generate();
-        let taken = patient::Entity::find()
-            .filter(patient::Column::SmartphoneId.eq(candidate.as_digits()))
-            .count(txn)
-            .await?
-            > 0;
+        let taken =
+            patient::Entity::find().filter(patient::Column::SmartphoneId.eq(candidate.as_digits())).count(txn).await?
+                > 0;
         if !taken {
             return Ok(candidate);
         }
     }
-    Err(AppError::Internal(anyhow::anyhow!(
-        "no free smartphone input ID after 8 draws"
-    )))
+    Err(AppError::Internal(anyhow::anyhow!("no free smartphone input ID after 8 draws")))
 }
 
 /// The filters of the `patients` list.
@@ -199,9 +200,7 @@ fn scoped(principal: &Principal, filter: &PatientFilter) -> AppResult<Condition>
     if !policy::may_read_clinical(principal) {
         return Err(AppError::forbidden("system administrators see no clinical data"));
     }
-    Ok(Condition::all()
-        .add(policy::patient_scope(principal))
-        .add(filter.condition()))
+    Ok(Condition::all().add(policy::patient_scope(principal)).add(filter.condition()))
 }
 
 /// One page of the caller's patients, newest first, after the patient with
@@ -217,11 +216,7 @@ pub async fn list(
     if let Some(after) = after {
         query = query.filter(patient::Column::Id.lt(after));
     }
-    let mut rows = query
-        .order_by_desc(patient::Column::Id)
-        .limit(first + 1)
-        .all(&state.db)
-        .await?;
+    let mut rows = query.order_by_desc(patient::Column::Id).limit(first + 1).all(&state.db).await?;
     let more = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok((rows, more))
@@ -229,10 +224,7 @@ pub async fn list(
 
 /// How many patients match, within the caller's reach.
 pub async fn count(state: &AppState, principal: &Principal, filter: &PatientFilter) -> AppResult<u64> {
-    Ok(patient::Entity::find()
-        .filter(scoped(principal, filter)?)
-        .count(&state.db)
-        .await?)
+    Ok(patient::Entity::find().filter(scoped(principal, filter)?).count(&state.db).await?)
 }
 
 /// One patient within the caller's reach, or `None`.
@@ -240,8 +232,5 @@ pub async fn get(state: &AppState, principal: &Principal, id: i64) -> AppResult<
     if !policy::may_read_clinical(principal) {
         return Err(AppError::forbidden("system administrators see no clinical data"));
     }
-    Ok(patient::Entity::find_by_id(id)
-        .filter(policy::patient_scope(principal))
-        .one(&state.db)
-        .await?)
+    Ok(patient::Entity::find_by_id(id).filter(policy::patient_scope(principal)).one(&state.db).await?)
 }

@@ -18,10 +18,7 @@ fn may_read(principal: &Principal) -> AppResult<()> {
 
 pub async fn prefectures(state: &AppState, principal: &Principal) -> AppResult<Vec<prefecture::Model>> {
     may_read(principal)?;
-    Ok(prefecture::Entity::find()
-        .order_by_asc(prefecture::Column::Id)
-        .all(&state.db)
-        .await?)
+    Ok(prefecture::Entity::find().order_by_asc(prefecture::Column::Id).all(&state.db).await?)
 }
 
 pub async fn health_centres(

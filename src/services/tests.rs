@@ -29,37 +29,23 @@ pub struct NewTest {
 pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewTest) -> AppResult<lab_test::Model> {
     let principal = require(principal)?;
     if !policy::may_record_tests(principal) {
-        return Err(AppError::forbidden(
-            "only testing facilities and health centres record tests",
-        ));
+        return Err(AppError::forbidden("only testing facilities and health centres record tests"));
     }
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
-    let organisation_id = principal
-        .organisation_id
-        .ok_or_else(|| AppError::forbidden("staff only"))?;
+    let organisation_id = principal.organisation_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
     let sampled_at = not_in_future(input.sampled_at.unwrap_or(now), now, "input.sampledAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, input.patient_id, "input.patientId").await?;
     let facility = testing_facility(&txn, principal, input.facility_id).await?;
-    policy::may_act(
-        principal,
-        CaseAction::RecordTest,
-        Target {
-            patient: &patient,
-            facility: Some(&facility),
-        },
-    )?;
+    policy::may_act(principal, CaseAction::RecordTest, Target { patient: &patient, facility: Some(&facility) })?;
     if patient.outcome.is_some() {
         return Err(AppError::conflict(
             "the case has ended; a new diagnosis is registered as a new record (reinfection)",
         ));
     }
     if sampled_at.date_naive() < patient.birth_date {
-        return Err(AppError::bad_input(
-            "input.sampledAt",
-            "must not be before the patient's date of birth",
-        ));
+        return Err(AppError::bad_input("input.sampledAt", "must not be before the patient's date of birth"));
     }
 
     let resulted_at = (input.result != TestResult::Pending).then_some(now);
@@ -85,6 +71,7 @@ pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewT
             write_positive_event(&txn, &test, &patient, now).await?;
         }
     }
+    super::audit::record(&txn, principal, "RECORD_TEST", Some(patient.id), &["test"], now).await?;
     txn.commit().await?;
     tracing::info!(test_id = test.id, patient_id = patient.id, account_id, "test recorded");
     Ok(test)
@@ -101,9 +88,7 @@ pub async fn record_result(
 ) -> AppResult<lab_test::Model> {
     let principal = require(principal)?;
     if !policy::may_record_tests(principal) {
-        return Err(AppError::forbidden(
-            "only testing facilities and health centres record results",
-        ));
+        return Err(AppError::forbidden("only testing facilities and health centres record results"));
     }
     if result == TestResult::Pending {
         return Err(AppError::bad_input("result", "a result cannot be set back to PENDING"));
@@ -112,34 +97,19 @@ pub async fn record_result(
     let now = state.now();
     let txn = crate::db::begin_write(&state.db).await?;
     let not_found = || AppError::not_found("testId", "no test with this ID is within your reach");
-    let test = lab_test::Entity::find_by_id(test_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(not_found)?;
-    let patient = reachable_patient(&txn, principal, test.patient_id, "testId")
-        .await
-        .map_err(|_| not_found())?;
+    let test = lab_test::Entity::find_by_id(test_id).one(&txn).await?.ok_or_else(not_found)?;
+    let patient = reachable_patient(&txn, principal, test.patient_id, "testId").await.map_err(|_| not_found())?;
     let facility = facility::Entity::find_by_id(test.facility_id)
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("test without facility")))?;
-    policy::may_act(
-        principal,
-        CaseAction::RecordTest,
-        Target {
-            patient: &patient,
-            facility: Some(&facility),
-        },
-    )?;
+    policy::may_act(principal, CaseAction::RecordTest, Target { patient: &patient, facility: Some(&facility) })?;
     if patient.outcome.is_some() {
         return Err(AppError::conflict("the case has ended; its tests can no longer change"));
     }
     let resulted_at = not_in_future(resulted_at.unwrap_or(now), now, "resultedAt")?;
     if resulted_at < test.sampled_at {
-        return Err(AppError::bad_input(
-            "resultedAt",
-            "must not be before the sample was taken",
-        ));
+        return Err(AppError::bad_input("resultedAt", "must not be before the sample was taken"));
     }
     if test.result == result {
         return Ok(test);
@@ -153,9 +123,7 @@ pub async fn record_result(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(AppError::conflict(
-            "the test was changed by someone else meanwhile; reload it and try again",
-        ));
+        return Err(AppError::conflict("the test was changed by someone else meanwhile; reload it and try again"));
     }
     append_result(&txn, &test, result, resulted_at, now, account_id).await?;
     if result == TestResult::Positive && test.result != TestResult::Positive {
@@ -165,6 +133,7 @@ pub async fn record_result(
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("test vanished inside its transaction")))?;
+    super::audit::record(&txn, principal, "RECORD_TEST_RESULT", Some(patient.id), &["testResult"], now).await?;
     txn.commit().await?;
     tracing::info!(test_id = test.id, account_id, "test result recorded");
     Ok(stored)
@@ -179,9 +148,7 @@ async fn testing_facility(
 ) -> AppResult<facility::Model> {
     match principal.role {
         Role::MedicalStaff => {
-            let own = principal
-                .facility_id
-                .ok_or_else(|| AppError::forbidden("account has no facility"))?;
+            let own = principal.facility_id.ok_or_else(|| AppError::forbidden("account has no facility"))?;
             if requested.is_some_and(|f| f != own) {
                 return Err(AppError::bad_input(
                     "input.facilityId",
@@ -195,10 +162,7 @@ async fn testing_facility(
         }
         _ => {
             let id = requested.ok_or_else(|| {
-                AppError::bad_input(
-                    "input.facilityId",
-                    "a health centre names the facility it enters the test for",
-                )
+                AppError::bad_input("input.facilityId", "a health centre names the facility it enters the test for")
             })?;
             facility::Entity::find_by_id(id)
                 .one(txn)

@@ -5,10 +5,7 @@ use serde_json::json;
 use crate::both;
 use crate::helpers::{Backend, DEMO_PASSWORD, error_code, spawn_app};
 
-both!(
-    every_demo_account_signs_in_with_its_role,
-    logout_makes_the_token_useless
-);
+both!(every_demo_account_signs_in_with_its_role, logout_makes_the_token_useless);
 
 async fn every_demo_account_signs_in_with_its_role(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -24,28 +21,13 @@ async fn every_demo_account_signs_in_with_its_role(backend: Backend) {
     ];
     for (username, role) in accounts {
         let token = app.login(username).await;
-        let me = app
-            .gql(
-                Some(&token),
-                "{ me { username role organisation { id name } } }",
-                json!({}),
-            )
-            .await;
+        let me = app.gql(Some(&token), "{ me { username role organisation { id name } } }", json!({})).await;
         assert_eq!(me["data"]["me"]["username"], username, "{me}");
         assert_eq!(me["data"]["me"]["role"], role, "{me}");
-        assert!(
-            me["data"]["me"]["organisation"]["name"]
-                .as_str()
-                .is_some_and(|n| !n.is_empty()),
-            "{me}"
-        );
+        assert!(me["data"]["me"]["organisation"]["name"].as_str().is_some_and(|n| !n.is_empty()), "{me}");
     }
     let wrong = app
-        .gql(
-            None,
-            "mutation { login(username: \"hc1\", password: \"not-the-password\") { token } }",
-            json!({}),
-        )
+        .gql(None, "mutation { login(username: \"hc1\", password: \"not-the-password\") { token } }", json!({}))
         .await;
     assert_eq!(error_code(&wrong), Some("UNAUTHENTICATED"));
     let unknown = app
@@ -56,10 +38,7 @@ async fn every_demo_account_signs_in_with_its_role(backend: Backend) {
         )
         .await;
     assert_eq!(error_code(&unknown), Some("UNAUTHENTICATED"));
-    assert_eq!(
-        wrong["errors"][0]["message"], unknown["errors"][0]["message"],
-        "same answer for both"
-    );
+    assert_eq!(wrong["errors"][0]["message"], unknown["errors"][0]["message"], "same answer for both");
 }
 
 async fn logout_makes_the_token_useless(backend: Backend) {

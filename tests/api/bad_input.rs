@@ -49,9 +49,7 @@ fn registration(changes: Value) -> Value {
 /// How many patients there are in all (an analyst reaches every one).
 async fn patients_in_all(app: &TestApp, analyst: &str) -> u64 {
     let response = app.gql(Some(analyst), "{ patients { totalCount } }", json!({})).await;
-    response["data"]["patients"]["totalCount"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no totalCount: {response}"))
+    response["data"]["patients"]["totalCount"].as_u64().unwrap_or_else(|| panic!("no totalCount: {response}"))
 }
 
 /// `totalCount` as seen by each of `tokens`.
@@ -105,13 +103,7 @@ impl Observers {
 async fn assert_registration_refused(app: &TestApp, observers: &Observers, changes: Value, code: &str, field: &str) {
     let before = observers.totals(app).await;
 
-    let response = app
-        .gql(
-            Some(&observers.clinic),
-            REGISTER,
-            json!({ "input": registration(changes.clone()) }),
-        )
-        .await;
+    let response = app.gql(Some(&observers.clinic), REGISTER, json!({ "input": registration(changes.clone()) })).await;
 
     assert_eq!(error_code(&response), Some(code), "{changes}: {response}");
     assert_eq!(error_field(&response), Some(field), "{changes}: {response}");
@@ -123,14 +115,8 @@ async fn a_name_reading_that_is_not_katakana_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let observers = Observers::sign_in(&app).await;
     for kana in ["山田", "Yamada", "やまだ たろう", "ヤマダ太郎"] {
-        assert_registration_refused(
-            &app,
-            &observers,
-            json!({ "nameKana": kana }),
-            "BAD_USER_INPUT",
-            "input.nameKana",
-        )
-        .await;
+        assert_registration_refused(&app, &observers, json!({ "nameKana": kana }), "BAD_USER_INPUT", "input.nameKana")
+            .await;
     }
 }
 
@@ -195,19 +181,9 @@ async fn malformed_ids_are_refused_naming_their_field(backend: Backend) {
     let clinic = observers.clinic;
     let (patient_id, _) = app.register_patient(&clinic, "ヤマダ タロウ", json!({})).await;
 
-    let test = app
-        .gql(
-            Some(&clinic),
-            RECORD_TEST,
-            json!({ "input": { "patientId": "abc", "kind": "PCR" } }),
-        )
-        .await;
-    let result = app
-        .gql(Some(&clinic), RECORD_RESULT, json!({ "t": "abc", "r": "POSITIVE" }))
-        .await;
-    let lookup = app
-        .gql(Some(&clinic), "{ patient(id: \"abc\") { id } }", json!({}))
-        .await;
+    let test = app.gql(Some(&clinic), RECORD_TEST, json!({ "input": { "patientId": "abc", "kind": "PCR" } })).await;
+    let result = app.gql(Some(&clinic), RECORD_RESULT, json!({ "t": "abc", "r": "POSITIVE" })).await;
+    let lookup = app.gql(Some(&clinic), "{ patient(id: \"abc\") { id } }", json!({})).await;
 
     assert_eq!(error_code(&test), Some("BAD_USER_INPUT"), "{test}");
     assert_eq!(error_field(&test), Some("input.patientId"), "{test}");
@@ -215,10 +191,7 @@ async fn malformed_ids_are_refused_naming_their_field(backend: Backend) {
     assert_eq!(error_field(&result), Some("testId"), "{result}");
     assert_eq!(error_code(&lookup), Some("BAD_USER_INPUT"), "{lookup}");
     assert_eq!(error_field(&lookup), Some("id"), "{lookup}");
-    assert!(
-        tests_of(&app, &clinic, &patient_id).await.is_empty(),
-        "no test was written"
-    );
+    assert!(tests_of(&app, &clinic, &patient_id).await.is_empty(), "no test was written");
 }
 
 async fn a_test_of_an_unknown_patient_is_not_found(backend: Backend) {
@@ -238,32 +211,19 @@ async fn a_test_of_an_unknown_patient_is_not_found(backend: Backend) {
     assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response}");
     assert_eq!(error_field(&response), Some("input.patientId"), "{response}");
     assert!(response["data"].is_null(), "{response}");
-    assert!(
-        tests_of(&app, &clinic, &patient_id).await.is_empty(),
-        "no test was written anywhere near"
-    );
+    assert!(tests_of(&app, &clinic, &patient_id).await.is_empty(), "no test was written anywhere near");
 }
 
 async fn a_result_for_an_unknown_test_is_not_found(backend: Backend) {
     let app = spawn_app(backend).await;
     let clinic = app.login("clinic1").await;
     let (patient_id, _) = app.register_patient(&clinic, "ヤマダ タロウ", json!({})).await;
-    let test = app
-        .gql(
-            Some(&clinic),
-            RECORD_TEST,
-            json!({ "input": { "patientId": patient_id, "kind": "PCR" } }),
-        )
-        .await;
-    let test_id = test["data"]["recordTest"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{test}"))
-        .to_owned();
+    let test =
+        app.gql(Some(&clinic), RECORD_TEST, json!({ "input": { "patientId": patient_id, "kind": "PCR" } })).await;
+    let test_id = test["data"]["recordTest"]["id"].as_str().unwrap_or_else(|| panic!("{test}")).to_owned();
     let unknown = (test_id.parse::<i64>().expect("numeric id") + 1000).to_string();
 
-    let response = app
-        .gql(Some(&clinic), RECORD_RESULT, json!({ "t": unknown, "r": "POSITIVE" }))
-        .await;
+    let response = app.gql(Some(&clinic), RECORD_RESULT, json!({ "t": unknown, "r": "POSITIVE" })).await;
 
     assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response}");
     assert_eq!(error_field(&response), Some("testId"), "{response}");
@@ -283,15 +243,10 @@ async fn a_result_cannot_be_set_back_to_pending(backend: Backend) {
             json!({ "input": { "patientId": patient_id, "kind": "PCR", "result": "NEGATIVE" } }),
         )
         .await;
-    let test_id = test["data"]["recordTest"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{test}"))
-        .to_owned();
+    let test_id = test["data"]["recordTest"]["id"].as_str().unwrap_or_else(|| panic!("{test}")).to_owned();
     let before = tests_of(&app, &clinic, &patient_id).await;
 
-    let response = app
-        .gql(Some(&clinic), RECORD_RESULT, json!({ "t": test_id, "r": "PENDING" }))
-        .await;
+    let response = app.gql(Some(&clinic), RECORD_RESULT, json!({ "t": test_id, "r": "PENDING" })).await;
 
     assert_eq!(error_code(&response), Some("BAD_USER_INPUT"), "{response}");
     assert_eq!(error_field(&response), Some("result"), "{response}");
@@ -316,10 +271,7 @@ async fn a_sample_taken_in_the_future_is_refused(backend: Backend) {
 
     assert_eq!(error_code(&response), Some("BAD_USER_INPUT"), "{response}");
     assert_eq!(error_field(&response), Some("input.sampledAt"), "{response}");
-    assert!(
-        tests_of(&app, &clinic, &patient_id).await.is_empty(),
-        "no test was written"
-    );
+    assert!(tests_of(&app, &clinic, &patient_id).await.is_empty(), "no test was written");
 }
 
 async fn a_clinic_cannot_record_a_test_on_a_patient_out_of_its_reach(backend: Backend) {
@@ -336,21 +288,11 @@ async fn a_clinic_cannot_record_a_test_on_a_patient_out_of_its_reach(backend: Ba
         )
         .await;
 
-    assert_eq!(
-        error_code(&response),
-        Some("NOT_FOUND"),
-        "out of reach looks like unknown: {response}"
-    );
+    assert_eq!(error_code(&response), Some("NOT_FOUND"), "out of reach looks like unknown: {response}");
     assert_eq!(error_field(&response), Some("input.patientId"), "{response}");
-    assert!(
-        tests_of(&app, &hc2, &patient_id).await.is_empty(),
-        "hc2 sees no test on its patient"
-    );
+    assert!(tests_of(&app, &hc2, &patient_id).await.is_empty(), "hc2 sees no test on its patient");
     let reach = app.gql(Some(&clinic), "{ patients { totalCount } }", json!({})).await;
-    assert_eq!(
-        reach["data"]["patients"]["totalCount"], 0,
-        "the refused test gave the clinic no reach: {reach}"
-    );
+    assert_eq!(reach["data"]["patients"]["totalCount"], 0, "the refused test gave the clinic no reach: {reach}");
 }
 
 async fn a_clinic_cannot_set_the_result_of_a_test_another_facility_took(backend: Backend) {
@@ -372,14 +314,9 @@ async fn a_clinic_cannot_set_the_result_of_a_test_another_facility_took(backend:
             json!({ "input": { "patientId": patient_id, "kind": "PCR", "facilityId": centre } }),
         )
         .await;
-    let test_id = test["data"]["recordTest"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{test}"))
-        .to_owned();
+    let test_id = test["data"]["recordTest"]["id"].as_str().unwrap_or_else(|| panic!("{test}")).to_owned();
 
-    let response = app
-        .gql(Some(&clinic), RECORD_RESULT, json!({ "t": test_id, "r": "POSITIVE" }))
-        .await;
+    let response = app.gql(Some(&clinic), RECORD_RESULT, json!({ "t": test_id, "r": "POSITIVE" })).await;
 
     assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response}");
     let tests = tests_of(&app, &hc1, &patient_id).await;
@@ -395,9 +332,7 @@ async fn an_analyst_cannot_register_patients(backend: Backend) {
     let hc1 = app.login("hc1").await;
     let before = totals(&app, &[&analyst, &hc1]).await;
 
-    let response = app
-        .gql(Some(&analyst), REGISTER, json!({ "input": registration(json!({})) }))
-        .await;
+    let response = app.gql(Some(&analyst), REGISTER, json!({ "input": registration(json!({})) })).await;
 
     assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response}");
     assert!(response["data"].is_null(), "{response}");
@@ -436,10 +371,7 @@ async fn broken_requests_get_a_coded_json_answer(backend: Backend) {
 
         assert!(status < 500, "{body}: status {status}: {json}");
         assert_eq!(error_code(&json), Some("BAD_USER_INPUT"), "{body}: {json}");
-        assert!(
-            json["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{body}: {json}"
-        );
+        assert!(json["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}: {json}");
         assert!(json["data"].is_null(), "{body}: {json}");
     }
 }
@@ -451,12 +383,7 @@ async fn requests_without_a_valid_bearer_token_are_unauthenticated(backend: Back
 
     let anonymous = app.gql(None, "{ patients { totalCount } }", json!({})).await;
     let mut answers = Vec::new();
-    for header in [
-        format!("Basic {token}"),
-        token.clone(),
-        "Bearer not-a-token".to_owned(),
-        "Bearer".to_owned(),
-    ] {
+    for header in [format!("Basic {token}"), token.clone(), "Bearer not-a-token".to_owned(), "Bearer".to_owned()] {
         let response = app
             .client
             .post(app.url("/graphql"))
@@ -477,8 +404,5 @@ async fn requests_without_a_valid_bearer_token_are_unauthenticated(backend: Back
         assert_eq!(error_code(&json), Some("UNAUTHENTICATED"), "{header}: {json}");
         assert!(json["data"].is_null(), "{header}: {json}");
     }
-    assert_eq!(
-        signed_in["data"]["patients"]["totalCount"], 0,
-        "the same token as Bearer works: {signed_in}"
-    );
+    assert_eq!(signed_in["data"]["patients"]["totalCount"], 0, "the same token as Bearer works: {signed_in}");
 }

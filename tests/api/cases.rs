@@ -66,10 +66,7 @@ async fn facility_id(app: &TestApp, token: &str, code: &str) -> String {
 /// Whether `id` is 12 digits shown in groups of four: `dddd-dddd-dddd`.
 fn is_grouped_smartphone_id(id: &str) -> bool {
     let groups: Vec<&str> = id.split('-').collect();
-    groups.len() == 3
-        && groups
-            .iter()
-            .all(|g| g.len() == 4 && g.chars().all(|c| c.is_ascii_digit()))
+    groups.len() == 3 && groups.iter().all(|g| g.len() == 4 && g.chars().all(|c| c.is_ascii_digit()))
 }
 
 async fn a_clinic_registers_a_patient_records_two_tests_and_reads_them_back(backend: Backend) {
@@ -125,10 +122,7 @@ async fn a_clinic_registers_a_patient_records_two_tests_and_reads_them_back(back
     assert!(patient["previousSmartphoneId"].is_null(), "{patient}");
     assert_eq!(patient["priorInfection"], false);
     assert_eq!(patient["prefecture"]["code"], "13");
-    assert_eq!(
-        patient["responsibleHealthCentre"]["code"], "131032",
-        "default: the clinic's health centre"
-    );
+    assert_eq!(patient["responsibleHealthCentre"]["code"], "131032", "default: the clinic's health centre");
     assert_eq!(patient["registeringFacility"]["name"], CLINIC);
     assert_eq!(patient["careSetting"], "UNDECIDED");
     assert!(patient["outcome"].is_null(), "{patient}");
@@ -156,15 +150,10 @@ async fn a_clinic_registers_a_patient_records_two_tests_and_reads_them_back(back
 async fn a_pending_test_shows_its_result_once_recorded(backend: Backend) {
     let app = spawn_app(backend).await;
     let clinic = app.login("clinic1").await;
-    let (id, _) = app
-        .register_patient(&clinic, "サトウ ハナコ", json!({ "sex": "FEMALE" }))
-        .await;
+    let (id, _) = app.register_patient(&clinic, "サトウ ハナコ", json!({ "sex": "FEMALE" })).await;
     let pending = record_test(&app, &clinic, json!({ "patientId": id, "kind": "LAMP" })).await;
     assert_eq!(pending["result"], "PENDING", "PENDING by default: {pending}");
-    assert!(
-        pending["resultedAt"].is_null(),
-        "no result time while pending: {pending}"
-    );
+    assert!(pending["resultedAt"].is_null(), "no result time while pending: {pending}");
 
     let response = app
         .gql(
@@ -191,9 +180,7 @@ async fn a_health_centre_enters_a_patient_and_a_test_on_behalf_of_a_facility(bac
     let app = spawn_app(backend).await;
     let hc1 = app.login("hc1").await;
     let centre = facility_id(&app, &hc1, "F13-0003").await;
-    let (id, smartphone_id) = app
-        .register_patient(&hc1, "スズキ イチロウ", json!({ "facilityId": centre }))
-        .await;
+    let (id, smartphone_id) = app.register_patient(&hc1, "スズキ イチロウ", json!({ "facilityId": centre })).await;
 
     let test = record_test(
         &app,
@@ -221,23 +208,14 @@ async fn a_health_centre_must_name_the_facility_it_enters_a_test_for(backend: Ba
     let hc1 = app.login("hc1").await;
     let (id, _) = app.register_patient(&hc1, "タナカ ジロウ", json!({})).await;
 
-    let response = app
-        .gql(
-            Some(&hc1),
-            RECORD_TEST,
-            json!({ "input": { "patientId": id, "kind": "PCR" } }),
-        )
-        .await;
+    let response = app.gql(Some(&hc1), RECORD_TEST, json!({ "input": { "patientId": id, "kind": "PCR" } })).await;
 
     assert_eq!(error_code(&response), Some("BAD_USER_INPUT"), "{response}");
     assert_eq!(error_field(&response), Some("input.facilityId"), "{response}");
     assert!(response["data"].is_null(), "{response}");
     let patient = patient_by_id(&app, &hc1, &id).await;
     assert_eq!(patient["tests"], json!([]), "nothing was recorded: {patient}");
-    assert!(
-        patient["registeringFacility"].is_null(),
-        "registered on its own account: {patient}"
-    );
+    assert!(patient["registeringFacility"].is_null(), "registered on its own account: {patient}");
     assert_eq!(patient["responsibleHealthCentre"]["code"], "131032");
 }
 
@@ -248,29 +226,15 @@ async fn a_clinic_may_name_another_responsible_health_centre(backend: Backend) {
     let hc2 = app.login("hc2").await;
     let shinjuku = app.health_centre_id(&clinic, "131041").await;
 
-    let (id, _) = app
-        .register_patient(&clinic, "ヤマダ ハナコ", json!({ "healthCentreId": shinjuku }))
-        .await;
+    let (id, _) = app.register_patient(&clinic, "ヤマダ ハナコ", json!({ "healthCentreId": shinjuku })).await;
 
     let patient = patient_by_id(&app, &hc2, &id).await;
     assert_eq!(patient["responsibleHealthCentre"]["id"], shinjuku.as_str(), "{patient}");
     assert_eq!(patient["responsibleHealthCentre"]["code"], "131041", "{patient}");
     assert_eq!(patient["registeringFacility"]["name"], CLINIC, "{patient}");
-    assert_eq!(
-        patient["nameKana"], "ヤマダ ハナコ",
-        "the responsible centre reads personal data"
-    );
+    assert_eq!(patient["nameKana"], "ヤマダ ハナコ", "the responsible centre reads personal data");
     let by_clinic = patient_by_id(&app, &clinic, &id).await;
     assert_eq!(by_clinic["id"], id.as_str(), "the registering clinic keeps its reach");
-    let by_hc1 = app
-        .gql(
-            Some(&hc1),
-            "query($id: ID!) { patient(id: $id) { id } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert!(
-        by_hc1["data"]["patient"].is_null(),
-        "the clinic's own centre is not responsible: {by_hc1}"
-    );
+    let by_hc1 = app.gql(Some(&hc1), "query($id: ID!) { patient(id: $id) { id } }", json!({ "id": id })).await;
+    assert!(by_hc1["data"]["patient"].is_null(), "the clinic's own centre is not responsible: {by_hc1}");
 }

@@ -95,13 +95,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let app = Application::build(config, true).await.expect("the gateway starts");
     let addr = app.addr();
     tokio::spawn(app.run());
-    TestApp {
-        addr,
-        backend,
-        client: reqwest::Client::new(),
-        _dir: dir,
-        pg_database,
-    }
+    TestApp { addr, backend, client: reqwest::Client::new(), _dir: dir, pg_database }
 }
 
 fn hex_suffix() -> String {
@@ -142,10 +136,8 @@ impl TestApp {
 
     /// Posts a GraphQL operation and returns the JSON response.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self
-            .client
-            .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }));
+        let mut request =
+            self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -170,15 +162,7 @@ impl TestApp {
 
     /// SQL statements the gateway has run so far (from `/metrics`).
     pub async fn query_count(&self) -> u64 {
-        let text = self
-            .client
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("body");
+        let text = self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("body");
         text.lines()
             .find_map(|line| line.strip_prefix("hersys_db_queries_total "))
             .and_then(|n| n.trim().parse().ok())
@@ -237,13 +221,7 @@ pub fn error_field(response: &Value) -> Option<&str> {
 
 #[test]
 fn database_names_are_replaced_in_urls() {
-    assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u@h/db?sslmode=disable", "x"),
-        "postgres://u@h/x?sslmode=disable"
-    );
+    assert_eq!(with_database("postgres://postgres@127.0.0.1:5432/test", "x"), "postgres://postgres@127.0.0.1:5432/x");
+    assert_eq!(with_database("postgres://u@h/db?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
     assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
 }

@@ -84,9 +84,7 @@ async fn a_home_care_case_runs_from_first_test_to_recovery(backend: Backend) {
     let hc1 = app.login("hc1").await;
 
     // The clinic registers the patient and records both tests.
-    let (id, smartphone_id) = app
-        .register_patient(&clinic, "ヤマダ ハナコ", json!({ "sex": "FEMALE" }))
-        .await;
+    let (id, smartphone_id) = app.register_patient(&clinic, "ヤマダ ハナコ", json!({ "sex": "FEMALE" })).await;
     assert!(record_test(&app, &clinic, &id, "PCR", "POSITIVE").await["errors"].is_null());
     assert!(record_test(&app, &clinic, &id, "ANTIGEN_QUALITATIVE", "NEGATIVE").await["errors"].is_null());
 
@@ -104,17 +102,11 @@ async fn a_home_care_case_runs_from_first_test_to_recovery(backend: Backend) {
         )
         .await;
     assert_eq!(login["data"]["patientLogin"]["account"]["role"], "PATIENT", "{login}");
-    let patient_token = login["data"]["patientLogin"]["token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let patient_token = login["data"]["patientLogin"]["token"].as_str().unwrap_or_default().to_owned();
     let jst = FixedOffset::east_opt(9 * 3600).expect("offset");
     let today = Utc::now().with_timezone(&jst).date_naive();
     for days_ago in [3, 2, 1] {
-        let noon = (today - Duration::days(days_ago))
-            .and_hms_opt(12, 0, 0)
-            .expect("noon")
-            .and_local_timezone(jst);
+        let noon = (today - Duration::days(days_ago)).and_hms_opt(12, 0, 0).expect("noon").and_local_timezone(jst);
         let at = noon.single().expect("a moment").with_timezone(&Utc).to_rfc3339();
         let report = app
             .gql(
@@ -126,31 +118,17 @@ async fn a_home_care_case_runs_from_first_test_to_recovery(backend: Backend) {
         assert_eq!(report["data"]["submitHealthReport"]["byPatient"], true, "{report}");
     }
     // The patient cannot read another record or the district's list.
-    let others = app
-        .gql(Some(&patient_token), "{ patients { totalCount } }", json!({}))
-        .await;
+    let others = app.gql(Some(&patient_token), "{ patients { totalCount } }", json!({})).await;
     assert_eq!(others["data"]["patients"]["totalCount"], 1, "{others}");
 
     // The morning list: not reported today, but reported yesterday.
     let missing = app.gql(Some(&hc1), "{ patientsNotReported { id } }", json!({})).await;
-    assert_eq!(
-        missing["data"]["patientsNotReported"],
-        json!([{ "id": id }]),
-        "{missing}"
-    );
+    assert_eq!(missing["data"]["patientsNotReported"], json!([{ "id": id }]), "{missing}");
     let yesterday = (today - Duration::days(1)).to_string();
     let missing_yesterday = app
-        .gql(
-            Some(&hc1),
-            "query($d: Date) { patientsNotReported(date: $d) { id } }",
-            json!({ "d": yesterday }),
-        )
+        .gql(Some(&hc1), "query($d: Date) { patientsNotReported(date: $d) { id } }", json!({ "d": yesterday }))
         .await;
-    assert_eq!(
-        missing_yesterday["data"]["patientsNotReported"],
-        json!([]),
-        "{missing_yesterday}"
-    );
+    assert_eq!(missing_yesterday["data"]["patientsNotReported"], json!([]), "{missing_yesterday}");
 
     // Staff phone, record the call, and enter today's report for the patient.
     let call = app
@@ -168,20 +146,11 @@ async fn a_home_care_case_runs_from_first_test_to_recovery(backend: Backend) {
             json!({ "input": { "patientId": id, "bodyTemperature": 38.7, "spo2": 92, "symptoms": ["SHORTNESS_OF_BREATH"] } }),
         )
         .await;
-    assert_eq!(
-        on_behalf["data"]["submitHealthReport"]["byPatient"], false,
-        "{on_behalf}"
-    );
+    assert_eq!(on_behalf["data"]["submitHealthReport"]["byPatient"], false, "{on_behalf}");
     let now_missing = app.gql(Some(&hc1), "{ patientsNotReported { id } }", json!({})).await;
     assert_eq!(now_missing["data"]["patientsNotReported"], json!([]), "{now_missing}");
-    let warnings = app
-        .gql(Some(&hc1), "{ patientsWithWarningSigns { id } }", json!({}))
-        .await;
-    assert_eq!(
-        warnings["data"]["patientsWithWarningSigns"],
-        json!([{ "id": id }]),
-        "{warnings}"
-    );
+    let warnings = app.gql(Some(&hc1), "{ patientsWithWarningSigns { id } }", json!({})).await;
+    assert_eq!(warnings["data"]["patientsWithWarningSigns"], json!([{ "id": id }]), "{warnings}");
     let visit = app
         .gql(
             Some(&hc1),
@@ -189,10 +158,7 @@ async fn a_home_care_case_runs_from_first_test_to_recovery(backend: Backend) {
             json!({ "input": { "patientId": id, "visitedOn": today.to_string(), "institutionName": "みなと診療所" } }),
         )
         .await;
-    assert_eq!(
-        visit["data"]["recordMedicalVisit"]["institutionName"], "みなと診療所",
-        "{visit}"
-    );
+    assert_eq!(visit["data"]["recordMedicalVisit"]["institutionName"], "みなと診療所", "{visit}");
 
     // Recovery ends the case.
     let ended = record_outcome(&app, &hc1, &id, "RECOVERED").await;
@@ -202,21 +168,14 @@ async fn a_home_care_case_runs_from_first_test_to_recovery(backend: Backend) {
     assert_eq!(record["healthReports"].as_array().map(Vec::len), Some(4));
     assert_eq!(record["latestHealthReport"]["spo2"], 92);
     assert_eq!(record["healthReports"][0]["symptoms"], json!(["COUGH", "FATIGUE"]));
-    assert_eq!(
-        record["followUpCalls"],
-        json!([{ "reached": true, "note": "咳が続いている" }])
-    );
+    assert_eq!(record["followUpCalls"], json!([{ "reached": true, "note": "咳が続いている" }]));
     assert_eq!(record["medicalVisits"][0]["institutionName"], "みなと診療所");
     assert_eq!(record["tests"].as_array().map(Vec::len), Some(2));
 
     // The smartphone ID no longer works: the open session ended, and a new
     // sign-in is refused.
     let after = app
-        .gql(
-            Some(&patient_token),
-            SUBMIT_REPORT,
-            json!({ "input": { "bodyTemperature": 36.5, "symptoms": [] } }),
-        )
+        .gql(Some(&patient_token), SUBMIT_REPORT, json!({ "input": { "bodyTemperature": 36.5, "symptoms": [] } }))
         .await;
     assert_eq!(error_code(&after), Some("UNAUTHENTICATED"), "{after}");
     let relogin = app
@@ -235,10 +194,7 @@ async fn a_home_care_case_runs_from_first_test_to_recovery(backend: Backend) {
         )
         .await;
     assert_eq!(error_code(&staff_after), Some("CONFLICT"), "{staff_after}");
-    assert_eq!(
-        view(&app, &hc1, &id).await["healthReports"].as_array().map(Vec::len),
-        Some(4)
-    );
+    assert_eq!(view(&app, &hc1, &id).await["healthReports"].as_array().map(Vec::len), Some(4));
 }
 
 const ADMIT: &str = "mutation($p: ID!, $f: ID!, $s: Severity!, $at: DateTime) {
@@ -259,56 +215,24 @@ async fn a_hospital_case_is_admitted_treated_discharged_and_closed(backend: Back
     let clinic_facility = facility_id(&app, &hc1, "F13-0001").await;
 
     // Before admission the hospital does not reach the patient.
-    let unseen = app
-        .gql(
-            Some(&hospital),
-            "query($id: ID!) { patient(id: $id) { id } }",
-            json!({ "id": id }),
-        )
-        .await;
+    let unseen = app.gql(Some(&hospital), "query($id: ID!) { patient(id: $id) { id } }", json!({ "id": id })).await;
     assert_eq!(unseen["data"]["patient"], Value::Null, "{unseen}");
 
-    let not_hospital = app
-        .gql(Some(&hc1), ADMIT, json!({ "p": id, "f": clinic_facility, "s": "MILD" }))
-        .await;
-    assert_eq!(
-        (error_code(&not_hospital), error_field(&not_hospital)),
-        (Some("BAD_USER_INPUT"), Some("facilityId"))
-    );
+    let not_hospital = app.gql(Some(&hc1), ADMIT, json!({ "p": id, "f": clinic_facility, "s": "MILD" })).await;
+    assert_eq!((error_code(&not_hospital), error_field(&not_hospital)), (Some("BAD_USER_INPUT"), Some("facilityId")));
 
     let admitted_at = (Utc::now() - Duration::hours(2)).to_rfc3339();
-    let admitted = app
-        .gql(
-            Some(&hc1),
-            ADMIT,
-            json!({ "p": id, "f": hospital_id, "s": "MODERATE_I", "at": admitted_at }),
-        )
-        .await;
-    let stay = admitted["data"]["admitPatient"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{admitted}"))
-        .to_owned();
-    let again = app
-        .gql(Some(&hc1), ADMIT, json!({ "p": id, "f": hospital_id, "s": "MILD" }))
-        .await;
+    let admitted =
+        app.gql(Some(&hc1), ADMIT, json!({ "p": id, "f": hospital_id, "s": "MODERATE_I", "at": admitted_at })).await;
+    let stay = admitted["data"]["admitPatient"]["id"].as_str().unwrap_or_else(|| panic!("{admitted}")).to_owned();
+    let again = app.gql(Some(&hc1), ADMIT, json!({ "p": id, "f": hospital_id, "s": "MILD" })).await;
     assert_eq!(error_code(&again), Some("CONFLICT"), "{again}");
 
     // The hospital now reaches the patient and enters the condition twice.
-    let first = app
-        .gql(
-            Some(&hospital),
-            CONDITION,
-            json!({ "h": stay, "s": "MODERATE_II", "n": "酸素投与開始" }),
-        )
-        .await;
+    let first =
+        app.gql(Some(&hospital), CONDITION, json!({ "h": stay, "s": "MODERATE_II", "n": "酸素投与開始" })).await;
     assert_eq!(first["data"]["recordCondition"]["severity"], "MODERATE_II", "{first}");
-    let second = app
-        .gql(
-            Some(&hospital),
-            CONDITION,
-            json!({ "h": stay, "s": "SEVERE", "icu": true }),
-        )
-        .await;
+    let second = app.gql(Some(&hospital), CONDITION, json!({ "h": stay, "s": "SEVERE", "icu": true })).await;
     assert_eq!(second["data"]["recordCondition"]["severity"], "SEVERE", "{second}");
     assert_eq!(second["data"]["recordCondition"]["icu"], true);
     assert_eq!(
@@ -316,30 +240,18 @@ async fn a_hospital_case_is_admitted_treated_discharged_and_closed(backend: Back
         json!([{ "severity": "MODERATE_I" }, { "severity": "MODERATE_II" }, { "severity": "SEVERE" }])
     );
     // The clinic is not the admitting hospital.
-    let clinic_entry = app
-        .gql(Some(&clinic), CONDITION, json!({ "h": stay, "s": "MILD" }))
-        .await;
-    assert!(
-        matches!(error_code(&clinic_entry), Some("FORBIDDEN" | "NOT_FOUND")),
-        "{clinic_entry}"
-    );
+    let clinic_entry = app.gql(Some(&clinic), CONDITION, json!({ "h": stay, "s": "MILD" })).await;
+    assert!(matches!(error_code(&clinic_entry), Some("FORBIDDEN" | "NOT_FOUND")), "{clinic_entry}");
 
     // Discharge before the admission is refused; then the real discharge.
     let early = (Utc::now() - Duration::days(1)).to_rfc3339();
-    let too_early = app
-        .gql(Some(&hospital), DISCHARGE, json!({ "h": stay, "at": early }))
-        .await;
-    assert_eq!(
-        (error_code(&too_early), error_field(&too_early)),
-        (Some("BAD_USER_INPUT"), Some("dischargedAt"))
-    );
+    let too_early = app.gql(Some(&hospital), DISCHARGE, json!({ "h": stay, "at": early })).await;
+    assert_eq!((error_code(&too_early), error_field(&too_early)), (Some("BAD_USER_INPUT"), Some("dischargedAt")));
     let out = app.gql(Some(&hospital), DISCHARGE, json!({ "h": stay })).await;
     assert!(out["data"]["dischargePatient"]["dischargedAt"].is_string(), "{out}");
     let twice = app.gql(Some(&hospital), DISCHARGE, json!({ "h": stay })).await;
     assert_eq!(error_code(&twice), Some("CONFLICT"), "{twice}");
-    let late_entry = app
-        .gql(Some(&hospital), CONDITION, json!({ "h": stay, "s": "MILD" }))
-        .await;
+    let late_entry = app.gql(Some(&hospital), CONDITION, json!({ "h": stay, "s": "MILD" })).await;
     assert_eq!(error_code(&late_entry), Some("CONFLICT"), "{late_entry}");
 
     let ended = record_outcome(&app, &hc1, &id, "RECOVERED").await;
@@ -369,9 +281,8 @@ async fn a_reinfection_is_a_new_record_that_keeps_the_earlier_one(backend: Backe
     assert_eq!(error_code(&early), Some("CONFLICT"), "{early}");
 
     record_outcome(&app, &hc1, &first, "RECOVERED").await;
-    let (second, second_phone) = app
-        .register_patient(&clinic, "サトウ ジロウ", json!({ "previousPatientId": first }))
-        .await;
+    let (second, second_phone) =
+        app.register_patient(&clinic, "サトウ ジロウ", json!({ "previousPatientId": first })).await;
     assert_ne!(first, second);
     assert_ne!(first_phone, second_phone);
 
@@ -398,13 +309,7 @@ async fn a_transfer_gives_the_new_centre_full_access_and_the_old_one_read_access
     let (id, _) = app.register_patient(&clinic, "スズキ サブロウ", json!({})).await;
     let hc2_id = app.health_centre_id(&hc2, "131041").await;
 
-    let unseen = app
-        .gql(
-            Some(&hc2),
-            "query($id: ID!) { patient(id: $id) { id } }",
-            json!({ "id": id }),
-        )
-        .await;
+    let unseen = app.gql(Some(&hc2), "query($id: ID!) { patient(id: $id) { id } }", json!({ "id": id })).await;
     assert_eq!(unseen["data"]["patient"], Value::Null);
     let moved = app
         .gql(
@@ -413,10 +318,7 @@ async fn a_transfer_gives_the_new_centre_full_access_and_the_old_one_read_access
             json!({ "p": id, "to": hc2_id }),
         )
         .await;
-    assert_eq!(
-        moved["data"]["transferPatient"]["responsibleHealthCentre"]["code"], "131041",
-        "{moved}"
-    );
+    assert_eq!(moved["data"]["transferPatient"]["responsibleHealthCentre"]["code"], "131041", "{moved}");
 
     // The new centre has full access: it reads personal data and decides.
     let new_view = view(&app, &hc2, &id).await;
@@ -425,10 +327,7 @@ async fn a_transfer_gives_the_new_centre_full_access_and_the_old_one_read_access
         new_view["transfers"],
         json!([{ "from": { "code": "131032" }, "to": { "code": "131041" }, "transferredBy": { "kind": "HEALTH_CENTRE" } }])
     );
-    assert_eq!(
-        set_care(&app, &hc2, &id, "HOME").await["data"]["setCareSetting"]["careSetting"],
-        "HOME"
-    );
+    assert_eq!(set_care(&app, &hc2, &id, "HOME").await["data"]["setCareSetting"]["careSetting"], "HOME");
 
     // The old centre still reads the case, but no longer changes it.
     let old_view = view(&app, &hc1, &id).await;
@@ -446,13 +345,7 @@ async fn a_transfer_gives_the_new_centre_full_access_and_the_old_one_read_access
     assert_eq!(error_code(&back), Some("FORBIDDEN"), "{back}");
 
     // Another centre has nothing to do with it.
-    let other = app
-        .gql(
-            Some(&hc3),
-            "query($id: ID!) { patient(id: $id) { id } }",
-            json!({ "id": id }),
-        )
-        .await;
+    let other = app.gql(Some(&hc3), "query($id: ID!) { patient(id: $id) { id } }", json!({ "id": id })).await;
     assert_eq!(other["data"]["patient"], Value::Null);
     assert_eq!(view(&app, &hc2, &id).await["careSetting"], "HOME");
 }
@@ -463,9 +356,7 @@ async fn a_health_centre_enters_for_a_facility_without_system_access(backend: Ba
     let offline = facility_id(&app, &hc1, "F13-0003").await;
     let online = facility_id(&app, &hc1, "F13-0001").await;
 
-    let (id, _) = app
-        .register_patient(&hc1, "イトウ シロウ", json!({ "facilityId": offline }))
-        .await;
+    let (id, _) = app.register_patient(&hc1, "イトウ シロウ", json!({ "facilityId": offline })).await;
     let test = app
         .gql(
             Some(&hc1),
@@ -512,17 +403,9 @@ async fn a_stale_version_is_refused_with_conflict_and_changes_nothing(backend: B
     // Two staff decide from the same version; the second is refused.
     let query = "mutation($p: ID!, $s: CareSetting!, $v: Int) {
         setCareSetting(patientId: $p, setting: $s, expectedVersion: $v) { careSetting version } }";
-    let first = app
-        .gql(Some(&hc1), query, json!({ "p": id, "s": "HOME", "v": version }))
-        .await;
+    let first = app.gql(Some(&hc1), query, json!({ "p": id, "s": "HOME", "v": version })).await;
     assert_eq!(first["data"]["setCareSetting"]["version"], version + 1, "{first}");
-    let second = app
-        .gql(
-            Some(&hc1),
-            query,
-            json!({ "p": id, "s": "ACCOMMODATION", "v": version }),
-        )
-        .await;
+    let second = app.gql(Some(&hc1), query, json!({ "p": id, "s": "ACCOMMODATION", "v": version })).await;
     assert_eq!(error_code(&second), Some("CONFLICT"), "{second}");
     let record = view(&app, &hc1, &id).await;
     assert_eq!(record["careSetting"], "HOME");
@@ -537,16 +420,10 @@ async fn a_stale_version_is_refused_with_conflict_and_changes_nothing(backend: B
     let attempts = (0..4).map(|_| app.gql(Some(&hc1), transfer, json!({ "p": id, "to": hc2_id, "v": current })));
     let results = futures_util::future::join_all(attempts).await;
     let won = results.iter().filter(|r| r["errors"].is_null()).count();
-    let refused = results
-        .iter()
-        .filter(|r| matches!(error_code(r), Some("CONFLICT" | "FORBIDDEN")))
-        .count();
+    let refused = results.iter().filter(|r| matches!(error_code(r), Some("CONFLICT" | "FORBIDDEN"))).count();
     assert_eq!((won, refused), (1, 3), "{results:?}");
     let hc2 = app.login("hc2").await;
-    assert_eq!(
-        view(&app, &hc2, &id).await["transfers"].as_array().map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(view(&app, &hc2, &id).await["transfers"].as_array().map(Vec::len), Some(1));
 }
 
 async fn a_retried_mutation_with_the_same_idempotency_key_writes_once(backend: Backend) {
@@ -558,22 +435,15 @@ async fn a_retried_mutation_with_the_same_idempotency_key_writes_once(backend: B
         "variables": { "input": { "patientId": id, "kind": "PCR", "result": "POSITIVE" } },
     });
     let send = |key: &'static str, body: Value| {
-        let request = app
-            .client
-            .post(app.url("/graphql"))
-            .bearer_auth(&clinic)
-            .header("Idempotency-Key", key)
-            .json(&body);
+        let request =
+            app.client.post(app.url("/graphql")).bearer_auth(&clinic).header("Idempotency-Key", key).json(&body);
         async move { request.send().await.expect("sent").json::<Value>().await.expect("json") }
     };
     let first = send("lab-42-sample-7", body.clone()).await;
     let retry = send("lab-42-sample-7", body.clone()).await;
     assert!(first["data"]["recordTest"]["id"].is_string(), "{first}");
     assert_eq!(first, retry, "the retry returns the first result");
-    assert_eq!(
-        view(&app, &clinic, &id).await["tests"].as_array().map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(view(&app, &clinic, &id).await["tests"].as_array().map(Vec::len), Some(1));
 
     // The same key for another request is a client bug, and is refused.
     let mut other = body.clone();
@@ -583,10 +453,7 @@ async fn a_retried_mutation_with_the_same_idempotency_key_writes_once(backend: B
     // A new key is a new test.
     let fresh = send("lab-42-sample-8", other).await;
     assert!(fresh["data"]["recordTest"]["id"].is_string(), "{fresh}");
-    assert_eq!(
-        view(&app, &clinic, &id).await["tests"].as_array().map(Vec::len),
-        Some(2)
-    );
+    assert_eq!(view(&app, &clinic, &id).await["tests"].as_array().map(Vec::len), Some(2));
 
     // A refused mutation keeps nothing: after fixing the input, the same
     // key runs.
@@ -597,10 +464,7 @@ async fn a_retried_mutation_with_the_same_idempotency_key_writes_once(backend: B
     let fixed = send("lab-42-sample-9", body.clone()).await;
     assert!(fixed["data"]["recordTest"]["id"].is_string(), "{fixed}");
     assert_ne!(fixed["data"]["recordTest"]["id"], first["data"]["recordTest"]["id"]);
-    assert_eq!(
-        view(&app, &clinic, &id).await["tests"].as_array().map(Vec::len),
-        Some(3)
-    );
+    assert_eq!(view(&app, &clinic, &id).await["tests"].as_array().map(Vec::len), Some(3));
 }
 
 async fn refused_state_transitions_write_nothing(backend: Backend) {
@@ -614,16 +478,9 @@ async fn refused_state_transitions_write_nothing(backend: Backend) {
 
     // A result on an unknown test.
     let unknown = app
-        .gql(
-            Some(&clinic),
-            "mutation { recordTestResult(testId: \"987654\", result: POSITIVE) { id } }",
-            json!({}),
-        )
+        .gql(Some(&clinic), "mutation { recordTestResult(testId: \"987654\", result: POSITIVE) { id } }", json!({}))
         .await;
-    assert_eq!(
-        (error_code(&unknown), error_field(&unknown)),
-        (Some("NOT_FOUND"), Some("testId"))
-    );
+    assert_eq!((error_code(&unknown), error_field(&unknown)), (Some("NOT_FOUND"), Some("testId")));
 
     // A result before the sample was taken.
     let sampled = (Utc::now() - Duration::hours(1)).to_rfc3339();
@@ -634,10 +491,7 @@ async fn refused_state_transitions_write_nothing(backend: Backend) {
             json!({ "input": { "patientId": id, "kind": "PCR", "sampledAt": sampled } }),
         )
         .await;
-    let test_id = pending["data"]["recordTest"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{pending}"))
-        .to_owned();
+    let test_id = pending["data"]["recordTest"]["id"].as_str().unwrap_or_else(|| panic!("{pending}")).to_owned();
     let before_sample = (Utc::now() - Duration::hours(3)).to_rfc3339();
     let early = app
         .gql(
@@ -646,24 +500,15 @@ async fn refused_state_transitions_write_nothing(backend: Backend) {
             json!({ "t": test_id, "at": before_sample }),
         )
         .await;
-    assert_eq!(
-        (error_code(&early), error_field(&early)),
-        (Some("BAD_USER_INPUT"), Some("resultedAt"))
-    );
+    assert_eq!((error_code(&early), error_field(&early)), (Some("BAD_USER_INPUT"), Some("resultedAt")));
     assert_eq!(view(&app, &hc1, &id).await["tests"][0]["result"], "PENDING");
 
     // Roles: the analyst writes nothing; the prefecture only places patients
     // in its accommodation care.
-    assert_eq!(
-        error_code(&set_care(&app, &analyst, &id, "HOME").await),
-        Some("FORBIDDEN")
-    );
+    assert_eq!(error_code(&set_care(&app, &analyst, &id, "HOME").await), Some("FORBIDDEN"));
     assert_eq!(error_code(&set_care(&app, &pref, &id, "HOME").await), Some("FORBIDDEN"));
     let placed = set_care(&app, &pref, &id, "ACCOMMODATION").await;
-    assert_eq!(
-        placed["data"]["setCareSetting"]["careSetting"], "ACCOMMODATION",
-        "{placed}"
-    );
+    assert_eq!(placed["data"]["setCareSetting"]["careSetting"], "ACCOMMODATION", "{placed}");
 
     // A patient reports only about themself.
     let login = app
@@ -673,10 +518,7 @@ async fn refused_state_transitions_write_nothing(backend: Backend) {
             json!({ "s": phone, "b": "1980-04-01" }),
         )
         .await;
-    let patient_token = login["data"]["patientLogin"]["token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let patient_token = login["data"]["patientLogin"]["token"].as_str().unwrap_or_default().to_owned();
     let for_other = app
         .gql(
             Some(&patient_token),
@@ -684,21 +526,11 @@ async fn refused_state_transitions_write_nothing(backend: Backend) {
             json!({ "input": { "patientId": other, "bodyTemperature": 36.5, "symptoms": [] } }),
         )
         .await;
-    assert!(
-        matches!(error_code(&for_other), Some("FORBIDDEN" | "NOT_FOUND")),
-        "{for_other}"
-    );
+    assert!(matches!(error_code(&for_other), Some("FORBIDDEN" | "NOT_FOUND")), "{for_other}");
     let hot = app
-        .gql(
-            Some(&patient_token),
-            SUBMIT_REPORT,
-            json!({ "input": { "bodyTemperature": 47.0, "symptoms": [] } }),
-        )
+        .gql(Some(&patient_token), SUBMIT_REPORT, json!({ "input": { "bodyTemperature": 47.0, "symptoms": [] } }))
         .await;
-    assert_eq!(
-        (error_code(&hot), error_field(&hot)),
-        (Some("BAD_USER_INPUT"), Some("input.bodyTemperature"))
-    );
+    assert_eq!((error_code(&hot), error_field(&hot)), (Some("BAD_USER_INPUT"), Some("input.bodyTemperature")));
     let future = (Utc::now() + Duration::days(1)).to_rfc3339();
     let ahead = app
         .gql(
@@ -707,17 +539,11 @@ async fn refused_state_transitions_write_nothing(backend: Backend) {
             json!({ "input": { "bodyTemperature": 36.5, "symptoms": [], "reportedAt": future } }),
         )
         .await;
-    assert_eq!(
-        (error_code(&ahead), error_field(&ahead)),
-        (Some("BAD_USER_INPUT"), Some("input.reportedAt"))
-    );
+    assert_eq!((error_code(&ahead), error_field(&ahead)), (Some("BAD_USER_INPUT"), Some("input.reportedAt")));
 
     // No discharge without an admission; no second outcome.
     let no_stay = app.gql(Some(&hc1), DISCHARGE, json!({ "h": "424242" })).await;
-    assert_eq!(
-        (error_code(&no_stay), error_field(&no_stay)),
-        (Some("NOT_FOUND"), Some("hospitalisationId"))
-    );
+    assert_eq!((error_code(&no_stay), error_field(&no_stay)), (Some("NOT_FOUND"), Some("hospitalisationId")));
     record_outcome(&app, &hc1, &id, "OTHER").await;
     let again = record_outcome(&app, &hc1, &id, "RECOVERED").await;
     assert_eq!(error_code(&again), Some("CONFLICT"), "{again}");

@@ -26,10 +26,7 @@ async fn patient_with_a_test(app: &TestApp, token: &str) -> String {
             json!({ "input": { "patientId": id, "kind": "PCR", "result": "POSITIVE" } }),
         )
         .await;
-    assert!(
-        response["data"]["recordTest"]["id"].is_string(),
-        "recordTest failed: {response}"
-    );
+    assert!(response["data"]["recordTest"]["id"].is_string(), "recordTest failed: {response}");
     id
 }
 
@@ -39,10 +36,7 @@ async fn measured_page(app: &TestApp, token: &str, first: u64) -> (u64, Vec<Valu
     let response = app.gql(Some(token), PAGE, json!({ "first": first })).await;
     let after = app.query_count().await;
     assert!(response["errors"].is_null(), "{response}");
-    let edges = response["data"]["patients"]["edges"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let edges = response["data"]["patients"]["edges"].as_array().cloned().unwrap_or_default();
     (after - before, edges)
 }
 
@@ -51,11 +45,7 @@ async fn a_page_of_patients_with_relations_costs_the_same_statements_whatever_it
     let clinic = app.login("clinic1").await;
     for _ in 0..10 {
         let chunk = join_all((0..10).map(|_| patient_with_a_test(&app, &clinic))).await;
-        assert_eq!(
-            chunk.iter().collect::<std::collections::BTreeSet<_>>().len(),
-            10,
-            "ten new patients"
-        );
+        assert_eq!(chunk.iter().collect::<std::collections::BTreeSet<_>>().len(), 10, "ten new patients");
     }
     // A fresh session is not touched again within 60 s, so no session
     // write falls into one measurement only; the warm-up makes sure.
@@ -66,10 +56,7 @@ async fn a_page_of_patients_with_relations_costs_the_same_statements_whatever_it
     let (hundred, hundred_edges) = measured_page(&app, &hc1, 100).await;
     let (ten_again, _) = measured_page(&app, &hc1, 10).await;
 
-    println!(
-        "SQL statements: page of 10 = {ten}, page of 100 = {hundred} ({:?})",
-        app.backend
-    );
+    println!("SQL statements: page of 10 = {ten}, page of 100 = {hundred} ({:?})", app.backend);
     assert_eq!(ten_edges.len(), 10);
     assert_eq!(hundred_edges.len(), 100);
     for edge in &hundred_edges {
@@ -78,10 +65,7 @@ async fn a_page_of_patients_with_relations_costs_the_same_statements_whatever_it
         assert_eq!(node["tests"][0]["result"], "POSITIVE", "{node}");
         assert_eq!(node["tests"][0]["facility"]["name"], "Minato Fever Clinic", "{node}");
         assert_eq!(node["hospitalisations"], json!([]), "{node}");
-        assert_eq!(
-            node["responsibleHealthCentre"]["name"], "Minato City Health Centre",
-            "{node}"
-        );
+        assert_eq!(node["responsibleHealthCentre"]["name"], "Minato City Health Centre", "{node}");
         assert_eq!(node["responsibleHealthCentre"]["prefecture"]["code"], "13", "{node}");
     }
     assert_eq!(ten, hundred, "a page of 100 costs as many statements as a page of 10");

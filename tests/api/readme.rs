@@ -13,17 +13,10 @@ fn walk_through() -> Vec<(String, String)> {
     let mut blocks = Vec::new();
     let mut lines = readme.lines();
     while let Some(line) = lines.next() {
-        let Some(account) = line
-            .strip_prefix("<!-- as: ")
-            .and_then(|rest| rest.strip_suffix(" -->"))
-        else {
+        let Some(account) = line.strip_prefix("<!-- as: ").and_then(|rest| rest.strip_suffix(" -->")) else {
             continue;
         };
-        assert_eq!(
-            lines.next(),
-            Some("```graphql"),
-            "a graphql block follows the marker for {account}"
-        );
+        assert_eq!(lines.next(), Some("```graphql"), "a graphql block follows the marker for {account}");
         let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
         blocks.push((account.to_owned(), body.join("\n")));
     }
@@ -47,10 +40,7 @@ async fn the_readme_walk_through_works_as_written(backend: Backend) {
                         json!({ "s": id }),
                     )
                     .await;
-                login["data"]["patientLogin"]["token"]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{login}"))
-                    .to_owned()
+                login["data"]["patientLogin"]["token"].as_str().unwrap_or_else(|| panic!("{login}")).to_owned()
             }
             None => app.login(&account).await,
         };
@@ -59,16 +49,10 @@ async fn the_readme_walk_through_works_as_written(backend: Backend) {
             // The de-identified view: FORBIDDEN at each personal field only.
             let errors = response["errors"].as_array().cloned().unwrap_or_default();
             assert!(!errors.is_empty(), "{response}");
-            assert!(
-                errors.iter().all(|e| e["extensions"]["code"] == "FORBIDDEN"),
-                "{response}"
-            );
+            assert!(errors.iter().all(|e| e["extensions"]["code"] == "FORBIDDEN"), "{response}");
             assert_eq!(response["data"]["patients"]["totalCount"], 1, "{response}");
         } else {
-            assert!(
-                response["errors"].is_null(),
-                "README step as {account} failed:\n{operation}\n{response}"
-            );
+            assert!(response["errors"].is_null(), "README step as {account} failed:\n{operation}\n{response}");
         }
         if let Some(Value::String(id)) = response["data"]["registerPatient"].get("smartphoneId") {
             smartphone_id = Some(id.clone());

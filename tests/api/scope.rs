@@ -36,11 +36,7 @@ impl MixedSet {
 }
 
 async fn mixed_set(app: &TestApp) -> MixedSet {
-    let mut set = MixedSet {
-        clinic: BTreeSet::new(),
-        hc2: BTreeSet::new(),
-        hc3: BTreeSet::new(),
-    };
+    let mut set = MixedSet { clinic: BTreeSet::new(), hc2: BTreeSet::new(), hc3: BTreeSet::new() };
     for (username, count) in [("clinic1", 3), ("hc2", 2), ("hc3", 1)] {
         let token = app.login(username).await;
         for _ in 0..count {
@@ -57,25 +53,13 @@ async fn mixed_set(app: &TestApp) -> MixedSet {
 
 /// The caller's whole list: (totalCount, ids). Fails on any error.
 async fn visible(app: &TestApp, token: &str) -> (u64, BTreeSet<String>) {
-    let response = app
-        .gql(
-            Some(token),
-            "{ patients(first: 500) { totalCount nodes { id } } }",
-            json!({}),
-        )
-        .await;
+    let response = app.gql(Some(token), "{ patients(first: 500) { totalCount nodes { id } } }", json!({})).await;
     assert!(response["errors"].is_null(), "{response}");
-    let total = response["data"]["patients"]["totalCount"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no totalCount: {response}"));
+    let total =
+        response["data"]["patients"]["totalCount"].as_u64().unwrap_or_else(|| panic!("no totalCount: {response}"));
     let ids = response["data"]["patients"]["nodes"]
         .as_array()
-        .map(|nodes| {
-            nodes
-                .iter()
-                .filter_map(|n| n["id"].as_str().map(str::to_owned))
-                .collect()
-        })
+        .map(|nodes| nodes.iter().filter_map(|n| n["id"].as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
     (total, ids)
 }
@@ -100,10 +84,7 @@ async fn a_clinic_sees_exactly_the_patients_it_registered(backend: Backend) {
     assert_eq!(ids, set.clinic);
     let other = patient(&app, &clinic, &first(&set.hc2), "id").await;
     assert!(other["errors"].is_null(), "out of reach is not an error: {other}");
-    assert!(
-        other["data"]["patient"].is_null(),
-        "hc2's patient is out of the clinic's reach: {other}"
-    );
+    assert!(other["data"]["patient"].is_null(), "hc2's patient is out of the clinic's reach: {other}");
 }
 
 async fn health_centres_see_exactly_the_patients_they_are_responsible_for(backend: Backend) {
@@ -118,26 +99,13 @@ async fn health_centres_see_exactly_the_patients_they_are_responsible_for(backen
     let (hc3_total, hc3_ids) = visible(&app, &hc3).await;
     let clinics_patient = patient(&app, &hc2, &first(&set.clinic), "id nameKanji").await;
 
-    assert_eq!(
-        (hc1_total, &hc1_ids),
-        (3, &set.clinic),
-        "the clinic's patients default to hc1's centre"
-    );
+    assert_eq!((hc1_total, &hc1_ids), (3, &set.clinic), "the clinic's patients default to hc1's centre");
     assert_eq!((hc2_total, &hc2_ids), (2, &set.hc2));
     assert_eq!((hc3_total, &hc3_ids), (1, &set.hc3));
     assert!(clinics_patient["errors"].is_null(), "{clinics_patient}");
     assert!(clinics_patient["data"]["patient"].is_null(), "{clinics_patient}");
-    let own = patient(
-        &app,
-        &hc2,
-        &first(&set.hc2),
-        "id nameKanji responsibleHealthCentre { code }",
-    )
-    .await;
-    assert_eq!(
-        own["data"]["patient"]["responsibleHealthCentre"]["code"], "131041",
-        "{own}"
-    );
+    let own = patient(&app, &hc2, &first(&set.hc2), "id nameKanji responsibleHealthCentre { code }").await;
+    assert_eq!(own["data"]["patient"]["responsibleHealthCentre"]["code"], "131041", "{own}");
     assert_eq!(own["data"]["patient"]["nameKanji"], "試験 太郎", "{own}");
 }
 
@@ -168,10 +136,7 @@ async fn a_prefecture_sees_the_patients_of_its_own_health_centres_only(backend: 
     assert_eq!(total, 5);
     assert_eq!(ids, set.tokyo());
     assert!(osaka["errors"].is_null(), "{osaka}");
-    assert!(
-        osaka["data"]["patient"].is_null(),
-        "Osaka is out of Tokyo's reach: {osaka}"
-    );
+    assert!(osaka["data"]["patient"].is_null(), "Osaka is out of Tokyo's reach: {osaka}");
 }
 
 async fn an_analyst_sees_every_patient_without_personal_data(backend: Backend) {
@@ -183,11 +148,7 @@ async fn an_analyst_sees_every_patient_without_personal_data(backend: Backend) {
     let (total, ids) = visible(&app, &analyst).await;
     let one = patient(&app, &analyst, &id, "id caseType sex ageBand nameKanji").await;
     let listed = app
-        .gql(
-            Some(&analyst),
-            "{ patients(first: 500) { edges { node { id caseType nameKanji } } } }",
-            json!({}),
-        )
+        .gql(Some(&analyst), "{ patients(first: 500) { edges { node { id caseType nameKanji } } } }", json!({}))
         .await;
 
     assert_eq!(total, 6);
@@ -196,27 +157,16 @@ async fn an_analyst_sees_every_patient_without_personal_data(backend: Backend) {
     assert_eq!(record["id"], id.as_str(), "{one}");
     assert_eq!(record["caseType"], "CONFIRMED", "{one}");
     assert_eq!(record["sex"], "MALE", "{one}");
-    assert!(
-        record["ageBand"].as_str().is_some_and(|band| band.starts_with("AGE_")),
-        "{one}"
-    );
+    assert!(record["ageBand"].as_str().is_some_and(|band| band.starts_with("AGE_")), "{one}");
     assert!(record["nameKanji"].is_null(), "{one}");
     let errors = one["errors"].as_array().cloned().unwrap_or_default();
     assert_eq!(errors.len(), 1, "{one}");
     assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{one}");
     assert_eq!(errors[0]["path"], json!(["patient", "nameKanji"]), "{one}");
 
-    let edges = listed["data"]["patients"]["edges"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let edges = listed["data"]["patients"]["edges"].as_array().cloned().unwrap_or_default();
     assert_eq!(edges.len(), 6, "{listed}");
-    assert!(
-        edges
-            .iter()
-            .all(|e| e["node"]["nameKanji"].is_null() && e["node"]["caseType"] == "CONFIRMED"),
-        "{listed}"
-    );
+    assert!(edges.iter().all(|e| e["node"]["nameKanji"].is_null() && e["node"]["caseType"] == "CONFIRMED"), "{listed}");
     let errors = listed["errors"].as_array().cloned().unwrap_or_default();
     assert_eq!(errors.len(), 6, "one error per refused field: {listed}");
     for error in &errors {
@@ -236,9 +186,7 @@ async fn a_system_administrator_reads_no_patients(backend: Backend) {
     let set = mixed_set(&app).await;
     let admin = app.login("admin1").await;
 
-    let list = app
-        .gql(Some(&admin), "{ patients { totalCount nodes { id } } }", json!({}))
-        .await;
+    let list = app.gql(Some(&admin), "{ patients { totalCount nodes { id } } }", json!({})).await;
     let one = patient(&app, &admin, &first(&set.clinic), "id").await;
 
     assert_eq!(error_code(&list), Some("FORBIDDEN"), "{list}");
@@ -269,10 +217,7 @@ async fn pages_of_patients_follow_their_cursors_newest_first(backend: Backend) {
         pages.push(connection);
     }
 
-    let sizes: Vec<usize> = pages
-        .iter()
-        .map(|p| p["edges"].as_array().map_or(0, Vec::len))
-        .collect();
+    let sizes: Vec<usize> = pages.iter().map(|p| p["edges"].as_array().map_or(0, Vec::len)).collect();
     assert_eq!(sizes, [10, 10, 5]);
     let has_next: Vec<&Value> = pages.iter().map(|p| &p["pageInfo"]["hasNextPage"]).collect();
     assert_eq!(has_next, [&json!(true), &json!(true), &json!(false)]);
@@ -282,27 +227,15 @@ async fn pages_of_patients_follow_their_cursors_newest_first(backend: Backend) {
         assert_eq!(page["totalCount"], 25, "totalCount counts all pages: {page}");
         let edges = page["edges"].as_array().cloned().unwrap_or_default();
         assert_eq!(page["pageInfo"]["startCursor"], edges[0]["cursor"], "{page}");
-        assert_eq!(
-            page["pageInfo"]["endCursor"],
-            edges[edges.len() - 1]["cursor"],
-            "{page}"
-        );
+        assert_eq!(page["pageInfo"]["endCursor"], edges[edges.len() - 1]["cursor"], "{page}");
     }
     let ids: Vec<i64> = pages
         .iter()
         .flat_map(|p| p["edges"].as_array().cloned().unwrap_or_default())
-        .map(|e| {
-            e["node"]["id"]
-                .as_str()
-                .and_then(|id| id.parse().ok())
-                .expect("numeric ids")
-        })
+        .map(|e| e["node"]["id"].as_str().and_then(|id| id.parse().ok()).expect("numeric ids"))
         .collect();
     assert_eq!(ids.len(), 25);
-    assert!(
-        ids.windows(2).all(|w| w[0] > w[1]),
-        "newest first, none repeated: {ids:?}"
-    );
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first, none repeated: {ids:?}");
     let seen: BTreeSet<String> = ids.iter().map(i64::to_string).collect();
     assert_eq!(seen, registered, "every registered patient is seen once");
 }

@@ -1,0 +1,181 @@
+//! The authorisation matrix as data: role × relationship to the patient ×
+//! field group → access. `docs/authorisation.md` is generated from it
+//! (`hersys authorisation-matrix`), a test fails when the committed file
+//! differs, and the API test suite walks every cell against the real server,
+//! so the document, this table and `policy` cannot drift apart.
+
+use super::Role;
+
+/// How a caller stands to a patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relationship {
+    /// The caller's facility registered and tested the patient.
+    RegisteringFacility,
+    /// The caller's hospital admitted the patient.
+    AdmittingHospital,
+    /// Another facility's patient.
+    OtherFacility,
+    /// The caller's health centre is responsible for the patient.
+    ResponsibleCentre,
+    /// The caller's health centre was responsible before a transfer.
+    PreviousCentre,
+    /// Another health centre's patient.
+    OtherCentre,
+    /// A patient of the caller's prefecture in accommodation care.
+    PrefectureAccommodation,
+    /// A patient of the caller's prefecture in another care setting.
+    PrefectureOtherCare,
+    /// A patient of another prefecture.
+    OtherPrefecture,
+    /// Any patient.
+    AnyPatient,
+    /// The patient themself.
+    Themself,
+    /// Another patient.
+    AnotherPatient,
+}
+
+impl Relationship {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Relationship::RegisteringFacility => "registering and testing facility",
+            Relationship::AdmittingHospital => "admitting hospital",
+            Relationship::OtherFacility => "no relationship",
+            Relationship::ResponsibleCentre => "responsible health centre",
+            Relationship::PreviousCentre => "previous health centre (after a transfer)",
+            Relationship::OtherCentre => "another health centre's patient",
+            Relationship::PrefectureAccommodation => "own prefecture, accommodation care",
+            Relationship::PrefectureOtherCare => "own prefecture, other care setting",
+            Relationship::OtherPrefecture => "another prefecture's patient",
+            Relationship::AnyPatient => "any patient",
+            Relationship::Themself => "the patient themself",
+            Relationship::AnotherPatient => "another patient",
+        }
+    }
+}
+
+/// What a caller may do with a group of fields or operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Fields are returned.
+    Read,
+    /// The row is reached but the fields are `null` with `FORBIDDEN`.
+    Forbidden,
+    /// The operation is allowed.
+    Write,
+    /// The operation is allowed with the limit in the document's notes.
+    WriteLimited,
+    /// The row is out of reach (lists omit it, lookups find nothing) or the
+    /// operation is refused.
+    None,
+}
+
+impl Access {
+    fn word(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Forbidden => "FORBIDDEN",
+            Access::Write => "write",
+            Access::WriteLimited => "write*",
+            Access::None => "none",
+        }
+    }
+}
+
+/// The column groups, in order.
+pub const GROUPS: [&str; 9] = [
+    "de-identified fields",
+    "personal fields",
+    "tests and results",
+    "care decision",
+    "admission",
+    "condition and discharge",
+    "health reports",
+    "follow-up calls and visits",
+    "outcome and transfer",
+];
+
+/// The personal fields (the "personal fields" group).
+pub const PERSONAL_FIELDS: [&str; 9] =
+    ["nameKanji", "nameKana", "birthDate", "address", "phone", "email", "smartphoneId", "previousSmartphoneId", "note"];
+
+use Access::{Forbidden as F, None as N, Read as R, Write as W, WriteLimited as L};
+
+/// One row: a role, a relationship, and the access to each group.
+pub type Row = (Role, Relationship, [Access; 9]);
+
+/// The matrix. Columns as in `GROUPS`.
+pub const MATRIX: [Row; 13] = [
+    (Role::MedicalStaff, Relationship::RegisteringFacility, [R, R, W, N, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::AdmittingHospital, [R, R, W, N, W, W, N, N, N]),
+    (Role::MedicalStaff, Relationship::OtherFacility, [N, N, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::ResponsibleCentre, [R, R, L, W, W, L, W, W, W]),
+    (Role::HealthCentreStaff, Relationship::PreviousCentre, [R, R, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::OtherCentre, [N, N, N, N, N, N, N, N, N]),
+    (Role::PrefectureStaff, Relationship::PrefectureAccommodation, [R, R, N, L, N, N, W, W, N]),
+    (Role::PrefectureStaff, Relationship::PrefectureOtherCare, [R, F, N, L, N, N, N, N, N]),
+    (Role::PrefectureStaff, Relationship::OtherPrefecture, [N, N, N, N, N, N, N, N, N]),
+    (Role::NationalAnalyst, Relationship::AnyPatient, [R, F, N, N, N, N, N, N, N]),
+    (Role::SystemAdmin, Relationship::AnyPatient, [N, N, N, N, N, N, N, N, N]),
+    (Role::Patient, Relationship::Themself, [R, R, N, N, N, N, W, N, N]),
+    (Role::Patient, Relationship::AnotherPatient, [N, N, N, N, N, N, N, N, N]),
+];
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::MedicalStaff => "MEDICAL_STAFF",
+        Role::HealthCentreStaff => "HEALTH_CENTRE_STAFF",
+        Role::PrefectureStaff => "PREFECTURE_STAFF",
+        Role::NationalAnalyst => "NATIONAL_ANALYST",
+        Role::SystemAdmin => "SYSTEM_ADMIN",
+        Role::Patient => "PATIENT",
+    }
+}
+
+/// docs/authorisation.md.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Authorisation matrix\n\n\
+         Generated from `src/auth/matrix.rs` by `hersys authorisation-matrix`; a test fails when this file \
+         differs, and the API tests check every cell against the running server. Refresh with\n\
+         `cargo run --quiet -- authorisation-matrix > docs/authorisation.md`.\n\n\
+         Reading: `read` returns the fields; `FORBIDDEN` reaches the patient but each personal field is `null` \
+         with a `FORBIDDEN` error at its path; `none` does not reach the patient at all (lists omit it, \
+         lookups return `null`, mutations answer `NOT_FOUND` or `FORBIDDEN`). Writing: `write` allowed, \
+         `write*` allowed with the limit below, `none` refused.\n\n",
+    );
+    out.push_str("| role | relationship to the patient |");
+    for group in GROUPS {
+        out.push_str(&format!(" {group} |"));
+    }
+    out.push_str("\n|---|---|");
+    for _ in GROUPS {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for (role, relationship, cells) in
+        MATRIX.iter().filter(|row| row.1 != Relationship::AnyPatient || row.0 != Role::MedicalStaff)
+    {
+        out.push_str(&format!("| `{}` | {} |", role_name(*role), relationship.describe()));
+        for cell in cells {
+            out.push_str(&format!(" {} |", cell.word()));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "\nPersonal fields: {}. De-identified fields: case type, sex, age band, prefecture, health centre, \
+         care setting, outcome, dates, test results, severity.\n\n\
+         Limits (`write*`):\n\n\
+         - Tests and results: medical staff for the facility that took the test; a health centre only on \
+         behalf of a facility of its district that has no system access of its own.\n\
+         - Care decision: the prefecture may place a patient in accommodation care (宿泊療養), which it runs; \
+         every other decision is the responsible health centre's.\n\
+         - Condition and discharge: the admitting hospital; a health centre only for a hospital without \
+         system access.\n\n\
+         Not patient data: reference lists (prefectures, health centres, facilities) are readable by every \
+         staff role; accounts, organisations and the audit log only by `SYSTEM_ADMIN`, who reaches no \
+         patient.\n",
+        PERSONAL_FIELDS.map(|f| format!("`{f}`")).join(", ")
+    ));
+    out
+}

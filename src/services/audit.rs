@@ -1,0 +1,149 @@
+//! The audit log: who read which personal fields of which patient, and who
+//! changed what, through which operation. Append-only: nothing in the
+//! gateway updates or deletes an entry (and on PostgreSQL a trigger refuses
+//! it). Writes are audited in the transaction of the write; reads are
+//! collected during a request and appended before its answer leaves.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use entity::audit_entry;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+
+use crate::auth::{Principal, Role};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Appends one entry.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    action: &str,
+    patient_id: Option<i64>,
+    fields: &[&str],
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    audit_entry::Entity::insert(entry(principal, action, patient_id, fields.join(","), at)).exec(db).await?;
+    Ok(())
+}
+
+/// Appends an entry for an account that is not signed in (a refused
+/// sign-in, for instance).
+pub async fn record_account_event(
+    db: &impl ConnectionTrait,
+    account_id: i64,
+    action: &str,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    audit_entry::Entity::insert(audit_entry::ActiveModel {
+        at: Set(at),
+        account_id: Set(Some(account_id)),
+        actor_patient_id: Set(None),
+        action: Set(action.to_owned()),
+        patient_id: Set(None),
+        fields: Set(String::new()),
+        operation: Set(None),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+fn entry(
+    principal: &Principal,
+    action: &str,
+    patient_id: Option<i64>,
+    fields: String,
+    at: DateTime<Utc>,
+) -> audit_entry::ActiveModel {
+    audit_entry::ActiveModel {
+        at: Set(at),
+        account_id: Set(principal.account_id),
+        actor_patient_id: Set(principal.account_id.is_none().then_some(principal.patient_id).flatten()),
+        action: Set(action.to_owned()),
+        patient_id: Set(patient_id),
+        fields: Set(fields),
+        operation: Set(principal.operation.clone()),
+        ..Default::default()
+    }
+}
+
+/// The personal fields read during one request, by patient.
+#[derive(Debug, Default)]
+pub struct ReadTrail(Mutex<BTreeMap<i64, BTreeSet<&'static str>>>);
+
+impl ReadTrail {
+    pub fn note(&self, patient_id: i64, field: &'static str) {
+        if let Ok(mut reads) = self.0.lock() {
+            reads.entry(patient_id).or_default().insert(field);
+        }
+    }
+
+    fn take(&self) -> BTreeMap<i64, BTreeSet<&'static str>> {
+        self.0.lock().map(|mut reads| std::mem::take(&mut *reads)).unwrap_or_default()
+    }
+}
+
+/// Appends one READ_PERSONAL entry per patient whose personal fields the
+/// request read, in one statement.
+pub async fn flush_reads(state: &AppState, principal: &Principal, trail: &ReadTrail) -> AppResult<()> {
+    let reads = trail.take();
+    if reads.is_empty() {
+        return Ok(());
+    }
+    let now = state.now();
+    let rows =
+        reads.into_iter().map(|(patient, fields)| entry(principal, "READ_PERSONAL", Some(patient), join(&fields), now));
+    audit_entry::Entity::insert_many(rows).exec(&state.db).await?;
+    Ok(())
+}
+
+fn join(fields: &BTreeSet<&'static str>) -> String {
+    fields.iter().copied().collect::<Vec<_>>().join(",")
+}
+
+/// Filters of the `auditLog` query.
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub patient_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One page of the audit log, newest first; only for system
+/// administrators, and itself audited.
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    filter: &AuditFilter,
+    first: u64,
+    after: Option<i64>,
+) -> AppResult<(Vec<audit_entry::Model>, bool)> {
+    if principal.role != Role::SystemAdmin {
+        return Err(AppError::forbidden("only system administrators read the audit log"));
+    }
+    let mut query = audit_entry::Entity::find();
+    if let Some(patient) = filter.patient_id {
+        query = query.filter(audit_entry::Column::PatientId.eq(patient));
+    }
+    if let Some(account) = filter.account_id {
+        query = query.filter(audit_entry::Column::AccountId.eq(account));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_entry::Column::At.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_entry::Column::At.lt(to));
+    }
+    if let Some(after) = after {
+        query = query.filter(audit_entry::Column::Id.lt(after));
+    }
+    let mut rows = query.order_by_desc(audit_entry::Column::Id).limit(first + 1).all(&state.db).await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    record(&state.db, principal, "READ_AUDIT_LOG", filter.patient_id, &[], state.now()).await?;
+    Ok((rows, more))
+}
