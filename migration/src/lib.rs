@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_initial_schema;
 mod m20261124_000002_idempotency_keys;
+mod m20261124_000003_append_only_audit;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_initial_schema::Migration),
             Box::new(m20261124_000002_idempotency_keys::Migration),
+            Box::new(m20261124_000003_append_only_audit::Migration),
         ]
     }
 }

@@ -61,6 +61,8 @@ fn with_database(url: &str, database: &str) -> String {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The database the gateway runs on, for tests that check it directly.
+    pub database_url: String,
     pub backend: Backend,
     pub client: reqwest::Client,
     /// Keeps the SQLite file alive.
@@ -69,8 +71,55 @@ pub struct TestApp {
     pg_database: Option<String>,
 }
 
+/// Everything the gateways of this test binary logged, for the test that
+/// proves no personal data reaches the logs.
+pub fn captured_logs() -> String {
+    let buffer = log_buffer();
+    buffer.lock().map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default()
+}
+
+type LogBuffer = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
+fn log_buffer() -> &'static LogBuffer {
+    static BUFFER: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    BUFFER.get_or_init(|| {
+        let buffer: LogBuffer = Default::default();
+        let writer = buffer.clone();
+        // As verbose as it gets, so that anything logged anywhere is seen.
+        let filter = tracing_subscriber::EnvFilter::new(
+            "info,hersys=trace,tower_http=trace,sea_orm=trace,sqlx=trace,async_graphql=trace",
+        );
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(move || LogWriter(writer.clone()))
+            .try_init();
+        buffer
+    })
+}
+
+struct LogWriter(LogBuffer);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Starts the gateway with the demo data set on a fresh database.
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with_clock(backend, std::sync::Arc::new(hersys::clock::ManualClock::default())).await
+}
+
+/// As `spawn_app`, reading the time from `clock`, which the test moves.
+pub async fn spawn_app_with_clock(backend: Backend, clock: std::sync::Arc<hersys::clock::ManualClock>) -> TestApp {
+    log_buffer();
     let (url, dir, pg_database) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temporary directory");
@@ -90,12 +139,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
             (with_database(&base, &name), None, Some(name))
         }
     };
-    let mut config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(url));
+    let mut config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(url.clone()));
     config.db_max_connections = 5;
-    let app = Application::build(config, true).await.expect("the gateway starts");
+    let app = Application::build_with_clock(config, true, clock).await.expect("the gateway starts");
     let addr = app.addr();
     tokio::spawn(app.run());
-    TestApp { addr, backend, client: reqwest::Client::new(), _dir: dir, pg_database }
+    TestApp { addr, database_url: url, backend, client: reqwest::Client::new(), _dir: dir, pg_database }
 }
 
 fn hex_suffix() -> String {

@@ -1,0 +1,401 @@
+//! Account security, the audit log, and keeping personal data out of logs.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use hersys::clock::ManualClock;
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::helpers::{
+    Backend, DEMO_PASSWORD, TestApp, captured_logs, error_code, error_field, spawn_app, spawn_app_with_clock,
+};
+
+both!(
+    five_failed_sign_ins_lock_the_account_with_the_same_answer_as_a_wrong_password,
+    a_session_ends_after_thirty_idle_minutes_and_after_twelve_hours_in_any_case,
+    logout_everywhere_ends_every_session_of_the_account,
+    a_disabled_account_cannot_sign_in_and_loses_its_sessions,
+    a_password_change_follows_the_policy_and_ends_other_sessions,
+    administrators_create_accounts_and_assign_roles_through_organisations,
+    every_kind_of_audit_entry_is_written_and_only_administrators_read_them,
+    personal_data_tokens_and_passwords_never_reach_the_logs,
+    the_database_itself_refuses_to_change_or_delete_audit_entries,
+);
+
+async fn the_database_itself_refuses_to_change_or_delete_audit_entries(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app(backend).await;
+    app.login("hc1").await;
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.expect("direct connection");
+    let count = "SELECT COUNT(*) AS n FROM audit_entries";
+    let before = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), count)).await;
+    let before: i64 = before.ok().flatten().and_then(|row| row.try_get("", "n").ok()).expect("a count");
+    assert!(before >= 1, "the sign-in was audited");
+    assert!(db.execute_unprepared("UPDATE audit_entries SET action = 'NOTHING'").await.is_err());
+    assert!(db.execute_unprepared("DELETE FROM audit_entries").await.is_err());
+    let after = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), count)).await;
+    let after: i64 = after.ok().flatten().and_then(|row| row.try_get("", "n").ok()).expect("a count");
+    assert_eq!(before, after);
+    let _ = db.close().await;
+}
+
+const ME: &str = "{ me { username role } }";
+
+async fn try_login(app: &TestApp, username: &str, password: &str) -> Value {
+    app.gql(
+        None,
+        "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }",
+        json!({ "u": username, "p": password }),
+    )
+    .await
+}
+
+async fn five_failed_sign_ins_lock_the_account_with_the_same_answer_as_a_wrong_password(backend: Backend) {
+    let clock = Arc::new(ManualClock::default());
+    let app = spawn_app_with_clock(backend, clock.clone()).await;
+    let wrong = try_login(&app, "hc2", "not-the-password").await;
+    for _ in 0..4 {
+        try_login(&app, "hc2", "not-the-password").await;
+    }
+    // Locked now: the right password is refused, with the same answer.
+    let locked = try_login(&app, "hc2", DEMO_PASSWORD).await;
+    assert_eq!(error_code(&locked), Some("UNAUTHENTICATED"), "{locked}");
+    assert_eq!(locked["errors"][0]["message"], wrong["errors"][0]["message"]);
+    let unknown = try_login(&app, "nobody-at-all", DEMO_PASSWORD).await;
+    assert_eq!(unknown["errors"][0]["message"], wrong["errors"][0]["message"]);
+    // Other accounts are not affected.
+    assert!(try_login(&app, "hc1", DEMO_PASSWORD).await["errors"].is_null());
+
+    // The lock ends after 15 minutes.
+    clock.advance(Duration::minutes(16));
+    let later = try_login(&app, "hc2", DEMO_PASSWORD).await;
+    assert!(later["data"]["login"]["token"].is_string(), "{later}");
+
+    // Failures spread over more than the window do not lock.
+    for _ in 0..4 {
+        try_login(&app, "hc3", "not-the-password").await;
+    }
+    clock.advance(Duration::minutes(16));
+    try_login(&app, "hc3", "not-the-password").await;
+    assert!(try_login(&app, "hc3", DEMO_PASSWORD).await["errors"].is_null());
+}
+
+async fn a_session_ends_after_thirty_idle_minutes_and_after_twelve_hours_in_any_case(backend: Backend) {
+    let clock = Arc::new(ManualClock::default());
+    let app = spawn_app_with_clock(backend, clock.clone()).await;
+    let idle = app.login("hc1").await;
+    let busy = app.login("hc2").await;
+
+    // Used every 20 minutes, the busy session stays; the idle one ends.
+    clock.advance(Duration::minutes(20));
+    assert_eq!(app.gql(Some(&busy), ME, json!({})).await["data"]["me"]["username"], "hc2");
+    clock.advance(Duration::minutes(11));
+    let ended = app.gql(Some(&idle), ME, json!({})).await;
+    assert_eq!(error_code(&ended), Some("UNAUTHENTICATED"), "{ended}");
+    assert_eq!(app.gql(Some(&busy), ME, json!({})).await["data"]["me"]["username"], "hc2");
+
+    // Even in constant use, a session ends 12 hours after sign-in.
+    // 31 minutes have passed; 34 more uses 20 minutes apart reach 11 h 51 min.
+    for _ in 0..34 {
+        clock.advance(Duration::minutes(20));
+        let alive = app.gql(Some(&busy), ME, json!({})).await;
+        assert_eq!(alive["data"]["me"]["username"], "hc2", "{alive}");
+    }
+    clock.advance(Duration::minutes(20));
+    let expired = app.gql(Some(&busy), ME, json!({})).await;
+    assert_eq!(error_code(&expired), Some("UNAUTHENTICATED"), "{expired}");
+}
+
+async fn logout_everywhere_ends_every_session_of_the_account(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app.login("hc1").await;
+    let second = app.login("hc1").await;
+    let other_account = app.login("hc2").await;
+    let out = app.gql(Some(&first), "mutation { logoutEverywhere }", json!({})).await;
+    assert_eq!(out["data"]["logoutEverywhere"], 2, "{out}");
+    for token in [&first, &second] {
+        assert_eq!(error_code(&app.gql(Some(token), ME, json!({})).await), Some("UNAUTHENTICATED"));
+    }
+    assert_eq!(app.gql(Some(&other_account), ME, json!({})).await["data"]["me"]["username"], "hc2");
+}
+
+async fn account_id(app: &TestApp, admin: &str, username: &str) -> String {
+    let accounts = app.gql(Some(admin), "{ accounts { id username } }", json!({})).await;
+    accounts["data"]["accounts"]
+        .as_array()
+        .and_then(|list| list.iter().find(|a| a["username"] == username))
+        .and_then(|a| a["id"].as_str())
+        .unwrap_or_else(|| panic!("no account {username}: {accounts}"))
+        .to_owned()
+}
+
+async fn a_disabled_account_cannot_sign_in_and_loses_its_sessions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login("admin1").await;
+    let clinic = app.login("clinic1").await;
+    let id = account_id(&app, &admin, "clinic1").await;
+
+    // Only administrators manage accounts.
+    let by_staff =
+        app.gql(Some(&clinic), "mutation($a: ID!) { disableAccount(accountId: $a) { id } }", json!({ "a": id })).await;
+    assert_eq!(error_code(&by_staff), Some("FORBIDDEN"), "{by_staff}");
+
+    let disabled = app
+        .gql(Some(&admin), "mutation($a: ID!) { disableAccount(accountId: $a) { disabledAt } }", json!({ "a": id }))
+        .await;
+    assert!(disabled["data"]["disableAccount"]["disabledAt"].is_string(), "{disabled}");
+    assert_eq!(error_code(&app.gql(Some(&clinic), ME, json!({})).await), Some("UNAUTHENTICATED"));
+    assert_eq!(error_code(&try_login(&app, "clinic1", DEMO_PASSWORD).await), Some("UNAUTHENTICATED"));
+
+    let enabled = app
+        .gql(Some(&admin), "mutation($a: ID!) { enableAccount(accountId: $a) { disabledAt } }", json!({ "a": id }))
+        .await;
+    assert_eq!(enabled["data"]["enableAccount"]["disabledAt"], Value::Null, "{enabled}");
+    assert!(try_login(&app, "clinic1", DEMO_PASSWORD).await["errors"].is_null());
+}
+
+async fn a_password_change_follows_the_policy_and_ends_other_sessions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let current = app.login("hc1").await;
+    let other = app.login("hc1").await;
+    let change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+    for (new, why) in [("short", "too short"), ("password1234", "common"), ("my-hc1-password-x", "has the username")] {
+        let refused = app.gql(Some(&current), change, json!({ "c": DEMO_PASSWORD, "n": new })).await;
+        assert_eq!(
+            (error_code(&refused), error_field(&refused)),
+            (Some("BAD_USER_INPUT"), Some("newPassword")),
+            "{why}: {refused}"
+        );
+    }
+    let wrong_current =
+        app.gql(Some(&current), change, json!({ "c": "guess", "n": "a long and unusual phrase" })).await;
+    assert_eq!(error_field(&wrong_current), Some("currentPassword"), "{wrong_current}");
+
+    let changed =
+        app.gql(Some(&current), change, json!({ "c": DEMO_PASSWORD, "n": "a long and unusual phrase" })).await;
+    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
+    assert_eq!(app.gql(Some(&current), ME, json!({})).await["data"]["me"]["username"], "hc1");
+    assert_eq!(error_code(&app.gql(Some(&other), ME, json!({})).await), Some("UNAUTHENTICATED"));
+    assert_eq!(error_code(&try_login(&app, "hc1", DEMO_PASSWORD).await), Some("UNAUTHENTICATED"));
+    assert!(try_login(&app, "hc1", "a long and unusual phrase").await["errors"].is_null());
+}
+
+async fn administrators_create_accounts_and_assign_roles_through_organisations(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login("admin1").await;
+    let organisations = app.gql(Some(&admin), "{ organisations { id name kind } }", json!({})).await;
+    let find = |kind: &str| {
+        organisations["data"]["organisations"]
+            .as_array()
+            .and_then(|list| list.iter().find(|o| o["kind"] == kind))
+            .and_then(|o| o["id"].as_str())
+            .unwrap_or_else(|| panic!("no {kind} organisation: {organisations}"))
+            .to_owned()
+    };
+    let centre = find("HEALTH_CENTRE");
+    let national = find("NATIONAL");
+    let create = "mutation($u: String!, $p: String!, $o: ID!) {
+        createAccount(username: $u, password: $p, organisationId: $o) { id username role } }";
+
+    let weak = app.gql(Some(&admin), create, json!({ "u": "nurse.sato", "p": "short", "o": centre })).await;
+    assert_eq!((error_code(&weak), error_field(&weak)), (Some("BAD_USER_INPUT"), Some("password")));
+    let created = app
+        .gql(Some(&admin), create, json!({ "u": "nurse.sato", "p": "tea kettle on a windy hill", "o": centre }))
+        .await;
+    assert_eq!(created["data"]["createAccount"]["role"], "HEALTH_CENTRE_STAFF", "{created}");
+    let duplicate =
+        app.gql(Some(&admin), create, json!({ "u": "nurse.sato", "p": "another long passphrase", "o": centre })).await;
+    assert_eq!(error_code(&duplicate), Some("CONFLICT"), "{duplicate}");
+    let by_staff = app
+        .gql(
+            Some(&app.login("hc1").await),
+            create,
+            json!({ "u": "x.y.z", "p": "tea kettle on a windy hill", "o": centre }),
+        )
+        .await;
+    assert_eq!(error_code(&by_staff), Some("FORBIDDEN"));
+
+    let token = try_login(&app, "nurse.sato", "tea kettle on a windy hill").await["data"]["login"]["token"]
+        .as_str()
+        .map(str::to_owned)
+        .expect("the new account signs in");
+    assert_eq!(app.gql(Some(&token), ME, json!({})).await["data"]["me"]["role"], "HEALTH_CENTRE_STAFF");
+
+    // Assigning another organisation changes the role and ends the sessions.
+    let id = created["data"]["createAccount"]["id"].as_str().unwrap_or_default().to_owned();
+    let moved = app
+        .gql(
+            Some(&admin),
+            "mutation($a: ID!, $o: ID!) { assignOrganisation(accountId: $a, organisationId: $o) { role } }",
+            json!({ "a": id, "o": national }),
+        )
+        .await;
+    assert_eq!(moved["data"]["assignOrganisation"]["role"], "NATIONAL_ANALYST", "{moved}");
+    assert_eq!(error_code(&app.gql(Some(&token), ME, json!({})).await), Some("UNAUTHENTICATED"));
+    let again = try_login(&app, "nurse.sato", "tea kettle on a windy hill").await["data"]["login"]["token"]
+        .as_str()
+        .map(str::to_owned)
+        .expect("signs in again");
+    assert_eq!(app.gql(Some(&again), ME, json!({})).await["data"]["me"]["role"], "NATIONAL_ANALYST");
+}
+
+const AUDIT: &str = "query($p: ID, $a: ID) { auditLog(patientId: $p, accountId: $a, first: 100) {
+    edges { node { at action patientId fields operation account { username } actorPatientId } }
+    pageInfo { hasNextPage } } }";
+
+fn entries(response: &Value) -> Vec<Value> {
+    response["data"]["auditLog"]["edges"]
+        .as_array()
+        .map(|e| e.iter().map(|x| x["node"].clone()).collect())
+        .unwrap_or_default()
+}
+
+async fn every_kind_of_audit_entry_is_written_and_only_administrators_read_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login("admin1").await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let analyst = app.login("analyst1").await;
+    let (id, phone) = app.register_patient(&clinic, "キロク タロウ", json!({ "phone": "03-1111-2222" })).await;
+    app.gql(
+        Some(&clinic),
+        "mutation($input: RecordTestInput!) { recordTest(input: $input) { id } }",
+        json!({ "input": { "patientId": id, "kind": "PCR", "result": "POSITIVE" } }),
+    )
+    .await;
+    // Clients name their operations (`operationName`); the audit keeps it.
+    let named = json!({
+        "query": "query CaseFile($id: ID!) { patient(id: $id) { nameKanji phone caseType } }",
+        "operationName": "CaseFile",
+        "variables": { "id": id },
+    });
+    let response = app.client.post(app.url("/graphql")).bearer_auth(&hc1).json(&named).send().await.expect("sent");
+    assert!(response.json::<Value>().await.expect("json")["errors"].is_null());
+    // The analyst's view reads no personal field, so it is not a personal read.
+    app.gql(Some(&analyst), "query($id: ID!) { patient(id: $id) { caseType nameKanji } }", json!({ "id": id })).await;
+    let login = app
+        .gql(
+            None,
+            "mutation($s: String!) { patientLogin(smartphoneId: $s, birthDate: \"1980-04-01\") { token } }",
+            json!({ "s": phone }),
+        )
+        .await;
+    let patient_token = login["data"]["patientLogin"]["token"].as_str().unwrap_or_default().to_owned();
+    app.gql(Some(&patient_token), "{ me { role } patients { nodes { nameKana } } }", json!({})).await;
+
+    let denied = app.gql(Some(&hc1), AUDIT, json!({ "p": id })).await;
+    assert_eq!(error_code(&denied), Some("FORBIDDEN"), "{denied}");
+
+    let log = app.gql(Some(&admin), AUDIT, json!({ "p": id })).await;
+    let about_patient = entries(&log);
+    let find = |action: &str, who: Option<&str>| {
+        about_patient
+            .iter()
+            .find(|e| e["action"] == action && who.is_none_or(|w| e["account"]["username"] == w))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {action} entry by {who:?}: {log}"))
+    };
+    assert_eq!(
+        find("REGISTER_PATIENT", Some("clinic1"))["fields"].as_array().map(|f| f.contains(&json!("nameKanji"))),
+        Some(true)
+    );
+    find("RECORD_TEST", Some("clinic1"));
+    let read = find("READ_PERSONAL", Some("hc1"));
+    assert_eq!(read["fields"], json!(["nameKanji", "phone"]));
+    assert_eq!(read["operation"], "CaseFile", "{read}");
+    let patient_read = about_patient
+        .iter()
+        .find(|e| e["action"] == "READ_PERSONAL" && e["account"].is_null())
+        .unwrap_or_else(|| panic!("the patient's own read is audited: {log}"));
+    assert_eq!(patient_read["actorPatientId"], id.as_str());
+    assert!(
+        !about_patient.iter().any(|e| e["action"] == "READ_PERSONAL" && e["account"]["username"] == "analyst1"),
+        "no personal read by the analyst: {log}"
+    );
+    find("PATIENT_LOGIN", None);
+
+    // Filter by account, and reading the log is itself audited.
+    let by_admin_id = account_id(&app, &admin, "admin1").await;
+    let own = app.gql(Some(&admin), AUDIT, json!({ "a": by_admin_id })).await;
+    let own_entries = entries(&own);
+    assert!(own_entries.iter().all(|e| e["account"]["username"] == "admin1"), "{own}");
+    assert!(own_entries.iter().any(|e| e["action"] == "READ_AUDIT_LOG"), "{own}");
+    assert!(own_entries.iter().any(|e| e["action"] == "LOGIN"), "{own}");
+
+    // There is no way to change or delete entries through the API.
+    let schema = app.gql(Some(&admin), "{ __type(name: \"Mutation\") { fields { name } } }", json!({})).await;
+    let names: Vec<String> = schema["data"]["__type"]["fields"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|x| x["name"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    assert!(!names.is_empty());
+    assert!(names.iter().all(|n| !n.to_lowercase().contains("audit")), "{names:?}");
+}
+
+async fn personal_data_tokens_and_passwords_never_reach_the_logs(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let secrets = json!({
+        "address": "東京都港区芝公園九丁目九番九号",
+        "phone": "03-9876-5432",
+        "email": "kimitsu.hanako@example.jp",
+    });
+    let (id, phone) = app.register_patient(&clinic, "キミツ ハナコ", secrets.clone()).await;
+    // A refused input and a failed sign-in, which must not echo values.
+    app.gql(
+        Some(&clinic),
+        "mutation($input: RegisterPatientInput!) { registerPatient(input: $input) { id } }",
+        json!({ "input": { "caseType": "CONFIRMED", "nameKanji": "機密 次郎", "nameKana": "機密ジロウ", "sex": "MALE", "birthDate": "1979-02-03" } }),
+    )
+    .await;
+    try_login(&app, "hc1", "Wrong-Password-Typed-9").await;
+    let login = app
+        .gql(
+            None,
+            "mutation($s: String!) { patientLogin(smartphoneId: $s, birthDate: \"1980-04-01\") { token } }",
+            json!({ "s": phone }),
+        )
+        .await;
+    let patient_token = login["data"]["patientLogin"]["token"].as_str().unwrap_or_default().to_owned();
+    app.gql(
+        Some(&patient_token),
+        "mutation { submitHealthReport(input: { bodyTemperature: 37.1, symptoms: [COUGH], note: \"夜に咳がひどい\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    app.gql(
+        Some(&hc1),
+        "query($id: ID!) { patient(id: $id) { nameKanji address phone email healthReports { note } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.gql(Some(&hc1), "mutation { logout }", json!({})).await;
+
+    let logs = captured_logs();
+    assert!(logs.contains("signed in"), "the log capture works");
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let forbidden = [
+        "試験 太郎",
+        "キミツ ハナコ",
+        "機密 次郎",
+        "機密ジロウ",
+        "1980-04-01",
+        "1979-02-03",
+        "東京都港区芝公園",
+        "03-9876-5432",
+        "kimitsu.hanako",
+        "夜に咳がひどい",
+        DEMO_PASSWORD,
+        "Wrong-Password-Typed-9",
+        &clinic,
+        &hc1,
+        &patient_token,
+        &phone,
+        &digits,
+    ];
+    for secret in forbidden {
+        assert!(!logs.contains(secret), "the logs contain personal data or a secret ({} characters)", secret.len());
+    }
+}
