@@ -49,6 +49,15 @@ pub struct Config {
     pub lockout_window: Duration,
     /// How long a locked account stays locked.
     pub lockout_duration: Duration,
+    /// Events a live subscriber may fall behind before it is told and
+    /// disconnected (it resumes with its cursor).
+    pub subscriber_buffer: usize,
+    /// How often the outbox is read when no notification arrives (the only
+    /// trigger on SQLite).
+    pub outbox_poll_interval: Duration,
+    /// How often an open subscription checks that its session is still
+    /// valid (logout, expiry, disabled account end it).
+    pub session_check_interval: Duration,
     /// A latest health report with SpO2 at or below this (%) is a warning sign.
     pub warning_spo2_at_most: i32,
     /// A latest health report with a body temperature at or above this (°C)
@@ -71,6 +80,9 @@ impl Config {
             lockout_threshold: 5,
             lockout_window: Duration::from_secs(15 * 60),
             lockout_duration: Duration::from_secs(15 * 60),
+            subscriber_buffer: 256,
+            outbox_poll_interval: Duration::from_millis(500),
+            session_check_interval: Duration::from_secs(15),
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
         }

@@ -24,6 +24,8 @@ pub enum AppError {
     /// `CONFLICT`: the state of the record forbids the change, or someone
     /// else changed it first.
     Conflict(String),
+    /// `RATE_LIMITED`: the caller sends, or falls behind, faster than it may.
+    RateLimited(String),
     /// `INTERNAL`: a fault of the server. The cause is logged (without
     /// personal data); the client learns nothing of it.
     Internal(anyhow::Error),
@@ -54,6 +56,7 @@ impl AppError {
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::NotFound { .. } => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
+            AppError::RateLimited(_) => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -62,7 +65,9 @@ impl AppError {
     pub fn message(&self) -> String {
         match self {
             AppError::Unauthenticated(why) => (*why).to_owned(),
-            AppError::Forbidden(message) | AppError::Conflict(message) => message.clone(),
+            AppError::Forbidden(message) | AppError::Conflict(message) | AppError::RateLimited(message) => {
+                message.clone()
+            }
             AppError::BadInput { field, message } | AppError::NotFound { field, message } => {
                 format!("{field}: {message}")
             }

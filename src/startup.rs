@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, QueryCounter};
+use crate::events::EventHub;
 use crate::state::AppState;
 
 /// A bound, ready-to-run gateway.
@@ -39,7 +40,15 @@ impl Application {
         }
         let listener =
             TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
-        let state = AppState { db, config: Arc::new(config), queries, clock };
+        let hub = Arc::new(EventHub::new(config.subscriber_buffer));
+        let state = AppState { db, config: Arc::new(config), queries, clock, hub };
+        crate::events::start_dispatcher(
+            state.db.clone(),
+            state.config.database_url.expose().to_owned(),
+            state.hub.clone(),
+            state.config.outbox_poll_interval,
+        )
+        .await?;
         let schema = crate::graphql::build(Some(state.clone()));
         let router = crate::http::router(state.clone(), schema);
         Ok(Application { listener, router, state })

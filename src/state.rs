@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
+use crate::events::EventHub;
 use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub queries: Arc<QueryCounter>,
     /// The one clock; see `now`.
     pub clock: Arc<dyn Clock>,
+    /// The live broadcast of positive results.
+    pub hub: Arc<EventHub>,
 }
 
 impl AppState {

@@ -11,17 +11,18 @@ pub mod mutation;
 pub mod prefetch;
 pub mod query;
 pub mod scalars;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 use crate::state::AppState;
 
-pub type HersysSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type HersysSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// Builds the schema. `state` is `None` only for exporting the SDL.
 pub fn build(state: Option<AppState>) -> HersysSchema {
-    let mut builder = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+    let mut builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .enable_federation()
         .limit_depth(16)
         .limit_recursive_depth(32);

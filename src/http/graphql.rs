@@ -47,23 +47,10 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
         Err(message) => return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &message),
     };
 
-    let mut caller = Caller::default();
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        match value.to_str().ok().and_then(bearer) {
-            Some(token) => match crate::services::accounts::resolve(&state.app, token).await {
-                Ok(Some(principal)) => caller.principal = Some(principal),
-                Ok(None) => caller.stale_token = true,
-                Err(error) => return app_error_response(error),
-            },
-            None => {
-                return error_response(
-                    StatusCode::UNAUTHORIZED,
-                    "UNAUTHENTICATED",
-                    "the Authorization header must be `Bearer <token>`",
-                );
-            }
-        }
-    }
+    let caller = match caller_from_headers(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
 
     let idempotency_key = match headers.get(IDEMPOTENCY_KEY) {
         None => None,
@@ -191,6 +178,29 @@ fn error_json(code: &str, message: &str) -> String {
     .to_string()
 }
 
+/// The caller named by the `Authorization` header (none without one), or
+/// the response refusing a malformed header.
+pub async fn caller_from_headers(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Response> {
+    let mut caller = Caller::default();
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        match value.to_str().ok().and_then(bearer) {
+            Some(token) => match crate::services::accounts::resolve(&state.app, token).await {
+                Ok(Some(principal)) => caller.principal = Some(principal),
+                Ok(None) => caller.stale_token = true,
+                Err(error) => return Err(app_error_response(error)),
+            },
+            None => {
+                return Err(error_response(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHENTICATED",
+                    "the Authorization header must be `Bearer <token>`",
+                ));
+            }
+        }
+    }
+    Ok(caller)
+}
+
 fn parse_body(headers: &HeaderMap, bytes: &Bytes) -> Result<BatchRequest, String> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
     if !content_type.starts_with("application/json") && !content_type.starts_with("application/graphql-response+json") {
@@ -207,7 +217,7 @@ fn parse_body(headers: &HeaderMap, bytes: &Bytes) -> Result<BatchRequest, String
 /// validation (the client's document: `BAD_USER_INPUT`) or, if they carry a
 /// path, from a resolver fault that escaped `AppError` (`INTERNAL`, and its
 /// message is hidden).
-fn ensure_codes(response: &mut async_graphql::Response) {
+pub fn ensure_codes(response: &mut async_graphql::Response) {
     for error in &mut response.errors {
         let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
         if has_code {

@@ -2,6 +2,7 @@
 
 mod graphql;
 mod health;
+mod subscriptions;
 
 use axum::Router;
 use axum::http::{HeaderName, StatusCode};
@@ -28,6 +29,8 @@ pub fn router(app: AppState, schema: HersysSchema) -> Router {
     let state = HttpState { app, schema };
     Router::new()
         .route("/graphql", get(graphql::ide).post(graphql::execute))
+        .route("/graphql/ws", get(subscriptions::websocket))
+        .route("/graphql/stream", axum::routing::post(subscriptions::server_sent_events))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -493,3 +493,32 @@ pub async fn operator_organisation(state: &AppState) -> AppResult<i64> {
     .await?;
     Ok(created.id)
 }
+
+/// Whether a session is still live (not revoked, not past its absolute
+/// end, account not disabled, patient's case not ended). An open
+/// subscription counts as use, so it refreshes the idle timer.
+pub async fn session_alive(state: &AppState, session_id: i64) -> AppResult<bool> {
+    let now = state.now();
+    let Some(row) = session::Entity::find_by_id(session_id).one(&state.db).await? else { return Ok(false) };
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Ok(false);
+    }
+    if let Some(account_id) = row.account_id {
+        let account = account::Entity::find_by_id(account_id).one(&state.db).await?;
+        if account.is_none_or(|a| a.disabled_at.is_some()) {
+            return Ok(false);
+        }
+    }
+    if let Some(patient_id) = row.patient_id {
+        let patient = patient::Entity::find_by_id(patient_id).one(&state.db).await?;
+        if patient.is_none_or(|p| p.outcome.is_some()) {
+            return Ok(false);
+        }
+    }
+    session::Entity::update_many()
+        .col_expr(session::Column::LastSeenAt, Expr::value(now))
+        .filter(session::Column::Id.eq(session_id))
+        .exec(&state.db)
+        .await?;
+    Ok(true)
+}

@@ -201,6 +201,15 @@ async fn write_positive_event(
     patient: &patient::Model,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    if crate::db::is_postgres(db) {
+        // Outbox IDs must become visible in the order they are numbered, or
+        // a reader that has seen ID n+1 could later miss a slower n. This
+        // transaction-scoped lock makes positive-result transactions take
+        // their outbox ID and commit one after another (the lock is taken at
+        // the very end of the transaction, so it is held only for the
+        // commit). SQLite serialises writers anyway.
+        db.execute_unprepared("SELECT pg_advisory_xact_lock(72010529)").await?;
+    }
     let centre = health_centre::Entity::find_by_id(patient.responsible_health_centre_id)
         .one(db)
         .await?
@@ -216,5 +225,9 @@ async fn write_positive_event(
     }
     .insert(db)
     .await?;
+    if crate::db::is_postgres(db) {
+        // Wakes the dispatchers of every replica when this commits.
+        db.execute_unprepared(&format!("SELECT pg_notify('{}', '')", crate::events::NOTIFY_CHANNEL)).await?;
+    }
     Ok(())
 }

@@ -69,6 +69,8 @@ pub struct TestApp {
     _dir: Option<tempfile::TempDir>,
     /// The PostgreSQL database to drop at the end.
     pg_database: Option<String>,
+    /// The server task, aborted to simulate a crash.
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// Everything the gateways of this test binary logged, for the test that
@@ -141,10 +143,13 @@ pub async fn spawn_app_with_clock(backend: Backend, clock: std::sync::Arc<hersys
     };
     let mut config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(url.clone()));
     config.db_max_connections = 5;
+    // Quick enough that subscription tests do not wait long.
+    config.outbox_poll_interval = std::time::Duration::from_millis(100);
+    config.session_check_interval = std::time::Duration::from_millis(300);
     let app = Application::build_with_clock(config, true, clock).await.expect("the gateway starts");
     let addr = app.addr();
-    tokio::spawn(app.run());
-    TestApp { addr, database_url: url, backend, client: reqwest::Client::new(), _dir: dir, pg_database }
+    let server = tokio::spawn(app.run());
+    TestApp { addr, database_url: url, backend, client: reqwest::Client::new(), _dir: dir, pg_database, server }
 }
 
 fn hex_suffix() -> String {
@@ -179,6 +184,32 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Kills the server at once (open connections drop), as a crash would.
+    pub fn kill(&self) {
+        self.server.abort();
+    }
+
+    /// Another gateway process on the same database (a replica, or the
+    /// same service restarted), on its own port.
+    pub async fn another_on_the_same_database(&self) -> TestApp {
+        let mut config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(self.database_url.clone()));
+        config.db_max_connections = 5;
+        config.outbox_poll_interval = std::time::Duration::from_millis(100);
+        config.session_check_interval = std::time::Duration::from_millis(300);
+        let app = Application::build(config, true).await.expect("the second gateway starts");
+        let addr = app.addr();
+        let server = tokio::spawn(app.run());
+        TestApp {
+            addr,
+            database_url: self.database_url.clone(),
+            backend: self.backend,
+            client: reqwest::Client::new(),
+            _dir: None,
+            pg_database: None,
+            server,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -10,3 +10,5 @@ mod lifecycle;
 mod loaders;
 mod readme;
 mod scope;
+mod security;
+mod subscriptions;

@@ -1,0 +1,162 @@
+//! Subscriptions over WebSocket (`/graphql/ws`, both `graphql-transport-ws`
+//! and the legacy `graphql-ws` sub-protocol of subscriptions-transport-ws)
+//! and over Server-Sent Events (`POST /graphql/stream`), for networks that
+//! block WebSocket.
+//!
+//! On WebSocket the client authenticates in `connection_init`
+//! (`{"authorization": "Bearer <token>"}`). That first message is read here,
+//! before the GraphQL protocol handler runs, so that a refusal closes the
+//! connection with the protocol's own code: 4403 Forbidden on
+//! `graphql-transport-ws`, a `connection_error` message on `graphql-ws`.
+
+use std::time::Duration;
+
+use async_graphql::Data;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::body::Body;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+
+use super::HttpState;
+use super::graphql::{caller_from_headers, error_response};
+use crate::auth::principal::Caller;
+use crate::auth::session::bearer;
+use crate::graphql::loaders::{AppLoader, RequestLoader};
+
+/// How long a client has to send `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `GET /graphql/ws`.
+pub async fn websocket(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // The legacy protocol unless the client offered graphql-transport-ws,
+    // which is what the extractor negotiates too.
+    let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let legacy = !offered.split(',').any(|p| p.trim() == "graphql-transport-ws");
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(state, protocol, legacy, socket))
+}
+
+async fn serve(state: HttpState, protocol: GraphQLProtocol, legacy: bool, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let first = tokio::time::timeout(INIT_TIMEOUT, async {
+        while let Some(Ok(message)) = stream.next().await {
+            match message {
+                Message::Text(_) | Message::Binary(_) => return Some(message),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+        None
+    })
+    .await;
+    let first = match first {
+        Ok(Some(message)) => message,
+        Ok(None) => return,
+        Err(_) => {
+            let _ = sink.send(close(4408, "Connection initialisation timeout")).await;
+            return;
+        }
+    };
+    let init: serde_json::Value = match &first {
+        Message::Text(text) => serde_json::from_str(text.as_str()).unwrap_or_default(),
+        Message::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    if init["type"] != "connection_init" {
+        let _ = sink.send(close(4401, "Unauthorized: send connection_init first")).await;
+        return;
+    }
+    let payload = &init["payload"];
+    let token = ["authorization", "Authorization"]
+        .iter()
+        .find_map(|key| payload[*key].as_str())
+        .and_then(bearer)
+        .map(str::to_owned);
+    let principal = match token {
+        Some(token) => crate::services::accounts::resolve(&state.app, &token).await.ok().flatten(),
+        None => None,
+    };
+    let Some(principal) = principal else {
+        tracing::info!("subscription connection refused: no valid session");
+        if legacy {
+            let refusal = serde_json::json!({
+                "type": "connection_error",
+                "payload": { "message": "sign in first: no valid session", "extensions": { "code": "UNAUTHENTICATED" } },
+            });
+            let _ = sink.send(Message::Text(refusal.to_string().into())).await;
+        }
+        let _ = sink.send(close(4403, "Forbidden")).await;
+        return;
+    };
+    let mut data = Data::default();
+    data.insert(Caller { principal: Some(principal), stale_token: false });
+    data.insert(connection_loader(&state));
+    // The init message goes on to the protocol handler, which answers it.
+    let rest = futures_util::stream::once(async move { Ok(first) }).chain(stream);
+    GraphQLWebSocket::new_with_pair(sink, rest, state.schema.clone(), protocol)
+        .on_connection_init(move |_| async move { Ok(data) })
+        .serve()
+        .await;
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+/// A loader for a long-lived connection: batching, but no cache, so that
+/// every event shows the data as it is when it is sent.
+fn connection_loader(state: &HttpState) -> RequestLoader {
+    let loader = RequestLoader::with_cache(
+        AppLoader { db: state.app.db.clone() },
+        tokio::spawn,
+        async_graphql::dataloader::HashMapCache::default(),
+    );
+    loader.enable_all_cache(false);
+    loader
+}
+
+/// `POST /graphql/stream`: GraphQL over Server-Sent Events (distinct
+/// connections mode). Each result is a `next` event; the end is a
+/// `complete` event. Authentication as on `POST /graphql`.
+pub async fn server_sent_events(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    let bytes = match axum::body::to_bytes(body, state.app.config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return error_response(StatusCode::PAYLOAD_TOO_LARGE, "BAD_USER_INPUT", "the request body is too large");
+        }
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
+        Ok(request) => request,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("the body is not a GraphQL request in JSON: {e}"),
+            );
+        }
+    };
+    let caller = match caller_from_headers(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let request = request.data(caller).data(connection_loader(&state));
+    let results = state.schema.execute_stream(request).map(|mut response| {
+        super::graphql::ensure_codes(&mut response);
+        let json = serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned());
+        Ok::<_, std::convert::Infallible>(Event::default().event("next").data(json))
+    });
+    let complete = futures_util::stream::once(async { Ok(Event::default().event("complete").data("")) });
+    let mut response = Sse::new(results.chain(complete)).keep_alive(KeepAlive::default()).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+    response
+}

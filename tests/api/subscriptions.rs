@@ -1,0 +1,338 @@
+//! Live positive results over real WebSocket connections and Server-Sent
+//! Events.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::both;
+use crate::helpers::{Backend, TestApp, spawn_app};
+
+both!(
+    a_health_centre_receives_its_own_positives_and_nothing_else,
+    resuming_with_after_replays_exactly_the_missed_events_in_order,
+    a_server_crash_in_the_middle_loses_no_event,
+    the_legacy_graphql_ws_protocol_delivers_too,
+    connections_without_a_valid_session_or_role_are_refused,
+    logout_ends_an_open_subscription,
+    a_prefecture_receives_its_positives_without_personal_data,
+    server_sent_events_deliver_positives_where_websocket_is_blocked,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_postgres_both_deliver_every_event() {
+    let first = spawn_app(Backend::Postgres).await;
+    let second = first.another_on_the_same_database().await;
+    let clinic = first.login("clinic1").await;
+    let mut on_first = Subscriber::connect(&first, Protocol::Transport, &first.login("hc1").await, None).await;
+    let mut on_second = Subscriber::connect(&second, Protocol::Transport, &second.login("hc1").await, None).await;
+    let (patient, _) = first.register_patient(&clinic, "フクセイ タロウ", json!({})).await;
+    let via_first = record(&first, &clinic, &patient, "POSITIVE").await;
+    let via_second = record(&second, &clinic, &patient, "POSITIVE").await;
+    for subscriber in [&mut on_first, &mut on_second] {
+        let a = subscriber.next_event().await;
+        let b = subscriber.next_event().await;
+        assert_eq!(a["test"]["id"], via_first.as_str());
+        assert_eq!(b["test"]["id"], via_second.as_str());
+        subscriber.expect_silence().await;
+    }
+}
+
+const SUBSCRIPTION: &str = "subscription($after: String) { positiveResults(after: $after) {
+    cursor occurredAt test { id kind result } patient { id nameKanji ageBand responsibleHealthCentre { code } } } }";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// graphql-transport-ws (the `graphql-ws` library).
+    Transport,
+    /// The legacy graphql-ws of subscriptions-transport-ws.
+    Legacy,
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Subscriber {
+    socket: Socket,
+    protocol: Protocol,
+}
+
+/// How long a test waits for something that should come.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+impl Subscriber {
+    /// Connects, authenticates in connection_init and waits for the ack.
+    async fn open(app: &TestApp, protocol: Protocol, token: Option<&str>) -> (Socket, Option<Value>) {
+        let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().expect("a request");
+        let name = match protocol {
+            Protocol::Transport => "graphql-transport-ws",
+            Protocol::Legacy => "graphql-ws",
+        };
+        request.headers_mut().insert("Sec-WebSocket-Protocol", name.parse().expect("header"));
+        let (mut socket, response) = tokio_tungstenite::connect_async(request).await.expect("the upgrade");
+        assert_eq!(response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()), Some(name));
+        let payload = match token {
+            Some(token) => json!({ "authorization": format!("Bearer {token}") }),
+            None => json!({}),
+        };
+        socket.send(text(json!({ "type": "connection_init", "payload": payload }))).await.expect("init sent");
+        let answer = next_message(&mut socket).await;
+        (socket, answer)
+    }
+
+    async fn connect(app: &TestApp, protocol: Protocol, token: &str, after: Option<&str>) -> Subscriber {
+        let (mut socket, ack) = Subscriber::open(app, protocol, Some(token)).await;
+        assert_eq!(ack.as_ref().map(|a| a["type"].clone()), Some(json!("connection_ack")), "{ack:?}");
+        let start = match protocol {
+            Protocol::Transport => "subscribe",
+            Protocol::Legacy => "start",
+        };
+        let message =
+            json!({ "id": "1", "type": start, "payload": { "query": SUBSCRIPTION, "variables": { "after": after } } });
+        socket.send(text(message)).await.expect("subscribe sent");
+        // Give the server a moment to register before the test records.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        Subscriber { socket, protocol }
+    }
+
+    /// The next message of the subscription (next/data, error, complete).
+    async fn next(&mut self) -> Value {
+        loop {
+            let message = next_message(&mut self.socket).await.unwrap_or_else(|| panic!("the stream ended"));
+            if matches!(message["type"].as_str(), Some("ka" | "ping" | "pong")) {
+                continue;
+            }
+            return message;
+        }
+    }
+
+    /// The payload of the next event, which must be a positive result.
+    async fn next_event(&mut self) -> Value {
+        let message = self.next().await;
+        let data_type = match self.protocol {
+            Protocol::Transport => "next",
+            Protocol::Legacy => "data",
+        };
+        assert_eq!(message["type"], data_type, "{message}");
+        message["payload"]["data"]["positiveResults"].clone()
+    }
+
+    /// Nothing arrives for a while.
+    async fn expect_silence(&mut self) {
+        let quiet = tokio::time::timeout(Duration::from_millis(700), self.next()).await;
+        assert!(quiet.is_err(), "unexpected message: {:?}", quiet.ok());
+    }
+}
+
+fn text(value: Value) -> Message {
+    Message::Text(value.to_string().into())
+}
+
+/// The next text message as JSON, `None` when the socket closes; close
+/// frames come back as `{"type": "close", "code": …}`.
+async fn next_message(socket: &mut Socket) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(PATIENCE, socket.next()).await.expect("an answer in time")?;
+        match message {
+            Ok(Message::Text(body)) => return serde_json::from_str(body.as_str()).ok(),
+            Ok(Message::Close(frame)) => {
+                return Some(json!({ "type": "close", "code": frame.map(|f| u16::from(f.code)) }));
+            }
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Records a test with `result` and returns its ID.
+async fn record(app: &TestApp, token: &str, patient: &str, result: &str) -> String {
+    let response = app
+        .gql(
+            Some(token),
+            "mutation($input: RecordTestInput!) { recordTest(input: $input) { id } }",
+            json!({ "input": { "patientId": patient, "kind": "PCR", "result": result } }),
+        )
+        .await;
+    response["data"]["recordTest"]["id"].as_str().unwrap_or_else(|| panic!("{response}")).to_owned()
+}
+
+async fn a_health_centre_receives_its_own_positives_and_nothing_else(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc2 = app.login("hc2").await;
+    let mut hc1 = Subscriber::connect(&app, Protocol::Transport, &app.login("hc1").await, None).await;
+    let mut osaka = Subscriber::connect(&app, Protocol::Transport, &app.login("hc3").await, None).await;
+
+    let (patient, _) = app.register_patient(&clinic, "ヨウセイ イチロウ", json!({})).await;
+    record(&app, &clinic, &patient, "NEGATIVE").await;
+    hc1.expect_silence().await;
+
+    let positive = record(&app, &clinic, &patient, "POSITIVE").await;
+    let event = hc1.next_event().await;
+    assert_eq!(event["test"]["id"], positive.as_str());
+    assert_eq!(event["test"]["result"], "POSITIVE");
+    assert_eq!(event["patient"]["id"], patient.as_str());
+    assert_eq!(event["patient"]["nameKanji"], "試験 太郎", "the responsible centre sees personal data");
+    assert_eq!(event["patient"]["responsibleHealthCentre"]["code"], "131032");
+    assert!(event["cursor"].is_string());
+
+    // A pending test turning positive is an event too.
+    let pending = record(&app, &clinic, &patient, "PENDING").await;
+    hc1.expect_silence().await;
+    app.gql(
+        Some(&clinic),
+        "mutation($t: ID!) { recordTestResult(testId: $t, result: POSITIVE) { id } }",
+        json!({ "t": pending }),
+    )
+    .await;
+    assert_eq!(hc1.next_event().await["test"]["id"], pending.as_str());
+
+    // Another centre's patient is not pushed to hc1, and Osaka hears nothing.
+    let (theirs, _) = app.register_patient(&hc2, "タニン ジロウ", json!({})).await;
+    let hc2_facility = app.gql(Some(&hc2), "{ facilities { id code } }", json!({})).await;
+    let _ = (theirs, hc2_facility);
+    hc1.expect_silence().await;
+    osaka.expect_silence().await;
+}
+
+async fn resuming_with_after_replays_exactly_the_missed_events_in_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (patient, _) = app.register_patient(&clinic, "サイカイ ハナコ", json!({})).await;
+    let mut first = Subscriber::connect(&app, Protocol::Transport, &hc1, None).await;
+    record(&app, &clinic, &patient, "POSITIVE").await;
+    let seen = first.next_event().await;
+    let cursor = seen["cursor"].as_str().expect("a cursor").to_owned();
+    drop(first);
+
+    // Missed while disconnected (a laptop asleep).
+    let mut missed = Vec::new();
+    for _ in 0..3 {
+        missed.push(record(&app, &clinic, &patient, "POSITIVE").await);
+    }
+    let mut resumed = Subscriber::connect(&app, Protocol::Transport, &hc1, Some(&cursor)).await;
+    for expected in &missed {
+        assert_eq!(resumed.next_event().await["test"]["id"], expected.as_str(), "replayed in order");
+    }
+    let live = record(&app, &clinic, &patient, "POSITIVE").await;
+    assert_eq!(resumed.next_event().await["test"]["id"], live.as_str(), "then live, no duplicate at the seam");
+    resumed.expect_silence().await;
+}
+
+async fn a_server_crash_in_the_middle_loses_no_event(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (patient, _) = app.register_patient(&clinic, "テイシ タロウ", json!({})).await;
+    let mut subscriber = Subscriber::connect(&app, Protocol::Transport, &hc1, None).await;
+    record(&app, &clinic, &patient, "POSITIVE").await;
+    let cursor = subscriber.next_event().await["cursor"].as_str().expect("a cursor").to_owned();
+
+    app.kill();
+    let restarted = app.another_on_the_same_database().await;
+    let clinic = restarted.login("clinic1").await;
+    let during = [
+        record(&restarted, &clinic, &patient, "POSITIVE").await,
+        record(&restarted, &clinic, &patient, "POSITIVE").await,
+    ];
+    let hc1 = restarted.login("hc1").await;
+    let mut resumed = Subscriber::connect(&restarted, Protocol::Transport, &hc1, Some(&cursor)).await;
+    for expected in &during {
+        assert_eq!(resumed.next_event().await["test"]["id"], expected.as_str());
+    }
+    resumed.expect_silence().await;
+}
+
+async fn the_legacy_graphql_ws_protocol_delivers_too(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let mut legacy = Subscriber::connect(&app, Protocol::Legacy, &app.login("hc1").await, None).await;
+    let (patient, _) = app.register_patient(&clinic, "キュウシキ サブロウ", json!({})).await;
+    let positive = record(&app, &clinic, &patient, "POSITIVE").await;
+    assert_eq!(legacy.next_event().await["test"]["id"], positive.as_str());
+}
+
+async fn connections_without_a_valid_session_or_role_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for token in [None, Some("hst_not-a-real-token")] {
+        let (_, answer) = Subscriber::open(&app, Protocol::Transport, token).await;
+        assert_eq!(answer, Some(json!({ "type": "close", "code": 4403 })), "graphql-transport-ws closes with 4403");
+        let (_, legacy) = Subscriber::open(&app, Protocol::Legacy, token).await;
+        let legacy = legacy.expect("an answer");
+        assert_eq!(legacy["type"], "connection_error", "{legacy}");
+        assert_eq!(legacy["payload"]["extensions"]["code"], "UNAUTHENTICATED");
+    }
+    // Signed in, but not a role that receives positives.
+    for username in ["clinic1", "analyst1", "admin1"] {
+        let mut subscriber = Subscriber::connect(&app, Protocol::Transport, &app.login(username).await, None).await;
+        let refused = subscriber.next().await;
+        assert_eq!(refused["type"], "next", "{refused}");
+        assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");
+        assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+        assert_eq!(subscriber.next().await["type"], "complete");
+    }
+}
+
+async fn logout_ends_an_open_subscription(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let hc1 = app.login("hc1").await;
+    let mut subscriber = Subscriber::connect(&app, Protocol::Transport, &hc1, None).await;
+    app.gql(Some(&hc1), "mutation { logout }", json!({})).await;
+    let ended = subscriber.next().await;
+    assert_eq!(ended["type"], "next", "{ended}");
+    assert_eq!(ended["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{ended}");
+    assert_eq!(subscriber.next().await["type"], "complete");
+}
+
+async fn a_prefecture_receives_its_positives_without_personal_data(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let mut tokyo = Subscriber::connect(&app, Protocol::Transport, &app.login("pref13").await, None).await;
+    let (patient, _) = app.register_patient(&clinic, "トチョウ ハナ", json!({})).await;
+    record(&app, &clinic, &patient, "POSITIVE").await;
+    let message = tokyo.next().await;
+    assert_eq!(message["payload"]["data"]["positiveResults"]["patient"]["id"], patient.as_str(), "{message}");
+    assert_eq!(message["payload"]["data"]["positiveResults"]["patient"]["nameKanji"], Value::Null);
+    let error = &message["payload"]["errors"][0];
+    assert_eq!(error["extensions"]["code"], "FORBIDDEN", "{message}");
+    assert_eq!(error["path"], json!(["positiveResults", "patient", "nameKanji"]));
+}
+
+async fn server_sent_events_deliver_positives_where_websocket_is_blocked(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (patient, _) = app.register_patient(&clinic, "エスエスイー タロウ", json!({})).await;
+    let response = app
+        .client
+        .post(app.url("/graphql/stream"))
+        .bearer_auth(&hc1)
+        .header("Accept", "text/event-stream")
+        .json(&json!({ "query": SUBSCRIPTION }))
+        .send()
+        .await
+        .expect("the stream opens");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/event-stream"));
+    let mut response = response;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let positive = record(&app, &clinic, &patient, "POSITIVE").await;
+    let mut received = String::new();
+    let event = tokio::time::timeout(PATIENCE, async {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            received.push_str(&String::from_utf8_lossy(&chunk));
+            if let Some(data) = received.split("\n\n").find(|block| block.contains("event: next")) {
+                let json = data.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or_default();
+                return serde_json::from_str::<Value>(json).ok();
+            }
+        }
+        None
+    })
+    .await
+    .expect("an event in time")
+    .expect("a next event");
+    assert_eq!(event["data"]["positiveResults"]["test"]["id"], positive.as_str());
+}
