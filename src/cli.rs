@@ -156,7 +156,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::services::demo::ensure_prefectures(&db).await?;
             let clock = std::sync::Arc::new(crate::clock::SystemClock);
             let hub = std::sync::Arc::new(crate::events::EventHub::new(1));
-            let state = crate::state::AppState { db, config: std::sync::Arc::new(config), queries, clock, hub };
+            let background_queries = Default::default();
+            let state = crate::state::AppState {
+                db,
+                config: std::sync::Arc::new(config),
+                queries,
+                background_queries,
+                clock,
+                hub,
+            };
             let operator = crate::services::accounts::operator_organisation(&state).await.map_err(describe)?;
             let created = crate::services::accounts::create_account(&state, None, &args.username, &password, operator)
                 .await

@@ -11,7 +11,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 
 use crate::config::Config;
 
-/// Counts every SQL statement the gateway runs.
+/// Counts SQL statements.
 #[derive(Debug, Default)]
 pub struct QueryCounter(AtomicU64);
 
@@ -19,6 +19,17 @@ impl QueryCounter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+}
+
+/// A handle on the same pool whose statements are counted by `counter`
+/// (the pool is shared; only the counting differs). The outbox dispatcher
+/// uses one so that its polling is told apart from the requests' work.
+pub fn counted(db: &DatabaseConnection, counter: Arc<QueryCounter>) -> DatabaseConnection {
+    let mut handle = db.clone();
+    handle.set_metric_callback(move |_info| {
+        counter.0.fetch_add(1, Ordering::Relaxed);
+    });
+    handle
 }
 
 /// Opens the pool. On SQLite, turns on foreign keys and write-ahead logging
@@ -41,11 +52,8 @@ pub async fn connect(config: &Config, counter: Arc<QueryCounter>) -> anyhow::Res
                 .busy_timeout(Duration::from_secs(10))
         });
     }
-    let mut db = Database::connect(options).await.context("cannot connect to the database")?;
-    db.set_metric_callback(move |_info| {
-        counter.0.fetch_add(1, Ordering::Relaxed);
-    });
-    Ok(db)
+    let db = Database::connect(options).await.context("cannot connect to the database")?;
+    Ok(counted(&db, counter))
 }
 
 /// Applies every pending migration.

@@ -41,9 +41,10 @@ impl Application {
         let listener =
             TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
         let hub = Arc::new(EventHub::new(config.subscriber_buffer));
-        let state = AppState { db, config: Arc::new(config), queries, clock, hub };
+        let background_queries = Arc::new(QueryCounter::default());
+        let state = AppState { db, config: Arc::new(config), queries, background_queries, clock, hub };
         crate::events::start_dispatcher(
-            state.db.clone(),
+            db::counted(&state.db, state.background_queries.clone()),
             state.config.database_url.expose().to_owned(),
             state.hub.clone(),
             state.config.outbox_poll_interval,

@@ -16,8 +16,12 @@ use crate::db::QueryCounter;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
-    /// SQL statements run so far (`hersys_db_queries_total`).
+    /// SQL statements run for requests so far
+    /// (`hersys_db_queries_total{source="requests"}`).
     pub queries: Arc<QueryCounter>,
+    /// SQL statements run by background work: the outbox dispatcher
+    /// (`hersys_db_queries_total{source="background"}`).
+    pub background_queries: Arc<QueryCounter>,
     /// The one clock; see `now`.
     pub clock: Arc<dyn Clock>,
     /// The live broadcast of positive results.

@@ -22,11 +22,22 @@ pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    let app = &state.app;
     let body = format!(
-        "# HELP hersys_db_queries_total SQL statements run since the process started.\n\
+        "# HELP hersys_db_queries_total SQL statements run since the process started, by what ran them.\n\
          # TYPE hersys_db_queries_total counter\n\
-         hersys_db_queries_total {}\n",
-        state.app.queries.get()
+         hersys_db_queries_total{{source=\"requests\"}} {}\n\
+         hersys_db_queries_total{{source=\"background\"}} {}\n\
+         # HELP hersys_subscriptions_open Open positiveResults subscriptions.\n\
+         # TYPE hersys_subscriptions_open gauge\n\
+         hersys_subscriptions_open {}\n\
+         # HELP hersys_outbox_dispatched_cursor The last outbox event this server dispatched.\n\
+         # TYPE hersys_outbox_dispatched_cursor gauge\n\
+         hersys_outbox_dispatched_cursor {}\n",
+        app.queries.get(),
+        app.background_queries.get(),
+        app.hub.subscribers(),
+        app.hub.dispatched(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -107,6 +107,9 @@ pub async fn set_care_setting(
     let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
     policy::may_act(principal, CaseAction::DecideCare(setting), Target { patient: &patient, facility: None })?;
     ensure_open(&patient, "a care decision")?;
+    if setting != CareSetting::Hospital && open_stay(&txn, patient.id).await?.is_some() {
+        return Err(AppError::conflict("the patient is admitted: discharge them before deciding another care setting"));
+    }
     if patient.care_setting == setting && expected_version.is_none_or(|v| v == patient.version) {
         return Ok(patient);
     }
@@ -153,12 +156,7 @@ pub async fn admit(
     if admitted_at.date_naive() < patient.birth_date {
         return Err(AppError::bad_input("admittedAt", "must not be before the patient's date of birth"));
     }
-    let open_stay = hospitalisation::Entity::find()
-        .filter(hospitalisation::Column::PatientId.eq(patient.id))
-        .filter(hospitalisation::Column::DischargedAt.is_null())
-        .one(&txn)
-        .await?;
-    if open_stay.is_some() {
+    if open_stay(&txn, patient.id).await?.is_some() {
         return Err(AppError::conflict("the patient is already admitted: discharge them before a new admission"));
     }
     let stay = hospitalisation::ActiveModel {
@@ -203,6 +201,15 @@ pub async fn admit(
     txn.commit().await?;
     tracing::info!(patient_id, hospitalisation_id = stay.id, account_id, "patient admitted");
     Ok(stay)
+}
+
+/// The patient's hospital stay that has not ended, if any.
+async fn open_stay(txn: &DatabaseTransaction, patient_id: i64) -> AppResult<Option<hospitalisation::Model>> {
+    Ok(hospitalisation::Entity::find()
+        .filter(hospitalisation::Column::PatientId.eq(patient_id))
+        .filter(hospitalisation::Column::DischargedAt.is_null())
+        .one(txn)
+        .await?)
 }
 
 /// A parsed `recordCondition`.
@@ -370,12 +377,7 @@ pub async fn record_outcome(
     if outcome_at.date_naive() < patient.birth_date {
         return Err(AppError::bad_input("outcomeAt", "must not be before the patient's date of birth"));
     }
-    let open_stay = hospitalisation::Entity::find()
-        .filter(hospitalisation::Column::PatientId.eq(patient.id))
-        .filter(hospitalisation::Column::DischargedAt.is_null())
-        .one(&txn)
-        .await?;
-    if let Some(stay) = open_stay {
+    if let Some(stay) = open_stay(&txn, patient.id).await? {
         if outcome != Outcome::Deceased {
             return Err(AppError::conflict(
                 "the patient is still admitted: discharge them before recording the outcome",

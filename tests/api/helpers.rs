@@ -240,11 +240,12 @@ impl TestApp {
             .to_owned()
     }
 
-    /// SQL statements the gateway has run so far (from `/metrics`).
+    /// SQL statements the gateway has run for requests so far (from
+    /// `/metrics`; the dispatcher's polling is counted apart).
     pub async fn query_count(&self) -> u64 {
         let text = self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("body");
         text.lines()
-            .find_map(|line| line.strip_prefix("hersys_db_queries_total "))
+            .find_map(|line| line.strip_prefix("hersys_db_queries_total{source=\"requests\"} "))
             .and_then(|n| n.trim().parse().ok())
             .expect("hersys_db_queries_total in /metrics")
     }

@@ -227,6 +227,9 @@ async fn a_hospital_case_is_admitted_treated_discharged_and_closed(backend: Back
     let stay = admitted["data"]["admitPatient"]["id"].as_str().unwrap_or_else(|| panic!("{admitted}")).to_owned();
     let again = app.gql(Some(&hc1), ADMIT, json!({ "p": id, "f": hospital_id, "s": "MILD" })).await;
     assert_eq!(error_code(&again), Some("CONFLICT"), "{again}");
+    // While admitted, the patient cannot be sent home on paper.
+    let home = set_care(&app, &hc1, &id, "HOME").await;
+    assert_eq!(error_code(&home), Some("CONFLICT"), "{home}");
 
     // The hospital now reaches the patient and enters the condition twice.
     let first =

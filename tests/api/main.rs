@@ -8,6 +8,7 @@ mod bad_input;
 mod cases;
 mod lifecycle;
 mod loaders;
+mod matrix;
 mod readme;
 mod scope;
 mod security;
