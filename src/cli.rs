@@ -23,13 +23,21 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Loads a data set and exits.
     Seed(SeedArgs),
-    /// Prints the federation subgraph SDL.
-    ExportSchema,
+    /// Prints the federation subgraph SDL (schema/hersys.graphql).
+    ExportSchema(ExportSchemaArgs),
     /// Manages accounts from the command line (for the first administrator).
     #[command(subcommand)]
     Account(AccountCommand),
     /// Prints the authorisation matrix (docs/authorisation.md).
     AuthorisationMatrix,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportSchemaArgs {
+    /// Print the plain API schema instead, without federation fields, for
+    /// frontend code generators (schema/hersys.api.graphql).
+    #[arg(long)]
+    pub api: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,8 +184,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::auth::matrix::markdown());
             Ok(())
         }
-        Command::ExportSchema => {
-            print!("{}", crate::graphql::subgraph_sdl());
+        Command::ExportSchema(args) => {
+            if args.api {
+                print!("{}", crate::graphql::api_sdl());
+            } else {
+                print!("{}", crate::graphql::subgraph_sdl());
+            }
             Ok(())
         }
     }

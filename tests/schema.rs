@@ -36,6 +36,33 @@ const FOREIGN_TYPES: &[&str] = &[
     "FieldSet",
 ];
 
+#[test]
+fn the_committed_api_schema_matches_the_code() {
+    check(
+        "hersys.api.graphql",
+        &hersys::graphql::api_sdl(),
+        "cargo run --quiet -- export-schema --api > schema/hersys.api.graphql",
+    );
+}
+
+#[test]
+fn the_subgraph_schema_links_federation_v2_and_declares_its_entities() {
+    let sdl = hersys::graphql::subgraph_sdl();
+    assert!(sdl.contains("@link(\n\turl: \"https://specs.apollo.dev/federation/v2"), "{sdl}");
+    for entity in [
+        "type Patient @key(fields: \"id\")",
+        "type LabTest @key(fields: \"id\")",
+        "type Hospitalisation @key(fields: \"id\")",
+        "type Facility @key(fields: \"id\")",
+        "type HealthCentre @key(fields: \"id\") @key(fields: \"code\") @shareable",
+        "type Prefecture @key(fields: \"id\") @key(fields: \"code\") @shareable",
+    ] {
+        assert!(sdl.contains(entity), "missing: {entity}");
+    }
+    let api = hersys::graphql::api_sdl();
+    assert!(!api.contains("@key") && !api.contains("@link"), "the API schema has no federation directives");
+}
+
 #[tokio::test]
 async fn every_type_field_argument_and_value_of_our_own_is_documented() {
     let schema = hersys::graphql::build(None);

@@ -15,6 +15,8 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 /// The loader behind the request's `DataLoader`.
 pub struct AppLoader {
     pub db: DatabaseConnection,
+    /// The caller, for loaders that apply the row scope.
+    pub principal: Option<crate::auth::Principal>,
 }
 
 /// Row by primary key: `$key(id)` loads `$entity` rows.
@@ -76,6 +78,59 @@ by_id!(FacilityById, facility, i64);
 by_id!(PrefectureById, prefecture, i32);
 by_id!(OrganisationById, organisation, i64);
 by_id!(AccountById, account, i64);
+by_id!(TestById, lab_test, i64);
+by_id!(HospitalisationById, hospitalisation, i64);
+
+/// A patient by ID, within the caller's row scope: what federation entities
+/// resolve through (a patient out of reach is simply absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReachablePatientById(pub i64);
+
+impl Loader<ReachablePatientById> for AppLoader {
+    type Value = patient::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[ReachablePatientById],
+    ) -> Result<HashMap<ReachablePatientById, Self::Value>, Self::Error> {
+        let Some(principal) = &self.principal else { return Ok(HashMap::new()) };
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = patient::Entity::find()
+            .filter(patient::Column::Id.is_in(ids))
+            .filter(crate::auth::policy::patient_scope(principal))
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|row| (ReachablePatientById(row.id), row)).collect())
+    }
+}
+
+/// Reference rows by their public code.
+macro_rules! by_code {
+    ($key:ident, $module:ident) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $key(pub String);
+
+        impl Loader<$key> for AppLoader {
+            type Value = $module::Model;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let codes: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+                let rows = $module::Entity::find()
+                    .filter($module::Column::Code.is_in(codes))
+                    .all(&self.db)
+                    .await
+                    .map_err(Arc::new)?;
+                Ok(rows.into_iter().map(|row| ($key(row.code.clone()), row)).collect())
+            }
+        }
+    };
+}
+
+by_code!(HealthCentreByCode, health_centre);
+by_code!(PrefectureByCode, prefecture);
 children!(TestsOfPatient, lab_test, PatientId, patient_id, SampledAt);
 children!(HospitalisationsOfPatient, hospitalisation, PatientId, patient_id, AdmittedAt);
 children!(HealthReportsOfPatient, health_report, PatientId, patient_id, ReportedAt);

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod context;
 pub mod enums;
+pub mod federation;
 pub mod inputs;
 pub mod loaders;
 pub mod mutation;
@@ -18,12 +19,33 @@ use async_graphql::Schema;
 
 use crate::state::AppState;
 
-pub type HersysSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+/// Reading the case record and reference data. Every list is limited to the
+/// rows the caller may reach.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct Query(query::Query, federation::FederationFields);
+
+/// Reading the case record and reference data. Every list is limited to the
+/// rows the caller may reach.
+// (The root query of the schema the subgraph SDL is exported from: the API
+// and the entity keys.)
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct SdlQuery(query::Query, federation::EntityResolvers);
+
+/// Reading the case record and reference data. Every list is limited to the
+/// rows the caller may reach.
+// (The root query of the plain API schema for code generators: the API
+// alone, without the router's fields.)
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct PlainQuery(query::Query);
+
+pub type HersysSchema = Schema<Query, mutation::Mutation, subscription::Subscription>;
 
 /// Builds the schema. `state` is `None` only for exporting the SDL.
 pub fn build(state: Option<AppState>) -> HersysSchema {
-    let mut builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
-        .enable_federation()
+    let mut builder = Schema::build(Query::default(), mutation::Mutation, subscription::Subscription)
         .limit_depth(16)
         .limit_recursive_depth(32);
     if let Some(state) = state {
@@ -34,5 +56,17 @@ pub fn build(state: Option<AppState>) -> HersysSchema {
 
 /// The federation subgraph SDL (`hersys export-schema`).
 pub fn subgraph_sdl() -> String {
-    build(None).sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+    federation::cached_sdl(|| {
+        Schema::build(SdlQuery::default(), mutation::Mutation, subscription::Subscription)
+            .enable_federation()
+            .enable_subscription_in_federation()
+            .finish()
+            .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+    })
+}
+
+/// The plain API schema, without federation fields, for frontend code
+/// generators (`hersys export-schema --api`).
+pub fn api_sdl() -> String {
+    Schema::build(PlainQuery::default(), mutation::Mutation, subscription::Subscription).finish().sdl()
 }

@@ -106,3 +106,72 @@ pub async fn patients(
     }
     Ok(())
 }
+
+/// Loads the rows behind a federation `_entities` request's
+/// `representations` variable: one statement per type and key, then one
+/// for every patient involved (within the caller's scope).
+pub async fn entities(loader: &RequestLoader, variables: &async_graphql::Variables) -> Result<(), AppError> {
+    use async_graphql::Value;
+    let Some(Value::List(representations)) = variables.get("representations") else { return Ok(()) };
+    let field =
+        |object: &async_graphql::indexmap::IndexMap<async_graphql::Name, Value>, name: &str| match object.get(name) {
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(Value::Number(number)) => Some(number.to_string()),
+            _ => None,
+        };
+    let mut patients = BTreeSet::new();
+    let mut tests = BTreeSet::new();
+    let mut stays = BTreeSet::new();
+    let mut centres = BTreeSet::new();
+    let mut centre_codes = BTreeSet::new();
+    let mut facilities = BTreeSet::new();
+    let mut prefectures = BTreeSet::new();
+    let mut prefecture_codes = BTreeSet::new();
+    for representation in representations {
+        let Value::Object(object) = representation else { continue };
+        let id = field(object, "id");
+        let number = id.as_deref().and_then(|id| id.parse::<i64>().ok());
+        match field(object, "__typename").as_deref() {
+            Some("Patient") => patients.extend(number),
+            Some("LabTest") => tests.extend(number),
+            Some("Hospitalisation") => stays.extend(number),
+            Some("HealthCentre") => {
+                centres.extend(number);
+                centre_codes.extend(field(object, "code"));
+            }
+            Some("Facility") => facilities.extend(number),
+            Some("Prefecture") => {
+                prefectures.extend(number.and_then(|n| i32::try_from(n).ok()));
+                prefecture_codes.extend(field(object, "code"));
+            }
+            _ => {}
+        }
+    }
+    if !tests.is_empty() {
+        let loaded = loader.load_many(tests.into_iter().map(TestById)).await.map_err(db_error)?;
+        patients.extend(loaded.values().map(|t| t.patient_id));
+    }
+    if !stays.is_empty() {
+        let loaded = loader.load_many(stays.into_iter().map(HospitalisationById)).await.map_err(db_error)?;
+        patients.extend(loaded.values().map(|s| s.patient_id));
+    }
+    if !patients.is_empty() {
+        loader.load_many(patients.into_iter().map(ReachablePatientById)).await.map_err(db_error)?;
+    }
+    if !centres.is_empty() {
+        loader.load_many(centres.into_iter().map(HealthCentreById)).await.map_err(db_error)?;
+    }
+    if !centre_codes.is_empty() {
+        loader.load_many(centre_codes.into_iter().map(HealthCentreByCode)).await.map_err(db_error)?;
+    }
+    if !facilities.is_empty() {
+        loader.load_many(facilities.into_iter().map(FacilityById)).await.map_err(db_error)?;
+    }
+    if !prefectures.is_empty() {
+        loader.load_many(prefectures.into_iter().map(PrefectureById)).await.map_err(db_error)?;
+    }
+    if !prefecture_codes.is_empty() {
+        loader.load_many(prefecture_codes.into_iter().map(PrefectureByCode)).await.map_err(db_error)?;
+    }
+    Ok(())
+}

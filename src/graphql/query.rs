@@ -12,10 +12,11 @@ use super::types::*;
 use crate::error::AppError;
 use crate::services::{self, parse_id};
 
+#[derive(Default)]
 pub struct Query;
 
 /// Reading the case record and reference data. Every list is limited to the rows the caller may reach.
-#[Object]
+#[Object(name = "ApiQuery")]
 impl Query {
     /// Who is signed in.
     async fn me(&self, ctx: &Context<'_>) -> Result<Account> {

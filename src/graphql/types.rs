@@ -527,7 +527,7 @@ fn note_read(ctx: &Context<'_>, patient_id: i64, field: &'static str) {
 pub struct Prefecture(pub prefecture::Model);
 
 /// A prefecture (都道府県), identified by its JIS X 0401 code.
-#[Object]
+#[Object(shareable)]
 impl Prefecture {
     /// Identifier: the JIS X 0401 number.
     async fn id(&self) -> ID {
@@ -551,7 +551,7 @@ impl Prefecture {
 pub struct HealthCentre(pub health_centre::Model);
 
 /// A health centre (保健所); each lies in exactly one prefecture.
-#[Object]
+#[Object(shareable)]
 impl HealthCentre {
     /// Stable identifier.
     async fn id(&self) -> ID {

@@ -6,7 +6,7 @@
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{BatchRequest, BatchResponse, Request, Value};
+use async_graphql::{BatchRequest, BatchResponse, Value};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -87,20 +87,39 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
 
     // Personal fields read by each request of the batch, audited below.
     let mut trails = Vec::new();
-    let mut prepare = |request: Request| {
+    let (requests, is_batch) = match batch {
+        BatchRequest::Single(request) => (vec![request], false),
+        BatchRequest::Batch(requests) => (requests, true),
+    };
+    let mut prepared = Vec::with_capacity(requests.len());
+    for request in requests {
         let mut caller = caller.clone();
         if let Some(principal) = &mut caller.principal {
             principal.operation = request.operation_name.clone();
         }
         let trail = Arc::new(ReadTrail::default());
         trails.push((caller.principal.clone(), trail.clone()));
-        let loader =
-            DataLoader::with_cache(AppLoader { db: state.app.db.clone() }, tokio::spawn, HashMapCache::default());
-        request.data(caller).data(loader).data(trail)
-    };
-    let batch = match batch {
-        BatchRequest::Single(request) => BatchRequest::Single(prepare(request)),
-        BatchRequest::Batch(requests) => BatchRequest::Batch(requests.into_iter().map(prepare).collect()),
+        let loader = DataLoader::with_cache(
+            AppLoader { db: state.app.db.clone(), principal: caller.principal.clone() },
+            tokio::spawn,
+            HashMapCache::default(),
+        );
+        // A router's entity batch: load every representation's row up
+        // front, a statement per type, whatever the batch size.
+        if caller.principal.is_some()
+            && request.query.contains("_entities")
+            && let Err(error) = crate::graphql::prefetch::entities(&loader, &request.variables).await
+        {
+            return app_error_response(error);
+        }
+        prepared.push(request.data(caller).data(loader).data(trail));
+    }
+    let batch = match (is_batch, prepared.pop()) {
+        (false, Some(request)) => BatchRequest::Single(request),
+        (_, last) => {
+            prepared.extend(last);
+            BatchRequest::Batch(prepared)
+        }
     };
     let mut response = state.schema.execute_batch(batch).await;
     match &mut response {

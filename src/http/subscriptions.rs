@@ -99,8 +99,8 @@ async fn serve(state: HttpState, protocol: GraphQLProtocol, legacy: bool, socket
         return;
     };
     let mut data = Data::default();
+    data.insert(connection_loader(&state, Some(&principal)));
     data.insert(Caller { principal: Some(principal), stale_token: false });
-    data.insert(connection_loader(&state));
     // The init message goes on to the protocol handler, which answers it.
     let rest = futures_util::stream::once(async move { Ok(first) }).chain(stream);
     GraphQLWebSocket::new_with_pair(sink, rest, state.schema.clone(), protocol)
@@ -115,9 +115,10 @@ fn close(code: u16, reason: &'static str) -> Message {
 
 /// A loader for a long-lived connection: batching, but no cache, so that
 /// every event shows the data as it is when it is sent.
-fn connection_loader(state: &HttpState) -> RequestLoader {
+fn connection_loader(state: &HttpState, principal: Option<&crate::auth::Principal>) -> RequestLoader {
+    let principal = principal.cloned();
     let loader = RequestLoader::with_cache(
-        AppLoader { db: state.app.db.clone() },
+        AppLoader { db: state.app.db.clone(), principal: principal.clone() },
         tokio::spawn,
         async_graphql::dataloader::HashMapCache::default(),
     );
@@ -149,7 +150,8 @@ pub async fn server_sent_events(State(state): State<HttpState>, headers: HeaderM
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    let request = request.data(caller).data(connection_loader(&state));
+    let loader = connection_loader(&state, caller.principal.as_ref());
+    let request = request.data(caller).data(loader);
     let results = state.schema.execute_stream(request).map(|mut response| {
         super::graphql::ensure_codes(&mut response);
         let json = serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned());
