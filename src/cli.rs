@@ -30,6 +30,15 @@ pub enum Command {
     Account(AccountCommand),
     /// Prints the authorisation matrix (docs/authorisation.md).
     AuthorisationMatrix,
+    /// Load benchmarks against a gateway this command starts.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Live positive results: N subscriptions, positives at a rate.
+    Subscriptions(crate::bench::subscriptions::Options),
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +189,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("created system administrator {} (account {})", created.username, created.id);
             Ok(())
         }
+        Command::Bench(BenchCommand::Subscriptions(options)) => crate::bench::subscriptions::run(options).await,
         Command::AuthorisationMatrix => {
             print!("{}", crate::auth::matrix::markdown());
             Ok(())

@@ -2,6 +2,7 @@
 //! case information system. See ARCHITECTURE.md for the map of the code.
 
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
