@@ -82,7 +82,7 @@ impl Config {
             lockout_duration: Duration::from_secs(15 * 60),
             subscriber_buffer: 256,
             outbox_poll_interval: Duration::from_millis(500),
-            session_check_interval: Duration::from_secs(15),
+            session_check_interval: Duration::from_secs(30),
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
         }

@@ -41,12 +41,13 @@ pub async fn websocket(
     // which is what the extractor negotiates too.
     let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let legacy = !offered.split(',').any(|p| p.trim() == "graphql-transport-ws");
-    // Subscribers send little and receive small events: modest buffers
-    // keep an idle connection cheap (tungstenite's defaults are 128 KiB).
+    // Subscribers send little and receive small events: small buffers keep
+    // an idle connection cheap (tungstenite's defaults are 128 KiB each);
+    // events are written out as they come.
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
+        .write_buffer_size(0)
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| serve(state, protocol, legacy, socket))
 }

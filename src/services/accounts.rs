@@ -515,10 +515,14 @@ pub async fn session_alive(state: &AppState, session_id: i64) -> AppResult<bool>
             return Ok(false);
         }
     }
-    session::Entity::update_many()
-        .col_expr(session::Column::LastSeenAt, Expr::value(now))
-        .filter(session::Column::Id.eq(session_id))
-        .exec(&state.db)
-        .await?;
+    // An open subscription is use of the session; refreshing the idle timer
+    // every few minutes is enough to keep it alive.
+    if row.last_seen_at + Duration::minutes(5) <= now {
+        session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, Expr::value(now))
+            .filter(session::Column::Id.eq(session_id))
+            .exec(&state.db)
+            .await?;
+    }
     Ok(true)
 }

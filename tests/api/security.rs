@@ -21,7 +21,190 @@ both!(
     every_kind_of_audit_entry_is_written_and_only_administrators_read_them,
     personal_data_tokens_and_passwords_never_reach_the_logs,
     the_database_itself_refuses_to_change_or_delete_audit_entries,
+    every_write_of_the_case_flow_and_every_account_action_leaves_its_audit_entry,
 );
+
+async fn every_write_of_the_case_flow_and_every_account_action_leaves_its_audit_entry(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let hospital = app.login("hospital1").await;
+    let admin = app.login("admin1").await;
+    let ok = |response: Value| {
+        assert!(response["errors"].is_null(), "{response}");
+        response["data"].clone()
+    };
+    let (id, phone) = app.register_patient(&clinic, "カンサ タロウ", json!({})).await;
+    let test = ok(app
+        .gql(
+            Some(&clinic),
+            "mutation($p: ID!) { recordTest(input: { patientId: $p, kind: PCR }) { id } }",
+            json!({ "p": id }),
+        )
+        .await);
+    ok(app
+        .gql(
+            Some(&clinic),
+            "mutation($t: ID!) { recordTestResult(testId: $t, result: POSITIVE) { id } }",
+            json!({ "t": test["recordTest"]["id"] }),
+        )
+        .await);
+    ok(app
+        .gql(
+            Some(&hc1),
+            "mutation($p: ID!) { setCareSetting(patientId: $p, setting: HOME) { id } }",
+            json!({ "p": id }),
+        )
+        .await);
+    let login = app
+        .gql(
+            None,
+            "mutation($s: String!) { patientLogin(smartphoneId: $s, birthDate: \"1980-04-01\") { token } }",
+            json!({ "s": phone }),
+        )
+        .await;
+    let patient = login["data"]["patientLogin"]["token"].as_str().unwrap_or_default().to_owned();
+    ok(app
+        .gql(
+            Some(&patient),
+            "mutation { submitHealthReport(input: { bodyTemperature: 36.9, symptoms: [] }) { id } }",
+            json!({}),
+        )
+        .await);
+    ok(app
+        .gql(
+            Some(&hc1),
+            "mutation($p: ID!) { recordFollowUpCall(input: { patientId: $p, reached: false }) { id } }",
+            json!({ "p": id }),
+        )
+        .await);
+    ok(app
+        .gql(
+            Some(&hc1),
+            "mutation($p: ID!) { recordMedicalVisit(input: { patientId: $p, visitedOn: \"2024-01-05\", institutionName: \"港診療所\" }) { id } }",
+            json!({ "p": id }),
+        )
+        .await);
+    let stay = ok(app
+        .gql(
+            Some(&hc1),
+            "mutation($p: ID!) { admitPatient(patientId: $p, facilityId: \"2\", severity: MILD) { id } }",
+            json!({ "p": id }),
+        )
+        .await);
+    let stay = stay["admitPatient"]["id"].clone();
+    ok(app
+        .gql(
+            Some(&hospital),
+            "mutation($h: ID!) { recordCondition(hospitalisationId: $h, severity: MODERATE_I) { id } }",
+            json!({ "h": stay }),
+        )
+        .await);
+    ok(app
+        .gql(
+            Some(&hospital),
+            "mutation($h: ID!) { dischargePatient(hospitalisationId: $h) { id } }",
+            json!({ "h": stay }),
+        )
+        .await);
+    let hc2 = app.health_centre_id(&hc1, "131041").await;
+    let (other, _) = app.register_patient(&clinic, "カンサ ジロウ", json!({})).await;
+    ok(app
+        .gql(
+            Some(&hc1),
+            "mutation($p: ID!, $to: ID!) { transferPatient(patientId: $p, toHealthCentreId: $to) { id } }",
+            json!({ "p": other, "to": hc2 }),
+        )
+        .await);
+    ok(app
+        .gql(
+            Some(&hc1),
+            "mutation($p: ID!) { recordOutcome(patientId: $p, outcome: RECOVERED) { id } }",
+            json!({ "p": id }),
+        )
+        .await);
+    try_login(&app, "hc2", "not-the-password").await;
+    let pharmacist = ok(app
+        .gql(
+            Some(&admin),
+            "mutation { createAccount(username: \"audit.check\", password: \"a quiet river at dawn\", organisationId: \"3\") { id } }",
+            json!({}),
+        )
+        .await);
+    let new_id = pharmacist["createAccount"]["id"].clone();
+    ok(app
+        .gql(Some(&admin), "mutation($a: ID!) { disableAccount(accountId: $a) { id } }", json!({ "a": new_id }))
+        .await);
+    ok(app
+        .gql(Some(&admin), "mutation($a: ID!) { enableAccount(accountId: $a) { id } }", json!({ "a": new_id }))
+        .await);
+    ok(app
+        .gql(
+            Some(&admin),
+            "mutation($a: ID!) { assignOrganisation(accountId: $a, organisationId: \"4\") { id } }",
+            json!({ "a": new_id }),
+        )
+        .await);
+    let second = app.login("hc3").await;
+    ok(app
+        .gql(
+            Some(&second),
+            "mutation($c: String!) { changePassword(currentPassword: $c, newPassword: \"mountain tea and paper\") }",
+            json!({ "c": DEMO_PASSWORD }),
+        )
+        .await);
+    ok(app.gql(Some(&second), "mutation { logoutEverywhere }", json!({})).await);
+    ok(app.gql(Some(&clinic), "mutation { logout }", json!({})).await);
+
+    // A first reading of the log, which the second must show.
+    ok(app.gql(Some(&admin), "{ auditLog(first: 1) { edges { node { action } } } }", json!({})).await);
+    let mut actions = std::collections::BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = app
+            .gql(
+                Some(&admin),
+                "query($after: String) { auditLog(first: 500, after: $after) { edges { node { action } } pageInfo { hasNextPage endCursor } } }",
+                json!({ "after": after }),
+            )
+            .await;
+        let log = &page["data"]["auditLog"];
+        for edge in log["edges"].as_array().into_iter().flatten() {
+            actions.insert(edge["node"]["action"].as_str().unwrap_or_default().to_owned());
+        }
+        if log["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = log["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    let expected = [
+        "REGISTER_PATIENT",
+        "RECORD_TEST",
+        "RECORD_TEST_RESULT",
+        "SET_CARE_SETTING",
+        "SUBMIT_HEALTH_REPORT",
+        "RECORD_FOLLOW_UP_CALL",
+        "RECORD_MEDICAL_VISIT",
+        "ADMIT_PATIENT",
+        "RECORD_CONDITION",
+        "DISCHARGE_PATIENT",
+        "TRANSFER_PATIENT",
+        "RECORD_OUTCOME",
+        "LOGIN",
+        "LOGIN_REFUSED",
+        "PATIENT_LOGIN",
+        "LOGOUT",
+        "LOGOUT_EVERYWHERE",
+        "CHANGE_PASSWORD",
+        "CREATE_ACCOUNT",
+        "DISABLE_ACCOUNT",
+        "ENABLE_ACCOUNT",
+        "ASSIGN_ORGANISATION",
+        "READ_AUDIT_LOG",
+    ];
+    let missing: Vec<&str> = expected.iter().copied().filter(|a| !actions.contains(*a)).collect();
+    assert!(missing.is_empty(), "no audit entry for {missing:?}; found {actions:?}");
+}
 
 async fn the_database_itself_refuses_to_change_or_delete_audit_entries(backend: Backend) {
     use sea_orm::ConnectionTrait;
