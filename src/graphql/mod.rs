@@ -12,6 +12,7 @@ pub mod mutation;
 pub mod prefetch;
 pub mod query;
 pub mod scalars;
+pub mod statistics;
 pub mod subscription;
 pub mod types;
 

@@ -170,6 +170,13 @@ impl Query {
             .map(|row| Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() })
             .collect())
     }
+
+    /// Figures for analysts, prefectures and health centres, each as of a
+    /// moment.
+    async fn statistics(&self, ctx: &Context<'_>) -> Result<super::statistics::Statistics> {
+        signed_in(ctx)?;
+        Ok(super::statistics::Statistics)
+    }
 }
 
 /// A page size argument, refused outside 1 to `max`.

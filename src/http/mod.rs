@@ -2,6 +2,7 @@
 
 mod graphql;
 mod health;
+mod opendata;
 mod subscriptions;
 
 use axum::Router;
@@ -31,6 +32,7 @@ pub fn router(app: AppState, schema: HersysSchema) -> Router {
         .route("/graphql", get(graphql::ide).post(graphql::execute))
         .route("/graphql/ws", get(subscriptions::websocket))
         .route("/graphql/stream", axum::routing::post(subscriptions::server_sent_events))
+        .route("/opendata/{file}", get(opendata::file))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

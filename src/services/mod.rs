@@ -10,6 +10,7 @@ pub mod follow_up;
 pub mod idempotency;
 pub mod patients;
 pub mod reference;
+pub mod statistics;
 pub mod tests;
 
 use chrono::{DateTime, Utc};

@@ -13,4 +13,5 @@ mod matrix;
 mod readme;
 mod scope;
 mod security;
+mod statistics;
 mod subscriptions;

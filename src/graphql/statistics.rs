@@ -1,0 +1,149 @@
+//! `statistics`: figures for analysts, prefectures and health centres, each
+//! computed as of a moment and saying which.
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::prefecture;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::context::{signed_in, state};
+use super::scalars::Date;
+use crate::error::AppError;
+use crate::services::statistics::{self, Area};
+
+/// Figures computed from the case records. Every figure counts only what
+/// had been recorded by its `asOf` moment (default: now), so a published
+/// figure can be reproduced exactly later. Days are calendar days in Japan
+/// time. Analysts see the whole country, prefecture staff their
+/// prefecture, health centre staff their district.
+#[derive(Default)]
+pub struct Statistics;
+
+/// One day's testing figures (検査数・陽性者数).
+#[derive(SimpleObject)]
+pub struct DailyFigures {
+    /// The day (Japan time).
+    pub date: Date,
+    /// The prefecture's JIS code; null for the nation or a health centre's district.
+    pub prefecture_code: Option<String>,
+    /// Tests whose sample was taken that day (検査数), whatever their result.
+    pub tests: i64,
+    /// People whose first positive test was sampled that day (新規陽性者数):
+    /// two positive tests of one person count once; a reinfection, being a
+    /// new record, counts again.
+    pub positives: i64,
+    /// Tests sampled that day whose result is negative (陰性).
+    pub negatives: i64,
+    /// The moment the figure is computed as of.
+    pub as_of: DateTime<Utc>,
+}
+
+/// Where the open cases are cared for (療養状況).
+#[derive(SimpleObject)]
+pub struct CareStatusFigures {
+    /// The moment the figures are computed as of.
+    pub as_of: DateTime<Utc>,
+    /// The prefecture's JIS code; null for the nation or a health centre's district.
+    pub prefecture_code: Option<String>,
+    /// Open cases in hospital (入院).
+    pub hospital: i64,
+    /// Open cases in accommodation care, not in hospital (宿泊療養).
+    pub accommodation: i64,
+    /// Open cases in home care, not in hospital (自宅療養).
+    pub home: i64,
+    /// In hospital and severe by the national definition (重症者数): ICU,
+    /// mechanical ventilation or ECMO, or severity SEVERE.
+    pub severe: i64,
+    /// In hospital and severe by Tokyo's definition: mechanical
+    /// ventilation or ECMO.
+    pub severe_tokyo_definition: i64,
+}
+
+async fn prefecture_id(ctx: &Context<'_>, code: Option<&str>) -> Result<Option<(i32, String)>, AppError> {
+    let Some(code) = code else { return Ok(None) };
+    let found = prefecture::Entity::find()
+        .filter(prefecture::Column::Code.eq(code.trim()))
+        .one(&state(ctx).db)
+        .await?
+        .ok_or_else(|| AppError::not_found("prefectureCode", "no prefecture has this JIS code (01 to 47)"))?;
+    Ok(Some((found.id, found.code)))
+}
+
+fn area_code(area: Area, code: Option<String>) -> Option<String> {
+    match area {
+        Area::Prefecture(_) => code,
+        _ => None,
+    }
+}
+
+#[Object]
+impl Statistics {
+    /// Tests, positives and negatives per day from `from` to `to`
+    /// (inclusive, at most 731 days), as the data stood at `asOf`.
+    async fn daily(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "First day (Japan time).")] from: Date,
+        #[graphql(desc = "Last day (Japan time), inclusive.")] to: Date,
+        #[graphql(desc = "JIS code of a prefecture; national figures when omitted.")] prefecture_code: Option<String>,
+        #[graphql(desc = "The moment to compute as of; now by default. Not in the future.")] as_of: Option<
+            DateTime<Utc>,
+        >,
+    ) -> Result<Vec<DailyFigures>> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let as_of = statistics::as_of(state, as_of)?;
+        let prefecture = prefecture_id(ctx, prefecture_code.as_deref()).await?;
+        let area = statistics::area(principal, prefecture.as_ref().map(|p| p.0))?;
+        let code = match area {
+            Area::Prefecture(id) => match prefecture {
+                Some((_, code)) => Some(code),
+                None => Some(format!("{id:02}")),
+            },
+            _ => None,
+        };
+        let days = statistics::daily(&state.db, area, from.0, to.0, as_of).await?;
+        Ok(days
+            .into_iter()
+            .map(|d| DailyFigures {
+                date: Date(d.date),
+                prefecture_code: area_code(area, code.clone()),
+                tests: d.tests,
+                positives: d.positives,
+                negatives: d.negatives,
+                as_of,
+            })
+            .collect())
+    }
+
+    /// How many open cases are in hospital, accommodation and home care,
+    /// and how many are severe, as the data stood at `asOf`.
+    async fn care_status(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "JIS code of a prefecture; national figures when omitted.")] prefecture_code: Option<String>,
+        #[graphql(desc = "The moment to compute as of; now by default. Not in the future.")] as_of: Option<
+            DateTime<Utc>,
+        >,
+    ) -> Result<CareStatusFigures> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let as_of = statistics::as_of(state, as_of)?;
+        let prefecture = prefecture_id(ctx, prefecture_code.as_deref()).await?;
+        let area = statistics::area(principal, prefecture.as_ref().map(|p| p.0))?;
+        let figures = statistics::care_status(&state.db, area, as_of).await?;
+        let code = match area {
+            Area::Prefecture(id) => Some(format!("{id:02}")),
+            _ => None,
+        };
+        Ok(CareStatusFigures {
+            as_of,
+            prefecture_code: code,
+            hospital: figures.hospital,
+            accommodation: figures.accommodation,
+            home: figures.home,
+            severe: figures.severe,
+            severe_tokyo_definition: figures.severe_tokyo_definition,
+        })
+    }
+}

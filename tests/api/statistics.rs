@@ -1,0 +1,258 @@
+//! Statistics on small hand-built data, every expected count worked out
+//! here: the definitions, reproducibility as of a moment with late entries,
+//! area restrictions per role, and the open-data CSV.
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::{Backend, TestApp, error_code, spawn_app};
+
+both!(
+    daily_figures_follow_their_definitions_and_stay_the_same_as_of_a_moment,
+    care_status_counts_open_cases_by_where_they_are_cared_for,
+    each_role_sees_the_figures_of_its_own_area_only,
+    the_open_data_file_has_the_mhlw_columns_and_is_stable_for_the_same_moment,
+);
+
+const DAY1: &str = "2026-06-01T01:00:00Z"; // 10:00 in Japan, 1 June
+const DAY1_LATE_EVENING: &str = "2026-06-01T14:30:00Z"; // 23:30 in Japan, still 1 June
+const DAY2: &str = "2026-06-01T15:30:00Z"; // 00:30 in Japan, 2 June
+
+async fn record(app: &TestApp, token: &str, patient: &str, kind: &str, result: &str, sampled_at: &str) -> String {
+    let response = app
+        .gql(
+            Some(token),
+            "mutation($input: RecordTestInput!) { recordTest(input: $input) { id } }",
+            json!({ "input": { "patientId": patient, "kind": kind, "result": result, "sampledAt": sampled_at } }),
+        )
+        .await;
+    response["data"]["recordTest"]["id"].as_str().unwrap_or_else(|| panic!("{response}")).to_owned()
+}
+
+const DAILY: &str = "query($p: String, $asOf: DateTime) { statistics { daily(from: \"2026-06-01\", to: \"2026-06-02\", prefectureCode: $p, asOf: $asOf) {
+    date prefectureCode tests positives negatives asOf } } }";
+
+async fn daily(app: &TestApp, token: &str, prefecture: Option<&str>, as_of: Option<&str>) -> Vec<(i64, i64, i64)> {
+    let response = app.gql(Some(token), DAILY, json!({ "p": prefecture, "asOf": as_of })).await;
+    let days = response["data"]["statistics"]["daily"].as_array().unwrap_or_else(|| panic!("{response}")).clone();
+    assert_eq!(days.len(), 2, "{response}");
+    assert_eq!(days[0]["date"], "2026-06-01");
+    if let Some(as_of) = as_of {
+        let reported = chrono::DateTime::parse_from_rfc3339(days[0]["asOf"].as_str().unwrap_or_default()).ok();
+        assert_eq!(reported, chrono::DateTime::parse_from_rfc3339(as_of).ok(), "each figure says its moment");
+    }
+    days.iter()
+        .map(|d| {
+            (
+                d["tests"].as_i64().unwrap_or(-1),
+                d["positives"].as_i64().unwrap_or(-1),
+                d["negatives"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect()
+}
+
+/// A: two positive tests on day 1 and another on day 2. B: negative.
+/// C: pending. D (Osaka): positive. Returns the ID of C's pending test and
+/// the token of the clinic.
+async fn first_wave(app: &TestApp) -> (String, String, String) {
+    let clinic = app.login("clinic1").await;
+    let hc3 = app.login("hc3").await;
+    let osaka = app.health_centre_id(&hc3, "271004").await;
+    let (a, _) = app.register_patient(&clinic, "エー タロウ", json!({})).await;
+    let (b, _) = app.register_patient(&clinic, "ビー タロウ", json!({})).await;
+    let (c, _) = app.register_patient(&clinic, "シー タロウ", json!({})).await;
+    let (d, _) = app.register_patient(&clinic, "ディー タロウ", json!({ "healthCentreId": osaka })).await;
+    record(app, &clinic, &a, "PCR", "POSITIVE", DAY1).await;
+    record(app, &clinic, &a, "ANTIGEN_QUALITATIVE", "POSITIVE", DAY1_LATE_EVENING).await;
+    record(app, &clinic, &a, "PCR", "POSITIVE", DAY2).await;
+    record(app, &clinic, &b, "PCR", "NEGATIVE", DAY1).await;
+    let pending = record(app, &clinic, &c, "PCR", "PENDING", DAY1).await;
+    record(app, &clinic, &d, "PCR", "POSITIVE", DAY1).await;
+    (pending, clinic, b)
+}
+
+async fn daily_figures_follow_their_definitions_and_stay_the_same_as_of_a_moment(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let analyst = app.login("analyst1").await;
+    let (pending, clinic, b) = first_wave(&app).await;
+
+    // Day 1: 5 tests (A×2, B, C, D); positives A and D (A's two positives
+    // count once); 1 negative (B). Day 2: A's third test; A is not new.
+    assert_eq!(daily(&app, &analyst, None, None).await, vec![(5, 2, 1), (1, 0, 0)]);
+    assert_eq!(daily(&app, &analyst, Some("13"), None).await, vec![(4, 1, 1), (1, 0, 0)]);
+    assert_eq!(daily(&app, &analyst, Some("27"), None).await, vec![(1, 1, 0), (0, 0, 0)]);
+
+    // The moment the first figures were published.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let published = Utc::now().to_rfc3339();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    // Late entries: C's result arrives positive, and a forgotten negative
+    // test of B sampled on day 1 is entered.
+    app.gql(
+        Some(&clinic),
+        "mutation($t: ID!) { recordTestResult(testId: $t, result: POSITIVE) { id } }",
+        json!({ "t": pending }),
+    )
+    .await;
+    record(&app, &clinic, &b, "LAMP", "NEGATIVE", DAY1).await;
+
+    assert_eq!(
+        daily(&app, &analyst, None, None).await,
+        vec![(6, 3, 2), (1, 0, 0)],
+        "now: C is positive, B tested twice"
+    );
+    assert_eq!(
+        daily(&app, &analyst, None, Some(&published)).await,
+        vec![(5, 2, 1), (1, 0, 0)],
+        "as of the publication, the figures are exactly those published"
+    );
+    assert_eq!(daily(&app, &analyst, Some("13"), Some(&published)).await, vec![(4, 1, 1), (1, 0, 0)]);
+    assert_eq!(
+        daily(&app, &analyst, None, Some("2026-05-31T00:00:00Z")).await,
+        vec![(0, 0, 0), (0, 0, 0)],
+        "before anything was recorded"
+    );
+
+    let future = app.gql(Some(&analyst), DAILY, json!({ "asOf": "2999-01-01T00:00:00Z" })).await;
+    assert_eq!(future["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{future}");
+    let reversed = app
+        .gql(Some(&analyst), "{ statistics { daily(from: \"2026-06-02\", to: \"2026-06-01\") { tests } } }", json!({}))
+        .await;
+    assert_eq!(reversed["errors"][0]["extensions"]["field"], "to", "{reversed}");
+}
+
+const CARE: &str = "query($asOf: DateTime) { statistics { careStatus(asOf: $asOf) { asOf hospital accommodation home severe severeTokyoDefinition } } }";
+
+async fn care_status_counts_open_cases_by_where_they_are_cared_for(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let hospital = app.login("hospital1").await;
+    let analyst = app.login("analyst1").await;
+    let before = Utc::now().to_rfc3339();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let mut patients = Vec::new();
+    for kana in ["イチ", "ニ", "サン", "ヨン", "ゴ"] {
+        patients.push(app.register_patient(&clinic, kana, json!({})).await.0);
+    }
+    let set = |p: &str, s: &str| {
+        app.gql(
+            Some(&hc1),
+            "mutation($p: ID!, $s: CareSetting!) { setCareSetting(patientId: $p, setting: $s) { id } }",
+            json!({ "p": p, "s": s }),
+        )
+    };
+    set(&patients[0], "HOME").await;
+    set(&patients[1], "HOME").await;
+    set(&patients[2], "ACCOMMODATION").await;
+    // Patient 3 is admitted and becomes severe (ICU, no ventilator).
+    let stay = app
+        .gql(
+            Some(&hc1),
+            "mutation($p: ID!) { admitPatient(patientId: $p, facilityId: \"2\", severity: MODERATE_II) { id } }",
+            json!({ "p": patients[3] }),
+        )
+        .await["data"]["admitPatient"]["id"]
+        .clone();
+    app.gql(
+        Some(&hospital),
+        "mutation($h: ID!) { recordCondition(hospitalisationId: $h, severity: SEVERE, icu: true) { id } }",
+        json!({ "h": stay }),
+    )
+    .await;
+    // Patient 1 recovers: no longer counted.
+    app.gql(
+        Some(&hc1),
+        "mutation($p: ID!) { recordOutcome(patientId: $p, outcome: RECOVERED) { id } }",
+        json!({ "p": patients[1] }),
+    )
+    .await;
+
+    let now = app.gql(Some(&analyst), CARE, json!({})).await;
+    let figures = &now["data"]["statistics"]["careStatus"];
+    assert_eq!(
+        (figures["hospital"].clone(), figures["accommodation"].clone(), figures["home"].clone()),
+        (json!(1), json!(1), json!(1)),
+        "{now}"
+    );
+    assert_eq!(figures["severe"], 1);
+    assert_eq!(figures["severeTokyoDefinition"], 0, "Tokyo counts ventilator or ECMO only");
+
+    let earlier = app.gql(Some(&analyst), CARE, json!({ "asOf": before })).await;
+    let figures = &earlier["data"]["statistics"]["careStatus"];
+    assert_eq!(
+        (figures["hospital"].clone(), figures["home"].clone(), figures["severe"].clone()),
+        (json!(0), json!(0), json!(0)),
+        "{earlier}"
+    );
+}
+
+async fn each_role_sees_the_figures_of_its_own_area_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    first_wave(&app).await;
+    let hc1 = app.login("hc1").await;
+    let pref = app.login("pref13").await;
+    // hc1's district holds A, B and C (D is Osaka's).
+    assert_eq!(daily(&app, &hc1, None, None).await, vec![(4, 1, 1), (1, 0, 0)]);
+    assert_eq!(daily(&app, &pref, None, None).await, vec![(4, 1, 1), (1, 0, 0)]);
+    assert_eq!(daily(&app, &pref, Some("13"), None).await, vec![(4, 1, 1), (1, 0, 0)]);
+    for (username, prefecture) in [("pref13", Some("27")), ("hc1", Some("13")), ("clinic1", None), ("admin1", None)] {
+        let token = app.login(username).await;
+        let refused = app.gql(Some(&token), DAILY, json!({ "p": prefecture })).await;
+        assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{username}: {refused}");
+    }
+}
+
+async fn csv(app: &TestApp, as_of: &str) -> (u16, String) {
+    let response = app
+        .client
+        .get(app.url("/opendata/newly_confirmed_cases_daily.csv"))
+        .query(&[("asOf", as_of)])
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("text"))
+}
+
+async fn the_open_data_file_has_the_mhlw_columns_and_is_stable_for_the_same_moment(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (pending, clinic, _) = first_wave(&app).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let published = Utc::now().to_rfc3339();
+    let (status, file) = csv(&app, &published).await;
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = file.lines().collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(header.len(), 49);
+    assert_eq!(
+        (header[0], header[1], header[2], header[14], header[28], header[48]),
+        ("Date", "ALL", "Hokkaido", "Tokyo", "Osaka", "Okinawa")
+    );
+    // The first row is 1 June: A in Tokyo, D in Osaka; then 2 June: none new.
+    let first: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!((first[0], first[1], first[14], first[28]), ("2026/6/1", "2", "1", "1"));
+    let second: Vec<&str> = lines[2].split(',').collect();
+    assert_eq!((second[0], second[1]), ("2026/6/2", "0"));
+
+    // Later entries change today's file but not the published one.
+    app.gql(
+        Some(&clinic),
+        "mutation($t: ID!) { recordTestResult(testId: $t, result: POSITIVE) { id } }",
+        json!({ "t": pending }),
+    )
+    .await;
+    let (_, again) = csv(&app, &published).await;
+    assert_eq!(again, file, "byte for byte the same for the same asOf");
+    let (_, now) = csv(&app, &Utc::now().to_rfc3339()).await;
+    let first_now: Vec<&str> = now.lines().nth(1).unwrap_or_default().split(',').collect();
+    assert_eq!((first_now[1], first_now[14]), ("3", "2"), "C's late positive counts on its sampling day");
+
+    let (refused, _) = csv(&app, "2999-01-01T00:00:00Z").await;
+    assert_eq!(refused, 400);
+    let missing = app.client.get(app.url("/opendata/nothing.csv")).send().await.expect("sent");
+    assert_eq!(missing.status().as_u16(), 404);
+}
