@@ -76,6 +76,10 @@ fn area_code(area: Area, code: Option<String>) -> Option<String> {
     }
 }
 
+/// Figures computed from the case records, each as of a moment (`asOf`,
+/// default now), so that a published figure can be reproduced exactly. Days
+/// are calendar days in Japan time. Analysts see the whole country,
+/// prefecture staff their prefecture, health centre staff their district.
 #[Object]
 impl Statistics {
     /// Tests, positives and negatives per day from `from` to `to`
