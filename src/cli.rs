@@ -39,6 +39,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Live positive results: N subscriptions, positives at a rate.
     Subscriptions(crate::bench::subscriptions::Options),
+    /// Statistics on a synthetic data set (seeded first if missing).
+    Statistics(crate::bench::statistics::Options),
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +107,15 @@ pub struct SeedArgs {
     /// Load the demo data set of the public contract.
     #[arg(long)]
     pub demo: bool,
+    /// Load a deterministic synthetic data set in the shape of a wave.
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Patients of the synthetic data set.
+    #[arg(long, default_value_t = 10_000)]
+    pub patients: u64,
+    /// Seed of the synthetic data set: the same seed and size give the same data.
+    #[arg(long, default_value_t = 2020)]
+    pub seed: u64,
 }
 
 impl ServeArgs {
@@ -146,14 +157,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => {
-            if !args.demo {
-                anyhow::bail!("say which data set to load: --demo");
+            if !args.demo && !args.synthetic {
+                anyhow::bail!("say which data set to load: --demo or --synthetic --patients N");
             }
             let config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(args.database.database_url));
             let db = crate::db::connect(&config, Default::default()).await?;
             crate::db::migrate(&db).await?;
-            crate::services::demo::seed_demo(&db).await?;
-            eprintln!("demo data set loaded");
+            if args.demo {
+                crate::services::demo::seed_demo(&db).await?;
+                eprintln!("demo data set loaded");
+            }
+            if args.synthetic {
+                crate::services::synthetic::seed(&db, args.patients, args.seed).await?;
+            }
             Ok(())
         }
         Command::Account(AccountCommand::Add(args)) => {
@@ -190,6 +206,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(BenchCommand::Subscriptions(options)) => crate::bench::subscriptions::run(options).await,
+        Command::Bench(BenchCommand::Statistics(options)) => crate::bench::statistics::run(options).await,
         Command::AuthorisationMatrix => {
             print!("{}", crate::auth::matrix::markdown());
             Ok(())

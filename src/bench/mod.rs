@@ -2,6 +2,7 @@
 //! do and print what they measured.
 
 pub mod fixture;
+pub mod statistics;
 pub mod subscriptions;
 
 use std::path::PathBuf;

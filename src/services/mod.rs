@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod patients;
 pub mod reference;
 pub mod statistics;
+pub mod synthetic;
 pub mod tests;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,109 @@
+//! `hersys bench statistics`: times the statistics on a synthetic data set
+//! (seeding it first when the database has none) and prints the figures.
+
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+
+use crate::services::statistics::{self, Area, OpenDataSeries};
+
+/// What to run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// The database (PostgreSQL or SQLite) holding, or to hold, the set.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Patients to seed when the database holds no synthetic set yet.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub patients: u64,
+    /// Runs of each query; the median and the slowest are printed.
+    #[arg(long, default_value_t = 5)]
+    pub iterations: usize,
+}
+
+async fn time<F, Fut, T>(iterations: usize, mut run: F) -> anyhow::Result<(Duration, Duration, T)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut samples = Vec::with_capacity(iterations);
+    let mut last = None;
+    for _ in 0..iterations.max(1) {
+        let started = Instant::now();
+        last = Some(run().await?);
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    let result = last.ok_or_else(|| anyhow::anyhow!("no run"))?;
+    Ok((samples[samples.len() / 2], samples[samples.len() - 1], result))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let db = sea_orm::Database::connect(options.database_url.as_str()).await?;
+    crate::db::migrate(&db).await?;
+    let loaded = sea_orm::ConnectionTrait::query_one_raw(
+        &db,
+        sea_orm::Statement::from_string(
+            sea_orm::ConnectionTrait::get_database_backend(&db),
+            "SELECT COUNT(*) AS n FROM accounts WHERE username = 'synthetic-loader'".to_owned(),
+        ),
+    )
+    .await?
+    .and_then(|row| row.try_get::<i64>("", "n").ok())
+    .unwrap_or(0);
+    if loaded == 0 {
+        println!("seeding {} synthetic patients first", options.patients);
+        crate::services::synthetic::seed(&db, options.patients, 2020).await?;
+    }
+    let from = NaiveDate::from_ymd_opt(2022, 1, 1).unwrap_or_default();
+    let to = NaiveDate::from_ymd_opt(2022, 12, 31).unwrap_or_default();
+    let as_of = Utc::now();
+    let n = options.iterations;
+
+    let (median, max, days) =
+        time(n, || async { statistics::daily(&db, Area::Nation, from, to, as_of).await.map_err(describe) }).await?;
+    let positives: i64 = days.iter().map(|d| d.positives).sum();
+    let tests: i64 = days.iter().map(|d| d.tests).sum();
+    println!(
+        "daily, nationwide, 365 days: median {:.0} ms, max {:.0} ms ({tests} tests, {positives} positives)",
+        ms(median),
+        ms(max)
+    );
+
+    let (median, max, _) = time(n, || async {
+        for prefecture in 1..=47 {
+            statistics::daily(&db, Area::Prefecture(prefecture), from, to, as_of).await.map_err(describe)?;
+        }
+        Ok(())
+    })
+    .await?;
+    println!(
+        "daily, each of the 47 prefectures, 365 days: median {:.0} ms, max {:.0} ms (47 queries)",
+        ms(median),
+        ms(max)
+    );
+
+    let (median, max, _) =
+        time(n, || async { statistics::care_status(&db, Area::Nation, as_of).await.map_err(describe) }).await?;
+    println!("careStatus, nationwide: median {:.0} ms, max {:.0} ms", ms(median), ms(max));
+
+    let (median, max, counts) = time(n, || async {
+        statistics::by_day_and_prefecture(&db, OpenDataSeries::NewlyConfirmed, as_of).await.map_err(describe)
+    })
+    .await?;
+    println!(
+        "newly_confirmed_cases_daily.csv (every day × 47 prefectures): median {:.0} ms, max {:.0} ms ({} cells)",
+        ms(median),
+        ms(max),
+        counts.len()
+    );
+    Ok(())
+}
+
+fn describe(error: crate::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{}", error.message())
+}

@@ -1,0 +1,766 @@
+//! `hersys seed --synthetic --patients N`: a deterministic country-scale
+//! data set in the shape of a wave, for benchmarks and for trying the
+//! statistics. The same seed and size give the same data.
+//!
+//! Patients are spread over the 47 prefectures by population and over
+//! synthetic health centres; ages and sexes follow a plausible
+//! distribution; names are Japanese with matching katakana readings. Every
+//! tested person is a record (most tests are negative; some people have
+//! both an antigen and a PCR test); positives get a care setting, hospital
+//! stays with condition entries, daily health reports during home and
+//! accommodation care, and an outcome; some are transferred, some are
+//! reinfected later; `recorded_at` lags the event, sometimes by days.
+//!
+//! Rows are written in large multi-row statements inside transactions,
+//! with IDs assigned here so that children can refer to their parents
+//! without reading anything back.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use entity::enums::{FacilityKind, OrganisationKind};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
+
+/// Population weights of the prefectures (10,000s, 2020 census), JIS order.
+const POPULATION: [u32; 47] = [
+    522, 124, 121, 230, 96, 107, 183, 287, 193, 194, 734, 628, 1405, 924, 220, 103, 113, 77, 81, 205, 198, 363, 754,
+    177, 141, 258, 884, 547, 132, 92, 55, 67, 189, 280, 134, 72, 95, 133, 69, 514, 81, 131, 174, 112, 107, 159, 147,
+];
+
+/// Surnames and given names with their katakana readings.
+const SURNAMES: [(&str, &str); 20] = [
+    ("佐藤", "サトウ"),
+    ("鈴木", "スズキ"),
+    ("高橋", "タカハシ"),
+    ("田中", "タナカ"),
+    ("伊藤", "イトウ"),
+    ("渡辺", "ワタナベ"),
+    ("山本", "ヤマモト"),
+    ("中村", "ナカムラ"),
+    ("小林", "コバヤシ"),
+    ("加藤", "カトウ"),
+    ("吉田", "ヨシダ"),
+    ("山田", "ヤマダ"),
+    ("佐々木", "ササキ"),
+    ("山口", "ヤマグチ"),
+    ("松本", "マツモト"),
+    ("井上", "イノウエ"),
+    ("木村", "キムラ"),
+    ("林", "ハヤシ"),
+    ("斎藤", "サイトウ"),
+    ("清水", "シミズ"),
+];
+const MALE_NAMES: [(&str, &str); 10] = [
+    ("太郎", "タロウ"),
+    ("翔太", "ショウタ"),
+    ("大輔", "ダイスケ"),
+    ("健一", "ケンイチ"),
+    ("誠", "マコト"),
+    ("蓮", "レン"),
+    ("悠真", "ユウマ"),
+    ("浩", "ヒロシ"),
+    ("茂", "シゲル"),
+    ("隆", "タカシ"),
+];
+const FEMALE_NAMES: [(&str, &str); 10] = [
+    ("花子", "ハナコ"),
+    ("陽菜", "ヒナ"),
+    ("美咲", "ミサキ"),
+    ("結衣", "ユイ"),
+    ("恵子", "ケイコ"),
+    ("裕子", "ユウコ"),
+    ("さくら", "サクラ"),
+    ("愛", "アイ"),
+    ("幸子", "サチコ"),
+    ("明美", "アケミ"),
+];
+/// Share of each 10-year age band among tested people (under 10 … 90+).
+const AGE_WEIGHTS: [u32; 10] = [9, 12, 17, 15, 15, 11, 8, 7, 4, 2];
+
+/// The first day of the wave.
+fn wave_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).single().unwrap_or_default()
+}
+const WAVE_DAYS: i64 = 120;
+
+/// Weighted pick.
+fn pick(rng: &mut ChaCha8Rng, weights: &[u32]) -> usize {
+    let total: u32 = weights.iter().sum();
+    let mut roll = rng.random_range(0..total);
+    for (index, weight) in weights.iter().enumerate() {
+        if roll < *weight {
+            return index;
+        }
+        roll -= weight;
+    }
+    weights.len() - 1
+}
+
+/// A day of the wave, more likely near its peak (a triangle over 120 days).
+fn wave_day(rng: &mut ChaCha8Rng) -> i64 {
+    let a: f64 = rng.random();
+    let b: f64 = rng.random();
+    (((a + b) / 2.0) * WAVE_DAYS as f64) as i64
+}
+
+/// Rows of one table, flushed as multi-row INSERTs.
+struct Table {
+    name: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Value>>,
+}
+
+impl Table {
+    fn new(name: &'static str, columns: &'static [&'static str]) -> Self {
+        Table { name, columns, rows: Vec::new() }
+    }
+
+    fn push(&mut self, row: Vec<Value>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+    }
+
+    async fn flush(&mut self, db: &impl ConnectionTrait) -> anyhow::Result<u64> {
+        let backend = db.get_database_backend();
+        // Under both databases' limits on bound values per statement.
+        let per_statement = (30_000 / self.columns.len()).max(1);
+        let mut written = 0;
+        for chunk in self.rows.chunks(per_statement) {
+            let mut sql = format!("INSERT INTO {} ({}) VALUES ", self.name, self.columns.join(", "));
+            let mut values = Vec::with_capacity(chunk.len() * self.columns.len());
+            for (r, row) in chunk.iter().enumerate() {
+                sql.push_str(if r == 0 { "(" } else { ", (" });
+                for (c, value) in row.iter().enumerate() {
+                    if c > 0 {
+                        sql.push_str(", ");
+                    }
+                    values.push(value.clone());
+                    if backend == DbBackend::Postgres {
+                        sql.push_str(&format!("${}", values.len()));
+                    } else {
+                        sql.push('?');
+                    }
+                }
+                sql.push(')');
+            }
+            db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+            written += chunk.len() as u64;
+        }
+        self.rows.clear();
+        Ok(written)
+    }
+}
+
+fn v<T: Into<Value>>(value: T) -> Value {
+    value.into()
+}
+
+fn none_time() -> Value {
+    Value::ChronoDateTimeUtc(None)
+}
+
+fn none_text() -> Value {
+    Value::String(None)
+}
+
+fn none_int() -> Value {
+    Value::BigInt(None)
+}
+
+async fn next_id(db: &DatabaseConnection, table: &str) -> anyhow::Result<i64> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(backend, format!("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM {table}")))
+        .await?;
+    Ok(row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(1))
+}
+
+/// Loads `patients` synthetic patients with the given seed.
+pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::Result<()> {
+    let started = Instant::now();
+    crate::services::demo::ensure_prefectures(db).await?;
+    let backend = db.get_database_backend();
+    let existing = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n FROM accounts WHERE username = 'synthetic-loader'".to_owned(),
+        ))
+        .await?
+        .and_then(|r| r.try_get::<i64>("", "n").ok())
+        .unwrap_or(0);
+    anyhow::ensure!(
+        existing == 0,
+        "this database already holds a synthetic data set; load it into a fresh database \
+         (seeding twice would mix two data sets)"
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let now = Utc::now();
+
+    // Reference data: about 470 health centres by population, each with a
+    // testing clinic; one hospital per prefecture; one loader account.
+    let txn = db.begin().await?;
+    let mut centre_id = next_id(db, "health_centres").await?;
+    let mut facility_id = next_id(db, "facilities").await?;
+    let organisation_id = next_id(db, "organisations").await?;
+    let account_id = next_id(db, "accounts").await?;
+    let mut centres =
+        Table::new("health_centres", &["id", "code", "name_en", "name_ja", "prefecture_id", "created_at"]);
+    let mut facilities = Table::new(
+        "facilities",
+        &["id", "code", "name_en", "name_ja", "kind", "health_centre_id", "has_system_access", "created_at"],
+    );
+    // (centre id, clinic id) per prefecture, and the hospital of each.
+    let mut by_prefecture: Vec<Vec<(i64, i64)>> = vec![Vec::new(); 47];
+    let mut hospitals = vec![0i64; 47];
+    let mut number = 0;
+    for (p, weight) in POPULATION.iter().enumerate() {
+        let count = (*weight as usize * 470 / 12_580).max(2);
+        for c in 0..count {
+            number += 1;
+            centres.push(vec![
+                v(centre_id),
+                v(format!("SYN-HC-{number:04}")),
+                v(format!("Synthetic Health Centre {number}")),
+                v(format!("合成保健所{number}")),
+                v(p as i32 + 1),
+                v(now),
+            ]);
+            facilities.push(vec![
+                v(facility_id),
+                v(format!("SYN-F-{number:04}")),
+                v(format!("Synthetic Clinic {number}")),
+                v(format!("合成クリニック{number}")),
+                v(FacilityKind::TestingClinic.to_value()),
+                v(centre_id),
+                v(true),
+                v(now),
+            ]);
+            by_prefecture[p].push((centre_id, facility_id));
+            facility_id += 1;
+            if c == 0 {
+                facilities.push(vec![
+                    v(facility_id),
+                    v(format!("SYN-H-{:02}", p + 1)),
+                    v(format!("Synthetic Hospital {}", p + 1)),
+                    v(format!("合成病院{}", p + 1)),
+                    v(FacilityKind::Hospital.to_value()),
+                    v(centre_id),
+                    v(true),
+                    v(now),
+                ]);
+                hospitals[p] = facility_id;
+                facility_id += 1;
+            }
+            centre_id += 1;
+        }
+    }
+    centres.flush(&txn).await?;
+    facilities.flush(&txn).await?;
+    let mut organisations = Table::new("organisations", &["id", "kind", "name", "created_at"]);
+    organisations.push(vec![
+        v(organisation_id),
+        v(OrganisationKind::Operator.to_value()),
+        v("Synthetic data loader"),
+        v(now),
+    ]);
+    organisations.flush(&txn).await?;
+    let mut accounts = Table::new(
+        "accounts",
+        &["id", "username", "password_hash", "organisation_id", "failed_logins", "password_changed_at", "created_at"],
+    );
+    // The loader account cannot sign in: its hash matches no password.
+    accounts.push(vec![v(account_id), v("synthetic-loader"), v("!"), v(organisation_id), v(0), v(now), v(now)]);
+    accounts.flush(&txn).await?;
+    txn.commit().await?;
+
+    let mut ids = Ids {
+        patient: next_id(db, "patients").await?,
+        test: next_id(db, "lab_tests").await?,
+        result: next_id(db, "lab_test_results").await?,
+        care: next_id(db, "care_setting_changes").await?,
+        stay: next_id(db, "hospitalisations").await?,
+        condition: next_id(db, "condition_entries").await?,
+        report: next_id(db, "health_reports").await?,
+        transfer: next_id(db, "patient_transfers").await?,
+    };
+    let progress = indicatif::ProgressBar::new(patients);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} patients, {per_sec}, ETA {eta} ({elapsed} so far)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    // One thread generates batches while this task writes the previous one.
+    let batch = 5_000u64;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Tables>(2);
+    let generator = std::thread::spawn(move || {
+        let mut done = 0u64;
+        while done < patients {
+            let size = batch.min(patients - done);
+            let mut tables = Tables::new();
+            for _ in 0..size {
+                generate_person(
+                    &mut rng,
+                    &mut ids,
+                    &mut tables,
+                    &by_prefecture,
+                    &hospitals,
+                    account_id,
+                    organisation_id,
+                );
+            }
+            done += size;
+            if sender.blocking_send(tables).is_err() {
+                return;
+            }
+        }
+    });
+    let mut rows = 0u64;
+    let mut written = 0u64;
+    let step = (patients / 10).max(1);
+    while let Some(mut tables) = receiver.recv().await {
+        let people = tables.patients.rows.len() as u64;
+        rows += tables.write(db).await?;
+        progress.inc(people);
+        // Without a terminal the bar is hidden: report every tenth instead.
+        if progress.is_hidden() && (written + people) / step > written / step {
+            let elapsed = started.elapsed().as_secs_f64();
+            let rate = (written + people) as f64 / elapsed.max(0.001);
+            let eta = (patients - written - people) as f64 / rate.max(1.0);
+            eprintln!("{} of {patients} patients, {rate:.0}/s, ETA {eta:.0} s", written + people);
+        }
+        written += people;
+    }
+    generator.join().map_err(|_| anyhow::anyhow!("the generator thread failed"))?;
+    progress.finish();
+    eprintln!("loaded {patients} patients ({rows} rows) in {:.1} s with seed {seed}", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+struct Ids {
+    patient: i64,
+    test: i64,
+    result: i64,
+    care: i64,
+    stay: i64,
+    condition: i64,
+    report: i64,
+    transfer: i64,
+}
+
+struct Tables {
+    patients: Table,
+    tests: Table,
+    results: Table,
+    care: Table,
+    stays: Table,
+    conditions: Table,
+    reports: Table,
+    transfers: Table,
+}
+
+/// A value in PostgreSQL's COPY text format.
+fn copy_text(value: &Value, out: &mut String) {
+    use std::fmt::Write;
+    match value {
+        Value::String(Some(text)) => {
+            for c in text.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    _ => out.push(c),
+                }
+            }
+        }
+        Value::BigInt(Some(n)) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Int(Some(n)) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Double(Some(n)) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Bool(Some(b)) => out.push(if *b { 't' } else { 'f' }),
+        Value::ChronoDateTimeUtc(Some(at)) => out.push_str(&at.to_rfc3339()),
+        Value::ChronoDate(Some(day)) => {
+            let _ = write!(out, "{day}");
+        }
+        _ => out.push_str("\\N"),
+    }
+}
+
+impl Table {
+    /// Writes the rows with `COPY … FROM STDIN` (PostgreSQL), far faster
+    /// than INSERT for a load of this size.
+    async fn copy(&mut self, connection: &mut sea_orm::sqlx::PgConnection) -> anyhow::Result<u64> {
+        if self.rows.is_empty() {
+            return Ok(0);
+        }
+        let mut text = String::with_capacity(self.rows.len() * self.columns.len() * 12);
+        for row in &self.rows {
+            for (c, value) in row.iter().enumerate() {
+                if c > 0 {
+                    text.push('\t');
+                }
+                copy_text(value, &mut text);
+            }
+            text.push('\n');
+        }
+        let statement = format!("COPY {} ({}) FROM STDIN", self.name, self.columns.join(", "));
+        let mut copy = connection.copy_in_raw(&statement).await?;
+        copy.send(text.into_bytes()).await?;
+        let written = copy.finish().await?;
+        self.rows.clear();
+        Ok(written)
+    }
+}
+
+impl Tables {
+    fn all(&mut self) -> [&mut Table; 8] {
+        [
+            &mut self.patients,
+            &mut self.tests,
+            &mut self.results,
+            &mut self.care,
+            &mut self.stays,
+            &mut self.conditions,
+            &mut self.reports,
+            &mut self.transfers,
+        ]
+    }
+
+    /// Writes every table of the batch in one transaction.
+    async fn write(&mut self, db: &DatabaseConnection) -> anyhow::Result<u64> {
+        let mut rows = 0;
+        if db.get_database_backend() == DbBackend::Postgres {
+            let mut txn = db.get_postgres_connection_pool().begin().await?;
+            for table in self.all() {
+                rows += table.copy(&mut txn).await?;
+            }
+            txn.commit().await?;
+        } else {
+            let txn = db.begin().await?;
+            for table in self.all() {
+                rows += table.flush(&txn).await?;
+            }
+            txn.commit().await?;
+        }
+        Ok(rows)
+    }
+
+    fn new() -> Self {
+        Tables {
+            patients: Table::new(
+                "patients",
+                &[
+                    "id",
+                    "case_type",
+                    "name_kanji",
+                    "name_kana",
+                    "sex",
+                    "birth_date",
+                    "address",
+                    "phone",
+                    "smartphone_id",
+                    "previous_smartphone_id",
+                    "previous_patient_id",
+                    "prior_infection",
+                    "responsible_health_centre_id",
+                    "registering_facility_id",
+                    "registered_by_account_id",
+                    "care_setting",
+                    "outcome",
+                    "outcome_at",
+                    "outcome_recorded_at",
+                    "version",
+                    "registered_at",
+                    "recorded_at",
+                    "updated_at",
+                ],
+            ),
+            tests: Table::new(
+                "lab_tests",
+                &[
+                    "id",
+                    "patient_id",
+                    "facility_id",
+                    "kind",
+                    "result",
+                    "sampled_at",
+                    "resulted_at",
+                    "recorded_at",
+                    "recorded_by_account_id",
+                    "entered_by_organisation_id",
+                    "version",
+                ],
+            ),
+            results: Table::new(
+                "lab_test_results",
+                &["id", "lab_test_id", "result", "resulted_at", "recorded_at", "recorded_by_account_id"],
+            ),
+            care: Table::new(
+                "care_setting_changes",
+                &["id", "patient_id", "care_setting", "decided_by_account_id", "decided_at", "recorded_at"],
+            ),
+            stays: Table::new(
+                "hospitalisations",
+                &[
+                    "id",
+                    "patient_id",
+                    "facility_id",
+                    "admitted_at",
+                    "recorded_at",
+                    "discharged_at",
+                    "discharge_recorded_at",
+                    "severity",
+                    "icu",
+                    "ventilator",
+                    "ecmo",
+                    "recorded_by_account_id",
+                    "entered_by_organisation_id",
+                    "version",
+                ],
+            ),
+            conditions: Table::new(
+                "condition_entries",
+                &[
+                    "id",
+                    "hospitalisation_id",
+                    "severity",
+                    "icu",
+                    "ventilator",
+                    "ecmo",
+                    "observed_at",
+                    "recorded_at",
+                    "recorded_by_account_id",
+                ],
+            ),
+            reports: Table::new(
+                "health_reports",
+                &["id", "patient_id", "reporter", "body_temperature", "spo2", "symptoms", "reported_at", "recorded_at"],
+            ),
+            transfers: Table::new(
+                "patient_transfers",
+                &[
+                    "id",
+                    "patient_id",
+                    "from_health_centre_id",
+                    "to_health_centre_id",
+                    "transferred_by_account_id",
+                    "transferred_at",
+                    "recorded_at",
+                ],
+            ),
+        }
+    }
+}
+
+/// How late a row is recorded after its event: mostly within hours, one in
+/// twenty days late.
+fn lag(rng: &mut ChaCha8Rng) -> Duration {
+    if rng.random_ratio(1, 20) {
+        Duration::days(rng.random_range(1..6)) + Duration::minutes(rng.random_range(0..600))
+    } else {
+        Duration::minutes(rng.random_range(5..720))
+    }
+}
+
+fn luhn(digits: &str) -> char {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
+        })
+        .sum();
+    char::from(b'0' + ((10 - sum % 10) % 10) as u8)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn generate_person(
+    rng: &mut ChaCha8Rng,
+    ids: &mut Ids,
+    t: &mut Tables,
+    by_prefecture: &[Vec<(i64, i64)>],
+    hospitals: &[i64],
+    account: i64,
+    organisation: i64,
+) {
+    let prefecture = pick(rng, &POPULATION);
+    let (centre, clinic) = by_prefecture[prefecture][rng.random_range(0..by_prefecture[prefecture].len())];
+    let female = rng.random_bool(0.5);
+    let (surname, surname_kana) = SURNAMES[rng.random_range(0..SURNAMES.len())];
+    let (given, given_kana) =
+        if female { FEMALE_NAMES[rng.random_range(0..10)] } else { MALE_NAMES[rng.random_range(0..10)] };
+    let band = pick(rng, &AGE_WEIGHTS) as i64;
+    let day = wave_day(rng);
+    let sampled = wave_start() + Duration::days(day) + Duration::minutes(rng.random_range(8 * 60..18 * 60));
+    let age_days = (band * 10 + rng.random_range(0..10)) * 365 + rng.random_range(0..365);
+    let birth =
+        (sampled - Duration::days(age_days)).date_naive().max(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default());
+    let registered = sampled + Duration::minutes(rng.random_range(1..30));
+    let positive = rng.random_ratio(1, 4);
+    let id = ids.patient;
+    ids.patient += 1;
+    let base = format!("{:011}", id);
+    let smartphone = format!("{base}{}", luhn(&base));
+
+    // Tests: one, sometimes an antigen test then a PCR the same day.
+    let mut kinds = vec!["PCR"];
+    if rng.random_ratio(1, 5) {
+        kinds = vec!["ANTIGEN_QUALITATIVE", "PCR"];
+    }
+    for kind in kinds {
+        let result = if positive { "POSITIVE" } else { "NEGATIVE" };
+        let resulted = sampled + Duration::hours(rng.random_range(1..36));
+        let recorded = resulted + lag(rng);
+        t.tests.push(vec![
+            v(ids.test),
+            v(id),
+            v(clinic),
+            v(kind),
+            v(result),
+            v(sampled),
+            v(resulted),
+            v(recorded.min(resulted + Duration::days(7))),
+            v(account),
+            v(organisation),
+            v(1),
+        ]);
+        t.results.push(vec![v(ids.result), v(ids.test), v(result), v(resulted), v(recorded), v(account)]);
+        ids.test += 1;
+        ids.result += 1;
+    }
+
+    let mut setting = "UNDECIDED";
+    let mut outcome = none_text();
+    let mut outcome_at = none_time();
+    let mut outcome_recorded = none_time();
+    let mut responsible = centre;
+    if positive {
+        let decided = sampled + Duration::days(1);
+        setting = match rng.random_range(0..100) {
+            0..10 => "HOSPITAL",
+            10..25 => "ACCOMMODATION",
+            25..95 => "HOME",
+            _ => "NONE",
+        };
+        t.care.push(vec![v(ids.care), v(id), v(setting), v(account), v(decided), v(decided + lag(rng))]);
+        ids.care += 1;
+        let ended = decided + Duration::days(rng.random_range(7..15));
+        if setting == "HOSPITAL" {
+            let severity = ["MILD", "MODERATE_I", "MODERATE_II", "SEVERE"][pick(rng, &[50, 30, 15, 5])];
+            let critical = severity == "SEVERE";
+            let icu = critical && rng.random_bool(0.8);
+            let ventilator = critical && rng.random_bool(0.4);
+            t.stays.push(vec![
+                v(ids.stay),
+                v(id),
+                v(hospitals[prefecture]),
+                v(decided),
+                v(decided + lag(rng)),
+                v(ended),
+                v(ended + lag(rng)),
+                v(severity),
+                v(icu),
+                v(ventilator),
+                v(false),
+                v(account),
+                v(organisation),
+                v(1),
+            ]);
+            t.conditions.push(vec![
+                v(ids.condition),
+                v(ids.stay),
+                v("MILD"),
+                v(false),
+                v(false),
+                v(false),
+                v(decided),
+                v(decided + lag(rng)),
+                v(account),
+            ]);
+            ids.condition += 1;
+            let worse = decided + Duration::days(2);
+            t.conditions.push(vec![
+                v(ids.condition),
+                v(ids.stay),
+                v(severity),
+                v(icu),
+                v(ventilator),
+                v(false),
+                v(worse),
+                v(worse + lag(rng)),
+                v(account),
+            ]);
+            ids.condition += 1;
+            ids.stay += 1;
+        } else if setting != "NONE" {
+            // Daily reports during home and accommodation care, a day or
+            // two missed now and then.
+            for d in 1..rng.random_range(5..9) {
+                if rng.random_ratio(1, 8) {
+                    continue;
+                }
+                let at = decided + Duration::days(d) + Duration::minutes(rng.random_range(0..600));
+                let fever = rng.random_ratio(1, 6);
+                t.reports.push(vec![
+                    v(ids.report),
+                    v(id),
+                    v("PATIENT"),
+                    v(if fever { 38.2 } else { 36.6 }),
+                    v(rng.random_range(92..100)),
+                    v(if fever { "COUGH,FEVER" } else { "" }),
+                    v(at),
+                    v(at),
+                ]);
+                ids.report += 1;
+            }
+        }
+        let deceased = rng.random_ratio(band.max(1) as u32, 1500);
+        outcome = v(if deceased { "DECEASED" } else { "RECOVERED" });
+        outcome_at = v(ended);
+        outcome_recorded = v(ended + lag(rng));
+        if rng.random_ratio(1, 100) {
+            let others = &by_prefecture[(prefecture + 1) % 47];
+            let (to, _) = others[rng.random_range(0..others.len())];
+            let at = decided + Duration::days(2);
+            t.transfers.push(vec![v(ids.transfer), v(id), v(centre), v(to), v(account), v(at), v(at + lag(rng))]);
+            ids.transfer += 1;
+            responsible = to;
+        }
+    }
+    let sex = if female { "FEMALE" } else { "MALE" };
+    t.patients.push(vec![
+        v(id),
+        v(if positive { "CONFIRMED" } else { "CLOSE_CONTACT" }),
+        v(format!("{surname} {given}")),
+        v(format!("{surname_kana} {given_kana}")),
+        v(sex),
+        v(birth),
+        v(format!("{}の住所", crate::services::demo::PREFECTURES[prefecture].1)),
+        v(format!("090-{:04}-{:04}", rng.random_range(0..10000), rng.random_range(0..10000))),
+        v(smartphone),
+        none_text(),
+        none_int(),
+        v(false),
+        v(responsible),
+        v(clinic),
+        v(account),
+        v(setting),
+        outcome,
+        outcome_at,
+        outcome_recorded,
+        v(1),
+        v(registered),
+        v(registered + lag(rng)),
+        v(registered),
+    ]);
+}
