@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod context;
+pub mod crosstab;
 pub mod enums;
 pub mod federation;
 pub mod inputs;

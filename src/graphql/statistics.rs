@@ -150,4 +150,49 @@ impl Statistics {
             severe_tokyo_definition: figures.severe_tokyo_definition,
         })
     }
+
+    /// Newly confirmed people (新規陽性者数) from `from` to `to` (inclusive,
+    /// Japan time, at most 366 days), cross-tabulated by the chosen
+    /// `dimensions`, as the data stood at `asOf`. A person is counted when
+    /// their first positive test (its result as of `asOf`, the test
+    /// recorded by `asOf`) was sampled in the range: the `positives` of
+    /// `daily`. Each person is described as of `asOf` (see
+    /// `CrossTabDimension`), and counted once, in one cell.
+    ///
+    /// Small-cell suppression: a cell counting fewer than `k` people (5, or
+    /// more if asked) is returned with `count: null, suppressed: true`.
+    /// Then, for every dimension and every line of cells that agree on all
+    /// the other dimensions (with one dimension, the whole table), if
+    /// exactly one cell of the line is suppressed, the smallest published
+    /// cell of the line is suppressed too (the first in sort order on a
+    /// tie), repeatedly until no line has exactly one suppressed cell. This
+    /// is so that no suppressed count can be recovered by subtracting the
+    /// published cells of a row or column from its total (itself
+    /// published elsewhere, e.g. by `daily`): a line's total then gives
+    /// away at most the sum of two or more suppressed cells. Cells of no
+    /// one are not returned.
+    #[allow(clippy::too_many_arguments)]
+    async fn cross_tab(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to break the count down by, in the order cells are sorted by; \
+                          none gives one cell, the total. DAY and WEEK exclude each other.")]
+        dimensions: Vec<super::crosstab::CrossTabDimension>,
+        #[graphql(desc = "First day of the first positive tests' sampling (Japan time).")] from: Date,
+        #[graphql(desc = "Last day (Japan time), inclusive; not before `from`, at most 365 days after it.")] to: Date,
+        #[graphql(desc = "JIS code of a prefecture: only people its health centres are responsible for \
+                          (as of `asOf`); the caller's whole area when omitted.")]
+        prefecture_code: Option<String>,
+        #[graphql(desc = "Only people of this sex.")] sex: Option<super::enums::Sex>,
+        #[graphql(desc = "Only people of this case type.")] case_type: Option<super::enums::CaseType>,
+        #[graphql(desc = "The moment to compute as of; now by default. Not in the future.")] as_of: Option<
+            DateTime<Utc>,
+        >,
+        #[graphql(desc = "The suppression threshold: cells counting fewer people are suppressed. \
+                          5 by default; it may only be raised.")]
+        k: Option<i32>,
+    ) -> Result<super::crosstab::CrossTab> {
+        let arguments = super::crosstab::Arguments { dimensions, from, to, prefecture_code, sex, case_type, as_of, k };
+        super::crosstab::resolve(ctx, arguments).await
+    }
 }

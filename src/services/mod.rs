@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod care;
+pub mod crosstab;
 pub mod demo;
 pub mod follow_up;
 pub mod idempotency;

@@ -68,21 +68,21 @@ pub struct Daily {
 }
 
 /// Builds statements with `?` placeholders for either database.
-struct Sql {
+pub(crate) struct Sql {
     backend: DbBackend,
     text: String,
     values: Vec<Value>,
 }
 
 impl Sql {
-    fn new(backend: DbBackend) -> Self {
+    pub(crate) fn new(backend: DbBackend) -> Self {
         Sql { backend, text: String::new(), values: Vec::new() }
     }
-    fn push(&mut self, text: &str) -> &mut Self {
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
     }
-    fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+    pub(crate) fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
         self.values.push(value.into());
         if self.backend == DbBackend::Postgres {
             self.text.push_str(&format!("${}", self.values.len()));
@@ -91,13 +91,13 @@ impl Sql {
         }
         self
     }
-    fn build(self) -> Statement {
+    pub(crate) fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
 }
 
 /// The calendar day (Japan time) of a timestamp column, as `YYYY-MM-DD`.
-fn local_day(backend: DbBackend, column: &str) -> String {
+pub(crate) fn local_day(backend: DbBackend, column: &str) -> String {
     match backend {
         DbBackend::Postgres => format!("to_char(({column}) AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD')"),
         _ => format!("date({column}, '+9 hours')"),
@@ -105,7 +105,7 @@ fn local_day(backend: DbBackend, column: &str) -> String {
 }
 
 /// The result of test `lt` as of the moment bound next.
-fn result_as_of(sql: &mut Sql, as_of: DateTime<Utc>) {
+pub(crate) fn result_as_of(sql: &mut Sql, as_of: DateTime<Utc>) {
     sql.push("(SELECT r.result FROM lab_test_results r WHERE r.lab_test_id = lt.id AND r.recorded_at <= ")
         .bind(as_of)
         .push(" ORDER BY r.recorded_at DESC, r.id DESC LIMIT 1)");
@@ -114,7 +114,7 @@ fn result_as_of(sql: &mut Sql, as_of: DateTime<Utc>) {
 /// The health centre responsible for patient `p` as of a moment: the one
 /// it was transferred away from after that moment, if any, else the
 /// current one.
-fn centre_as_of(sql: &mut Sql, as_of: DateTime<Utc>) {
+pub(crate) fn centre_as_of(sql: &mut Sql, as_of: DateTime<Utc>) {
     sql.push(
         "COALESCE((SELECT t.from_health_centre_id FROM patient_transfers t WHERE t.patient_id = p.id \
          AND t.recorded_at > ",
@@ -124,7 +124,7 @@ fn centre_as_of(sql: &mut Sql, as_of: DateTime<Utc>) {
 }
 
 /// Restricts patient `p` to the area, as of the moment.
-fn area_condition(sql: &mut Sql, area: Area, as_of: DateTime<Utc>) {
+pub(crate) fn area_condition(sql: &mut Sql, area: Area, as_of: DateTime<Utc>) {
     match area {
         Area::Nation => {}
         Area::Prefecture(prefecture) => {

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod cases;
+mod crosstab;
 mod federation;
 mod lifecycle;
 mod loaders;

@@ -1,0 +1,458 @@
+//! Cross-tabulations of newly confirmed people, as of a moment, with
+//! small-cell suppression.
+//!
+//! The measure is the `positives` of `statistics::daily`: people whose first
+//! positive test (its result as of `as_of`, the test recorded by `as_of`)
+//! was sampled in the date range. Each person is described by the chosen
+//! dimensions, all as of `as_of`, and counted by SQL `GROUP BY`; only the
+//! grouped cells reach the gateway.
+//!
+//! Cells counting fewer than `k` people are suppressed, and so many more
+//! (complementary suppression) that no suppressed cell can be worked out
+//! from the published cells and the totals of any row or column.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::enums::{CareSetting, CaseType, Outcome, Severity, Sex};
+use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, Iterable, QueryResult};
+
+use crate::domain::AgeBand;
+use crate::error::{AppError, AppResult};
+use crate::services::follow_up::day_bounds;
+use crate::services::statistics::{Area, Sql, area_condition, centre_as_of, local_day, result_as_of};
+
+/// The smallest number of people a published cell may count, unless the
+/// caller asks for more.
+pub const DEFAULT_K: i64 = 5;
+
+/// Largest date range of one cross-tabulation, in days.
+pub const MAX_DAYS: i64 = 366;
+
+/// What a cross-tabulation can be broken down by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    /// The day (Japan time) the first positive test was sampled.
+    Day,
+    /// The ISO week (Monday to Sunday, Japan time) of that day.
+    Week,
+    /// The prefecture of the responsible health centre.
+    Prefecture,
+    /// The responsible health centre.
+    HealthCentre,
+    /// Ten-year age band at registration.
+    AgeBand,
+    /// Sex.
+    Sex,
+    /// Case type (類型).
+    CaseType,
+    /// Care setting.
+    CareSetting,
+    /// Severity of the latest hospital stay.
+    Severity,
+    /// Outcome (転帰).
+    Outcome,
+}
+
+/// A request for a cross-tabulation.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub dimensions: Vec<Dimension>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub area: Area,
+    pub sex: Option<Sex>,
+    pub case_type: Option<CaseType>,
+    pub as_of: DateTime<Utc>,
+    pub k: Option<i64>,
+}
+
+/// One cell: the values of the chosen dimensions (`None` for the others),
+/// and its count, `None` when suppressed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cell {
+    /// The day, or the Monday of the week.
+    pub period: Option<NaiveDate>,
+    pub prefecture_code: Option<String>,
+    pub health_centre_code: Option<String>,
+    pub age_band: Option<AgeBand>,
+    pub sex: Option<Sex>,
+    pub case_type: Option<CaseType>,
+    pub care_setting: Option<CareSetting>,
+    /// `None` also when the dimension is chosen: never admitted by `as_of`,
+    /// or no condition recorded yet.
+    pub severity: Option<Severity>,
+    /// `None` also when the dimension is chosen: no outcome by `as_of`.
+    pub outcome: Option<Outcome>,
+    pub count: Option<i64>,
+    pub suppressed: bool,
+}
+
+/// A cross-tabulation.
+#[derive(Debug, Clone)]
+pub struct CrossTab {
+    pub as_of: DateTime<Utc>,
+    pub k: i64,
+    /// The dimensions, without repetitions, in the order asked for.
+    pub dimensions: Vec<Dimension>,
+    /// Sorted by the dimensions' values, in the order of `dimensions`.
+    pub cells: Vec<Cell>,
+}
+
+/// Checks a request: no DAY with WEEK, `to` not before `from`, at most
+/// `MAX_DAYS` days, `k` not below `DEFAULT_K`. Returns the dimensions
+/// without repetitions and the `k` to apply.
+pub fn validate(request: &Request) -> AppResult<(Vec<Dimension>, i64)> {
+    let mut dimensions = Vec::new();
+    for dimension in &request.dimensions {
+        if !dimensions.contains(dimension) {
+            dimensions.push(*dimension);
+        }
+    }
+    if dimensions.contains(&Dimension::Day) && dimensions.contains(&Dimension::Week) {
+        return Err(AppError::bad_input("dimensions", "choose DAY or WEEK, not both"));
+    }
+    if request.to < request.from {
+        return Err(AppError::bad_input("to", "must not be before from"));
+    }
+    if (request.to - request.from).num_days() >= MAX_DAYS {
+        return Err(AppError::bad_input("to", format!("the range may span at most {MAX_DAYS} days")));
+    }
+    let k = request.k.unwrap_or(DEFAULT_K);
+    if k < DEFAULT_K {
+        return Err(AppError::bad_input("k", format!("may only raise the threshold: at least {DEFAULT_K}")));
+    }
+    Ok((dimensions, k))
+}
+
+/// The column of a dimension in the grouped query.
+fn column(dimension: Dimension) -> &'static str {
+    match dimension {
+        Dimension::Day | Dimension::Week => "period",
+        Dimension::Prefecture => "prefecture_code",
+        Dimension::HealthCentre => "health_centre_code",
+        Dimension::AgeBand => "age_decade",
+        Dimension::Sex => "sex",
+        Dimension::CaseType => "case_type",
+        Dimension::CareSetting => "care_setting",
+        Dimension::Severity => "severity",
+        Dimension::Outcome => "outcome",
+    }
+}
+
+/// Whole years between `birth` and `on` (both SQL date or timestamp
+/// expressions), clamped to 0..=9 decades: the age band as `AgeBand::at`
+/// computes it.
+fn age_decade(backend: DbBackend, birth: &str, on: &str) -> String {
+    let years = match backend {
+        DbBackend::Postgres => format!("CAST(extract(year from age(CAST({on} AS date), {birth})) AS INTEGER)"),
+        _ => format!(
+            "(CAST(strftime('%Y', {on}) AS INTEGER) - CAST(strftime('%Y', {birth}) AS INTEGER) \
+             - (CASE WHEN strftime('%m-%d', {on}) < strftime('%m-%d', {birth}) THEN 1 ELSE 0 END))"
+        ),
+    };
+    match backend {
+        DbBackend::Postgres => format!("CAST(LEAST(GREATEST({years}, 0) / 10, 9) AS BIGINT)"),
+        _ => format!("CAST(MIN(MAX({years}, 0) / 10, 9) AS BIGINT)"),
+    }
+}
+
+/// The date (UTC, as `AgeBand::at` is given it by the patient's `ageBand`)
+/// of the registration of patient `p`.
+fn registration_day(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "(p.registered_at AT TIME ZONE 'UTC')",
+        _ => "p.registered_at",
+    }
+}
+
+/// The Monday (Japan time) of the ISO week of a timestamp column, as
+/// `YYYY-MM-DD`.
+fn local_week(backend: DbBackend, column: &str) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            format!("to_char(date_trunc('week', ({column}) AT TIME ZONE 'Asia/Tokyo'), 'YYYY-MM-DD')")
+        }
+        // `weekday 0` moves forward to the next Sunday (or stays on one);
+        // six days before it is the Monday of the week.
+        _ => format!("date({column}, '+9 hours', 'weekday 0', '-6 days')"),
+    }
+}
+
+/// The grouped counts: one statement, one row per non-empty cell.
+fn grouped_statement(backend: DbBackend, request: &Request, dimensions: &[Dimension]) -> sea_orm::Statement {
+    let as_of = request.as_of;
+    let (start, _) = day_bounds(request.from);
+    let (_, end) = day_bounds(request.to);
+    let mut sql = Sql::new(backend);
+    let columns: Vec<&str> = dimensions.iter().map(|d| column(*d)).collect();
+    sql.push("SELECT ");
+    for c in &columns {
+        sql.push(&format!("x.{c} AS {c}, "));
+    }
+    sql.push("COUNT(*) AS n FROM (SELECT p.id");
+    for dimension in dimensions {
+        sql.push(", ");
+        match dimension {
+            Dimension::Day => {
+                sql.push(&local_day(backend, "f.first_positive"));
+            }
+            Dimension::Week => {
+                sql.push(&local_week(backend, "f.first_positive"));
+            }
+            Dimension::Prefecture => {
+                sql.push(
+                    "(SELECT pr.code FROM health_centres hc JOIN prefectures pr ON pr.id = hc.prefecture_id \
+                     WHERE hc.id = ",
+                );
+                centre_as_of(&mut sql, as_of);
+                sql.push(")");
+            }
+            Dimension::HealthCentre => {
+                sql.push("(SELECT hc.code FROM health_centres hc WHERE hc.id = ");
+                centre_as_of(&mut sql, as_of);
+                sql.push(")");
+            }
+            Dimension::AgeBand => {
+                sql.push(&age_decade(backend, "p.birth_date", registration_day(backend)));
+            }
+            Dimension::Sex => {
+                sql.push("p.sex");
+            }
+            Dimension::CaseType => {
+                sql.push("p.case_type");
+            }
+            Dimension::CareSetting => {
+                sql.push(
+                    "COALESCE((SELECT c.care_setting FROM care_setting_changes c WHERE c.patient_id = p.id \
+                     AND c.recorded_at <= ",
+                )
+                .bind(as_of)
+                .push(" ORDER BY c.recorded_at DESC, c.id DESC LIMIT 1), 'UNDECIDED')");
+            }
+            Dimension::Severity => {
+                sql.push(
+                    "(SELECT e.severity FROM condition_entries e WHERE e.hospitalisation_id = \
+                     (SELECT h.id FROM hospitalisations h WHERE h.patient_id = p.id AND h.recorded_at <= ",
+                )
+                .bind(as_of)
+                .push(" ORDER BY h.recorded_at DESC, h.id DESC LIMIT 1) AND e.recorded_at <= ")
+                .bind(as_of)
+                .push(" ORDER BY e.recorded_at DESC, e.id DESC LIMIT 1)");
+            }
+            Dimension::Outcome => {
+                sql.push("CASE WHEN p.outcome_recorded_at <= ").bind(as_of).push(" THEN p.outcome ELSE NULL END");
+            }
+        }
+        sql.push(&format!(" AS {}", column(*dimension)));
+    }
+    // The first positive test of each person, as in `statistics::daily`.
+    sql.push(
+        " FROM (SELECT lt.patient_id, MIN(lt.sampled_at) AS first_positive FROM lab_tests lt \
+         WHERE lt.recorded_at <= ",
+    )
+    .bind(as_of)
+    .push(" AND ");
+    result_as_of(&mut sql, as_of);
+    sql.push(
+        " = 'POSITIVE' GROUP BY lt.patient_id) f JOIN patients p ON p.id = f.patient_id WHERE f.first_positive >= ",
+    );
+    sql.bind(start).push(" AND f.first_positive < ").bind(end);
+    if let Some(sex) = request.sex {
+        sql.push(" AND p.sex = ").bind(sex.to_value());
+    }
+    if let Some(case_type) = request.case_type {
+        sql.push(" AND p.case_type = ").bind(case_type.to_value());
+    }
+    area_condition(&mut sql, request.area, as_of);
+    sql.push(") x");
+    if !columns.is_empty() {
+        let grouped: Vec<String> = columns.iter().map(|c| format!("x.{c}")).collect();
+        sql.push(" GROUP BY ").push(&grouped.join(", "));
+    }
+    sql.build()
+}
+
+/// A dimension's value, ordered as cells are sorted: days and codes in
+/// order, enumeration values in the order the schema lists them, "none"
+/// (no severity, no outcome) first.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Part {
+    Date(NaiveDate),
+    Code(String),
+    Rank(usize),
+}
+
+fn rank<E: Iterable + PartialEq>(value: &E) -> Part {
+    Part::Rank(E::iter().position(|v| v == *value).unwrap_or(usize::MAX))
+}
+
+fn age_band(decade: i64) -> AgeBand {
+    match decade {
+        ..=0 => AgeBand::Under10,
+        1 => AgeBand::Age10s,
+        2 => AgeBand::Age20s,
+        3 => AgeBand::Age30s,
+        4 => AgeBand::Age40s,
+        5 => AgeBand::Age50s,
+        6 => AgeBand::Age60s,
+        7 => AgeBand::Age70s,
+        8 => AgeBand::Age80s,
+        _ => AgeBand::Age90AndOver,
+    }
+}
+
+fn stored<E: ActiveEnum<Value = String>>(row: &QueryResult, column: &str) -> AppResult<Option<E>> {
+    let text: Option<String> = row.try_get("", column)?;
+    text.map(|t| E::try_from_value(&t).map_err(AppError::from)).transpose()
+}
+
+/// A grouped row: its cell (count not set yet), its sort key, its count.
+struct Row {
+    cell: Cell,
+    key: Vec<Option<Part>>,
+    n: i64,
+}
+
+fn read_row(row: &QueryResult, dimensions: &[Dimension]) -> AppResult<Row> {
+    let mut cell = Cell::default();
+    let mut key = Vec::with_capacity(dimensions.len());
+    for dimension in dimensions {
+        let c = column(*dimension);
+        let part = match dimension {
+            Dimension::Day | Dimension::Week => {
+                let text: Option<String> = row.try_get("", c)?;
+                cell.period = text.and_then(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok());
+                cell.period.map(Part::Date)
+            }
+            Dimension::Prefecture => {
+                cell.prefecture_code = row.try_get("", c)?;
+                cell.prefecture_code.clone().map(Part::Code)
+            }
+            Dimension::HealthCentre => {
+                cell.health_centre_code = row.try_get("", c)?;
+                cell.health_centre_code.clone().map(Part::Code)
+            }
+            Dimension::AgeBand => {
+                let decade: Option<i64> = row.try_get("", c)?;
+                cell.age_band = decade.map(age_band);
+                decade.map(|d| Part::Rank(usize::try_from(d.clamp(0, 9)).unwrap_or(0)))
+            }
+            Dimension::Sex => {
+                cell.sex = stored(row, c)?;
+                cell.sex.as_ref().map(rank)
+            }
+            Dimension::CaseType => {
+                cell.case_type = stored(row, c)?;
+                cell.case_type.as_ref().map(rank)
+            }
+            Dimension::CareSetting => {
+                cell.care_setting = stored(row, c)?;
+                cell.care_setting.as_ref().map(rank)
+            }
+            Dimension::Severity => {
+                cell.severity = stored(row, c)?;
+                cell.severity.as_ref().map(rank)
+            }
+            Dimension::Outcome => {
+                cell.outcome = stored(row, c)?;
+                cell.outcome.as_ref().map(rank)
+            }
+        };
+        key.push(part);
+    }
+    let n: i64 = row.try_get("", "n")?;
+    Ok(Row { cell, key, n })
+}
+
+/// Which cells to suppress, given their counts (cells in sort order, keyed
+/// by their dimension values): first every cell under `k` (primary), then,
+/// for every dimension and every line of cells agreeing on all the other
+/// dimensions, if exactly one cell of the line is suppressed, the smallest
+/// unsuppressed cell of the line too (the first in sort order on a tie),
+/// until no line has exactly one suppressed cell. A line with two or more
+/// suppressed cells gives only their sum away from the line's total, never
+/// one of them.
+pub fn suppress<K: Ord + Clone>(keys: &[Vec<K>], counts: &[i64], k: i64) -> Vec<bool> {
+    let mut suppressed: Vec<bool> = counts.iter().map(|n| *n < k).collect();
+    let dimensions = keys.first().map_or(0, Vec::len);
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for d in 0..dimensions {
+            let mut lines: BTreeMap<Vec<K>, Vec<usize>> = BTreeMap::new();
+            for (i, key) in keys.iter().enumerate() {
+                let mut rest = key.clone();
+                rest.remove(d);
+                lines.entry(rest).or_default().push(i);
+            }
+            for cells in lines.values() {
+                if cells.iter().filter(|i| suppressed[**i]).count() != 1 {
+                    continue;
+                }
+                // Cells are in sort order, and `min_by_key` keeps the first
+                // of equal counts.
+                if let Some(smallest) = cells.iter().copied().filter(|i| !suppressed[*i]).min_by_key(|i| counts[*i]) {
+                    suppressed[smallest] = true;
+                    changed = true;
+                }
+            }
+        }
+    }
+    suppressed
+}
+
+/// The cross-tabulation of a request; `validate` is applied first.
+pub async fn cross_tab(db: &impl ConnectionTrait, request: &Request) -> AppResult<CrossTab> {
+    let (dimensions, k) = validate(request)?;
+    let statement = grouped_statement(db.get_database_backend(), request, &dimensions);
+    let mut rows = db
+        .query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| read_row(row, &dimensions))
+        .collect::<AppResult<Vec<Row>>>()?;
+    rows.retain(|row| row.n > 0);
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    let keys: Vec<Vec<Option<Part>>> = rows.iter().map(|r| r.key.clone()).collect();
+    let counts: Vec<i64> = rows.iter().map(|r| r.n).collect();
+    let suppressed = suppress(&keys, &counts, k);
+    let cells = rows
+        .into_iter()
+        .zip(suppressed)
+        .map(|(row, suppressed)| Cell { count: (!suppressed).then_some(row.n), suppressed, ..row.cell })
+        .collect();
+    Ok(CrossTab { as_of: request.as_of, k, dimensions, cells })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_small_cell_takes_the_smallest_other_cell_with_it() {
+        let keys = vec![vec![0], vec![1], vec![2]];
+        assert_eq!(suppress(&keys, &[3, 7, 6], 5), vec![true, false, true]);
+        // Ties go to the first in sort order.
+        assert_eq!(suppress(&keys, &[3, 6, 6], 5), vec![true, true, false]);
+        // Two small cells protect each other.
+        assert_eq!(suppress(&keys, &[3, 2, 6], 5), vec![true, true, false]);
+    }
+
+    #[test]
+    fn complementary_suppression_runs_through_rows_and_columns() {
+        // Rows a, b; columns x, y. (a, x) is small.
+        let keys = vec![vec!["a", "x"], vec!["a", "y"], vec!["b", "x"], vec!["b", "y"]];
+        assert_eq!(suppress(&keys, &[2, 10, 8, 9], 5), vec![true, true, true, true]);
+        // Once both rows and both columns hold two suppressed cells, nothing
+        // more: a third row stays published.
+        let keys = vec![vec!["a", "x"], vec!["a", "y"], vec!["b", "x"], vec!["b", "y"], vec!["c", "x"], vec!["c", "y"]];
+        assert_eq!(suppress(&keys, &[2, 10, 6, 9, 20, 30], 5), vec![true, true, true, true, false, false]);
+    }
+
+    #[test]
+    fn a_lone_small_cell_is_suppressed_without_company() {
+        let keys: Vec<Vec<u8>> = vec![vec![]];
+        assert_eq!(suppress(&keys, &[3], 5), vec![true]);
+    }
+}
