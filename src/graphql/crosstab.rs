@@ -4,14 +4,11 @@
 
 use async_graphql::{Context, Enum, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::prefecture;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::context::{signed_in, state};
 use super::enums::{CareSetting, CaseType, Outcome, Severity, Sex};
 use super::scalars::Date;
 use crate::domain::AgeBand;
-use crate::error::AppError;
 use crate::services::crosstab::{self, Dimension};
 use crate::services::statistics;
 
@@ -117,22 +114,12 @@ pub struct Arguments {
     pub k: Option<i32>,
 }
 
-async fn prefecture_id(ctx: &Context<'_>, code: Option<&str>) -> Result<Option<i32>, AppError> {
-    let Some(code) = code else { return Ok(None) };
-    let found = prefecture::Entity::find()
-        .filter(prefecture::Column::Code.eq(code.trim()))
-        .one(&state(ctx).db)
-        .await?
-        .ok_or_else(|| AppError::not_found("prefectureCode", "no prefecture has this JIS code (01 to 47)"))?;
-    Ok(Some(found.id))
-}
-
 /// Resolves `statistics { crossTab }`.
 pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab> {
     let principal = signed_in(ctx)?;
     let state = state(ctx);
     let as_of = statistics::as_of(state, arguments.as_of)?;
-    let prefecture = prefecture_id(ctx, arguments.prefecture_code.as_deref()).await?;
+    let prefecture = super::statistics::prefecture_id(ctx, arguments.prefecture_code.as_deref()).await?.map(|p| p.0);
     let area = statistics::area(principal, prefecture)?;
     let request = crosstab::Request {
         dimensions: arguments.dimensions.into_iter().map(Dimension::from).collect(),

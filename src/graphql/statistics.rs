@@ -59,7 +59,8 @@ pub struct CareStatusFigures {
     pub severe_tokyo_definition: i64,
 }
 
-async fn prefecture_id(ctx: &Context<'_>, code: Option<&str>) -> Result<Option<(i32, String)>, AppError> {
+/// The ID and code of the prefecture a `prefectureCode` argument names.
+pub(super) async fn prefecture_id(ctx: &Context<'_>, code: Option<&str>) -> Result<Option<(i32, String)>, AppError> {
     let Some(code) = code else { return Ok(None) };
     let found = prefecture::Entity::find()
         .filter(prefecture::Column::Code.eq(code.trim()))
