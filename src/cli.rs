@@ -98,6 +98,22 @@ pub struct ServeArgs {
     /// Do not serve the in-browser IDE on GET /graphql.
     #[arg(long, env = "HERSYS_NO_IDE")]
     pub no_ide: bool,
+    /// Refuse introspection queries.
+    #[arg(long, env = "HERSYS_NO_INTROSPECTION")]
+    pub no_introspection: bool,
+    /// Highest allowed operation complexity (one per field, lists weighted
+    /// by their page size).
+    #[arg(long, env = "HERSYS_MAX_COMPLEXITY", default_value_t = 50_000)]
+    pub max_complexity: usize,
+    /// Deepest allowed operation nesting.
+    #[arg(long, env = "HERSYS_MAX_DEPTH", default_value_t = 16)]
+    pub max_depth: usize,
+    /// Most aliases per operation.
+    #[arg(long, env = "HERSYS_MAX_ALIASES", default_value_t = 50)]
+    pub max_aliases: usize,
+    /// Most root fields per operation.
+    #[arg(long, env = "HERSYS_MAX_ROOT_FIELDS", default_value_t = 20)]
+    pub max_root_fields: usize,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +143,11 @@ impl ServeArgs {
         config.session_idle_timeout = std::time::Duration::from_secs(self.session_idle_minutes.max(1) * 60);
         config.session_absolute_lifetime = std::time::Duration::from_secs(self.session_lifetime_hours.max(1) * 3600);
         config.ide = !self.no_ide;
+        config.introspection = !self.no_introspection;
+        config.max_complexity = self.max_complexity;
+        config.max_depth = self.max_depth;
+        config.max_aliases = self.max_aliases;
+        config.max_root_fields = self.max_root_fields;
         config
     }
 }

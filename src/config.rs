@@ -43,6 +43,18 @@ pub struct Config {
     pub max_page_size: u64,
     /// Serve the in-browser IDE on `GET /graphql`.
     pub ide: bool,
+    /// Answer introspection queries (switch off in production if clients
+    /// use the committed schema files).
+    pub introspection: bool,
+    /// Deepest allowed nesting of an operation.
+    pub max_depth: usize,
+    /// Highest allowed complexity: one per field, lists weighted by their
+    /// page size.
+    pub max_complexity: usize,
+    /// Most aliases one operation may use.
+    pub max_aliases: usize,
+    /// Most root fields one operation may select.
+    pub max_root_fields: usize,
     /// Failed sign-ins within `lockout_window` that lock an account.
     pub lockout_threshold: i32,
     /// The window in which failed sign-ins count towards a lock.
@@ -77,6 +89,11 @@ impl Config {
             max_body_bytes: 256 * 1024,
             max_page_size: 500,
             ide: true,
+            introspection: true,
+            max_depth: 16,
+            max_complexity: 50_000,
+            max_aliases: 50,
+            max_root_fields: 20,
             lockout_threshold: 5,
             lockout_window: Duration::from_secs(15 * 60),
             lockout_duration: Duration::from_secs(15 * 60),

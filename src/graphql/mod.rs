@@ -8,6 +8,7 @@ pub mod crosstab;
 pub mod enums;
 pub mod federation;
 pub mod inputs;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod prefetch;
@@ -45,11 +46,24 @@ pub struct PlainQuery(query::Query);
 
 pub type HersysSchema = Schema<Query, mutation::Mutation, subscription::Subscription>;
 
-/// Builds the schema. `state` is `None` only for exporting the SDL.
+/// Builds the schema. `state` is `None` only for exporting the SDL and for
+/// checks of the schema itself (then with the default limits).
 pub fn build(state: Option<AppState>) -> HersysSchema {
+    let config = state
+        .as_ref()
+        .map(|s| (*s.config).clone())
+        .unwrap_or_else(|| crate::config::Config::new(([127, 0, 0, 1], 0).into(), crate::config::Secret::default()));
     let mut builder = Schema::build(Query::default(), mutation::Mutation, subscription::Subscription)
-        .limit_depth(16)
-        .limit_recursive_depth(32);
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+        .limit_recursive_depth(32)
+        .extension(limits::OperationLimits {
+            max_aliases: config.max_aliases,
+            max_root_fields: config.max_root_fields,
+        });
+    if !config.introspection {
+        builder = builder.disable_introspection();
+    }
     if let Some(state) = state {
         builder = builder.data(state);
     }

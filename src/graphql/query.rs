@@ -36,6 +36,7 @@ impl Query {
 
     /// The patients within the caller's reach, newest registration first
     /// (Relay connection).
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity + 1")]
     async fn patients(
         &self,
         ctx: &Context<'_>,

@@ -243,7 +243,9 @@ pub fn ensure_codes(response: &mut async_graphql::Response) {
             continue;
         }
         let extensions = error.extensions.get_or_insert_with(Default::default);
-        if error.path.is_empty() || is_input_value_error(&error.message) {
+        if error.message == "Query is too complex." || error.message == "Query is nested too deep." {
+            extensions.set("code", "QUERY_TOO_COMPLEX");
+        } else if error.path.is_empty() || is_input_value_error(&error.message) {
             extensions.set("code", "BAD_USER_INPUT");
         } else {
             tracing::error!(error = %error.message, "resolver error without a code");

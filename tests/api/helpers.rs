@@ -121,6 +121,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// As `spawn_app`, reading the time from `clock`, which the test moves.
 pub async fn spawn_app_with_clock(backend: Backend, clock: std::sync::Arc<hersys::clock::ManualClock>) -> TestApp {
+    spawn_app_configured(backend, clock, |_| {}).await
+}
+
+/// As `spawn_app`, with the configuration changed by `configure`.
+pub async fn spawn_app_configured(
+    backend: Backend,
+    clock: std::sync::Arc<hersys::clock::ManualClock>,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     log_buffer();
     let (url, dir, pg_database) = match backend {
         Backend::Sqlite => {
@@ -146,6 +155,7 @@ pub async fn spawn_app_with_clock(backend: Backend, clock: std::sync::Arc<hersys
     // Quick enough that subscription tests do not wait long.
     config.outbox_poll_interval = std::time::Duration::from_millis(100);
     config.session_check_interval = std::time::Duration::from_millis(300);
+    configure(&mut config);
     let app = Application::build_with_clock(config, true, clock).await.expect("the gateway starts");
     let addr = app.addr();
     let server = tokio::spawn(app.run());

@@ -9,6 +9,7 @@ mod cases;
 mod crosstab;
 mod federation;
 mod lifecycle;
+mod limits;
 mod loaders;
 mod matrix;
 mod readme;

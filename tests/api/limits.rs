@@ -1,0 +1,96 @@
+//! Operation limits: refused with a code before any resolver or SQL runs.
+
+use std::sync::Arc;
+
+use hersys::clock::ManualClock;
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::helpers::{Backend, TestApp, error_code, spawn_app, spawn_app_configured};
+
+both!(
+    too_deep_too_complex_or_too_wide_operations_are_refused_before_any_sql,
+    oversized_and_non_json_bodies_are_refused_with_a_graphql_error,
+    introspection_can_be_switched_off,
+);
+
+async fn post_raw(app: &TestApp, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn too_deep_too_complex_or_too_wide_operations_are_refused_before_any_sql(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.login("hc1").await;
+    let fields = "id caseType nameKanji nameKana sex birthDate ageBand address phone email smartphoneId \
+                  previousSmartphoneId priorInfection careSetting outcome registeredAt version";
+    let node = format!("edges {{ node {{ {fields} tests {{ id kind result }} responsibleHealthCentre {{ code }} }} }}");
+    let refused = [
+        // Nested deeper than 16 levels.
+        format!(
+            "{{ patients {{ edges {{ node {{ {} id {} }} }} }} }}",
+            "tests { patient { ".repeat(8),
+            "} } ".repeat(8)
+        ),
+        // Four pages of 500 with many fields: the lists weigh by their size.
+        format!(
+            "{{ {} }}",
+            (0..4).map(|i| format!("p{i}: patients(first: 500) {{ {node} }}")).collect::<Vec<_>>().join(" ")
+        ),
+        // 21 root fields.
+        format!("{{ {} }}", (0..21).map(|i| format!("f{i}: me {{ username }}")).collect::<Vec<_>>().join(" ")),
+        // 51 aliases.
+        format!("{{ me {{ {} }} }}", (0..51).map(|i| format!("u{i}: username")).collect::<Vec<_>>().join(" ")),
+    ];
+    for query in refused {
+        let before = app.query_count().await;
+        let response = app.gql(None, &query, json!({})).await;
+        let after = app.query_count().await;
+        assert_eq!(error_code(&response), Some("QUERY_TOO_COMPLEX"), "{response}");
+        assert_eq!(after, before, "no SQL ran for a refused operation");
+        let signed_in = app.gql(Some(&token), &query, json!({})).await;
+        assert_eq!(error_code(&signed_in), Some("QUERY_TOO_COMPLEX"), "{signed_in}");
+    }
+    // Within the limits, the same shapes run.
+    let fine = app.gql(Some(&token), &format!("{{ patients(first: 100) {{ {node} }} }}"), json!({})).await;
+    assert!(fine["errors"].is_null(), "{fine}");
+    let page = app.gql(Some(&token), "{ patients(first: 501) { totalCount } }", json!({})).await;
+    assert_eq!(error_code(&page), Some("BAD_USER_INPUT"));
+}
+
+async fn oversized_and_non_json_bodies_are_refused_with_a_graphql_error(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let huge = json!({ "query": format!("{{ me {{ username }} }} # {}", "x".repeat(300 * 1024)) }).to_string();
+    let (status, body) = post_raw(&app, "application/json", huge.into_bytes()).await;
+    assert_eq!(status, 413);
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    // Requests a browser may send cross-site without a preflight (CSRF).
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+        let (status, body) = post_raw(&app, content_type, br#"{"query":"mutation { logout }"}"#.to_vec()).await;
+        assert_eq!(status, 400, "{content_type}");
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{content_type}: {body}");
+    }
+}
+
+async fn introspection_can_be_switched_off(backend: Backend) {
+    let app = spawn_app_configured(backend, Arc::new(ManualClock::default()), |config| {
+        config.introspection = false;
+        config.ide = false;
+    })
+    .await;
+    let token = app.login("hc1").await;
+    let introspection = app.gql(Some(&token), "{ __schema { types { name } } }", json!({})).await;
+    assert!(introspection["data"]["__schema"].is_null(), "{introspection}");
+    let ide = app.client.get(app.url("/graphql")).send().await.expect("sent");
+    assert_eq!(ide.status().as_u16(), 404);
+    let normal = app.gql(Some(&token), "{ me { username } }", json!({})).await;
+    assert_eq!(normal["data"]["me"]["username"], "hc1");
+}
