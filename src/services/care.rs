@@ -10,10 +10,10 @@ use entity::enums::{CareSetting, FacilityKind, Outcome, Severity};
 use entity::{
     care_setting_change, condition_entry, facility, health_centre, hospitalisation, patient, patient_transfer, session,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
-use super::{not_in_future, reachable_patient, require};
+use super::{not_in_future, reachable_patient, require, versioned_update};
 use crate::auth::Principal;
 use crate::auth::policy::{self, CaseAction, Target};
 use crate::error::{AppError, AppResult};
@@ -45,22 +45,16 @@ pub(crate) async fn update_patient(
             patient.version
         )));
     }
-    let mut update = patient::Entity::update_many()
-        .col_expr(patient::Column::Version, Expr::col(patient::Column::Version).add(1))
-        .col_expr(patient::Column::UpdatedAt, Expr::value(now));
-    for (column, value) in changes {
-        update = update.col_expr(column, value);
-    }
-    let result = update
-        .filter(patient::Column::Id.eq(patient.id))
-        .filter(patient::Column::Version.eq(patient.version))
-        .exec(txn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(AppError::conflict(
-            "the patient record was changed by someone else meanwhile; reload and try again",
-        ));
-    }
+    let mut changes = changes;
+    changes.push((patient::Column::UpdatedAt, Expr::value(now)));
+    versioned_update::<patient::Entity>(
+        txn,
+        (patient::Column::Id, patient.id),
+        (patient::Column::Version, patient.version),
+        changes,
+        "patient record",
+    )
+    .await?;
     patient::Entity::find_by_id(patient.id)
         .one(txn)
         .await?
@@ -249,21 +243,14 @@ async fn update_stay(
     stay: &hospitalisation::Model,
     changes: Vec<(hospitalisation::Column, SimpleExpr)>,
 ) -> AppResult<hospitalisation::Model> {
-    let mut update = hospitalisation::Entity::update_many()
-        .col_expr(hospitalisation::Column::Version, Expr::col(hospitalisation::Column::Version).add(1));
-    for (column, value) in changes {
-        update = update.col_expr(column, value);
-    }
-    let result = update
-        .filter(hospitalisation::Column::Id.eq(stay.id))
-        .filter(hospitalisation::Column::Version.eq(stay.version))
-        .exec(txn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(AppError::conflict(
-            "the hospital stay was changed by someone else meanwhile; reload and try again",
-        ));
-    }
+    versioned_update::<hospitalisation::Entity>(
+        txn,
+        (hospitalisation::Column::Id, stay.id),
+        (hospitalisation::Column::Version, stay.version),
+        changes,
+        "hospital stay",
+    )
+    .await?;
     hospitalisation::Entity::find_by_id(stay.id)
         .one(txn)
         .await?

@@ -54,3 +54,34 @@ pub fn not_in_future(at: DateTime<Utc>, now: DateTime<Utc>, field: &str) -> AppR
     }
     Ok(at)
 }
+
+/// Applies `changes` to the row `id` of `E` only if its version column
+/// still holds `version` (the version the caller read), and raises the
+/// version. A row changed meanwhile is refused with `CONFLICT` naming
+/// `what`, so that two staff never overwrite each other silently.
+pub(crate) async fn versioned_update<E>(
+    db: &impl ConnectionTrait,
+    id: (E::Column, i64),
+    version: (E::Column, i32),
+    changes: Vec<(E::Column, sea_orm::sea_query::SimpleExpr)>,
+    what: &str,
+) -> AppResult<()>
+where
+    E: EntityTrait,
+{
+    use sea_orm::ColumnTrait;
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let (id_column, id) = id;
+    let (version_column, version) = version;
+    let mut update = E::update_many().col_expr(version_column, Expr::col(version_column).add(1));
+    for (column, value) in changes {
+        update = update.col_expr(column, value);
+    }
+    let result = update.filter(id_column.eq(id)).filter(version_column.eq(version)).exec(db).await?;
+    if result.rows_affected != 1 {
+        return Err(AppError::conflict(format!(
+            "the {what} was changed by someone else meanwhile; reload and try again"
+        )));
+    }
+    Ok(())
+}

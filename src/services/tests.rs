@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 use entity::enums::{TestKind, TestResult};
 use entity::{facility, health_centre, lab_test, lab_test_result, outbox_event, patient};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Set};
 
-use super::{not_in_future, reachable_patient, require};
+use super::{not_in_future, reachable_patient, require, versioned_update};
 use crate::auth::policy::{CaseAction, Target};
 use crate::auth::{Principal, Role, policy};
 use crate::error::{AppError, AppResult};
@@ -114,17 +114,14 @@ pub async fn record_result(
     if test.result == result {
         return Ok(test);
     }
-    let updated = lab_test::Entity::update_many()
-        .col_expr(lab_test::Column::Result, Expr::value(result))
-        .col_expr(lab_test::Column::ResultedAt, Expr::value(resulted_at))
-        .col_expr(lab_test::Column::Version, Expr::col(lab_test::Column::Version).add(1))
-        .filter(lab_test::Column::Id.eq(test.id))
-        .filter(lab_test::Column::Version.eq(test.version))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected != 1 {
-        return Err(AppError::conflict("the test was changed by someone else meanwhile; reload it and try again"));
-    }
+    versioned_update::<lab_test::Entity>(
+        &txn,
+        (lab_test::Column::Id, test.id),
+        (lab_test::Column::Version, test.version),
+        vec![(lab_test::Column::Result, Expr::value(result)), (lab_test::Column::ResultedAt, Expr::value(resulted_at))],
+        "test",
+    )
+    .await?;
     append_result(&txn, &test, result, resulted_at, now, account_id).await?;
     if result == TestResult::Positive && test.result != TestResult::Positive {
         write_positive_event(&txn, &test, &patient, now).await?;
