@@ -764,8 +764,3 @@ pub fn encode_cursor(id: i64) -> String {
 pub fn decode_cursor(cursor: &str, field: &str) -> std::result::Result<i64, AppError> {
     decode_kind_cursor("patient", cursor, field)
 }
-
-/// Whether the caller is a patient (patients see only their own record).
-pub fn is_patient(principal: &Principal) -> bool {
-    principal.role == Role::Patient
-}

@@ -189,10 +189,13 @@ async fn a_health_centre_receives_its_own_positives_and_nothing_else(backend: Ba
     .await;
     assert_eq!(hc1.next_event().await["test"]["id"], pending.as_str());
 
-    // Another centre's patient is not pushed to hc1, and Osaka hears nothing.
-    let (theirs, _) = app.register_patient(&hc2, "タニン ジロウ", json!({})).await;
-    let hc2_facility = app.gql(Some(&hc2), "{ facilities { id code } }", json!({})).await;
-    let _ = (theirs, hc2_facility);
+    // A positive of another centre's patient reaches that centre only: not
+    // hc1, and Osaka hears nothing at all.
+    let mut shinjuku = Subscriber::connect(&app, Protocol::Transport, &hc2, None).await;
+    let hc2_id = app.health_centre_id(&hc2, "131041").await;
+    let (theirs, _) = app.register_patient(&clinic, "タニン ジロウ", json!({ "healthCentreId": hc2_id })).await;
+    let their_positive = record(&app, &clinic, &theirs, "POSITIVE").await;
+    assert_eq!(shinjuku.next_event().await["test"]["id"], their_positive.as_str());
     hc1.expect_silence().await;
     osaka.expect_silence().await;
 }
