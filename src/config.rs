@@ -67,6 +67,9 @@ pub struct Config {
     /// How often the outbox is read when no notification arrives (the only
     /// trigger on SQLite).
     pub outbox_poll_interval: Duration,
+    /// How often committed statistics deltas are folded into the daily
+    /// sums that long-range figures read.
+    pub statistics_fold_interval: Duration,
     /// How often an open subscription checks that its session is still
     /// valid (logout, expiry, disabled account end it).
     pub session_check_interval: Duration,
@@ -100,6 +103,7 @@ impl Config {
             subscriber_buffer: 256,
             outbox_poll_interval: Duration::from_millis(500),
             session_check_interval: Duration::from_secs(30),
+            statistics_fold_interval: Duration::from_secs(5),
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
         }

@@ -50,6 +50,10 @@ impl Application {
             state.config.outbox_poll_interval,
         )
         .await?;
+        crate::services::statistics::ledger::start_folding(
+            db::counted(&state.db, state.background_queries.clone()),
+            state.config.statistics_fold_interval,
+        );
         let schema = crate::graphql::build(Some(state.clone()));
         let router = crate::http::router(state.clone(), schema);
         Ok(Application { listener, router, state })

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_initial_schema;
 mod m20261124_000002_idempotency_keys;
 mod m20261124_000003_append_only_audit;
+mod m20261125_000004_statistics_ledger;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_initial_schema::Migration),
             Box::new(m20261124_000002_idempotency_keys::Migration),
             Box::new(m20261124_000003_append_only_audit::Migration),
+            Box::new(m20261125_000004_statistics_ledger::Migration),
         ]
     }
 }

@@ -34,6 +34,20 @@ pub struct DailyFigures {
     pub positives: i64,
     /// Tests sampled that day whose result is negative (陰性).
     pub negatives: i64,
+    /// People who died that day (死亡者数), by the day of death.
+    pub deaths: i64,
+    /// People in hospital and severe by the national definition (重症者数)
+    /// at the end of the day: ICU, mechanical ventilation or ECMO, or
+    /// severity SEVERE, by the condition observed latest that day or before.
+    pub severe: i64,
+    /// People in hospital on mechanical ventilation or ECMO at the end of
+    /// the day (Tokyo's definition of severe).
+    pub severe_tokyo_definition: i64,
+    /// People requiring inpatient care etc. (入院治療等を要する者) at the end
+    /// of the day: a positive test sampled that day or before and no outcome
+    /// (recovery, death or other end of the case) by that day, wherever they
+    /// are cared for.
+    pub requiring_inpatient_care: i64,
     /// The moment the figure is computed as of.
     pub as_of: DateTime<Utc>,
 }
@@ -83,8 +97,9 @@ fn area_code(area: Area, code: Option<String>) -> Option<String> {
 /// prefecture staff their prefecture, health centre staff their district.
 #[Object]
 impl Statistics {
-    /// Tests, positives and negatives per day from `from` to `to`
-    /// (inclusive, at most 731 days), as the data stood at `asOf`.
+    /// Tests, positives, negatives, deaths, severe cases and people
+    /// requiring care per day from `from` to `to` (inclusive, at most 731
+    /// days), as the data stood at `asOf`.
     async fn daily(
         &self,
         ctx: &Context<'_>,
@@ -116,6 +131,10 @@ impl Statistics {
                 tests: d.tests,
                 positives: d.positives,
                 negatives: d.negatives,
+                deaths: d.deaths,
+                severe: d.severe,
+                severe_tokyo_definition: d.severe_tokyo,
+                requiring_inpatient_care: d.requiring_care,
                 as_of,
             })
             .collect())

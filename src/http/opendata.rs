@@ -24,10 +24,8 @@ pub async fn file(
     Path(file): Path<String>,
     params: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    let series = match file.as_str() {
-        "newly_confirmed_cases_daily.csv" => OpenDataSeries::NewlyConfirmed,
-        "number_of_deaths_daily.csv" => OpenDataSeries::Deaths,
-        _ => return (StatusCode::NOT_FOUND, "no such open-data file\n").into_response(),
+    let Some(series) = OpenDataSeries::of_file(&file) else {
+        return (StatusCode::NOT_FOUND, "no such open-data file\n").into_response();
     };
     let Ok(Query(params)) = params else {
         return (StatusCode::BAD_REQUEST, "asOf must be an RFC 3339 moment, e.g. 2022-02-01T00:00:00Z\n")
@@ -40,7 +38,7 @@ pub async fn file(
     match statistics::by_day_and_prefecture(&state.app.db, series, as_of).await {
         Ok(counts) => (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-            statistics::open_data_csv(&counts, as_of),
+            statistics::open_data_csv(&counts, as_of, series.is_stock()),
         )
             .into_response(),
         Err(error) => {

@@ -116,6 +116,7 @@ pub async fn set_care_setting(
         vec![(patient::Column::CareSetting, Expr::value(setting))],
     )
     .await?;
+    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
     super::audit::record(&txn, principal, "SET_CARE_SETTING", Some(patient.id), &["careSetting"], now).await?;
     txn.commit().await?;
     tracing::info!(patient_id, account_id, "care setting decided");
@@ -190,6 +191,7 @@ pub async fn admit(
     }
     update_patient(&txn, &patient, None, now, vec![(patient::Column::CareSetting, Expr::value(CareSetting::Hospital))])
         .await?;
+    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
     super::audit::record(&txn, principal, "ADMIT_PATIENT", Some(patient.id), &["hospitalisation", "careSetting"], now)
         .await?;
     txn.commit().await?;
@@ -298,6 +300,7 @@ pub async fn record_condition(
         ],
     )
     .await?;
+    crate::services::statistics::ledger::refresh_patient(&txn, stay.patient_id, now).await?;
     super::audit::record(
         &txn,
         principal,
@@ -337,6 +340,7 @@ pub async fn discharge(
         ],
     )
     .await?;
+    crate::services::statistics::ledger::refresh_patient(&txn, stay.patient_id, now).await?;
     super::audit::record(&txn, principal, "DISCHARGE_PATIENT", Some(stay.patient_id), &["dischargedAt"], now).await?;
     txn.commit().await?;
     tracing::info!(hospitalisation_id, account_id, "patient discharged");
@@ -397,6 +401,7 @@ pub async fn record_outcome(
     )
     .await?;
     end_patient_sessions(&txn, patient.id, now).await?;
+    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
     super::audit::record(&txn, principal, "RECORD_OUTCOME", Some(patient.id), &["outcome", "outcomeAt"], now).await?;
     txn.commit().await?;
     tracing::info!(patient_id, account_id, "outcome recorded");
@@ -455,6 +460,7 @@ pub async fn transfer(
         vec![(patient::Column::ResponsibleHealthCentreId, Expr::value(target.id))],
     )
     .await?;
+    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
     super::audit::record(&txn, principal, "TRANSFER_PATIENT", Some(patient.id), &["responsibleHealthCentre"], now)
         .await?;
     txn.commit().await?;

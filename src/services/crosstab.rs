@@ -4,8 +4,10 @@
 //! The measure is the `positives` of `statistics::daily`: people whose first
 //! positive test (its result as of `as_of`, the test recorded by `as_of`)
 //! was sampled in the date range. Each person is described by the chosen
-//! dimensions, all as of `as_of`, and counted by SQL `GROUP BY`; only the
-//! grouped cells reach the gateway.
+//! dimensions, all as of `as_of`. The statistics ledger keeps one row per
+//! person and description, with a delta whenever the description changes
+//! (`stat_cases`), so a cross-tabulation is one SQL `GROUP BY` over it; only
+//! the grouped cells reach the gateway.
 //!
 //! Cells counting fewer than `k` people are suppressed, and so many more
 //! (complementary suppression) that no suppressed cell can be worked out
@@ -19,8 +21,8 @@ use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, Iterable, QueryResult};
 
 use crate::domain::AgeBand;
 use crate::error::{AppError, AppResult};
-use crate::services::follow_up::day_bounds;
-use crate::services::statistics::{Area, Sql, area_condition, centre_as_of, local_day, result_as_of};
+use crate::services::statistics::ledger::{date_number, number_date};
+use crate::services::statistics::{Area, Sql};
 
 /// The smallest number of people a published cell may count, unless the
 /// caller asks for more.
@@ -140,136 +142,82 @@ fn column(dimension: Dimension) -> &'static str {
     }
 }
 
-/// Whole years between `birth` and `on` (both SQL date or timestamp
-/// expressions), clamped to 0..=9 decades: the age band as `AgeBand::at`
-/// computes it.
-fn age_decade(backend: DbBackend, birth: &str, on: &str) -> String {
-    let years = match backend {
-        DbBackend::Postgres => format!("CAST(extract(year from age(CAST({on} AS date), {birth})) AS INTEGER)"),
-        _ => format!(
-            "(CAST(strftime('%Y', {on}) AS INTEGER) - CAST(strftime('%Y', {birth}) AS INTEGER) \
-             - (CASE WHEN strftime('%m-%d', {on}) < strftime('%m-%d', {birth}) THEN 1 ELSE 0 END))"
-        ),
-    };
-    match backend {
-        DbBackend::Postgres => format!("CAST(LEAST(GREATEST({years}, 0) / 10, 9) AS BIGINT)"),
-        _ => format!("CAST(MIN(MAX({years}, 0) / 10, 9) AS BIGINT)"),
-    }
-}
-
-/// The date (UTC, as `AgeBand::at` is given it by the patient's `ageBand`)
-/// of the registration of patient `p`.
-fn registration_day(backend: DbBackend) -> &'static str {
-    match backend {
-        DbBackend::Postgres => "(p.registered_at AT TIME ZONE 'UTC')",
-        _ => "p.registered_at",
-    }
-}
-
-/// The Monday (Japan time) of the ISO week of a timestamp column, as
-/// `YYYY-MM-DD`.
-fn local_week(backend: DbBackend, column: &str) -> String {
-    match backend {
-        DbBackend::Postgres => {
-            format!("to_char(date_trunc('week', ({column}) AT TIME ZONE 'Asia/Tokyo'), 'YYYY-MM-DD')")
-        }
-        // `weekday 0` moves forward to the next Sunday (or stays on one);
-        // six days before it is the Monday of the week.
-        _ => format!("date({column}, '+9 hours', 'weekday 0', '-6 days')"),
-    }
-}
-
-/// The grouped counts: one statement, one row per non-empty cell.
+/// The grouped counts: one statement over the ledger of cases, one row per
+/// non-empty cell. Areas are grouped by ID and named after grouping.
 fn grouped_statement(backend: DbBackend, request: &Request, dimensions: &[Dimension]) -> sea_orm::Statement {
-    let as_of = request.as_of;
-    let (start, _) = day_bounds(request.from);
-    let (_, end) = day_bounds(request.to);
     let mut sql = Sql::new(backend);
-    let columns: Vec<&str> = dimensions.iter().map(|d| column(*d)).collect();
-    sql.push("SELECT ");
-    for c in &columns {
-        sql.push(&format!("x.{c} AS {c}, "));
-    }
-    sql.push("COUNT(*) AS n FROM (SELECT p.id");
+    let mut inner = Vec::new();
+    let mut outer = Vec::new();
+    let mut joins = String::new();
     for dimension in dimensions {
-        sql.push(", ");
         match dimension {
             Dimension::Day => {
-                sql.push(&local_day(backend, "f.first_positive"));
+                inner.push("CAST(c.day AS BIGINT) AS period".to_owned());
+                outer.push("g.period AS period");
             }
+            // 1970-01-01 was a Thursday: day + 3 is a multiple of 7 on Mondays.
             Dimension::Week => {
-                sql.push(&local_week(backend, "f.first_positive"));
+                inner.push("CAST(c.day - ((c.day + 3) % 7) AS BIGINT) AS period".to_owned());
+                outer.push("g.period AS period");
             }
             Dimension::Prefecture => {
-                sql.push(
-                    "(SELECT pr.code FROM health_centres hc JOIN prefectures pr ON pr.id = hc.prefecture_id \
-                     WHERE hc.id = ",
-                );
-                centre_as_of(&mut sql, as_of);
-                sql.push(")");
+                inner.push("c.prefecture_id AS prefecture_id".to_owned());
+                outer.push("pr.code AS prefecture_code");
+                joins.push_str(" JOIN prefectures pr ON pr.id = g.prefecture_id");
             }
             Dimension::HealthCentre => {
-                sql.push("(SELECT hc.code FROM health_centres hc WHERE hc.id = ");
-                centre_as_of(&mut sql, as_of);
-                sql.push(")");
+                inner.push("c.health_centre_id AS health_centre_id".to_owned());
+                outer.push("hc.code AS health_centre_code");
+                joins.push_str(" JOIN health_centres hc ON hc.id = g.health_centre_id");
             }
             Dimension::AgeBand => {
-                sql.push(&age_decade(backend, "p.birth_date", registration_day(backend)));
+                inner.push("CAST(c.age_decade AS BIGINT) AS age_decade".to_owned());
+                outer.push("g.age_decade AS age_decade");
             }
-            Dimension::Sex => {
-                sql.push("p.sex");
-            }
-            Dimension::CaseType => {
-                sql.push("p.case_type");
-            }
-            Dimension::CareSetting => {
-                sql.push(
-                    "COALESCE((SELECT c.care_setting FROM care_setting_changes c WHERE c.patient_id = p.id \
-                     AND c.recorded_at <= ",
-                )
-                .bind(as_of)
-                .push(" ORDER BY c.recorded_at DESC, c.id DESC LIMIT 1), 'UNDECIDED')");
-            }
-            Dimension::Severity => {
-                sql.push(
-                    "(SELECT e.severity FROM condition_entries e WHERE e.hospitalisation_id = \
-                     (SELECT h.id FROM hospitalisations h WHERE h.patient_id = p.id AND h.recorded_at <= ",
-                )
-                .bind(as_of)
-                .push(" ORDER BY h.recorded_at DESC, h.id DESC LIMIT 1) AND e.recorded_at <= ")
-                .bind(as_of)
-                .push(" ORDER BY e.recorded_at DESC, e.id DESC LIMIT 1)");
-            }
-            Dimension::Outcome => {
-                sql.push("CASE WHEN p.outcome_recorded_at <= ").bind(as_of).push(" THEN p.outcome ELSE NULL END");
+            other => {
+                let c = column(*other);
+                inner.push(format!("c.{c} AS {c}"));
+                outer.push(match other {
+                    Dimension::Sex => "g.sex AS sex",
+                    Dimension::CaseType => "g.case_type AS case_type",
+                    Dimension::CareSetting => "g.care_setting AS care_setting",
+                    Dimension::Severity => "g.severity AS severity",
+                    _ => "g.outcome AS outcome",
+                });
             }
         }
-        sql.push(&format!(" AS {}", column(*dimension)));
     }
-    // The first positive test of each person, as in `statistics::daily`.
-    sql.push(
-        " FROM (SELECT lt.patient_id, MIN(lt.sampled_at) AS first_positive FROM lab_tests lt \
-         WHERE lt.recorded_at <= ",
-    )
-    .bind(as_of)
-    .push(" AND ");
-    result_as_of(&mut sql, as_of);
-    sql.push(
-        " = 'POSITIVE' GROUP BY lt.patient_id) f JOIN patients p ON p.id = f.patient_id WHERE f.first_positive >= ",
-    );
-    sql.bind(start).push(" AND f.first_positive < ").bind(end);
+    let grouped: Vec<&str> =
+        inner.iter().map(|expression| expression.rsplit(" AS ").next().unwrap_or(expression.as_str())).collect();
+    sql.push("SELECT ");
+    for column in &outer {
+        sql.push(column).push(", ");
+    }
+    sql.push("g.n AS n FROM (SELECT ");
+    for expression in &inner {
+        sql.push(expression).push(", ");
+    }
+    sql.push("CAST(SUM(c.delta) AS BIGINT) AS n FROM stat_cases c WHERE c.recorded_at <= ").bind(request.as_of);
+    sql.push(" AND c.day >= ").bind(date_number(request.from)).push(" AND c.day <= ").bind(date_number(request.to));
     if let Some(sex) = request.sex {
-        sql.push(" AND p.sex = ").bind(sex.to_value());
+        sql.push(" AND c.sex = ").bind(sex.to_value());
     }
     if let Some(case_type) = request.case_type {
-        sql.push(" AND p.case_type = ").bind(case_type.to_value());
+        sql.push(" AND c.case_type = ").bind(case_type.to_value());
     }
-    area_condition(&mut sql, request.area, as_of);
-    sql.push(") x");
-    if !columns.is_empty() {
-        let grouped: Vec<String> = columns.iter().map(|c| format!("x.{c}")).collect();
+    match request.area {
+        Area::Nation => {}
+        Area::Prefecture(prefecture) => {
+            sql.push(" AND c.prefecture_id = ").bind(prefecture);
+        }
+        Area::HealthCentre(centre) => {
+            sql.push(" AND c.health_centre_id = ").bind(centre);
+        }
+    }
+    if !grouped.is_empty() {
         sql.push(" GROUP BY ").push(&grouped.join(", "));
     }
+    sql.push(" HAVING SUM(c.delta) <> 0) g").push(&joins);
     sql.build()
 }
 
@@ -321,8 +269,8 @@ fn read_row(row: &QueryResult, dimensions: &[Dimension]) -> AppResult<Row> {
         let c = column(*dimension);
         let part = match dimension {
             Dimension::Day | Dimension::Week => {
-                let text: Option<String> = row.try_get("", c)?;
-                cell.period = text.and_then(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok());
+                let day: Option<i64> = row.try_get("", c)?;
+                cell.period = day.and_then(|d| i32::try_from(d).ok()).map(number_date);
                 cell.period.map(Part::Date)
             }
             Dimension::Prefecture => {

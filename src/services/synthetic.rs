@@ -15,13 +15,19 @@
 //! with IDs assigned here so that children can refer to their parents
 //! without reading anything back.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use entity::enums::{FacilityKind, OrganisationKind};
+use entity::enums::{
+    CareSetting, CaseType, FacilityKind, OrganisationKind, Outcome, Severity, Sex, TestKind, TestResult,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
+
+use crate::services::statistics::history::{History, StayRecord, TestRecord};
+use crate::services::statistics::ledger::{self, ConditionEntry};
 
 /// Population weights of the prefectures (10,000s, 2020 census), JIS order.
 const POPULATION: [u32; 47] = [
@@ -79,11 +85,15 @@ const FEMALE_NAMES: [(&str, &str); 10] = [
 /// Share of each 10-year age band among tested people (under 10 … 90+).
 const AGE_WEIGHTS: [u32; 10] = [9, 12, 17, 15, 15, 11, 8, 7, 4, 2];
 
-/// The first day of the wave.
+/// The first day of the data set.
 fn wave_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).single().unwrap_or_default()
 }
-const WAVE_DAYS: i64 = 120;
+/// Days the data set spans: the year 2022.
+const SPAN_DAYS: i64 = 365;
+/// The waves: (first day, length in days, share of people in %). A winter
+/// wave and a larger summer one.
+const WAVES: [(i64, i64, u32); 2] = [(0, 110, 40), (170, 130, 60)];
 
 /// Weighted pick.
 fn pick(rng: &mut ChaCha8Rng, weights: &[u32]) -> usize {
@@ -98,11 +108,13 @@ fn pick(rng: &mut ChaCha8Rng, weights: &[u32]) -> usize {
     weights.len() - 1
 }
 
-/// A day of the wave, more likely near its peak (a triangle over 120 days).
+/// A day of one of the waves, more likely near its peak (a triangle over
+/// the wave).
 fn wave_day(rng: &mut ChaCha8Rng) -> i64 {
+    let (start, length, _) = WAVES[pick(rng, &WAVES.map(|(_, _, share)| share))];
     let a: f64 = rng.random();
     let b: f64 = rng.random();
-    (((a + b) / 2.0) * WAVE_DAYS as f64) as i64
+    start + (((a + b) / 2.0) * length as f64) as i64
 }
 
 /// Rows of one table, flushed as multi-row INSERTs.
@@ -294,34 +306,28 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
     );
     // One thread generates batches while this task writes the previous one.
     let batch = 5_000u64;
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Tables>(2);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<(u64, Tables)>(2);
+    let world = World { by_prefecture, hospitals, account: account_id, organisation: organisation_id };
     let generator = std::thread::spawn(move || {
+        let mut sums = DailySums::new();
         let mut done = 0u64;
         while done < patients {
             let size = batch.min(patients - done);
             let mut tables = Tables::new();
             for _ in 0..size {
-                generate_person(
-                    &mut rng,
-                    &mut ids,
-                    &mut tables,
-                    &by_prefecture,
-                    &hospitals,
-                    account_id,
-                    organisation_id,
-                );
+                generate_person(&mut rng, &mut ids, &mut tables, &world, &mut sums);
             }
             done += size;
-            if sender.blocking_send(tables).is_err() {
-                return;
+            if sender.blocking_send((size, tables)).is_err() {
+                break;
             }
         }
+        sums
     });
     let mut rows = 0u64;
     let mut written = 0u64;
     let step = (patients / 10).max(1);
-    while let Some(mut tables) = receiver.recv().await {
-        let people = tables.patients.rows.len() as u64;
+    while let Some((people, mut tables)) = receiver.recv().await {
         rows += tables.write(db).await?;
         progress.inc(people);
         // Without a terminal the bar is hidden: report every tenth instead.
@@ -329,11 +335,19 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
             let elapsed = started.elapsed().as_secs_f64();
             let rate = (written + people) as f64 / elapsed.max(0.001);
             let eta = (patients - written - people) as f64 / rate.max(1.0);
-            eprintln!("{} of {patients} patients, {rate:.0}/s, ETA {eta:.0} s", written + people);
+            eprintln!("{} of {patients} people, {rate:.0}/s, ETA {eta:.0} s", written + people);
         }
         written += people;
     }
-    generator.join().map_err(|_| anyhow::anyhow!("the generator thread failed"))?;
+    let sums = generator.join().map_err(|_| anyhow::anyhow!("the generator thread failed"))?;
+    // The folded sums of the ledger, in the order of their key.
+    let mut daily = Table::new("stat_daily", &["level", "area_id", "day", "metric", "recorded_day", "n"]);
+    let mut keys: Vec<_> = sums.into_iter().filter(|(_, n)| *n != 0).collect();
+    keys.sort_unstable();
+    for ((level, area, day, metric, recorded_day), n) in keys {
+        daily.push(vec![v(level), v(area), v(day), v(metric), v(recorded_day), v(i32::try_from(n)?)]);
+    }
+    rows += Tables::write_one(&mut daily, db).await?;
     progress.finish();
     eprintln!("loaded {patients} patients ({rows} rows) in {:.1} s with seed {seed}", started.elapsed().as_secs_f64());
     Ok(())
@@ -359,6 +373,8 @@ struct Tables {
     conditions: Table,
     reports: Table,
     transfers: Table,
+    events: Table,
+    cases: Table,
 }
 
 /// A value in PostgreSQL's COPY text format.
@@ -380,6 +396,9 @@ fn copy_text(value: &Value, out: &mut String) {
             let _ = write!(out, "{n}");
         }
         Value::Int(Some(n)) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::SmallInt(Some(n)) => {
             let _ = write!(out, "{n}");
         }
         Value::Double(Some(n)) => {
@@ -421,7 +440,7 @@ impl Table {
 }
 
 impl Tables {
-    fn all(&mut self) -> [&mut Table; 8] {
+    fn all(&mut self) -> [&mut Table; 10] {
         [
             &mut self.patients,
             &mut self.tests,
@@ -431,6 +450,8 @@ impl Tables {
             &mut self.conditions,
             &mut self.reports,
             &mut self.transfers,
+            &mut self.events,
+            &mut self.cases,
         ]
     }
 
@@ -450,6 +471,27 @@ impl Tables {
             }
             txn.commit().await?;
         }
+        Ok(rows)
+    }
+
+    /// Writes one table in its own transaction.
+    async fn write_one(table: &mut Table, db: &DatabaseConnection) -> anyhow::Result<u64> {
+        let rows = if db.get_database_backend() == DbBackend::Postgres {
+            let mut txn = db.get_postgres_connection_pool().begin().await?;
+            let mut rows = 0;
+            // COPY in slices, so no one message grows too large.
+            for chunk in std::mem::take(&mut table.rows).chunks(200_000) {
+                table.rows = chunk.to_vec();
+                rows += table.copy(&mut txn).await?;
+            }
+            txn.commit().await?;
+            rows
+        } else {
+            let txn = db.begin().await?;
+            let rows = table.flush(&txn).await?;
+            txn.commit().await?;
+            rows
+        };
         Ok(rows)
     }
 
@@ -556,9 +598,25 @@ impl Tables {
                     "recorded_at",
                 ],
             ),
+            events: Table::new("stat_events", &EVENT_COLUMNS),
+            cases: Table::new("stat_cases", &ledger::CASE_COLUMNS),
         }
     }
 }
+
+/// Columns of the ledger rows the loader writes: already folded, as it
+/// writes `stat_daily` itself.
+const EVENT_COLUMNS: [&str; 9] = [
+    "patient_id",
+    "metric",
+    "day",
+    "health_centre_id",
+    "prefecture_id",
+    "delta",
+    "recorded_at",
+    "recorded_day",
+    "folded",
+];
 
 /// How late a row is recorded after its event: mostly within hours, one in
 /// twenty days late.
@@ -583,18 +641,71 @@ fn luhn(digits: &str) -> char {
     char::from(b'0' + ((10 - sum % 10) % 10) as u8)
 }
 
+/// What every person of a run refers to.
+struct World {
+    by_prefecture: Vec<Vec<(i64, i64)>>,
+    hospitals: Vec<i64>,
+    account: i64,
+    organisation: i64,
+}
+
+/// Sums of the ledger per area level, area, day, metric and recording day:
+/// `stat_daily` for the whole set, built while generating.
+type DailySums = HashMap<(i16, i64, i32, i16, i32), i64>;
+
+/// Writes one test (and its result) and adds it to the history.
 #[allow(clippy::too_many_arguments)]
-fn generate_person(
+fn push_test(
     rng: &mut ChaCha8Rng,
     ids: &mut Ids,
     t: &mut Tables,
-    by_prefecture: &[Vec<(i64, i64)>],
-    hospitals: &[i64],
-    account: i64,
-    organisation: i64,
+    history: &mut History,
+    world: &World,
+    patient: i64,
+    clinic: i64,
+    kind: TestKind,
+    result: TestResult,
+    sampled: DateTime<Utc>,
 ) {
+    let resulted = sampled + Duration::hours(rng.random_range(1..36));
+    // Most results are entered with the test; one in ten tests is entered
+    // as pending first and its result days later.
+    let (test_recorded, result_recorded) = if rng.random_ratio(1, 10) {
+        let recorded = sampled + Duration::minutes(rng.random_range(30..240));
+        (recorded, resulted + Duration::days(rng.random_range(1..4)))
+    } else {
+        let recorded = (resulted + lag(rng)).min(resulted + Duration::days(7));
+        (recorded, recorded)
+    };
+    let result_text = result.to_value();
+    t.tests.push(vec![
+        v(ids.test),
+        v(patient),
+        v(clinic),
+        v(kind.to_value()),
+        v(result_text.clone()),
+        v(sampled),
+        v(resulted),
+        v(test_recorded),
+        v(world.account),
+        v(world.organisation),
+        v(1),
+    ]);
+    t.results.push(vec![v(ids.result), v(ids.test), v(result_text), v(resulted), v(result_recorded), v(world.account)]);
+    history.tests.push(TestRecord {
+        recorded_at: test_recorded,
+        sampled_at: sampled,
+        results: vec![(result_recorded, result)],
+    });
+    ids.test += 1;
+    ids.result += 1;
+}
+
+/// A person (and now and then their reinfection, a record of its own).
+fn generate_person(rng: &mut ChaCha8Rng, ids: &mut Ids, t: &mut Tables, world: &World, sums: &mut DailySums) {
     let prefecture = pick(rng, &POPULATION);
-    let (centre, clinic) = by_prefecture[prefecture][rng.random_range(0..by_prefecture[prefecture].len())];
+    let centres = &world.by_prefecture[prefecture];
+    let (centre, clinic) = centres[rng.random_range(0..centres.len())];
     let female = rng.random_bool(0.5);
     let (surname, surname_kana) = SURNAMES[rng.random_range(0..SURNAMES.len())];
     let (given, given_kana) =
@@ -605,104 +716,187 @@ fn generate_person(
     let age_days = (band * 10 + rng.random_range(0..10)) * 365 + rng.random_range(0..365);
     let birth =
         (sampled - Duration::days(age_days)).date_naive().max(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default());
-    let registered = sampled + Duration::minutes(rng.random_range(1..30));
+    let person = Person {
+        prefecture,
+        centre,
+        clinic,
+        sex: if female { Sex::Female } else { Sex::Male },
+        name_kanji: format!("{surname} {given}"),
+        name_kana: format!("{surname_kana} {given_kana}"),
+        birth,
+        band,
+    };
     let positive = rng.random_ratio(1, 4);
+    let recovered = generate_case(rng, ids, t, world, sums, &person, sampled, positive, None);
+    // About one in fifty recovered people is infected again months later:
+    // a new record that points to the first.
+    if let Some((first_id, first_smartphone, ended)) = recovered
+        && rng.random_ratio(1, 50)
+    {
+        let again = ended + Duration::days(rng.random_range(60..200));
+        if again < wave_start() + Duration::days(SPAN_DAYS) {
+            generate_case(rng, ids, t, world, sums, &person, again, true, Some((first_id, first_smartphone)));
+        }
+    }
+}
+
+/// Who a synthetic person is.
+struct Person {
+    prefecture: usize,
+    centre: i64,
+    clinic: i64,
+    sex: Sex,
+    name_kanji: String,
+    name_kana: String,
+    birth: NaiveDate,
+    band: i64,
+}
+
+/// One patient record: tests, care, stays, reports, outcome, now and then
+/// a transfer; its ledger rows from the replay of its history. Returns the
+/// record's ID, smartphone ID and end of care when the person recovered.
+#[allow(clippy::too_many_arguments)]
+fn generate_case(
+    rng: &mut ChaCha8Rng,
+    ids: &mut Ids,
+    t: &mut Tables,
+    world: &World,
+    sums: &mut DailySums,
+    person: &Person,
+    sampled: DateTime<Utc>,
+    positive: bool,
+    previous: Option<(i64, String)>,
+) -> Option<(i64, String, DateTime<Utc>)> {
+    let (prefecture, centre, clinic) = (person.prefecture, person.centre, person.clinic);
+    let registered = sampled + Duration::minutes(rng.random_range(1..30));
     let id = ids.patient;
     ids.patient += 1;
     let base = format!("{:011}", id);
     let smartphone = format!("{base}{}", luhn(&base));
+    let case_type = if positive { CaseType::Confirmed } else { CaseType::CloseContact };
+    let mut history = History {
+        centres: vec![(registered, centre, prefecture as i32 + 1)],
+        sex: person.sex,
+        case_type,
+        birth_date: person.birth,
+        registered_at: registered,
+        care: Vec::new(),
+        outcome: None,
+        tests: Vec::new(),
+        stays: Vec::new(),
+    };
 
-    // Tests: one, sometimes an antigen test then a PCR the same day.
-    let mut kinds = vec!["PCR"];
-    if rng.random_ratio(1, 5) {
-        kinds = vec!["ANTIGEN_QUALITATIVE", "PCR"];
-    }
-    for kind in kinds {
-        let result = if positive { "POSITIVE" } else { "NEGATIVE" };
-        let resulted = sampled + Duration::hours(rng.random_range(1..36));
-        let recorded = resulted + lag(rng);
-        t.tests.push(vec![
-            v(ids.test),
-            v(id),
-            v(clinic),
-            v(kind),
-            v(result),
-            v(sampled),
-            v(resulted),
-            v(recorded.min(resulted + Duration::days(7))),
-            v(account),
-            v(organisation),
-            v(1),
-        ]);
-        t.results.push(vec![v(ids.result), v(ids.test), v(result), v(resulted), v(recorded), v(account)]);
-        ids.test += 1;
-        ids.result += 1;
+    if positive {
+        // A negative antigen test a few days before, now and then; then a
+        // positive PCR, sometimes after a positive antigen test that day.
+        if rng.random_ratio(3, 10) {
+            let earlier = sampled - Duration::days(rng.random_range(2..6));
+            push_test(
+                rng,
+                ids,
+                t,
+                &mut history,
+                world,
+                id,
+                clinic,
+                TestKind::AntigenQualitative,
+                TestResult::Negative,
+                earlier,
+            );
+        }
+        if rng.random_ratio(1, 5) {
+            let kind = TestKind::AntigenQualitative;
+            push_test(rng, ids, t, &mut history, world, id, clinic, kind, TestResult::Positive, sampled);
+        }
+        push_test(rng, ids, t, &mut history, world, id, clinic, TestKind::Pcr, TestResult::Positive, sampled);
+    } else {
+        // Contacts are tested once to three times, days apart; almost all
+        // negative.
+        let mut at = sampled;
+        for _ in 0..rng.random_range(1..4) {
+            let kind = if rng.random_ratio(1, 3) { TestKind::AntigenQualitative } else { TestKind::Pcr };
+            push_test(rng, ids, t, &mut history, world, id, clinic, kind, TestResult::Negative, at);
+            at += Duration::days(rng.random_range(3..6));
+        }
     }
 
-    let mut setting = "UNDECIDED";
-    let mut outcome = none_text();
-    let mut outcome_at = none_time();
-    let mut outcome_recorded = none_time();
+    let mut setting = CareSetting::Undecided;
+    let mut outcome = None;
     let mut responsible = centre;
     if positive {
         let decided = sampled + Duration::days(1);
         setting = match rng.random_range(0..100) {
-            0..10 => "HOSPITAL",
-            10..25 => "ACCOMMODATION",
-            25..95 => "HOME",
-            _ => "NONE",
+            0..10 => CareSetting::Hospital,
+            10..25 => CareSetting::Accommodation,
+            25..95 => CareSetting::Home,
+            _ => CareSetting::None,
         };
-        t.care.push(vec![v(ids.care), v(id), v(setting), v(account), v(decided), v(decided + lag(rng))]);
+        let decided_recorded = decided + lag(rng);
+        t.care.push(vec![v(ids.care), v(id), v(setting.to_value()), v(world.account), v(decided), v(decided_recorded)]);
+        history.care.push((decided_recorded, setting));
         ids.care += 1;
         let ended = decided + Duration::days(rng.random_range(7..15));
-        if setting == "HOSPITAL" {
-            let severity = ["MILD", "MODERATE_I", "MODERATE_II", "SEVERE"][pick(rng, &[50, 30, 15, 5])];
-            let critical = severity == "SEVERE";
+        if setting == CareSetting::Hospital {
+            let severity = [Severity::Mild, Severity::ModerateI, Severity::ModerateII, Severity::Severe]
+                [pick(rng, &[50, 30, 15, 5])];
+            let critical = severity == Severity::Severe;
             let icu = critical && rng.random_bool(0.8);
             let ventilator = critical && rng.random_bool(0.4);
+            let stay_recorded = decided + lag(rng);
+            let discharge_recorded = ended + lag(rng);
             t.stays.push(vec![
                 v(ids.stay),
                 v(id),
-                v(hospitals[prefecture]),
+                v(world.hospitals[prefecture]),
                 v(decided),
-                v(decided + lag(rng)),
+                v(stay_recorded),
                 v(ended),
-                v(ended + lag(rng)),
-                v(severity),
+                v(discharge_recorded),
+                v(severity.to_value()),
                 v(icu),
                 v(ventilator),
                 v(false),
-                v(account),
-                v(organisation),
+                v(world.account),
+                v(world.organisation),
                 v(1),
             ]);
-            t.conditions.push(vec![
-                v(ids.condition),
-                v(ids.stay),
-                v("MILD"),
-                v(false),
-                v(false),
-                v(false),
-                v(decided),
-                v(decided + lag(rng)),
-                v(account),
-            ]);
-            ids.condition += 1;
+            let mut stay = StayRecord {
+                id: ids.stay,
+                recorded_at: stay_recorded,
+                admitted_at: decided,
+                discharge: Some((discharge_recorded, ended)),
+                entries: Vec::new(),
+            };
             let worse = decided + Duration::days(2);
-            t.conditions.push(vec![
-                v(ids.condition),
-                v(ids.stay),
-                v(severity),
-                v(icu),
-                v(ventilator),
-                v(false),
-                v(worse),
-                v(worse + lag(rng)),
-                v(account),
-            ]);
-            ids.condition += 1;
+            for (observed, severity, icu, ventilator) in
+                [(decided, Severity::Mild, false, false), (worse, severity, icu, ventilator)]
+            {
+                let recorded = observed + lag(rng);
+                t.conditions.push(vec![
+                    v(ids.condition),
+                    v(ids.stay),
+                    v(severity.to_value()),
+                    v(icu),
+                    v(ventilator),
+                    v(false),
+                    v(observed),
+                    v(recorded),
+                    v(world.account),
+                ]);
+                stay.entries.push(ConditionEntry {
+                    id: ids.condition,
+                    recorded_at: recorded,
+                    observed_at: observed,
+                    severity,
+                    icu,
+                    ventilator,
+                    ecmo: false,
+                });
+                ids.condition += 1;
+            }
+            history.stays.push(stay);
             ids.stay += 1;
-        } else if setting != "NONE" {
+        } else if setting != CareSetting::None {
             // Daily reports during home and accommodation care, a day or
             // two missed now and then.
             for d in 1..rng.random_range(5..9) {
@@ -724,43 +918,73 @@ fn generate_person(
                 ids.report += 1;
             }
         }
-        let deceased = rng.random_ratio(band.max(1) as u32, 1500);
-        outcome = v(if deceased { "DECEASED" } else { "RECOVERED" });
-        outcome_at = v(ended);
-        outcome_recorded = v(ended + lag(rng));
+        let deceased = rng.random_ratio(person.band.max(1) as u32, 1500);
+        let ending = if deceased { Outcome::Deceased } else { Outcome::Recovered };
+        let ending_recorded = ended + lag(rng);
+        outcome = Some((ending, ended, ending_recorded));
+        history.outcome = Some((ending_recorded, ending, ended));
         if rng.random_ratio(1, 100) {
-            let others = &by_prefecture[(prefecture + 1) % 47];
+            let other = (prefecture + 1) % 47;
+            let others = &world.by_prefecture[other];
             let (to, _) = others[rng.random_range(0..others.len())];
             let at = decided + Duration::days(2);
-            t.transfers.push(vec![v(ids.transfer), v(id), v(centre), v(to), v(account), v(at), v(at + lag(rng))]);
+            let recorded = at + lag(rng);
+            t.transfers.push(vec![v(ids.transfer), v(id), v(centre), v(to), v(world.account), v(at), v(recorded)]);
+            history.centres.push((recorded, to, other as i32 + 1));
             ids.transfer += 1;
             responsible = to;
         }
     }
-    let sex = if female { "FEMALE" } else { "MALE" };
     t.patients.push(vec![
         v(id),
-        v(if positive { "CONFIRMED" } else { "CLOSE_CONTACT" }),
-        v(format!("{surname} {given}")),
-        v(format!("{surname_kana} {given_kana}")),
-        v(sex),
-        v(birth),
+        v(case_type.to_value()),
+        v(person.name_kanji.clone()),
+        v(person.name_kana.clone()),
+        v(person.sex.to_value()),
+        v(person.birth),
         v(format!("{}の住所", crate::services::demo::PREFECTURES[prefecture].1)),
         v(format!("090-{:04}-{:04}", rng.random_range(0..10000), rng.random_range(0..10000))),
-        v(smartphone),
-        none_text(),
-        none_int(),
-        v(false),
+        v(smartphone.clone()),
+        previous.as_ref().map_or_else(none_text, |(_, phone)| v(phone.clone())),
+        previous.as_ref().map_or_else(none_int, |(patient, _)| v(*patient)),
+        v(previous.is_some()),
         v(responsible),
         v(clinic),
-        v(account),
-        v(setting),
-        outcome,
-        outcome_at,
-        outcome_recorded,
+        v(world.account),
+        v(setting.to_value()),
+        outcome.map_or_else(none_text, |(o, _, _)| v(o.to_value())),
+        outcome.map_or_else(none_time, |(_, at, _)| v(at)),
+        outcome.map_or_else(none_time, |(_, _, recorded)| v(recorded)),
         v(1),
         v(registered),
         v(registered + lag(rng)),
         v(registered),
     ]);
+
+    // The ledger, as the write transactions would have kept it.
+    for (at, change) in history.replay() {
+        for row in ledger::event_rows(id, &change, at) {
+            let mut row = row;
+            row.push(v(true));
+            t.events.push(row);
+        }
+        for row in ledger::case_rows(id, &change, at) {
+            t.cases.push(row);
+        }
+        let recorded_day = ledger::day_number(at);
+        for (key, delta) in &change.counts {
+            let metric = key.metric.code();
+            for (level, area) in [
+                (ledger::LEVEL_NATION, 0),
+                (ledger::LEVEL_PREFECTURE, i64::from(key.prefecture_id)),
+                (ledger::LEVEL_HEALTH_CENTRE, key.health_centre_id),
+            ] {
+                *sums.entry((level, area, key.day, metric, recorded_day)).or_insert(0) += i64::from(*delta);
+            }
+        }
+    }
+    match outcome {
+        Some((Outcome::Recovered, ended, _)) => Some((id, smartphone, ended)),
+        _ => None,
+    }
 }

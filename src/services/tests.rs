@@ -71,6 +71,7 @@ pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewT
             write_positive_event(&txn, &test, &patient, now).await?;
         }
     }
+    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
     super::audit::record(&txn, principal, "RECORD_TEST", Some(patient.id), &["test"], now).await?;
     txn.commit().await?;
     tracing::info!(test_id = test.id, patient_id = patient.id, account_id, "test recorded");
@@ -130,6 +131,7 @@ pub async fn record_result(
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("test vanished inside its transaction")))?;
+    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
     super::audit::record(&txn, principal, "RECORD_TEST_RESULT", Some(patient.id), &["testResult"], now).await?;
     txn.commit().await?;
     tracing::info!(test_id = test.id, account_id, "test result recorded");

@@ -15,6 +15,11 @@ use crate::error::{AppError, AppResult};
 use crate::services::follow_up::day_bounds;
 use crate::state::AppState;
 
+pub mod history;
+pub mod ledger;
+
+use ledger::Metric;
+
 /// The area a caller may see figures for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
@@ -58,15 +63,6 @@ pub fn as_of(state: &AppState, requested: Option<DateTime<Utc>>) -> AppResult<Da
     }
 }
 
-/// The figures of one day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Daily {
-    pub date: NaiveDate,
-    pub tests: i64,
-    pub positives: i64,
-    pub negatives: i64,
-}
-
 /// Builds statements with `?` placeholders for either database.
 pub(crate) struct Sql {
     backend: DbBackend,
@@ -94,21 +90,6 @@ impl Sql {
     pub(crate) fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
-}
-
-/// The calendar day (Japan time) of a timestamp column, as `YYYY-MM-DD`.
-pub(crate) fn local_day(backend: DbBackend, column: &str) -> String {
-    match backend {
-        DbBackend::Postgres => format!("to_char(({column}) AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD')"),
-        _ => format!("date({column}, '+9 hours')"),
-    }
-}
-
-/// The result of test `lt` as of the moment bound next.
-pub(crate) fn result_as_of(sql: &mut Sql, as_of: DateTime<Utc>) {
-    sql.push("(SELECT r.result FROM lab_test_results r WHERE r.lab_test_id = lt.id AND r.recorded_at <= ")
-        .bind(as_of)
-        .push(" ORDER BY r.recorded_at DESC, r.id DESC LIMIT 1)");
 }
 
 /// The health centre responsible for patient `p` as of a moment: the one
@@ -140,20 +121,148 @@ pub(crate) fn area_condition(sql: &mut Sql, area: Area, as_of: DateTime<Utc>) {
     }
 }
 
-#[derive(Debug, FromQueryResult)]
-struct DayCount {
-    day: String,
-    n: i64,
-    negatives: Option<i64>,
+/// The figures of one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Daily {
+    pub date: NaiveDate,
+    pub tests: i64,
+    pub positives: i64,
+    pub negatives: i64,
+    pub deaths: i64,
+    pub severe: i64,
+    pub severe_tokyo: i64,
+    pub requiring_care: i64,
 }
 
-/// Tests, positives and negatives per day from `from` to `to` (inclusive).
+/// Which sums of the ledger to read.
+#[derive(Debug, Clone, Copy)]
+struct Selection {
+    /// `ledger::LEVEL_*`.
+    level: i16,
+    /// One area of the level, or all of them.
+    area: Option<i64>,
+    /// Only this metric, or all.
+    metric: Option<Metric>,
+    /// First day of the counts (flows always from the beginning, as their
+    /// running sums need it).
+    from: Option<i32>,
+    /// Last day.
+    to: i32,
+}
+
+impl Selection {
+    fn of(area: Area, from: Option<i32>, to: i32) -> Self {
+        let (level, area) = match area {
+            Area::Nation => (ledger::LEVEL_NATION, Some(0)),
+            Area::Prefecture(p) => (ledger::LEVEL_PREFECTURE, Some(i64::from(p))),
+            Area::HealthCentre(h) => (ledger::LEVEL_HEALTH_CENTRE, Some(h)),
+        };
+        Selection { level, area, metric: None, from, to }
+    }
+
+    /// The conditions on metric and day shared by the three parts.
+    fn days_and_metric(&self, sql: &mut Sql) {
+        sql.push(" AND day <= ").bind(self.to);
+        if let Some(from) = self.from {
+            sql.push(" AND (day >= ").bind(from).push(" OR metric IN (");
+            let flows: Vec<String> = Metric::ALL.iter().filter(|m| m.is_flow()).map(|m| m.code().to_string()).collect();
+            sql.push(&flows.join(", ")).push("))");
+        }
+        if let Some(metric) = self.metric {
+            sql.push(" AND metric = ").bind(metric.code());
+        }
+    }
+
+    /// The area column of a raw ledger row at this level.
+    fn raw_column(&self) -> &'static str {
+        match self.level {
+            ledger::LEVEL_NATION => "CAST(0 AS BIGINT)",
+            ledger::LEVEL_PREFECTURE => "CAST(prefecture_id AS BIGINT)",
+            _ => "health_centre_id",
+        }
+    }
+
+    /// Restricts raw ledger rows to the area.
+    fn raw_area(&self, sql: &mut Sql) {
+        if self.level != ledger::LEVEL_NATION
+            && let Some(area) = self.area
+        {
+            sql.push(&format!(" AND {} = ", self.raw_column())).bind(area);
+        }
+    }
+}
+
+#[derive(Debug, FromQueryResult)]
+struct SumRow {
+    metric: i64,
+    area_id: i64,
+    day: i64,
+    n: i64,
+}
+
+/// Sums of the ledger as of a moment, per metric, area and day: the folded
+/// sums recorded before the day of `as_of`, the deltas not folded yet from
+/// before that day, and the deltas of that day up to `as_of` itself. One
+/// statement, so one snapshot, whatever the folding task does meanwhile.
+async fn ledger_sums(
+    db: &impl ConnectionTrait,
+    selection: Selection,
+    as_of: DateTime<Utc>,
+) -> AppResult<Vec<(Metric, i64, i32, i64)>> {
+    let backend = db.get_database_backend();
+    let today = ledger::day_number(as_of);
+    let (start_of_today, _) = day_bounds(ledger::number_date(today));
+    let mut sql = Sql::new(backend);
+    sql.push(
+        "SELECT CAST(metric AS BIGINT) AS metric, area_id, CAST(day AS BIGINT) AS day, CAST(SUM(n) AS BIGINT) AS n \
+         FROM (SELECT metric, area_id, day, n FROM stat_daily WHERE level = ",
+    )
+    .bind(selection.level);
+    if let Some(area) = selection.area {
+        sql.push(" AND area_id = ").bind(area);
+    }
+    sql.push(" AND recorded_day < ").bind(today);
+    selection.days_and_metric(&mut sql);
+
+    let column = selection.raw_column();
+    sql.push(&format!(" UNION ALL SELECT metric, {column} AS area_id, day, delta AS n FROM stat_events "))
+        .push("WHERE NOT folded AND recorded_day < ")
+        .bind(today);
+    selection.raw_area(&mut sql);
+    selection.days_and_metric(&mut sql);
+    sql.push(&format!(" UNION ALL SELECT metric, {column} AS area_id, day, delta AS n FROM stat_events "))
+        .push("WHERE recorded_at >= ")
+        .bind(start_of_today)
+        .push(" AND recorded_at <= ")
+        .bind(as_of);
+    selection.raw_area(&mut sql);
+    selection.days_and_metric(&mut sql);
+    sql.push(") x GROUP BY metric, area_id, day");
+
+    let rows = SumRow::find_by_statement(sql.build()).all(db).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let metric = Metric::from_code(r.metric)?;
+            Some((metric, r.area_id, i32::try_from(r.day).ok()?, r.n))
+        })
+        .collect())
+}
+
+/// The figures of each day from `from` to `to` (inclusive), as of `as_of`:
 ///
 /// - tests: tests whose sample was taken that day;
-/// - negatives: those of them whose result (as of `as_of`) is negative;
-/// - positives: people whose first positive test (as of `as_of`) was
-///   sampled that day; two positive tests of one person count once, and a
-///   reinfection, being a new record, counts again.
+/// - negatives: those of them whose result is negative;
+/// - positives: people whose first positive test was sampled that day; two
+///   positive tests of one person count once, and a reinfection, being a
+///   new record, counts again;
+/// - deaths: people who died that day;
+/// - severe (national and Tokyo definitions): people in hospital and severe
+///   at the end of the day;
+/// - requiring care: people with a positive test sampled by that day and no
+///   outcome (recovery, death, other end of the case) by that day.
+///
+/// Each as the records stood at `as_of`.
 pub async fn daily(
     db: &impl ConnectionTrait,
     area: Area,
@@ -167,52 +276,36 @@ pub async fn daily(
     if (to - from).num_days() >= MAX_DAYS {
         return Err(AppError::bad_input("to", format!("the range may span at most {MAX_DAYS} days")));
     }
-    let backend = db.get_database_backend();
-    let (start, _) = day_bounds(from);
-    let (_, end) = day_bounds(to);
-
-    let mut tests = Sql::new(backend);
-    tests.push(&format!("SELECT day, COUNT(*) AS n, SUM(CASE WHEN result = 'NEGATIVE' THEN 1 ELSE 0 END) AS negatives FROM (SELECT {} AS day, ", local_day(backend, "lt.sampled_at")));
-    result_as_of(&mut tests, as_of);
-    tests
-        .push(" AS result FROM lab_tests lt JOIN patients p ON p.id = lt.patient_id WHERE lt.recorded_at <= ")
-        .bind(as_of);
-    tests.push(" AND lt.sampled_at >= ").bind(start).push(" AND lt.sampled_at < ").bind(end);
-    area_condition(&mut tests, area, as_of);
-    tests.push(") x GROUP BY day");
-
-    let mut positives = Sql::new(backend);
-    positives.push(&format!(
-        "SELECT {} AS day, COUNT(*) AS n, CAST(NULL AS BIGINT) AS negatives FROM (SELECT lt.patient_id, MIN(lt.sampled_at) AS first_positive \
-         FROM lab_tests lt WHERE lt.recorded_at <= ",
-        local_day(backend, "f.first_positive")
-    ));
-    positives.bind(as_of).push(" AND ");
-    result_as_of(&mut positives, as_of);
-    positives.push(
-        " = 'POSITIVE' GROUP BY lt.patient_id) f JOIN patients p ON p.id = f.patient_id WHERE f.first_positive >= ",
-    );
-    positives.bind(start).push(" AND f.first_positive < ").bind(end);
-    area_condition(&mut positives, area, as_of);
-    positives.push(" GROUP BY day");
-
-    let test_counts = DayCount::find_by_statement(tests.build()).all(db).await?;
-    let positive_counts = DayCount::find_by_statement(positives.build()).all(db).await?;
-    let mut days: HashMap<String, Daily> = HashMap::new();
-    for row in test_counts {
-        let entry = days.entry(row.day).or_default();
-        entry.tests = row.n;
-        entry.negatives = row.negatives.unwrap_or(0);
+    let (first, last) = (ledger::date_number(from), ledger::date_number(to));
+    let sums = ledger_sums(db, Selection::of(area, Some(first), last), as_of).await?;
+    let mut by_day: HashMap<(Metric, i32), i64> = HashMap::new();
+    // The flows' running sums start from everything before `from`.
+    let mut opening: HashMap<Metric, i64> = HashMap::new();
+    for (metric, _, day, n) in sums {
+        if day < first {
+            *opening.entry(metric).or_insert(0) += n;
+        } else {
+            *by_day.entry((metric, day)).or_insert(0) += n;
+        }
     }
-    for row in positive_counts {
-        days.entry(row.day).or_default().positives = row.n;
-    }
-    let mut out = Vec::new();
-    let mut day = from;
-    while day <= to {
-        let figures = days.get(&day.format("%Y-%m-%d").to_string()).copied().unwrap_or_default();
-        out.push(Daily { date: day, ..figures });
-        day += Duration::days(1);
+    let mut out = Vec::with_capacity(usize::try_from(last - first + 1).unwrap_or(0));
+    let mut running = opening;
+    for day in first..=last {
+        let get = |metric: Metric| by_day.get(&(metric, day)).copied().unwrap_or(0);
+        for metric in Metric::ALL.into_iter().filter(|m| m.is_flow()) {
+            *running.entry(metric).or_insert(0) += get(metric);
+        }
+        let stock = |metric: Metric| running.get(&metric).copied().unwrap_or(0);
+        out.push(Daily {
+            date: ledger::number_date(day),
+            tests: get(Metric::Tests),
+            positives: get(Metric::Positives),
+            negatives: get(Metric::Negatives),
+            deaths: get(Metric::Deaths),
+            severe: stock(Metric::Severe),
+            severe_tokyo: stock(Metric::SevereTokyo),
+            requiring_care: stock(Metric::RequiringCare),
+        });
     }
     Ok(out)
 }
@@ -286,13 +379,6 @@ pub async fn care_status(db: &impl ConnectionTrait, area: Area, as_of: DateTime<
         .unwrap_or_default())
 }
 
-#[derive(Debug, FromQueryResult)]
-struct DayPrefectureCount {
-    day: String,
-    prefecture_id: i32,
-    n: i64,
-}
-
 /// A daily series per prefecture, as in the MHLW open-data files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenDataSeries {
@@ -301,42 +387,61 @@ pub enum OpenDataSeries {
     NewlyConfirmed,
     /// `number_of_deaths_daily.csv`: deaths by the day of death.
     Deaths,
+    /// `severe_cases_daily.csv`: people in hospital and severe (national
+    /// definition) at the end of each day.
+    Severe,
+    /// `requiring_inpatient_care_etc_daily.csv`: positives without an
+    /// outcome yet at the end of each day, wherever they are cared for.
+    RequiringInpatientCare,
 }
 
-/// Counts per day and prefecture (the prefecture of the responsible health
-/// centre as of `as_of`), from the first day with a count to the day of
-/// `as_of`.
+impl OpenDataSeries {
+    /// The series of a file name.
+    pub fn of_file(name: &str) -> Option<Self> {
+        Some(match name {
+            "newly_confirmed_cases_daily.csv" => OpenDataSeries::NewlyConfirmed,
+            "number_of_deaths_daily.csv" => OpenDataSeries::Deaths,
+            "severe_cases_daily.csv" => OpenDataSeries::Severe,
+            "requiring_inpatient_care_etc_daily.csv" => OpenDataSeries::RequiringInpatientCare,
+            _ => return None,
+        })
+    }
+
+    fn metric(self) -> Metric {
+        match self {
+            OpenDataSeries::NewlyConfirmed => Metric::Positives,
+            OpenDataSeries::Deaths => Metric::Deaths,
+            OpenDataSeries::Severe => Metric::Severe,
+            OpenDataSeries::RequiringInpatientCare => Metric::RequiringCare,
+        }
+    }
+
+    /// Whether each day shows a number of people at the end of the day
+    /// (the running sum of a flow) rather than a count of that day.
+    pub fn is_stock(self) -> bool {
+        self.metric().is_flow()
+    }
+}
+
+/// The series' per-day changes per prefecture (the prefecture of the
+/// responsible health centre), up to the day of `as_of`, as of `as_of`.
 pub async fn by_day_and_prefecture(
     db: &impl ConnectionTrait,
     series: OpenDataSeries,
     as_of: DateTime<Utc>,
 ) -> AppResult<Vec<(NaiveDate, i32, i64)>> {
-    let backend = db.get_database_backend();
-    let mut sql = Sql::new(backend);
-    match series {
-        OpenDataSeries::NewlyConfirmed => {
-            sql.push(&format!(
-                "SELECT {} AS day, prefecture_id, COUNT(*) AS n FROM (SELECT f.first_positive, \
-                 (SELECT hc.prefecture_id FROM health_centres hc WHERE hc.id = ",
-                local_day(backend, "first_positive")
-            ));
-            centre_as_of(&mut sql, as_of);
-            sql.push(") AS prefecture_id FROM (SELECT lt.patient_id, MIN(lt.sampled_at) AS first_positive FROM lab_tests lt WHERE lt.recorded_at <= ");
-            sql.bind(as_of).push(" AND ");
-            result_as_of(&mut sql, as_of);
-            sql.push(" = 'POSITIVE' GROUP BY lt.patient_id) f JOIN patients p ON p.id = f.patient_id) x GROUP BY day, prefecture_id");
-        }
-        OpenDataSeries::Deaths => {
-            sql.push(&format!("SELECT {} AS day, prefecture_id, COUNT(*) AS n FROM (SELECT p.outcome_at, (SELECT hc.prefecture_id FROM health_centres hc WHERE hc.id = ", local_day(backend, "outcome_at")));
-            centre_as_of(&mut sql, as_of);
-            sql.push(") AS prefecture_id FROM patients p WHERE p.outcome = 'DECEASED' AND p.outcome_recorded_at <= ");
-            sql.bind(as_of).push(") x GROUP BY day, prefecture_id");
-        }
-    }
-    let rows = DayPrefectureCount::find_by_statement(sql.build()).all(db).await?;
-    Ok(rows
+    let selection = Selection {
+        level: ledger::LEVEL_PREFECTURE,
+        area: None,
+        metric: Some(series.metric()),
+        from: None,
+        to: ledger::day_number(as_of),
+    };
+    let sums = ledger_sums(db, selection, as_of).await?;
+    Ok(sums
         .into_iter()
-        .filter_map(|r| NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").ok().map(|d| (d, r.prefecture_id, r.n)))
+        .filter(|(_, _, _, n)| *n != 0)
+        .filter_map(|(_, prefecture, day, n)| Some((ledger::number_date(day), i32::try_from(prefecture).ok()?, n)))
         .collect())
 }
 
@@ -344,7 +449,7 @@ pub async fn by_day_and_prefecture(
 /// first day with a count to the day of `as_of` (Japan time), dates written
 /// `2020/1/16` as in the MHLW files. The same data and `as_of` give the
 /// same bytes.
-pub fn open_data_csv(counts: &[(NaiveDate, i32, i64)], as_of: DateTime<Utc>) -> String {
+pub fn open_data_csv(counts: &[(NaiveDate, i32, i64)], as_of: DateTime<Utc>, stock: bool) -> String {
     use std::fmt::Write;
     let mut out = String::from("Date,ALL");
     for (name, _) in crate::services::demo::PREFECTURES {
@@ -361,8 +466,15 @@ pub fn open_data_csv(counts: &[(NaiveDate, i32, i64)], as_of: DateTime<Utc>) -> 
         }
     }
     let mut day = first;
+    let mut running = [0i64; 47];
     while day <= last {
-        let row = by_day.get(&day).copied().unwrap_or([0; 47]);
+        let mut row = by_day.get(&day).copied().unwrap_or([0; 47]);
+        if stock {
+            for (total, change) in running.iter_mut().zip(row.iter_mut()) {
+                *total += *change;
+                *change = *total;
+            }
+        }
         let _ = write!(out, "{},{}", day.format("%Y/%-m/%-d"), row.iter().sum::<i64>());
         for n in row {
             let _ = write!(out, ",{n}");

@@ -1,0 +1,816 @@
+//! The statistics ledger: what each patient contributes to the published
+//! figures, kept as signed deltas stamped with the moment they were
+//! recorded.
+//!
+//! Every write that can change a figure calls [`refresh_patient`] inside
+//! its transaction. It works out the patient's contribution from the rows
+//! as they now stand ([`Facts`] → [`Contribution`]), compares it with the
+//! sum of what the ledger already holds for the patient, and appends the
+//! difference with the transaction's `recorded_at`. So the ledger summed up
+//! to a moment is every patient's contribution as the records stood at that
+//! moment: a figure as of 2 June is the same whenever it is asked for.
+//!
+//! Summing raw deltas over a year of a country is slow, so a background
+//! task folds committed deltas into `stat_daily` (per area level, area, day,
+//! metric and the day they were recorded). A query takes the folded sums
+//! recorded before the day of its `asOf`, the deltas not folded yet, and the
+//! raw deltas of the day of `asOf` up to `asOf` itself: three disjoint parts
+//! of one snapshot, whatever the folding task is doing.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::enums::{CareSetting, CaseType, Outcome, Severity, Sex, TestResult};
+use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, FromQueryResult, Statement, TransactionTrait, Value};
+
+use super::Sql;
+use crate::domain::AgeBand;
+use crate::error::{AppError, AppResult};
+
+/// What the ledger counts. Flows (`Severe`, `SevereTokyo`, `RequiringCare`)
+/// are +1 on the day a state starts and −1 on the day it ends; the number of
+/// people in the state on a day is the running sum of the flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(i16)]
+pub enum Metric {
+    /// Tests by the day their sample was taken.
+    Tests = 1,
+    /// Tests with a negative result, by sampling day.
+    Negatives = 2,
+    /// People by the day of their first positive test.
+    Positives = 3,
+    /// Deaths by the day of death.
+    Deaths = 4,
+    /// In hospital and severe by the national definition (flow).
+    Severe = 5,
+    /// In hospital on a ventilator or ECMO (flow).
+    SevereTokyo = 6,
+    /// Positive and without an outcome yet (flow).
+    RequiringCare = 7,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 7] = [
+        Metric::Tests,
+        Metric::Negatives,
+        Metric::Positives,
+        Metric::Deaths,
+        Metric::Severe,
+        Metric::SevereTokyo,
+        Metric::RequiringCare,
+    ];
+
+    pub fn code(self) -> i16 {
+        self as i16
+    }
+
+    pub fn from_code(code: i64) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| i64::from(m.code()) == code)
+    }
+
+    /// Whether the metric is a flow whose running sum is a number of people.
+    pub fn is_flow(self) -> bool {
+        matches!(self, Metric::Severe | Metric::SevereTokyo | Metric::RequiringCare)
+    }
+}
+
+/// Area levels of `stat_daily`.
+pub const LEVEL_NATION: i16 = 0;
+pub const LEVEL_PREFECTURE: i16 = 1;
+pub const LEVEL_HEALTH_CENTRE: i16 = 2;
+
+/// The calendar day (Japan time) of a moment, as days since 1970-01-01.
+pub fn day_number(at: DateTime<Utc>) -> i32 {
+    date_number(at.with_timezone(&crate::config::local_offset()).date_naive())
+}
+
+/// A date as days since 1970-01-01.
+pub fn date_number(date: NaiveDate) -> i32 {
+    i32::try_from((date - NaiveDate::default()).num_days()).unwrap_or(i32::MAX)
+}
+
+/// The date of a day number.
+pub fn number_date(day: i32) -> NaiveDate {
+    NaiveDate::default() + chrono::Duration::days(i64::from(day))
+}
+
+/// A hospital stay with its condition entries.
+#[derive(Debug, Clone)]
+pub struct Stay {
+    pub id: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub admitted_at: DateTime<Utc>,
+    pub discharged_at: Option<DateTime<Utc>>,
+    pub entries: Vec<ConditionEntry>,
+}
+
+/// One condition entry of a stay.
+#[derive(Debug, Clone)]
+pub struct ConditionEntry {
+    pub id: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub observed_at: DateTime<Utc>,
+    pub severity: Severity,
+    pub icu: bool,
+    pub ventilator: bool,
+    pub ecmo: bool,
+}
+
+impl ConditionEntry {
+    /// Severe by the national definition.
+    fn severe(&self) -> bool {
+        self.severity == Severity::Severe || self.icu || self.ventilator || self.ecmo
+    }
+
+    /// Severe by Tokyo's definition.
+    fn severe_tokyo(&self) -> bool {
+        self.ventilator || self.ecmo
+    }
+}
+
+/// The facts about one patient that the figures are made of, as the
+/// records stand at one moment.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub health_centre_id: i64,
+    pub prefecture_id: i32,
+    pub sex: Sex,
+    pub case_type: CaseType,
+    pub birth_date: NaiveDate,
+    pub registered_at: DateTime<Utc>,
+    pub care_setting: CareSetting,
+    pub outcome: Option<(Outcome, DateTime<Utc>)>,
+    /// Each test's sampling moment and result (`Pending` until known).
+    pub tests: Vec<(DateTime<Utc>, TestResult)>,
+    pub stays: Vec<Stay>,
+}
+
+/// A count of the ledger: metric, day and area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CountKey {
+    pub metric: Metric,
+    pub day: i32,
+    pub health_centre_id: i64,
+    pub prefecture_id: i32,
+}
+
+/// A newly confirmed person as the cross-tabulations see them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CaseKey {
+    pub day: i32,
+    pub health_centre_id: i64,
+    pub prefecture_id: i32,
+    pub age_decade: i16,
+    pub sex: String,
+    pub case_type: String,
+    pub care_setting: String,
+    pub severity: Option<String>,
+    pub outcome: Option<String>,
+}
+
+/// What one patient contributes (or, as a difference, what changed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contribution {
+    pub counts: BTreeMap<CountKey, i32>,
+    pub cases: BTreeMap<CaseKey, i32>,
+}
+
+impl Contribution {
+    fn count(&mut self, metric: Metric, day: i32, facts: &Facts, delta: i32) {
+        let key =
+            CountKey { metric, day, health_centre_id: facts.health_centre_id, prefecture_id: facts.prefecture_id };
+        *self.counts.entry(key).or_insert(0) += delta;
+    }
+
+    /// `self − before`, without the zeros.
+    pub fn minus(&self, before: &Contribution) -> Contribution {
+        fn difference<K: Ord + Clone>(after: &BTreeMap<K, i32>, before: &BTreeMap<K, i32>) -> BTreeMap<K, i32> {
+            let mut out: BTreeMap<K, i32> = after.clone();
+            for (key, n) in before {
+                *out.entry(key.clone()).or_insert(0) -= n;
+            }
+            out.retain(|_, n| *n != 0);
+            out
+        }
+        Contribution { counts: difference(&self.counts, &before.counts), cases: difference(&self.cases, &before.cases) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.cases.is_empty()
+    }
+}
+
+/// The flow of one stay for one definition of severe: +1 on the day the
+/// patient is severe at the end of the day after not being so the day
+/// before, −1 on the day that ends (a milder condition, or the discharge).
+/// A condition counts from the day it was observed; of several entries of
+/// one day, the last observed (then the last recorded) holds.
+fn stay_flow(stay: &Stay, severe: impl Fn(&ConditionEntry) -> bool, mut emit: impl FnMut(i32, i32)) {
+    let mut entries: Vec<&ConditionEntry> = stay.entries.iter().collect();
+    entries.sort_by_key(|e| (e.observed_at, e.recorded_at, e.id));
+    let end = stay.discharged_at.map(day_number);
+    let mut state_by_day: BTreeMap<i32, bool> = BTreeMap::new();
+    for entry in entries {
+        state_by_day.insert(day_number(entry.observed_at), severe(entry));
+    }
+    let mut current = false;
+    for (day, state) in state_by_day {
+        if end.is_some_and(|end| day >= end) {
+            break;
+        }
+        if state != current {
+            emit(day, if state { 1 } else { -1 });
+            current = state;
+        }
+    }
+    if current && let Some(end) = end {
+        emit(end, -1);
+    }
+}
+
+/// What a patient, as the facts stand, contributes to the figures.
+///
+/// - a test: 1 to `Tests` on its sampling day, and to `Negatives` if its
+///   result is negative;
+/// - the first positive test: 1 to `Positives` on its sampling day, a case
+///   for the cross-tabulations, and `RequiringCare` from that day until the
+///   day of the outcome;
+/// - an outcome DECEASED: 1 to `Deaths` on the day of death;
+/// - each hospital stay: the `Severe` and `SevereTokyo` flows.
+pub fn contribution(facts: &Facts) -> Contribution {
+    let mut out = Contribution::default();
+    for (sampled_at, result) in &facts.tests {
+        let day = day_number(*sampled_at);
+        out.count(Metric::Tests, day, facts, 1);
+        if *result == TestResult::Negative {
+            out.count(Metric::Negatives, day, facts, 1);
+        }
+    }
+    let first_positive =
+        facts.tests.iter().filter(|(_, result)| *result == TestResult::Positive).map(|(at, _)| *at).min();
+    if let Some(first) = first_positive {
+        let day = day_number(first);
+        out.count(Metric::Positives, day, facts, 1);
+        out.count(Metric::RequiringCare, day, facts, 1);
+        if let Some((_, at)) = facts.outcome {
+            out.count(Metric::RequiringCare, day_number(at).max(day), facts, -1);
+        }
+        let latest_stay = facts.stays.iter().max_by_key(|s| (s.recorded_at, s.id));
+        let severity = latest_stay
+            .and_then(|s| s.entries.iter().max_by_key(|e| (e.recorded_at, e.id)))
+            .map(|e| e.severity.to_value());
+        let age = AgeBand::at(facts.birth_date, facts.registered_at.date_naive());
+        let case = CaseKey {
+            day,
+            health_centre_id: facts.health_centre_id,
+            prefecture_id: facts.prefecture_id,
+            age_decade: age as i16,
+            sex: facts.sex.to_value(),
+            case_type: facts.case_type.to_value(),
+            care_setting: facts.care_setting.to_value(),
+            severity,
+            outcome: facts.outcome.map(|(o, _)| o.to_value()),
+        };
+        out.cases.insert(case, 1);
+    }
+    if let Some((Outcome::Deceased, at)) = facts.outcome {
+        out.count(Metric::Deaths, day_number(at), facts, 1);
+    }
+    for stay in &facts.stays {
+        let mut severe = Vec::new();
+        stay_flow(stay, ConditionEntry::severe, |day, delta| severe.push((Metric::Severe, day, delta)));
+        stay_flow(stay, ConditionEntry::severe_tokyo, |day, delta| severe.push((Metric::SevereTokyo, day, delta)));
+        for (metric, day, delta) in severe {
+            out.count(metric, day, facts, delta);
+        }
+    }
+    out.counts.retain(|_, n| *n != 0);
+    out
+}
+
+#[derive(Debug, FromQueryResult)]
+struct PatientRow {
+    health_centre_id: i64,
+    prefecture_id: i32,
+    sex: Sex,
+    case_type: CaseType,
+    birth_date: NaiveDate,
+    registered_at: DateTime<Utc>,
+    care_setting: CareSetting,
+    outcome: Option<Outcome>,
+    outcome_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct TestRow {
+    sampled_at: DateTime<Utc>,
+    result: TestResult,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct StayRow {
+    id: i64,
+    recorded_at: DateTime<Utc>,
+    admitted_at: DateTime<Utc>,
+    discharged_at: Option<DateTime<Utc>>,
+    entry_id: Option<i64>,
+    entry_recorded_at: Option<DateTime<Utc>>,
+    observed_at: Option<DateTime<Utc>>,
+    severity: Option<Severity>,
+    icu: Option<bool>,
+    ventilator: Option<bool>,
+    ecmo: Option<bool>,
+}
+
+fn statement(backend: DbBackend, text: &str, patient_id: i64) -> Statement {
+    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
+    Statement::from_sql_and_values(backend, text.replace("$1", placeholder), [Value::from(patient_id)])
+}
+
+/// The facts about a patient as the rows stand now; `None` if there is no
+/// such patient.
+pub async fn load_facts(db: &impl ConnectionTrait, patient_id: i64) -> AppResult<Option<Facts>> {
+    let backend = db.get_database_backend();
+    let Some(patient) = PatientRow::find_by_statement(statement(
+        backend,
+        "SELECT p.responsible_health_centre_id AS health_centre_id, hc.prefecture_id, p.sex, p.case_type, \
+         p.birth_date, p.registered_at, p.care_setting, p.outcome, p.outcome_at \
+         FROM patients p JOIN health_centres hc ON hc.id = p.responsible_health_centre_id WHERE p.id = $1",
+        patient_id,
+    ))
+    .one(db)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let tests = TestRow::find_by_statement(statement(
+        backend,
+        "SELECT sampled_at, result FROM lab_tests WHERE patient_id = $1",
+        patient_id,
+    ))
+    .all(db)
+    .await?;
+    let rows = StayRow::find_by_statement(statement(
+        backend,
+        "SELECT h.id, h.recorded_at, h.admitted_at, h.discharged_at, e.id AS entry_id, \
+         e.recorded_at AS entry_recorded_at, e.observed_at, e.severity, e.icu, e.ventilator, e.ecmo \
+         FROM hospitalisations h LEFT JOIN condition_entries e ON e.hospitalisation_id = h.id \
+         WHERE h.patient_id = $1 ORDER BY h.id",
+        patient_id,
+    ))
+    .all(db)
+    .await?;
+    let mut stays: Vec<Stay> = Vec::new();
+    for row in rows {
+        if stays.last().is_none_or(|s| s.id != row.id) {
+            stays.push(Stay {
+                id: row.id,
+                recorded_at: row.recorded_at,
+                admitted_at: row.admitted_at,
+                discharged_at: row.discharged_at,
+                entries: Vec::new(),
+            });
+        }
+        if let (Some(id), Some(recorded_at), Some(observed_at), Some(severity), Some(stay)) =
+            (row.entry_id, row.entry_recorded_at, row.observed_at, row.severity, stays.last_mut())
+        {
+            stay.entries.push(ConditionEntry {
+                id,
+                recorded_at,
+                observed_at,
+                severity,
+                icu: row.icu.unwrap_or(false),
+                ventilator: row.ventilator.unwrap_or(false),
+                ecmo: row.ecmo.unwrap_or(false),
+            });
+        }
+    }
+    Ok(Some(Facts {
+        health_centre_id: patient.health_centre_id,
+        prefecture_id: patient.prefecture_id,
+        sex: patient.sex,
+        case_type: patient.case_type,
+        birth_date: patient.birth_date,
+        registered_at: patient.registered_at,
+        care_setting: patient.care_setting,
+        outcome: patient.outcome.zip(patient.outcome_at),
+        tests: tests.into_iter().map(|t| (t.sampled_at, t.result)).collect(),
+        stays,
+    }))
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CountRow {
+    metric: i64,
+    day: i64,
+    health_centre_id: i64,
+    prefecture_id: i64,
+    n: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CaseRow {
+    day: i64,
+    health_centre_id: i64,
+    prefecture_id: i64,
+    age_decade: i64,
+    sex: String,
+    case_type: String,
+    care_setting: String,
+    severity: Option<String>,
+    outcome: Option<String>,
+    n: i64,
+}
+
+/// What the ledger holds for a patient: the sum of its deltas.
+pub async fn recorded(db: &impl ConnectionTrait, patient_id: i64) -> AppResult<Contribution> {
+    let backend = db.get_database_backend();
+    let counts = CountRow::find_by_statement(statement(
+        backend,
+        "SELECT CAST(metric AS BIGINT) AS metric, CAST(day AS BIGINT) AS day, health_centre_id, \
+         CAST(prefecture_id AS BIGINT) AS prefecture_id, CAST(SUM(delta) AS BIGINT) AS n FROM stat_events \
+         WHERE patient_id = $1 GROUP BY metric, day, health_centre_id, prefecture_id",
+        patient_id,
+    ))
+    .all(db)
+    .await?;
+    let cases = CaseRow::find_by_statement(statement(
+        backend,
+        "SELECT CAST(day AS BIGINT) AS day, health_centre_id, CAST(prefecture_id AS BIGINT) AS prefecture_id, \
+         CAST(age_decade AS BIGINT) AS age_decade, sex, case_type, care_setting, severity, outcome, \
+         CAST(SUM(delta) AS BIGINT) AS n FROM stat_cases WHERE patient_id = $1 \
+         GROUP BY day, health_centre_id, prefecture_id, age_decade, sex, case_type, care_setting, severity, outcome",
+        patient_id,
+    ))
+    .all(db)
+    .await?;
+    let narrow =
+        |n: i64| i32::try_from(n).map_err(|_| AppError::Internal(anyhow::anyhow!("ledger value out of range")));
+    let mut out = Contribution::default();
+    for row in counts {
+        let metric = Metric::from_code(row.metric)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown metric {} in the ledger", row.metric)))?;
+        let key = CountKey {
+            metric,
+            day: narrow(row.day)?,
+            health_centre_id: row.health_centre_id,
+            prefecture_id: narrow(row.prefecture_id)?,
+        };
+        if row.n != 0 {
+            out.counts.insert(key, narrow(row.n)?);
+        }
+    }
+    for row in cases {
+        let key = CaseKey {
+            day: narrow(row.day)?,
+            health_centre_id: row.health_centre_id,
+            prefecture_id: narrow(row.prefecture_id)?,
+            age_decade: i16::try_from(row.age_decade).unwrap_or(9),
+            sex: row.sex,
+            case_type: row.case_type,
+            care_setting: row.care_setting,
+            severity: row.severity,
+            outcome: row.outcome,
+        };
+        if row.n != 0 {
+            out.cases.insert(key, narrow(row.n)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Rows of the ledger for a change, ready to insert or copy.
+pub fn event_rows(patient_id: i64, change: &Contribution, at: DateTime<Utc>) -> Vec<Vec<Value>> {
+    let recorded_day = day_number(at);
+    change
+        .counts
+        .iter()
+        .map(|(key, delta)| {
+            vec![
+                Value::from(patient_id),
+                Value::from(key.metric.code()),
+                Value::from(key.day),
+                Value::from(key.health_centre_id),
+                Value::from(key.prefecture_id),
+                Value::from(*delta),
+                Value::from(at),
+                Value::from(recorded_day),
+            ]
+        })
+        .collect()
+}
+
+/// Columns of [`event_rows`].
+pub const EVENT_COLUMNS: [&str; 8] =
+    ["patient_id", "metric", "day", "health_centre_id", "prefecture_id", "delta", "recorded_at", "recorded_day"];
+
+/// Rows of `stat_cases` for a change.
+pub fn case_rows(patient_id: i64, change: &Contribution, at: DateTime<Utc>) -> Vec<Vec<Value>> {
+    change
+        .cases
+        .iter()
+        .map(|(key, delta)| {
+            vec![
+                Value::from(patient_id),
+                Value::from(key.day),
+                Value::from(key.health_centre_id),
+                Value::from(key.prefecture_id),
+                Value::from(key.age_decade),
+                Value::from(key.sex.clone()),
+                Value::from(key.case_type.clone()),
+                Value::from(key.care_setting.clone()),
+                Value::from(key.severity.clone()),
+                Value::from(key.outcome.clone()),
+                Value::from(*delta),
+                Value::from(at),
+            ]
+        })
+        .collect()
+}
+
+/// Columns of [`case_rows`].
+pub const CASE_COLUMNS: [&str; 12] = [
+    "patient_id",
+    "day",
+    "health_centre_id",
+    "prefecture_id",
+    "age_decade",
+    "sex",
+    "case_type",
+    "care_setting",
+    "severity",
+    "outcome",
+    "delta",
+    "recorded_at",
+];
+
+async fn insert(db: &impl ConnectionTrait, table: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push(&format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
+    for (r, row) in rows.into_iter().enumerate() {
+        sql.push(if r == 0 { "(" } else { ", (" });
+        for (c, value) in row.into_iter().enumerate() {
+            if c > 0 {
+                sql.push(", ");
+            }
+            sql.bind(value);
+        }
+        sql.push(")");
+    }
+    db.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// Brings the ledger up to date with the patient's rows as they now stand,
+/// stamping the change with `now`. Called inside the write's transaction.
+pub async fn refresh_patient(db: &impl ConnectionTrait, patient_id: i64, now: DateTime<Utc>) -> AppResult<()> {
+    let after = load_facts(db, patient_id).await?.map(|facts| contribution(&facts)).unwrap_or_default();
+    let before = recorded(db, patient_id).await?;
+    let change = after.minus(&before);
+    if change.is_empty() {
+        return Ok(());
+    }
+    insert(db, "stat_events", &EVENT_COLUMNS, event_rows(patient_id, &change, now)).await?;
+    insert(db, "stat_cases", &CASE_COLUMNS, case_rows(patient_id, &change, now)).await?;
+    Ok(())
+}
+
+/// Most ledger rows folded by one transaction.
+const FOLD_BATCH: i64 = 50_000;
+
+/// Adds committed, unfolded deltas into `stat_daily` and marks them folded,
+/// in one transaction. Returns how many rows it folded. Safe to run from
+/// several replicas at once: on PostgreSQL one folds while the others skip.
+pub async fn fold(db: &sea_orm::DatabaseConnection) -> AppResult<u64> {
+    let levels = format!(
+        "SELECT {LEVEL_NATION} AS level, CAST(0 AS BIGINT) AS area_id, day, metric, recorded_day, delta FROM moved \
+         UNION ALL SELECT {LEVEL_PREFECTURE}, CAST(prefecture_id AS BIGINT), day, metric, recorded_day, delta FROM moved \
+         UNION ALL SELECT {LEVEL_HEALTH_CENTRE}, health_centre_id, day, metric, recorded_day, delta FROM moved"
+    );
+    let upsert = "INSERT INTO stat_daily (level, area_id, day, metric, recorded_day, n) \
+                  SELECT level, area_id, day, metric, recorded_day, CAST(SUM(delta) AS INTEGER) FROM levels \
+                  WHERE true GROUP BY level, area_id, day, metric, recorded_day \
+                  ON CONFLICT (level, area_id, day, metric, recorded_day) DO UPDATE SET n = stat_daily.n + excluded.n";
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let txn = db.begin().await?;
+            // One folder at a time; the others find the lock taken and skip.
+            let locked = txn
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT pg_try_advisory_xact_lock(7305001) AS locked",
+                ))
+                .await?
+                .and_then(|row| row.try_get::<bool>("", "locked").ok())
+                .unwrap_or(false);
+            if !locked {
+                return Ok(0);
+            }
+            // One statement, so the rows marked are exactly the rows added.
+            let result = txn
+                .execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!(
+                        "WITH moved AS (UPDATE stat_events SET folded = TRUE WHERE id IN \
+                         (SELECT id FROM stat_events WHERE NOT folded ORDER BY id LIMIT {FOLD_BATCH}) \
+                         RETURNING metric, day, health_centre_id, prefecture_id, recorded_day, delta), \
+                         levels AS ({levels}) {upsert}"
+                    ),
+                ))
+                .await?;
+            txn.commit().await?;
+            Ok(result.rows_affected())
+        }
+        backend => {
+            // SQLite has one writer: inside the write transaction nothing
+            // else commits between the statements.
+            let txn = crate::db::begin_write(db).await?;
+            let last = txn
+                .query_one_raw(Statement::from_string(
+                    backend,
+                    format!(
+                        "SELECT MAX(id) AS last FROM (SELECT id FROM stat_events WHERE NOT folded ORDER BY id \
+                         LIMIT {FOLD_BATCH})"
+                    ),
+                ))
+                .await?
+                .and_then(|row| row.try_get::<Option<i64>>("", "last").ok().flatten());
+            let Some(last) = last else { return Ok(0) };
+            txn.execute_raw(Statement::from_string(
+                backend,
+                format!(
+                    "WITH moved AS (SELECT metric, day, health_centre_id, prefecture_id, recorded_day, delta \
+                     FROM stat_events WHERE NOT folded AND id <= {last}), levels AS ({levels}) {upsert}"
+                ),
+            ))
+            .await?;
+            let marked = txn
+                .execute_raw(Statement::from_string(
+                    backend,
+                    format!("UPDATE stat_events SET folded = TRUE WHERE NOT folded AND id <= {last}"),
+                ))
+                .await?;
+            txn.commit().await?;
+            Ok(marked.rows_affected())
+        }
+    }
+}
+
+/// Folds until nothing is left to fold.
+pub async fn fold_all(db: &sea_orm::DatabaseConnection) -> AppResult<u64> {
+    let mut total = 0;
+    loop {
+        let folded = fold(db).await?;
+        total += folded;
+        if folded < FOLD_BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Folds in the background every `interval` for as long as the process
+/// runs. A failed round (the database away, say) is logged and retried.
+pub fn start_folding(db: sea_orm::DatabaseConnection, interval: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match fold_all(&db).await {
+                Ok(0) => {}
+                Ok(rows) => tracing::debug!(rows, "statistics deltas folded"),
+                Err(error) => {
+                    let error: async_graphql::Error = error.into();
+                    tracing::warn!(error = %error.message, "folding statistics deltas failed; retrying");
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        // Japan time 2022-06-`day` `hour`:00.
+        Utc.with_ymd_and_hms(2022, 6, day, hour, 0, 0).single().unwrap_or_default() - chrono::Duration::hours(9)
+    }
+
+    fn june(day: u32) -> i32 {
+        date_number(NaiveDate::from_ymd_opt(2022, 6, day).unwrap_or_default())
+    }
+
+    fn facts() -> Facts {
+        Facts {
+            health_centre_id: 7,
+            prefecture_id: 13,
+            sex: Sex::Female,
+            case_type: CaseType::Confirmed,
+            birth_date: NaiveDate::from_ymd_opt(1980, 7, 1).unwrap_or_default(),
+            registered_at: at(1, 10),
+            care_setting: CareSetting::Hospital,
+            outcome: None,
+            tests: vec![],
+            stays: vec![],
+        }
+    }
+
+    fn entry(id: i64, observed: DateTime<Utc>, severity: Severity, ventilator: bool) -> ConditionEntry {
+        ConditionEntry {
+            id,
+            recorded_at: observed,
+            observed_at: observed,
+            severity,
+            icu: false,
+            ventilator,
+            ecmo: false,
+        }
+    }
+
+    fn count(c: &Contribution, metric: Metric, day: i32) -> i32 {
+        c.counts.iter().filter(|(k, _)| k.metric == metric && k.day == day).map(|(_, n)| *n).sum()
+    }
+
+    #[test]
+    fn days_are_japan_calendar_days() {
+        // 23:30 UTC on 31 May is 08:30 on 1 June in Japan.
+        let late = Utc.with_ymd_and_hms(2022, 5, 31, 23, 30, 0).single().unwrap_or_default();
+        assert_eq!(number_date(day_number(late)), NaiveDate::from_ymd_opt(2022, 6, 1).unwrap_or_default());
+        assert_eq!(day_number(at(1, 0)), june(1));
+    }
+
+    #[test]
+    fn the_first_positive_counts_once_and_requires_care_until_the_outcome() {
+        let mut f = facts();
+        f.tests = vec![
+            (at(1, 9), TestResult::Negative),
+            (at(3, 9), TestResult::Positive),
+            (at(4, 9), TestResult::Positive),
+            (at(5, 9), TestResult::Pending),
+        ];
+        f.outcome = Some((Outcome::Recovered, at(12, 9)));
+        let c = contribution(&f);
+        assert_eq!(count(&c, Metric::Tests, june(1)), 1);
+        assert_eq!(count(&c, Metric::Negatives, june(1)), 1);
+        assert_eq!(count(&c, Metric::Tests, june(5)), 1);
+        assert_eq!(count(&c, Metric::Positives, june(3)), 1);
+        assert_eq!(count(&c, Metric::Positives, june(4)), 0);
+        assert_eq!(count(&c, Metric::RequiringCare, june(3)), 1);
+        assert_eq!(count(&c, Metric::RequiringCare, june(12)), -1);
+        assert_eq!(count(&c, Metric::Deaths, june(12)), 0);
+        assert_eq!(c.cases.len(), 1);
+        let case = c.cases.keys().next().cloned().unwrap_or_else(|| unreachable!());
+        assert_eq!((case.day, case.age_decade, case.outcome.as_deref()), (june(3), 4, Some("RECOVERED")));
+    }
+
+    #[test]
+    fn a_stay_is_severe_from_the_day_observed_until_milder_or_discharged() {
+        let mut f = facts();
+        f.stays = vec![Stay {
+            id: 1,
+            recorded_at: at(2, 10),
+            admitted_at: at(2, 10),
+            discharged_at: Some(at(9, 10)),
+            entries: vec![
+                entry(1, at(2, 10), Severity::ModerateI, false),
+                entry(2, at(4, 8), Severity::Severe, false),
+                entry(3, at(5, 8), Severity::Severe, true),
+                // Recorded later but observed earlier the same day: the
+                // later observation of the day holds.
+                ConditionEntry { recorded_at: at(7, 20), ..entry(4, at(6, 7), Severity::ModerateII, false) },
+                entry(5, at(6, 9), Severity::Severe, false),
+            ],
+        }];
+        let c = contribution(&f);
+        // National: severe from the 4th to the discharge on the 9th.
+        assert_eq!(count(&c, Metric::Severe, june(4)), 1);
+        assert_eq!(count(&c, Metric::Severe, june(9)), -1);
+        assert_eq!(c.counts.keys().filter(|k| k.metric == Metric::Severe).count(), 2);
+        // Tokyo: on the ventilator on the 5th only.
+        assert_eq!(count(&c, Metric::SevereTokyo, june(5)), 1);
+        assert_eq!(count(&c, Metric::SevereTokyo, june(6)), -1);
+        // No positive test: no case, nothing requiring care.
+        assert!(c.cases.is_empty());
+        assert_eq!(count(&c, Metric::RequiringCare, june(2)), 0);
+    }
+
+    #[test]
+    fn a_change_is_the_difference_of_two_contributions() {
+        let mut before = facts();
+        before.tests = vec![(at(3, 9), TestResult::Positive)];
+        let mut after = before.clone();
+        after.health_centre_id = 8;
+        let change = contribution(&after).minus(&contribution(&before));
+        // Everything moves from centre 7 to centre 8.
+        assert!(change.counts.iter().all(|(k, n)| (k.health_centre_id == 8) == (*n > 0)));
+        assert_eq!(change.counts.values().sum::<i32>(), 0);
+        assert_eq!(change.cases.values().sum::<i32>(), 0);
+        assert!(contribution(&after).minus(&contribution(&after)).is_empty());
+    }
+}
