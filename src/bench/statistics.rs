@@ -1,10 +1,13 @@
 //! `hersys bench statistics`: times the statistics on a synthetic data set
-//! (seeding it first when the database has none) and prints the figures.
+//! (seeding it first when the database has none) and prints the figures:
+//! the daily series nationwide and for each prefecture, a 4-dimension
+//! cross-tabulation, the care status and two open-data files.
 
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 
+use crate::services::crosstab::{self, Dimension};
 use crate::services::statistics::{self, Area, OpenDataSeries};
 
 /// What to run.
@@ -59,6 +62,22 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         println!("seeding {} synthetic patients first", options.patients);
         crate::services::synthetic::seed(&db, options.patients, 2020).await?;
     }
+    // Whatever was written through the gateway since is folded first, as
+    // the running gateway's background task would have.
+    statistics::ledger::fold_all(&db).await.map_err(describe)?;
+    for table in ["patients", "lab_tests", "stat_events", "stat_cases", "stat_daily"] {
+        let rows = sea_orm::ConnectionTrait::query_one_raw(
+            &db,
+            sea_orm::Statement::from_string(
+                sea_orm::ConnectionTrait::get_database_backend(&db),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ),
+        )
+        .await?
+        .and_then(|row| row.try_get::<i64>("", "n").ok())
+        .unwrap_or(0);
+        println!("{table}: {rows} rows");
+    }
     let from = NaiveDate::from_ymd_opt(2022, 1, 1).unwrap_or_default();
     let to = NaiveDate::from_ymd_opt(2022, 12, 31).unwrap_or_default();
     let as_of = Utc::now();
@@ -68,8 +87,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         time(n, || async { statistics::daily(&db, Area::Nation, from, to, as_of).await.map_err(describe) }).await?;
     let positives: i64 = days.iter().map(|d| d.positives).sum();
     let tests: i64 = days.iter().map(|d| d.tests).sum();
+    let deaths: i64 = days.iter().map(|d| d.deaths).sum();
+    let peak_severe = days.iter().map(|d| d.severe).max().unwrap_or(0);
     println!(
-        "daily, nationwide, 365 days: median {:.0} ms, max {:.0} ms ({tests} tests, {positives} positives)",
+        "daily, nationwide, 365 days: median {:.0} ms, max {:.0} ms \
+         ({tests} tests, {positives} positives, {deaths} deaths, at most {peak_severe} severe on a day)",
         ms(median),
         ms(max)
     );
@@ -87,20 +109,45 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         ms(max)
     );
 
+    let request = crosstab::Request {
+        dimensions: vec![Dimension::Week, Dimension::Prefecture, Dimension::AgeBand, Dimension::Sex],
+        from,
+        to,
+        area: Area::Nation,
+        sex: None,
+        case_type: None,
+        as_of,
+        k: None,
+    };
+    let (median, max, table) = time(n, || async { crosstab::cross_tab(&db, &request).await.map_err(describe) }).await?;
+    println!(
+        "crossTab week × prefecture × age band × sex, 365 days: median {:.0} ms, max {:.0} ms ({} cells, {} suppressed)",
+        ms(median),
+        ms(max),
+        table.cells.len(),
+        table.cells.iter().filter(|c| c.suppressed).count()
+    );
+
     let (median, max, _) =
         time(n, || async { statistics::care_status(&db, Area::Nation, as_of).await.map_err(describe) }).await?;
     println!("careStatus, nationwide: median {:.0} ms, max {:.0} ms", ms(median), ms(max));
 
-    let (median, max, counts) = time(n, || async {
-        statistics::by_day_and_prefecture(&db, OpenDataSeries::NewlyConfirmed, as_of).await.map_err(describe)
-    })
-    .await?;
-    println!(
-        "newly_confirmed_cases_daily.csv (every day × 47 prefectures): median {:.0} ms, max {:.0} ms ({} cells)",
-        ms(median),
-        ms(max),
-        counts.len()
-    );
+    for (file, series) in [
+        ("newly_confirmed_cases_daily.csv", OpenDataSeries::NewlyConfirmed),
+        ("severe_cases_daily.csv", OpenDataSeries::Severe),
+    ] {
+        let (median, max, counts) = time(n, || async {
+            let counts = statistics::by_day_and_prefecture(&db, series, as_of).await.map_err(describe)?;
+            Ok(statistics::open_data_csv(&counts, as_of, series.is_stock()))
+        })
+        .await?;
+        println!(
+            "{file} (every day × 47 prefectures): median {:.0} ms, max {:.0} ms ({} bytes)",
+            ms(median),
+            ms(max),
+            counts.len()
+        );
+    }
     Ok(())
 }
 

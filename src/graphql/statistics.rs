@@ -141,7 +141,10 @@ impl Statistics {
     }
 
     /// How many open cases are in hospital, accommodation and home care,
-    /// and how many are severe, as the data stood at `asOf`.
+    /// and how many are severe, at the end of the day of `asOf` (Japan
+    /// time) as the data stood at `asOf`: a case is open until the day of
+    /// its outcome, in hospital while a stay is open, else where the care
+    /// decision in force puts it.
     async fn care_status(
         &self,
         ctx: &Context<'_>,

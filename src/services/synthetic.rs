@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
 
 use crate::services::statistics::history::{History, StayRecord, TestRecord};
-use crate::services::statistics::ledger::{self, ConditionEntry};
+use crate::services::statistics::ledger::{self, CareDecision, ConditionEntry};
 
 /// Population weights of the prefectures (10,000s, 2020 census), JIS order.
 const POPULATION: [u32; 47] = [
@@ -833,7 +833,7 @@ fn generate_case(
         };
         let decided_recorded = decided + lag(rng);
         t.care.push(vec![v(ids.care), v(id), v(setting.to_value()), v(world.account), v(decided), v(decided_recorded)]);
-        history.care.push((decided_recorded, setting));
+        history.care.push(CareDecision { id: ids.care, recorded_at: decided_recorded, decided_at: decided, setting });
         ids.care += 1;
         let ended = decided + Duration::days(rng.random_range(7..15));
         if setting == CareSetting::Hospital {

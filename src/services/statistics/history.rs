@@ -7,7 +7,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{CareSetting, CaseType, Outcome, Sex, TestResult};
 
-use super::ledger::{ConditionEntry, Contribution, Facts, Stay, contribution};
+use super::ledger::{CareDecision, ConditionEntry, Contribution, Facts, Stay, contribution};
 
 /// A test, its recording and its results over time.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub struct History {
     pub birth_date: NaiveDate,
     pub registered_at: DateTime<Utc>,
     /// Care decisions, each with the moment it was recorded.
-    pub care: Vec<(DateTime<Utc>, CareSetting)>,
+    pub care: Vec<CareDecision>,
     /// (recorded at, outcome, moment of the outcome).
     pub outcome: Option<(DateTime<Utc>, Outcome, DateTime<Utc>)>,
     pub tests: Vec<TestRecord>,
@@ -58,12 +58,9 @@ impl History {
             .max_by_key(|(i, (from, _, _))| (*from, *i))
             .map(|(_, centre)| *centre)
             .unwrap_or((at, 0, 0));
-        let care_setting = self
-            .care
-            .iter()
-            .filter(|(recorded, _)| *recorded <= at)
-            .max_by_key(|(recorded, _)| *recorded)
-            .map_or(CareSetting::Undecided, |(_, setting)| *setting);
+        let care: Vec<CareDecision> = self.care.iter().filter(|c| c.recorded_at <= at).cloned().collect();
+        let care_setting =
+            care.iter().max_by_key(|c| (c.recorded_at, c.id)).map_or(CareSetting::Undecided, |c| c.setting);
         let tests = self
             .tests
             .iter()
@@ -98,6 +95,7 @@ impl History {
             birth_date: self.birth_date,
             registered_at: self.registered_at,
             care_setting,
+            care,
             outcome: self.outcome.filter(|(recorded, _, _)| *recorded <= at).map(|(_, outcome, when)| (outcome, when)),
             tests,
             stays,
@@ -107,7 +105,7 @@ impl History {
     /// Every moment something was recorded, in order, once each.
     fn moments(&self) -> Vec<DateTime<Utc>> {
         let mut moments: Vec<DateTime<Utc>> = self.centres.iter().skip(1).map(|(at, _, _)| *at).collect();
-        moments.extend(self.care.iter().map(|(at, _)| *at));
+        moments.extend(self.care.iter().map(|c| c.recorded_at));
         moments.extend(self.outcome.iter().map(|(at, _, _)| *at));
         for test in &self.tests {
             moments.push(test.recorded_at);

@@ -47,10 +47,16 @@ pub enum Metric {
     SevereTokyo = 6,
     /// Positive and without an outcome yet (flow).
     RequiringCare = 7,
+    /// An open case in hospital (flow).
+    Hospital = 8,
+    /// An open case in accommodation care, not in hospital (flow).
+    Accommodation = 9,
+    /// An open case in home care, not in hospital (flow).
+    Home = 10,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 10] = [
         Metric::Tests,
         Metric::Negatives,
         Metric::Positives,
@@ -58,6 +64,9 @@ impl Metric {
         Metric::Severe,
         Metric::SevereTokyo,
         Metric::RequiringCare,
+        Metric::Hospital,
+        Metric::Accommodation,
+        Metric::Home,
     ];
 
     pub fn code(self) -> i16 {
@@ -70,7 +79,7 @@ impl Metric {
 
     /// Whether the metric is a flow whose running sum is a number of people.
     pub fn is_flow(self) -> bool {
-        matches!(self, Metric::Severe | Metric::SevereTokyo | Metric::RequiringCare)
+        !matches!(self, Metric::Tests | Metric::Negatives | Metric::Positives | Metric::Deaths)
     }
 }
 
@@ -128,6 +137,15 @@ impl ConditionEntry {
     }
 }
 
+/// A care decision: the setting, from the moment it was decided.
+#[derive(Debug, Clone)]
+pub struct CareDecision {
+    pub id: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub decided_at: DateTime<Utc>,
+    pub setting: CareSetting,
+}
+
 /// The facts about one patient that the figures are made of, as the
 /// records stand at one moment.
 #[derive(Debug, Clone)]
@@ -138,7 +156,10 @@ pub struct Facts {
     pub case_type: CaseType,
     pub birth_date: NaiveDate,
     pub registered_at: DateTime<Utc>,
+    /// The care setting as last recorded.
     pub care_setting: CareSetting,
+    /// The care decisions, in any order.
+    pub care: Vec<CareDecision>,
     pub outcome: Option<(Outcome, DateTime<Utc>)>,
     /// Each test's sampling moment and result (`Pending` until known).
     pub tests: Vec<(DateTime<Utc>, TestResult)>,
@@ -228,6 +249,67 @@ fn stay_flow(stay: &Stay, severe: impl Fn(&ConditionEntry) -> bool, mut emit: im
     }
 }
 
+/// Where an open case is cared for at the end of a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Hospital,
+    Accommodation,
+    Home,
+}
+
+/// The flows of `Hospital`, `Accommodation` and `Home`: at the end of each
+/// day the case is open (no outcome by that day), it is in hospital if a
+/// stay is open, else where the care decision in force (the last decided by
+/// that day) puts it.
+fn care_flows(facts: &Facts, mut emit: impl FnMut(Metric, i32, i32)) {
+    let outcome_day = facts.outcome.map(|(_, at)| day_number(at));
+    let mut decisions: Vec<&CareDecision> = facts.care.iter().collect();
+    decisions.sort_by_key(|d| (d.decided_at, d.recorded_at, d.id));
+    let mut days: Vec<i32> = decisions.iter().map(|d| day_number(d.decided_at)).collect();
+    for stay in &facts.stays {
+        days.push(day_number(stay.admitted_at));
+        days.extend(stay.discharged_at.map(day_number));
+    }
+    days.extend(outcome_day);
+    days.sort_unstable();
+    days.dedup();
+    let place_at = |day: i32| -> Option<Place> {
+        if outcome_day.is_some_and(|end| end <= day) {
+            return None;
+        }
+        let in_hospital = facts
+            .stays
+            .iter()
+            .any(|s| day_number(s.admitted_at) <= day && s.discharged_at.is_none_or(|at| day_number(at) > day));
+        if in_hospital {
+            return Some(Place::Hospital);
+        }
+        match decisions.iter().rev().find(|d| day_number(d.decided_at) <= day).map(|d| d.setting) {
+            Some(CareSetting::Accommodation) => Some(Place::Accommodation),
+            Some(CareSetting::Home) => Some(Place::Home),
+            _ => None,
+        }
+    };
+    let metric = |place: Place| match place {
+        Place::Hospital => Metric::Hospital,
+        Place::Accommodation => Metric::Accommodation,
+        Place::Home => Metric::Home,
+    };
+    let mut current = None;
+    for day in days {
+        let place = place_at(day);
+        if place != current {
+            if let Some(old) = current {
+                emit(metric(old), day, -1);
+            }
+            if let Some(new) = place {
+                emit(metric(new), day, 1);
+            }
+            current = place;
+        }
+    }
+}
+
 /// What a patient, as the facts stand, contributes to the figures.
 ///
 /// - a test: 1 to `Tests` on its sampling day, and to `Negatives` if its
@@ -236,7 +318,8 @@ fn stay_flow(stay: &Stay, severe: impl Fn(&ConditionEntry) -> bool, mut emit: im
 ///   for the cross-tabulations, and `RequiringCare` from that day until the
 ///   day of the outcome;
 /// - an outcome DECEASED: 1 to `Deaths` on the day of death;
-/// - each hospital stay: the `Severe` and `SevereTokyo` flows.
+/// - each hospital stay: the `Severe` and `SevereTokyo` flows;
+/// - the case while open: the `Hospital`, `Accommodation` or `Home` flow.
 pub fn contribution(facts: &Facts) -> Contribution {
     let mut out = Contribution::default();
     for (sampled_at, result) in &facts.tests {
@@ -276,6 +359,11 @@ pub fn contribution(facts: &Facts) -> Contribution {
     if let Some((Outcome::Deceased, at)) = facts.outcome {
         out.count(Metric::Deaths, day_number(at), facts, 1);
     }
+    let mut places = Vec::new();
+    care_flows(facts, |metric, day, delta| places.push((metric, day, delta)));
+    for (metric, day, delta) in places {
+        out.count(metric, day, facts, delta);
+    }
     for stay in &facts.stays {
         let mut severe = Vec::new();
         stay_flow(stay, ConditionEntry::severe, |day, delta| severe.push((Metric::Severe, day, delta)));
@@ -305,6 +393,14 @@ struct PatientRow {
 struct TestRow {
     sampled_at: DateTime<Utc>,
     result: TestResult,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CareRow {
+    id: i64,
+    recorded_at: DateTime<Utc>,
+    decided_at: DateTime<Utc>,
+    care_setting: CareSetting,
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -346,6 +442,13 @@ pub async fn load_facts(db: &impl ConnectionTrait, patient_id: i64) -> AppResult
     let tests = TestRow::find_by_statement(statement(
         backend,
         "SELECT sampled_at, result FROM lab_tests WHERE patient_id = $1",
+        patient_id,
+    ))
+    .all(db)
+    .await?;
+    let care = CareRow::find_by_statement(statement(
+        backend,
+        "SELECT id, recorded_at, decided_at, care_setting FROM care_setting_changes WHERE patient_id = $1",
         patient_id,
     ))
     .all(db)
@@ -393,6 +496,15 @@ pub async fn load_facts(db: &impl ConnectionTrait, patient_id: i64) -> AppResult
         birth_date: patient.birth_date,
         registered_at: patient.registered_at,
         care_setting: patient.care_setting,
+        care: care
+            .into_iter()
+            .map(|c| CareDecision {
+                id: c.id,
+                recorded_at: c.recorded_at,
+                decided_at: c.decided_at,
+                setting: c.care_setting,
+            })
+            .collect(),
         outcome: patient.outcome.zip(patient.outcome_at),
         tests: tests.into_iter().map(|t| (t.sampled_at, t.result)).collect(),
         stays,
@@ -715,6 +827,7 @@ mod tests {
             birth_date: NaiveDate::from_ymd_opt(1980, 7, 1).unwrap_or_default(),
             registered_at: at(1, 10),
             care_setting: CareSetting::Hospital,
+            care: vec![],
             outcome: None,
             tests: vec![],
             stays: vec![],

@@ -1,9 +1,10 @@
 //! Statistics as of a moment. Every figure counts only what had been
-//! recorded by `as_of` (rows carry `recorded_at`; results, care settings,
-//! transfers and outcomes keep their histories), so a figure computed with
-//! the same `as_of` is the same however much is entered later. All
-//! counting is SQL aggregation bounded by the date range; no rows are
-//! loaded into the gateway. Days are calendar days in Japan time.
+//! recorded by `as_of`, so a figure computed with the same `as_of` is the
+//! same however much is entered later. The figures are sums over the
+//! statistics ledger (`ledger`), which the write transactions keep: one SQL
+//! aggregation bounded by the date range and area, over daily sums for all
+//! but the most recent deltas; no rows are loaded into the gateway. Days are
+//! calendar days in Japan time.
 
 use std::collections::HashMap;
 
@@ -92,35 +93,6 @@ impl Sql {
     }
 }
 
-/// The health centre responsible for patient `p` as of a moment: the one
-/// it was transferred away from after that moment, if any, else the
-/// current one.
-pub(crate) fn centre_as_of(sql: &mut Sql, as_of: DateTime<Utc>) {
-    sql.push(
-        "COALESCE((SELECT t.from_health_centre_id FROM patient_transfers t WHERE t.patient_id = p.id \
-         AND t.recorded_at > ",
-    )
-    .bind(as_of)
-    .push(" ORDER BY t.recorded_at ASC, t.id ASC LIMIT 1), p.responsible_health_centre_id)");
-}
-
-/// Restricts patient `p` to the area, as of the moment.
-pub(crate) fn area_condition(sql: &mut Sql, area: Area, as_of: DateTime<Utc>) {
-    match area {
-        Area::Nation => {}
-        Area::Prefecture(prefecture) => {
-            sql.push(" AND (SELECT hc.prefecture_id FROM health_centres hc WHERE hc.id = ");
-            centre_as_of(sql, as_of);
-            sql.push(") = ").bind(prefecture);
-        }
-        Area::HealthCentre(centre) => {
-            sql.push(" AND ");
-            centre_as_of(sql, as_of);
-            sql.push(" = ").bind(centre);
-        }
-    }
-}
-
 /// The figures of one day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Daily {
@@ -141,8 +113,8 @@ struct Selection {
     level: i16,
     /// One area of the level, or all of them.
     area: Option<i64>,
-    /// Only this metric, or all.
-    metric: Option<Metric>,
+    /// Only these metrics, or all.
+    metrics: Option<&'static [Metric]>,
     /// First day of the counts (flows always from the beginning, as their
     /// running sums need it).
     from: Option<i32>,
@@ -157,7 +129,7 @@ impl Selection {
             Area::Prefecture(p) => (ledger::LEVEL_PREFECTURE, Some(i64::from(p))),
             Area::HealthCentre(h) => (ledger::LEVEL_HEALTH_CENTRE, Some(h)),
         };
-        Selection { level, area, metric: None, from, to }
+        Selection { level, area, metrics: None, from, to }
     }
 
     /// The conditions on metric and day shared by the three parts.
@@ -168,8 +140,9 @@ impl Selection {
             let flows: Vec<String> = Metric::ALL.iter().filter(|m| m.is_flow()).map(|m| m.code().to_string()).collect();
             sql.push(&flows.join(", ")).push("))");
         }
-        if let Some(metric) = self.metric {
-            sql.push(" AND metric = ").bind(metric.code());
+        if let Some(metrics) = self.metrics {
+            let codes: Vec<String> = metrics.iter().map(|m| m.code().to_string()).collect();
+            sql.push(" AND metric IN (").push(&codes.join(", ")).push(")");
         }
     }
 
@@ -310,73 +283,41 @@ pub async fn daily(
     Ok(out)
 }
 
-/// The people under care at a moment.
+/// The people under care at the end of a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CareStatus {
-    /// Open hospital stays.
+    /// Open cases in hospital.
     pub hospital: i64,
     /// Open cases in accommodation care (not in hospital).
     pub accommodation: i64,
     /// Open cases in home care (not in hospital).
     pub home: i64,
-    /// Patients in hospital whose latest condition is severe by the
-    /// national definition: ICU, ventilator or ECMO (or severity SEVERE).
+    /// In hospital and severe by the national definition: ICU, ventilator
+    /// or ECMO (or severity SEVERE).
     pub severe: i64,
     /// By Tokyo's definition: ventilator or ECMO.
     pub severe_tokyo_definition: i64,
 }
 
-#[derive(Debug, FromQueryResult)]
-struct CareRow {
-    hospital: Option<i64>,
-    accommodation: Option<i64>,
-    home: Option<i64>,
-    severe: Option<i64>,
-    severe_tokyo: Option<i64>,
-}
-
-/// Care status of the area's open cases as of a moment.
+/// Care status of the area's open cases at the end of the day of `as_of`
+/// (Japan time), as recorded by `as_of`: the running sums of the care
+/// flows of the ledger up to that day.
 pub async fn care_status(db: &impl ConnectionTrait, area: Area, as_of: DateTime<Utc>) -> AppResult<CareStatus> {
-    let backend = db.get_database_backend();
-    let mut sql = Sql::new(backend);
-    // Per open case: whether it is in hospital, its care setting, and the
-    // latest condition of its open stay, all as of the moment.
-    sql.push("SELECT SUM(in_hospital) AS hospital, \
-              SUM(CASE WHEN in_hospital = 0 AND setting = 'ACCOMMODATION' THEN 1 ELSE 0 END) AS accommodation, \
-              SUM(CASE WHEN in_hospital = 0 AND setting = 'HOME' THEN 1 ELSE 0 END) AS home, \
-              SUM(CASE WHEN in_hospital = 1 AND (severity = 'SEVERE' OR icu OR ventilator OR ecmo) THEN 1 ELSE 0 END) AS severe, \
-              SUM(CASE WHEN in_hospital = 1 AND (ventilator OR ecmo) THEN 1 ELSE 0 END) AS severe_tokyo \
-              FROM (SELECT p.id, \
-              (SELECT c.care_setting FROM care_setting_changes c WHERE c.patient_id = p.id AND c.recorded_at <= ");
-    sql.bind(as_of).push(" ORDER BY c.recorded_at DESC, c.id DESC LIMIT 1) AS setting, ");
-    sql.push("CASE WHEN h.id IS NULL THEN 0 ELSE 1 END AS in_hospital, ");
-    sql.push("(SELECT e.severity FROM condition_entries e WHERE e.hospitalisation_id = h.id AND e.recorded_at <= ");
-    sql.bind(as_of).push(" ORDER BY e.recorded_at DESC, e.id DESC LIMIT 1) AS severity, ");
-    for flag in ["icu", "ventilator", "ecmo"] {
-        sql.push(&format!(
-            "COALESCE((SELECT e.{flag} FROM condition_entries e WHERE e.hospitalisation_id = h.id AND e.recorded_at <= "
-        ));
-        sql.bind(as_of).push(&format!(" ORDER BY e.recorded_at DESC, e.id DESC LIMIT 1), false) AS {flag}"));
-        if flag != "ecmo" {
-            sql.push(", ");
-        }
+    const METRICS: [Metric; 5] =
+        [Metric::Hospital, Metric::Accommodation, Metric::Home, Metric::Severe, Metric::SevereTokyo];
+    let selection = Selection { metrics: Some(&METRICS), ..Selection::of(area, None, ledger::day_number(as_of)) };
+    let mut totals: HashMap<Metric, i64> = HashMap::new();
+    for (metric, _, _, n) in ledger_sums(db, selection, as_of).await? {
+        *totals.entry(metric).or_insert(0) += n;
     }
-    sql.push(" FROM patients p LEFT JOIN hospitalisations h ON h.patient_id = p.id AND h.recorded_at <= ");
-    sql.bind(as_of).push(" AND (h.discharge_recorded_at IS NULL OR h.discharge_recorded_at > ").bind(as_of).push(")");
-    sql.push(" WHERE p.recorded_at <= ").bind(as_of);
-    sql.push(" AND (p.outcome_recorded_at IS NULL OR p.outcome_recorded_at > ").bind(as_of).push(")");
-    area_condition(&mut sql, area, as_of);
-    sql.push(") cases");
-    let row = CareRow::find_by_statement(sql.build()).one(db).await?;
-    Ok(row
-        .map(|r| CareStatus {
-            hospital: r.hospital.unwrap_or(0),
-            accommodation: r.accommodation.unwrap_or(0),
-            home: r.home.unwrap_or(0),
-            severe: r.severe.unwrap_or(0),
-            severe_tokyo_definition: r.severe_tokyo.unwrap_or(0),
-        })
-        .unwrap_or_default())
+    let get = |metric: Metric| totals.get(&metric).copied().unwrap_or(0);
+    Ok(CareStatus {
+        hospital: get(Metric::Hospital),
+        accommodation: get(Metric::Accommodation),
+        home: get(Metric::Home),
+        severe: get(Metric::Severe),
+        severe_tokyo_definition: get(Metric::SevereTokyo),
+    })
 }
 
 /// A daily series per prefecture, as in the MHLW open-data files.
@@ -407,19 +348,19 @@ impl OpenDataSeries {
         })
     }
 
-    fn metric(self) -> Metric {
+    fn metrics(self) -> &'static [Metric] {
         match self {
-            OpenDataSeries::NewlyConfirmed => Metric::Positives,
-            OpenDataSeries::Deaths => Metric::Deaths,
-            OpenDataSeries::Severe => Metric::Severe,
-            OpenDataSeries::RequiringInpatientCare => Metric::RequiringCare,
+            OpenDataSeries::NewlyConfirmed => &[Metric::Positives],
+            OpenDataSeries::Deaths => &[Metric::Deaths],
+            OpenDataSeries::Severe => &[Metric::Severe],
+            OpenDataSeries::RequiringInpatientCare => &[Metric::RequiringCare],
         }
     }
 
     /// Whether each day shows a number of people at the end of the day
     /// (the running sum of a flow) rather than a count of that day.
     pub fn is_stock(self) -> bool {
-        self.metric().is_flow()
+        self.metrics().iter().all(|m| m.is_flow())
     }
 }
 
@@ -433,7 +374,7 @@ pub async fn by_day_and_prefecture(
     let selection = Selection {
         level: ledger::LEVEL_PREFECTURE,
         area: None,
-        metric: Some(series.metric()),
+        metrics: Some(series.metrics()),
         from: None,
         to: ledger::day_number(as_of),
     };
