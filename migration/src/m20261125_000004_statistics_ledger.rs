@@ -11,6 +11,9 @@
 //! - `stat_daily`: the folded deltas summed per area level (nation,
 //!   prefecture, health centre), area, day, metric and the day they were
 //!   recorded; the key to fast figures over long ranges.
+//!
+//! The ledger rows carry no foreign key: patients are never deleted, and a
+//! per-row check would slow every write and bulk load for nothing.
 
 use sea_orm_migration::sea_orm::ConnectionTrait;
 use sea_orm_migration::{prelude::*, schema::*};
@@ -44,13 +47,6 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone("recorded_at"))
                     .col(integer("recorded_day"))
                     .col(boolean("folded").default(false))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_stat_events_patient_id")
-                            .from("stat_events", "patient_id")
-                            .to("patients", "id")
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
                     .to_owned(),
             )
             .await?;
@@ -71,13 +67,6 @@ impl MigrationTrait for Migration {
                     .col(string_null("outcome"))
                     .col(integer("delta"))
                     .col(timestamp_with_time_zone("recorded_at"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_stat_cases_patient_id")
-                            .from("stat_cases", "patient_id")
-                            .to("patients", "id")
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
                     .to_owned(),
             )
             .await?;

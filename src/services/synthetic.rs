@@ -181,7 +181,7 @@ fn none_int() -> Value {
     Value::BigInt(None)
 }
 
-async fn next_id(db: &DatabaseConnection, table: &str) -> anyhow::Result<i64> {
+async fn next_id(db: &impl ConnectionTrait, table: &str) -> anyhow::Result<i64> {
     let backend = db.get_database_backend();
     let row = db
         .query_one_raw(Statement::from_string(backend, format!("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM {table}")))
@@ -213,10 +213,10 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
     // Reference data: about 470 health centres by population, each with a
     // testing clinic; one hospital per prefecture; one loader account.
     let txn = db.begin().await?;
-    let mut centre_id = next_id(db, "health_centres").await?;
-    let mut facility_id = next_id(db, "facilities").await?;
-    let organisation_id = next_id(db, "organisations").await?;
-    let account_id = next_id(db, "accounts").await?;
+    let mut centre_id = next_id(&txn, "health_centres").await?;
+    let mut facility_id = next_id(&txn, "facilities").await?;
+    let organisation_id = next_id(&txn, "organisations").await?;
+    let account_id = next_id(&txn, "accounts").await?;
     let mut centres =
         Table::new("health_centres", &["id", "code", "name_en", "name_ja", "prefecture_id", "created_at"]);
     let mut facilities = Table::new(
@@ -306,7 +306,7 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
     );
     // One thread generates batches while this task writes the previous one.
     let batch = 5_000u64;
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<(u64, Tables)>(2);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<(u64, Tables)>(4);
     let world = World { by_prefecture, hospitals, account: account_id, organisation: organisation_id };
     let generator = std::thread::spawn(move || {
         let mut sums = DailySums::new();
@@ -324,20 +324,36 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
         }
         sums
     });
+    // Two writers on PostgreSQL, so it ingests on both cores while the
+    // generator thread stays ahead of them; SQLite has one writer anyway.
+    let writer_count = if backend == DbBackend::Postgres { 2 } else { 1 };
+    let receiver = std::sync::Arc::new(tokio::sync::Mutex::new(receiver));
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..writer_count {
+        let (receiver, written, progress, db) = (receiver.clone(), written.clone(), progress.clone(), db.clone());
+        writers.spawn(async move {
+            let mut rows = 0u64;
+            let step = (patients / 10).max(1);
+            loop {
+                let next = receiver.lock().await.recv().await;
+                let Some((people, mut tables)) = next else { return anyhow::Ok(rows) };
+                rows += tables.write(&db).await?;
+                progress.inc(people);
+                let before = written.fetch_add(people, std::sync::atomic::Ordering::Relaxed);
+                // Without a terminal the bar is hidden: report every tenth.
+                if progress.is_hidden() && (before + people) / step > before / step {
+                    let done = before + people;
+                    let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    let eta = patients.saturating_sub(done) as f64 / rate.max(1.0);
+                    eprintln!("{done} of {patients} people, {rate:.0}/s, ETA {eta:.0} s");
+                }
+            }
+        });
+    }
     let mut rows = 0u64;
-    let mut written = 0u64;
-    let step = (patients / 10).max(1);
-    while let Some((people, mut tables)) = receiver.recv().await {
-        rows += tables.write(db).await?;
-        progress.inc(people);
-        // Without a terminal the bar is hidden: report every tenth instead.
-        if progress.is_hidden() && (written + people) / step > written / step {
-            let elapsed = started.elapsed().as_secs_f64();
-            let rate = (written + people) as f64 / elapsed.max(0.001);
-            let eta = (patients - written - people) as f64 / rate.max(1.0);
-            eprintln!("{} of {patients} people, {rate:.0}/s, ETA {eta:.0} s", written + people);
-        }
-        written += people;
+    while let Some(result) = writers.join_next().await {
+        rows += result??;
     }
     let sums = generator.join().map_err(|_| anyhow::anyhow!("the generator thread failed"))?;
     // The folded sums of the ledger, in the order of their key.
@@ -348,6 +364,9 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
         daily.push(vec![v(level), v(area), v(day), v(metric), v(recorded_day), v(i32::try_from(n)?)]);
     }
     rows += Tables::write_one(&mut daily, db).await?;
+    // Fresh planner statistics: the queries over the loaded set should not
+    // be planned on guesses.
+    db.execute_unprepared("ANALYZE").await?;
     progress.finish();
     eprintln!("loaded {patients} patients ({rows} rows) in {:.1} s with seed {seed}", started.elapsed().as_secs_f64());
     Ok(())

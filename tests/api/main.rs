@@ -8,6 +8,7 @@ mod bad_input;
 mod cases;
 mod crosstab;
 mod federation;
+mod ledger;
 mod lifecycle;
 mod limits;
 mod loaders;

@@ -13,6 +13,7 @@ both!(
     care_status_counts_open_cases_by_where_they_are_cared_for,
     each_role_sees_the_figures_of_its_own_area_only,
     the_open_data_file_has_the_mhlw_columns_and_is_stable_for_the_same_moment,
+    severe_cases_people_requiring_care_and_deaths_follow_their_definitions,
 );
 
 const DAY1: &str = "2026-06-01T01:00:00Z"; // 10:00 in Japan, 1 June
@@ -255,4 +256,182 @@ async fn the_open_data_file_has_the_mhlw_columns_and_is_stable_for_the_same_mome
     assert_eq!(refused, 400);
     let missing = app.client.get(app.url("/opendata/nothing.csv")).send().await.expect("sent");
     assert_eq!(missing.status().as_u16(), 404);
+}
+
+const SERIES: &str =
+    "query($asOf: DateTime) { statistics { daily(from: \"2026-06-01\", to: \"2026-06-10\", asOf: $asOf) {
+    date positives deaths severe severeTokyoDefinition requiringInpatientCare } } }";
+
+/// (positives, deaths, severe, severe by Tokyo's definition, requiring care) per day, 1 to 10 June.
+async fn series(app: &TestApp, token: &str, as_of: Option<&str>) -> Vec<[i64; 5]> {
+    let response = app.gql(Some(token), SERIES, json!({ "asOf": as_of })).await;
+    let days = response["data"]["statistics"]["daily"].as_array().unwrap_or_else(|| panic!("{response}")).clone();
+    days.iter()
+        .map(|d| {
+            ["positives", "deaths", "severe", "severeTokyoDefinition", "requiringInpatientCare"]
+                .map(|field| d[field].as_i64().unwrap_or(-1))
+        })
+        .collect()
+}
+
+/// Noon in Japan on a day of June 2026.
+fn june(day: u32) -> String {
+    format!("2026-06-{day:02}T03:00:00Z")
+}
+
+async fn open_data(app: &TestApp, file: &str, as_of: &str) -> String {
+    let response =
+        app.client.get(app.url(&format!("/opendata/{file}"))).query(&[("asOf", as_of)]).send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 200, "{file}");
+    response.text().await.expect("text")
+}
+
+/// The (date, ALL, Tokyo) columns of the rows of an open-data file for 1 to 10 June.
+fn june_rows(file: &str) -> Vec<(String, String, String)> {
+    file.lines()
+        .skip(1)
+        .map(|line| line.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|cells| cells[0].starts_with("2026/6/") && cells[0].len() <= 9)
+        .map(|cells| (cells[0].clone(), cells[1].clone(), cells[14].clone()))
+        .collect()
+}
+
+async fn severe_cases_people_requiring_care_and_deaths_follow_their_definitions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let hospital = app.login("hospital1").await;
+    let analyst = app.login("analyst1").await;
+    let admit = |patient: String, severity: &'static str, at: String| {
+        let app = &app;
+        let hc1 = hc1.clone();
+        async move {
+            let response = app
+                .gql(
+                    Some(&hc1),
+                    "mutation($p: ID!, $s: Severity!, $at: DateTime) { admitPatient(patientId: $p, facilityId: \"2\", severity: $s, admittedAt: $at) { id } }",
+                    json!({ "p": patient, "s": severity, "at": at }),
+                )
+                .await;
+            response["data"]["admitPatient"]["id"].as_str().unwrap_or_else(|| panic!("{response}")).to_owned()
+        }
+    };
+    let condition = |stay: String, severity: &'static str, icu: bool, ventilator: bool, at: String| {
+        let app = &app;
+        let hospital = hospital.clone();
+        async move {
+            let response = app
+                .gql(
+                    Some(&hospital),
+                    "mutation($h: ID!, $s: Severity!, $icu: Boolean, $v: Boolean, $at: DateTime) { recordCondition(hospitalisationId: $h, severity: $s, icu: $icu, ventilator: $v, observedAt: $at) { id } }",
+                    json!({ "h": stay, "s": severity, "icu": icu, "v": ventilator, "at": at }),
+                )
+                .await;
+            assert!(response["errors"].is_null(), "{response}");
+        }
+    };
+    let outcome = |patient: String, outcome: &'static str, at: String| {
+        let app = &app;
+        let hc1 = hc1.clone();
+        async move {
+            let response = app
+                .gql(
+                    Some(&hc1),
+                    "mutation($p: ID!, $o: Outcome!, $at: DateTime) { recordOutcome(patientId: $p, outcome: $o, outcomeAt: $at) { id } }",
+                    json!({ "p": patient, "o": outcome, "at": at }),
+                )
+                .await;
+            assert!(response["errors"].is_null(), "{response}");
+        }
+    };
+
+    // P: positive on 1 June; admitted on the 2nd (moderate); ICU on the 4th,
+    // also a ventilator on the 5th, better (no ICU, no ventilator) on the
+    // 7th; discharged on the 8th; recovered on the 9th.
+    let (p, _) = app.register_patient(&clinic, "ピー タロウ", json!({})).await;
+    record(&app, &clinic, &p, "PCR", "POSITIVE", &june(1)).await;
+    let p_stay = admit(p.clone(), "MODERATE_I", june(2)).await;
+    condition(p_stay.clone(), "SEVERE", true, false, june(4)).await;
+    condition(p_stay.clone(), "SEVERE", true, true, june(5)).await;
+    condition(p_stay.clone(), "MODERATE_II", false, false, june(7)).await;
+    let discharged = app
+        .gql(
+            Some(&hospital),
+            "mutation($h: ID!, $at: DateTime) { dischargePatient(hospitalisationId: $h, dischargedAt: $at) { id } }",
+            json!({ "h": p_stay, "at": june(8) }),
+        )
+        .await;
+    assert!(discharged["errors"].is_null(), "{discharged}");
+    outcome(p.clone(), "RECOVERED", june(9)).await;
+    // Q: positive on the 3rd, admitted severe that day, died in hospital on
+    // the 6th (which ends the stay).
+    let (q, _) = app.register_patient(&clinic, "キュー タロウ", json!({})).await;
+    record(&app, &clinic, &q, "PCR", "POSITIVE", &june(3)).await;
+    admit(q.clone(), "SEVERE", june(3)).await;
+    outcome(q.clone(), "DECEASED", june(6)).await;
+    // R: tested negative only; never a case.
+    let (r, _) = app.register_patient(&clinic, "アール タロウ", json!({})).await;
+    record(&app, &clinic, &r, "PCR", "NEGATIVE", &june(2)).await;
+
+    // Worked out by day, 1 to 10 June:
+    // positives: P on the 1st, Q on the 3rd; deaths: Q on the 6th;
+    // severe (national): Q from the 3rd, P from the 4th; Q until its death
+    //   on the 6th, P until the 7th (better) → 1 on the 3rd, 2 on the 4th
+    //   and 5th, 1 on the 6th (P), 0 from the 7th;
+    // severe (Tokyo): P's ventilator from the 5th to the 7th → 5th, 6th;
+    // requiring care: P from the 1st until its outcome on the 9th, Q from
+    //   the 3rd until the 6th.
+    let expected: Vec<[i64; 5]> = vec![
+        [1, 0, 0, 0, 1],
+        [0, 0, 0, 0, 1],
+        [1, 0, 1, 0, 2],
+        [0, 0, 2, 0, 2],
+        [0, 0, 2, 1, 2],
+        [0, 1, 1, 1, 1],
+        [0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0],
+    ];
+    assert_eq!(series(&app, &analyst, None).await, expected);
+
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let published = Utc::now().to_rfc3339();
+    let severe_file = open_data(&app, "severe_cases_daily.csv", &published).await;
+    let care_file = open_data(&app, "requiring_inpatient_care_etc_daily.csv", &published).await;
+    let deaths_file = open_data(&app, "number_of_deaths_daily.csv", &published).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    // A late entry: S, positive on the 5th and admitted severe that day,
+    // is entered only now.
+    let (late, _) = app.register_patient(&clinic, "エス タロウ", json!({})).await;
+    record(&app, &clinic, &late, "PCR", "POSITIVE", &june(5)).await;
+    admit(late.clone(), "SEVERE", june(5)).await;
+    let now = series(&app, &analyst, None).await;
+    assert_eq!(now[4], [1, 0, 3, 1, 3], "S counts from the 5th on");
+    assert_eq!(now[9], [0, 0, 1, 0, 1], "and is still in hospital on the 10th");
+    assert_eq!(series(&app, &analyst, Some(&published)).await, expected, "as of the publication, unchanged");
+
+    // The open-data files: the stock series from their first day, each
+    // day's people at its end; the same bytes for the same moment.
+    assert_eq!(
+        &june_rows(&severe_file)[..6],
+        &[
+            ("2026/6/3".into(), "1".into(), "1".into()),
+            ("2026/6/4".into(), "2".into(), "2".into()),
+            ("2026/6/5".into(), "2".into(), "2".into()),
+            ("2026/6/6".into(), "1".into(), "1".into()),
+            ("2026/6/7".into(), "0".into(), "0".into()),
+            ("2026/6/8".into(), "0".into(), "0".into()),
+        ]
+    );
+    let care_rows = june_rows(&care_file);
+    let care_all: Vec<&str> = care_rows.iter().take(10).map(|(_, all, _)| all.as_str()).collect();
+    assert_eq!(care_all, ["1", "1", "2", "2", "2", "1", "1", "1", "0", "0"]);
+    assert_eq!(care_file.lines().next().map(|h| h.split(',').count()), Some(49), "Date, ALL, 47 prefectures");
+    assert_eq!(june_rows(&deaths_file)[..1], [("2026/6/6".into(), "1".into(), "1".into())]);
+    assert_eq!(open_data(&app, "severe_cases_daily.csv", &published).await, severe_file);
+    assert_eq!(open_data(&app, "requiring_inpatient_care_etc_daily.csv", &published).await, care_file);
+    let severe_now = open_data(&app, "severe_cases_daily.csv", &Utc::now().to_rfc3339()).await;
+    assert_eq!(june_rows(&severe_now)[2], ("2026/6/5".into(), "3".into(), "3".into()));
 }
