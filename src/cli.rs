@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, Secret};
@@ -41,6 +42,9 @@ pub enum BenchCommand {
     Subscriptions(crate::bench::subscriptions::Options),
     /// Statistics on a synthetic data set (seeded first if missing).
     Statistics(crate::bench::statistics::Options),
+    /// Throughput, latency and CPU per request of the real workloads over
+    /// HTTP, and the dashboard's SQL timed alone.
+    Load(crate::bench::load::Options),
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +118,35 @@ pub struct ServeArgs {
     /// Most root fields per operation.
     #[arg(long, env = "HERSYS_MAX_ROOT_FIELDS", default_value_t = 20)]
     pub max_root_fields: usize,
+    /// Requests per second each client address may sustain (0: no limit).
+    #[arg(long, env = "HERSYS_RATE_LIMIT_ADDRESS", default_value_t = 200.0)]
+    pub rate_limit_address: f64,
+    /// Requests a client address may send at once.
+    #[arg(long, env = "HERSYS_RATE_LIMIT_ADDRESS_BURST", default_value_t = 400.0)]
+    pub rate_limit_address_burst: f64,
+    /// Requests per second each account may sustain (0: no limit).
+    #[arg(long, env = "HERSYS_RATE_LIMIT_ACCOUNT", default_value_t = 50.0)]
+    pub rate_limit_account: f64,
+    /// Requests an account may send at once.
+    #[arg(long, env = "HERSYS_RATE_LIMIT_ACCOUNT_BURST", default_value_t = 100.0)]
+    pub rate_limit_account_burst: f64,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy
+    /// that sets it).
+    #[arg(long, env = "HERSYS_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+    /// Milliseconds a GraphQL request may run before it is stopped.
+    #[arg(long, env = "HERSYS_REQUEST_DEADLINE_MS", default_value_t = 15_000)]
+    pub request_deadline_ms: u64,
+    /// Browser origins allowed to call the API (CORS), comma-separated.
+    #[arg(long, env = "HERSYS_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
+    pub cors_allow_origins: Vec<String>,
+    /// Refuse automatic persisted queries.
+    #[arg(long, env = "HERSYS_NO_PERSISTED_QUERIES")]
+    pub no_persisted_queries: bool,
+    /// Safelist mode: run only the operations of this persisted-query
+    /// manifest (Apollo's JSON format).
+    #[arg(long, env = "HERSYS_SAFELIST")]
+    pub safelist: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -135,7 +168,7 @@ pub struct SeedArgs {
 }
 
 impl ServeArgs {
-    pub fn config(&self) -> Config {
+    pub fn config(&self) -> anyhow::Result<Config> {
         let mut config = Config::new(self.addr, Secret::new(self.database.database_url.clone()));
         if let Some(max) = self.db_max_connections {
             config.db_max_connections = max.max(1);
@@ -148,7 +181,22 @@ impl ServeArgs {
         config.max_depth = self.max_depth;
         config.max_aliases = self.max_aliases;
         config.max_root_fields = self.max_root_fields;
-        config
+        let rate = |per_second: f64, burst: f64| {
+            (per_second > 0.0).then_some(crate::ratelimit::Rate { per_second, burst: burst.max(1.0) })
+        };
+        config.rate_limit_per_address = rate(self.rate_limit_address, self.rate_limit_address_burst);
+        config.rate_limit_per_account = rate(self.rate_limit_account, self.rate_limit_account_burst);
+        config.trust_forwarded_for = self.trust_forwarded_for;
+        config.request_deadline = std::time::Duration::from_millis(self.request_deadline_ms.max(1));
+        config.cors_allowed_origins =
+            self.cors_allow_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+        config.persisted_queries = !self.no_persisted_queries;
+        if let Some(path) = &self.safelist {
+            let manifest = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the safelist {}", path.display()))?;
+            config.safelist = Some(std::sync::Arc::new(crate::http::persisted::read_manifest(&manifest)?));
+        }
+        Ok(config)
     }
 }
 
@@ -156,7 +204,7 @@ impl ServeArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let app = Application::build(args.config(), args.demo).await?;
+            let app = Application::build(args.config()?, args.demo).await?;
             let addr = app.addr();
             tracing::info!(%addr, "HER-SYS gateway listening");
             eprintln!("HER-SYS gateway on http://{addr}/graphql (IDE in the browser; POST for queries)");
@@ -228,6 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Subscriptions(options)) => crate::bench::subscriptions::run(options).await,
         Command::Bench(BenchCommand::Statistics(options)) => crate::bench::statistics::run(options).await,
+        Command::Bench(BenchCommand::Load(options)) => crate::bench::load::run(options).await,
         Command::AuthorisationMatrix => {
             print!("{}", crate::auth::matrix::markdown());
             Ok(())

@@ -73,6 +73,28 @@ pub struct Config {
     /// How often an open subscription checks that its session is still
     /// valid (logout, expiry, disabled account end it).
     pub session_check_interval: Duration,
+    /// Requests per client address (token bucket); `None`: no limit.
+    pub rate_limit_per_address: Option<crate::ratelimit::Rate>,
+    /// Requests per signed-in account (token bucket); `None`: no limit.
+    pub rate_limit_per_account: Option<crate::ratelimit::Rate>,
+    /// Take the client address from the last `X-Forwarded-For` entry (only
+    /// behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    /// Longest a GraphQL request may run; past it, it is stopped (a
+    /// mutation rolls back) and answered `QUERY_TOO_COMPLEX`.
+    pub request_deadline: Duration,
+    /// Browser origins allowed to call the API cross-site (CORS); empty:
+    /// none.
+    pub cors_allowed_origins: Vec<String>,
+    /// Accept automatic persisted queries (a query sent once by its text,
+    /// then by its SHA-256).
+    pub persisted_queries: bool,
+    /// Safelist mode: only these operations (SHA-256 of the document →
+    /// document) run; `None`: any operation within the limits.
+    pub safelist: Option<std::sync::Arc<std::collections::HashMap<String, String>>>,
+    /// Trace spans per execution and root field (on when spans are exported
+    /// over OTLP, i.e. `OTEL_EXPORTER_OTLP_ENDPOINT` is set).
+    pub resolver_spans: bool,
     /// A latest health report with SpO2 at or below this (%) is a warning sign.
     pub warning_spo2_at_most: i32,
     /// A latest health report with a body temperature at or above this (°C)
@@ -104,6 +126,14 @@ impl Config {
             outbox_poll_interval: Duration::from_millis(500),
             session_check_interval: Duration::from_secs(30),
             statistics_fold_interval: Duration::from_secs(5),
+            rate_limit_per_address: None,
+            rate_limit_per_account: None,
+            trust_forwarded_for: false,
+            request_deadline: Duration::from_secs(15),
+            cors_allowed_origins: Vec::new(),
+            persisted_queries: true,
+            safelist: None,
+            resolver_spans: std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some(),
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
         }

@@ -26,11 +26,40 @@ impl QueryCounter {
 /// uses one so that its polling is told apart from the requests' work.
 pub fn counted(db: &DatabaseConnection, counter: Arc<QueryCounter>) -> DatabaseConnection {
     let mut handle = db.clone();
-    handle.set_metric_callback(move |_info| {
+    handle.set_metric_callback(move |info| {
         counter.0.fetch_add(1, Ordering::Relaxed);
+        // A span per statement for the trace exporter (enabled only when
+        // spans are exported): its text has placeholders, never values.
+        if tracing::span_enabled!(tracing::Level::DEBUG) {
+            let text: String = info.statement.sql.split_whitespace().collect::<Vec<_>>().join(" ");
+            let statement: String = text.chars().take(160).collect();
+            let _span = tracing::debug_span!(
+                "sql",
+                db.statement = %statement,
+                db.elapsed_ms = info.elapsed.as_secs_f64() * 1000.0,
+                db.failed = info.failed
+            );
+        }
     });
     handle
 }
+
+/// Longest a statement waits for a pooled connection to a database server.
+/// While the server is down, taking a connection means connecting, which the
+/// pool retries until this deadline: so it is also how long a request takes
+/// to fail during an outage. Short, so that clients get an answer
+/// (`INTERNAL`) in about two seconds rather than hang, and long enough for a
+/// busy pool (transactions hold a connection for milliseconds) to hand one
+/// over. (A constant: the configuration has no knob for it.)
+pub const SERVER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The same on SQLite, where the database cannot be "down" but a writer
+/// holds its connection while it queues for the write lock (up to the busy
+/// timeout), so a waiting reader is given longer.
+pub const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest `/readyz` waits for the database to answer.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Opens the pool. On SQLite, turns on foreign keys and write-ahead logging
 /// so readers do not wait for the writer.
@@ -41,8 +70,7 @@ pub async fn connect(config: &Config, counter: Arc<QueryCounter>) -> anyhow::Res
     options
         .max_connections(if is_sqlite { config.db_max_connections.min(8) } else { config.db_max_connections })
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(if is_sqlite { SQLITE_ACQUIRE_TIMEOUT } else { SERVER_ACQUIRE_TIMEOUT })
         .sqlx_logging(false);
     if is_sqlite {
         options.map_sqlx_sqlite_opts(|opts| {
@@ -61,9 +89,11 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("migrations failed")
 }
 
-/// Whether the database answers a trivial statement.
+/// Whether the database answers a trivial statement within `PING_TIMEOUT`
+/// (during an outage a statement would otherwise wait for the pool's
+/// acquire deadline).
 pub async fn ping(db: &DatabaseConnection) -> bool {
-    db.execute_unprepared("SELECT 1").await.is_ok()
+    matches!(tokio::time::timeout(PING_TIMEOUT, db.execute_unprepared("SELECT 1")).await, Ok(Ok(_)))
 }
 
 /// Whether the connection is PostgreSQL (else SQLite).
@@ -73,13 +103,23 @@ pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
 
 /// A description of a database error that is safe to log: its kind and the
 /// database's error code, never the message (which may quote values).
+/// A database that cannot be reached reads as `kind=unavailable`, whatever
+/// step noticed it.
 pub fn describe_db_error(error: &DbErr) -> anyhow::Error {
     let code = match error {
-        DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) => {
+        DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)) => {
             e.as_database_error().and_then(|d| d.code().map(|c| c.into_owned()))
         }
         _ => None,
     };
+    if is_unavailable(error) {
+        return anyhow::anyhow!(
+            "database error: kind=unavailable code={}: the database is unavailable",
+            code.as_deref().unwrap_or("-")
+        );
+    }
     let kind = match error {
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => "connection",
         DbErr::Query(_) => "query",
@@ -89,6 +129,29 @@ pub fn describe_db_error(error: &DbErr) -> anyhow::Error {
         _ => "other",
     };
     anyhow::anyhow!("database error: kind={kind} code={}", code.as_deref().unwrap_or("-"))
+}
+
+/// Whether a database error means the database cannot be reached: no
+/// connection could be taken from the pool (the server refuses connections
+/// or is shutting down), or the connection broke under a statement.
+pub fn is_unavailable(error: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match error {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) => match &**e {
+            Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+            // PostgreSQL: connection exceptions (class 08), and the server
+            // shutting down or starting up (57P01, 57P02, 57P03).
+            Sqlx::Database(d) => {
+                d.code().is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03"))
+            }
+            _ => false,
+        },
+        DbErr::Conn(_) => true,
+        _ => false,
+    }
 }
 
 /// Whether a database error is a unique-constraint violation.

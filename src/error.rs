@@ -29,6 +29,9 @@ pub enum AppError {
     /// `INTERNAL`: a fault of the server. The cause is logged (without
     /// personal data); the client learns nothing of it.
     Internal(anyhow::Error),
+    /// `INTERNAL` too, but the client is told the database cannot be
+    /// reached right now, so it knows to retry rather than report a bug.
+    Unavailable,
 }
 
 impl AppError {
@@ -57,7 +60,7 @@ impl AppError {
             AppError::NotFound { .. } => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
             AppError::RateLimited(_) => "RATE_LIMITED",
-            AppError::Internal(_) => "INTERNAL",
+            AppError::Internal(_) | AppError::Unavailable => "INTERNAL",
         }
     }
 
@@ -72,6 +75,7 @@ impl AppError {
                 format!("{field}: {message}")
             }
             AppError::Internal(_) => "internal error".to_owned(),
+            AppError::Unavailable => "the database is unavailable; try again shortly".to_owned(),
         }
     }
 
@@ -104,7 +108,12 @@ impl From<AppError> for async_graphql::Error {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(error: sea_orm::DbErr) -> Self {
-        AppError::Internal(crate::db::describe_db_error(&error))
+        let described = crate::db::describe_db_error(&error);
+        if crate::db::is_unavailable(&error) {
+            tracing::warn!(error = %format!("{described:#}"), "database unavailable");
+            return AppError::Unavailable;
+        }
+        AppError::Internal(described)
     }
 }
 

@@ -12,6 +12,8 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
+pub mod ratelimit;
 pub mod services;
 pub mod startup;
 pub mod state;

@@ -12,7 +12,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> std::process::ExitCode {
     hersys::telemetry::init();
     let cli = hersys::cli::Cli::parse();
-    match hersys::cli::run(cli).await {
+    let result = hersys::cli::run(cli).await;
+    hersys::telemetry::shutdown();
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

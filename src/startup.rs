@@ -1,12 +1,18 @@
 //! Building and running the application: connect, migrate, build the
 //! schema and router, bind. Tests call `Application::build` with port 0 and
 //! read the bound address back.
+//!
+//! Shutting down (SIGTERM or SIGINT): stop accepting, let in-flight
+//! requests finish, close open WebSockets with 1001 (going away), all
+//! within `DRAIN_DEADLINE`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -14,11 +20,19 @@ use crate::db::{self, QueryCounter};
 use crate::events::EventHub;
 use crate::state::AppState;
 
+/// How long a shutdown waits for in-flight requests and the closing of
+/// WebSockets before the process ends anyway: longer than a GraphQL request
+/// may run by default, shorter than the 30 s an orchestrator (Kubernetes'
+/// default grace period) waits before SIGKILL. (A constant: the
+/// configuration has no knob for it.)
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+
 /// A bound, ready-to-run gateway.
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     pub state: AppState,
+    shutdown: Shutdown,
 }
 
 impl Application {
@@ -55,8 +69,11 @@ impl Application {
             state.config.statistics_fold_interval,
         );
         let schema = crate::graphql::build(Some(state.clone()));
-        let router = crate::http::router(state.clone(), schema);
-        Ok(Application { listener, router, state })
+        let shutdown = Shutdown::default();
+        // Long-lived connections (WebSockets) learn of the shutdown from the
+        // request's extensions.
+        let router = crate::http::router(state.clone(), schema).layer(axum::Extension(shutdown.clone()));
+        Ok(Application { listener, router, state, shutdown })
     }
 
     /// The address actually bound (port 0 resolved).
@@ -64,12 +81,124 @@ impl Application {
         self.listener.local_addr().unwrap_or(self.state.config.addr)
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
+    /// The router `run` serves (a clone), for tests that send requests
+    /// in-process.
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
+    /// The shutdown of this server: `begin` it to stop the server as
+    /// SIGTERM would.
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM (or `shutdown().begin()`), then stops
+    /// accepting, finishes in-flight requests and closes open WebSockets
+    /// with 1001, for at most `DRAIN_DEADLINE`.
     pub async fn run(self) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("server error")
+        let shutdown = self.shutdown;
+        let signal = {
+            let shutdown = shutdown.clone();
+            async move {
+                tokio::select! {
+                    () = shutdown_signal() => shutdown.begin(),
+                    () = shutdown.begun() => {}
+                }
+                tracing::info!("shutting down: finishing in-flight requests, closing WebSockets");
+            }
+        };
+        // Served in this task (not spawned), so that aborting the task stops
+        // the server at once, as a crash would.
+        let mut server = std::pin::pin!(
+            axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(signal)
+                .into_future()
+        );
+        tokio::select! {
+            result = &mut server => return result.context("server error"),
+            () = shutdown.begun() => {}
+        }
+        let deadline = tokio::time::Instant::now() + DRAIN_DEADLINE;
+        match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(result) => result.context("server error")?,
+            Err(_) => tracing::warn!(
+                deadline_seconds = DRAIN_DEADLINE.as_secs(),
+                "requests still in flight at the shutdown deadline are cut off"
+            ),
+        }
+        // Upgraded connections are not the HTTP server's any more: wait for
+        // the WebSockets to send their close frames.
+        if tokio::time::timeout_at(deadline, shutdown.closed()).await.is_err() {
+            tracing::warn!(open = shutdown.open(), "WebSockets still open at the shutdown deadline are cut off");
+        }
+        tracing::info!("shut down");
+        Ok(())
+    }
+}
+
+/// The shutdown of one server, as its long-lived connections see it: begun
+/// once (by a signal, or by `begin`); each open WebSocket holds a
+/// `ShutdownHold` so that the server waits for it to close. A clone is the
+/// same shutdown. The default one is never begun unless asked to.
+#[derive(Clone, Debug, Default)]
+pub struct Shutdown(Arc<ShutdownState>);
+
+#[derive(Debug)]
+struct ShutdownState {
+    begun: watch::Sender<bool>,
+    open: watch::Sender<usize>,
+}
+
+impl Default for ShutdownState {
+    fn default() -> Self {
+        ShutdownState { begun: watch::channel(false).0, open: watch::channel(0).0 }
+    }
+}
+
+impl Shutdown {
+    /// Begins the shutdown (idempotent).
+    pub fn begin(&self) {
+        self.0.begun.send_replace(true);
+    }
+
+    /// Whether the shutdown has begun.
+    pub fn has_begun(&self) -> bool {
+        *self.0.begun.borrow()
+    }
+
+    /// Resolves once the shutdown has begun (at once if it has).
+    pub async fn begun(&self) {
+        let mut begun = self.0.begun.subscribe();
+        // The sender lives as long as `self`: this cannot fail.
+        let _ = begun.wait_for(|begun| *begun).await;
+    }
+
+    /// Counts a long-lived connection as open until the hold is dropped.
+    pub fn hold(&self) -> ShutdownHold {
+        self.0.open.send_modify(|open| *open += 1);
+        ShutdownHold(self.clone())
+    }
+
+    /// Long-lived connections still open.
+    pub fn open(&self) -> usize {
+        *self.0.open.borrow()
+    }
+
+    /// Resolves once no long-lived connection is open.
+    async fn closed(&self) {
+        let mut open = self.0.open.subscribe();
+        let _ = open.wait_for(|open| *open == 0).await;
+    }
+}
+
+/// An open long-lived connection; see `Shutdown::hold`.
+#[derive(Debug)]
+pub struct ShutdownHold(Shutdown);
+
+impl Drop for ShutdownHold {
+    fn drop(&mut self) {
+        self.0.0.open.send_modify(|open| *open = open.saturating_sub(1));
     }
 }
 
@@ -92,5 +221,4 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

@@ -1,14 +1,56 @@
-//! Logging. Human-readable by default, JSON with `HERSYS_LOG_FORMAT=json`;
-//! the level comes from `RUST_LOG` (default `info`). Spans and events
+//! Logging and tracing. Logs are human-readable by default, JSON with
+//! `HERSYS_LOG_FORMAT=json`; the level comes from `RUST_LOG` (default
+//! `info`). With `OTEL_EXPORTER_OTLP_ENDPOINT` set (the OpenTelemetry
+//! variable, e.g. `http://collector:4318`), spans are also exported over
+//! OTLP/HTTP: one per request, per root field ("resolver group") and per SQL
+//! statement (its text has placeholders, never values). Spans and events
 //! record IDs, never personal data or tokens.
 
-use tracing_subscriber::EnvFilter;
+use std::sync::OnceLock;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// The OTLP span exporter, when configured. Built on a thread of its own:
+/// its blocking HTTP client must not be created inside the async runtime.
+fn otlp_provider() -> Option<SdkTracerProvider> {
+    std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT")?;
+    let built = std::thread::spawn(|| {
+        let exporter = opentelemetry_otlp::SpanExporter::builder().with_http().build().ok()?;
+        let resource = opentelemetry_sdk::Resource::builder().with_service_name("hersys").build();
+        Some(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
+    })
+    .join();
+    built.ok().flatten()
+}
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let json = std::env::var("HERSYS_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let result = if json { builder.json().try_init() } else { builder.try_init() };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = if json { fmt.json().boxed() } else { fmt.boxed() };
+    let otlp = otlp_provider().map(|provider| {
+        let tracer = provider.tracer("hersys");
+        let _ = PROVIDER.set(provider);
+        // The exported spans: requests, resolver groups and statements.
+        let spans = EnvFilter::new("info,hersys::db=debug");
+        tracing_opentelemetry::layer().with_tracer(tracer).with_filter(spans)
+    });
     // A second initialisation (tests) keeps the first subscriber.
-    let _ = result;
+    let _ = tracing_subscriber::registry().with(fmt.with_filter(filter)).with(otlp).try_init();
+    if PROVIDER.get().is_some() {
+        tracing::info!("exporting spans over OTLP");
+    }
+}
+
+/// Sends the spans not exported yet; call before the process exits.
+pub fn shutdown() {
+    if let Some(provider) = PROVIDER.get() {
+        let _ = provider.shutdown();
+    }
 }

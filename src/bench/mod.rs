@@ -2,6 +2,7 @@
 //! do and print what they measured.
 
 pub mod fixture;
+pub mod load;
 pub mod statistics;
 pub mod subscriptions;
 
@@ -51,6 +52,11 @@ impl Server {
         self.wait_ready().await
     }
 
+    /// The gateway's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Resident memory of the gateway process, in bytes.
     pub fn rss_bytes(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
@@ -75,6 +81,11 @@ fn spawn(database_url: &str, addr: &str, log: &PathBuf) -> anyhow::Result<Child>
     Ok(Command::new(std::env::current_exe()?)
         .args(["serve", "--addr", addr])
         .env("DATABASE_URL", database_url)
+        // The benchmarks are one client at many times any real client's
+        // rate: the per-address and per-account limits would measure
+        // themselves.
+        .env("HERSYS_RATE_LIMIT_ADDRESS", "0")
+        .env("HERSYS_RATE_LIMIT_ACCOUNT", "0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(log)

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{BaseType, ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
 
 /// The limits, from configuration.
@@ -63,6 +63,28 @@ impl Extension for OperationLimits {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
+        // A variable of an unknown type is refused here: async-graphql's
+        // validation of a default value of a list of one would panic.
+        for (_, operation) in document.operations.iter() {
+            for variable in &operation.node.variable_definitions {
+                let mut base = &variable.node.var_type.node.base;
+                while let BaseType::List(inner) = base {
+                    base = &inner.base;
+                }
+                if let BaseType::Named(name) = base
+                    && !ctx.schema_env.registry.types.contains_key(name.as_str())
+                {
+                    let mut error = ServerError::new(
+                        format!("variable ${}: unknown type {name}", variable.node.name.node),
+                        Some(variable.pos),
+                    );
+                    let mut extensions = ErrorExtensionValues::default();
+                    extensions.set("code", "BAD_USER_INPUT");
+                    error.extensions = Some(extensions);
+                    return Err(error);
+                }
+            }
+        }
         let fragments: usize = document.fragments.values().map(|f| count_aliases(&f.node.selection_set.node)).sum();
         for (_, operation) in document.operations.iter() {
             let set = &operation.node.selection_set.node;

@@ -14,6 +14,7 @@ pub mod mutation;
 pub mod prefetch;
 pub mod query;
 pub mod scalars;
+pub mod spans;
 pub mod statistics;
 pub mod subscription;
 pub mod types;
@@ -61,6 +62,11 @@ pub fn build(state: Option<AppState>) -> HersysSchema {
             max_aliases: config.max_aliases,
             max_root_fields: config.max_root_fields,
         });
+    // A hook on every field costs even when it does nothing: only when the
+    // spans go somewhere.
+    if config.resolver_spans {
+        builder = builder.extension(spans::OperationSpans);
+    }
     if !config.introspection {
         builder = builder.disable_introspection();
     }

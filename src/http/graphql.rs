@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::HttpState;
+use super::persisted::Refusal;
 use crate::auth::principal::Caller;
 use crate::auth::session::bearer;
 use crate::error::AppError;
@@ -32,6 +33,7 @@ pub async fn ide(State(state): State<HttpState>) -> Response {
 
 /// Executes a query or mutation (or a batch of them).
 pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    let started = std::time::Instant::now();
     let bytes = match axum::body::to_bytes(body, state.app.config.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -50,6 +52,27 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
     let caller = match caller_from_headers(&state, &headers).await {
         Ok(caller) => caller,
         Err(response) => return response,
+    };
+    if let (Some(limiter), Some(account)) =
+        (&state.limits.per_account, caller.principal.as_ref().and_then(|p| p.account_id))
+        && let Err(wait) = limiter.check(&account)
+    {
+        state.metrics.rate_limited();
+        return super::rate_limited(wait, "this account");
+    }
+    let mut batch = batch;
+    let resolved = match &mut batch {
+        BatchRequest::Single(request) => state.persisted.resolve(request),
+        BatchRequest::Batch(requests) => requests.iter_mut().try_for_each(|r| state.persisted.resolve(r)),
+    };
+    if let Err(refusal) = resolved {
+        return persisted_refusal(refusal);
+    }
+    let operation_name = match &batch {
+        BatchRequest::Single(request) => {
+            request.operation_name.clone().or_else(|| first_operation_name(&request.query).map(str::to_owned))
+        }
+        BatchRequest::Batch(_) => Some("batch".to_owned()),
     };
 
     let idempotency_key = match headers.get(IDEMPOTENCY_KEY) {
@@ -121,7 +144,30 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
             BatchRequest::Batch(prepared)
         }
     };
-    let mut response = state.schema.execute_batch(batch).await;
+    let deadline = state.app.config.request_deadline;
+    let Ok(mut response) = tokio::time::timeout(deadline, state.schema.execute_batch(batch)).await else {
+        // Dropping the execution rolled back any transaction it had open.
+        state.metrics.deadline_exceeded();
+        state.metrics.record(operation_name.as_deref(), "QUERY_TOO_COMPLEX", started.elapsed());
+        if let Some(id) = claim
+            && let Err(error) = idempotency::release(&state.app, id).await
+        {
+            tracing::error!(code = error.code(), "releasing an idempotency key failed");
+        }
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/json")],
+            error_json(
+                "QUERY_TOO_COMPLEX",
+                &format!(
+                    "the operation did not finish within its deadline of {} ms and was stopped (a mutation \
+                     changed nothing); ask for less, e.g. a shorter range or a smaller page",
+                    deadline.as_millis()
+                ),
+            ),
+        )
+            .into_response();
+    };
     match &mut response {
         BatchResponse::Single(one) => ensure_codes(one),
         BatchResponse::Batch(many) => many.iter_mut().for_each(ensure_codes),
@@ -133,11 +179,20 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
         if let Some(principal) = principal
             && let Err(error) = audit::flush_reads(&state.app, principal, trail).await
         {
+            state.metrics.audit_failed();
             audit_failure = Some(error);
             break;
         }
     }
     let succeeded = matches!(&response, BatchResponse::Single(one) if one.errors.is_empty());
+    let outcome = match (&audit_failure, &response) {
+        (Some(error), _) => error.code(),
+        (None, BatchResponse::Single(one)) => first_code(&one.errors),
+        (None, BatchResponse::Batch(many)) => {
+            many.iter().map(|one| first_code(&one.errors)).find(|c| *c != "OK").unwrap_or("OK")
+        }
+    };
+    state.metrics.record(operation_name.as_deref(), outcome, started.elapsed());
     let (status, body) = match audit_failure {
         Some(error) => error_body(&error),
         None => match serde_json::to_string(&response) {
@@ -163,12 +218,79 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// The name of the document's first operation (`query Name …`), read from
+/// the text before its first selection set, for the metrics.
+fn first_operation_name(document: &str) -> Option<&str> {
+    let head = &document[..document.find('{').unwrap_or(document.len())];
+    let mut words = head
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or(""))
+        .flat_map(|line| line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|word| !word.is_empty());
+    while let Some(word) = words.next() {
+        if matches!(word, "query" | "mutation" | "subscription") {
+            return words.next().filter(|name| !name.starts_with(|c: char| c.is_ascii_digit()));
+        }
+    }
+    None
+}
+
+/// The code of the first error, `OK` without errors.
+fn first_code(errors: &[async_graphql::ServerError]) -> &'static str {
+    const CODES: [&str; 8] = [
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "BAD_USER_INPUT",
+        "NOT_FOUND",
+        "CONFLICT",
+        "RATE_LIMITED",
+        "QUERY_TOO_COMPLEX",
+        "INTERNAL",
+    ];
+    let Some(first) = errors.first() else { return "OK" };
+    let code = first.extensions.as_ref().and_then(|e| e.get("code")).and_then(|v| match v {
+        Value::String(code) => Some(code.as_str()),
+        _ => None,
+    });
+    code.and_then(|c| CODES.iter().copied().find(|known| *known == c)).unwrap_or("INTERNAL")
+}
+
+/// The answer to a request whose persisted query cannot run.
+fn persisted_refusal(refusal: Refusal) -> Response {
+    let (status, code, message) = match refusal {
+        // Apollo clients look for this message, then resend the query text
+        // with its hash; the code stays one of the contract's.
+        Refusal::NotFound => (StatusCode::OK, "BAD_USER_INPUT", "PersistedQueryNotFound".to_owned()),
+        Refusal::BadInput(why) => {
+            (StatusCode::BAD_REQUEST, "BAD_USER_INPUT", format!("extensions.persistedQuery: {why}"))
+        }
+        Refusal::Unsupported => (
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "extensions.persistedQuery: persisted queries are switched off".to_owned(),
+        ),
+        Refusal::NotListed => (
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "only registered operations run on this server (safelist): this operation is not one of them".to_owned(),
+        ),
+    };
+    (status, [(header::CONTENT_TYPE, "application/json")], error_json(code, &message)).into_response()
+}
+
 /// async-graphql's own refusals of argument values carry the field's path
 /// but no code; they are the client's input, not a fault.
 fn is_input_value_error(message: &str) -> bool {
-    ["Failed to parse", "Invalid value for argument", "Expected input type", "Internal error occurred while parsing"]
-        .iter()
-        .any(|prefix| message.starts_with(prefix))
+    [
+        "Failed to parse",
+        "Invalid value for argument",
+        "Expected input type",
+        "Internal error occurred while parsing",
+        // A variable the operation uses but the request did not send.
+        "Variable ",
+    ]
+    .iter()
+    .any(|prefix| message.starts_with(prefix))
 }
 
 fn app_error_response(error: AppError) -> Response {
@@ -181,6 +303,7 @@ fn error_body(error: &AppError) -> (StatusCode, String) {
     let status = match error {
         AppError::Conflict(_) => StatusCode::CONFLICT,
         AppError::BadInput { .. } => StatusCode::BAD_REQUEST,
+        AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     if let AppError::Internal(cause) = error {
@@ -264,4 +387,17 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
 pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_operation_name;
+
+    #[test]
+    fn the_first_named_operation_is_found_before_any_selection() {
+        assert_eq!(first_operation_name("query Dashboard($id: ID!) { patient(id: $id) { id } }"), Some("Dashboard"));
+        assert_eq!(first_operation_name("# a comment with query Fake\nmutation Save { x }"), Some("Save"));
+        assert_eq!(first_operation_name("{ __typename }"), None);
+        assert_eq!(first_operation_name("query { me { id } }"), None);
+    }
 }

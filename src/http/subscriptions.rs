@@ -8,11 +8,16 @@
 //! before the GraphQL protocol handler runs, so that a refusal closes the
 //! connection with the protocol's own code: 4403 Forbidden on
 //! `graphql-transport-ws`, a `connection_error` message on `graphql-ws`.
+//!
+//! When the server shuts down, every open WebSocket is closed with 1001
+//! (going away), so that clients reconnect elsewhere and resume with their
+//! cursor.
 
 use std::time::Duration;
 
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -26,13 +31,18 @@ use super::graphql::{caller_from_headers, error_response};
 use crate::auth::principal::Caller;
 use crate::auth::session::bearer;
 use crate::graphql::loaders::{AppLoader, RequestLoader};
+use crate::startup::Shutdown;
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a closing server waits for the client to answer its close frame.
+const CLOSE_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// `GET /graphql/ws`.
 pub async fn websocket(
     State(state): State<HttpState>,
+    shutdown: Option<Extension<Shutdown>>,
     headers: HeaderMap,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
@@ -49,22 +59,32 @@ pub async fn websocket(
         .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| serve(state, protocol, legacy, socket))
+        .on_upgrade(move |socket| {
+            let shutdown = shutdown.map(|Extension(shutdown)| shutdown).unwrap_or_default();
+            serve(state, protocol, legacy, socket, shutdown)
+        })
 }
 
-async fn serve(state: HttpState, protocol: GraphQLProtocol, legacy: bool, socket: WebSocket) {
+async fn serve(state: HttpState, protocol: GraphQLProtocol, legacy: bool, socket: WebSocket, shutdown: Shutdown) {
+    // The server waits for this connection to close before it exits.
+    let _open = shutdown.hold();
     let (mut sink, mut stream) = socket.split();
-    let first = tokio::time::timeout(INIT_TIMEOUT, async {
-        while let Some(Ok(message)) = stream.next().await {
-            match message {
-                Message::Text(_) | Message::Binary(_) => return Some(message),
-                Message::Close(_) => return None,
-                _ => continue,
+    let first = tokio::select! {
+        first = tokio::time::timeout(INIT_TIMEOUT, async {
+            while let Some(Ok(message)) = stream.next().await {
+                match message {
+                    Message::Text(_) | Message::Binary(_) => return Some(message),
+                    Message::Close(_) => return None,
+                    _ => continue,
+                }
             }
+            None
+        }) => first,
+        () = shutdown.begun() => {
+            going_away(&mut sink, &mut stream).await;
+            return;
         }
-        None
-    })
-    .await;
+    };
     let first = match first {
         Ok(Some(message)) => message,
         Ok(None) => return,
@@ -108,15 +128,45 @@ async fn serve(state: HttpState, protocol: GraphQLProtocol, legacy: bool, socket
     data.insert(connection_loader(&state, Some(&principal)));
     data.insert(Caller { principal: Some(principal), stale_token: false });
     // The init message goes on to the protocol handler, which answers it.
-    let rest = futures_util::stream::once(async move { Ok(first) }).chain(stream);
-    GraphQLWebSocket::new_with_pair(sink, rest, state.schema.clone(), protocol)
+    // The handler borrows both halves, so that a shutdown can take them back
+    // to close the connection itself.
+    let rest = futures_util::stream::once(async move { Ok(first) }).chain(&mut stream);
+    let protocol_handler = GraphQLWebSocket::new_with_pair(&mut sink, rest, state.schema.clone(), protocol)
         .on_connection_init(move |_| async move { Ok(data) })
-        .serve()
-        .await;
+        .serve();
+    let shut_down = tokio::select! {
+        () = protocol_handler => false,
+        () = shutdown.begun() => true,
+    };
+    if shut_down {
+        // The subscriptions end with the handler (dropped above).
+        going_away(&mut sink, &mut stream).await;
+    }
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+/// Closes the connection because the server is shutting down: 1001 (going
+/// away), then a short wait for the client's close frame so that the
+/// connection ends cleanly.
+async fn going_away<S, R>(sink: &mut S, stream: &mut R)
+where
+    S: futures_util::Sink<Message> + Unpin,
+    R: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    if sink.send(close(1001, "server shutting down")).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_REPLY_TIMEOUT, async {
+        while let Some(Ok(message)) = stream.next().await {
+            if let Message::Close(_) = message {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// A loader for a long-lived connection: batching, but no cache, so that

@@ -125,6 +125,11 @@ pub async fn list(
     if principal.role != Role::SystemAdmin {
         return Err(AppError::forbidden("only system administrators read the audit log"));
     }
+    if let Some(patient) = filter.patient_id
+        && entity::patient::Entity::find_by_id(patient).one(&state.db).await?.is_none()
+    {
+        return Err(AppError::not_found("patientId", "no patient has this ID"));
+    }
     let mut query = audit_entry::Entity::find();
     if let Some(patient) = filter.patient_id {
         query = query.filter(audit_entry::Column::PatientId.eq(patient));

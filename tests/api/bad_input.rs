@@ -22,6 +22,7 @@ both!(
     an_analyst_cannot_register_patients,
     broken_requests_get_a_coded_json_answer,
     requests_without_a_valid_bearer_token_are_unauthenticated,
+    inputs_the_fuzzer_found_are_the_clients_fault_not_the_servers,
 );
 
 const REGISTER: &str = "mutation($input: RegisterPatientInput!) { registerPatient(input: $input) { id } }";
@@ -405,4 +406,28 @@ async fn requests_without_a_valid_bearer_token_are_unauthenticated(backend: Back
         assert!(json["data"].is_null(), "{header}: {json}");
     }
     assert_eq!(signed_in["data"]["patients"]["totalCount"], 0, "the same token as Bearer works: {signed_in}");
+}
+
+/// Inputs that once answered `INTERNAL` (or panicked): each is the
+/// client's mistake and answers with the client's code.
+async fn inputs_the_fuzzer_found_are_the_clients_fault_not_the_servers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let hc1 = app.login("hc1").await;
+    let admin = app.login("admin1").await;
+    // A declared variable that was not sent.
+    let missing = app.gql(Some(&hc1), "query($v: ID!) { patient(id: $v) { id } }", json!({})).await;
+    assert_eq!(error_code(&missing), Some("BAD_USER_INPUT"), "{missing}");
+    // A list of an unknown type with a default value (async-graphql's
+    // validation panicked on it).
+    for query in ["query($v: [Unknown] = 1) { __typename }", "query($v: [Unknown!]! = [\"a\"]) { __typename }"] {
+        let response =
+            app.client.post(app.url("/graphql")).json(&json!({ "query": query })).send().await.expect("sent");
+        assert_eq!(response.status().as_u16(), 200, "{query}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    }
+    // The audit log of a patient who does not exist.
+    let audit = app.gql(Some(&admin), "{ auditLog(patientId: \"999999\") { edges { cursor } } }", json!({})).await;
+    assert_eq!(error_code(&audit), Some("NOT_FOUND"), "{audit}");
+    assert_eq!(error_field(&audit), Some("patientId"), "{audit}");
 }

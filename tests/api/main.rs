@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod cases;
 mod crosstab;
+mod edge;
 mod federation;
 mod ledger;
 mod lifecycle;
