@@ -463,7 +463,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 anyhow::ensure!(!test_targets.is_empty(), "the health centre has no open case to record tests for");
                 if targets_listed {
                     println!(
-                        "note: (c) records its tests on patients of the dashboard page: the centre has no other open case"
+                        "note: the centre has no open case outside the dashboard's page, so (c) adds tests to listed \
+                         patients and (a) reads more rows on every later run (a larger data set avoids this)"
                     );
                 }
                 Workload {

@@ -185,7 +185,12 @@ fn connection_loader(state: &HttpState, principal: Option<&crate::auth::Principa
 /// `POST /graphql/stream`: GraphQL over Server-Sent Events (distinct
 /// connections mode). Each result is a `next` event; the end is a
 /// `complete` event. Authentication as on `POST /graphql`.
-pub async fn server_sent_events(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn server_sent_events(
+    State(state): State<HttpState>,
+    shutdown: Option<Extension<Shutdown>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let bytes = match axum::body::to_bytes(body, state.app.config.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -214,7 +219,12 @@ pub async fn server_sent_events(State(state): State<HttpState>, headers: HeaderM
         Ok::<_, std::convert::Infallible>(Event::default().event("next").data(json))
     });
     let complete = futures_util::stream::once(async { Ok(Event::default().event("complete").data("")) });
-    let mut response = Sse::new(results.chain(complete)).keep_alive(KeepAlive::default()).into_response();
+    // On shutdown the stream ends without `complete`: the client reconnects
+    // (to another replica) with its last cursor.
+    let shutdown = shutdown.map(|Extension(shutdown)| shutdown).unwrap_or_default();
+    let stopped = async move { shutdown.begun().await };
+    let events = results.chain(complete).take_until(stopped);
+    let mut response = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
     response
 }

@@ -364,6 +364,31 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
         daily.push(vec![v(level), v(area), v(day), v(metric), v(recorded_day), v(i32::try_from(n)?)]);
     }
     rows += Tables::write_one(&mut daily, db).await?;
+    // The rows carry IDs assigned here: move PostgreSQL's ID sequences past
+    // them, or the gateway's next insert would collide.
+    if backend == DbBackend::Postgres {
+        for table in [
+            "health_centres",
+            "facilities",
+            "organisations",
+            "accounts",
+            "patients",
+            "lab_tests",
+            "lab_test_results",
+            "care_setting_changes",
+            "hospitalisations",
+            "condition_entries",
+            "health_reports",
+            "patient_transfers",
+            "stat_events",
+            "stat_cases",
+        ] {
+            db.execute_unprepared(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
+            ))
+            .await?;
+        }
+    }
     // Fresh planner statistics: the queries over the loaded set should not
     // be planned on guesses.
     db.execute_unprepared("ANALYZE").await?;

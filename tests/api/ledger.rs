@@ -484,6 +484,11 @@ async fn the_synthetic_ledger_matches_the_history_it_was_replayed_from(backend: 
     // definitions), transfers and reinfections; deaths and ventilators are
     // rare, and smaller sets or other seeds often have none.
     hersys::services::synthetic::seed(&db, 1000, 12).await.expect("the synthetic data set loads");
+    // The gateway can write into a loaded set: its IDs continue after the
+    // loader's.
+    let clinic = app.login("clinic1").await;
+    let (registered, _) = app.register_patient(&clinic, "ロード アト", json!({})).await;
+    assert!(registered.parse::<i64>().expect("an ID") > 1000, "{registered}");
     let (from, to) =
         (NaiveDate::from_ymd_opt(2022, 1, 1).expect("a date"), NaiveDate::from_ymd_opt(2022, 12, 31).expect("a date"));
 
