@@ -67,12 +67,15 @@ pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewT
     .await?;
     if let Some(resulted_at) = resulted_at {
         append_result(&txn, &test, input.result, resulted_at, now, account_id).await?;
-        if input.result == TestResult::Positive {
-            write_positive_event(&txn, &test, &patient, now).await?;
-        }
     }
     crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
     super::audit::record(&txn, principal, "RECORD_TEST", Some(patient.id), &["test"], now).await?;
+    // Last before the commit: on PostgreSQL the outbox event takes the lock
+    // that orders positives, held until the commit; the less runs under it,
+    // the more positives commit per second.
+    if input.result == TestResult::Positive {
+        write_positive_event(&txn, &test, &patient, now).await?;
+    }
     txn.commit().await?;
     tracing::info!(test_id = test.id, patient_id = patient.id, account_id, "test recorded");
     Ok(test)
@@ -124,15 +127,16 @@ pub async fn record_result(
     )
     .await?;
     append_result(&txn, &test, result, resulted_at, now, account_id).await?;
-    if result == TestResult::Positive && test.result != TestResult::Positive {
-        write_positive_event(&txn, &test, &patient, now).await?;
-    }
     let stored = lab_test::Entity::find_by_id(test.id)
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("test vanished inside its transaction")))?;
     crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
     super::audit::record(&txn, principal, "RECORD_TEST_RESULT", Some(patient.id), &["testResult"], now).await?;
+    // Last before the commit, as in `record`.
+    if result == TestResult::Positive && test.result != TestResult::Positive {
+        write_positive_event(&txn, &test, &patient, now).await?;
+    }
     txn.commit().await?;
     tracing::info!(test_id = test.id, account_id, "test result recorded");
     Ok(stored)
