@@ -737,6 +737,16 @@ pub async fn fold(db: &sea_orm::DatabaseConnection) -> AppResult<u64> {
             Ok(result.rows_affected())
         }
         backend => {
+            // Nothing to fold: no need to take the one write lock.
+            let pending = db
+                .query_one_raw(Statement::from_string(
+                    backend,
+                    "SELECT id FROM stat_events WHERE NOT folded LIMIT 1".to_owned(),
+                ))
+                .await?;
+            if pending.is_none() {
+                return Ok(0);
+            }
             // SQLite has one writer: inside the write transaction nothing
             // else commits between the statements.
             let txn = crate::db::begin_write(db).await?;
