@@ -9,6 +9,7 @@ mod m20261124_000001_initial_schema;
 mod m20261124_000002_idempotency_keys;
 mod m20261124_000003_append_only_audit;
 mod m20261125_000004_statistics_ledger;
+mod m20261125_000005_statistics_fold_marks;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_idempotency_keys::Migration),
             Box::new(m20261124_000003_append_only_audit::Migration),
             Box::new(m20261125_000004_statistics_ledger::Migration),
+            Box::new(m20261125_000005_statistics_fold_marks::Migration),
         ]
     }
 }

@@ -309,7 +309,7 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
     let (sender, receiver) = tokio::sync::mpsc::channel::<(u64, Tables)>(4);
     let world = World { by_prefecture, hospitals, account: account_id, organisation: organisation_id };
     let generator = std::thread::spawn(move || {
-        let mut sums = DailySums::new();
+        let mut sums = DailySums::default();
         let mut done = 0u64;
         while done < patients {
             let size = batch.min(patients - done);
@@ -358,12 +358,19 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
     let sums = generator.join().map_err(|_| anyhow::anyhow!("the generator thread failed"))?;
     // The folded sums of the ledger, in the order of their key.
     let mut daily = Table::new("stat_daily", &["level", "area_id", "day", "metric", "recorded_day", "n"]);
-    let mut keys: Vec<_> = sums.into_iter().filter(|(_, n)| *n != 0).collect();
+    let mut keys: Vec<_> = sums.sums.into_iter().filter(|(_, n)| *n != 0).collect();
     keys.sort_unstable();
     for ((level, area, day, metric, recorded_day), n) in keys {
         daily.push(vec![v(level), v(area), v(day), v(metric), v(recorded_day), v(i32::try_from(n)?)]);
     }
     rows += Tables::write_one(&mut daily, db).await?;
+    let mut marks = Table::new("stat_fold_marks", &["recorded_day", "folded_until"]);
+    let mut days: Vec<_> = sums.marks.into_iter().collect();
+    days.sort_unstable();
+    for (recorded_day, folded_until) in days {
+        marks.push(vec![v(recorded_day), v(folded_until)]);
+    }
+    rows += Tables::write_one(&mut marks, db).await?;
     // The rows carry IDs assigned here: move PostgreSQL's ID sequences past
     // them, or the gateway's next insert would collide.
     if backend == DbBackend::Postgres {
@@ -695,7 +702,13 @@ struct World {
 
 /// Sums of the ledger per area level, area, day, metric and recording day:
 /// `stat_daily` for the whole set, built while generating.
-type DailySums = HashMap<(i16, i64, i32, i16, i32), i64>;
+#[derive(Default)]
+struct DailySums {
+    sums: HashMap<(i16, i64, i32, i16, i32), i64>,
+    /// Per recording day, the newest `recorded_at` of its (folded) deltas:
+    /// `stat_fold_marks`.
+    marks: HashMap<i32, DateTime<Utc>>,
+}
 
 /// Writes one test (and its result) and adds it to the history.
 #[allow(clippy::too_many_arguments)]
@@ -1016,6 +1029,10 @@ fn generate_case(
             t.cases.push(row);
         }
         let recorded_day = ledger::day_number(at);
+        if !change.counts.is_empty() {
+            let mark = sums.marks.entry(recorded_day).or_insert(at);
+            *mark = (*mark).max(at);
+        }
         for (key, delta) in &change.counts {
             let metric = key.metric.code();
             for (level, area) in [
@@ -1023,7 +1040,7 @@ fn generate_case(
                 (ledger::LEVEL_PREFECTURE, i64::from(key.prefecture_id)),
                 (ledger::LEVEL_HEALTH_CENTRE, key.health_centre_id),
             ] {
-                *sums.entry((level, area, key.day, metric, recorded_day)).or_insert(0) += i64::from(*delta);
+                *sums.sums.entry((level, area, key.day, metric, recorded_day)).or_insert(0) += i64::from(*delta);
             }
         }
     }

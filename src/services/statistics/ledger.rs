@@ -728,7 +728,11 @@ pub async fn fold(db: &sea_orm::DatabaseConnection) -> AppResult<u64> {
                     format!(
                         "WITH moved AS (UPDATE stat_events SET folded = TRUE WHERE id IN \
                          (SELECT id FROM stat_events WHERE NOT folded ORDER BY id LIMIT {FOLD_BATCH}) \
-                         RETURNING metric, day, health_centre_id, prefecture_id, recorded_day, delta), \
+                         RETURNING metric, day, health_centre_id, prefecture_id, recorded_day, delta, recorded_at), \
+                         marks AS (INSERT INTO stat_fold_marks (recorded_day, folded_until) \
+                         SELECT recorded_day, MAX(recorded_at) FROM moved GROUP BY recorded_day \
+                         ON CONFLICT (recorded_day) DO UPDATE \
+                         SET folded_until = GREATEST(stat_fold_marks.folded_until, excluded.folded_until)), \
                          levels AS ({levels}) {upsert}"
                     ),
                 ))
@@ -766,6 +770,16 @@ pub async fn fold(db: &sea_orm::DatabaseConnection) -> AppResult<u64> {
                 format!(
                     "WITH moved AS (SELECT metric, day, health_centre_id, prefecture_id, recorded_day, delta \
                      FROM stat_events WHERE NOT folded AND id <= {last}), levels AS ({levels}) {upsert}"
+                ),
+            ))
+            .await?;
+            txn.execute_raw(Statement::from_string(
+                backend,
+                format!(
+                    "INSERT INTO stat_fold_marks (recorded_day, folded_until) \
+                     SELECT recorded_day, MAX(recorded_at) FROM stat_events WHERE NOT folded AND id <= {last} \
+                     GROUP BY recorded_day ON CONFLICT (recorded_day) DO UPDATE \
+                     SET folded_until = MAX(stat_fold_marks.folded_until, excluded.folded_until)"
                 ),
             ))
             .await?;

@@ -174,9 +174,11 @@ struct SumRow {
 }
 
 /// Sums of the ledger as of a moment, per metric, area and day: the folded
-/// sums recorded before the day of `as_of`, the deltas not folded yet from
-/// before that day, and the deltas of that day up to `as_of` itself. One
-/// statement, so one snapshot, whatever the folding task does meanwhile.
+/// sums and the deltas not folded yet, recorded by `as_of`. The folded sums
+/// of the day of `as_of` are used only when none of their deltas is newer
+/// than `as_of` (always so for `as_of` now); otherwise that day is read
+/// from its raw deltas up to `as_of`. One statement, so one snapshot,
+/// whatever the folding task does meanwhile.
 async fn ledger_sums(
     db: &impl ConnectionTrait,
     selection: Selection,
@@ -194,20 +196,41 @@ async fn ledger_sums(
     if let Some(area) = selection.area {
         sql.push(" AND area_id = ").bind(area);
     }
-    sql.push(" AND recorded_day < ").bind(today);
+    // Today's folded sums hold only deltas recorded at or before `as_of`
+    // when no folded delta of today is newer than it (the usual case, `as_of`
+    // now); else today is read raw, up to `as_of` exactly.
+    let folded_newer = |sql: &mut Sql| {
+        sql.push("EXISTS (SELECT 1 FROM stat_fold_marks WHERE recorded_day = ")
+            .bind(today)
+            .push(" AND folded_until > ")
+            .bind(as_of)
+            .push(")");
+    };
+    sql.push(" AND (recorded_day < ").bind(today).push(" OR (recorded_day = ").bind(today).push(" AND NOT ");
+    folded_newer(&mut sql);
+    sql.push("))");
     selection.days_and_metric(&mut sql);
 
     let column = selection.raw_column();
     sql.push(&format!(" UNION ALL SELECT metric, {column} AS area_id, day, delta AS n FROM stat_events "))
-        .push("WHERE NOT folded AND recorded_day < ")
-        .bind(today);
+        .push("WHERE NOT folded AND (recorded_day < ")
+        .bind(today)
+        .push(" OR (recorded_day = ")
+        .bind(today)
+        .push(" AND recorded_at <= ")
+        .bind(as_of)
+        .push(" AND NOT ");
+    folded_newer(&mut sql);
+    sql.push("))");
     selection.raw_area(&mut sql);
     selection.days_and_metric(&mut sql);
     sql.push(&format!(" UNION ALL SELECT metric, {column} AS area_id, day, delta AS n FROM stat_events "))
         .push("WHERE recorded_at >= ")
         .bind(start_of_today)
         .push(" AND recorded_at <= ")
-        .bind(as_of);
+        .bind(as_of)
+        .push(" AND ");
+    folded_newer(&mut sql);
     selection.raw_area(&mut sql);
     selection.days_and_metric(&mut sql);
     sql.push(") x GROUP BY metric, area_id, day");
