@@ -34,6 +34,18 @@ pub enum AppError {
     Unavailable,
 }
 
+/// Every `extensions.code` a client may see (the public contract).
+pub const CODES: [&str; 8] = [
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "BAD_USER_INPUT",
+    "NOT_FOUND",
+    "CONFLICT",
+    "RATE_LIMITED",
+    "QUERY_TOO_COMPLEX",
+    "INTERNAL",
+];
+
 impl AppError {
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
         AppError::BadInput { field: field.into(), message: message.into() }

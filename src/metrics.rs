@@ -23,18 +23,18 @@ struct Histogram {
     sum: f64,
 }
 
+/// One operation name's counts by outcome and its latency.
 #[derive(Default)]
-struct Requests {
-    /// (operation, outcome code) → count.
-    outcomes: HashMap<(String, String), u64>,
-    /// operation → latency.
-    latency: HashMap<String, Histogram>,
+struct Operation {
+    outcomes: HashMap<String, u64>,
+    latency: Histogram,
 }
 
 /// The server's request metrics.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<Requests>,
+    /// Operation name → its counts.
+    requests: Mutex<HashMap<String, Operation>>,
     audit_failures: AtomicU64,
     rate_limited: AtomicU64,
     deadline_exceeded: AtomicU64,
@@ -52,14 +52,24 @@ impl Metrics {
     /// took.
     pub fn record(&self, operation: Option<&str>, outcome: &str, elapsed: Duration) {
         let Ok(mut requests) = self.requests.lock() else { return };
-        let known = operation.is_some_and(|name| requests.latency.contains_key(name));
+        let known = operation.is_some_and(|name| requests.contains_key(name));
         let name = match operation {
-            Some(name) if known || requests.latency.len() < MAX_OPERATIONS => name,
+            Some(name) if known || requests.len() < MAX_OPERATIONS => name,
             Some(_) => "other",
             None => "anonymous",
         };
-        *requests.outcomes.entry((name.to_owned(), outcome.to_owned())).or_insert(0) += 1;
-        let histogram = requests.latency.entry(name.to_owned()).or_default();
+        // Strings are allocated once per new name and outcome, not per request.
+        if !requests.contains_key(name) {
+            requests.insert(name.to_owned(), Operation::default());
+        }
+        let Some(entry) = requests.get_mut(name) else { return };
+        match entry.outcomes.get_mut(outcome) {
+            Some(n) => *n += 1,
+            None => {
+                entry.outcomes.insert(outcome.to_owned(), 1);
+            }
+        }
+        let histogram = &mut entry.latency;
         let seconds = elapsed.as_secs_f64();
         for (bucket, bound) in histogram.buckets.iter_mut().zip(BUCKETS) {
             if seconds <= bound {
@@ -100,21 +110,24 @@ impl Metrics {
         let Ok(requests) = self.requests.lock() else { return };
         let _ = writeln!(out, "# HELP hersys_graphql_requests_total GraphQL operations answered, by name and outcome.");
         let _ = writeln!(out, "# TYPE hersys_graphql_requests_total counter");
-        let mut outcomes: Vec<_> = requests.outcomes.iter().collect();
-        outcomes.sort();
-        for ((operation, code), n) in outcomes {
-            let _ = writeln!(
-                out,
-                "hersys_graphql_requests_total{{operation=\"{}\",code=\"{}\"}} {n}",
-                escape(operation),
-                escape(code)
-            );
+        let mut operations: Vec<_> = requests.iter().collect();
+        operations.sort_by(|a, b| a.0.cmp(b.0));
+        for (operation, entry) in &operations {
+            let mut outcomes: Vec<_> = entry.outcomes.iter().collect();
+            outcomes.sort();
+            for (code, n) in outcomes {
+                let _ = writeln!(
+                    out,
+                    "hersys_graphql_requests_total{{operation=\"{}\",code=\"{}\"}} {n}",
+                    escape(operation),
+                    escape(code)
+                );
+            }
         }
         let _ = writeln!(out, "# HELP hersys_graphql_request_duration_seconds Time to answer a GraphQL operation.");
         let _ = writeln!(out, "# TYPE hersys_graphql_request_duration_seconds histogram");
-        let mut latency: Vec<_> = requests.latency.iter().collect();
-        latency.sort_by(|a, b| a.0.cmp(b.0));
-        for (operation, histogram) in latency {
+        for (operation, entry) in operations {
+            let histogram = &entry.latency;
             let operation = escape(operation);
             for (bound, n) in BUCKETS.iter().zip(histogram.buckets) {
                 let _ = writeln!(

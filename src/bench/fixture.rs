@@ -66,46 +66,59 @@ pub async fn ensure_centres(db: &DatabaseConnection, count: usize, password: &st
             }
         };
         let username = format!("bench-hc-{number}");
-        match account::Entity::find().filter(account::Column::Username.eq(&username)).one(db).await? {
-            Some(found) => {
-                account::Entity::update_many()
-                    .col_expr(account::Column::PasswordHash, Expr::value(hash.clone()))
-                    .col_expr(account::Column::LockedUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
-                    .col_expr(account::Column::FailedLogins, Expr::value(0))
-                    .filter(account::Column::Id.eq(found.id))
-                    .exec(db)
-                    .await?;
-            }
-            None => {
-                let organisation = organisation::Entity::insert(organisation::ActiveModel {
-                    kind: Set(OrganisationKind::HealthCentre),
-                    name: Set(centre.name_en.clone()),
-                    facility_id: Set(None),
-                    health_centre_id: Set(Some(centre.id)),
-                    prefecture_id: Set(None),
-                    created_at: Set(now),
-                    ..Default::default()
-                })
-                .exec_with_returning(db)
-                .await?;
-                account::Entity::insert(account::ActiveModel {
-                    username: Set(username.clone()),
-                    password_hash: Set(hash.clone()),
-                    organisation_id: Set(organisation.id),
-                    failed_logins: Set(0),
-                    last_failed_login_at: Set(None),
-                    locked_until: Set(None),
-                    disabled_at: Set(None),
-                    password_changed_at: Set(now),
-                    created_at: Set(now),
-                    ..Default::default()
-                })
-                .exec(db)
-                .await?;
-            }
-        }
+        ensure_account(db, &username, OrganisationKind::HealthCentre, &centre.name_en, Some(centre.id), &hash).await?;
         result.push(BenchCentre { username, facility_id: facility.id });
     }
     result.sort_by(|a, b| a.username.cmp(&b.username));
     Ok(result)
+}
+
+/// A staff account in an organisation of its own, with the given password
+/// hash, enabled and unlocked (created, or reset if it exists).
+pub(crate) async fn ensure_account(
+    db: &DatabaseConnection,
+    username: &str,
+    kind: OrganisationKind,
+    organisation_name: &str,
+    health_centre_id: Option<i64>,
+    hash: &str,
+) -> anyhow::Result<()> {
+    let now = Utc::now();
+    if let Some(found) = account::Entity::find().filter(account::Column::Username.eq(username)).one(db).await? {
+        account::Entity::update_many()
+            .col_expr(account::Column::PasswordHash, Expr::value(hash.to_owned()))
+            .col_expr(account::Column::LockedUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .col_expr(account::Column::DisabledAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .col_expr(account::Column::FailedLogins, Expr::value(0))
+            .filter(account::Column::Id.eq(found.id))
+            .exec(db)
+            .await?;
+        return Ok(());
+    }
+    let organisation = organisation::Entity::insert(organisation::ActiveModel {
+        kind: Set(kind),
+        name: Set(organisation_name.to_owned()),
+        facility_id: Set(None),
+        health_centre_id: Set(health_centre_id),
+        prefecture_id: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_with_returning(db)
+    .await?;
+    account::Entity::insert(account::ActiveModel {
+        username: Set(username.to_owned()),
+        password_hash: Set(hash.to_owned()),
+        organisation_id: Set(organisation.id),
+        failed_logins: Set(0),
+        last_failed_login_at: Set(None),
+        locked_until: Set(None),
+        disabled_at: Set(None),
+        password_changed_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
 }

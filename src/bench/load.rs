@@ -41,7 +41,6 @@ use entity::enums::{FacilityKind, OrganisationKind};
 use entity::{account, facility, health_centre, organisation};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
-use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, Set, Statement};
 use serde_json::{Value, json};
 
@@ -777,9 +776,24 @@ async fn prepare(db: &DatabaseConnection, password: String) -> anyhow::Result<Fi
         .ok_or_else(|| anyhow::anyhow!("health centre {centre_id} is missing"))?;
     let facility_id = ensure_facility(db, &centre, FacilityKind::TestingCentre, "F").await?;
     let hospital_id = ensure_facility(db, &centre, FacilityKind::Hospital, "H").await?;
-    ensure_account(db, HC_USERNAME, OrganisationKind::HealthCentre, &centre.name_en, Some(centre.id), &hash).await?;
-    ensure_account(db, ANALYST_USERNAME, OrganisationKind::National, "Bench load: national analysts", None, &hash)
-        .await?;
+    super::fixture::ensure_account(
+        db,
+        HC_USERNAME,
+        OrganisationKind::HealthCentre,
+        &centre.name_en,
+        Some(centre.id),
+        &hash,
+    )
+    .await?;
+    super::fixture::ensure_account(
+        db,
+        ANALYST_USERNAME,
+        OrganisationKind::National,
+        "Bench load: national analysts",
+        None,
+        &hash,
+    )
+    .await?;
     Ok(Fixture { password, centre_id, centre_code: centre.code, facility_id, hospital_id })
 }
 
@@ -812,55 +826,6 @@ async fn ensure_facility(
     .exec_with_returning(db)
     .await?;
     Ok(created.id)
-}
-
-/// A staff account with the given password hash, unlocked.
-async fn ensure_account(
-    db: &DatabaseConnection,
-    username: &str,
-    kind: OrganisationKind,
-    organisation_name: &str,
-    health_centre_id: Option<i64>,
-    hash: &str,
-) -> anyhow::Result<()> {
-    let now = Utc::now();
-    if let Some(found) = account::Entity::find().filter(account::Column::Username.eq(username)).one(db).await? {
-        account::Entity::update_many()
-            .col_expr(account::Column::PasswordHash, Expr::value(hash.to_owned()))
-            .col_expr(account::Column::LockedUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
-            .col_expr(account::Column::DisabledAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
-            .col_expr(account::Column::FailedLogins, Expr::value(0))
-            .filter(account::Column::Id.eq(found.id))
-            .exec(db)
-            .await?;
-        return Ok(());
-    }
-    let organisation = organisation::Entity::insert(organisation::ActiveModel {
-        kind: Set(kind),
-        name: Set(organisation_name.to_owned()),
-        facility_id: Set(None),
-        health_centre_id: Set(health_centre_id),
-        prefecture_id: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec_with_returning(db)
-    .await?;
-    account::Entity::insert(account::ActiveModel {
-        username: Set(username.to_owned()),
-        password_hash: Set(hash.to_owned()),
-        organisation_id: Set(organisation.id),
-        failed_logins: Set(0),
-        last_failed_login_at: Set(None),
-        locked_until: Set(None),
-        disabled_at: Set(None),
-        password_changed_at: Set(now),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec(db)
-    .await?;
-    Ok(())
 }
 
 /// Registers `missing` patients in the centre through the API, each with a

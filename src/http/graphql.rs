@@ -237,22 +237,12 @@ fn first_operation_name(document: &str) -> Option<&str> {
 
 /// The code of the first error, `OK` without errors.
 fn first_code(errors: &[async_graphql::ServerError]) -> &'static str {
-    const CODES: [&str; 8] = [
-        "UNAUTHENTICATED",
-        "FORBIDDEN",
-        "BAD_USER_INPUT",
-        "NOT_FOUND",
-        "CONFLICT",
-        "RATE_LIMITED",
-        "QUERY_TOO_COMPLEX",
-        "INTERNAL",
-    ];
     let Some(first) = errors.first() else { return "OK" };
     let code = first.extensions.as_ref().and_then(|e| e.get("code")).and_then(|v| match v {
         Value::String(code) => Some(code.as_str()),
         _ => None,
     });
-    code.and_then(|c| CODES.iter().copied().find(|known| *known == c)).unwrap_or("INTERNAL")
+    code.and_then(|c| crate::error::CODES.iter().copied().find(|known| *known == c)).unwrap_or("INTERNAL")
 }
 
 /// The answer to a request whose persisted query cannot run.

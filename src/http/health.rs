@@ -1,4 +1,4 @@
-//! Liveness, readiness and Prometheus metrics.
+//! Liveness and readiness.
 
 use axum::Extension;
 use axum::extract::State;

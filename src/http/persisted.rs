@@ -42,8 +42,7 @@ pub struct PersistedQueries {
 
 /// The SHA-256 of a document, lower-case hex.
 pub fn sha256_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 impl PersistedQueries {

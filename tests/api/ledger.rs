@@ -345,22 +345,26 @@ async fn reference_cases(
     q.all(db)
         .await
         .iter()
-        .map(|row| {
-            let key = (
-                parse_day(&get::<String>(row, "day")),
-                get(row, "centre"),
-                get(row, "prefecture_id"),
-                get(row, "age_decade"),
-                get(row, "sex"),
-                get(row, "case_type"),
-                get(row, "care_setting"),
-                get(row, "severity"),
-                get(row, "outcome"),
-            );
-            (key, get::<i64>(row, "n"))
-        })
+        .map(|row| (case_key(row, parse_day(&get::<String>(row, "day"))), get::<i64>(row, "n")))
         .filter(|((day, ..), _)| (from..=to).contains(day))
         .collect()
+}
+
+/// The cell of a grouped row (columns `centre`, `prefecture_id`,
+/// `age_decade`, `sex`, `case_type`, `care_setting`, `severity`, `outcome`)
+/// on `day`.
+fn case_key(row: &QueryResult, day: NaiveDate) -> CaseKey {
+    (
+        day,
+        get(row, "centre"),
+        get(row, "prefecture_id"),
+        get(row, "age_decade"),
+        get(row, "sex"),
+        get(row, "case_type"),
+        get(row, "care_setting"),
+        get(row, "severity"),
+        get(row, "outcome"),
+    )
 }
 
 /// The same cells from the ledger of cases (`stat_cases`), summed up to `t`.
@@ -386,20 +390,7 @@ async fn ledger_cases(
     q.all(db)
         .await
         .iter()
-        .map(|row| {
-            let key = (
-                epoch + Duration::days(get::<i64>(row, "day")),
-                get(row, "centre"),
-                get(row, "prefecture_id"),
-                get(row, "age_decade"),
-                get(row, "sex"),
-                get(row, "case_type"),
-                get(row, "care_setting"),
-                get(row, "severity"),
-                get(row, "outcome"),
-            );
-            (key, get::<i64>(row, "n"))
-        })
+        .map(|row| (case_key(row, epoch + Duration::days(get::<i64>(row, "day"))), get::<i64>(row, "n")))
         .filter(|((day, ..), _)| (from..=to).contains(day))
         .collect()
 }

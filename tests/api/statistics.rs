@@ -296,79 +296,49 @@ fn june_rows(file: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
+const ADMIT: &str = "mutation($p: ID!, $s: Severity!, $at: DateTime) { admitPatient(patientId: $p, facilityId: \"2\", severity: $s, admittedAt: $at) { id } }";
+const CONDITION: &str = "mutation($h: ID!, $s: Severity!, $icu: Boolean, $v: Boolean, $at: DateTime) { recordCondition(hospitalisationId: $h, severity: $s, icu: $icu, ventilator: $v, observedAt: $at) { id } }";
+const DISCHARGE: &str =
+    "mutation($h: ID!, $at: DateTime) { dischargePatient(hospitalisationId: $h, dischargedAt: $at) { id } }";
+const OUTCOME: &str = "mutation($p: ID!, $o: Outcome!, $at: DateTime) { recordOutcome(patientId: $p, outcome: $o, outcomeAt: $at) { id } }";
+
+/// Sends a mutation that must succeed; returns its data.
+async fn succeed(app: &TestApp, token: &str, mutation: &str, variables: serde_json::Value) -> serde_json::Value {
+    let response = app.gql(Some(token), mutation, variables).await;
+    assert!(response["errors"].is_null(), "{response}");
+    response["data"].clone()
+}
+
+/// Admits a patient to the demo hospital; returns the stay's ID.
+async fn admit(app: &TestApp, token: &str, patient: &str, severity: &str, at: String) -> String {
+    let data = succeed(app, token, ADMIT, json!({ "p": patient, "s": severity, "at": at })).await;
+    data["admitPatient"]["id"].as_str().unwrap_or_else(|| panic!("{data}")).to_owned()
+}
+
 async fn severe_cases_people_requiring_care_and_deaths_follow_their_definitions(backend: Backend) {
     let app = spawn_app(backend).await;
     let clinic = app.login("clinic1").await;
     let hc1 = app.login("hc1").await;
     let hospital = app.login("hospital1").await;
     let analyst = app.login("analyst1").await;
-    let admit = |patient: String, severity: &'static str, at: String| {
-        let app = &app;
-        let hc1 = hc1.clone();
-        async move {
-            let response = app
-                .gql(
-                    Some(&hc1),
-                    "mutation($p: ID!, $s: Severity!, $at: DateTime) { admitPatient(patientId: $p, facilityId: \"2\", severity: $s, admittedAt: $at) { id } }",
-                    json!({ "p": patient, "s": severity, "at": at }),
-                )
-                .await;
-            response["data"]["admitPatient"]["id"].as_str().unwrap_or_else(|| panic!("{response}")).to_owned()
-        }
-    };
-    let condition = |stay: String, severity: &'static str, icu: bool, ventilator: bool, at: String| {
-        let app = &app;
-        let hospital = hospital.clone();
-        async move {
-            let response = app
-                .gql(
-                    Some(&hospital),
-                    "mutation($h: ID!, $s: Severity!, $icu: Boolean, $v: Boolean, $at: DateTime) { recordCondition(hospitalisationId: $h, severity: $s, icu: $icu, ventilator: $v, observedAt: $at) { id } }",
-                    json!({ "h": stay, "s": severity, "icu": icu, "v": ventilator, "at": at }),
-                )
-                .await;
-            assert!(response["errors"].is_null(), "{response}");
-        }
-    };
-    let outcome = |patient: String, outcome: &'static str, at: String| {
-        let app = &app;
-        let hc1 = hc1.clone();
-        async move {
-            let response = app
-                .gql(
-                    Some(&hc1),
-                    "mutation($p: ID!, $o: Outcome!, $at: DateTime) { recordOutcome(patientId: $p, outcome: $o, outcomeAt: $at) { id } }",
-                    json!({ "p": patient, "o": outcome, "at": at }),
-                )
-                .await;
-            assert!(response["errors"].is_null(), "{response}");
-        }
-    };
-
     // P: positive on 1 June; admitted on the 2nd (moderate); ICU on the 4th,
     // also a ventilator on the 5th, better (no ICU, no ventilator) on the
     // 7th; discharged on the 8th; recovered on the 9th.
     let (p, _) = app.register_patient(&clinic, "ピー タロウ", json!({})).await;
     record(&app, &clinic, &p, "PCR", "POSITIVE", &june(1)).await;
-    let p_stay = admit(p.clone(), "MODERATE_I", june(2)).await;
-    condition(p_stay.clone(), "SEVERE", true, false, june(4)).await;
-    condition(p_stay.clone(), "SEVERE", true, true, june(5)).await;
-    condition(p_stay.clone(), "MODERATE_II", false, false, june(7)).await;
-    let discharged = app
-        .gql(
-            Some(&hospital),
-            "mutation($h: ID!, $at: DateTime) { dischargePatient(hospitalisationId: $h, dischargedAt: $at) { id } }",
-            json!({ "h": p_stay, "at": june(8) }),
-        )
-        .await;
-    assert!(discharged["errors"].is_null(), "{discharged}");
-    outcome(p.clone(), "RECOVERED", june(9)).await;
+    let p_stay = admit(&app, &hc1, &p, "MODERATE_I", june(2)).await;
+    let condition = |severity: &str, icu: bool, ventilator: bool, at: String| json!({ "h": p_stay, "s": severity, "icu": icu, "v": ventilator, "at": at });
+    succeed(&app, &hospital, CONDITION, condition("SEVERE", true, false, june(4))).await;
+    succeed(&app, &hospital, CONDITION, condition("SEVERE", true, true, june(5))).await;
+    succeed(&app, &hospital, CONDITION, condition("MODERATE_II", false, false, june(7))).await;
+    succeed(&app, &hospital, DISCHARGE, json!({ "h": p_stay, "at": june(8) })).await;
+    succeed(&app, &hc1, OUTCOME, json!({ "p": p, "o": "RECOVERED", "at": june(9) })).await;
     // Q: positive on the 3rd, admitted severe that day, died in hospital on
     // the 6th (which ends the stay).
     let (q, _) = app.register_patient(&clinic, "キュー タロウ", json!({})).await;
     record(&app, &clinic, &q, "PCR", "POSITIVE", &june(3)).await;
-    admit(q.clone(), "SEVERE", june(3)).await;
-    outcome(q.clone(), "DECEASED", june(6)).await;
+    admit(&app, &hc1, &q, "SEVERE", june(3)).await;
+    succeed(&app, &hc1, OUTCOME, json!({ "p": q, "o": "DECEASED", "at": june(6) })).await;
     // R: tested negative only; never a case.
     let (r, _) = app.register_patient(&clinic, "アール タロウ", json!({})).await;
     record(&app, &clinic, &r, "PCR", "NEGATIVE", &june(2)).await;
@@ -406,7 +376,7 @@ async fn severe_cases_people_requiring_care_and_deaths_follow_their_definitions(
     // is entered only now.
     let (late, _) = app.register_patient(&clinic, "エス タロウ", json!({})).await;
     record(&app, &clinic, &late, "PCR", "POSITIVE", &june(5)).await;
-    admit(late.clone(), "SEVERE", june(5)).await;
+    admit(&app, &hc1, &late, "SEVERE", june(5)).await;
     let now = series(&app, &analyst, None).await;
     assert_eq!(now[4], [1, 0, 3, 1, 3], "S counts from the 5th on");
     assert_eq!(now[9], [0, 0, 1, 0, 1], "and is still in hospital on the 10th");

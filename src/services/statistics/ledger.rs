@@ -721,9 +721,10 @@ pub async fn fold(db: &sea_orm::DatabaseConnection) -> AppResult<u64> {
             if !locked {
                 return Ok(0);
             }
-            // One statement, so the rows marked are exactly the rows added.
-            let result = txn
-                .execute_raw(Statement::from_string(
+            // One statement, so the rows marked are exactly the rows added;
+            // it answers how many ledger rows it folded.
+            let folded = txn
+                .query_one_raw(Statement::from_string(
                     DbBackend::Postgres,
                     format!(
                         "WITH moved AS (UPDATE stat_events SET folded = TRUE WHERE id IN \
@@ -733,12 +734,15 @@ pub async fn fold(db: &sea_orm::DatabaseConnection) -> AppResult<u64> {
                          SELECT recorded_day, MAX(recorded_at) FROM moved GROUP BY recorded_day \
                          ON CONFLICT (recorded_day) DO UPDATE \
                          SET folded_until = GREATEST(stat_fold_marks.folded_until, excluded.folded_until)), \
-                         levels AS ({levels}) {upsert}"
+                         levels AS ({levels}), added AS ({upsert}) \
+                         SELECT COUNT(*) AS n FROM moved"
                     ),
                 ))
-                .await?;
+                .await?
+                .and_then(|row| row.try_get::<i64>("", "n").ok())
+                .unwrap_or(0);
             txn.commit().await?;
-            Ok(result.rows_affected())
+            Ok(u64::try_from(folded).unwrap_or(0))
         }
         backend => {
             // Nothing to fold: no need to take the one write lock.
