@@ -58,6 +58,31 @@ pub const SERVER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// timeout), so a waiting reader is given longer.
 pub const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A pooled connection idle for longer than this is checked before use.
+const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// For how long after the database was last found unavailable every pooled
+/// connection is checked before use.
+const CHECK_AFTER_OUTAGE: Duration = Duration::from_secs(10);
+
+/// When a statement or ping last found the database unavailable, in
+/// milliseconds since `EPOCH` (0: never). Process-wide: it only decides
+/// whether connections are checked, so sharing it between pools (as tests
+/// do) at worst checks more often.
+static LAST_UNAVAILABLE_MS: AtomicU64 = AtomicU64::new(0);
+static EPOCH: std::sync::LazyLock<std::time::Instant> = std::sync::LazyLock::new(std::time::Instant::now);
+
+/// Notes that the database could not be reached.
+pub fn note_unavailable() {
+    let now = EPOCH.elapsed().as_millis() as u64;
+    LAST_UNAVAILABLE_MS.store(now.max(1), Ordering::Relaxed);
+}
+
+fn recently_unavailable() -> bool {
+    let last = LAST_UNAVAILABLE_MS.load(Ordering::Relaxed);
+    last != 0 && EPOCH.elapsed().as_millis() as u64 - last < CHECK_AFTER_OUTAGE.as_millis() as u64
+}
+
 /// Longest `/readyz` waits for the database to answer.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -72,6 +97,22 @@ pub async fn connect(config: &Config, counter: Arc<QueryCounter>) -> anyhow::Res
         .min_connections(1)
         .acquire_timeout(if is_sqlite { SQLITE_ACQUIRE_TIMEOUT } else { SERVER_ACQUIRE_TIMEOUT })
         .sqlx_logging(false);
+    if !is_sqlite {
+        // The pool would otherwise send a round trip before every statement
+        // to check its connection. A connection in steady use is known to
+        // work (a broken one fails its statement and is dropped); one that
+        // has idled, or any while the database has just been failing, is
+        // still checked, so a restarted server costs no request.
+        options.test_before_acquire(false).map_sqlx_postgres_before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IF_IDLE_FOR || recently_unavailable() {
+                    use sea_orm::sqlx::Connection;
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        });
+    }
     if is_sqlite {
         options.map_sqlx_sqlite_opts(|opts| {
             opts.foreign_keys(true)
@@ -93,7 +134,11 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 /// (during an outage a statement would otherwise wait for the pool's
 /// acquire deadline).
 pub async fn ping(db: &DatabaseConnection) -> bool {
-    matches!(tokio::time::timeout(PING_TIMEOUT, db.execute_unprepared("SELECT 1")).await, Ok(Ok(_)))
+    let answered = matches!(tokio::time::timeout(PING_TIMEOUT, db.execute_unprepared("SELECT 1")).await, Ok(Ok(_)));
+    if !answered {
+        note_unavailable();
+    }
+    answered
 }
 
 /// Whether the connection is PostgreSQL (else SQLite).

@@ -122,6 +122,7 @@ impl From<sea_orm::DbErr> for AppError {
     fn from(error: sea_orm::DbErr) -> Self {
         let described = crate::db::describe_db_error(&error);
         if crate::db::is_unavailable(&error) {
+            crate::db::note_unavailable();
             tracing::warn!(error = %format!("{described:#}"), "database unavailable");
             return AppError::Unavailable;
         }

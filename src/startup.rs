@@ -68,11 +68,10 @@ impl Application {
             db::counted(&state.db, state.background_queries.clone()),
             state.config.statistics_fold_interval,
         );
-        let schema = crate::graphql::build(Some(state.clone()));
         let shutdown = Shutdown::default();
         // Long-lived connections (WebSockets) learn of the shutdown from the
         // request's extensions.
-        let router = crate::http::router(state.clone(), schema).layer(axum::Extension(shutdown.clone()));
+        let router = crate::http::router(state.clone()).layer(axum::Extension(shutdown.clone()));
         Ok(Application { listener, router, state, shutdown })
     }
 

@@ -10,6 +10,7 @@ mod m20261124_000002_idempotency_keys;
 mod m20261124_000003_append_only_audit;
 mod m20261125_000004_statistics_ledger;
 mod m20261125_000005_statistics_fold_marks;
+mod m20261126_000006_append_only_logs_without_foreign_keys;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_append_only_audit::Migration),
             Box::new(m20261125_000004_statistics_ledger::Migration),
             Box::new(m20261125_000005_statistics_fold_marks::Migration),
+            Box::new(m20261126_000006_append_only_logs_without_foreign_keys::Migration),
         ]
     }
 }

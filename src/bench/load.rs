@@ -931,8 +931,7 @@ async fn capture(database_url: &str, token: &str, variables: &Value) -> anyhow::
         clock: Arc::new(crate::clock::SystemClock),
         hub: Arc::new(crate::events::EventHub::new(16)),
     };
-    let schema = crate::graphql::build(Some(state.clone()));
-    let router = crate::http::router(state.clone(), schema);
+    let router = crate::http::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/graphql", listener.local_addr()?);
     let serving =

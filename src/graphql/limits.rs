@@ -1,8 +1,17 @@
 //! Operation limits beyond async-graphql's depth and complexity: how many
-//! aliases an operation may use and how many root fields it may select.
-//! Checked right after parsing, so an operation over a limit is refused
-//! with `QUERY_TOO_COMPLEX` before any resolver (or SQL) runs.
+//! aliases an operation may use and how many root fields it may select, and
+//! variables of types the schema does not have. Checked right after
+//! parsing, so an operation over a limit is refused with `QUERY_TOO_COMPLEX`
+//! before any resolver (or SQL) runs.
+//!
+//! `POST /graphql` parses the document itself and checks it with
+//! [`DocumentCheck`] (async-graphql then reuses the parsed document): an
+//! extension would put a hook on every field of every answer, which costs a
+//! dashboard page of a hundred patients a tenth of its time. WebSocket and
+//! SSE subscriptions, where async-graphql parses, run on a schema with the
+//! [`OperationLimits`] extension.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
@@ -22,25 +31,36 @@ impl ExtensionFactory for OperationLimits {
     }
 }
 
-fn count_aliases(set: &SelectionSet) -> usize {
+/// Nesting beyond which the counts stop descending: async-graphql refuses
+/// documents nested deeper than 32 levels anyway, and a document parsed
+/// here has not yet been through that check.
+const MAX_NESTING: usize = 64;
+
+fn count_aliases(set: &SelectionSet, nesting: usize) -> usize {
+    if nesting > MAX_NESTING {
+        return 0;
+    }
     set.items
         .iter()
         .map(|selection| match &selection.node {
             Selection::Field(field) => {
-                usize::from(field.node.alias.is_some()) + count_aliases(&field.node.selection_set.node)
+                usize::from(field.node.alias.is_some()) + count_aliases(&field.node.selection_set.node, nesting + 1)
             }
-            Selection::InlineFragment(fragment) => count_aliases(&fragment.node.selection_set.node),
+            Selection::InlineFragment(fragment) => count_aliases(&fragment.node.selection_set.node, nesting + 1),
             Selection::FragmentSpread(_) => 0,
         })
         .sum()
 }
 
-fn count_fields(set: &SelectionSet) -> usize {
+fn count_fields(set: &SelectionSet, nesting: usize) -> usize {
+    if nesting > MAX_NESTING {
+        return 0;
+    }
     set.items
         .iter()
         .map(|selection| match &selection.node {
             Selection::Field(_) | Selection::FragmentSpread(_) => 1,
-            Selection::InlineFragment(fragment) => count_fields(&fragment.node.selection_set.node),
+            Selection::InlineFragment(fragment) => count_fields(&fragment.node.selection_set.node, nesting + 1),
         })
         .sum()
 }
@@ -53,16 +73,10 @@ fn too_complex(message: String) -> ServerError {
     error
 }
 
-#[async_trait::async_trait]
-impl Extension for OperationLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+impl OperationLimits {
+    /// Checks a parsed document; `is_type` tells whether the schema has a
+    /// type of that name.
+    pub fn check(&self, document: &ExecutableDocument, is_type: impl Fn(&str) -> bool) -> ServerResult<()> {
         // A variable of an unknown type is refused here: async-graphql's
         // validation of a default value of a list of one would panic.
         for (_, operation) in document.operations.iter() {
@@ -72,7 +86,7 @@ impl Extension for OperationLimits {
                     base = &inner.base;
                 }
                 if let BaseType::Named(name) = base
-                    && !ctx.schema_env.registry.types.contains_key(name.as_str())
+                    && !is_type(name.as_str())
                 {
                     let mut error = ServerError::new(
                         format!("variable ${}: unknown type {name}", variable.node.name.node),
@@ -85,17 +99,17 @@ impl Extension for OperationLimits {
                 }
             }
         }
-        let fragments: usize = document.fragments.values().map(|f| count_aliases(&f.node.selection_set.node)).sum();
+        let fragments: usize = document.fragments.values().map(|f| count_aliases(&f.node.selection_set.node, 0)).sum();
         for (_, operation) in document.operations.iter() {
             let set = &operation.node.selection_set.node;
-            let aliases = count_aliases(set) + fragments;
+            let aliases = count_aliases(set, 0) + fragments;
             if aliases > self.max_aliases {
                 return Err(too_complex(format!(
                     "the operation uses {aliases} aliases; at most {} are allowed",
                     self.max_aliases
                 )));
             }
-            let roots = count_fields(set);
+            let roots = count_fields(set, 0);
             if roots > self.max_root_fields {
                 return Err(too_complex(format!(
                     "the operation selects {roots} root fields; at most {} are allowed",
@@ -103,6 +117,50 @@ impl Extension for OperationLimits {
                 )));
             }
         }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for OperationLimits {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        self.check(&document, |name| ctx.schema_env.registry.types.contains_key(name))?;
         Ok(document)
+    }
+}
+
+/// The limits and the schema's type names, for documents parsed outside
+/// async-graphql's extension chain.
+#[derive(Debug)]
+pub struct DocumentCheck {
+    limits: OperationLimits,
+    types: HashSet<String>,
+}
+
+impl DocumentCheck {
+    /// `sdl` is the schema's SDL, which names every type a variable can have
+    /// (and the built-in scalars are added).
+    pub fn new(limits: OperationLimits, sdl: &str) -> Self {
+        use async_graphql::parser::types::TypeSystemDefinition;
+        let mut types: HashSet<String> =
+            ["Int", "Float", "String", "Boolean", "ID"].into_iter().map(str::to_owned).collect();
+        if let Ok(document) = async_graphql::parser::parse_schema(sdl) {
+            types.extend(document.definitions.iter().filter_map(|definition| match definition {
+                TypeSystemDefinition::Type(ty) => Some(ty.node.name.node.to_string()),
+                _ => None,
+            }));
+        }
+        DocumentCheck { limits, types }
+    }
+
+    pub fn check(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        self.limits.check(document, |name| self.types.contains(name))
     }
 }

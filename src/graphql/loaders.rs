@@ -139,6 +139,38 @@ children!(ConditionsOfHospitalisation, condition_entry, HospitalisationId, hospi
 children!(MedicalVisitsOfPatient, medical_visit, PatientId, patient_id, VisitedOn);
 children!(TransfersOfPatient, patient_transfer, PatientId, patient_id, TransferredAt);
 
+/// A patient's most recent health report (by report time, then ID): a page
+/// that shows only the latest reads one row per patient, not them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LatestHealthReportOfPatient(pub i64);
+
+impl Loader<LatestHealthReportOfPatient> for AppLoader {
+    /// `None` for a patient without reports (kept in the cache too, so a
+    /// prefetched page asks no more).
+    type Value = Option<health_report::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[LatestHealthReportOfPatient],
+    ) -> Result<HashMap<LatestHealthReportOfPatient, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = health_report::Entity::find()
+            .filter(health_report::Column::PatientId.is_in(ids))
+            .filter(sea_orm::sea_query::Expr::cust(
+                r#"NOT EXISTS (SELECT 1 FROM "health_reports" AS "later" WHERE "later"."patient_id" = "health_reports"."patient_id" AND ("later"."reported_at" > "health_reports"."reported_at" OR ("later"."reported_at" = "health_reports"."reported_at" AND "later"."id" > "health_reports"."id")))"#,
+            ))
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
+        let mut latest: HashMap<_, _> = keys.iter().map(|k| (*k, None)).collect();
+        for row in rows {
+            latest.insert(LatestHealthReportOfPatient(row.patient_id), Some(row));
+        }
+        Ok(latest)
+    }
+}
+
 /// The request's loader: batched, and caching for the request's lifetime
 /// so that prefetched relations are found by the field resolvers.
 pub type RequestLoader = async_graphql::dataloader::DataLoader<AppLoader, async_graphql::dataloader::HashMapCache>;

@@ -47,21 +47,48 @@ pub struct PlainQuery(query::Query);
 
 pub type HersysSchema = Schema<Query, mutation::Mutation, subscription::Subscription>;
 
-/// Builds the schema. `state` is `None` only for exporting the SDL and for
-/// checks of the schema itself (then with the default limits).
+/// Builds the schema with every operation limit applied by async-graphql
+/// itself (as an extension on parsing). `state` is `None` only for
+/// exporting the SDL and for checks of the schema itself (then with the
+/// default limits).
 pub fn build(state: Option<AppState>) -> HersysSchema {
+    build_with(state, true).0
+}
+
+/// The schemas of a server: `requests` for `POST /graphql`, whose handler
+/// checks the alias, root-field and variable-type limits itself with
+/// `check` (a schema with no extension resolves each field without a
+/// hook), and `streams` for subscriptions over WebSocket and SSE, where
+/// async-graphql parses the document and the extension checks it.
+#[derive(Clone)]
+pub struct Schemas {
+    pub requests: HersysSchema,
+    pub streams: HersysSchema,
+    pub check: std::sync::Arc<limits::DocumentCheck>,
+}
+
+impl Schemas {
+    pub fn new(state: AppState) -> Self {
+        let (requests, limits) = build_with(Some(state.clone()), false);
+        let streams = build(Some(state));
+        let check = std::sync::Arc::new(limits::DocumentCheck::new(limits, &requests.sdl()));
+        Schemas { requests, streams, check }
+    }
+}
+
+fn build_with(state: Option<AppState>, limits_extension: bool) -> (HersysSchema, limits::OperationLimits) {
     let config = state
         .as_ref()
         .map(|s| (*s.config).clone())
         .unwrap_or_else(|| crate::config::Config::new(([127, 0, 0, 1], 0).into(), crate::config::Secret::default()));
+    let limits = limits::OperationLimits { max_aliases: config.max_aliases, max_root_fields: config.max_root_fields };
     let mut builder = Schema::build(Query::default(), mutation::Mutation, subscription::Subscription)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
-        .limit_recursive_depth(32)
-        .extension(limits::OperationLimits {
-            max_aliases: config.max_aliases,
-            max_root_fields: config.max_root_fields,
-        });
+        .limit_recursive_depth(32);
+    if limits_extension {
+        builder = builder.extension(limits);
+    }
     // A hook on every field costs even when it does nothing: only when the
     // spans go somewhere.
     if config.resolver_spans {
@@ -73,7 +100,7 @@ pub fn build(state: Option<AppState>) -> HersysSchema {
     if let Some(state) = state {
         builder = builder.data(state);
     }
-    builder.finish()
+    (builder.finish(), limits)
 }
 
 /// The federation subgraph SDL (`hersys export-schema`).

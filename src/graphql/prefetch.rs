@@ -6,13 +6,18 @@
 //! statement and kept in the request's DataLoader cache; the field
 //! resolvers then find them there. The number of statements therefore
 //! depends on which fields are selected, never on the page size or on how
-//! the runtime happens to schedule the field resolvers.
+//! the runtime happens to schedule the field resolvers. The keys are all
+//! known here, so each relation is loaded straight away rather than queued
+//! for the DataLoader's next batch (which waits a millisecond for more keys
+//! and runs on a task of its own).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::Arc;
 
 use async_graphql::Context;
 use async_graphql::Lookahead;
+use async_graphql::dataloader::Loader;
 
 use entity::patient;
 use sea_orm::DbErr;
@@ -22,6 +27,23 @@ use crate::error::AppError;
 
 fn db_error(error: Arc<DbErr>) -> AppError {
     AppError::Internal(crate::db::describe_db_error(&error))
+}
+
+/// Loads the rows of `keys` in one statement. The caller feeds them to the
+/// request's cache (`feed_many`) once it has read what it needs from them.
+async fn fetch<K>(
+    loader: &RequestLoader,
+    keys: impl IntoIterator<Item = K>,
+) -> Result<HashMap<K, <AppLoader as Loader<K>>::Value>, AppError>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    AppLoader: Loader<K, Error = Arc<DbErr>>,
+{
+    let keys: Vec<K> = keys.into_iter().collect::<HashSet<K>>().into_iter().collect();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    loader.loader().load(&keys).await.map_err(db_error)
 }
 
 /// Whether any of `selections` selects the path `path`.
@@ -51,40 +73,46 @@ pub async fn patients(
     let mut centres = BTreeSet::new();
 
     if selects(selections, &["tests"]) {
-        let tests = loader.load_many(ids.iter().map(|id| TestsOfPatient(*id))).await.map_err(db_error)?;
+        let tests = fetch(loader, ids.iter().map(|id| TestsOfPatient(*id))).await?;
         if selects(selections, &["tests", "facility"]) {
             facilities.extend(tests.values().flatten().map(|t| t.facility_id));
         }
         if selects(selections, &["tests", "enteredBy"]) || selects(selections, &["tests", "enteredOnBehalf"]) {
             let organisations = tests.values().flatten().map(|t| OrganisationById(t.entered_by_organisation_id));
-            loader.load_many(organisations).await.map_err(db_error)?;
+            loader.feed_many(fetch(loader, organisations).await?).await;
         }
+        loader.feed_many(tests).await;
     }
     if selects(selections, &["hospitalisations"]) {
-        let stays = loader.load_many(ids.iter().map(|id| HospitalisationsOfPatient(*id))).await.map_err(db_error)?;
+        let stays = fetch(loader, ids.iter().map(|id| HospitalisationsOfPatient(*id))).await?;
         if selects(selections, &["hospitalisations", "hospital"]) {
             facilities.extend(stays.values().flatten().map(|s| s.facility_id));
         }
         if selects(selections, &["hospitalisations", "conditions"]) {
             let keys = stays.values().flatten().map(|s| ConditionsOfHospitalisation(s.id));
-            loader.load_many(keys).await.map_err(db_error)?;
+            loader.feed_many(fetch(loader, keys).await?).await;
         }
+        loader.feed_many(stays).await;
     }
-    if selects(selections, &["healthReports"]) || selects(selections, &["latestHealthReport"]) {
-        loader.load_many(ids.iter().map(|id| HealthReportsOfPatient(*id))).await.map_err(db_error)?;
+    if selects(selections, &["healthReports"]) {
+        loader.feed_many(fetch(loader, ids.iter().map(|id| HealthReportsOfPatient(*id))).await?).await;
+    }
+    if selects(selections, &["latestHealthReport"]) {
+        loader.feed_many(fetch(loader, ids.iter().map(|id| LatestHealthReportOfPatient(*id))).await?).await;
     }
     if selects(selections, &["followUpCalls"]) {
-        loader.load_many(ids.iter().map(|id| FollowUpCallsOfPatient(*id))).await.map_err(db_error)?;
+        loader.feed_many(fetch(loader, ids.iter().map(|id| FollowUpCallsOfPatient(*id))).await?).await;
     }
     if selects(selections, &["medicalVisits"]) {
-        loader.load_many(ids.iter().map(|id| MedicalVisitsOfPatient(*id))).await.map_err(db_error)?;
+        loader.feed_many(fetch(loader, ids.iter().map(|id| MedicalVisitsOfPatient(*id))).await?).await;
     }
     if selects(selections, &["transfers"]) {
-        let transfers = loader.load_many(ids.iter().map(|id| TransfersOfPatient(*id))).await.map_err(db_error)?;
+        let transfers = fetch(loader, ids.iter().map(|id| TransfersOfPatient(*id))).await?;
         for transfer in transfers.values().flatten() {
             centres.insert(transfer.from_health_centre_id);
             centres.insert(transfer.to_health_centre_id);
         }
+        loader.feed_many(transfers).await;
     }
     if selects(selections, &["registeringFacility"]) {
         facilities.extend(rows.iter().filter_map(|p| p.registering_facility_id));
@@ -95,14 +123,15 @@ pub async fn patients(
         centres.extend(rows.iter().map(|p| p.responsible_health_centre_id));
     }
     if !facilities.is_empty() {
-        loader.load_many(facilities.into_iter().map(FacilityById)).await.map_err(db_error)?;
+        loader.feed_many(fetch(loader, facilities.into_iter().map(FacilityById)).await?).await;
     }
     if !centres.is_empty() {
-        let loaded = loader.load_many(centres.into_iter().map(HealthCentreById)).await.map_err(db_error)?;
+        let loaded = fetch(loader, centres.into_iter().map(HealthCentreById)).await?;
         if wants_prefecture {
-            let prefectures: BTreeSet<i32> = loaded.values().map(|c| c.prefecture_id).collect();
-            loader.load_many(prefectures.into_iter().map(PrefectureById)).await.map_err(db_error)?;
+            let prefectures = loaded.values().map(|c| PrefectureById(c.prefecture_id));
+            loader.feed_many(fetch(loader, prefectures).await?).await;
         }
+        loader.feed_many(loaded).await;
     }
     Ok(())
 }

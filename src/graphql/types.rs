@@ -166,8 +166,8 @@ impl Patient {
     /// The most recent daily health report, if any.
     async fn latest_health_report(&self, ctx: &Context<'_>) -> Result<Option<HealthReport>> {
         let personal = self.personal_allowed(ctx);
-        let rows = load(ctx, HealthReportsOfPatient(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().last().map(|row| HealthReport { row, personal }))
+        let row = load(ctx, LatestHealthReportOfPatient(self.0.id)).await?.flatten();
+        Ok(row.map(|row| HealthReport { row, personal }))
     }
     /// Medical care received during accommodation or home care.
     async fn medical_visits(&self, ctx: &Context<'_>) -> Result<Vec<MedicalVisit>> {

@@ -115,7 +115,16 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
         BatchRequest::Batch(requests) => (requests, true),
     };
     let mut prepared = Vec::with_capacity(requests.len());
-    for request in requests {
+    for mut request in requests {
+        // Parsed here to check the operation limits before anything runs;
+        // execution reuses the parsed document (and reports a parse error).
+        if let Ok(document) = request.parsed_query()
+            && let Err(refused) = state.schemas.check.check(document)
+        {
+            trails.push((None, Arc::new(ReadTrail::default())));
+            prepared.push(Err(refused));
+            continue;
+        }
         let mut caller = caller.clone();
         if let Some(principal) = &mut caller.principal {
             principal.operation = request.operation_name.clone();
@@ -135,17 +144,23 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
         {
             return app_error_response(error);
         }
-        prepared.push(request.data(caller).data(loader).data(trail));
+        prepared.push(Ok(request.data(caller).data(loader).data(trail)));
     }
-    let batch = match (is_batch, prepared.pop()) {
-        (false, Some(request)) => BatchRequest::Single(request),
-        (_, last) => {
-            prepared.extend(last);
-            BatchRequest::Batch(prepared)
+    let schema = &state.schemas.requests;
+    // The requests of a batch run one after another, as async-graphql runs
+    // a batch.
+    let run = async move {
+        let mut responses = Vec::with_capacity(prepared.len());
+        for request in prepared {
+            responses.push(match request {
+                Ok(request) => schema.execute(request).await,
+                Err(refused) => async_graphql::Response::from_errors(vec![refused]),
+            });
         }
+        responses
     };
     let deadline = state.app.config.request_deadline;
-    let Ok(mut response) = tokio::time::timeout(deadline, state.schema.execute_batch(batch)).await else {
+    let Ok(mut responses) = tokio::time::timeout(deadline, run).await else {
         // Dropping the execution rolled back any transaction it had open.
         state.metrics.deadline_exceeded();
         state.metrics.record(operation_name.as_deref(), "QUERY_TOO_COMPLEX", started.elapsed());
@@ -168,10 +183,14 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
         )
             .into_response();
     };
-    match &mut response {
-        BatchResponse::Single(one) => ensure_codes(one),
-        BatchResponse::Batch(many) => many.iter_mut().for_each(ensure_codes),
-    }
+    responses.iter_mut().for_each(ensure_codes);
+    let response = match (is_batch, responses.pop()) {
+        (false, Some(one)) => BatchResponse::Single(one),
+        (_, last) => {
+            responses.extend(last);
+            BatchResponse::Batch(responses)
+        }
+    };
     // Every read of personal data is audited before the data leaves; if the
     // audit cannot be written, the data does not leave either.
     let mut audit_failure = None;

@@ -21,7 +21,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::graphql::HersysSchema;
+use crate::graphql::Schemas;
 use crate::ratelimit::RateLimits;
 use crate::state::AppState;
 
@@ -29,7 +29,8 @@ use crate::state::AppState;
 #[derive(Clone)]
 pub struct HttpState {
     pub app: AppState,
-    pub schema: HersysSchema,
+    /// The schema of `POST /graphql` and that of subscriptions.
+    pub schemas: Schemas,
     /// Request counters and latencies for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Token buckets per client address and per account.
@@ -41,11 +42,11 @@ pub struct HttpState {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole router. Tests serve it on port 0.
-pub fn router(app: AppState, schema: HersysSchema) -> Router {
+pub fn router(app: AppState) -> Router {
     let config = app.config.clone();
     let state = HttpState {
+        schemas: Schemas::new(app.clone()),
         app,
-        schema,
         metrics: Arc::new(crate::metrics::Metrics::default()),
         limits: Arc::new(RateLimits::new(config.rate_limit_per_address, config.rate_limit_per_account)),
         persisted: Arc::new(persisted::PersistedQueries::new(config.persisted_queries, config.safelist.clone())),

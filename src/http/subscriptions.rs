@@ -131,7 +131,7 @@ async fn serve(state: HttpState, protocol: GraphQLProtocol, legacy: bool, socket
     // The handler borrows both halves, so that a shutdown can take them back
     // to close the connection itself.
     let rest = futures_util::stream::once(async move { Ok(first) }).chain(&mut stream);
-    let protocol_handler = GraphQLWebSocket::new_with_pair(&mut sink, rest, state.schema.clone(), protocol)
+    let protocol_handler = GraphQLWebSocket::new_with_pair(&mut sink, rest, state.schemas.streams.clone(), protocol)
         .on_connection_init(move |_| async move { Ok(data) })
         .serve();
     let shut_down = tokio::select! {
@@ -213,7 +213,7 @@ pub async fn server_sent_events(
     };
     let loader = connection_loader(&state, caller.principal.as_ref());
     let request = request.data(caller).data(loader);
-    let results = state.schema.execute_stream(request).map(|mut response| {
+    let results = state.schemas.streams.execute_stream(request).map(|mut response| {
         super::graphql::ensure_codes(&mut response);
         let json = serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned());
         Ok::<_, std::convert::Infallible>(Event::default().event("next").data(json))

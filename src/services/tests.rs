@@ -204,19 +204,39 @@ async fn write_positive_event(
     patient: &patient::Model,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    if crate::db::is_postgres(db) {
-        // Outbox IDs must become visible in the order they are numbered, or
-        // a reader that has seen ID n+1 could later miss a slower n. This
-        // transaction-scoped lock makes positive-result transactions take
-        // their outbox ID and commit one after another (the lock is taken at
-        // the very end of the transaction, so it is held only for the
-        // commit). SQLite serialises writers anyway.
-        db.execute_unprepared("SELECT pg_advisory_xact_lock(72010529)").await?;
-    }
     let centre = health_centre::Entity::find_by_id(patient.responsible_health_centre_id)
         .one(db)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("patient without health centre")))?;
+    if crate::db::is_postgres(db) {
+        // Outbox IDs must become visible in the order they are numbered, or
+        // a reader that has seen ID n+1 could later miss a slower n. A
+        // transaction-scoped lock makes positive-result transactions take
+        // their outbox ID and commit one after another. It is taken in the
+        // statement that takes the ID, the last before the commit, so that
+        // it is held for one statement and the commit; the notification
+        // (which wakes the dispatchers of every replica) is sent on commit.
+        let statement = sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "INSERT INTO outbox_events (kind, lab_test_id, patient_id, health_centre_id, prefecture_id, \
+                 occurred_at) SELECT $1, $2, $3, $4, $5, $6 FROM (SELECT pg_advisory_xact_lock({OUTBOX_ORDER_LOCK}), \
+                 pg_notify('{}', '')) AS ordered",
+                crate::events::NOTIFY_CHANNEL
+            ),
+            [
+                "POSITIVE_RESULT".into(),
+                test.id.into(),
+                patient.id.into(),
+                centre.id.into(),
+                centre.prefecture_id.into(),
+                now.into(),
+            ],
+        );
+        db.execute_raw(statement).await?;
+        return Ok(());
+    }
+    // SQLite serialises writers anyway.
     outbox_event::ActiveModel {
         kind: Set("POSITIVE_RESULT".to_owned()),
         lab_test_id: Set(test.id),
@@ -228,9 +248,8 @@ async fn write_positive_event(
     }
     .insert(db)
     .await?;
-    if crate::db::is_postgres(db) {
-        // Wakes the dispatchers of every replica when this commits.
-        db.execute_unprepared(&format!("SELECT pg_notify('{}', '')", crate::events::NOTIFY_CHANNEL)).await?;
-    }
     Ok(())
 }
+
+/// The PostgreSQL advisory lock that orders outbox IDs.
+const OUTBOX_ORDER_LOCK: i64 = 72010529;

@@ -12,6 +12,7 @@ both!(
     too_deep_too_complex_or_too_wide_operations_are_refused_before_any_sql,
     oversized_and_non_json_bodies_are_refused_with_a_graphql_error,
     introspection_can_be_switched_off,
+    in_a_batch_only_the_operation_over_a_limit_is_refused,
 );
 
 async fn post_raw(app: &TestApp, content_type: &str, body: Vec<u8>) -> (u16, Value) {
@@ -93,4 +94,31 @@ async fn introspection_can_be_switched_off(backend: Backend) {
     assert_eq!(ide.status().as_u16(), 404);
     let normal = app.gql(Some(&token), "{ me { username } }", json!({})).await;
     assert_eq!(normal["data"]["me"]["username"], "hc1");
+}
+
+async fn in_a_batch_only_the_operation_over_a_limit_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.login("hc1").await;
+    let aliases =
+        format!("{{ me {{ {} }} }}", (0..51).map(|i| format!("u{i}: username")).collect::<Vec<_>>().join(" "));
+    let unknown_type = "query($x: [NoSuchType] = [1]) { me { username } }";
+    let batch = json!([
+        { "query": "{ me { username } }" },
+        { "query": aliases },
+        { "query": unknown_type },
+        { "query": "{ me { role } }" },
+    ]);
+    let before = app.query_count().await;
+    let response = app.client.post(app.url("/graphql")).bearer_auth(&token).json(&batch).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    let answers: Value = response.json().await.expect("JSON");
+    let after = app.query_count().await;
+    assert_eq!(answers[0]["data"]["me"]["username"], "hc1", "{answers}");
+    assert_eq!(answers[1]["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{answers}");
+    assert!(answers[1]["data"].is_null(), "{answers}");
+    assert_eq!(answers[2]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{answers}");
+    assert_eq!(answers[3]["data"]["me"]["role"], "HEALTH_CENTRE_STAFF", "{answers}");
+    // The session lookup and the two operations that ran, nothing for the
+    // refused ones.
+    assert!(after - before <= 3, "{} statements", after - before);
 }

@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use crate::both;
 use crate::helpers::{Backend, TestApp, spawn_app};
 
-both!(a_page_of_patients_with_relations_costs_the_same_statements_whatever_its_size);
+both!(
+    a_page_of_patients_with_relations_costs_the_same_statements_whatever_its_size,
+    a_page_shows_each_patients_latest_health_report,
+);
 
 const PAGE: &str = "query($first: Int!) { patients(first: $first) { edges { node {
     id
@@ -71,4 +74,51 @@ async fn a_page_of_patients_with_relations_costs_the_same_statements_whatever_it
     assert_eq!(ten, hundred, "a page of 100 costs as many statements as a page of 10");
     assert_eq!(ten_again, ten, "the count is stable");
     assert!(ten <= 10, "a handful of statements per page, not one per row: {ten}");
+}
+
+async fn a_page_shows_each_patients_latest_health_report(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let report = "mutation($input: HealthReportInput!) { submitHealthReport(input: $input) { id } }";
+    // Three patients: with no report, with three (the latest not the last
+    // entered), and with two reported for the same moment (the later ID
+    // counts as the latest).
+    let mut patients = Vec::new();
+    for name in ["レポート ナシ", "レポート サン", "レポート ドウジ"] {
+        patients.push(app.register_patient(&clinic, name, json!({})).await.0);
+    }
+    let mut expected = vec![Value::Null];
+    for (patient, reports) in [
+        (
+            &patients[1],
+            vec![("2026-11-20T09:00:00Z", 36.5), ("2026-11-22T09:00:00Z", 38.2), ("2026-11-21T09:00:00Z", 37.0)],
+        ),
+        (&patients[2], vec![("2026-11-22T08:00:00Z", 36.9), ("2026-11-22T08:00:00Z", 37.4)]),
+    ] {
+        let mut entered = Vec::new();
+        for (at, temperature) in reports {
+            let input = json!({ "patientId": patient, "bodyTemperature": temperature, "spo2": 97,
+                                "symptoms": [], "reportedAt": at });
+            let answer = app.gql(Some(&hc1), report, json!({ "input": input })).await;
+            assert!(answer["errors"].is_null(), "{answer}");
+            entered.push((at, temperature));
+        }
+        // The last of the latest moment, in entry order.
+        let latest = entered.iter().max_by(|a, b| a.0.cmp(b.0)).map(|(_, t)| *t);
+        expected.push(json!(latest));
+    }
+    let page = app
+        .gql(
+            Some(&hc1),
+            "{ patients(first: 3) { edges { node { id latestHealthReport { bodyTemperature } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(page["errors"].is_null(), "{page}");
+    let edges = page["data"]["patients"]["edges"].as_array().cloned().unwrap_or_default();
+    for (patient, latest) in patients.iter().zip(expected) {
+        let node = edges.iter().map(|e| &e["node"]).find(|n| n["id"] == patient.as_str()).expect("on the page");
+        assert_eq!(node["latestHealthReport"]["bodyTemperature"], latest, "{page}");
+    }
 }

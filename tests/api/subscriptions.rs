@@ -20,6 +20,7 @@ both!(
     logout_ends_an_open_subscription,
     a_prefecture_receives_its_positives_without_personal_data,
     server_sent_events_deliver_positives_where_websocket_is_blocked,
+    subscriptions_over_a_limit_are_refused_on_both_transports,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -338,4 +339,42 @@ async fn server_sent_events_deliver_positives_where_websocket_is_blocked(backend
     .expect("an event in time")
     .expect("a next event");
     assert_eq!(event["data"]["positiveResults"]["test"]["id"], positive.as_str());
+}
+
+async fn subscriptions_over_a_limit_are_refused_on_both_transports(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let hc1 = app.login("hc1").await;
+    let aliases = (0..51).map(|i| format!("c{i}: cursor")).collect::<Vec<_>>().join(" ");
+    let query = format!("subscription {{ positiveResults {{ {aliases} }} }}");
+
+    let (mut socket, ack) = Subscriber::open(&app, Protocol::Transport, Some(&hc1)).await;
+    assert_eq!(ack.as_ref().map(|a| a["type"].clone()), Some(json!("connection_ack")), "{ack:?}");
+    socket
+        .send(text(json!({ "id": "1", "type": "subscribe", "payload": { "query": query } })))
+        .await
+        .expect("subscribe sent");
+    let answer = next_message(&mut socket).await.expect("an answer");
+    // async-graphql answers a refused operation with one result that
+    // carries the error, and no data.
+    assert_eq!(answer["type"], "next", "{answer}");
+    assert!(answer["payload"]["data"].is_null(), "{answer}");
+    assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{answer}");
+
+    let response = app
+        .client
+        .post(app.url("/graphql/stream"))
+        .bearer_auth(&hc1)
+        .header("Accept", "text/event-stream")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("the stream opens");
+    let body = tokio::time::timeout(PATIENCE, response.text()).await.expect("the stream ends").expect("a body");
+    let data = body
+        .split("\n\n")
+        .find(|block| block.contains("event: next"))
+        .and_then(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
+        .unwrap_or_default();
+    let event: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+    assert_eq!(event["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{body}");
 }
