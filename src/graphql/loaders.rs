@@ -10,7 +10,9 @@ use entity::{
     account, condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test,
     medical_visit, organisation, patient, patient_transfer, prefecture,
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Select};
+
+use crate::rows::{ByPosition, Positional};
 
 /// The loader behind the request's `DataLoader`.
 pub struct AppLoader {
@@ -19,9 +21,23 @@ pub struct AppLoader {
     pub principal: Option<crate::auth::Principal>,
 }
 
-/// Row by primary key: `$key(id)` loads `$entity` rows.
+/// Reads the rows of `select` by column name (sea-orm's way).
+async fn by_name<E: EntityTrait>(select: Select<E>, db: &DatabaseConnection) -> Result<Vec<E::Model>, DbErr> {
+    select.all(db).await
+}
+
+/// Reads the rows of `select` by column position: for the tables a page
+/// reads most rows of.
+async fn by_position<E: EntityTrait>(select: Select<E>, db: &DatabaseConnection) -> Result<Vec<E::Model>, DbErr>
+where
+    E::Model: Positional,
+{
+    Ok(select.into_model::<ByPosition<E::Model>>().all(db).await?.into_iter().map(|row| row.0).collect())
+}
+
+/// Row by primary key: `$key(id)` loads `$entity` rows, read `$read`.
 macro_rules! by_id {
-    ($key:ident, $module:ident, $id:ty) => {
+    ($key:ident, $module:ident, $id:ty, $read:ident) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub struct $key(pub $id);
 
@@ -31,11 +47,8 @@ macro_rules! by_id {
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
                 let ids: Vec<$id> = keys.iter().map(|k| k.0).collect();
-                let rows = $module::Entity::find()
-                    .filter($module::Column::Id.is_in(ids))
-                    .all(&self.db)
-                    .await
-                    .map_err(Arc::new)?;
+                let select = $module::Entity::find().filter($module::Column::Id.is_in(ids));
+                let rows = $read(select, &self.db).await.map_err(Arc::new)?;
                 Ok(rows.into_iter().map(|row| ($key(row.id), row)).collect())
             }
         }
@@ -43,9 +56,10 @@ macro_rules! by_id {
 }
 
 /// Children by parent: `$key(parent)` loads the `$module` rows whose
-/// `$parent` column is that parent, ordered by `$order` then id.
+/// `$parent` column is that parent, ordered by `$order` then id, read
+/// `$read`.
 macro_rules! children {
-    ($key:ident, $module:ident, $parent:ident, $field:ident, $order:ident) => {
+    ($key:ident, $module:ident, $parent:ident, $field:ident, $order:ident, $read:ident) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub struct $key(pub i64);
 
@@ -55,13 +69,11 @@ macro_rules! children {
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
                 let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-                let rows = $module::Entity::find()
+                let select = $module::Entity::find()
                     .filter($module::Column::$parent.is_in(ids))
                     .order_by_asc($module::Column::$order)
-                    .order_by_asc($module::Column::Id)
-                    .all(&self.db)
-                    .await
-                    .map_err(Arc::new)?;
+                    .order_by_asc($module::Column::Id);
+                let rows = $read(select, &self.db).await.map_err(Arc::new)?;
                 let mut grouped: HashMap<$key, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
                 for row in rows {
                     grouped.entry($key(row.$field)).or_default().push(row);
@@ -72,14 +84,14 @@ macro_rules! children {
     };
 }
 
-by_id!(PatientById, patient, i64);
-by_id!(HealthCentreById, health_centre, i64);
-by_id!(FacilityById, facility, i64);
-by_id!(PrefectureById, prefecture, i32);
-by_id!(OrganisationById, organisation, i64);
-by_id!(AccountById, account, i64);
-by_id!(TestById, lab_test, i64);
-by_id!(HospitalisationById, hospitalisation, i64);
+by_id!(PatientById, patient, i64, by_position);
+by_id!(HealthCentreById, health_centre, i64, by_name);
+by_id!(FacilityById, facility, i64, by_name);
+by_id!(PrefectureById, prefecture, i32, by_name);
+by_id!(OrganisationById, organisation, i64, by_name);
+by_id!(AccountById, account, i64, by_name);
+by_id!(TestById, lab_test, i64, by_position);
+by_id!(HospitalisationById, hospitalisation, i64, by_position);
 
 /// A patient by ID, within the caller's row scope: what federation entities
 /// resolve through (a patient out of reach is simply absent).
@@ -96,12 +108,10 @@ impl Loader<ReachablePatientById> for AppLoader {
     ) -> Result<HashMap<ReachablePatientById, Self::Value>, Self::Error> {
         let Some(principal) = &self.principal else { return Ok(HashMap::new()) };
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let rows = patient::Entity::find()
+        let select = patient::Entity::find()
             .filter(patient::Column::Id.is_in(ids))
-            .filter(crate::auth::policy::patient_scope(principal))
-            .all(&self.db)
-            .await
-            .map_err(Arc::new)?;
+            .filter(crate::auth::policy::patient_scope(principal));
+        let rows = by_position(select, &self.db).await.map_err(Arc::new)?;
         Ok(rows.into_iter().map(|row| (ReachablePatientById(row.id), row)).collect())
     }
 }
@@ -131,13 +141,13 @@ macro_rules! by_code {
 
 by_code!(HealthCentreByCode, health_centre);
 by_code!(PrefectureByCode, prefecture);
-children!(TestsOfPatient, lab_test, PatientId, patient_id, SampledAt);
-children!(HospitalisationsOfPatient, hospitalisation, PatientId, patient_id, AdmittedAt);
-children!(HealthReportsOfPatient, health_report, PatientId, patient_id, ReportedAt);
-children!(FollowUpCallsOfPatient, follow_up_call, PatientId, patient_id, CalledAt);
-children!(ConditionsOfHospitalisation, condition_entry, HospitalisationId, hospitalisation_id, ObservedAt);
-children!(MedicalVisitsOfPatient, medical_visit, PatientId, patient_id, VisitedOn);
-children!(TransfersOfPatient, patient_transfer, PatientId, patient_id, TransferredAt);
+children!(TestsOfPatient, lab_test, PatientId, patient_id, SampledAt, by_position);
+children!(HospitalisationsOfPatient, hospitalisation, PatientId, patient_id, AdmittedAt, by_position);
+children!(HealthReportsOfPatient, health_report, PatientId, patient_id, ReportedAt, by_position);
+children!(FollowUpCallsOfPatient, follow_up_call, PatientId, patient_id, CalledAt, by_name);
+children!(ConditionsOfHospitalisation, condition_entry, HospitalisationId, hospitalisation_id, ObservedAt, by_name);
+children!(MedicalVisitsOfPatient, medical_visit, PatientId, patient_id, VisitedOn, by_name);
+children!(TransfersOfPatient, patient_transfer, PatientId, patient_id, TransferredAt, by_name);
 
 /// A patient's most recent health report (by report time, then ID): a page
 /// that shows only the latest reads one row per patient, not them all.
@@ -155,14 +165,12 @@ impl Loader<LatestHealthReportOfPatient> for AppLoader {
         keys: &[LatestHealthReportOfPatient],
     ) -> Result<HashMap<LatestHealthReportOfPatient, Self::Value>, Self::Error> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let rows = health_report::Entity::find()
-            .filter(health_report::Column::PatientId.is_in(ids))
-            .filter(sea_orm::sea_query::Expr::cust(
+        let select = health_report::Entity::find().filter(health_report::Column::PatientId.is_in(ids)).filter(
+            sea_orm::sea_query::Expr::cust(
                 r#"NOT EXISTS (SELECT 1 FROM "health_reports" AS "later" WHERE "later"."patient_id" = "health_reports"."patient_id" AND ("later"."reported_at" > "health_reports"."reported_at" OR ("later"."reported_at" = "health_reports"."reported_at" AND "later"."id" > "health_reports"."id")))"#,
-            ))
-            .all(&self.db)
-            .await
-            .map_err(Arc::new)?;
+            ),
+        );
+        let rows = by_position(select, &self.db).await.map_err(Arc::new)?;
         let mut latest: HashMap<_, _> = keys.iter().map(|k| (*k, None)).collect();
         for row in rows {
             latest.insert(LatestHealthReportOfPatient(row.patient_id), Some(row));

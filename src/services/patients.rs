@@ -11,6 +11,7 @@ use super::{reachable_patient, require};
 use crate::auth::{Principal, Role, policy};
 use crate::domain::{BirthDate, ContactEmail, ContactPhone, NameKana, PersonName, PostalAddress, SmartphoneId};
 use crate::error::{AppError, AppResult};
+use crate::rows::ByPosition;
 use crate::state::AppState;
 
 /// A parsed registration: every value already valid.
@@ -216,7 +217,15 @@ pub async fn list(
     if let Some(after) = after {
         query = query.filter(patient::Column::Id.lt(after));
     }
-    let mut rows = query.order_by_desc(patient::Column::Id).limit(first + 1).all(&state.db).await?;
+    let mut rows: Vec<patient::Model> = query
+        .order_by_desc(patient::Column::Id)
+        .limit(first + 1)
+        .into_model::<ByPosition<patient::Model>>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|row| row.0)
+        .collect();
     let more = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok((rows, more))
@@ -232,5 +241,10 @@ pub async fn get(state: &AppState, principal: &Principal, id: i64) -> AppResult<
     if !policy::may_read_clinical(principal) {
         return Err(AppError::forbidden("system administrators see no clinical data"));
     }
-    Ok(patient::Entity::find_by_id(id).filter(policy::patient_scope(principal)).one(&state.db).await?)
+    let row = patient::Entity::find_by_id(id)
+        .filter(policy::patient_scope(principal))
+        .into_model::<ByPosition<patient::Model>>()
+        .one(&state.db)
+        .await?;
+    Ok(row.map(|row| row.0))
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::{TestKind, TestResult};
-use entity::{facility, health_centre, lab_test, lab_test_result, outbox_event, patient};
+use entity::{facility, lab_test, lab_test_result, patient};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Set};
 
@@ -197,18 +197,25 @@ async fn append_result(
 }
 
 /// The outbox row behind the `positiveResults` subscription, addressed to
-/// the patient's responsible health centre at this moment.
+/// the patient's responsible health centre (and its prefecture) at this
+/// moment. One statement.
 async fn write_positive_event(
     db: &impl ConnectionTrait,
     test: &lab_test::Model,
     patient: &patient::Model,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let centre = health_centre::Entity::find_by_id(patient.responsible_health_centre_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("patient without health centre")))?;
-    if crate::db::is_postgres(db) {
+    let backend = db.get_database_backend();
+    let values: [sea_orm::Value; 5] = [
+        "POSITIVE_RESULT".into(),
+        test.id.into(),
+        patient.id.into(),
+        now.into(),
+        patient.responsible_health_centre_id.into(),
+    ];
+    let columns = "INSERT INTO outbox_events (kind, lab_test_id, patient_id, occurred_at, health_centre_id, \
+                   prefecture_id)";
+    let sql = if backend == sea_orm::DbBackend::Postgres {
         // Outbox IDs must become visible in the order they are numbered, or
         // a reader that has seen ID n+1 could later miss a slower n. A
         // transaction-scoped lock makes positive-result transactions take
@@ -216,38 +223,19 @@ async fn write_positive_event(
         // statement that takes the ID, the last before the commit, so that
         // it is held for one statement and the commit; the notification
         // (which wakes the dispatchers of every replica) is sent on commit.
-        let statement = sea_orm::Statement::from_sql_and_values(
-            sea_orm::DbBackend::Postgres,
-            format!(
-                "INSERT INTO outbox_events (kind, lab_test_id, patient_id, health_centre_id, prefecture_id, \
-                 occurred_at) SELECT $1, $2, $3, $4, $5, $6 FROM (SELECT pg_advisory_xact_lock({OUTBOX_ORDER_LOCK}), \
-                 pg_notify('{}', '')) AS ordered",
-                crate::events::NOTIFY_CHANNEL
-            ),
-            [
-                "POSITIVE_RESULT".into(),
-                test.id.into(),
-                patient.id.into(),
-                centre.id.into(),
-                centre.prefecture_id.into(),
-                now.into(),
-            ],
-        );
-        db.execute_raw(statement).await?;
-        return Ok(());
+        format!(
+            "{columns} SELECT $1, $2, $3, $4, hc.id, hc.prefecture_id FROM health_centres hc, \
+             (SELECT pg_advisory_xact_lock({OUTBOX_ORDER_LOCK}), pg_notify('{}', '')) AS ordered WHERE hc.id = $5",
+            crate::events::NOTIFY_CHANNEL
+        )
+    } else {
+        // SQLite serialises writers anyway.
+        format!("{columns} SELECT ?, ?, ?, ?, hc.id, hc.prefecture_id FROM health_centres hc WHERE hc.id = ?")
+    };
+    let inserted = db.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
+    if inserted.rows_affected() != 1 {
+        return Err(AppError::Internal(anyhow::anyhow!("patient without health centre")));
     }
-    // SQLite serialises writers anyway.
-    outbox_event::ActiveModel {
-        kind: Set("POSITIVE_RESULT".to_owned()),
-        lab_test_id: Set(test.id),
-        patient_id: Set(patient.id),
-        health_centre_id: Set(centre.id),
-        prefecture_id: Set(centre.prefecture_id),
-        occurred_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
     Ok(())
 }
 

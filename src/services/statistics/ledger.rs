@@ -376,181 +376,159 @@ pub fn contribution(facts: &Facts) -> Contribution {
     out
 }
 
-#[derive(Debug, FromQueryResult)]
-struct PatientRow {
-    health_centre_id: i64,
-    prefecture_id: i32,
-    sex: Sex,
-    case_type: CaseType,
-    birth_date: NaiveDate,
-    registered_at: DateTime<Utc>,
-    care_setting: CareSetting,
-    outcome: Option<Outcome>,
-    outcome_at: Option<DateTime<Utc>>,
+fn statement(backend: DbBackend, text: &str, patient_id: i64) -> Statement {
+    // `?1` on SQLite: the one value may be used more than once.
+    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?1" };
+    Statement::from_sql_and_values(backend, text.replace("$1", placeholder), [Value::from(patient_id)])
 }
 
+/// A row of the facts about a patient, read in one statement: the patient
+/// (`part` 0), a test (1), a care decision (2) or a hospital stay with one of
+/// its condition entries (3). Which columns are set depends on the part.
 #[derive(Debug, FromQueryResult)]
-struct TestRow {
-    sampled_at: DateTime<Utc>,
-    result: TestResult,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct CareRow {
-    id: i64,
-    recorded_at: DateTime<Utc>,
-    decided_at: DateTime<Utc>,
-    care_setting: CareSetting,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct StayRow {
-    id: i64,
-    recorded_at: DateTime<Utc>,
-    admitted_at: DateTime<Utc>,
-    discharged_at: Option<DateTime<Utc>>,
+struct FactRow {
+    part: i64,
+    /// Care decision or stay.
+    id: Option<i64>,
+    /// Registered (patient), sampled (test), recorded (care, stay).
+    at1: Option<DateTime<Utc>>,
+    /// Outcome (patient), decided (care), admitted (stay).
+    at2: Option<DateTime<Utc>>,
+    /// Discharged (stay).
+    at3: Option<DateTime<Utc>>,
+    /// Care setting (patient, care), result (test), entry severity (stay).
+    text1: Option<String>,
+    /// Sex, case type and outcome (patient).
+    sex: Option<String>,
+    case_type: Option<String>,
+    outcome: Option<String>,
+    health_centre_id: Option<i64>,
+    prefecture_id: Option<i64>,
+    birth_date: Option<NaiveDate>,
     entry_id: Option<i64>,
     entry_recorded_at: Option<DateTime<Utc>>,
     observed_at: Option<DateTime<Utc>>,
-    severity: Option<Severity>,
     icu: Option<bool>,
     ventilator: Option<bool>,
     ecmo: Option<bool>,
 }
 
-fn statement(backend: DbBackend, text: &str, patient_id: i64) -> Statement {
-    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
-    Statement::from_sql_and_values(backend, text.replace("$1", placeholder), [Value::from(patient_id)])
-}
+const FACTS: &str = "SELECT CAST(0 AS BIGINT) AS part, CAST(NULL AS BIGINT) AS id, p.registered_at AS at1, \
+     p.outcome_at AS at2, CAST(NULL AS TIMESTAMPTZ) AS at3, p.care_setting AS text1, p.sex AS sex, \
+     p.case_type AS case_type, p.outcome AS outcome, p.responsible_health_centre_id AS health_centre_id, \
+     CAST(hc.prefecture_id AS BIGINT) AS prefecture_id, p.birth_date AS birth_date, \
+     CAST(NULL AS BIGINT) AS entry_id, CAST(NULL AS TIMESTAMPTZ) AS entry_recorded_at, \
+     CAST(NULL AS TIMESTAMPTZ) AS observed_at, CAST(NULL AS BOOLEAN) AS icu, CAST(NULL AS BOOLEAN) AS ventilator, \
+     CAST(NULL AS BOOLEAN) AS ecmo \
+     FROM patients p JOIN health_centres hc ON hc.id = p.responsible_health_centre_id WHERE p.id = $1 \
+     UNION ALL SELECT 1, NULL, sampled_at, NULL, NULL, result, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+     NULL, NULL, NULL, NULL FROM lab_tests WHERE patient_id = $1 \
+     UNION ALL SELECT 2, id, recorded_at, decided_at, NULL, care_setting, NULL, NULL, NULL, NULL, NULL, NULL, \
+     NULL, NULL, NULL, NULL, NULL, NULL FROM care_setting_changes WHERE patient_id = $1 \
+     UNION ALL SELECT 3, h.id, h.recorded_at, h.admitted_at, h.discharged_at, e.severity, NULL, NULL, NULL, NULL, \
+     NULL, NULL, e.id, e.recorded_at, e.observed_at, e.icu, e.ventilator, e.ecmo \
+     FROM hospitalisations h LEFT JOIN condition_entries e ON e.hospitalisation_id = h.id WHERE h.patient_id = $1 \
+     ORDER BY part, id";
 
 /// The facts about a patient as the rows stand now; `None` if there is no
-/// such patient.
+/// such patient. One statement.
 pub async fn load_facts(db: &impl ConnectionTrait, patient_id: i64) -> AppResult<Option<Facts>> {
-    let backend = db.get_database_backend();
-    let Some(patient) = PatientRow::find_by_statement(statement(
-        backend,
-        "SELECT p.responsible_health_centre_id AS health_centre_id, hc.prefecture_id, p.sex, p.case_type, \
-         p.birth_date, p.registered_at, p.care_setting, p.outcome, p.outcome_at \
-         FROM patients p JOIN health_centres hc ON hc.id = p.responsible_health_centre_id WHERE p.id = $1",
-        patient_id,
-    ))
-    .one(db)
-    .await?
-    else {
+    let rows = FactRow::find_by_statement(statement(db.get_database_backend(), FACTS, patient_id)).all(db).await?;
+    let broken = |what: &str| AppError::Internal(anyhow::anyhow!("facts of a patient: {what} missing"));
+    fn stored<E: ActiveEnum<Value = String>>(text: Option<String>, what: &str) -> AppResult<E> {
+        let text = text.ok_or_else(|| AppError::Internal(anyhow::anyhow!("facts of a patient: {what} missing")))?;
+        E::try_from_value(&text).map_err(|_| AppError::Internal(anyhow::anyhow!("facts of a patient: bad {what}")))
+    }
+    let mut rows = rows.into_iter().peekable();
+    let Some(patient) = rows.next_if(|row| row.part == 0) else {
         return Ok(None);
     };
-    let tests = TestRow::find_by_statement(statement(
-        backend,
-        "SELECT sampled_at, result FROM lab_tests WHERE patient_id = $1",
-        patient_id,
-    ))
-    .all(db)
-    .await?;
-    let care = CareRow::find_by_statement(statement(
-        backend,
-        "SELECT id, recorded_at, decided_at, care_setting FROM care_setting_changes WHERE patient_id = $1",
-        patient_id,
-    ))
-    .all(db)
-    .await?;
-    let rows = StayRow::find_by_statement(statement(
-        backend,
-        "SELECT h.id, h.recorded_at, h.admitted_at, h.discharged_at, e.id AS entry_id, \
-         e.recorded_at AS entry_recorded_at, e.observed_at, e.severity, e.icu, e.ventilator, e.ecmo \
-         FROM hospitalisations h LEFT JOIN condition_entries e ON e.hospitalisation_id = h.id \
-         WHERE h.patient_id = $1 ORDER BY h.id",
-        patient_id,
-    ))
-    .all(db)
-    .await?;
-    let mut stays: Vec<Stay> = Vec::new();
+    let mut facts = Facts {
+        health_centre_id: patient.health_centre_id.ok_or_else(|| broken("health centre"))?,
+        prefecture_id: i32::try_from(patient.prefecture_id.ok_or_else(|| broken("prefecture"))?)
+            .map_err(|_| broken("prefecture"))?,
+        sex: stored(patient.sex, "sex")?,
+        case_type: stored(patient.case_type, "case type")?,
+        birth_date: patient.birth_date.ok_or_else(|| broken("birth date"))?,
+        registered_at: patient.at1.ok_or_else(|| broken("registration"))?,
+        care_setting: stored(patient.text1, "care setting")?,
+        care: Vec::new(),
+        outcome: patient.outcome.map(|o| stored::<Outcome>(Some(o), "outcome")).transpose()?.zip(patient.at2),
+        tests: Vec::new(),
+        stays: Vec::new(),
+    };
     for row in rows {
-        if stays.last().is_none_or(|s| s.id != row.id) {
-            stays.push(Stay {
-                id: row.id,
-                recorded_at: row.recorded_at,
-                admitted_at: row.admitted_at,
-                discharged_at: row.discharged_at,
-                entries: Vec::new(),
-            });
-        }
-        if let (Some(id), Some(recorded_at), Some(observed_at), Some(severity), Some(stay)) =
-            (row.entry_id, row.entry_recorded_at, row.observed_at, row.severity, stays.last_mut())
-        {
-            stay.entries.push(ConditionEntry {
-                id,
-                recorded_at,
-                observed_at,
-                severity,
-                icu: row.icu.unwrap_or(false),
-                ventilator: row.ventilator.unwrap_or(false),
-                ecmo: row.ecmo.unwrap_or(false),
-            });
+        match row.part {
+            1 => facts.tests.push((row.at1.ok_or_else(|| broken("sampling"))?, stored(row.text1, "result")?)),
+            2 => facts.care.push(CareDecision {
+                id: row.id.ok_or_else(|| broken("care decision"))?,
+                recorded_at: row.at1.ok_or_else(|| broken("care record"))?,
+                decided_at: row.at2.ok_or_else(|| broken("care decision time"))?,
+                setting: stored(row.text1, "care setting")?,
+            }),
+            _ => {
+                let id = row.id.ok_or_else(|| broken("stay"))?;
+                if facts.stays.last().is_none_or(|s| s.id != id) {
+                    facts.stays.push(Stay {
+                        id,
+                        recorded_at: row.at1.ok_or_else(|| broken("stay record"))?,
+                        admitted_at: row.at2.ok_or_else(|| broken("admission"))?,
+                        discharged_at: row.at3,
+                        entries: Vec::new(),
+                    });
+                }
+                if let (Some(id), Some(recorded_at), Some(observed_at), Some(severity), Some(stay)) =
+                    (row.entry_id, row.entry_recorded_at, row.observed_at, row.text1, facts.stays.last_mut())
+                {
+                    stay.entries.push(ConditionEntry {
+                        id,
+                        recorded_at,
+                        observed_at,
+                        severity: stored::<Severity>(Some(severity), "severity")?,
+                        icu: row.icu.unwrap_or(false),
+                        ventilator: row.ventilator.unwrap_or(false),
+                        ecmo: row.ecmo.unwrap_or(false),
+                    });
+                }
+            }
         }
     }
-    Ok(Some(Facts {
-        health_centre_id: patient.health_centre_id,
-        prefecture_id: patient.prefecture_id,
-        sex: patient.sex,
-        case_type: patient.case_type,
-        birth_date: patient.birth_date,
-        registered_at: patient.registered_at,
-        care_setting: patient.care_setting,
-        care: care
-            .into_iter()
-            .map(|c| CareDecision {
-                id: c.id,
-                recorded_at: c.recorded_at,
-                decided_at: c.decided_at,
-                setting: c.care_setting,
-            })
-            .collect(),
-        outcome: patient.outcome.zip(patient.outcome_at),
-        tests: tests.into_iter().map(|t| (t.sampled_at, t.result)).collect(),
-        stays,
-    }))
+    Ok(Some(facts))
 }
 
+/// A row of what the ledger holds for a patient: a count (`part` 0, with
+/// `metric`) or a case (`part` 1, with the cross-tabulation dimensions).
 #[derive(Debug, FromQueryResult)]
-struct CountRow {
+struct LedgerRow {
+    part: i64,
     metric: i64,
     day: i64,
     health_centre_id: i64,
     prefecture_id: i64,
-    n: i64,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct CaseRow {
-    day: i64,
-    health_centre_id: i64,
-    prefecture_id: i64,
     age_decade: i64,
-    sex: String,
-    case_type: String,
-    care_setting: String,
+    sex: Option<String>,
+    case_type: Option<String>,
+    care_setting: Option<String>,
     severity: Option<String>,
     outcome: Option<String>,
     n: i64,
 }
 
-/// What the ledger holds for a patient: the sum of its deltas.
+/// What the ledger holds for a patient: the sum of its deltas (one
+/// statement for both tables).
 pub async fn recorded(db: &impl ConnectionTrait, patient_id: i64) -> AppResult<Contribution> {
     let backend = db.get_database_backend();
-    let counts = CountRow::find_by_statement(statement(
+    let rows = LedgerRow::find_by_statement(statement(
         backend,
-        "SELECT CAST(metric AS BIGINT) AS metric, CAST(day AS BIGINT) AS day, health_centre_id, \
-         CAST(prefecture_id AS BIGINT) AS prefecture_id, CAST(SUM(delta) AS BIGINT) AS n FROM stat_events \
-         WHERE patient_id = $1 GROUP BY metric, day, health_centre_id, prefecture_id",
-        patient_id,
-    ))
-    .all(db)
-    .await?;
-    let cases = CaseRow::find_by_statement(statement(
-        backend,
-        "SELECT CAST(day AS BIGINT) AS day, health_centre_id, CAST(prefecture_id AS BIGINT) AS prefecture_id, \
-         CAST(age_decade AS BIGINT) AS age_decade, sex, case_type, care_setting, severity, outcome, \
-         CAST(SUM(delta) AS BIGINT) AS n FROM stat_cases WHERE patient_id = $1 \
+        "SELECT CAST(0 AS BIGINT) AS part, CAST(metric AS BIGINT) AS metric, CAST(day AS BIGINT) AS day, \
+         health_centre_id, CAST(prefecture_id AS BIGINT) AS prefecture_id, CAST(0 AS BIGINT) AS age_decade, \
+         CAST(NULL AS TEXT) AS sex, CAST(NULL AS TEXT) AS case_type, CAST(NULL AS TEXT) AS care_setting, \
+         CAST(NULL AS TEXT) AS severity, CAST(NULL AS TEXT) AS outcome, CAST(SUM(delta) AS BIGINT) AS n \
+         FROM stat_events WHERE patient_id = $1 GROUP BY metric, day, health_centre_id, prefecture_id \
+         UNION ALL \
+         SELECT CAST(1 AS BIGINT), CAST(0 AS BIGINT), CAST(day AS BIGINT), health_centre_id, \
+         CAST(prefecture_id AS BIGINT), CAST(age_decade AS BIGINT), sex, case_type, care_setting, severity, \
+         outcome, CAST(SUM(delta) AS BIGINT) FROM stat_cases WHERE patient_id = $1 \
          GROUP BY day, health_centre_id, prefecture_id, age_decade, sex, case_type, care_setting, severity, outcome",
         patient_id,
     ))
@@ -559,32 +537,33 @@ pub async fn recorded(db: &impl ConnectionTrait, patient_id: i64) -> AppResult<C
     let narrow =
         |n: i64| i32::try_from(n).map_err(|_| AppError::Internal(anyhow::anyhow!("ledger value out of range")));
     let mut out = Contribution::default();
-    for row in counts {
-        let metric = Metric::from_code(row.metric)
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown metric {} in the ledger", row.metric)))?;
-        let key = CountKey {
-            metric,
-            day: narrow(row.day)?,
-            health_centre_id: row.health_centre_id,
-            prefecture_id: narrow(row.prefecture_id)?,
-        };
-        if row.n != 0 {
-            out.counts.insert(key, narrow(row.n)?);
+    for row in rows {
+        if row.n == 0 {
+            continue;
         }
-    }
-    for row in cases {
-        let key = CaseKey {
-            day: narrow(row.day)?,
-            health_centre_id: row.health_centre_id,
-            prefecture_id: narrow(row.prefecture_id)?,
-            age_decade: i16::try_from(row.age_decade).unwrap_or(9),
-            sex: row.sex,
-            case_type: row.case_type,
-            care_setting: row.care_setting,
-            severity: row.severity,
-            outcome: row.outcome,
-        };
-        if row.n != 0 {
+        if row.part == 0 {
+            let metric = Metric::from_code(row.metric)
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown metric {} in the ledger", row.metric)))?;
+            let key = CountKey {
+                metric,
+                day: narrow(row.day)?,
+                health_centre_id: row.health_centre_id,
+                prefecture_id: narrow(row.prefecture_id)?,
+            };
+            out.counts.insert(key, narrow(row.n)?);
+        } else {
+            let missing = || AppError::Internal(anyhow::anyhow!("a ledger case without its dimensions"));
+            let key = CaseKey {
+                day: narrow(row.day)?,
+                health_centre_id: row.health_centre_id,
+                prefecture_id: narrow(row.prefecture_id)?,
+                age_decade: i16::try_from(row.age_decade).unwrap_or(9),
+                sex: row.sex.ok_or_else(missing)?,
+                case_type: row.case_type.ok_or_else(missing)?,
+                care_setting: row.care_setting.ok_or_else(missing)?,
+                severity: row.severity,
+                outcome: row.outcome,
+            };
             out.cases.insert(key, narrow(row.n)?);
         }
     }
