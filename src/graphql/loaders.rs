@@ -164,16 +164,29 @@ impl Loader<LatestHealthReportOfPatient> for AppLoader {
         &self,
         keys: &[LatestHealthReportOfPatient],
     ) -> Result<HashMap<LatestHealthReportOfPatient, Self::Value>, Self::Error> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let select = health_report::Entity::find().filter(health_report::Column::PatientId.is_in(ids)).filter(
-            sea_orm::sea_query::Expr::cust(
-                r#"NOT EXISTS (SELECT 1 FROM "health_reports" AS "later" WHERE "later"."patient_id" = "health_reports"."patient_id" AND ("later"."reported_at" > "health_reports"."reported_at" OR ("later"."reported_at" = "health_reports"."reported_at" AND "later"."id" > "health_reports"."id")))"#,
-            ),
+        // Numbered newest first per patient, the first kept: one pass over
+        // the page's reports, on either database.
+        let backend = self.db.get_database_backend();
+        let placeholders: Vec<String> = (1..=keys.len())
+            .map(|n| if backend == sea_orm::DbBackend::Postgres { format!("${n}") } else { "?".to_owned() })
+            .collect();
+        let sql = format!(
+            "SELECT id, patient_id, reporter, reported_by_account_id, body_temperature, spo2, symptoms, note, \
+             reported_at, recorded_at FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY patient_id \
+             ORDER BY reported_at DESC, id DESC) AS newest FROM health_reports r WHERE patient_id IN ({})) ranked \
+             WHERE newest = 1",
+            placeholders.join(", ")
         );
-        let rows = by_position(select, &self.db).await.map_err(Arc::new)?;
+        let values = keys.iter().map(|k| sea_orm::Value::from(k.0));
+        let rows = health_report::Entity::find()
+            .from_raw_sql(sea_orm::Statement::from_sql_and_values(backend, sql, values))
+            .into_model::<ByPosition<health_report::Model>>()
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
         let mut latest: HashMap<_, _> = keys.iter().map(|k| (*k, None)).collect();
         for row in rows {
-            latest.insert(LatestHealthReportOfPatient(row.patient_id), Some(row));
+            latest.insert(LatestHealthReportOfPatient(row.0.patient_id), Some(row.0));
         }
         Ok(latest)
     }
