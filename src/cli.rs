@@ -99,6 +99,11 @@ pub struct ServeArgs {
     /// Hours a session lasts at most.
     #[arg(long, env = "HERSYS_SESSION_LIFETIME_HOURS", default_value_t = 12)]
     pub session_lifetime_hours: u64,
+    /// Milliseconds a resolved session is reused before its token is looked
+    /// up again; a session ended through another replica works here for at
+    /// most this long (0: look it up on every request)
+    #[arg(long, env = "HERSYS_SESSION_CACHE_MS", default_value_t = 1000)]
+    pub session_cache_ms: u64,
     /// Do not serve the in-browser IDE on GET /graphql.
     #[arg(long, env = "HERSYS_NO_IDE")]
     pub no_ide: bool,
@@ -175,6 +180,7 @@ impl ServeArgs {
         }
         config.session_idle_timeout = std::time::Duration::from_secs(self.session_idle_minutes.max(1) * 60);
         config.session_absolute_lifetime = std::time::Duration::from_secs(self.session_lifetime_hours.max(1) * 3600);
+        config.session_cache = std::time::Duration::from_millis(self.session_cache_ms);
         config.ide = !self.no_ide;
         config.introspection = !self.no_introspection;
         config.max_complexity = self.max_complexity;
@@ -266,6 +272,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 background_queries,
                 clock,
                 hub,
+                sessions: std::sync::Arc::new(crate::auth::recent::RecentSessions::new(std::time::Duration::ZERO)),
             };
             let operator = crate::services::accounts::operator_organisation(&state).await.map_err(describe)?;
             let created = crate::services::accounts::create_account(&state, None, &args.username, &password, operator)

@@ -37,6 +37,10 @@ pub struct Config {
     pub session_idle_timeout: Duration,
     /// A session ends this long after sign-in, used or not.
     pub session_absolute_lifetime: Duration,
+    /// How long a resolved session is reused without looking its token up
+    /// again (zero: every request looks it up). A session ended through
+    /// another replica keeps working here for at most this long.
+    pub session_cache: Duration,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Largest `first` of a connection.
@@ -111,6 +115,7 @@ impl Config {
             db_max_connections: default_pool_size(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_absolute_lifetime: Duration::from_secs(12 * 60 * 60),
+            session_cache: Duration::from_secs(1),
             max_body_bytes: 256 * 1024,
             max_page_size: 500,
             ide: true,

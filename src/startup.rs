@@ -56,7 +56,8 @@ impl Application {
             TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
         let hub = Arc::new(EventHub::new(config.subscriber_buffer));
         let background_queries = Arc::new(QueryCounter::default());
-        let state = AppState { db, config: Arc::new(config), queries, background_queries, clock, hub };
+        let sessions = Arc::new(crate::auth::recent::RecentSessions::new(config.session_cache));
+        let state = AppState { db, config: Arc::new(config), queries, background_queries, clock, hub, sessions };
         crate::events::start_dispatcher(
             db::counted(&state.db, state.background_queries.clone()),
             state.config.database_url.expose().to_owned(),

@@ -26,6 +26,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The live broadcast of positive results.
     pub hub: Arc<EventHub>,
+    /// Sessions resolved in the last moment.
+    pub sessions: Arc<crate::auth::recent::RecentSessions>,
 }
 
 impl AppState {

@@ -5,6 +5,7 @@ pub mod matrix;
 pub mod password;
 pub mod policy;
 pub mod principal;
+pub mod recent;
 pub mod session;
 
 pub use principal::{Principal, Role};

@@ -90,6 +90,7 @@ pub async fn logout(state: &AppState, principal: &Principal) -> AppResult<()> {
         .filter(session::Column::RevokedAt.is_null())
         .exec(&state.db)
         .await?;
+    state.sessions.forget_all();
     super::audit::record(&state.db, principal, "LOGOUT", None, &[], state.now()).await?;
     tracing::info!(session_id = principal.session_id, "signed out");
     Ok(())
@@ -118,6 +119,15 @@ struct SessionRow {
 pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principal>> {
     let now = state.now();
     let hash = tokens::hash_token(token);
+    let idle = Duration::from_std(state.config.session_idle_timeout).unwrap_or(Duration::minutes(30));
+    if let Some(recent) = state.sessions.get(&hash)
+        && recent.expires_at > now
+        && recent.last_seen_at + idle > now
+        && recent.last_seen_at + TOUCH_INTERVAL > now
+    {
+        return Ok(Some(recent.principal));
+    }
+    let generation = state.sessions.generation();
     let query = Query::select()
         .expr_as(Expr::col((session::Entity, session::Column::Id)), "session_id")
         .column((session::Entity, session::Column::PatientId))
@@ -147,13 +157,12 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principa
             patient::Entity,
             Expr::col((patient::Entity, patient::Column::Id)).equals((session::Entity, session::Column::PatientId)),
         )
-        .and_where(Expr::col((session::Entity, session::Column::TokenHash)).eq(hash))
+        .and_where(Expr::col((session::Entity, session::Column::TokenHash)).eq(hash.as_str()))
         .to_owned();
     let statement = state.db.get_database_backend().build(&query);
     let Some(row) = SessionRow::find_by_statement(statement).one(&state.db).await? else {
         return Ok(None);
     };
-    let idle = Duration::from_std(state.config.session_idle_timeout).unwrap_or(Duration::minutes(30));
     let live = row.revoked_at.is_none()
         && row.expires_at > now
         && row.last_seen_at + idle > now
@@ -162,12 +171,14 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principa
     if !live {
         return Ok(None);
     }
+    let mut last_seen_at = row.last_seen_at;
     if row.last_seen_at + TOUCH_INTERVAL <= now {
         session::Entity::update_many()
             .col_expr(session::Column::LastSeenAt, Expr::value(now))
             .filter(session::Column::Id.eq(row.session_id))
             .exec(&state.db)
             .await?;
+        last_seen_at = now;
     }
     let principal = match (row.patient_id, row.account_id, row.organisation_kind) {
         (Some(patient_id), _, _) => patient_principal(row.session_id, patient_id),
@@ -185,6 +196,8 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principa
         },
         _ => return Ok(None),
     };
+    let recent = crate::auth::recent::Recent::new(principal.clone(), row.expires_at, last_seen_at);
+    state.sessions.keep(hash, recent, generation);
     Ok(Some(principal))
 }
 
@@ -277,6 +290,7 @@ pub async fn logout_everywhere(state: &AppState, principal: &Principal) -> AppRe
         (None, None) => update.filter(session::Column::Id.eq(principal.session_id)),
     };
     let ended = update.exec(&state.db).await?.rows_affected;
+    state.sessions.forget_all();
     super::audit::record(&state.db, principal, "LOGOUT_EVERYWHERE", None, &[], now).await?;
     tracing::info!(account_id = principal.account_id, ended, "signed out everywhere");
     Ok(ended)
@@ -314,6 +328,7 @@ pub async fn change_password(state: &AppState, principal: &Principal, current: &
         .await?;
     super::audit::record(&txn, principal, "CHANGE_PASSWORD", None, &[], now).await?;
     txn.commit().await?;
+    state.sessions.forget_all();
     tracing::info!(account_id, "password changed");
     Ok(())
 }
@@ -420,6 +435,7 @@ pub async fn set_account_disabled(
     let action = if disabled { "DISABLE_ACCOUNT" } else { "ENABLE_ACCOUNT" };
     super::audit::record(&txn, principal, action, None, &[], now).await?;
     txn.commit().await?;
+    state.sessions.forget_all();
     tracing::info!(account_id, disabled, "account access changed");
     Ok(updated)
 }
@@ -453,6 +469,7 @@ pub async fn assign_organisation(
         .await?;
     super::audit::record(&txn, principal, "ASSIGN_ORGANISATION", None, &[], now).await?;
     txn.commit().await?;
+    state.sessions.forget_all();
     tracing::info!(account_id, organisation_id, "account moved to another organisation");
     Ok(updated)
 }

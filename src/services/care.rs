@@ -404,6 +404,8 @@ pub async fn record_outcome(
     crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
     super::audit::record(&txn, principal, "RECORD_OUTCOME", Some(patient.id), &["outcome", "outcomeAt"], now).await?;
     txn.commit().await?;
+    // The patient's own sessions ended.
+    state.sessions.forget_all();
     tracing::info!(patient_id, account_id, "outcome recorded");
     Ok(updated)
 }
