@@ -87,8 +87,9 @@ pub struct Options {
 
 /// Patients the dashboard page lists (and the least its centre must have).
 const PAGE: i64 = 100;
-/// Open cases (c) spreads its tests over, at most.
-const TEST_TARGETS: u64 = 1000;
+/// Open cases (c) spreads its tests over, at most: many, so that a run
+/// adds a few tests per patient (a patient has one to three), not dozens.
+const TEST_TARGETS: u64 = 3000;
 const HC_USERNAME: &str = "bench-load-hc";
 const ANALYST_USERNAME: &str = "bench-load-analyst";
 
