@@ -21,7 +21,11 @@ use serde_json::{Value, json};
 use crate::both;
 use crate::helpers::{Backend, TestApp, error_code, spawn_app, spawn_app_configured};
 
-both!(the_synthetic_ledger_matches_the_history_it_was_replayed_from, figures_kept_by_the_write_paths_match_the_history);
+both!(
+    the_synthetic_ledger_matches_the_history_it_was_replayed_from,
+    figures_kept_by_the_write_paths_match_the_history,
+    concurrent_writes_for_one_patient_count_once_each,
+);
 
 // ---------------------------------------------------------------------------
 // The reference: figures from the history tables, as of a moment.
@@ -1062,4 +1066,50 @@ async fn figures_kept_by_the_write_paths_match_the_history(backend: Backend) {
         }
     }
     drop(app);
+}
+
+/// Writes for one patient at the same moment: each sees the others' (the
+/// ledger refresh waits for the patient), so the person counts once as a
+/// positive and every test once.
+async fn concurrent_writes_for_one_patient_count_once_each(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = connect(&app).await;
+    let clinic = app.login("clinic1").await;
+    let mut patients = Vec::new();
+    for name in ["ドウジ イチ", "ドウジ ニ"] {
+        patients.push(app.register_patient(&clinic, name, json!({})).await.0);
+    }
+    let results = [
+        "POSITIVE", "NEGATIVE", "POSITIVE", "POSITIVE", "NEGATIVE", "POSITIVE", "PENDING", "POSITIVE", "POSITIVE",
+        "NEGATIVE", "POSITIVE", "POSITIVE", "POSITIVE", "PENDING", "POSITIVE", "POSITIVE",
+    ];
+    let inputs: Vec<Value> = patients
+        .iter()
+        .flat_map(|patient| {
+            results.iter().map(move |result| json!({ "patientId": patient, "kind": "PCR", "result": result }))
+        })
+        .collect();
+    let writes =
+        inputs.into_iter().map(|input| must(&app, &clinic, RECORD_TEST, json!({ "input": input }), "recordTest"));
+    futures_util::future::join_all(writes).await;
+    for patient in &patients {
+        let sums = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!(
+                    "SELECT CAST(metric AS BIGINT) AS metric, CAST(SUM(delta) AS BIGINT) AS n FROM stat_events \
+                     WHERE patient_id = {patient} GROUP BY metric"
+                ),
+            ))
+            .await
+            .expect("the ledger");
+        let sum = |metric: ledger::Metric| {
+            sums.iter()
+                .find(|row| get::<i64>(row, "metric") == i64::from(metric.code()))
+                .map_or(0, |row| get::<i64>(row, "n"))
+        };
+        assert_eq!(sum(ledger::Metric::Tests), 16, "every test once (patient {patient})");
+        assert_eq!(sum(ledger::Metric::Negatives), 3, "every negative once (patient {patient})");
+        assert_eq!(sum(ledger::Metric::Positives), 1, "the person once (patient {patient})");
+    }
 }

@@ -658,6 +658,19 @@ async fn insert(db: &impl ConnectionTrait, table: &str, columns: &[&str], rows: 
 /// Brings the ledger up to date with the patient's rows as they now stand,
 /// stamping the change with `now`. Called inside the write's transaction.
 pub async fn refresh_patient(db: &impl ConnectionTrait, patient_id: i64, now: DateTime<Utc>) -> AppResult<()> {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        // Writes of one patient refresh its ledger one after another: each
+        // waits here for the one before to commit, and its statements below
+        // then see that write's rows and deltas. Without it, two writes at
+        // once would each add a delta computed without the other (a person
+        // counted twice as a first positive). `NO KEY`: the share locks the
+        // write's own inserts took on the patient (foreign keys) do not
+        // conflict with it, so two writes cannot deadlock. SQLite has one
+        // writer.
+        let lock = "SELECT id FROM patients WHERE id = $1 FOR NO KEY UPDATE";
+        db.query_one_raw(statement(backend, lock, patient_id)).await?;
+    }
     let after = load_facts(db, patient_id).await?.map(|facts| contribution(&facts)).unwrap_or_default();
     let before = recorded(db, patient_id).await?;
     let change = after.minus(&before);
