@@ -92,17 +92,6 @@ const WORKERS: usize = 4;
 const RSS_GROWTH_LIMIT_KIB: u64 = 64 * 1024;
 /// The gateway's body limit (`Config::max_body_bytes`, its default).
 const MAX_BODY: usize = 256 * 1024;
-/// `extensions.code` values of CONTRACT.md.
-const CODES: [&str; 8] = [
-    "UNAUTHENTICATED",
-    "FORBIDDEN",
-    "BAD_USER_INPUT",
-    "NOT_FOUND",
-    "CONFLICT",
-    "RATE_LIMITED",
-    "QUERY_TOO_COMPLEX",
-    "INTERNAL",
-];
 const DEMO_PASSWORD: &str = "hersys-demo-2026";
 const DEMO_ACCOUNTS: [&str; 8] = ["clinic1", "hospital1", "hc1", "hc2", "hc3", "pref13", "analyst1", "admin1"];
 
@@ -2515,7 +2504,7 @@ fn check_graphql_response(value: &Value, codes: &mut Vec<String>) -> Result<(), 
                 }
                 let code =
                     error["extensions"]["code"].as_str().ok_or_else(|| format!("an error without a code: {error}"))?;
-                if !CODES.contains(&code) {
+                if !hersys::error::CODES.contains(&code) {
                     return Err(format!("an error with the unknown code {code}: {error}"));
                 }
                 codes.push(code.to_owned());

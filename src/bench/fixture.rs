@@ -106,19 +106,8 @@ pub(crate) async fn ensure_account(
     })
     .exec_with_returning(db)
     .await?;
-    account::Entity::insert(account::ActiveModel {
-        username: Set(username.to_owned()),
-        password_hash: Set(hash.to_owned()),
-        organisation_id: Set(organisation.id),
-        failed_logins: Set(0),
-        last_failed_login_at: Set(None),
-        locked_until: Set(None),
-        disabled_at: Set(None),
-        password_changed_at: Set(now),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec(db)
-    .await?;
+    account::Entity::insert(crate::services::accounts::new_account(username, hash.to_owned(), organisation.id, now))
+        .exec(db)
+        .await?;
     Ok(())
 }

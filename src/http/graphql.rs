@@ -121,7 +121,6 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
         if let Ok(document) = request.parsed_query()
             && let Err(refused) = state.schemas.check.check(document)
         {
-            trails.push((None, Arc::new(ReadTrail::default())));
             prepared.push(Err(refused));
             continue;
         }

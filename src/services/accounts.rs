@@ -347,6 +347,23 @@ fn require_admin(principal: &Principal) -> AppResult<()> {
     Ok(())
 }
 
+/// The row of a new account: enabled, no failed sign-ins, its password
+/// (`hash`) set now.
+pub fn new_account(username: &str, hash: String, organisation_id: i64, now: DateTime<Utc>) -> account::ActiveModel {
+    account::ActiveModel {
+        username: Set(username.to_owned()),
+        password_hash: Set(hash),
+        organisation_id: Set(organisation_id),
+        failed_logins: Set(0),
+        last_failed_login_at: Set(None),
+        locked_until: Set(None),
+        disabled_at: Set(None),
+        password_changed_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    }
+}
+
 /// Creates a staff account in an organisation (its role follows from the
 /// organisation). For system administrators, and the `hersys account add`
 /// command (`principal` = `None`).
@@ -377,20 +394,7 @@ pub async fn create_account(
     if account::Entity::find().filter(account::Column::Username.eq(username)).one(&txn).await?.is_some() {
         return Err(AppError::conflict("username: an account with this username exists"));
     }
-    let created = account::ActiveModel {
-        username: Set(username.to_owned()),
-        password_hash: Set(hash),
-        organisation_id: Set(organisation_id),
-        failed_logins: Set(0),
-        last_failed_login_at: Set(None),
-        locked_until: Set(None),
-        disabled_at: Set(None),
-        password_changed_at: Set(now),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    let created = new_account(username, hash, organisation_id, now).insert(&txn).await?;
     match principal {
         Some(principal) => super::audit::record(&txn, principal, "CREATE_ACCOUNT", None, &[], now).await?,
         None => super::audit::record_account_event(&txn, created.id, "CREATE_ACCOUNT", now).await?,

@@ -200,20 +200,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<()> {
         }
         let organisation = find_or_create_organisation(&txn, &demo, now).await?;
         let hash = tokio::task::spawn_blocking(|| password::hash(DEMO_PASSWORD)).await??;
-        account::ActiveModel {
-            username: Set(username.to_owned()),
-            password_hash: Set(hash),
-            organisation_id: Set(organisation),
-            failed_logins: Set(0),
-            last_failed_login_at: Set(None),
-            locked_until: Set(None),
-            disabled_at: Set(None),
-            password_changed_at: Set(now),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        crate::services::accounts::new_account(username, hash, organisation, now).insert(&txn).await?;
     }
     txn.commit().await?;
     Ok(())

@@ -49,43 +49,25 @@ pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewT
     }
 
     let resulted_at = (input.result != TestResult::Pending).then_some(now);
-    let test = if crate::db::is_postgres(&txn) {
-        use sea_orm::ActiveEnum;
-        let values = [
-            patient.id.into(),
-            facility.id.into(),
-            input.kind.to_value().into(),
-            input.result.to_value().into(),
-            sampled_at.into(),
-            resulted_at.into(),
-            now.into(),
-            account_id.into(),
-            organisation_id.into(),
-            1i32.into(),
-        ];
-        insert_with_result(&txn, values).await?
-    } else {
-        let test = lab_test::ActiveModel {
-            patient_id: Set(patient.id),
-            facility_id: Set(facility.id),
-            kind: Set(input.kind),
-            specimen: Set(None),
-            result: Set(input.result),
-            sampled_at: Set(sampled_at),
-            resulted_at: Set(resulted_at),
-            recorded_at: Set(now),
-            recorded_by_account_id: Set(account_id),
-            entered_by_organisation_id: Set(organisation_id),
-            version: Set(1),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        if let Some(resulted_at) = resulted_at {
-            append_result(&txn, &test, input.result, resulted_at, now, account_id).await?;
-        }
-        test
-    };
+    let test = lab_test::ActiveModel {
+        patient_id: Set(patient.id),
+        facility_id: Set(facility.id),
+        kind: Set(input.kind),
+        specimen: Set(None),
+        result: Set(input.result),
+        sampled_at: Set(sampled_at),
+        resulted_at: Set(resulted_at),
+        recorded_at: Set(now),
+        recorded_by_account_id: Set(account_id),
+        entered_by_organisation_id: Set(organisation_id),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    if let Some(resulted_at) = resulted_at {
+        append_result(&txn, &test, input.result, resulted_at, now, account_id).await?;
+    }
     crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
     super::audit::record(&txn, principal, "RECORD_TEST", Some(patient.id), &["test"], now).await?;
     // Last before the commit: on PostgreSQL the outbox event takes the lock
@@ -158,27 +140,6 @@ pub async fn record_result(
     txn.commit().await?;
     tracing::info!(test_id = test.id, account_id, "test result recorded");
     Ok(stored)
-}
-
-/// Inserts a test and, if it has a result, the first entry of its result
-/// history, in one statement (PostgreSQL). `values` are the test's columns
-/// in the order of the statement's.
-async fn insert_with_result(txn: &DatabaseTransaction, values: [sea_orm::Value; 10]) -> AppResult<lab_test::Model> {
-    let sql = "WITH test AS (INSERT INTO lab_tests (patient_id, facility_id, kind, result, sampled_at, resulted_at, \
-               recorded_at, recorded_by_account_id, entered_by_organisation_id, version) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *), \
-               history AS (INSERT INTO lab_test_results (lab_test_id, result, resulted_at, recorded_at, \
-               recorded_by_account_id) SELECT id, result, resulted_at, recorded_at, recorded_by_account_id FROM test \
-               WHERE resulted_at IS NOT NULL) \
-               SELECT * FROM test";
-    let statement = sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values);
-    lab_test::Entity::find()
-        .from_raw_sql(statement)
-        .into_model::<crate::rows::ByPosition<lab_test::Model>>()
-        .one(txn)
-        .await?
-        .map(|row| row.0)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the inserted test was not returned")))
 }
 
 /// The facility a test is recorded for: medical staff's own, or for a
