@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod context;
 pub mod crosstab;
+pub mod documents;
 pub mod enums;
 pub mod federation;
 pub mod inputs;
@@ -65,6 +66,8 @@ pub struct Schemas {
     pub requests: HersysSchema,
     pub streams: HersysSchema,
     pub check: std::sync::Arc<limits::DocumentCheck>,
+    /// Documents of recent requests that passed `check`, parsed.
+    pub documents: std::sync::Arc<documents::DocumentCache>,
 }
 
 impl Schemas {
@@ -72,7 +75,7 @@ impl Schemas {
         let (requests, limits) = build_with(Some(state.clone()), false);
         let streams = build(Some(state));
         let check = std::sync::Arc::new(limits::DocumentCheck::new(limits, &requests.sdl()));
-        Schemas { requests, streams, check }
+        Schemas { requests, streams, check, documents: Default::default() }
     }
 }
 

@@ -116,13 +116,22 @@ pub async fn execute(State(state): State<HttpState>, headers: HeaderMap, body: B
     };
     let mut prepared = Vec::with_capacity(requests.len());
     for mut request in requests {
-        // Parsed here to check the operation limits before anything runs;
-        // execution reuses the parsed document (and reports a parse error).
-        if let Ok(document) = request.parsed_query()
-            && let Err(refused) = state.schemas.check.check(document)
-        {
-            prepared.push(Err(refused));
-            continue;
+        // Parsed here (or found parsed) to check the operation limits before
+        // anything runs; execution reuses the parsed document (and reports
+        // a parse error).
+        let documents = &state.schemas.documents;
+        match documents.get(&request.query) {
+            Some(document) => request.set_parsed_query(document),
+            None => {
+                let text = request.query.clone();
+                if let Ok(document) = request.parsed_query() {
+                    if let Err(refused) = state.schemas.check.check(document) {
+                        prepared.push(Err(refused));
+                        continue;
+                    }
+                    documents.keep(&text, document);
+                }
+            }
         }
         let mut caller = caller.clone();
         if let Some(principal) = &mut caller.principal {

@@ -68,6 +68,13 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
             newest.saturating_sub(dispatched).max(0)
         ));
     }
+    let (hits, misses) = state.schemas.documents.counts();
+    body.push_str(&format!(
+        "# HELP hersys_documents_total Requests by whether their document was found already parsed.\n\
+         # TYPE hersys_documents_total counter\n\
+         hersys_documents_total{{cache=\"hit\"}} {hits}\n\
+         hersys_documents_total{{cache=\"miss\"}} {misses}\n"
+    ));
     state.metrics.render(&mut body);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

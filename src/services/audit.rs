@@ -9,8 +9,9 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use entity::audit_entry;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Value};
 
+use super::appends::Appends;
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -26,6 +27,36 @@ pub async fn record(
 ) -> AppResult<()> {
     audit_entry::Entity::insert(entry(principal, action, patient_id, fields.join(","), at)).exec(db).await?;
     Ok(())
+}
+
+/// Adds one entry to a write's `appends`, to go with its other appended
+/// rows before the commit.
+pub fn append(
+    appends: &mut Appends,
+    principal: &Principal,
+    action: &str,
+    patient_id: Option<i64>,
+    fields: &[&str],
+    at: DateTime<Utc>,
+) {
+    let row = vec![
+        Value::from(at),
+        Value::from(principal.account_id),
+        Value::from(actor_patient(principal)),
+        Value::from(action.to_owned()),
+        Value::from(patient_id),
+        Value::from(fields.join(",")),
+        Value::from(principal.operation.clone()),
+    ];
+    appends.push("audit_entries", &COLUMNS, vec![row]);
+}
+
+/// Columns of an entry [`append`] writes.
+const COLUMNS: [&str; 7] = ["at", "account_id", "actor_patient_id", "action", "patient_id", "fields", "operation"];
+
+/// For a patient's own session: the patient acting.
+fn actor_patient(principal: &Principal) -> Option<i64> {
+    principal.account_id.is_none().then_some(principal.patient_id).flatten()
 }
 
 /// Appends an entry for an account that is not signed in (a refused
@@ -61,7 +92,7 @@ fn entry(
     audit_entry::ActiveModel {
         at: Set(at),
         account_id: Set(principal.account_id),
-        actor_patient_id: Set(principal.account_id.is_none().then_some(principal.patient_id).flatten()),
+        actor_patient_id: Set(actor_patient(principal)),
         action: Set(action.to_owned()),
         patient_id: Set(patient_id),
         fields: Set(fields),

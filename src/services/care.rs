@@ -13,7 +13,8 @@ use entity::{
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
-use super::{not_in_future, reachable_patient, require, versioned_update};
+use super::appends::Appends;
+use super::{PatientLock, lock_reachable_patient, not_in_future, require, versioned_update};
 use crate::auth::Principal;
 use crate::auth::policy::{self, CaseAction, Target};
 use crate::error::{AppError, AppResult};
@@ -98,7 +99,7 @@ pub async fn set_care_setting(
     let account_id = staff_account(principal)?;
     let now = state.now();
     let txn = crate::db::begin_write(&state.db).await?;
-    let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
+    let (patient, lock) = lock_reachable_patient(&txn, principal, patient_id, "patientId").await?;
     policy::may_act(principal, CaseAction::DecideCare(setting), Target { patient: &patient, facility: None })?;
     ensure_open(&patient, "a care decision")?;
     if setting != CareSetting::Hospital && open_stay(&txn, patient.id).await?.is_some() {
@@ -116,8 +117,10 @@ pub async fn set_care_setting(
         vec![(patient::Column::CareSetting, Expr::value(setting))],
     )
     .await?;
-    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
-    super::audit::record(&txn, principal, "SET_CARE_SETTING", Some(patient.id), &["careSetting"], now).await?;
+    let mut appends = Appends::new(txn.get_database_backend());
+    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
+    super::audit::append(&mut appends, principal, "SET_CARE_SETTING", Some(patient.id), &["careSetting"], now);
+    appends.write(&txn).await?;
     txn.commit().await?;
     tracing::info!(patient_id, account_id, "care setting decided");
     Ok(updated)
@@ -138,7 +141,7 @@ pub async fn admit(
     let now = state.now();
     let admitted_at = not_in_future(admitted_at.unwrap_or(now), now, "admittedAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
+    let (patient, lock) = lock_reachable_patient(&txn, principal, patient_id, "patientId").await?;
     let hospital = facility::Entity::find_by_id(facility_id)
         .one(&txn)
         .await?
@@ -191,9 +194,17 @@ pub async fn admit(
     }
     update_patient(&txn, &patient, None, now, vec![(patient::Column::CareSetting, Expr::value(CareSetting::Hospital))])
         .await?;
-    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
-    super::audit::record(&txn, principal, "ADMIT_PATIENT", Some(patient.id), &["hospitalisation", "careSetting"], now)
-        .await?;
+    let mut appends = Appends::new(txn.get_database_backend());
+    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
+    super::audit::append(
+        &mut appends,
+        principal,
+        "ADMIT_PATIENT",
+        Some(patient.id),
+        &["hospitalisation", "careSetting"],
+        now,
+    );
+    appends.write(&txn).await?;
     txn.commit().await?;
     tracing::info!(patient_id, hospitalisation_id = stay.id, account_id, "patient admitted");
     Ok(stay)
@@ -219,16 +230,17 @@ pub struct NewCondition {
     pub observed_at: Option<DateTime<Utc>>,
 }
 
-/// The stay, its patient and its hospital, checked for `TreatInHospital`.
+/// The stay, its patient (locked) and its hospital, checked for
+/// `TreatInHospital`.
 async fn open_stay_for_treatment(
     txn: &DatabaseTransaction,
     principal: &Principal,
     hospitalisation_id: i64,
-) -> AppResult<(hospitalisation::Model, patient::Model)> {
+) -> AppResult<(hospitalisation::Model, patient::Model, PatientLock)> {
     let not_found = || AppError::not_found("hospitalisationId", "no hospital stay with this ID is within your reach");
     let stay = hospitalisation::Entity::find_by_id(hospitalisation_id).one(txn).await?.ok_or_else(not_found)?;
-    let patient =
-        reachable_patient(txn, principal, stay.patient_id, "hospitalisationId").await.map_err(|_| not_found())?;
+    let (patient, lock) =
+        lock_reachable_patient(txn, principal, stay.patient_id, "hospitalisationId").await.map_err(|_| not_found())?;
     let hospital = facility::Entity::find_by_id(stay.facility_id)
         .one(txn)
         .await?
@@ -237,7 +249,7 @@ async fn open_stay_for_treatment(
     if stay.discharged_at.is_some() {
         return Err(AppError::conflict("the patient has been discharged from this stay"));
     }
-    Ok((stay, patient))
+    Ok((stay, patient, lock))
 }
 
 async fn update_stay(
@@ -271,7 +283,7 @@ pub async fn record_condition(
     let now = state.now();
     let observed_at = not_in_future(input.observed_at.unwrap_or(now), now, "observedAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let (stay, _patient) = open_stay_for_treatment(&txn, principal, hospitalisation_id).await?;
+    let (stay, _patient, lock) = open_stay_for_treatment(&txn, principal, hospitalisation_id).await?;
     if observed_at < stay.admitted_at {
         return Err(AppError::bad_input("observedAt", "must not be before the admission"));
     }
@@ -300,16 +312,17 @@ pub async fn record_condition(
         ],
     )
     .await?;
-    crate::services::statistics::ledger::refresh_patient(&txn, stay.patient_id, now).await?;
-    super::audit::record(
-        &txn,
+    let mut appends = Appends::new(txn.get_database_backend());
+    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
+    super::audit::append(
+        &mut appends,
         principal,
         "RECORD_CONDITION",
         Some(stay.patient_id),
         &["severity", "icu", "ventilator", "ecmo", "note"],
         now,
-    )
-    .await?;
+    );
+    appends.write(&txn).await?;
     txn.commit().await?;
     tracing::info!(hospitalisation_id, account_id, "condition recorded");
     Ok(updated)
@@ -327,7 +340,7 @@ pub async fn discharge(
     let now = state.now();
     let discharged_at = not_in_future(discharged_at.unwrap_or(now), now, "dischargedAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let (stay, _patient) = open_stay_for_treatment(&txn, principal, hospitalisation_id).await?;
+    let (stay, _patient, lock) = open_stay_for_treatment(&txn, principal, hospitalisation_id).await?;
     if discharged_at < stay.admitted_at {
         return Err(AppError::bad_input("dischargedAt", "must not be before the admission"));
     }
@@ -340,8 +353,10 @@ pub async fn discharge(
         ],
     )
     .await?;
-    crate::services::statistics::ledger::refresh_patient(&txn, stay.patient_id, now).await?;
-    super::audit::record(&txn, principal, "DISCHARGE_PATIENT", Some(stay.patient_id), &["dischargedAt"], now).await?;
+    let mut appends = Appends::new(txn.get_database_backend());
+    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
+    super::audit::append(&mut appends, principal, "DISCHARGE_PATIENT", Some(stay.patient_id), &["dischargedAt"], now);
+    appends.write(&txn).await?;
     txn.commit().await?;
     tracing::info!(hospitalisation_id, account_id, "patient discharged");
     Ok(updated)
@@ -362,7 +377,7 @@ pub async fn record_outcome(
     let now = state.now();
     let outcome_at = not_in_future(outcome_at.unwrap_or(now), now, "outcomeAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
+    let (patient, lock) = lock_reachable_patient(&txn, principal, patient_id, "patientId").await?;
     policy::may_act(principal, CaseAction::RecordOutcome, Target { patient: &patient, facility: None })?;
     ensure_open(&patient, "a second outcome")?;
     if outcome_at.date_naive() < patient.birth_date {
@@ -401,8 +416,10 @@ pub async fn record_outcome(
     )
     .await?;
     end_patient_sessions(&txn, patient.id, now).await?;
-    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
-    super::audit::record(&txn, principal, "RECORD_OUTCOME", Some(patient.id), &["outcome", "outcomeAt"], now).await?;
+    let mut appends = Appends::new(txn.get_database_backend());
+    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
+    super::audit::append(&mut appends, principal, "RECORD_OUTCOME", Some(patient.id), &["outcome", "outcomeAt"], now);
+    appends.write(&txn).await?;
     txn.commit().await?;
     // The patient's own sessions ended.
     state.sessions.forget_all();
@@ -433,7 +450,7 @@ pub async fn transfer(
     let account_id = staff_account(principal)?;
     let now = state.now();
     let txn = crate::db::begin_write(&state.db).await?;
-    let patient = reachable_patient(&txn, principal, patient_id, "patientId").await?;
+    let (patient, lock) = lock_reachable_patient(&txn, principal, patient_id, "patientId").await?;
     policy::may_act(principal, CaseAction::Transfer, Target { patient: &patient, facility: None })?;
     ensure_open(&patient, "a transfer")?;
     let target = health_centre::Entity::find_by_id(to_health_centre_id)
@@ -462,9 +479,17 @@ pub async fn transfer(
         vec![(patient::Column::ResponsibleHealthCentreId, Expr::value(target.id))],
     )
     .await?;
-    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
-    super::audit::record(&txn, principal, "TRANSFER_PATIENT", Some(patient.id), &["responsibleHealthCentre"], now)
-        .await?;
+    let mut appends = Appends::new(txn.get_database_backend());
+    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
+    super::audit::append(
+        &mut appends,
+        principal,
+        "TRANSFER_PATIENT",
+        Some(patient.id),
+        &["responsibleHealthCentre"],
+        now,
+    );
+    appends.write(&txn).await?;
     txn.commit().await?;
     tracing::info!(patient_id, to_health_centre_id, account_id, "patient transferred");
     Ok(updated)

@@ -3,6 +3,7 @@
 //! GraphQL.
 
 pub mod accounts;
+pub mod appends;
 pub mod audit;
 pub mod care;
 pub mod crosstab;
@@ -16,7 +17,8 @@ pub mod synthetic;
 pub mod tests;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::LockType;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::auth::{Principal, policy};
 use crate::error::{AppError, AppResult};
@@ -39,6 +41,54 @@ pub async fn reachable_patient(
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found(field, "no patient with this ID is within your reach"))
+}
+
+/// A patient whose row this transaction holds for writing. On PostgreSQL
+/// the row is locked `FOR NO KEY UPDATE` until the commit, so the writes of
+/// one patient run one after another: each reads the patient, and later the
+/// rows the ledger is refreshed from, only after the one before committed.
+/// `NO KEY`: the share locks that inserts referencing the patient take do
+/// not conflict with it, so two such writes cannot deadlock. SQLite has one
+/// writer at a time anyway. Only [`lock_reachable_patient`] makes one, and
+/// the ledger refresh takes one, so no write can refresh a patient it has
+/// not locked.
+#[derive(Debug)]
+pub struct PatientLock {
+    id: i64,
+}
+
+impl PatientLock {
+    pub fn patient_id(&self) -> i64 {
+        self.id
+    }
+}
+
+/// [`reachable_patient`] for a write: reads the patient and locks its row
+/// (see [`PatientLock`]), in one statement when nobody else is writing it.
+pub async fn lock_reachable_patient(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    id: i64,
+    field: &str,
+) -> AppResult<(entity::patient::Model, PatientLock)> {
+    use entity::patient;
+    let locked = patient::Entity::find_by_id(id)
+        .filter(policy::patient_scope(principal))
+        .lock(LockType::NoKeyUpdate)
+        .one(txn)
+        .await?;
+    if let Some(patient) = locked {
+        return Ok((patient, PatientLock { id }));
+    }
+    // Not found. Either the patient is out of reach (or does not exist), or
+    // this statement waited for another write of the patient, and when that
+    // one committed, PostgreSQL checked the changed row against the scope
+    // with the statement's older view of the other tables (a transfer just
+    // committed was not in it). Lock the row alone, then read it afresh:
+    // with the lock held, nothing can change it between the two.
+    patient::Entity::find_by_id(id).lock(LockType::NoKeyUpdate).one(txn).await?;
+    let patient = reachable_patient(txn, principal, id, field).await?;
+    Ok((patient, PatientLock { id }))
 }
 
 /// Parses a GraphQL `ID` holding one of our numeric IDs.

@@ -8,7 +8,9 @@ use entity::{facility, lab_test, lab_test_result, patient};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Set};
 
-use super::{not_in_future, reachable_patient, require, versioned_update};
+use super::appends::Appends;
+use super::statistics::Sql;
+use super::{lock_reachable_patient, not_in_future, require, versioned_update};
 use crate::auth::policy::{CaseAction, Target};
 use crate::auth::{Principal, Role, policy};
 use crate::error::{AppError, AppResult};
@@ -36,7 +38,7 @@ pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewT
     let now = state.now();
     let sampled_at = not_in_future(input.sampled_at.unwrap_or(now), now, "input.sampledAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let patient = reachable_patient(&txn, principal, input.patient_id, "input.patientId").await?;
+    let (patient, lock) = lock_reachable_patient(&txn, principal, input.patient_id, "input.patientId").await?;
     let facility = testing_facility(&txn, principal, input.facility_id).await?;
     policy::may_act(principal, CaseAction::RecordTest, Target { patient: &patient, facility: Some(&facility) })?;
     if patient.outcome.is_some() {
@@ -68,14 +70,11 @@ pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewT
     if let Some(resulted_at) = resulted_at {
         append_result(&txn, &test, input.result, resulted_at, now, account_id).await?;
     }
-    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
-    super::audit::record(&txn, principal, "RECORD_TEST", Some(patient.id), &["test"], now).await?;
-    // Last before the commit: on PostgreSQL the outbox event takes the lock
-    // that orders positives, held until the commit; the less runs under it,
-    // the more positives commit per second.
-    if input.result == TestResult::Positive {
-        write_positive_event(&txn, &test, &patient, now).await?;
-    }
+    let mut appends = Appends::new(txn.get_database_backend());
+    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
+    super::audit::append(&mut appends, principal, "RECORD_TEST", Some(patient.id), &["test"], now);
+    let event = (input.result == TestResult::Positive).then_some(PositiveEvent { test: &test, patient: &patient, now });
+    write_appends(&txn, appends, event).await?;
     txn.commit().await?;
     tracing::info!(test_id = test.id, patient_id = patient.id, account_id, "test recorded");
     Ok(test)
@@ -102,7 +101,8 @@ pub async fn record_result(
     let txn = crate::db::begin_write(&state.db).await?;
     let not_found = || AppError::not_found("testId", "no test with this ID is within your reach");
     let test = lab_test::Entity::find_by_id(test_id).one(&txn).await?.ok_or_else(not_found)?;
-    let patient = reachable_patient(&txn, principal, test.patient_id, "testId").await.map_err(|_| not_found())?;
+    let (patient, lock) =
+        lock_reachable_patient(&txn, principal, test.patient_id, "testId").await.map_err(|_| not_found())?;
     let facility = facility::Entity::find_by_id(test.facility_id)
         .one(&txn)
         .await?
@@ -131,12 +131,12 @@ pub async fn record_result(
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("test vanished inside its transaction")))?;
-    crate::services::statistics::ledger::refresh_patient(&txn, patient.id, now).await?;
-    super::audit::record(&txn, principal, "RECORD_TEST_RESULT", Some(patient.id), &["testResult"], now).await?;
-    // Last before the commit, as in `record`.
-    if result == TestResult::Positive && test.result != TestResult::Positive {
-        write_positive_event(&txn, &test, &patient, now).await?;
-    }
+    let mut appends = Appends::new(txn.get_database_backend());
+    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
+    super::audit::append(&mut appends, principal, "RECORD_TEST_RESULT", Some(patient.id), &["testResult"], now);
+    let newly_positive = result == TestResult::Positive && test.result != TestResult::Positive;
+    let event = newly_positive.then_some(PositiveEvent { test: &test, patient: &patient, now });
+    write_appends(&txn, appends, event).await?;
     txn.commit().await?;
     tracing::info!(test_id = test.id, account_id, "test result recorded");
     Ok(stored)
@@ -198,42 +198,52 @@ async fn append_result(
 
 /// The outbox row behind the `positiveResults` subscription, addressed to
 /// the patient's responsible health centre (and its prefecture) at this
-/// moment. One statement.
-async fn write_positive_event(
-    db: &impl ConnectionTrait,
-    test: &lab_test::Model,
-    patient: &patient::Model,
+/// moment.
+struct PositiveEvent<'a> {
+    test: &'a lab_test::Model,
+    patient: &'a patient::Model,
     now: DateTime<Utc>,
-) -> AppResult<()> {
-    let backend = db.get_database_backend();
-    let values: [sea_orm::Value; 5] = [
-        "POSITIVE_RESULT".into(),
-        test.id.into(),
-        patient.id.into(),
-        now.into(),
-        patient.responsible_health_centre_id.into(),
-    ];
-    let columns = "INSERT INTO outbox_events (kind, lab_test_id, patient_id, occurred_at, health_centre_id, \
-                   prefecture_id)";
-    let sql = if backend == sea_orm::DbBackend::Postgres {
-        // Outbox IDs must become visible in the order they are numbered, or
-        // a reader that has seen ID n+1 could later miss a slower n. A
-        // transaction-scoped lock makes positive-result transactions take
-        // their outbox ID and commit one after another. It is taken in the
-        // statement that takes the ID, the last before the commit, so that
-        // it is held for one statement and the commit; the notification
-        // (which wakes the dispatchers of every replica) is sent on commit.
-        format!(
-            "{columns} SELECT $1, $2, $3, $4, hc.id, hc.prefecture_id FROM health_centres hc, \
-             (SELECT pg_advisory_xact_lock({OUTBOX_ORDER_LOCK}), pg_notify('{}', '')) AS ordered WHERE hc.id = $5",
-            crate::events::NOTIFY_CHANNEL
-        )
-    } else {
-        // SQLite serialises writers anyway.
-        format!("{columns} SELECT ?, ?, ?, ?, hc.id, hc.prefecture_id FROM health_centres hc WHERE hc.id = ?")
+}
+
+/// Sends a test write's appended rows (ledger, audit) and, for a new
+/// positive result, its outbox event: on PostgreSQL all in one statement,
+/// the last before the commit.
+async fn write_appends(db: &impl ConnectionTrait, appends: Appends, event: Option<PositiveEvent<'_>>) -> AppResult<()> {
+    let Some(event) = event else {
+        return appends.write(db).await;
     };
-    let inserted = db.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
-    if inserted.rows_affected() != 1 {
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let inserted = appends
+        .write_ending(
+            db,
+            Some(|sql: &mut Sql| {
+                sql.push(
+                    "INSERT INTO outbox_events (kind, lab_test_id, patient_id, occurred_at, health_centre_id, \
+                     prefecture_id) SELECT ",
+                );
+                sql.bind("POSITIVE_RESULT").push(", ").bind(event.test.id).push(", ").bind(event.patient.id);
+                sql.push(", ").bind(event.now).push(", hc.id, hc.prefecture_id FROM health_centres hc");
+                if postgres {
+                    // Outbox IDs must become visible in the order they are
+                    // numbered, or a reader that has seen ID n+1 could later
+                    // miss a slower n. A transaction-scoped lock makes
+                    // positive-result transactions take their outbox ID and
+                    // commit one after another. It is taken in the statement
+                    // that takes the ID, the last before the commit, so that
+                    // it is held for one statement and the commit; the
+                    // notification (which wakes the dispatchers of every
+                    // replica) is sent on commit. SQLite serialises writers
+                    // anyway.
+                    sql.push(&format!(
+                        ", (SELECT pg_advisory_xact_lock({OUTBOX_ORDER_LOCK}), pg_notify('{}', '')) AS ordered",
+                        crate::events::NOTIFY_CHANNEL
+                    ));
+                }
+                sql.push(" WHERE hc.id = ").bind(event.patient.responsible_health_centre_id);
+            }),
+        )
+        .await?;
+    if inserted != 1 {
         return Err(AppError::Internal(anyhow::anyhow!("patient without health centre")));
     }
     Ok(())

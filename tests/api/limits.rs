@@ -13,6 +13,7 @@ both!(
     oversized_and_non_json_bodies_are_refused_with_a_graphql_error,
     introspection_can_be_switched_off,
     in_a_batch_only_the_operation_over_a_limit_is_refused,
+    a_repeated_document_is_parsed_once_and_runs_with_each_requests_variables,
 );
 
 async fn post_raw(app: &TestApp, content_type: &str, body: Vec<u8>) -> (u16, Value) {
@@ -121,4 +122,63 @@ async fn in_a_batch_only_the_operation_over_a_limit_is_refused(backend: Backend)
     // The session lookup and the two operations that ran, nothing for the
     // refused ones.
     assert!(after - before <= 3, "{} statements", after - before);
+}
+
+/// `hersys_documents_total{cache="…"}` from `/metrics`.
+async fn documents(app: &TestApp, cache: &str) -> u64 {
+    let metrics = app.client.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
+    let series = format!("hersys_documents_total{{cache=\"{cache}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series.as_str()))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in {metrics}"))
+}
+
+async fn a_repeated_document_is_parsed_once_and_runs_with_each_requests_variables(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    for name in ["キャッシュ イチ", "キャッシュ ニ"] {
+        app.register_patient(&clinic, name, json!({})).await;
+    }
+    let token = app.login("hc1").await;
+    let page = "query Page($n: Int) { patients(first: $n) { edges { node { id } } } }";
+    let (hits, misses) = (documents(&app, "hit").await, documents(&app, "miss").await);
+    for n in [1, 2, 1] {
+        let response = app.gql(Some(&token), page, json!({ "n": n })).await;
+        let edges = response["data"]["patients"]["edges"].as_array().map(Vec::len);
+        assert_eq!(edges, Some(n), "the page size of this request's variables: {response}");
+    }
+    assert_eq!(documents(&app, "miss").await - misses, 1, "parsed the first time only");
+    assert_eq!(documents(&app, "hit").await - hits, 2, "found parsed the second and third time");
+
+    // One document, two operations: each request runs the one it names.
+    let two = "query Name { me { username } } query Role { me { role } }";
+    for (name, field) in [("Name", "username"), ("Role", "role"), ("Name", "username")] {
+        let body = json!({ "query": two, "operationName": name });
+        let response: Value = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        let me = response["data"]["me"].as_object().expect("me");
+        assert_eq!(me.keys().map(String::as_str).collect::<Vec<_>>(), vec![field], "{response}");
+    }
+
+    // A document over a limit is not kept: refused, before any SQL, every time.
+    let wide = format!("{{ me {{ {} }} }}", (0..51).map(|i| format!("u{i}: username")).collect::<Vec<_>>().join(" "));
+    let hits = documents(&app, "hit").await;
+    for _ in 0..2 {
+        let before = app.query_count().await;
+        let response = app.gql(Some(&token), &wide, json!({})).await;
+        assert_eq!(error_code(&response), Some("QUERY_TOO_COMPLEX"), "{response}");
+        assert_eq!(app.query_count().await, before, "no SQL ran for a refused operation");
+    }
+    assert_eq!(documents(&app, "hit").await, hits, "a refused document is never found parsed");
 }

@@ -23,9 +23,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{CareSetting, CaseType, Outcome, Severity, Sex, TestResult};
 use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, FromQueryResult, Statement, TransactionTrait, Value};
 
-use super::Sql;
 use crate::domain::AgeBand;
 use crate::error::{AppError, AppResult};
+use crate::services::PatientLock;
+use crate::services::appends::Appends;
 
 /// What the ledger counts. Flows (`Severe`, `SevereTokyo`, `RequiringCare`)
 /// are +1 on the day a state starts and −1 on the day it ends; the number of
@@ -635,50 +636,30 @@ pub const CASE_COLUMNS: [&str; 12] = [
     "recorded_at",
 ];
 
-async fn insert(db: &impl ConnectionTrait, table: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> AppResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push(&format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
-    for (r, row) in rows.into_iter().enumerate() {
-        sql.push(if r == 0 { "(" } else { ", (" });
-        for (c, value) in row.into_iter().enumerate() {
-            if c > 0 {
-                sql.push(", ");
-            }
-            sql.bind(value);
-        }
-        sql.push(")");
-    }
-    db.execute_raw(sql.build()).await?;
-    Ok(())
-}
-
-/// Brings the ledger up to date with the patient's rows as they now stand,
-/// stamping the change with `now`. Called inside the write's transaction.
-pub async fn refresh_patient(db: &impl ConnectionTrait, patient_id: i64, now: DateTime<Utc>) -> AppResult<()> {
-    let backend = db.get_database_backend();
-    if backend == DbBackend::Postgres {
-        // Writes of one patient refresh its ledger one after another: each
-        // waits here for the one before to commit, and its statements below
-        // then see that write's rows and deltas. Without it, two writes at
-        // once would each add a delta computed without the other (a person
-        // counted twice as a first positive). `NO KEY`: the share locks the
-        // write's own inserts took on the patient (foreign keys) do not
-        // conflict with it, so two writes cannot deadlock. SQLite has one
-        // writer.
-        let lock = "SELECT id FROM patients WHERE id = $1 FOR NO KEY UPDATE";
-        db.query_one_raw(statement(backend, lock, patient_id)).await?;
-    }
+/// Works out how the ledger must change to match the patient's rows as
+/// they now stand, and adds the deltas, stamped with `now`, to the write's
+/// `appends` (which it sends before its commit). Called inside the write's
+/// transaction, after its own changes to the patient's rows.
+pub async fn refresh_patient(
+    db: &impl ConnectionTrait,
+    patient: &PatientLock,
+    now: DateTime<Utc>,
+    appends: &mut Appends,
+) -> AppResult<()> {
+    // The lock makes the writes of one patient refresh one after another:
+    // each reads the facts and sums below only after the write before it
+    // committed its rows and deltas. Without it, two writes at once would
+    // each add a delta computed without the other (a person counted twice
+    // as a first positive).
+    let patient_id = patient.patient_id();
     let after = load_facts(db, patient_id).await?.map(|facts| contribution(&facts)).unwrap_or_default();
     let before = recorded(db, patient_id).await?;
     let change = after.minus(&before);
     if change.is_empty() {
         return Ok(());
     }
-    insert(db, "stat_events", &EVENT_COLUMNS, event_rows(patient_id, &change, now)).await?;
-    insert(db, "stat_cases", &CASE_COLUMNS, case_rows(patient_id, &change, now)).await?;
+    appends.push("stat_events", &EVENT_COLUMNS, event_rows(patient_id, &change, now));
+    appends.push("stat_cases", &CASE_COLUMNS, case_rows(patient_id, &change, now));
     Ok(())
 }
 

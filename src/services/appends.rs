@@ -1,0 +1,118 @@
+//! Rows a write appends to the append-only tables (the statistics ledger,
+//! the audit log, the outbox), collected while the write runs and sent
+//! together just before its commit. On PostgreSQL they go in one statement
+//! (each insert but the last a data-modifying `WITH` part, which runs
+//! whether or not the main part reads it); on SQLite one statement each.
+//! A positive result's ledger deltas, audit entry and outbox event are
+//! thereby one round trip instead of four.
+//!
+//! The caller writes them in the same transaction as the rows they
+//! describe: what is collected and not written is simply lost with the
+//! transaction it belonged to (an error on the way there rolls both back).
+
+use sea_orm::{ConnectionTrait, DbBackend, Value};
+
+use crate::error::AppResult;
+use crate::services::statistics::Sql;
+
+/// The rows one write appends.
+#[derive(Debug)]
+pub struct Appends {
+    backend: DbBackend,
+    inserts: Vec<Insert>,
+}
+
+#[derive(Debug)]
+struct Insert {
+    table: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Value>>,
+}
+
+impl Appends {
+    pub fn new(backend: DbBackend) -> Self {
+        Appends { backend, inserts: Vec::new() }
+    }
+
+    /// Adds `rows` (values in the order of `columns`) for `table`.
+    pub fn push(&mut self, table: &'static str, columns: &'static [&'static str], rows: Vec<Vec<Value>>) {
+        debug_assert!(rows.iter().all(|row| row.len() == columns.len()), "a row of {table} does not fit its columns");
+        if !rows.is_empty() {
+            self.inserts.push(Insert { table, columns, rows });
+        }
+    }
+
+    /// Sends the rows collected.
+    pub async fn write(self, db: &impl ConnectionTrait) -> AppResult<()> {
+        self.write_ending(db, None::<fn(&mut Sql)>).await.map(|_| ())
+    }
+
+    /// Sends the rows collected, then the statement `last` writes into the
+    /// builder it is given: on PostgreSQL the main part of the same
+    /// statement, on SQLite a statement of its own after the others.
+    /// Answers how many rows `last` affected (0 without it).
+    pub(crate) async fn write_ending(
+        self,
+        db: &impl ConnectionTrait,
+        last: Option<impl FnOnce(&mut Sql)>,
+    ) -> AppResult<u64> {
+        let Appends { backend, mut inserts } = self;
+        if backend == DbBackend::Postgres {
+            let main = match last {
+                Some(last) => Main::Given(last),
+                None => match inserts.pop() {
+                    Some(insert) => Main::Insert(insert),
+                    None => return Ok(0),
+                },
+            };
+            let mut sql = Sql::new(backend);
+            for (n, insert) in inserts.into_iter().enumerate() {
+                sql.push(if n == 0 { "WITH " } else { ", " });
+                sql.push(&format!("appended_{n} AS ("));
+                insert.write(&mut sql);
+                sql.push(") ");
+            }
+            let given = matches!(main, Main::Given(_));
+            match main {
+                Main::Given(last) => last(&mut sql),
+                Main::Insert(insert) => insert.write(&mut sql),
+            }
+            let affected = db.execute_raw(sql.build()).await?.rows_affected();
+            return Ok(if given { affected } else { 0 });
+        }
+        for insert in inserts {
+            let mut sql = Sql::new(backend);
+            insert.write(&mut sql);
+            db.execute_raw(sql.build()).await?;
+        }
+        match last {
+            Some(last) => {
+                let mut sql = Sql::new(backend);
+                last(&mut sql);
+                Ok(db.execute_raw(sql.build()).await?.rows_affected())
+            }
+            None => Ok(0),
+        }
+    }
+}
+
+enum Main<F> {
+    Given(F),
+    Insert(Insert),
+}
+
+impl Insert {
+    fn write(self, sql: &mut Sql) {
+        sql.push(&format!("INSERT INTO {} ({}) VALUES ", self.table, self.columns.join(", ")));
+        for (r, row) in self.rows.into_iter().enumerate() {
+            sql.push(if r == 0 { "(" } else { ", (" });
+            for (c, value) in row.into_iter().enumerate() {
+                if c > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(value);
+            }
+            sql.push(")");
+        }
+    }
+}
