@@ -80,7 +80,10 @@ pub fn note_unavailable() {
 
 fn recently_unavailable() -> bool {
     let last = LAST_UNAVAILABLE_MS.load(Ordering::Relaxed);
-    last != 0 && EPOCH.elapsed().as_millis() as u64 - last < CHECK_AFTER_OUTAGE.as_millis() as u64
+    // Saturating: the first outage is stamped 1 ms even when it happened in
+    // the epoch's first millisecond, and another thread may stamp a moment
+    // later than the one read here.
+    last != 0 && (EPOCH.elapsed().as_millis() as u64).saturating_sub(last) < CHECK_AFTER_OUTAGE.as_millis() as u64
 }
 
 /// Longest `/readyz` waits for the database to answer.
