@@ -1,4 +1,5 @@
-//! The transactional outbox of positive results; its id is the cursor.
+//! The transactional outbox of positive results. Read in `(tx_id, id)`
+//! order, which is also its cursor.
 #[allow(unused_imports)]
 use crate::enums::*;
 use sea_orm::entity::prelude::*;
@@ -15,6 +16,9 @@ pub struct Model {
     pub health_centre_id: i64,
     pub prefecture_id: i32,
     pub occurred_at: DateTimeUtc,
+    /// The writing transaction on PostgreSQL (`txid_current()`); 0 on SQLite
+    /// and for events written before transactions were recorded.
+    pub tx_id: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261124_000003_append_only_audit;
 mod m20261125_000004_statistics_ledger;
 mod m20261125_000005_statistics_fold_marks;
 mod m20261126_000006_append_only_logs_without_foreign_keys;
+mod m20261127_000007_outbox_ordered_by_transaction;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_statistics_ledger::Migration),
             Box::new(m20261125_000005_statistics_fold_marks::Migration),
             Box::new(m20261126_000006_append_only_logs_without_foreign_keys::Migration),
+            Box::new(m20261127_000007_outbox_ordered_by_transaction::Migration),
         ]
     }
 }

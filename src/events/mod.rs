@@ -3,9 +3,20 @@
 //!
 //! A transaction that makes a test positive writes an `outbox_events` row
 //! (and, on PostgreSQL, a `NOTIFY`). Each server runs one dispatcher: it
-//! reads the rows after the last one it dispatched, in ID order, loads
-//! their test and patient once, and hands each event to the broadcast
-//! channels of the event's health centre and prefecture. Subscribers hold a
+//! reads the rows after the last one it dispatched, in [`Cursor`] order
+//! (the writing transaction, then the ID), loads their test and patient
+//! once, and hands each event to the broadcast channels of the event's
+//! health centre and prefecture.
+//!
+//! Readers take only *settled* rows: on PostgreSQL, rows whose transaction
+//! is older than every transaction still running (`txid_snapshot_xmin` of
+//! the statement's snapshot). All of those have committed or rolled back,
+//! so no row can appear later before a settled one, and a cursor never
+//! skips an event, although positive results commit concurrently and take
+//! their IDs in a different order than they commit. A row that is visible
+//! but not settled yet (an older transaction is still running) is read
+//! again a few milliseconds later. SQLite has one writer: its rows commit
+//! in ID order and are settled once visible. Subscribers hold a
 //! receiver of their channel. The dispatcher wakes on the notification from
 //! any replica, and polls as a fallback (and on SQLite, where there are no
 //! notifications). Each replica dispatches every event to its own
@@ -15,11 +26,46 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use entity::{lab_test, outbox_event, patient};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter};
 use tokio::sync::broadcast;
 
 use crate::error::AppResult;
+use crate::services::statistics::Sql;
+
+/// A position in the outbox: events are read in the order of the
+/// transaction that wrote them, then of their ID. As text (the
+/// subscription's `cursor`): `tx:id`, or the ID alone for transaction 0
+/// (SQLite, and events written before transactions were recorded, whose
+/// cursors clients may still hold).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    pub tx_id: i64,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// The position of `event`.
+    pub fn of(event: &outbox_event::Model) -> Self {
+        Cursor { tx_id: event.tx_id, id: event.id }
+    }
+
+    /// Reads a cursor as [`Display`](std::fmt::Display) writes it.
+    pub fn parse(text: &str) -> Option<Self> {
+        let number = |part: &str| part.parse::<i64>().ok().filter(|n| *n >= 0);
+        match text.trim().split_once(':') {
+            None => Some(Cursor { tx_id: 0, id: number(text.trim())? }),
+            Some((tx_id, id)) => Some(Cursor { tx_id: number(tx_id)?, id: number(id)? }),
+        }
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.tx_id == 0 { write!(f, "{}", self.id) } else { write!(f, "{}:{}", self.tx_id, self.id) }
+    }
+}
 
 /// The PostgreSQL notification channel of the outbox.
 pub const NOTIFY_CHANNEL: &str = "hersys_outbox";
@@ -47,8 +93,8 @@ pub enum Audience {
 pub struct EventHub {
     channels: Mutex<HashMap<Audience, broadcast::Sender<Arc<PositiveEvent>>>>,
     capacity: usize,
-    /// The ID of the last outbox row dispatched by this server.
-    dispatched: AtomicI64,
+    /// The last outbox row dispatched by this server.
+    dispatched: Mutex<Cursor>,
     /// Live subscriptions, for the metrics.
     subscribers: AtomicI64,
 }
@@ -58,7 +104,7 @@ impl EventHub {
         EventHub {
             channels: Mutex::default(),
             capacity: capacity.max(1),
-            dispatched: AtomicI64::new(0),
+            dispatched: Mutex::default(),
             subscribers: AtomicI64::new(0),
         }
     }
@@ -84,9 +130,13 @@ impl EventHub {
         }
     }
 
-    /// The last outbox ID this server dispatched.
-    pub fn dispatched(&self) -> i64 {
-        self.dispatched.load(Ordering::Acquire)
+    /// The last outbox row this server dispatched.
+    pub fn dispatched(&self) -> Cursor {
+        *self.dispatched.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn dispatched_up_to(&self, cursor: Cursor) {
+        *self.dispatched.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = cursor;
     }
 
     /// Counts a subscription for as long as the guard lives.
@@ -111,23 +161,72 @@ impl Drop for SubscriberGuard {
     }
 }
 
-/// Loads outbox rows after `after` that `filter` lets through, with their
-/// tests and patients, in ID order.
+/// An outbox row as read, with whether it is settled.
+#[derive(Debug, FromQueryResult)]
+struct OutboxRow {
+    id: i64,
+    kind: String,
+    lab_test_id: i64,
+    patient_id: i64,
+    health_centre_id: i64,
+    prefecture_id: i32,
+    occurred_at: DateTime<Utc>,
+    tx_id: i64,
+    settled: bool,
+}
+
+/// What [`load_events`] found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The settled events after the cursor, in order.
+    pub events: Vec<PositiveEvent>,
+    /// Whether a later row was visible but not settled yet.
+    pub pending: bool,
+}
+
+/// Loads up to `limit` settled outbox rows after `after` for `audience`
+/// (every audience without one), with their tests and patients, in cursor
+/// order.
 pub async fn load_events(
     db: &DatabaseConnection,
-    after: i64,
+    after: Cursor,
     audience: Option<Audience>,
     limit: u64,
-) -> AppResult<Vec<PositiveEvent>> {
-    let mut query = outbox_event::Entity::find().filter(outbox_event::Column::Id.gt(after));
-    query = match audience {
-        Some(Audience::HealthCentre(id)) => query.filter(outbox_event::Column::HealthCentreId.eq(id)),
-        Some(Audience::Prefecture(id)) => query.filter(outbox_event::Column::PrefectureId.eq(id)),
-        None => query,
+) -> AppResult<Loaded> {
+    let backend = db.get_database_backend();
+    let settled =
+        if backend == DbBackend::Postgres { "tx_id < txid_snapshot_xmin(txid_current_snapshot())" } else { "TRUE" };
+    let mut sql = Sql::new(backend);
+    sql.push(&format!(
+        "SELECT id, kind, lab_test_id, patient_id, health_centre_id, prefecture_id, occurred_at, tx_id, \
+         {settled} AS settled FROM outbox_events WHERE (tx_id, id) > ("
+    ));
+    sql.bind(after.tx_id).push(", ").bind(after.id).push(")");
+    match audience {
+        Some(Audience::HealthCentre(id)) => sql.push(" AND health_centre_id = ").bind(id),
+        Some(Audience::Prefecture(id)) => sql.push(" AND prefecture_id = ").bind(id),
+        None => &mut sql,
     };
-    let events = query.order_by_asc(outbox_event::Column::Id).limit(limit).all(db).await?;
+    // Settled rows sort before the others: their transactions are older.
+    sql.push(&format!(" ORDER BY tx_id, id LIMIT {limit}"));
+    let rows = OutboxRow::find_by_statement(sql.build()).all(db).await?;
+    let pending = rows.iter().any(|row| !row.settled);
+    let events: Vec<outbox_event::Model> = rows
+        .into_iter()
+        .take_while(|row| row.settled)
+        .map(|row| outbox_event::Model {
+            id: row.id,
+            kind: row.kind,
+            lab_test_id: row.lab_test_id,
+            patient_id: row.patient_id,
+            health_centre_id: row.health_centre_id,
+            prefecture_id: row.prefecture_id,
+            occurred_at: row.occurred_at,
+            tx_id: row.tx_id,
+        })
+        .collect();
     if events.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Loaded { events: Vec::new(), pending });
     }
     let test_ids: Vec<i64> = events.iter().map(|e| e.lab_test_id).collect();
     let patient_ids: Vec<i64> = events.iter().map(|e| e.patient_id).collect();
@@ -145,15 +244,35 @@ pub async fn load_events(
         .into_iter()
         .map(|p| (p.id, p))
         .collect();
-    Ok(events
+    let events = events
         .into_iter()
         .filter_map(|event| {
             let test = tests.get(&event.lab_test_id)?.clone();
             let patient = patients.get(&event.patient_id)?.clone();
             Some(PositiveEvent { event, test, patient })
         })
-        .collect())
+        .collect();
+    Ok(Loaded { events, pending })
 }
+
+/// The newest settled outbox row now (the start when there is none).
+async fn newest_settled(db: &DatabaseConnection) -> Result<Cursor, sea_orm::DbErr> {
+    #[derive(Debug, FromQueryResult)]
+    struct Newest {
+        tx_id: i64,
+        id: i64,
+    }
+    let backend = db.get_database_backend();
+    let settled =
+        if backend == DbBackend::Postgres { " WHERE tx_id < txid_snapshot_xmin(txid_current_snapshot())" } else { "" };
+    let sql = format!("SELECT tx_id, id FROM outbox_events{settled} ORDER BY tx_id DESC, id DESC LIMIT 1");
+    let newest = Newest::find_by_statement(sea_orm::Statement::from_string(backend, sql)).one(db).await?;
+    Ok(newest.map(|n| Cursor { tx_id: n.tx_id, id: n.id }).unwrap_or_default())
+}
+
+/// How soon the dispatcher first reads again when a row was not settled
+/// yet.
+const UNSETTLED_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Starts this server's dispatcher. It begins after the newest event that
 /// exists now: earlier ones reach clients only through `after`.
@@ -163,40 +282,52 @@ pub async fn start_dispatcher(
     hub: Arc<EventHub>,
     poll_interval: std::time::Duration,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let newest = outbox_event::Entity::find().order_by_desc(outbox_event::Column::Id).one(&db).await?;
-    hub.dispatched.store(newest.map(|e| e.id).unwrap_or(0), Ordering::Release);
+    hub.dispatched_up_to(newest_settled(&db).await?);
     let notified = Arc::new(tokio::sync::Notify::new());
     if crate::db::is_postgres(&db) {
         spawn_listener(database_url, notified.clone());
     }
     Ok(tokio::spawn(async move {
+        let mut retry = UNSETTLED_RETRY;
         loop {
-            match dispatch_once(&db, &hub).await {
-                Ok(count) if count as u64 == BATCH => continue,
-                Ok(_) => {}
+            let wait = match dispatch_once(&db, &hub).await {
+                Ok((count, _)) if count as u64 == BATCH => continue,
+                Ok((_, true)) => {
+                    // Soon, then less often: an old transaction that holds
+                    // rows back may be a long one.
+                    let wait = retry.min(poll_interval);
+                    retry = retry.saturating_mul(2);
+                    wait
+                }
+                Ok((_, false)) => {
+                    retry = UNSETTLED_RETRY;
+                    poll_interval
+                }
                 Err(error) => {
                     let error: async_graphql::Error = error.into();
                     tracing::warn!(error = %error.message, "outbox dispatch failed; retrying");
+                    poll_interval
                 }
-            }
+            };
             tokio::select! {
                 () = notified.notified() => {}
-                () = tokio::time::sleep(poll_interval) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }))
 }
 
-async fn dispatch_once(db: &DatabaseConnection, hub: &EventHub) -> AppResult<usize> {
-    let after = hub.dispatched();
-    let events = load_events(db, after, None, BATCH).await?;
+/// Dispatches the settled events after this server's cursor. Answers how
+/// many, and whether a later row was not settled yet.
+async fn dispatch_once(db: &DatabaseConnection, hub: &EventHub) -> AppResult<(usize, bool)> {
+    let Loaded { events, pending } = load_events(db, hub.dispatched(), None, BATCH).await?;
     let count = events.len();
     for event in events {
-        let id = event.event.id;
+        let cursor = Cursor::of(&event.event);
         hub.publish(Arc::new(event));
-        hub.dispatched.store(id, Ordering::Release);
+        hub.dispatched_up_to(cursor);
     }
-    Ok(count)
+    Ok((count, pending))
 }
 
 /// Listens for outbox notifications and wakes the dispatcher; reconnects

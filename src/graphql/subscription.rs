@@ -11,7 +11,7 @@ use super::context::{signed_in, state};
 use super::types::{LabTest, Patient};
 use crate::auth::{Principal, Role, policy};
 use crate::error::AppError;
-use crate::events::{Audience, PositiveEvent, load_events};
+use crate::events::{Audience, Cursor, Loaded, PositiveEvent, load_events};
 use crate::state::AppState;
 
 pub struct Subscription;
@@ -59,11 +59,12 @@ impl Subscription {
         tracing::info!(session_id = principal.session_id, ?audience, "subscribed to positive results");
         Ok(async_stream::stream! {
             let _guard = guard;
-            let mut last = after.unwrap_or(0);
+            let mut last = after.unwrap_or_default();
             if after.is_some() {
                 loop {
+                    // Settled events only: one not settled yet comes live.
                     let batch = match load_events(&state.db, last, Some(audience), REPLAY_BATCH).await {
-                        Ok(batch) => batch,
+                        Ok(Loaded { events, .. }) => events,
                         Err(error) => {
                             yield Err(error.into());
                             return;
@@ -71,7 +72,7 @@ impl Subscription {
                     };
                     let full = batch.len() as u64 == REPLAY_BATCH;
                     for event in batch {
-                        last = event.event.id;
+                        last = Cursor::of(&event.event);
                         let delivered = deliver(&state, &principal, Arc::new(event), &personal).await;
                         let failed = delivered.is_err();
                         yield delivered;
@@ -93,10 +94,11 @@ impl Subscription {
                 };
                 match next {
                     Next::Event(Ok(event)) => {
-                        if event.event.id <= last {
+                        let cursor = Cursor::of(&event.event);
+                        if cursor <= last {
                             continue;
                         }
-                        last = event.event.id;
+                        last = cursor;
                         let delivered = deliver(&state, &principal, event, &personal).await;
                         let failed = delivered.is_err();
                         yield delivered;
@@ -134,16 +136,11 @@ enum Next {
     Check,
 }
 
-fn parse_cursor(cursor: &str) -> Result<i64, AppError> {
-    cursor
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id >= 0)
-        .ok_or_else(|| AppError::bad_input("after", "is not a cursor of this subscription"))
+fn parse_cursor(cursor: &str) -> Result<Cursor, AppError> {
+    Cursor::parse(cursor).ok_or_else(|| AppError::bad_input("after", "is not a cursor of this subscription"))
 }
 
-fn lagged(last: i64) -> async_graphql::Error {
+fn lagged(last: Cursor) -> async_graphql::Error {
     let error: async_graphql::Error = AppError::RateLimited(
         "the subscriber fell too far behind and is disconnected; resubscribe with `after` set to extensions.lastCursor"
             .to_owned(),
@@ -182,7 +179,7 @@ pub struct PositiveResultEvent(pub Arc<PositiveEvent>);
 impl PositiveResultEvent {
     /// The event's cursor: pass it as `after` to resume after this event.
     async fn cursor(&self) -> String {
-        self.0.event.id.to_string()
+        Cursor::of(&self.0.event).to_string()
     }
     /// When the result was recorded as positive.
     async fn occurred_at(&self) -> DateTime<Utc> {

@@ -20,18 +20,25 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
             (pool.size(), pool.num_idle() as u32)
         }
     };
-    // The newest event in the outbox, to set against the last dispatched;
-    // counted as background work, not as a request's statement.
-    let newest = crate::db::counted(&app.db, app.background_queries.clone())
-        .query_one_raw(Statement::from_string(
+    // The newest event in the outbox, and how many are after the last one
+    // dispatched; counted as background work, not as a request's statement.
+    let dispatched = app.hub.dispatched();
+    let outbox = crate::db::counted(&app.db, app.background_queries.clone())
+        .query_one_raw(Statement::from_sql_and_values(
             app.db.get_database_backend(),
-            "SELECT COALESCE(MAX(id), 0) AS n FROM outbox_events",
+            if app.db.get_database_backend() == DbBackend::Postgres {
+                "SELECT COALESCE(MAX(id), 0) AS newest, COUNT(*) FILTER (WHERE (tx_id, id) > ($1, $2)) AS lag \
+                 FROM outbox_events"
+            } else {
+                "SELECT COALESCE(MAX(id), 0) AS newest, COALESCE(SUM((tx_id, id) > (?, ?)), 0) AS lag FROM outbox_events"
+            },
+            [dispatched.tx_id.into(), dispatched.id.into()],
         ))
         .await
         .ok()
         .flatten()
-        .and_then(|row| row.try_get::<i64>("", "n").ok());
-    let dispatched = app.hub.dispatched();
+        .and_then(|row| Some((row.try_get::<i64>("", "newest").ok()?, row.try_get::<i64>("", "lag").ok()?)));
+    let dispatched = dispatched.id;
     let mut body = format!(
         "# HELP hersys_db_queries_total SQL statements run since the process started, by what ran them.\n\
          # TYPE hersys_db_queries_total counter\n\
@@ -57,15 +64,14 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
         app.config.db_max_connections,
         app.hub.subscribers(),
     );
-    if let Some(newest) = newest {
+    if let Some((newest, lag)) = outbox {
         body.push_str(&format!(
             "# HELP hersys_outbox_newest_event The newest event in the outbox.\n\
              # TYPE hersys_outbox_newest_event gauge\n\
              hersys_outbox_newest_event {newest}\n\
              # HELP hersys_outbox_lag_events Events in the outbox not yet dispatched by this server.\n\
              # TYPE hersys_outbox_lag_events gauge\n\
-             hersys_outbox_lag_events {}\n",
-            newest.saturating_sub(dispatched).max(0)
+             hersys_outbox_lag_events {lag}\n"
         ));
     }
     let (hits, misses) = state.schemas.documents.counts();

@@ -206,8 +206,7 @@ struct PositiveEvent<'a> {
 }
 
 /// Sends a test write's appended rows (ledger, audit) and, for a new
-/// positive result, its outbox event: on PostgreSQL all in one statement,
-/// the last before the commit.
+/// positive result, its outbox event: on PostgreSQL all in one statement.
 async fn write_appends(db: &impl ConnectionTrait, appends: Appends, event: Option<PositiveEvent<'_>>) -> AppResult<()> {
     let Some(event) = event else {
         return appends.write(db).await;
@@ -224,20 +223,10 @@ async fn write_appends(db: &impl ConnectionTrait, appends: Appends, event: Optio
                 sql.bind("POSITIVE_RESULT").push(", ").bind(event.test.id).push(", ").bind(event.patient.id);
                 sql.push(", ").bind(event.now).push(", hc.id, hc.prefecture_id FROM health_centres hc");
                 if postgres {
-                    // Outbox IDs must become visible in the order they are
-                    // numbered, or a reader that has seen ID n+1 could later
-                    // miss a slower n. A transaction-scoped lock makes
-                    // positive-result transactions take their outbox ID and
-                    // commit one after another. It is taken in the statement
-                    // that takes the ID, the last before the commit, so that
-                    // it is held for one statement and the commit; the
-                    // notification (which wakes the dispatchers of every
-                    // replica) is sent on commit. SQLite serialises writers
-                    // anyway.
-                    sql.push(&format!(
-                        ", (SELECT pg_advisory_xact_lock({OUTBOX_ORDER_LOCK}), pg_notify('{}', '')) AS ordered",
-                        crate::events::NOTIFY_CHANNEL
-                    ));
+                    // Wakes the dispatchers of every replica, on commit. The
+                    // row's transaction (`tx_id`, by default) orders it for
+                    // them; see `events`.
+                    sql.push(&format!(", (SELECT pg_notify('{}', '')) AS notified", crate::events::NOTIFY_CHANNEL));
                 }
                 sql.push(" WHERE hc.id = ").bind(event.patient.responsible_health_centre_id);
             }),
@@ -248,6 +237,3 @@ async fn write_appends(db: &impl ConnectionTrait, appends: Appends, event: Optio
     }
     Ok(())
 }
-
-/// The PostgreSQL advisory lock that orders outbox IDs.
-const OUTBOX_ORDER_LOCK: i64 = 72010529;

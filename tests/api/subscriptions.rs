@@ -21,6 +21,7 @@ both!(
     a_prefecture_receives_its_positives_without_personal_data,
     server_sent_events_deliver_positives_where_websocket_is_blocked,
     subscriptions_over_a_limit_are_refused_on_both_transports,
+    concurrent_positives_arrive_each_once_in_cursor_order,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,6 +41,96 @@ async fn two_replicas_on_postgres_both_deliver_every_event() {
         assert_eq!(b["test"]["id"], via_second.as_str());
         subscriber.expect_silence().await;
     }
+}
+
+/// An outbox event whose transaction began before a positive result and
+/// commits after it: the positive result is held back until the older one
+/// has committed, and then both arrive, the older first. (Events take their
+/// IDs in insertion order but become visible in commit order; a reader in
+/// ID order would dispatch the later one and then skip the older.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committed_late_is_neither_skipped_nor_overtaken() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = spawn_app(Backend::Postgres).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (patient, _) = app.register_patient(&clinic, "オクレ タロウ", json!({})).await;
+    let mut subscriber = Subscriber::connect(&app, Protocol::Transport, &hc1, None).await;
+    let first = record(&app, &clinic, &patient, "POSITIVE").await;
+    let seen = subscriber.next_event().await;
+    assert_eq!(seen["test"]["id"], first.as_str());
+
+    // A slow writer: its outbox row is inserted, not yet committed.
+    let db = sea_orm::Database::connect(app.database_url.clone()).await.expect("a direct connection");
+    let slow = db.begin().await.expect("a transaction");
+    slow.execute_unprepared(&format!(
+        "INSERT INTO outbox_events (kind, lab_test_id, patient_id, occurred_at, health_centre_id, prefecture_id) \
+         SELECT 'POSITIVE_RESULT', t.id, t.patient_id, now(), p.responsible_health_centre_id, hc.prefecture_id \
+         FROM lab_tests t JOIN patients p ON p.id = t.patient_id \
+         JOIN health_centres hc ON hc.id = p.responsible_health_centre_id WHERE t.id = {first}"
+    ))
+    .await
+    .expect("the slow event");
+    let later = record(&app, &clinic, &patient, "POSITIVE").await;
+    subscriber.expect_silence().await;
+    slow.commit().await.expect("committed");
+
+    let older = subscriber.next_event().await;
+    let newer = subscriber.next_event().await;
+    assert_eq!(older["test"]["id"], first.as_str(), "the slow writer's event first: {older}");
+    assert_eq!(newer["test"]["id"], later.as_str(), "{newer}");
+    subscriber.expect_silence().await;
+
+    // Resuming after the first event replays the same two, in that order.
+    let cursor = seen["cursor"].as_str().expect("a cursor").to_owned();
+    let mut resumed = Subscriber::connect(&app, Protocol::Transport, &hc1, Some(&cursor)).await;
+    assert_eq!(resumed.next_event().await["cursor"], older["cursor"]);
+    assert_eq!(resumed.next_event().await["cursor"], newer["cursor"]);
+    resumed.expect_silence().await;
+}
+
+/// A cursor as numbers, to compare: `tx:id`, or the ID alone.
+fn position(event: &Value) -> (i64, i64) {
+    let cursor = event["cursor"].as_str().unwrap_or_else(|| panic!("a cursor in {event}"));
+    let number = |n: &str| n.parse::<i64>().unwrap_or_else(|_| panic!("a number in {cursor}"));
+    match cursor.split_once(':') {
+        Some((tx, id)) => (number(tx), number(id)),
+        None => (0, number(cursor)),
+    }
+}
+
+async fn concurrent_positives_arrive_each_once_in_cursor_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let mut patients = Vec::new();
+    for name in ["ヘイコウ イチ", "ヘイコウ ニ", "ヘイコウ サン", "ヘイコウ ヨン"] {
+        patients.push(app.register_patient(&clinic, name, json!({})).await.0);
+    }
+    let mut subscriber = Subscriber::connect(&app, Protocol::Transport, &hc1, None).await;
+    let writes = (0..24).map(|n| record(&app, &clinic, &patients[n % patients.len()], "POSITIVE"));
+    let mut written: Vec<String> = futures_util::future::join_all(writes).await;
+
+    let mut received = Vec::new();
+    for _ in 0..written.len() {
+        received.push(subscriber.next_event().await);
+    }
+    subscriber.expect_silence().await;
+    let positions: Vec<(i64, i64)> = received.iter().map(position).collect();
+    assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "in cursor order: {positions:?}");
+    let mut delivered: Vec<String> =
+        received.iter().map(|event| event["test"]["id"].as_str().expect("a test").to_owned()).collect();
+    delivered.sort();
+    written.sort();
+    assert_eq!(delivered, written, "every positive once");
+
+    // Resuming after the first replays the others, in the same order.
+    let cursor = received[0]["cursor"].as_str().expect("a cursor").to_owned();
+    let mut resumed = Subscriber::connect(&app, Protocol::Transport, &hc1, Some(&cursor)).await;
+    for expected in &received[1..] {
+        assert_eq!(resumed.next_event().await["cursor"], expected["cursor"]);
+    }
+    resumed.expect_silence().await;
 }
 
 const SUBSCRIPTION: &str = "subscription($after: String) { positiveResults(after: $after) {
