@@ -49,9 +49,12 @@ impl Query {
         let first = page_size(first, 20, state.config.max_page_size)?;
         let after = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
         let filter = filter.unwrap_or_default().parse()?;
-        let (rows, has_next_page) = services::patients::list(state, principal, &filter, first, after).await?;
         let look_ahead = ctx.look_ahead();
-        prefetch::patients(ctx, &[look_ahead.field("edges").field("node"), look_ahead.field("nodes")], &rows).await?;
+        let nodes = [look_ahead.field("edges").field("node"), look_ahead.field("nodes")];
+        let texts = Patient::text_columns(&nodes);
+        let texts = services::patients::TextColumns::Only(&texts);
+        let (rows, has_next_page) = services::patients::list(state, principal, &filter, first, after, texts).await?;
+        prefetch::patients(ctx, &nodes, &rows).await?;
         Ok(PatientConnection { rows, has_next_page, has_previous_page: after.is_some(), filter })
     }
 

@@ -24,6 +24,26 @@ use crate::services::patients::PatientFilter;
 pub struct Patient(pub patient::Model);
 
 impl Patient {
+    /// The personal text columns (`services::patients::TEXT_COLUMNS`) that
+    /// `selections` of patients can show: a field selected anywhere (through
+    /// fragments, under aliases, even when skipped by a directive) counts.
+    pub fn text_columns(selections: &[async_graphql::Lookahead<'_>]) -> Vec<patient::Column> {
+        const FIELDS: [(&str, patient::Column); 7] = [
+            ("nameKanji", patient::Column::NameKanji),
+            ("nameKana", patient::Column::NameKana),
+            ("address", patient::Column::Address),
+            ("phone", patient::Column::Phone),
+            ("email", patient::Column::Email),
+            ("smartphoneId", patient::Column::SmartphoneId),
+            ("previousSmartphoneId", patient::Column::PreviousSmartphoneId),
+        ];
+        FIELDS
+            .into_iter()
+            .filter(|(field, _)| selections.iter().any(|selection| selection.field(field).exists()))
+            .map(|(_, column)| column)
+            .collect()
+    }
+
     /// A personal field: shown (and its reading audited) to callers with a
     /// care relationship, `FORBIDDEN` at its path for everyone else.
     fn personal<T>(

@@ -212,8 +212,9 @@ pub async fn list(
     filter: &PatientFilter,
     first: u64,
     after: Option<i64>,
+    texts: TextColumns<'_>,
 ) -> AppResult<(Vec<patient::Model>, bool)> {
-    let mut query = patient::Entity::find().filter(scoped(principal, filter)?);
+    let mut query = texts.select().filter(scoped(principal, filter)?);
     if let Some(after) = after {
         query = query.filter(patient::Column::Id.lt(after));
     }
@@ -229,6 +230,49 @@ pub async fn list(
     let more = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok((rows, more))
+}
+
+/// The personal text columns of a patient (names, contacts, smartphone
+/// IDs): the widest part of the row, and the only part a list can leave
+/// out.
+pub const TEXT_COLUMNS: [patient::Column; 7] = [
+    patient::Column::NameKanji,
+    patient::Column::NameKana,
+    patient::Column::Address,
+    patient::Column::Phone,
+    patient::Column::Email,
+    patient::Column::SmartphoneId,
+    patient::Column::PreviousSmartphoneId,
+];
+
+/// Which of [`TEXT_COLUMNS`] a list reads. A page that shows none of them
+/// (a dashboard) reads the patients without them: they come back empty,
+/// and the caller must not show them. Every other column is always read.
+#[derive(Debug, Clone, Copy)]
+pub enum TextColumns<'a> {
+    All,
+    Only(&'a [patient::Column]),
+}
+
+impl TextColumns<'_> {
+    /// The patients' select, every column in the model's order (rows are
+    /// read by position), the text columns left out blank.
+    fn select(self) -> sea_orm::Select<patient::Entity> {
+        use sea_orm::sea_query::Expr;
+        use sea_orm::{ColumnTrait, IdenStatic, Iterable};
+        let TextColumns::Only(wanted) = self else { return patient::Entity::find() };
+        let mut select = patient::Entity::find().select_only();
+        for column in patient::Column::iter() {
+            let among = |list: &[patient::Column]| list.iter().any(|c| c.as_str() == column.as_str());
+            if among(&TEXT_COLUMNS) && !among(wanted) {
+                let blank = if column.def().is_null() { "NULL" } else { "''" };
+                select = select.expr_as(Expr::cust(blank), column.as_str());
+            } else {
+                select = select.column(column);
+            }
+        }
+        select
+    }
 }
 
 /// How many patients match, within the caller's reach.

@@ -10,6 +10,7 @@ use crate::helpers::{Backend, TestApp, spawn_app};
 both!(
     a_page_of_patients_with_relations_costs_the_same_statements_whatever_its_size,
     a_page_shows_each_patients_latest_health_report,
+    a_page_shows_personal_fields_however_they_are_selected,
 );
 
 const PAGE: &str = "query($first: Int!) { patients(first: $first) { edges { node {
@@ -121,4 +122,54 @@ async fn a_page_shows_each_patients_latest_health_report(backend: Backend) {
         let node = edges.iter().map(|e| &e["node"]).find(|n| n["id"] == patient.as_str()).expect("on the page");
         assert_eq!(node["latestHealthReport"]["bodyTemperature"], latest, "{page}");
     }
+}
+
+/// A page reads the personal text columns only when its selection shows
+/// them; whichever way they are selected (directly, through a fragment,
+/// under an alias, in `nodes` or `edges`, next to a list that shows none),
+/// they are the patient's own.
+async fn a_page_shows_personal_fields_however_they_are_selected(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let contact = json!({ "address": "東京都新宿区西新宿2-8-1", "phone": "03-5321-1111", "email": "taro@example.jp" });
+    let (id, smartphone_id) = app.register_patient(&clinic, "コジン タロウ", contact).await;
+    let hc1 = app.login("hc1").await;
+    let fields = "nameKanji nameKana address phone email smartphoneId previousSmartphoneId";
+    let one = app
+        .gql(Some(&hc1), &format!("query($id: ID!) {{ patient(id: $id) {{ {fields} }} }}"), json!({ "id": id }))
+        .await;
+    let expected = one["data"]["patient"].clone();
+    assert_eq!(expected["nameKana"], "コジン タロウ", "{one}");
+    assert_eq!(expected["phone"], "03-5321-1111", "{one}");
+    assert_eq!(expected["smartphoneId"].as_str().map(|s| s.replace('-', "")), Some(smartphone_id.replace('-', "")));
+
+    let pages = [
+        format!("{{ patients(first: 5) {{ edges {{ node {{ id {fields} }} }} }} }}"),
+        format!(
+            "{{ patients(first: 5) {{ nodes {{ id ...Personal }} }} }} fragment Personal on Patient {{ {fields} }}"
+        ),
+        format!("{{ patients(first: 5) {{ edges {{ node {{ id ... on Patient {{ {fields} }} }} }} }} }}"),
+        format!(
+            "{{ bare: patients(first: 5) {{ nodes {{ id careSetting }} }} patients(first: 5) {{ nodes {{ id {fields} }} }} }}"
+        ),
+    ];
+    for page in pages {
+        let response = app.gql(Some(&hc1), &page, json!({})).await;
+        assert!(response["errors"].is_null(), "{response}");
+        let list = &response["data"]["patients"];
+        let nodes: Vec<Value> = match list["nodes"].as_array() {
+            Some(nodes) => nodes.clone(),
+            None => list["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect(),
+        };
+        let node = nodes.iter().find(|n| n["id"] == id.as_str()).unwrap_or_else(|| panic!("{response}"));
+        for field in fields.split(' ') {
+            assert_eq!(node[field], expected[field], "{field} in {page}");
+        }
+    }
+    // Aliased: the value under the alias is the field's.
+    let aliased =
+        app.gql(Some(&hc1), "{ patients(first: 5) { nodes { id kana: nameKana tel: phone } } }", json!({})).await;
+    let nodes = aliased["data"]["patients"]["nodes"].as_array().cloned().unwrap_or_default();
+    let node = nodes.iter().find(|n| n["id"] == id.as_str()).unwrap_or_else(|| panic!("{aliased}"));
+    assert_eq!((&node["kana"], &node["tel"]), (&expected["nameKana"], &expected["phone"]), "{aliased}");
 }
