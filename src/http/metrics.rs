@@ -23,17 +23,16 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     // The newest event in the outbox, and how many are after the last one
     // dispatched; counted as background work, not as a request's statement.
     let dispatched = app.hub.dispatched();
+    let backend = app.db.get_database_backend();
+    let (tx_id, id) = if backend == DbBackend::Postgres { ("$1", "$2") } else { ("?", "?") };
+    // Each part reads an index: the newest ID, and the range after the
+    // cursor (not the whole table).
+    let sql = format!(
+        "SELECT (SELECT COALESCE(MAX(id), 0) FROM outbox_events) AS newest, \
+         (SELECT COUNT(*) FROM outbox_events WHERE (tx_id, id) > ({tx_id}, {id})) AS lag"
+    );
     let outbox = crate::db::counted(&app.db, app.background_queries.clone())
-        .query_one_raw(Statement::from_sql_and_values(
-            app.db.get_database_backend(),
-            if app.db.get_database_backend() == DbBackend::Postgres {
-                "SELECT COALESCE(MAX(id), 0) AS newest, COUNT(*) FILTER (WHERE (tx_id, id) > ($1, $2)) AS lag \
-                 FROM outbox_events"
-            } else {
-                "SELECT COALESCE(MAX(id), 0) AS newest, COALESCE(SUM((tx_id, id) > (?, ?)), 0) AS lag FROM outbox_events"
-            },
-            [dispatched.tx_id.into(), dispatched.id.into()],
-        ))
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [dispatched.tx_id.into(), dispatched.id.into()]))
         .await
         .ok()
         .flatten()

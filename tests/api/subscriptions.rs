@@ -73,6 +73,7 @@ async fn an_event_committed_late_is_neither_skipped_nor_overtaken() {
     .expect("the slow event");
     let later = record(&app, &clinic, &patient, "POSITIVE").await;
     subscriber.expect_silence().await;
+    assert_eq!(outbox_lag(&app).await, 1, "the later event is committed, and waits");
     slow.commit().await.expect("committed");
 
     let older = subscriber.next_event().await;
@@ -80,6 +81,7 @@ async fn an_event_committed_late_is_neither_skipped_nor_overtaken() {
     assert_eq!(older["test"]["id"], first.as_str(), "the slow writer's event first: {older}");
     assert_eq!(newer["test"]["id"], later.as_str(), "{newer}");
     subscriber.expect_silence().await;
+    assert_eq!(outbox_lag(&app).await, 0, "both dispatched");
 
     // Resuming after the first event replays the same two, in that order.
     let cursor = seen["cursor"].as_str().expect("a cursor").to_owned();
@@ -87,6 +89,16 @@ async fn an_event_committed_late_is_neither_skipped_nor_overtaken() {
     assert_eq!(resumed.next_event().await["cursor"], older["cursor"]);
     assert_eq!(resumed.next_event().await["cursor"], newer["cursor"]);
     resumed.expect_silence().await;
+}
+
+/// `hersys_outbox_lag_events` from `/metrics`.
+async fn outbox_lag(app: &TestApp) -> u64 {
+    let metrics = app.client.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("hersys_outbox_lag_events "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no outbox lag in {metrics}"))
 }
 
 /// A cursor as numbers, to compare: `tx:id`, or the ID alone.
