@@ -273,6 +273,10 @@ async fn newest_settled(db: &DatabaseConnection) -> Result<Cursor, sea_orm::DbEr
 /// How soon the dispatcher first reads again when a row was not settled
 /// yet.
 const UNSETTLED_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
+/// How seldom at most, while a row stays unsettled (a long transaction
+/// holds it back): a read of an index range every 20 ms costs little, and
+/// the event goes out soon after the transaction ends.
+const UNSETTLED_RETRY_MAX: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Starts this server's dispatcher. It begins after the newest event that
 /// exists now: earlier ones reach clients only through `after`.
@@ -296,7 +300,7 @@ pub async fn start_dispatcher(
                     // Soon, then less often: an old transaction that holds
                     // rows back may be a long one.
                     let wait = retry.min(poll_interval);
-                    retry = retry.saturating_mul(2);
+                    retry = retry.saturating_mul(2).min(UNSETTLED_RETRY_MAX);
                     wait
                 }
                 Ok((_, false)) => {
