@@ -353,3 +353,25 @@ fn spawn_listener(database_url: String, notified: Arc<tokio::sync::Notify>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cursor;
+
+    #[test]
+    fn cursors_read_back_what_they_write_and_refuse_anything_else() {
+        let old = Cursor { tx_id: 0, id: 41 };
+        let new = Cursor { tx_id: 3872, id: 41 };
+        assert_eq!(old.to_string(), "41");
+        assert_eq!(new.to_string(), "3872:41");
+        for cursor in [old, new, Cursor::default()] {
+            assert_eq!(Cursor::parse(&cursor.to_string()), Some(cursor));
+        }
+        assert_eq!(Cursor::parse(" 7 "), Some(Cursor { tx_id: 0, id: 7 }));
+        for bad in ["", "-1", "1:-2", "a", "1:b", "1:2:3", ":5", "5:", "99999999999999999999"] {
+            assert_eq!(Cursor::parse(bad), None, "{bad:?}");
+        }
+        assert!(old < new, "events written before transactions were recorded come first");
+        assert!(Cursor { tx_id: 5, id: 9 } < Cursor { tx_id: 6, id: 1 }, "the transaction orders first");
+    }
+}

@@ -22,6 +22,7 @@ both!(
     server_sent_events_deliver_positives_where_websocket_is_blocked,
     subscriptions_over_a_limit_are_refused_on_both_transports,
     concurrent_positives_arrive_each_once_in_cursor_order,
+    a_malformed_cursor_is_refused_naming_after,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,6 +144,20 @@ async fn concurrent_positives_arrive_each_once_in_cursor_order(backend: Backend)
         assert_eq!(resumed.next_event().await["cursor"], expected["cursor"]);
     }
     resumed.expect_silence().await;
+}
+
+async fn a_malformed_cursor_is_refused_naming_after(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let hc1 = app.login("hc1").await;
+    for cursor in ["1:x", "-4", "1:2:3", ""] {
+        let mut subscriber = Subscriber::connect(&app, Protocol::Transport, &hc1, Some(cursor)).await;
+        // An execution error: a `next` with errors and no data.
+        let message = subscriber.next().await;
+        assert_eq!(message["type"], "next", "{cursor:?}: {message}");
+        assert!(message["payload"]["data"].is_null(), "{message}");
+        let error = &message["payload"]["errors"][0]["extensions"];
+        assert_eq!((&error["code"], &error["field"]), (&json!("BAD_USER_INPUT"), &json!("after")), "{message}");
+    }
 }
 
 const SUBSCRIPTION: &str = "subscription($after: String) { positiveResults(after: $after) {
