@@ -26,7 +26,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
 use entity::{lab_test, outbox_event, patient};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter};
 use tokio::sync::broadcast;
@@ -164,15 +163,16 @@ impl Drop for SubscriberGuard {
 /// An outbox row as read, with whether it is settled.
 #[derive(Debug, FromQueryResult)]
 struct OutboxRow {
-    id: i64,
-    kind: String,
-    lab_test_id: i64,
-    patient_id: i64,
-    health_centre_id: i64,
-    prefecture_id: i32,
-    occurred_at: DateTime<Utc>,
-    tx_id: i64,
+    #[sea_orm(nested)]
+    event: outbox_event::Model,
     settled: bool,
+}
+
+/// Whether an outbox row is settled, as SQL: on PostgreSQL its transaction
+/// is older than every one still running in the statement's snapshot; on
+/// SQLite every visible row is.
+fn settled(backend: DbBackend) -> &'static str {
+    if backend == DbBackend::Postgres { "tx_id < txid_snapshot_xmin(txid_current_snapshot())" } else { "TRUE" }
 }
 
 /// What [`load_events`] found.
@@ -194,8 +194,7 @@ pub async fn load_events(
     limit: u64,
 ) -> AppResult<Loaded> {
     let backend = db.get_database_backend();
-    let settled =
-        if backend == DbBackend::Postgres { "tx_id < txid_snapshot_xmin(txid_current_snapshot())" } else { "TRUE" };
+    let settled = settled(backend);
     let mut sql = Sql::new(backend);
     sql.push(&format!(
         "SELECT id, kind, lab_test_id, patient_id, health_centre_id, prefecture_id, occurred_at, tx_id, \
@@ -211,20 +210,8 @@ pub async fn load_events(
     sql.push(&format!(" ORDER BY tx_id, id LIMIT {limit}"));
     let rows = OutboxRow::find_by_statement(sql.build()).all(db).await?;
     let pending = rows.iter().any(|row| !row.settled);
-    let events: Vec<outbox_event::Model> = rows
-        .into_iter()
-        .take_while(|row| row.settled)
-        .map(|row| outbox_event::Model {
-            id: row.id,
-            kind: row.kind,
-            lab_test_id: row.lab_test_id,
-            patient_id: row.patient_id,
-            health_centre_id: row.health_centre_id,
-            prefecture_id: row.prefecture_id,
-            occurred_at: row.occurred_at,
-            tx_id: row.tx_id,
-        })
-        .collect();
+    let events: Vec<outbox_event::Model> =
+        rows.into_iter().take_while(|row| row.settled).map(|row| row.event).collect();
     if events.is_empty() {
         return Ok(Loaded { events: Vec::new(), pending });
     }
@@ -263,9 +250,8 @@ async fn newest_settled(db: &DatabaseConnection) -> Result<Cursor, sea_orm::DbEr
         id: i64,
     }
     let backend = db.get_database_backend();
-    let settled =
-        if backend == DbBackend::Postgres { " WHERE tx_id < txid_snapshot_xmin(txid_current_snapshot())" } else { "" };
-    let sql = format!("SELECT tx_id, id FROM outbox_events{settled} ORDER BY tx_id DESC, id DESC LIMIT 1");
+    let sql =
+        format!("SELECT tx_id, id FROM outbox_events WHERE {} ORDER BY tx_id DESC, id DESC LIMIT 1", settled(backend));
     let newest = Newest::find_by_statement(sea_orm::Statement::from_string(backend, sql)).one(db).await?;
     Ok(newest.map(|n| Cursor { tx_id: n.tx_id, id: n.id }).unwrap_or_default())
 }

@@ -16,9 +16,8 @@ use crate::error::AppResult;
 use crate::services::statistics::Sql;
 
 /// The rows one write appends.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Appends {
-    backend: DbBackend,
     inserts: Vec<Insert>,
 }
 
@@ -30,10 +29,6 @@ struct Insert {
 }
 
 impl Appends {
-    pub fn new(backend: DbBackend) -> Self {
-        Appends { backend, inserts: Vec::new() }
-    }
-
     /// Adds `rows` (values in the order of `columns`) for `table`.
     pub fn push(&mut self, table: &'static str, columns: &'static [&'static str], rows: Vec<Vec<Value>>) {
         debug_assert!(rows.iter().all(|row| row.len() == columns.len()), "a row of {table} does not fit its columns");
@@ -56,7 +51,8 @@ impl Appends {
         db: &impl ConnectionTrait,
         last: Option<impl FnOnce(&mut Sql)>,
     ) -> AppResult<u64> {
-        let Appends { backend, mut inserts } = self;
+        let backend = db.get_database_backend();
+        let Appends { mut inserts } = self;
         if backend == DbBackend::Postgres {
             let main = match last {
                 Some(last) => Main::Given(last),

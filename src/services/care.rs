@@ -13,8 +13,7 @@ use entity::{
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
-use super::appends::Appends;
-use super::{PatientLock, lock_reachable_patient, not_in_future, require, versioned_update};
+use super::{PatientLock, lock_reachable_patient, not_in_future, patient_appends, require, versioned_update};
 use crate::auth::Principal;
 use crate::auth::policy::{self, CaseAction, Target};
 use crate::error::{AppError, AppResult};
@@ -117,9 +116,7 @@ pub async fn set_care_setting(
         vec![(patient::Column::CareSetting, Expr::value(setting))],
     )
     .await?;
-    let mut appends = Appends::new(txn.get_database_backend());
-    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
-    super::audit::append(&mut appends, principal, "SET_CARE_SETTING", Some(patient.id), &["careSetting"], now);
+    let appends = patient_appends(&txn, &lock, principal, "SET_CARE_SETTING", &["careSetting"], now).await?;
     appends.write(&txn).await?;
     txn.commit().await?;
     tracing::info!(patient_id, account_id, "care setting decided");
@@ -194,16 +191,8 @@ pub async fn admit(
     }
     update_patient(&txn, &patient, None, now, vec![(patient::Column::CareSetting, Expr::value(CareSetting::Hospital))])
         .await?;
-    let mut appends = Appends::new(txn.get_database_backend());
-    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
-    super::audit::append(
-        &mut appends,
-        principal,
-        "ADMIT_PATIENT",
-        Some(patient.id),
-        &["hospitalisation", "careSetting"],
-        now,
-    );
+    let appends =
+        patient_appends(&txn, &lock, principal, "ADMIT_PATIENT", &["hospitalisation", "careSetting"], now).await?;
     appends.write(&txn).await?;
     txn.commit().await?;
     tracing::info!(patient_id, hospitalisation_id = stay.id, account_id, "patient admitted");
@@ -312,16 +301,15 @@ pub async fn record_condition(
         ],
     )
     .await?;
-    let mut appends = Appends::new(txn.get_database_backend());
-    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
-    super::audit::append(
-        &mut appends,
+    let appends = patient_appends(
+        &txn,
+        &lock,
         principal,
         "RECORD_CONDITION",
-        Some(stay.patient_id),
         &["severity", "icu", "ventilator", "ecmo", "note"],
         now,
-    );
+    )
+    .await?;
     appends.write(&txn).await?;
     txn.commit().await?;
     tracing::info!(hospitalisation_id, account_id, "condition recorded");
@@ -353,9 +341,7 @@ pub async fn discharge(
         ],
     )
     .await?;
-    let mut appends = Appends::new(txn.get_database_backend());
-    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
-    super::audit::append(&mut appends, principal, "DISCHARGE_PATIENT", Some(stay.patient_id), &["dischargedAt"], now);
+    let appends = patient_appends(&txn, &lock, principal, "DISCHARGE_PATIENT", &["dischargedAt"], now).await?;
     appends.write(&txn).await?;
     txn.commit().await?;
     tracing::info!(hospitalisation_id, account_id, "patient discharged");
@@ -416,9 +402,7 @@ pub async fn record_outcome(
     )
     .await?;
     end_patient_sessions(&txn, patient.id, now).await?;
-    let mut appends = Appends::new(txn.get_database_backend());
-    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
-    super::audit::append(&mut appends, principal, "RECORD_OUTCOME", Some(patient.id), &["outcome", "outcomeAt"], now);
+    let appends = patient_appends(&txn, &lock, principal, "RECORD_OUTCOME", &["outcome", "outcomeAt"], now).await?;
     appends.write(&txn).await?;
     txn.commit().await?;
     // The patient's own sessions ended.
@@ -479,16 +463,8 @@ pub async fn transfer(
         vec![(patient::Column::ResponsibleHealthCentreId, Expr::value(target.id))],
     )
     .await?;
-    let mut appends = Appends::new(txn.get_database_backend());
-    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
-    super::audit::append(
-        &mut appends,
-        principal,
-        "TRANSFER_PATIENT",
-        Some(patient.id),
-        &["responsibleHealthCentre"],
-        now,
-    );
+    let appends =
+        patient_appends(&txn, &lock, principal, "TRANSFER_PATIENT", &["responsibleHealthCentre"], now).await?;
     appends.write(&txn).await?;
     txn.commit().await?;
     tracing::info!(patient_id, to_health_centre_id, account_id, "patient transferred");

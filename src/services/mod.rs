@@ -91,6 +91,24 @@ pub async fn lock_reachable_patient(
     Ok((patient, PatientLock { id }))
 }
 
+/// What every write of a patient appends before its commit: the ledger's
+/// deltas for the patient's rows as they now stand (after the write's own
+/// changes) and the write's audit entry. The caller adds what else it
+/// appends (an outbox event) and writes them.
+pub(crate) async fn patient_appends(
+    txn: &DatabaseTransaction,
+    lock: &PatientLock,
+    principal: &Principal,
+    action: &str,
+    fields: &[&str],
+    now: DateTime<Utc>,
+) -> AppResult<appends::Appends> {
+    let mut appends = appends::Appends::default();
+    statistics::ledger::refresh_patient(txn, lock, now, &mut appends).await?;
+    audit::append(&mut appends, principal, action, Some(lock.patient_id()), fields, now);
+    Ok(appends)
+}
+
 /// Parses a GraphQL `ID` holding one of our numeric IDs.
 pub fn parse_id(raw: &str, field: &str) -> AppResult<i64> {
     raw.trim().parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| AppError::bad_input(field, "is not a valid ID"))

@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrai
 
 use super::appends::Appends;
 use super::statistics::Sql;
-use super::{lock_reachable_patient, not_in_future, require, versioned_update};
+use super::{lock_reachable_patient, not_in_future, patient_appends, require, versioned_update};
 use crate::auth::policy::{CaseAction, Target};
 use crate::auth::{Principal, Role, policy};
 use crate::error::{AppError, AppResult};
@@ -70,9 +70,7 @@ pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewT
     if let Some(resulted_at) = resulted_at {
         append_result(&txn, &test, input.result, resulted_at, now, account_id).await?;
     }
-    let mut appends = Appends::new(txn.get_database_backend());
-    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
-    super::audit::append(&mut appends, principal, "RECORD_TEST", Some(patient.id), &["test"], now);
+    let appends = patient_appends(&txn, &lock, principal, "RECORD_TEST", &["test"], now).await?;
     let event = (input.result == TestResult::Positive).then_some(PositiveEvent { test: &test, patient: &patient, now });
     write_appends(&txn, appends, event).await?;
     txn.commit().await?;
@@ -131,9 +129,7 @@ pub async fn record_result(
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("test vanished inside its transaction")))?;
-    let mut appends = Appends::new(txn.get_database_backend());
-    crate::services::statistics::ledger::refresh_patient(&txn, &lock, now, &mut appends).await?;
-    super::audit::append(&mut appends, principal, "RECORD_TEST_RESULT", Some(patient.id), &["testResult"], now);
+    let appends = patient_appends(&txn, &lock, principal, "RECORD_TEST_RESULT", &["testResult"], now).await?;
     let newly_positive = result == TestResult::Positive && test.result != TestResult::Positive;
     let event = newly_positive.then_some(PositiveEvent { test: &test, patient: &patient, now });
     write_appends(&txn, appends, event).await?;
