@@ -123,6 +123,23 @@ pub struct ServeArgs {
     /// Most root fields per operation.
     #[arg(long, env = "HERSYS_MAX_ROOT_FIELDS", default_value_t = 20)]
     pub max_root_fields: usize,
+    /// Most operations in one JSON batch.
+    #[arg(long, env = "HERSYS_MAX_BATCH_OPERATIONS", default_value_t = 10)]
+    pub max_batch_operations: usize,
+    /// Most operations running at once on one WebSocket.
+    #[arg(long, env = "HERSYS_MAX_STREAMS_PER_SOCKET", default_value_t = 10)]
+    pub max_streams_per_socket: usize,
+    /// Most WebSocket connections and Server-Sent Events streams one
+    /// account (or patient) may hold open at once.
+    #[arg(long, env = "HERSYS_MAX_SOCKETS_PER_ACCOUNT", default_value_t = 32)]
+    pub max_sockets_per_account: usize,
+    /// Most events a subscription replays after its `after` cursor.
+    #[arg(long, env = "HERSYS_REPLAY_WINDOW", default_value_t = 10_000)]
+    pub replay_window: u64,
+    /// Seconds between an open stream's own lookups of its session (ending
+    /// a session ends its streams at once; this is the safety net).
+    #[arg(long, env = "HERSYS_SESSION_CHECK_SECONDS", default_value_t = 60)]
+    pub session_check_seconds: u64,
     /// Requests per second each client address may sustain (0: no limit).
     #[arg(long, env = "HERSYS_RATE_LIMIT_ADDRESS", default_value_t = 200.0)]
     pub rate_limit_address: f64,
@@ -187,8 +204,13 @@ impl ServeArgs {
         config.max_depth = self.max_depth;
         config.max_aliases = self.max_aliases;
         config.max_root_fields = self.max_root_fields;
+        config.max_batch_operations = self.max_batch_operations.max(1);
+        config.max_streams_per_socket = self.max_streams_per_socket.max(1);
+        config.max_sockets_per_account = self.max_sockets_per_account.max(1);
+        config.replay_window = self.replay_window;
+        config.session_check_interval = std::time::Duration::from_secs(self.session_check_seconds.max(1));
         let rate = |per_second: f64, burst: f64| {
-            (per_second > 0.0).then_some(crate::ratelimit::Rate { per_second, burst: burst.max(1.0) })
+            (per_second > 0.0).then_some(crate::pipeline::ratelimit::Rate { per_second, burst: burst.max(1.0) })
         };
         config.rate_limit_per_address = rate(self.rate_limit_address, self.rate_limit_address_burst);
         config.rate_limit_per_account = rate(self.rate_limit_account, self.rate_limit_account_burst);
@@ -200,7 +222,7 @@ impl ServeArgs {
         if let Some(path) = &self.safelist {
             let manifest = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the safelist {}", path.display()))?;
-            config.safelist = Some(std::sync::Arc::new(crate::http::persisted::read_manifest(&manifest)?));
+            config.safelist = Some(std::sync::Arc::new(crate::pipeline::persisted::read_manifest(&manifest)?));
         }
         Ok(config)
     }
@@ -273,6 +295,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 clock,
                 hub,
                 sessions: std::sync::Arc::new(crate::auth::recent::RecentSessions::new(std::time::Duration::ZERO)),
+                revocations: Default::default(),
             };
             let operator = crate::services::accounts::operator_organisation(&state).await.map_err(describe)?;
             let created = crate::services::accounts::create_account(&state, None, &args.username, &password, operator)

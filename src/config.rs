@@ -59,6 +59,16 @@ pub struct Config {
     pub max_aliases: usize,
     /// Most root fields one operation may select.
     pub max_root_fields: usize,
+    /// Most operations in one JSON batch.
+    pub max_batch_operations: usize,
+    /// Most operations running at once on one WebSocket.
+    pub max_streams_per_socket: usize,
+    /// Most streams (WebSocket connections and Server-Sent Events
+    /// responses) one account or patient may hold open at once.
+    pub max_sockets_per_account: usize,
+    /// Most events a subscription replays after its `after` cursor; a
+    /// client further behind pages through `positiveResultHistory` first.
+    pub replay_window: u64,
     /// Failed sign-ins within `lockout_window` that lock an account.
     pub lockout_threshold: i32,
     /// The window in which failed sign-ins count towards a lock.
@@ -74,13 +84,16 @@ pub struct Config {
     /// How often committed statistics deltas are folded into the daily
     /// sums that long-range figures read.
     pub statistics_fold_interval: Duration,
-    /// How often an open subscription checks that its session is still
-    /// valid (logout, expiry, disabled account end it).
+    /// How often an open stream looks its session up again. Ending a
+    /// session ends its streams at once (on every replica); this is the
+    /// safety net for sessions ended by other means (e.g. by hand in the
+    /// database), and refreshes the idle timer of a session kept open by a
+    /// stream.
     pub session_check_interval: Duration,
     /// Requests per client address (token bucket); `None`: no limit.
-    pub rate_limit_per_address: Option<crate::ratelimit::Rate>,
+    pub rate_limit_per_address: Option<crate::pipeline::ratelimit::Rate>,
     /// Requests per signed-in account (token bucket); `None`: no limit.
-    pub rate_limit_per_account: Option<crate::ratelimit::Rate>,
+    pub rate_limit_per_account: Option<crate::pipeline::ratelimit::Rate>,
     /// Take the client address from the last `X-Forwarded-For` entry (only
     /// behind a proxy that sets it).
     pub trust_forwarded_for: bool,
@@ -124,12 +137,16 @@ impl Config {
             max_complexity: 50_000,
             max_aliases: 50,
             max_root_fields: 20,
+            max_batch_operations: 10,
+            max_streams_per_socket: 10,
+            max_sockets_per_account: 32,
+            replay_window: 10_000,
             lockout_threshold: 5,
             lockout_window: Duration::from_secs(15 * 60),
             lockout_duration: Duration::from_secs(15 * 60),
             subscriber_buffer: 256,
             outbox_poll_interval: Duration::from_millis(500),
-            session_check_interval: Duration::from_secs(30),
+            session_check_interval: Duration::from_secs(60),
             statistics_fold_interval: Duration::from_secs(5),
             rate_limit_per_address: None,
             rate_limit_per_account: None,

@@ -29,13 +29,21 @@ pub enum AppError {
     /// `INTERNAL`: a fault of the server. The cause is logged (without
     /// personal data); the client learns nothing of it.
     Internal(anyhow::Error),
-    /// `INTERNAL` too, but the client is told the database cannot be
-    /// reached right now, so it knows to retry rather than report a bug.
+    /// `UNAVAILABLE`: the database cannot be reached right now; retry
+    /// shortly (`retryAfterSeconds`), this is not a bug to report.
     Unavailable,
+    /// `DEADLINE_EXCEEDED`: the operation did not finish within the
+    /// server's deadline and was stopped (a mutation changed nothing);
+    /// retry later, or ask for less.
+    DeadlineExceeded(std::time::Duration),
+    /// `BAD_USER_INPUT` with the message `PersistedQueryNotFound`, which
+    /// Apollo clients answer by sending the query text with its hash.
+    PersistedQueryNotFound,
 }
 
-/// Every `extensions.code` a client may see (the public contract).
-pub const CODES: [&str; 8] = [
+/// Every `extensions.code` a client may see (the public contract), the
+/// retryable ones last.
+pub const CODES: [&str; 10] = [
     "UNAUTHENTICATED",
     "FORBIDDEN",
     "BAD_USER_INPUT",
@@ -44,6 +52,8 @@ pub const CODES: [&str; 8] = [
     "RATE_LIMITED",
     "QUERY_TOO_COMPLEX",
     "INTERNAL",
+    "UNAVAILABLE",
+    "DEADLINE_EXCEEDED",
 ];
 
 impl AppError {
@@ -72,7 +82,18 @@ impl AppError {
             AppError::NotFound { .. } => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
             AppError::RateLimited(_) => "RATE_LIMITED",
-            AppError::Internal(_) | AppError::Unavailable => "INTERNAL",
+            AppError::Internal(_) => "INTERNAL",
+            AppError::Unavailable => "UNAVAILABLE",
+            AppError::DeadlineExceeded(_) => "DEADLINE_EXCEEDED",
+            AppError::PersistedQueryNotFound => "BAD_USER_INPUT",
+        }
+    }
+
+    /// Seconds after which a retry may succeed, for the retryable errors.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::Unavailable | AppError::DeadlineExceeded(_) => Some(1),
+            _ => None,
         }
     }
 
@@ -88,10 +109,17 @@ impl AppError {
             }
             AppError::Internal(_) => "internal error".to_owned(),
             AppError::Unavailable => "the database is unavailable; try again shortly".to_owned(),
+            AppError::DeadlineExceeded(deadline) => format!(
+                "the operation did not finish within its deadline of {} ms and was stopped (a mutation changed \
+                 nothing); retry later, or ask for less, e.g. a shorter range or a smaller page",
+                deadline.as_millis()
+            ),
+            AppError::PersistedQueryNotFound => "PersistedQueryNotFound".to_owned(),
         }
     }
 
-    fn field(&self) -> Option<&str> {
+    /// The argument or input field at fault, if one is.
+    pub fn field(&self) -> Option<&str> {
         match self {
             AppError::BadInput { field, .. } | AppError::NotFound { field, .. } => Some(field),
             _ => None,
@@ -109,10 +137,14 @@ impl From<AppError> for async_graphql::Error {
         }
         let code = error.code();
         let field = error.field().map(str::to_owned);
+        let retry_after = error.retry_after();
         async_graphql::Error::new(error.message()).extend_with(|_, extensions| {
             extensions.set("code", code);
             if let Some(field) = field {
                 extensions.set("field", field);
+            }
+            if let Some(seconds) = retry_after {
+                extensions.set("retryAfterSeconds", seconds);
             }
         })
     }

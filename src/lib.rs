@@ -13,7 +13,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
-pub mod ratelimit;
+pub mod pipeline;
 pub mod rows;
 pub mod services;
 pub mod startup;

@@ -57,12 +57,25 @@ impl Application {
         let hub = Arc::new(EventHub::new(config.subscriber_buffer));
         let background_queries = Arc::new(QueryCounter::default());
         let sessions = Arc::new(crate::auth::recent::RecentSessions::new(config.session_cache));
-        let state = AppState { db, config: Arc::new(config), queries, background_queries, clock, hub, sessions };
+        let revocations = Arc::new(crate::auth::revocation::Revocations::default());
+        let state =
+            AppState { db, config: Arc::new(config), queries, background_queries, clock, hub, sessions, revocations };
+        // Sessions ended through another replica: forget them here, and end
+        // their streams.
+        let sessions_ended: crate::events::SessionsEnded = {
+            let state = state.clone();
+            Arc::new(move |ended: Vec<i64>| {
+                state.sessions.forget_all();
+                let state = state.clone();
+                tokio::spawn(async move { state.revocations.revoke(&ended).await });
+            })
+        };
         crate::events::start_dispatcher(
             db::counted(&state.db, state.background_queries.clone()),
             state.config.database_url.expose().to_owned(),
             state.hub.clone(),
             state.config.outbox_poll_interval,
+            sessions_ended,
         )
         .await?;
         crate::services::statistics::ledger::start_folding(

@@ -28,6 +28,8 @@ pub struct AppState {
     pub hub: Arc<EventHub>,
     /// Sessions resolved in the last moment.
     pub sessions: Arc<crate::auth::recent::RecentSessions>,
+    /// The session watches of open streams, ended at once by revocation.
+    pub revocations: Arc<crate::auth::revocation::Revocations>,
 }
 
 impl AppState {

@@ -6,6 +6,7 @@ pub mod password;
 pub mod policy;
 pub mod principal;
 pub mod recent;
+pub mod revocation;
 pub mod session;
 
 pub use principal::{Principal, Role};

@@ -80,6 +80,37 @@ pub fn patient_scope(principal: &Principal) -> Condition {
     }
 }
 
+/// Whether a patient row is within the caller's row scope, decided from the
+/// row itself where it says enough: `Some` is the same answer
+/// `patient_scope` gives, `None` means only the database can tell (a
+/// previous health centre's read access, a facility's tests and stays).
+/// `centre_prefecture` is the prefecture of the patient's responsible
+/// health centre.
+pub fn reaches_row(principal: &Principal, patient: &patient::Model, centre_prefecture: i32) -> Option<bool> {
+    match principal.role {
+        Role::MedicalStaff => (principal.facility_id.is_some()
+            && patient.registering_facility_id == principal.facility_id)
+            .then_some(true),
+        Role::HealthCentreStaff => {
+            (principal.health_centre_id == Some(patient.responsible_health_centre_id)).then_some(true)
+        }
+        Role::PrefectureStaff => Some(principal.prefecture_id == Some(centre_prefecture)),
+        Role::NationalAnalyst => Some(true),
+        Role::Patient => Some(principal.patient_id == Some(patient.id)),
+        Role::SystemAdmin => Some(false),
+    }
+}
+
+/// Who receives new positive results live: health centre and prefecture
+/// staff (those of the patient's responsible health centre, and of its
+/// prefecture).
+pub fn may_receive_positive_results(principal: &Principal) -> Result<(), AppError> {
+    match principal.role {
+        Role::HealthCentreStaff | Role::PrefectureStaff => Ok(()),
+        _ => Err(AppError::forbidden("positive results are pushed to health centres and prefectures")),
+    }
+}
+
 /// Whether the caller may read the personal fields of a patient row that
 /// `patient_scope` let them reach.
 ///

@@ -52,12 +52,36 @@ pub struct Principal {
     pub patient_id: Option<i64>,
     /// The GraphQL operation name of the current request, for the audit log.
     pub operation: Option<String>,
+    /// When the session ends at the latest (its absolute lifetime).
+    pub session_expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The request's view of who is calling, put into every GraphQL request.
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
     pub principal: Option<Principal>,
-    /// A token was sent but named no live session.
-    pub stale_token: bool,
+    /// Why credentials that were sent name nobody.
+    pub refused: Option<Refused>,
+}
+
+/// Why the credentials of a request name no caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The `Authorization` header is not `Bearer <token>`.
+    Malformed,
+    /// The token is nothing this server issued.
+    Unknown,
+    /// The token's session has ended.
+    Ended,
+}
+
+impl Refused {
+    /// What the client is told.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refused::Malformed => "the Authorization header must be `Bearer <token>`",
+            Refused::Unknown => "the token is not a session of this server: sign in first",
+            Refused::Ended => "the session has ended (signed out, expired or idle too long): sign in again",
+        }
+    }
 }

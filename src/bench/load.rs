@@ -932,6 +932,7 @@ async fn capture(database_url: &str, token: &str, variables: &Value) -> anyhow::
         background_queries: Default::default(),
         clock: Arc::new(crate::clock::SystemClock),
         hub: Arc::new(crate::events::EventHub::new(16)),
+        revocations: Default::default(),
     };
     let router = crate::http::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -86,6 +86,8 @@ fn spawn(database_url: &str, addr: &str, log: &PathBuf) -> anyhow::Result<Child>
         // themselves.
         .env("HERSYS_RATE_LIMIT_ADDRESS", "0")
         .env("HERSYS_RATE_LIMIT_ACCOUNT", "0")
+        // Each bench health centre's one account holds many subscribers.
+        .env("HERSYS_MAX_SOCKETS_PER_ACCOUNT", "1000000")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(log)

@@ -26,8 +26,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use entity::{lab_test, outbox_event, patient};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter};
+use entity::{health_centre, lab_test, outbox_event, patient};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter};
 use tokio::sync::broadcast;
 
 use crate::error::AppResult;
@@ -77,7 +77,12 @@ const BATCH: u64 = 500;
 pub struct PositiveEvent {
     pub event: outbox_event::Model,
     pub test: lab_test::Model,
+    /// The patient as loaded for this delivery (now, not when the result
+    /// was recorded): its current responsible health centre decides who may
+    /// still receive the event.
     pub patient: patient::Model,
+    /// The prefecture of the patient's current responsible health centre.
+    pub patient_prefecture_id: i32,
 }
 
 /// Who a subscription listens for.
@@ -231,15 +236,38 @@ pub async fn load_events(
         .into_iter()
         .map(|p| (p.id, p))
         .collect();
+    let centre_ids: Vec<i64> = patients.values().map(|p| p.responsible_health_centre_id).collect();
+    let prefectures: HashMap<i64, i32> = health_centre::Entity::find()
+        .filter(health_centre::Column::Id.is_in(centre_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|centre| (centre.id, centre.prefecture_id))
+        .collect();
     let events = events
         .into_iter()
         .filter_map(|event| {
             let test = tests.get(&event.lab_test_id)?.clone();
             let patient = patients.get(&event.patient_id)?.clone();
-            Some(PositiveEvent { event, test, patient })
+            let patient_prefecture_id = *prefectures.get(&patient.responsible_health_centre_id)?;
+            Some(PositiveEvent { event, test, patient, patient_prefecture_id })
         })
         .collect();
     Ok(Loaded { events, pending })
+}
+
+/// Whether more than `window` events of `audience` follow `after`.
+pub async fn more_than(db: &DatabaseConnection, after: Cursor, audience: Audience, window: u64) -> AppResult<bool> {
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT id FROM outbox_events WHERE (tx_id, id) > (");
+    sql.bind(after.tx_id).push(", ").bind(after.id).push(")");
+    match audience {
+        Audience::HealthCentre(id) => sql.push(" AND health_centre_id = ").bind(id),
+        Audience::Prefecture(id) => sql.push(" AND prefecture_id = ").bind(id),
+    };
+    sql.push(&format!(" ORDER BY tx_id, id LIMIT 1 OFFSET {window}"));
+    Ok(db.query_one_raw(sql.build()).await?.is_some())
 }
 
 /// The newest settled outbox row now (the start when there is none).
@@ -264,18 +292,26 @@ const UNSETTLED_RETRY: std::time::Duration = std::time::Duration::from_millis(5)
 /// the event goes out soon after the transaction ends.
 const UNSETTLED_RETRY_MAX: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// What to do when another replica ends sessions (their IDs); also called
+/// with no IDs after the notification connection was lost and regained,
+/// when any session may have ended meanwhile.
+pub type SessionsEnded = Arc<dyn Fn(Vec<i64>) + Send + Sync>;
+
 /// Starts this server's dispatcher. It begins after the newest event that
-/// exists now: earlier ones reach clients only through `after`.
+/// exists now: earlier ones reach clients only through `after`. On
+/// PostgreSQL it listens for the outbox's notifications, and for ended
+/// sessions, which it hands to `sessions_ended`.
 pub async fn start_dispatcher(
     db: DatabaseConnection,
     database_url: String,
     hub: Arc<EventHub>,
     poll_interval: std::time::Duration,
+    sessions_ended: SessionsEnded,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     hub.dispatched_up_to(newest_settled(&db).await?);
     let notified = Arc::new(tokio::sync::Notify::new());
     if crate::db::is_postgres(&db) {
-        spawn_listener(database_url, notified.clone());
+        spawn_listener(database_url, notified.clone(), sessions_ended);
     }
     Ok(tokio::spawn(async move {
         let mut retry = UNSETTLED_RETRY;
@@ -294,8 +330,7 @@ pub async fn start_dispatcher(
                     poll_interval
                 }
                 Err(error) => {
-                    let error: async_graphql::Error = error.into();
-                    tracing::warn!(error = %error.message, "outbox dispatch failed; retrying");
+                    tracing::warn!(code = error.code(), "outbox dispatch failed; retrying");
                     poll_interval
                 }
             };
@@ -320,20 +355,32 @@ async fn dispatch_once(db: &DatabaseConnection, hub: &EventHub) -> AppResult<(us
     Ok((count, pending))
 }
 
-/// Listens for outbox notifications and wakes the dispatcher; reconnects
-/// after a lost connection (the poll covers the gap).
-fn spawn_listener(database_url: String, notified: Arc<tokio::sync::Notify>) {
+/// Listens for outbox notifications, which wake the dispatcher, and for
+/// ended sessions; reconnects after a lost connection (the poll covers the
+/// outbox's gap; open streams look their sessions up again).
+fn spawn_listener(database_url: String, notified: Arc<tokio::sync::Notify>, sessions_ended: SessionsEnded) {
+    let channels = [NOTIFY_CHANNEL, crate::auth::revocation::CHANNEL];
     tokio::spawn(async move {
+        let mut first = true;
         loop {
             match sea_orm::sqlx::postgres::PgListener::connect(&database_url).await {
                 Ok(mut listener) => {
-                    if listener.listen(NOTIFY_CHANNEL).await.is_ok() {
-                        while listener.recv().await.is_ok() {
-                            notified.notify_one();
+                    if listener.listen_all(channels).await.is_ok() {
+                        if !first {
+                            // Sessions may have ended while nobody listened.
+                            sessions_ended(Vec::new());
+                        }
+                        first = false;
+                        while let Ok(notification) = listener.recv().await {
+                            if notification.channel() == crate::auth::revocation::CHANNEL {
+                                sessions_ended(crate::auth::revocation::parse_payload(notification.payload()));
+                            } else {
+                                notified.notify_one();
+                            }
                         }
                     }
                 }
-                Err(_) => tracing::warn!("cannot listen for outbox notifications; polling meanwhile"),
+                Err(_) => tracing::warn!("cannot listen for notifications; polling meanwhile"),
             }
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }

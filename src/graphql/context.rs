@@ -16,7 +16,7 @@ pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 }
 
 pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
-    static NOBODY: Caller = Caller { principal: None, stale_token: false };
+    static NOBODY: Caller = Caller { principal: None, refused: None };
     ctx.data_opt::<Caller>().unwrap_or(&NOBODY)
 }
 
@@ -24,13 +24,12 @@ pub fn principal<'a>(ctx: &Context<'a>) -> Option<&'a Principal> {
     caller(ctx).principal.as_ref()
 }
 
-/// The caller, or `UNAUTHENTICATED` (saying so when the token has expired).
+/// The caller, or `UNAUTHENTICATED` saying why there is none.
 pub fn signed_in<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
     let caller = caller(ctx);
-    caller.principal.as_ref().ok_or(if caller.stale_token {
-        AppError::Unauthenticated("the session has ended (signed out, expired or idle too long): sign in again")
-    } else {
-        AppError::Unauthenticated("sign in first: no valid session")
+    caller.principal.as_ref().ok_or(match caller.refused {
+        Some(refused) => AppError::Unauthenticated(refused.message()),
+        None => AppError::Unauthenticated("sign in first: no valid session"),
     })
 }
 

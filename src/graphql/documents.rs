@@ -11,8 +11,8 @@
 //! room.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::ExecutableDocument;
 
@@ -23,14 +23,14 @@ const MAX_TEXT: usize = 16 * 1024;
 
 #[derive(Debug, Default)]
 pub struct DocumentCache {
-    entries: Mutex<HashMap<String, ExecutableDocument>>,
+    entries: Mutex<HashMap<String, Arc<ExecutableDocument>>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
 impl DocumentCache {
-    /// A copy of the document parsed from `text`, if kept.
-    pub fn get(&self, text: &str) -> Option<ExecutableDocument> {
+    /// The document parsed from `text`, if kept.
+    pub fn get(&self, text: &str) -> Option<Arc<ExecutableDocument>> {
         let found = self.entries.lock().ok().and_then(|entries| entries.get(text).cloned());
         let counter = if found.is_some() { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -38,7 +38,7 @@ impl DocumentCache {
     }
 
     /// Keeps `document`, parsed from `text`, which passed the limits.
-    pub fn keep(&self, text: &str, document: &ExecutableDocument) {
+    pub fn keep(&self, text: &str, document: Arc<ExecutableDocument>) {
         if text.len() > MAX_TEXT {
             return;
         }
@@ -49,7 +49,7 @@ impl DocumentCache {
                 entries.remove(&evicted);
             }
         }
-        entries.insert(text.to_owned(), document.clone());
+        entries.insert(text.to_owned(), document);
     }
 
     /// Requests that found their document here, and those that did not.
@@ -62,22 +62,22 @@ impl DocumentCache {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> ExecutableDocument {
-        async_graphql::parser::parse_query(text).expect("a valid document")
+    fn parse(text: &str) -> Arc<ExecutableDocument> {
+        Arc::new(async_graphql::parser::parse_query(text).expect("a valid document"))
     }
 
     #[test]
     fn keeps_what_it_is_given_and_no_more_than_its_capacity() {
         let cache = DocumentCache::default();
         assert!(cache.get("{ a }").is_none());
-        cache.keep("{ a }", &parse("{ a }"));
+        cache.keep("{ a }", parse("{ a }"));
         let found = cache.get("{ a }").expect("kept");
         assert_eq!(found.operations.iter().count(), 1);
         assert_eq!(cache.counts(), (1, 1));
 
         for n in 0..CAPACITY + 10 {
             let text = format!("{{ f{n} }}");
-            cache.keep(&text, &parse(&text));
+            cache.keep(&text, parse(&text));
         }
         assert_eq!(cache.entries.lock().map(|e| e.len()).unwrap_or_default(), CAPACITY);
         let last = format!("{{ f{} }}", CAPACITY + 9);
@@ -88,7 +88,7 @@ mod tests {
     fn a_long_text_is_not_kept() {
         let cache = DocumentCache::default();
         let text = format!("{{ a {} }}", " ".repeat(MAX_TEXT));
-        cache.keep(&text, &parse(&text));
+        cache.keep(&text, parse(&text));
         assert!(cache.get(&text).is_none());
     }
 }

@@ -65,10 +65,11 @@ fn count_fields(set: &SelectionSet, nesting: usize) -> usize {
         .sum()
 }
 
-fn too_complex(message: String) -> ServerError {
+fn too_complex(message: String, limit: &str) -> ServerError {
     let mut error = ServerError::new(message, None);
     let mut extensions = ErrorExtensionValues::default();
     extensions.set("code", "QUERY_TOO_COMPLEX");
+    extensions.set("limit", limit);
     error.extensions = Some(extensions);
     error
 }
@@ -104,17 +105,23 @@ impl OperationLimits {
             let set = &operation.node.selection_set.node;
             let aliases = count_aliases(set, 0) + fragments;
             if aliases > self.max_aliases {
-                return Err(too_complex(format!(
-                    "the operation uses {aliases} aliases; at most {} are allowed",
-                    self.max_aliases
-                )));
+                return Err(too_complex(
+                    format!(
+                        "the operation uses {aliases} aliases; at most {} are allowed (maxAliases)",
+                        self.max_aliases
+                    ),
+                    "maxAliases",
+                ));
             }
             let roots = count_fields(set, 0);
             if roots > self.max_root_fields {
-                return Err(too_complex(format!(
-                    "the operation selects {roots} root fields; at most {} are allowed",
-                    self.max_root_fields
-                )));
+                return Err(too_complex(
+                    format!(
+                        "the operation selects {roots} root fields; at most {} are allowed (maxRootFields)",
+                        self.max_root_fields
+                    ),
+                    "maxRootFields",
+                ));
             }
         }
         Ok(())

@@ -49,34 +49,20 @@ pub struct PlainQuery(query::Query);
 pub type HersysSchema = Schema<Query, mutation::Mutation, subscription::Subscription>;
 
 /// Builds the schema with every operation limit applied by async-graphql
-/// itself (as an extension on parsing). `state` is `None` only for
-/// exporting the SDL and for checks of the schema itself (then with the
-/// default limits).
+/// itself (as an extension on parsing). For exporting the SDL and for
+/// checks of the schema itself, with the default limits; the server's
+/// schema comes from [`build_served`].
 pub fn build(state: Option<AppState>) -> HersysSchema {
     build_with(state, true).0
 }
 
-/// The schemas of a server: `requests` for `POST /graphql`, whose handler
-/// checks the alias, root-field and variable-type limits itself with
-/// `check` (a schema with no extension resolves each field without a
-/// hook), and `streams` for subscriptions over WebSocket and SSE, where
-/// async-graphql parses the document and the extension checks it.
-#[derive(Clone)]
-pub struct Schemas {
-    pub requests: HersysSchema,
-    pub streams: HersysSchema,
-    pub check: std::sync::Arc<limits::DocumentCheck>,
-    /// Documents of recent requests that passed `check`, parsed.
-    pub documents: std::sync::Arc<documents::DocumentCache>,
-}
-
-impl Schemas {
-    pub fn new(state: AppState) -> Self {
-        let (requests, limits) = build_with(Some(state.clone()), false);
-        let streams = build(Some(state));
-        let check = std::sync::Arc::new(limits::DocumentCheck::new(limits, &requests.sdl()));
-        Schemas { requests, streams, check, documents: Default::default() }
-    }
+/// The schema a server runs, and the limits the request pipeline checks on
+/// each parsed document (`pipeline::admission`). The schema itself has no
+/// limits extension: an extension puts a hook on every field of every
+/// answer, and the pipeline parses and checks every operation, on every
+/// transport, before it runs.
+pub fn build_served(state: AppState) -> (HersysSchema, limits::OperationLimits) {
+    build_with(Some(state), false)
 }
 
 fn build_with(state: Option<AppState>, limits_extension: bool) -> (HersysSchema, limits::OperationLimits) {

@@ -58,6 +58,26 @@ impl Query {
         Ok(PatientConnection { rows, has_next_page, has_previous_page: after.is_some(), filter })
     }
 
+    /// The positive results that `positiveResults` pushes to the caller,
+    /// oldest first, after a cursor (Relay connection): for a client that
+    /// was away longer than the subscription replays. Continue live with
+    /// `positiveResults(after:)` and the last `endCursor`. The same reach,
+    /// field rules and read audit as the subscription.
+    #[graphql(complexity = "first.unwrap_or(100).max(1) as usize * child_complexity + 1")]
+    async fn positive_result_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The cursor after which the page starts; omitted, from the first event.")] after: Option<
+            String,
+        >,
+        #[graphql(desc = "Page size: 1 to 500, 100 by default.")] first: Option<i32>,
+    ) -> Result<super::subscription::PositiveResultEventConnection> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let first = page_size(first, 100, state.config.max_page_size)?;
+        Ok(super::subscription::history(state, principal, after.as_deref(), first).await?)
+    }
+
     /// The 47 prefectures in JIS order.
     async fn prefectures(&self, ctx: &Context<'_>) -> Result<Vec<Prefecture>> {
         let principal = signed_in(ctx)?;

@@ -16,10 +16,6 @@ use crate::state::AppState;
 
 pub struct Subscription;
 
-/// The patient fields whose reading is audited when an event carries them.
-const PERSONAL: [&str; 8] =
-    ["nameKanji", "nameKana", "birthDate", "address", "phone", "email", "smartphoneId", "previousSmartphoneId"];
-
 /// Live updates. Subscribe over WebSocket (`/graphql/ws`, both the
 /// `graphql-transport-ws` and the legacy `graphql-ws` sub-protocol) or
 /// Server-Sent Events (`/graphql/stream`).
@@ -30,9 +26,15 @@ impl Subscription {
     /// caller's prefecture (prefecture staff), at the moment the result was
     /// recorded. With `after`, every event after that cursor is replayed
     /// first, then the stream continues live, with no gap and no duplicate.
-    /// A subscriber that falls too far behind receives a `RATE_LIMITED`
-    /// error carrying `extensions.lastCursor` and is disconnected; it
-    /// resumes with that cursor.
+    /// An event is sent only while its patient is within the caller's reach
+    /// at the moment it is sent (a patient transferred out of the caller's
+    /// area since is skipped, in the replay too), under the same field
+    /// rules and read audit as a query. At most `replayWindow` (10,000 by
+    /// default) events are replayed: a client further behind is told to
+    /// read them with `positiveResultHistory` first. A subscriber that
+    /// falls too far behind receives a `RATE_LIMITED` error carrying
+    /// `extensions.lastCursor` and is disconnected; it resumes with that
+    /// cursor.
     async fn positive_results(
         &self,
         ctx: &Context<'_>,
@@ -41,18 +43,16 @@ impl Subscription {
         >,
     ) -> Result<impl Stream<Item = Result<PositiveResultEvent>> + use<>> {
         let principal = signed_in(ctx)?.clone();
-        let audience = match (principal.role, principal.health_centre_id, principal.prefecture_id) {
-            (Role::HealthCentreStaff, Some(centre), _) => Audience::HealthCentre(centre),
-            (Role::PrefectureStaff, _, Some(prefecture)) => Audience::Prefecture(prefecture),
-            _ => {
-                return Err(AppError::forbidden("positive results are pushed to health centres and prefectures").into());
-            }
-        };
+        policy::may_receive_positive_results(&principal)?;
+        let audience = audience(&principal)?;
         let after = after.as_deref().map(parse_cursor).transpose()?;
         let state = state(ctx).clone();
-        let look_ahead = ctx.look_ahead();
-        let personal: Vec<&'static str> =
-            PERSONAL.iter().copied().filter(|field| look_ahead.field("patient").field(field).exists()).collect();
+        if let Some(after) = after {
+            let window = state.config.replay_window;
+            if crate::events::more_than(&state.db, after, audience, window).await? {
+                return Err(replay_window_exceeded(window).into());
+            }
+        }
         // Listen before replaying, so that nothing falls between the two.
         let mut live = state.hub.subscribe(audience);
         let guard = state.hub.track();
@@ -73,11 +73,13 @@ impl Subscription {
                     let full = batch.len() as u64 == REPLAY_BATCH;
                     for event in batch {
                         last = Cursor::of(&event.event);
-                        let delivered = deliver(&state, &principal, Arc::new(event), &personal).await;
-                        let failed = delivered.is_err();
-                        yield delivered;
-                        if failed {
-                            return;
+                        match in_reach(&state, &principal, &event).await {
+                            Ok(true) => yield Ok(PositiveResultEvent(Arc::new(event))),
+                            Ok(false) => continue,
+                            Err(error) => {
+                                yield Err(error.into());
+                                return;
+                            }
                         }
                     }
                     if !full {
@@ -85,44 +87,29 @@ impl Subscription {
                     }
                 }
             }
-            let mut check = tokio::time::interval(state.config.session_check_interval);
-            check.tick().await;
             loop {
-                let next = tokio::select! {
-                    received = live.recv() => Next::Event(received),
-                    _ = check.tick() => Next::Check,
-                };
-                match next {
-                    Next::Event(Ok(event)) => {
+                match live.recv().await {
+                    Ok(event) => {
                         let cursor = Cursor::of(&event.event);
                         if cursor <= last {
                             continue;
                         }
                         last = cursor;
-                        let delivered = deliver(&state, &principal, event, &personal).await;
-                        let failed = delivered.is_err();
-                        yield delivered;
-                        if failed {
-                            return;
+                        match in_reach(&state, &principal, &event).await {
+                            Ok(true) => yield Ok(PositiveResultEvent(event)),
+                            Ok(false) => continue,
+                            Err(error) => {
+                                yield Err(error.into());
+                                return;
+                            }
                         }
                     }
-                    Next::Event(Err(RecvError::Lagged(missed))) => {
+                    Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(session_id = principal.session_id, missed, "subscriber fell behind; disconnected");
                         yield Err(lagged(last));
                         return;
                     }
-                    Next::Event(Err(RecvError::Closed)) => return,
-                    Next::Check => match crate::services::accounts::session_alive(&state, principal.session_id).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            yield Err(AppError::Unauthenticated("the session has ended: sign in again and resume with `after`").into());
-                            return;
-                        }
-                        Err(error) => {
-                            yield Err(error.into());
-                            return;
-                        }
-                    },
+                    Err(RecvError::Closed) => return,
                 }
             }
         })
@@ -131,9 +118,102 @@ impl Subscription {
 
 const REPLAY_BATCH: u64 = 500;
 
-enum Next {
-    Event(std::result::Result<Arc<PositiveEvent>, RecvError>),
-    Check,
+/// A page of `positiveResultHistory`: the events after `after` that the
+/// caller receives, oldest first.
+pub async fn history(
+    state: &AppState,
+    principal: &Principal,
+    after: Option<&str>,
+    first: u64,
+) -> Result<PositiveResultEventConnection, AppError> {
+    policy::may_receive_positive_results(principal)?;
+    let audience = audience(principal)?;
+    let after = after.map(parse_cursor).transpose()?.unwrap_or_default();
+    let Loaded { events, pending } = load_events(&state.db, after, Some(audience), first + 1).await?;
+    let has_next_page = events.len() as u64 > first || pending;
+    let mut end_cursor = None;
+    let mut page = Vec::new();
+    for event in events.into_iter().take(first as usize) {
+        end_cursor = Some(Cursor::of(&event.event).to_string());
+        if in_reach(state, principal, &event).await? {
+            page.push(PositiveResultEvent(Arc::new(event)));
+        }
+    }
+    Ok(PositiveResultEventConnection { events: page, has_next_page, end_cursor })
+}
+
+/// A page of positive results (Relay connection), oldest first.
+pub struct PositiveResultEventConnection {
+    events: Vec<PositiveResultEvent>,
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+/// A page of positive results (Relay connection), oldest first.
+#[Object]
+impl PositiveResultEventConnection {
+    /// The events of the page, each with its cursor.
+    async fn edges(&self) -> Vec<PositiveResultEventEdge> {
+        self.events.iter().map(|event| PositiveResultEventEdge(PositiveResultEvent(event.0.clone()))).collect()
+    }
+    /// The events of the page.
+    async fn nodes(&self) -> Vec<PositiveResultEvent> {
+        self.events.iter().map(|event| PositiveResultEvent(event.0.clone())).collect()
+    }
+    /// Whether more events follow `endCursor`, and the cursor to continue
+    /// from: the next page's `after`, or `positiveResults(after:)` to
+    /// continue live.
+    async fn page_info(&self) -> super::types::PageInfo {
+        super::types::PageInfo {
+            has_next_page: self.has_next_page,
+            has_previous_page: false,
+            start_cursor: self.events.first().map(|event| Cursor::of(&event.0.event).to_string()),
+            end_cursor: self.end_cursor.clone(),
+        }
+    }
+}
+
+/// A positive result with its cursor.
+pub struct PositiveResultEventEdge(PositiveResultEvent);
+
+/// A positive result with its cursor.
+#[Object]
+impl PositiveResultEventEdge {
+    /// The event's cursor.
+    async fn cursor(&self) -> String {
+        Cursor::of(&self.0.0.event).to_string()
+    }
+    /// The event.
+    async fn node(&self) -> &PositiveResultEvent {
+        &self.0
+    }
+}
+
+/// The channel a subscriber of positive results listens on.
+fn audience(principal: &Principal) -> Result<Audience, AppError> {
+    match (principal.role, principal.health_centre_id, principal.prefecture_id) {
+        (Role::HealthCentreStaff, Some(centre), _) => Ok(Audience::HealthCentre(centre)),
+        (Role::PrefectureStaff, _, Some(prefecture)) => Ok(Audience::Prefecture(prefecture)),
+        _ => Err(AppError::forbidden("positive results are pushed to health centres and prefectures")),
+    }
+}
+
+/// Whether the event's patient is within the subscriber's reach now.
+async fn in_reach(state: &AppState, principal: &Principal, event: &PositiveEvent) -> Result<bool, AppError> {
+    match policy::reaches_row(principal, &event.patient, event.patient_prefecture_id) {
+        Some(answer) => Ok(answer),
+        None => crate::services::patients::reaches(&state.db, principal, event.patient.id).await,
+    }
+}
+
+fn replay_window_exceeded(window: u64) -> AppError {
+    AppError::bad_input(
+        "after",
+        format!(
+            "more than {window} events follow this cursor (replayWindow): read them with \
+             `positiveResultHistory(after:)` first, then subscribe with its last cursor"
+        ),
+    )
 }
 
 fn parse_cursor(cursor: &str) -> Result<Cursor, AppError> {
@@ -147,28 +227,6 @@ fn lagged(last: Cursor) -> async_graphql::Error {
     )
     .into();
     error.extend_with(|_, extensions| extensions.set("lastCursor", last.to_string()))
-}
-
-/// Audits the personal fields an event will show, then hands it out. If
-/// the audit cannot be written, the event is not delivered.
-async fn deliver(
-    state: &AppState,
-    principal: &Principal,
-    event: Arc<PositiveEvent>,
-    personal: &[&'static str],
-) -> Result<PositiveResultEvent> {
-    if !personal.is_empty() && policy::may_read_personal(principal, &event.patient) {
-        crate::services::audit::record(
-            &state.db,
-            principal,
-            "READ_PERSONAL",
-            Some(event.patient.id),
-            personal,
-            state.now(),
-        )
-        .await?;
-    }
-    Ok(PositiveResultEvent(event))
 }
 
 /// A positive result pushed to a health centre or prefecture.

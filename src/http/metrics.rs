@@ -73,13 +73,13 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
              hersys_outbox_lag_events {lag}\n"
         ));
     }
-    let (hits, misses) = state.schemas.documents.counts();
+    let (hits, misses) = state.pipeline.documents.counts();
     body.push_str(&format!(
         "# HELP hersys_documents_total Requests by whether their document was found already parsed.\n\
          # TYPE hersys_documents_total counter\n\
          hersys_documents_total{{cache=\"hit\"}} {hits}\n\
          hersys_documents_total{{cache=\"miss\"}} {misses}\n"
     ));
-    state.metrics.render(&mut body);
+    state.pipeline.metrics.render(&mut body);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -1,11 +1,11 @@
 //! The HTTP surface (axum only): routes, layers, health and metrics.
 
-mod graphql;
+pub mod graphql;
 mod health;
 mod metrics;
 mod opendata;
-pub mod persisted;
-mod subscriptions;
+mod sse;
+mod websocket;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -21,22 +21,15 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::graphql::Schemas;
-use crate::ratelimit::RateLimits;
+use crate::pipeline::Pipeline;
 use crate::state::AppState;
 
 /// State of the HTTP handlers.
 #[derive(Clone)]
 pub struct HttpState {
     pub app: AppState,
-    /// The schema of `POST /graphql` and that of subscriptions.
-    pub schemas: Schemas,
-    /// Request counters and latencies for `/metrics`.
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// Token buckets per client address and per account.
-    pub limits: Arc<RateLimits>,
-    /// Automatic persisted queries and the safelist.
-    pub persisted: Arc<persisted::PersistedQueries>,
+    /// The one pipeline every GraphQL operation goes through.
+    pub pipeline: Arc<Pipeline>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -44,22 +37,22 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole router. Tests serve it on port 0.
 pub fn router(app: AppState) -> Router {
     let config = app.config.clone();
-    let state = HttpState {
-        schemas: Schemas::new(app.clone()),
-        app,
-        metrics: Arc::new(crate::metrics::Metrics::default()),
-        limits: Arc::new(RateLimits::new(config.rate_limit_per_address, config.rate_limit_per_account)),
-        persisted: Arc::new(persisted::PersistedQueries::new(config.persisted_queries, config.safelist.clone())),
-    };
+    let state = HttpState { pipeline: Arc::new(Pipeline::new(app.clone())), app };
     // What clients call is limited per address; probes and metrics are not.
-    let api = Router::new()
-        .route("/graphql", get(graphql::ide).post(graphql::execute))
-        .route("/graphql/ws", get(subscriptions::websocket))
-        .route("/graphql/stream", axum::routing::post(subscriptions::server_sent_events))
+    // GraphQL operations take their tokens in the pipeline (one per
+    // operation, on every transport); the other routes here, and each
+    // WebSocket connection, take one per request.
+    let limited = Router::new()
+        .route("/graphql", get(graphql::ide))
+        .route("/graphql/ws", get(websocket::upgrade))
         .route("/opendata/{file}", get(opendata::file))
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_by_address));
+    let operations = Router::new()
+        .route("/graphql", axum::routing::post(graphql::execute))
+        .route("/graphql/stream", axum::routing::post(sse::stream));
     let router = Router::new()
-        .merge(api)
+        .merge(limited)
+        .merge(operations)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
@@ -100,22 +93,28 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 
 /// The client's address: the peer, or behind a trusted proxy the last
 /// `X-Forwarded-For` entry.
-pub(crate) fn client_address(state: &HttpState, request: &Request) -> Option<IpAddr> {
+pub(crate) fn client_address(
+    state: &HttpState,
+    headers: &axum::http::HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Option<IpAddr> {
     if state.app.config.trust_forwarded_for
-        && let Some(forwarded) = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        && let Some(forwarded) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
         && let Some(last) = forwarded.rsplit(',').next().and_then(|a| a.trim().parse().ok())
     {
         return Some(last);
     }
-    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+    peer.map(|peer| peer.ip())
 }
 
 /// Refuses a request over its address's rate with `RATE_LIMITED`.
 async fn limit_by_address(State(state): State<HttpState>, request: Request, next: Next) -> Response {
-    if let (Some(limiter), Some(address)) = (&state.limits.per_address, client_address(&state, &request))
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    if let (Some(limiter), Some(address)) =
+        (&state.pipeline.rate_limits.per_address, client_address(&state, request.headers(), peer))
         && let Err(wait) = limiter.check(&address)
     {
-        state.metrics.rate_limited();
+        state.pipeline.metrics.rate_limited();
         return rate_limited(wait, "this address");
     }
     next.run(request).await
@@ -123,7 +122,7 @@ async fn limit_by_address(State(state): State<HttpState>, request: Request, next
 
 /// `429` with `Retry-After` and a GraphQL error body.
 pub(crate) fn rate_limited(wait: std::time::Duration, whom: &str) -> Response {
-    let seconds = crate::ratelimit::retry_after_seconds(wait);
+    let seconds = crate::pipeline::ratelimit::retry_after_seconds(wait);
     let body = serde_json::json!({
         "data": null,
         "errors": [{

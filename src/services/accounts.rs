@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::enums::OrganisationKind;
 use entity::{account, organisation, patient, session};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set,
+};
 
 use crate::auth::{Principal, Role, password, session as tokens};
 use crate::domain::SmartphoneId;
@@ -58,7 +60,7 @@ pub async fn login(state: &AppState, username: &str, password_text: &str) -> App
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account without organisation")))?;
     let (token, session) = open_session(state, Some(account.id), None, now).await?;
-    let principal = staff_principal(session.id, &account, &organisation);
+    let principal = staff_principal(&session, &account, &organisation);
     super::audit::record(&state.db, &principal, "LOGIN", None, &[], now).await?;
     tracing::info!(account_id = account.id, session_id = session.id, "signed in");
     Ok(NewSession { token, session, principal })
@@ -76,7 +78,7 @@ pub async fn patient_login(state: &AppState, smartphone_id: &str, birth_date: Na
         return Err(AppError::Unauthenticated(REFUSED));
     };
     let (token, session) = open_session(state, None, Some(patient.id), now).await?;
-    let principal = patient_principal(session.id, patient.id);
+    let principal = patient_principal(session.id, patient.id, session.expires_at);
     super::audit::record(&state.db, &principal, "PATIENT_LOGIN", Some(patient.id), &[], now).await?;
     tracing::info!(patient_id = patient.id, session_id = session.id, "patient signed in");
     Ok(NewSession { token, session, principal })
@@ -84,14 +86,12 @@ pub async fn patient_login(state: &AppState, smartphone_id: &str, birth_date: Na
 
 /// Ends the caller's session at once.
 pub async fn logout(state: &AppState, principal: &Principal) -> AppResult<()> {
-    session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(state.now()))
-        .filter(session::Column::Id.eq(principal.session_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(&state.db)
-        .await?;
-    state.sessions.forget_all();
-    super::audit::record(&state.db, principal, "LOGOUT", None, &[], state.now()).await?;
+    let now = state.now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let ended = end_sessions(&txn, Ending::Session(principal.session_id), now).await?;
+    super::audit::record(&txn, principal, "LOGOUT", None, &[], now).await?;
+    txn.commit().await?;
+    sessions_ended(state, &ended).await;
     tracing::info!(session_id = principal.session_id, "signed out");
     Ok(())
 }
@@ -114,9 +114,23 @@ struct SessionRow {
     patient_outcome_recorded_at: Option<DateTime<Utc>>,
 }
 
-/// The principal of a live session token, or `None` when the token is
-/// unknown, revoked, expired, idle too long, or its account is disabled.
-pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principal>> {
+/// What a bearer token names.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// A live session.
+    Live(Principal),
+    /// A session of this server that has ended: signed out, expired, idle
+    /// too long, its account disabled or its case closed.
+    Ended,
+    /// Nothing this server ever issued.
+    Unknown,
+}
+
+/// The principal of a live session token, or why there is none.
+pub async fn resolve(state: &AppState, token: &str) -> AppResult<Lookup> {
+    if !tokens::looks_like_token(token) {
+        return Ok(Lookup::Unknown);
+    }
     let now = state.now();
     let hash = tokens::hash_token(token);
     let idle = Duration::from_std(state.config.session_idle_timeout).unwrap_or(Duration::minutes(30));
@@ -125,7 +139,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principa
         && recent.last_seen_at + idle > now
         && recent.last_seen_at + TOUCH_INTERVAL > now
     {
-        return Ok(Some(recent.principal));
+        return Ok(Lookup::Live(recent.principal));
     }
     let generation = state.sessions.generation();
     let query = Query::select()
@@ -161,7 +175,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principa
         .to_owned();
     let statement = state.db.get_database_backend().build(&query);
     let Some(row) = SessionRow::find_by_statement(statement).one(&state.db).await? else {
-        return Ok(None);
+        return Ok(Lookup::Unknown);
     };
     let live = row.revoked_at.is_none()
         && row.expires_at > now
@@ -169,7 +183,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principa
         && row.disabled_at.is_none()
         && row.patient_outcome_recorded_at.is_none();
     if !live {
-        return Ok(None);
+        return Ok(Lookup::Ended);
     }
     let mut last_seen_at = row.last_seen_at;
     if row.last_seen_at + TOUCH_INTERVAL <= now {
@@ -181,7 +195,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principa
         last_seen_at = now;
     }
     let principal = match (row.patient_id, row.account_id, row.organisation_kind) {
-        (Some(patient_id), _, _) => patient_principal(row.session_id, patient_id),
+        (Some(patient_id), _, _) => patient_principal(row.session_id, patient_id, row.expires_at),
         (None, Some(account_id), Some(kind)) => Principal {
             session_id: row.session_id,
             role: Role::of_organisation(kind),
@@ -193,12 +207,13 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Option<Principa
             prefecture_id: row.prefecture_id,
             patient_id: None,
             operation: None,
+            session_expires_at: row.expires_at,
         },
-        _ => return Ok(None),
+        _ => return Ok(Lookup::Ended),
     };
     let recent = crate::auth::recent::Recent::new(principal.clone(), row.expires_at, last_seen_at);
     state.sessions.keep(hash, recent, generation);
-    Ok(Some(principal))
+    Ok(Lookup::Live(principal))
 }
 
 async fn open_session(
@@ -247,9 +262,13 @@ async fn verify_blocking(password_text: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || password::verify(&password_text, &hash)).await.unwrap_or(false)
 }
 
-pub fn staff_principal(session_id: i64, account: &account::Model, organisation: &organisation::Model) -> Principal {
+pub fn staff_principal(
+    session: &session::Model,
+    account: &account::Model,
+    organisation: &organisation::Model,
+) -> Principal {
     Principal {
-        session_id,
+        session_id: session.id,
         role: Role::of_organisation(organisation.kind),
         account_id: Some(account.id),
         username: Some(account.username.clone()),
@@ -259,10 +278,11 @@ pub fn staff_principal(session_id: i64, account: &account::Model, organisation: 
         prefecture_id: organisation.prefecture_id,
         patient_id: None,
         operation: None,
+        session_expires_at: session.expires_at,
     }
 }
 
-fn patient_principal(session_id: i64, patient_id: i64) -> Principal {
+fn patient_principal(session_id: i64, patient_id: i64, session_expires_at: DateTime<Utc>) -> Principal {
     Principal {
         session_id,
         role: Role::Patient,
@@ -274,6 +294,7 @@ fn patient_principal(session_id: i64, patient_id: i64) -> Principal {
         prefecture_id: None,
         patient_id: Some(patient_id),
         operation: None,
+        session_expires_at,
     }
 }
 
@@ -281,19 +302,18 @@ fn patient_principal(session_id: i64, patient_id: i64) -> Principal {
 /// record): "log out everywhere".
 pub async fn logout_everywhere(state: &AppState, principal: &Principal) -> AppResult<u64> {
     let now = state.now();
-    let mut update = session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(now))
-        .filter(session::Column::RevokedAt.is_null());
-    update = match (principal.account_id, principal.patient_id) {
-        (Some(account), _) => update.filter(session::Column::AccountId.eq(account)),
-        (None, Some(patient)) => update.filter(session::Column::PatientId.eq(patient)),
-        (None, None) => update.filter(session::Column::Id.eq(principal.session_id)),
+    let which = match (principal.account_id, principal.patient_id) {
+        (Some(account), _) => Ending::Account(account),
+        (None, Some(patient)) => Ending::Patient(patient),
+        (None, None) => Ending::Session(principal.session_id),
     };
-    let ended = update.exec(&state.db).await?.rows_affected;
-    state.sessions.forget_all();
-    super::audit::record(&state.db, principal, "LOGOUT_EVERYWHERE", None, &[], now).await?;
-    tracing::info!(account_id = principal.account_id, ended, "signed out everywhere");
-    Ok(ended)
+    let txn = crate::db::begin_write(&state.db).await?;
+    let ended = end_sessions(&txn, which, now).await?;
+    super::audit::record(&txn, principal, "LOGOUT_EVERYWHERE", None, &[], now).await?;
+    txn.commit().await?;
+    sessions_ended(state, &ended).await;
+    tracing::info!(account_id = principal.account_id, ended = ended.len(), "signed out everywhere");
+    Ok(ended.len() as u64)
 }
 
 /// Changes the caller's own password. Every other session of the account
@@ -319,16 +339,10 @@ pub async fn change_password(state: &AppState, principal: &Principal, current: &
     active.password_hash = Set(hash);
     active.password_changed_at = Set(now);
     active.update(&txn).await?;
-    session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(now))
-        .filter(session::Column::AccountId.eq(account_id))
-        .filter(session::Column::Id.ne(principal.session_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(&txn)
-        .await?;
+    let ended = end_sessions(&txn, Ending::AccountExcept(account_id, principal.session_id), now).await?;
     super::audit::record(&txn, principal, "CHANGE_PASSWORD", None, &[], now).await?;
     txn.commit().await?;
-    state.sessions.forget_all();
+    sessions_ended(state, &ended).await;
     tracing::info!(account_id, "password changed");
     Ok(())
 }
@@ -428,18 +442,11 @@ pub async fn set_account_disabled(
         active.locked_until = Set(None);
     }
     let updated = active.update(&txn).await?;
-    if disabled {
-        session::Entity::update_many()
-            .col_expr(session::Column::RevokedAt, Expr::value(now))
-            .filter(session::Column::AccountId.eq(account_id))
-            .filter(session::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?;
-    }
+    let ended = if disabled { end_sessions(&txn, Ending::Account(account_id), now).await? } else { Vec::new() };
     let action = if disabled { "DISABLE_ACCOUNT" } else { "ENABLE_ACCOUNT" };
     super::audit::record(&txn, principal, action, None, &[], now).await?;
     txn.commit().await?;
-    state.sessions.forget_all();
+    sessions_ended(state, &ended).await;
     tracing::info!(account_id, disabled, "account access changed");
     Ok(updated)
 }
@@ -465,15 +472,10 @@ pub async fn assign_organisation(
     let mut active: account::ActiveModel = account.into();
     active.organisation_id = Set(organisation_id);
     let updated = active.update(&txn).await?;
-    session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(now))
-        .filter(session::Column::AccountId.eq(account_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(&txn)
-        .await?;
+    let ended = end_sessions(&txn, Ending::Account(account_id), now).await?;
     super::audit::record(&txn, principal, "ASSIGN_ORGANISATION", None, &[], now).await?;
     txn.commit().await?;
-    state.sessions.forget_all();
+    sessions_ended(state, &ended).await;
     tracing::info!(account_id, organisation_id, "account moved to another organisation");
     Ok(updated)
 }
@@ -513,6 +515,65 @@ pub async fn operator_organisation(state: &AppState) -> AppResult<i64> {
     .insert(&state.db)
     .await?;
     Ok(created.id)
+}
+
+/// Which sessions a change ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending {
+    /// One session (logout).
+    Session(i64),
+    /// Every session of a staff account.
+    Account(i64),
+    /// Every session of a staff account but the one making the change.
+    AccountExcept(i64, i64),
+    /// Every session of a patient.
+    Patient(i64),
+}
+
+/// Ends sessions inside `conn`, the transaction of the change that ends
+/// them, and answers their IDs; pass those to [`sessions_ended`] after the
+/// commit. On PostgreSQL the other replicas are notified when (and only if)
+/// the transaction commits.
+pub async fn end_sessions(conn: &impl ConnectionTrait, which: Ending, now: DateTime<Utc>) -> AppResult<Vec<i64>> {
+    let condition = match which {
+        Ending::Session(id) => Expr::col(session::Column::Id).eq(id),
+        Ending::Account(account) => Expr::col(session::Column::AccountId).eq(account),
+        Ending::AccountExcept(account, kept) => {
+            Expr::col(session::Column::AccountId).eq(account).and(Expr::col(session::Column::Id).ne(kept))
+        }
+        Ending::Patient(patient) => Expr::col(session::Column::PatientId).eq(patient),
+    };
+    let update = Query::update()
+        .table(session::Entity)
+        .value(session::Column::RevokedAt, now)
+        .and_where(condition)
+        .and_where(Expr::col(session::Column::RevokedAt).is_null())
+        .returning_col(session::Column::Id)
+        .to_owned();
+    let backend = conn.get_database_backend();
+    let rows = conn.query_all_raw(backend.build(&update)).await?;
+    let ended = rows.iter().map(|row| row.try_get::<i64>("", "id")).collect::<Result<Vec<_>, _>>()?;
+    if backend == sea_orm::DbBackend::Postgres {
+        for payload in crate::auth::revocation::payloads(&ended) {
+            let notify = sea_orm::Statement::from_sql_and_values(
+                backend,
+                "SELECT pg_notify($1, $2)",
+                [crate::auth::revocation::CHANNEL.into(), payload.into()],
+            );
+            conn.execute_raw(notify).await?;
+        }
+    }
+    Ok(ended)
+}
+
+/// After the commit of a change that ended sessions: no request on this
+/// server runs for them any more, and their streams have closed.
+pub async fn sessions_ended(state: &AppState, ended: &[i64]) {
+    if ended.is_empty() {
+        return;
+    }
+    state.sessions.forget_all();
+    state.revocations.revoke(ended).await;
 }
 
 /// Whether a session is still live (not revoked, not past its absolute

@@ -8,10 +8,10 @@
 use chrono::{DateTime, Utc};
 use entity::enums::{CareSetting, FacilityKind, Outcome, Severity};
 use entity::{
-    care_setting_change, condition_entry, facility, health_centre, hospitalisation, patient, patient_transfer, session,
+    care_setting_change, condition_entry, facility, health_centre, hospitalisation, patient, patient_transfer,
 };
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
 use super::{PatientLock, lock_reachable_patient, not_in_future, patient_appends, require, versioned_update};
 use crate::auth::Principal;
@@ -401,24 +401,14 @@ pub async fn record_outcome(
         ],
     )
     .await?;
-    end_patient_sessions(&txn, patient.id, now).await?;
+    let ended = super::accounts::end_sessions(&txn, super::accounts::Ending::Patient(patient.id), now).await?;
     let appends = patient_appends(&txn, &lock, principal, "RECORD_OUTCOME", &["outcome", "outcomeAt"], now).await?;
     appends.write(&txn).await?;
     txn.commit().await?;
     // The patient's own sessions ended.
-    state.sessions.forget_all();
+    super::accounts::sessions_ended(state, &ended).await;
     tracing::info!(patient_id, account_id, "outcome recorded");
     Ok(updated)
-}
-
-async fn end_patient_sessions(db: &impl ConnectionTrait, patient_id: i64, now: DateTime<Utc>) -> AppResult<()> {
-    session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(now))
-        .filter(session::Column::PatientId.eq(patient_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// Moves the case to another health centre. The previous one keeps read

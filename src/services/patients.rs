@@ -280,6 +280,18 @@ pub async fn count(state: &AppState, principal: &Principal, filter: &PatientFilt
     Ok(patient::Entity::find().filter(scoped(principal, filter)?).count(&state.db).await?)
 }
 
+/// Whether a patient is within the caller's reach now.
+pub async fn reaches(db: &impl sea_orm::ConnectionTrait, principal: &Principal, id: i64) -> AppResult<bool> {
+    let found = patient::Entity::find_by_id(id)
+        .filter(policy::patient_scope(principal))
+        .select_only()
+        .column(patient::Column::Id)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// One patient within the caller's reach, or `None`.
 pub async fn get(state: &AppState, principal: &Principal, id: i64) -> AppResult<Option<patient::Model>> {
     if !policy::may_read_clinical(principal) {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hersys::clock::ManualClock;
-use hersys::http::persisted::sha256_hex;
-use hersys::ratelimit::Rate;
+use hersys::pipeline::persisted::sha256_hex;
+use hersys::pipeline::ratelimit::Rate;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
@@ -118,8 +118,10 @@ async fn an_operation_past_its_deadline_is_stopped_and_changes_nothing(backend: 
     .await;
     let waited = started.elapsed();
     assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     let body: Value = response.json().await.expect("json");
-    assert_eq!(error_code(&body), Some("QUERY_TOO_COMPLEX"), "{body}");
+    // A retryable code: the operation needs a retry, not a rewrite.
+    assert_eq!(error_code(&body), Some("DEADLINE_EXCEEDED"), "{body}");
     assert!(body["errors"][0]["message"].as_str().unwrap_or_default().contains("deadline of 700 ms"), "{body}");
     assert!(waited < Duration::from_secs(5), "answered at the deadline, not when the lock went: {waited:?}");
     blocker.execute_unprepared("ROLLBACK").await.expect("unlock");
@@ -213,9 +215,21 @@ async fn in_safelist_mode_only_listed_operations_run(backend: Backend) {
     let by_text: Value = post(&app, Some(&hc1), json!({ "query": listed })).await.json().await.expect("json");
     assert_eq!(by_text["data"]["me"]["username"], "hc1", "{by_text}");
     let other = post(&app, Some(&hc1), json!({ "query": "{ me { id } }" })).await;
-    assert_eq!(other.status().as_u16(), 403);
+    // A request error: 200 with `application/json`, 403 with the GraphQL
+    // response media type.
+    assert_eq!(other.status().as_u16(), 200);
     let body: Value = other.json().await.expect("json");
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    let strict = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&hc1)
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(strict.status().as_u16(), 403);
     let new = "{ __typename }";
     let registering: Value =
         post(&app, Some(&hc1), persisted(Some(new), &sha256_hex(new))).await.json().await.expect("json");

@@ -1,4 +1,6 @@
-//! Token buckets per client address and per account. Each key may spend
+//! Stage [`RateLimit`](super::Stage::RateLimit): token buckets per client
+//! address and per account, one token per operation (a batch of n takes
+//! n). Each key may spend
 //! `burst` requests at once and earns `per_second` back; a request without
 //! a token is refused with the time until the next one (`Retry-After`).
 //!
@@ -41,6 +43,19 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
 
     /// Takes a token for `key` at `now`; `Err(wait)` when there is none.
     pub fn check_at(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        self.take_at(key, 1, now)
+    }
+
+    /// Takes `count` tokens for `key` now, all or none.
+    pub fn take(&self, key: &K, count: usize) -> Result<(), Duration> {
+        self.take_at(key, count, Instant::now())
+    }
+
+    /// Takes `count` tokens for `key` at `now`, all or none; `Err(wait)`
+    /// when there are not enough (a count above the burst never succeeds,
+    /// and waits as long as a full burst takes).
+    pub fn take_at(&self, key: &K, count: usize, now: Instant) -> Result<(), Duration> {
+        let wanted = count as f64;
         let Rate { per_second, burst } = self.rate;
         let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
         if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
@@ -50,12 +65,12 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         let refilled = bucket.tokens + now.saturating_duration_since(bucket.at).as_secs_f64() * per_second;
         bucket.tokens = refilled.min(burst);
         bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        if bucket.tokens >= wanted {
+            bucket.tokens -= wanted;
             Ok(())
         } else {
-            let missing = 1.0 - bucket.tokens;
-            Err(Duration::from_secs_f64(missing / per_second.max(f64::MIN_POSITIVE)))
+            let missing = wanted.min(burst) - bucket.tokens;
+            Err(Duration::from_secs_f64(missing.max(0.0) / per_second.max(f64::MIN_POSITIVE)))
         }
     }
 

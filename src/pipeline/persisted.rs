@@ -5,7 +5,9 @@
 //!   time (checked against the hash and remembered), then the hash alone. An
 //!   unknown hash answers the message `PersistedQueryNotFound` (code
 //!   `BAD_USER_INPUT`) and the client resends the text. Saves bandwidth; any
-//!   operation within the limits may run.
+//!   operation within the limits may run. A document is remembered only
+//!   for a signed-in caller and only once it has passed admission, and the
+//!   store is bounded in entries and in bytes.
 //! - Safelist mode (production dashboards): only the operations of a
 //!   manifest run, by hash or by identical text; anything else is refused
 //!   with `FORBIDDEN` before it is parsed.
@@ -18,6 +20,8 @@ use sha2::{Digest, Sha256};
 
 /// Most remembered automatic persisted queries; the oldest go first.
 const MAX_REMEMBERED: usize = 5_000;
+/// Most bytes of remembered documents; the oldest go first.
+const MAX_REMEMBERED_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why a request's document could not be resolved.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,7 +41,14 @@ pub enum Refusal {
 pub struct PersistedQueries {
     enabled: bool,
     safelist: Option<std::sync::Arc<HashMap<String, String>>>,
-    remembered: Mutex<(HashMap<String, String>, VecDeque<String>)>,
+    remembered: Mutex<Remembered>,
+}
+
+#[derive(Debug, Default)]
+struct Remembered {
+    by_hash: HashMap<String, String>,
+    order: VecDeque<String>,
+    bytes: usize,
 }
 
 /// The SHA-256 of a document, lower-case hex.
@@ -51,8 +62,10 @@ impl PersistedQueries {
     }
 
     /// Fills in the request's document from its persisted-query hash, and
-    /// in safelist mode refuses anything not listed.
-    pub fn resolve(&self, request: &mut Request) -> Result<(), Refusal> {
+    /// in safelist mode refuses anything not listed. Answers the hash of a
+    /// document sent with its hash for the first time: pass it to
+    /// [`remember`](Self::remember) once the request has been admitted.
+    pub fn resolve(&self, request: &mut Request) -> Result<Option<String>, Refusal> {
         let hash = match request.extensions.get("persistedQuery") {
             None => None,
             Some(extension) => {
@@ -76,21 +89,21 @@ impl PersistedQueries {
             return match listed {
                 Some(document) if request.query.is_empty() || request.query == *document => {
                     request.query = document.clone();
-                    Ok(())
+                    Ok(None)
                 }
                 _ => Err(Refusal::NotListed),
             };
         }
-        let Some(hash) = hash else { return Ok(()) };
+        let Some(hash) = hash else { return Ok(None) };
         if !self.enabled {
             return Err(Refusal::Unsupported);
         }
-        let Ok(mut remembered) = self.remembered.lock() else { return Err(Refusal::NotFound) };
+        let Ok(remembered) = self.remembered.lock() else { return Err(Refusal::NotFound) };
         if request.query.is_empty() {
-            return match remembered.0.get(&hash) {
+            return match remembered.by_hash.get(&hash) {
                 Some(document) => {
                     request.query = document.clone();
-                    Ok(())
+                    Ok(None)
                 }
                 None => Err(Refusal::NotFound),
             };
@@ -98,16 +111,32 @@ impl PersistedQueries {
         if sha256_hex(&request.query) != hash {
             return Err(Refusal::BadInput("sha256Hash does not match the query"));
         }
-        if !remembered.0.contains_key(&hash) {
-            if remembered.1.len() >= MAX_REMEMBERED
-                && let Some(oldest) = remembered.1.pop_front()
-            {
-                remembered.0.remove(&oldest);
-            }
-            remembered.0.insert(hash.clone(), request.query.clone());
-            remembered.1.push_back(hash);
+        Ok((!remembered.by_hash.contains_key(&hash)).then_some(hash))
+    }
+
+    /// Remembers an admitted document under its hash (from `resolve`).
+    pub fn remember(&self, hash: String, document: &str) {
+        if document.len() > MAX_REMEMBERED_BYTES / 16 {
+            return;
         }
-        Ok(())
+        let Ok(mut remembered) = self.remembered.lock() else { return };
+        if remembered.by_hash.contains_key(&hash) {
+            return;
+        }
+        while remembered.order.len() >= MAX_REMEMBERED || remembered.bytes + document.len() > MAX_REMEMBERED_BYTES {
+            let Some(oldest) = remembered.order.pop_front() else { break };
+            if let Some(text) = remembered.by_hash.remove(&oldest) {
+                remembered.bytes -= text.len();
+            }
+        }
+        remembered.bytes += document.len();
+        remembered.by_hash.insert(hash.clone(), document.to_owned());
+        remembered.order.push_back(hash);
+    }
+
+    /// Remembered documents and their bytes.
+    pub fn remembered(&self) -> (usize, usize) {
+        self.remembered.lock().map(|r| (r.by_hash.len(), r.bytes)).unwrap_or_default()
     }
 }
 
@@ -160,10 +189,26 @@ mod tests {
         let hash = sha256_hex(query);
         assert_eq!(persisted.resolve(&mut with_hash("", &hash)), Err(Refusal::NotFound));
         assert!(matches!(persisted.resolve(&mut with_hash("{ me { id } }", &hash)), Err(Refusal::BadInput(_))));
-        assert_eq!(persisted.resolve(&mut with_hash(query, &hash)), Ok(()));
+        assert_eq!(persisted.resolve(&mut with_hash(query, &hash)), Ok(Some(hash.clone())));
+        // Not remembered until admitted.
+        assert_eq!(persisted.resolve(&mut with_hash("", &hash)), Err(Refusal::NotFound));
+        persisted.remember(hash.clone(), query);
         let mut by_hash = with_hash("", &hash);
-        assert_eq!(persisted.resolve(&mut by_hash), Ok(()));
+        assert_eq!(persisted.resolve(&mut by_hash), Ok(None));
         assert_eq!(by_hash.query, query);
+    }
+
+    #[test]
+    fn the_store_of_persisted_queries_is_bounded_in_bytes() {
+        let persisted = PersistedQueries::new(true, None);
+        let document = format!("{{ __typename {} }}", " ".repeat(250 * 1024));
+        for n in 0..100 {
+            let text = format!("{document} # {n}");
+            persisted.remember(sha256_hex(&text), &text);
+        }
+        let (entries, bytes) = persisted.remembered();
+        assert!(bytes <= MAX_REMEMBERED_BYTES, "{bytes}");
+        assert!(entries < 100 && entries > 0, "{entries}");
     }
 
     #[test]
@@ -172,9 +217,9 @@ mod tests {
         let safelist = HashMap::from([(sha256_hex(listed), listed.to_owned())]);
         let persisted = PersistedQueries::new(true, Some(std::sync::Arc::new(safelist)));
         let mut by_hash = with_hash("", &sha256_hex(listed));
-        assert_eq!(persisted.resolve(&mut by_hash), Ok(()));
+        assert_eq!(persisted.resolve(&mut by_hash), Ok(None));
         assert_eq!(by_hash.query, listed);
-        assert_eq!(persisted.resolve(&mut Request::new(listed)), Ok(()));
+        assert_eq!(persisted.resolve(&mut Request::new(listed)), Ok(None));
         assert_eq!(persisted.resolve(&mut Request::new("{ __typename }")), Err(Refusal::NotListed));
         // Registering a new one is not possible either.
         let other = "{ __typename }";

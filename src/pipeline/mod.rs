@@ -1,0 +1,600 @@
+//! The one request pipeline. Every GraphQL operation, whatever carried it
+//! (`POST /graphql`, either WebSocket sub-protocol, Server-Sent Events),
+//! goes through the same [`Stage`]s in the same order; the transports in
+//! `http/` only turn their bytes into an [`Origin`] and a request, and the
+//! pipeline's answers back into bytes. The schema is private to this
+//! module: there is no way to run an operation that skips a stage.
+//!
+//! ```text
+//! caller ─► persisted ─► admission ─► rate limit ─► idempotency ─► deadline(execution)
+//!        ─► read audit ─► shaping ─► metrics ─► transport
+//! ```
+//!
+//! A stream (a subscription, or any operation sent over a streaming
+//! transport) runs the same stages once when it starts, and then for each
+//! item it yields: the read audit of that item before it leaves, shaping,
+//! and the check that its session is still alive (see [`stream`]).
+
+pub mod admission;
+pub mod persisted;
+pub mod polish;
+pub mod ratelimit;
+pub mod shape;
+pub mod stream;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, Response, ServerError, Value};
+
+use crate::auth::principal::{Caller, Refused};
+use crate::error::AppError;
+use crate::graphql::loaders::AppLoader;
+use crate::graphql::{HersysSchema, documents::DocumentCache, limits::DocumentCheck};
+use crate::metrics::Metrics;
+use crate::services::accounts::Lookup;
+use crate::services::audit::{self, ReadTrail};
+use crate::services::idempotency::{self, Claim};
+use crate::state::AppState;
+
+use self::admission::Admitted;
+use self::persisted::{PersistedQueries, Refusal};
+use self::ratelimit::RateLimits;
+use self::shape::TypeIndex;
+
+/// The ways an operation reaches the gateway. Every rule of the pipeline
+/// holds on each; `tests/api/transports.rs` walks every promise over every
+/// one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// `POST /graphql` (one operation or a JSON batch).
+    Http,
+    /// `/graphql/ws` with the `graphql-transport-ws` sub-protocol.
+    TransportWs,
+    /// `/graphql/ws` with the legacy `graphql-ws` sub-protocol of
+    /// subscriptions-transport-ws.
+    LegacyWs,
+    /// `POST /graphql/stream`: GraphQL over Server-Sent Events.
+    ServerSentEvents,
+}
+
+impl Transport {
+    /// Every transport.
+    pub const ALL: [Transport; 4] =
+        [Transport::Http, Transport::TransportWs, Transport::LegacyWs, Transport::ServerSentEvents];
+}
+
+/// The stages every operation passes, in order. Each is a module (or a
+/// function of this one) with its own configuration; this list is what
+/// the transport tests walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Who is calling, resolved from the session at every operation (on a
+    /// WebSocket too, not once per connection).
+    Caller,
+    /// Automatic persisted queries and the safelist (`persisted`).
+    Persisted,
+    /// Parsing and the operation limits: depth, complexity, aliases, root
+    /// fields, batch length, sign-in fields, introspection (`admission`).
+    Admission,
+    /// Requests per client address and per account (`ratelimit`).
+    RateLimit,
+    /// `Idempotency-Key` (only `POST` carries the header).
+    Idempotency,
+    /// The deadline around execution.
+    Deadline,
+    /// Execution, noting every personal field read (the read trail).
+    Execution,
+    /// The read trail written to the audit log before anything leaves.
+    ReadAudit,
+    /// Errors given codes and readable messages (`polish`); the data
+    /// shaped as the specification requires (`shape`).
+    Shaping,
+    /// Request counts and latencies for `/metrics`.
+    Metrics,
+}
+
+impl Stage {
+    /// Every stage, in order.
+    pub const ALL: [Stage; 10] = [
+        Stage::Caller,
+        Stage::Persisted,
+        Stage::Admission,
+        Stage::RateLimit,
+        Stage::Idempotency,
+        Stage::Deadline,
+        Stage::Execution,
+        Stage::ReadAudit,
+        Stage::Shaping,
+        Stage::Metrics,
+    ];
+}
+
+/// What a transport says of how an operation arrived.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub transport: Transport,
+    /// The client's address (behind a trusted proxy, the forwarded one).
+    pub address: Option<IpAddr>,
+    pub credentials: Credentials,
+    /// The `Idempotency-Key` header (`POST` only).
+    pub idempotency_key: Option<String>,
+}
+
+/// The credentials sent with an operation.
+#[derive(Debug, Clone, Default)]
+pub enum Credentials {
+    #[default]
+    None,
+    /// Something that is not `Bearer <token>`.
+    Malformed,
+    Bearer(String),
+}
+
+impl Credentials {
+    /// From the value of an `Authorization` header (or the `authorization`
+    /// of a WebSocket's `connection_init`).
+    pub fn from_authorization(value: Option<&str>) -> Self {
+        match value {
+            None => Credentials::None,
+            Some(value) => match crate::auth::session::bearer(value) {
+                Some(token) => Credentials::Bearer(token.to_owned()),
+                None => Credentials::Malformed,
+            },
+        }
+    }
+}
+
+/// How the answer of a request is to be understood by a transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The operations ran (the data may still be partial or null).
+    Executed,
+    /// Refused as a whole before anything ran, or failed as a whole; the
+    /// code is the first error's.
+    Refused(&'static str),
+}
+
+/// The answer to a request: its JSON body and how to frame it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub verdict: Verdict,
+    /// Seconds after which a retry may succeed (`Retry-After`).
+    pub retry_after: Option<u64>,
+    pub body: String,
+}
+
+impl Answer {
+    /// A request-level refusal with one error.
+    pub fn refusal(error: ServerError) -> Answer {
+        let code = code_of(&error);
+        let retry_after = retry_after_of(&error);
+        let response = Response::from_errors(vec![error]);
+        Answer { verdict: Verdict::Refused(code), retry_after, body: to_json(&response) }
+    }
+
+    fn from_app_error(error: &AppError) -> Answer {
+        Answer::refusal(server_error(error))
+    }
+}
+
+/// A request-level error from an application error.
+pub fn server_error(error: &AppError) -> ServerError {
+    let mut server = ServerError::new(error.message(), None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", error.code());
+    if let Some(field) = error.field() {
+        extensions.set("field", field);
+    }
+    if let Some(seconds) = error.retry_after() {
+        extensions.set("retryAfterSeconds", seconds);
+    }
+    server.extensions = Some(extensions);
+    server
+}
+
+/// The `extensions.code` of an error (`INTERNAL` when it has none).
+pub fn code_of(error: &ServerError) -> &'static str {
+    let code = error.extensions.as_ref().and_then(|e| e.get("code")).and_then(|v| match v {
+        Value::String(code) => Some(code.as_str()),
+        _ => None,
+    });
+    code.and_then(|c| crate::error::CODES.iter().copied().find(|known| *known == c)).unwrap_or("INTERNAL")
+}
+
+fn retry_after_of(error: &ServerError) -> Option<u64> {
+    match error.extensions.as_ref().and_then(|e| e.get("retryAfterSeconds")) {
+        Some(Value::Number(n)) => n.as_u64(),
+        _ => None,
+    }
+}
+
+fn to_json(response: &impl serde::Serialize) -> String {
+    serde_json::to_string(response).unwrap_or_else(|_| {
+        r#"{"data":null,"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_owned()
+    })
+}
+
+/// The pipeline of one server.
+pub struct Pipeline {
+    app: AppState,
+    /// The served schema. Private: operations run only through the stages.
+    schema: HersysSchema,
+    /// What the schema's types are, for shaping and error messages.
+    types: TypeIndex,
+    /// The operation limits checked on each parsed document.
+    check: DocumentCheck,
+    /// Documents of recent requests that passed the limits, parsed.
+    pub documents: DocumentCache,
+    pub persisted: PersistedQueries,
+    pub rate_limits: RateLimits,
+    pub metrics: Metrics,
+    /// Open streams per account, for the per-account bound.
+    pub(crate) sockets: stream::SocketCounts,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    pub fn new(app: AppState) -> Self {
+        let config = app.config.clone();
+        let (schema, limits) = crate::graphql::build_served(app.clone());
+        let sdl = schema.sdl();
+        Pipeline {
+            types: TypeIndex::from_sdl(&sdl),
+            check: DocumentCheck::new(limits, &sdl),
+            schema,
+            documents: DocumentCache::default(),
+            persisted: PersistedQueries::new(config.persisted_queries, config.safelist.clone()),
+            rate_limits: RateLimits::new(config.rate_limit_per_address, config.rate_limit_per_account),
+            metrics: Metrics::default(),
+            sockets: stream::SocketCounts::default(),
+            app,
+        }
+    }
+
+    pub fn app(&self) -> &AppState {
+        &self.app
+    }
+
+    /// Stage [`Stage::Caller`]: who the credentials name, looked up now.
+    pub async fn caller(&self, credentials: &Credentials) -> Result<Caller, AppError> {
+        Ok(match credentials {
+            Credentials::None => Caller::default(),
+            Credentials::Malformed => Caller { principal: None, refused: Some(Refused::Malformed) },
+            Credentials::Bearer(token) => match crate::services::accounts::resolve(&self.app, token).await? {
+                Lookup::Live(principal) => Caller { principal: Some(principal), refused: None },
+                Lookup::Ended => Caller { principal: None, refused: Some(Refused::Ended) },
+                Lookup::Unknown => Caller { principal: None, refused: Some(Refused::Unknown) },
+            },
+        })
+    }
+
+    /// Stage [`Stage::RateLimit`]: takes `operations` tokens for the
+    /// client's address and for the caller's account.
+    fn rate_limit(&self, origin: &Origin, caller: &Caller, operations: usize) -> Result<(), ServerError> {
+        let refused = |wait: std::time::Duration, whom: &str| {
+            self.metrics.rate_limited();
+            let seconds = ratelimit::retry_after_seconds(wait);
+            server_error(&AppError::RateLimited(format!("too many requests from {whom}: retry after {seconds} s")))
+                .with_retry_after(seconds)
+        };
+        if let (Some(limiter), Some(address)) = (&self.rate_limits.per_address, origin.address)
+            && let Err(wait) = limiter.take(&address, operations)
+        {
+            return Err(refused(wait, "this address"));
+        }
+        if let (Some(limiter), Some(account)) =
+            (&self.rate_limits.per_account, caller.principal.as_ref().and_then(|p| p.account_id))
+            && let Err(wait) = limiter.take(&account, operations)
+        {
+            return Err(refused(wait, "this account"));
+        }
+        Ok(())
+    }
+
+    /// Runs a request (one operation or a batch) through every stage.
+    pub async fn execute(&self, origin: &Origin, batch: BatchRequest, body: &[u8]) -> Answer {
+        let started = Instant::now();
+        let (requests, is_batch) = match batch {
+            BatchRequest::Single(request) => (vec![request], false),
+            BatchRequest::Batch(requests) => (requests, true),
+        };
+        let operation_name = match (is_batch, requests.first()) {
+            (false, Some(request)) => admission::operation_label(request),
+            _ => Some("batch".to_owned()),
+        };
+        let answer = self.execute_requests(origin, requests, is_batch, body).await;
+        let outcome = match answer.verdict {
+            Verdict::Refused(code) => code,
+            Verdict::Executed => "OK",
+        };
+        let outcome = if outcome == "OK" { answer_outcome(&answer.body) } else { outcome };
+        self.metrics.record(operation_name.as_deref(), outcome, started.elapsed());
+        answer
+    }
+
+    async fn execute_requests(
+        &self,
+        origin: &Origin,
+        requests: Vec<async_graphql::Request>,
+        is_batch: bool,
+        body: &[u8],
+    ) -> Answer {
+        let config = &self.app.config;
+        if requests.is_empty() {
+            return Answer::from_app_error(&AppError::bad_input("body", "a batch needs at least one operation"));
+        }
+        if requests.len() > config.max_batch_operations {
+            return Answer::refusal(admission::too_complex(
+                format!(
+                    "the batch holds {} operations; at most {} are allowed (maxBatchOperations)",
+                    requests.len(),
+                    config.max_batch_operations
+                ),
+                "maxBatchOperations",
+            ));
+        }
+        // Stage: caller.
+        let caller = match self.caller(&origin.credentials).await {
+            Ok(caller) => caller,
+            Err(error) => return Answer::from_app_error(&error),
+        };
+        // Stage: rate limit (one token per operation of the batch).
+        if let Err(refused) = self.rate_limit(origin, &caller, requests.len()) {
+            return Answer::refusal(refused);
+        }
+        // Stages: persisted queries, then admission.
+        let mut admitted = Vec::with_capacity(requests.len());
+        let mut sign_ins = 0;
+        for mut request in requests {
+            let register = match self.persisted.resolve(&mut request) {
+                Ok(register) => register,
+                Err(refusal) => {
+                    let refused = persisted_refusal(refusal);
+                    if is_batch {
+                        admitted.push(Err(refused));
+                        continue;
+                    }
+                    return Answer::refusal(refused);
+                }
+            };
+            match self.admit(request) {
+                Ok(one) => {
+                    if let (Some(hash), Some(_)) = (register, &caller.principal) {
+                        self.persisted.remember(hash, &one.request.query);
+                    }
+                    sign_ins += one.sign_ins;
+                    admitted.push(Ok(one));
+                }
+                Err(refused) if is_batch => admitted.push(Err(refused)),
+                Err(refused) => return Answer::refusal(refused),
+            }
+        }
+        if sign_ins > admission::MAX_SIGN_INS {
+            return Answer::refusal(admission::too_complex(
+                format!(
+                    "the request signs in {sign_ins} times; at most {} sign-in is allowed per request",
+                    admission::MAX_SIGN_INS
+                ),
+                "maxSignInsPerRequest",
+            ));
+        }
+        // Stage: idempotency (a single mutation with the header).
+        let claim = match (&origin.idempotency_key, &caller.principal, is_batch) {
+            (Some(_), _, true) => {
+                return Answer::from_app_error(&AppError::bad_input(
+                    "Idempotency-Key",
+                    "applies to a single operation, not to a batch",
+                ));
+            }
+            (Some(key), Some(principal), false) => match idempotency::claim(&self.app, principal, key, body).await {
+                Ok(Claim::Run(id)) => Some(id),
+                Ok(Claim::Replay(stored)) => {
+                    return Answer { verdict: Verdict::Executed, retry_after: None, body: stored };
+                }
+                Err(error) => return Answer::from_app_error(&error),
+            },
+            _ => None,
+        };
+        // Stages: deadline around execution (the requests of a batch run one
+        // after another, as async-graphql runs a batch).
+        let mut trails = Vec::with_capacity(admitted.len());
+        let run = async {
+            let mut responses = Vec::with_capacity(admitted.len());
+            for one in admitted {
+                let response = match one {
+                    Ok(one) => {
+                        let (response, reader, trail) = self.run_one(&caller, one).await;
+                        trails.push((reader, trail));
+                        response
+                    }
+                    Err(refused) => Response::from_errors(vec![refused]),
+                };
+                responses.push(response);
+            }
+            responses
+        };
+        let deadline = config.request_deadline;
+        let Ok(responses) = tokio::time::timeout(deadline, run).await else {
+            // Dropping the execution rolled back any transaction it had open.
+            self.metrics.deadline_exceeded();
+            if let Some(id) = claim
+                && let Err(error) = idempotency::release(&self.app, id).await
+            {
+                tracing::error!(code = error.code(), "releasing an idempotency key failed");
+            }
+            return Answer::from_app_error(&AppError::DeadlineExceeded(deadline));
+        };
+        // Stage: read audit. Every read of personal data is audited before
+        // the data leaves; if the audit cannot be written, the data does not
+        // leave either.
+        for (reader, trail) in &trails {
+            if let Some(principal) = reader
+                && let Err(error) = audit::flush_reads(&self.app, principal, trail).await
+            {
+                self.metrics.audit_failed();
+                if let Some(id) = claim {
+                    let _ = idempotency::release(&self.app, id).await;
+                }
+                return Answer::from_app_error(&error);
+            }
+        }
+        let succeeded = !is_batch && responses.iter().all(|r| r.errors.is_empty());
+        let answer = if is_batch {
+            Answer { verdict: Verdict::Executed, retry_after: None, body: to_json(&responses) }
+        } else {
+            match responses.into_iter().next() {
+                Some(response) => single_answer(response),
+                None => Answer::from_app_error(&AppError::Internal(anyhow::anyhow!("no response"))),
+            }
+        };
+        if let Some(id) = claim {
+            // A mutation that ran is remembered with whatever answer it got,
+            // so a retry never runs it twice; a refused one wrote nothing and
+            // is forgotten, so the corrected retry runs.
+            let stored = if succeeded {
+                idempotency::complete(&self.app, id, &answer.body).await
+            } else {
+                idempotency::release(&self.app, id).await
+            };
+            if let Err(error) = stored {
+                tracing::error!(code = error.code(), "storing an idempotent response failed");
+            }
+        }
+        answer
+    }
+
+    /// Stages persisted-query resolution happened before; this is
+    /// [`Stage::Admission`] for one request.
+    fn admit(&self, request: async_graphql::Request) -> Result<Admitted, ServerError> {
+        admission::admit(self, request)
+    }
+
+    /// Executes one admitted request with its read trail; the response
+    /// comes back polished and shaped, with the caller as this operation
+    /// (its name set) and the personal fields it read.
+    async fn run_one(
+        &self,
+        caller: &Caller,
+        admitted: Admitted,
+    ) -> (Response, Option<crate::auth::Principal>, Arc<ReadTrail>) {
+        let Admitted { request, document, operation_name, variables, kind, .. } = admitted;
+        let mut caller = caller.clone();
+        if let Some(principal) = &mut caller.principal {
+            principal.operation = operation_name.clone();
+        }
+        let trail = Arc::new(ReadTrail::default());
+        let loader = DataLoader::with_cache(
+            AppLoader { db: self.app.db.clone(), principal: caller.principal.clone() },
+            tokio::spawn,
+            HashMapCache::default(),
+        );
+        // A router's entity batch: load every representation's row up
+        // front, a statement per type, whatever the batch size.
+        if caller.principal.is_some()
+            && kind == OperationType::Query
+            && request.query.contains("_entities")
+            && let Err(error) = crate::graphql::prefetch::entities(&loader, &request.variables).await
+        {
+            return (Response::from_errors(vec![server_error(&error)]), caller.principal, trail);
+        }
+        let reader = caller.principal.clone();
+        let request = request.data(caller).data(loader).data(trail.clone());
+        let mut response = self.schema.execute(request).await;
+        self.finish(&document, operation_name.as_deref(), &variables, &mut response);
+        (response, reader, trail)
+    }
+
+    /// Stage [`Stage::Shaping`]: codes and messages on every error, the
+    /// data in the shape the specification requires.
+    fn finish(
+        &self,
+        document: &async_graphql::parser::types::ExecutableDocument,
+        operation_name: Option<&str>,
+        variables: &async_graphql::Variables,
+        response: &mut Response,
+    ) {
+        shape::shape_response(&self.types, document, operation_name, variables, response);
+        polish::polish_operation_errors(&self.types, document, variables, &mut response.errors);
+    }
+
+    /// Polishes errors of a response that did not come from execution.
+    pub fn polish(&self, errors: &mut [ServerError]) {
+        polish::polish_errors(&self.types, errors);
+    }
+}
+
+/// The answer to one executed operation: refused as a whole when it has
+/// no data and its first error is the server's (an outage, the deadline, a
+/// fault), so that transports can say so (e.g. a 503 with `Retry-After`).
+fn single_answer(response: Response) -> Answer {
+    let failed = response.data == Value::Null
+        && response
+            .errors
+            .first()
+            .is_some_and(|e| matches!(code_of(e), "UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INTERNAL"));
+    let verdict = match response.errors.first() {
+        Some(first) if failed => Verdict::Refused(code_of(first)),
+        _ => Verdict::Executed,
+    };
+    let retry_after = response.errors.first().and_then(retry_after_of);
+    Answer { verdict, retry_after, body: to_json(&response) }
+}
+
+/// The outcome of an executed answer for the metrics: `OK`, or the first
+/// error's code.
+fn answer_outcome(body: &str) -> &'static str {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        #[serde(default)]
+        errors: Vec<ServerError>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Body {
+        One(Errors),
+        Many(Vec<Errors>),
+    }
+    if !body.contains("\"errors\"") {
+        return "OK";
+    }
+    match serde_json::from_str::<Body>(body) {
+        Ok(Body::One(one)) => one.errors.first().map(code_of).unwrap_or("OK"),
+        Ok(Body::Many(many)) => many.iter().filter_map(|one| one.errors.first()).map(code_of).next().unwrap_or("OK"),
+        Err(_) => "INTERNAL",
+    }
+}
+
+/// The error of a request whose persisted query cannot run.
+fn persisted_refusal(refusal: Refusal) -> ServerError {
+    let error = match refusal {
+        // Apollo clients look for this message, then resend the query text
+        // with its hash; the code stays one of the contract's.
+        Refusal::NotFound => AppError::PersistedQueryNotFound,
+        Refusal::BadInput(why) => AppError::bad_input("extensions.persistedQuery", why),
+        Refusal::Unsupported => AppError::bad_input("extensions.persistedQuery", "persisted queries are switched off"),
+        Refusal::NotListed => AppError::forbidden(
+            "only registered operations run on this server (safelist): this operation is not one of them",
+        ),
+    };
+    server_error(&error)
+}
+
+trait WithRetryAfter {
+    fn with_retry_after(self, seconds: u64) -> Self;
+}
+
+impl WithRetryAfter for ServerError {
+    fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.extensions.get_or_insert_with(Default::default).set("retryAfterSeconds", seconds);
+        self
+    }
+}
