@@ -121,22 +121,27 @@ async fn a_database_outage_turns_readiness_false_fails_fast_and_recovers() {
 
     // Several requests at once: each is answered within a few seconds,
     // with a code and without the cause.
-    let answers = futures_util::future::join_all((0..4).map(|_| async {
+    // Whatever the operation, an outage answers the same: 503 with
+    // `Retry-After` and the retryable code `UNAVAILABLE`.
+    let answers = futures_util::future::join_all((0..4).map(|n| async move {
+        let query = if n % 2 == 0 { PATIENTS } else { "mutation { logout }" };
         let started = Instant::now();
-        let body = gateway.gql(Some(&hc1), PATIENTS, json!({})).await;
-        (started.elapsed(), body)
+        let (status, retry_after, body) = gateway.post(Some(&hc1), query).await;
+        (started.elapsed(), status, retry_after, body)
     }))
     .await;
-    for (took, body) in &answers {
+    for (took, status, retry_after, body) in &answers {
         assert!(*took < Duration::from_millis(3500), "answered in {} ms: {body}", took.as_millis());
-        assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAVAILABLE", "{body}");
+        assert_eq!(*status, 503, "{body}");
+        assert_eq!(retry_after.as_deref(), Some("1"), "{body}");
         let message = body["errors"][0]["message"].as_str().unwrap_or_default().to_lowercase();
         for internal in ["sqlx", "pool", "refused", "postgres", "127.0.0.1", "timed out", "connection"] {
             assert!(!message.contains(internal), "the message tells the cause ({internal}): {body}");
         }
         assert!(message.contains("unavailable"), "the client is told to retry, not that it found a bug: {body}");
     }
-    let slowest = answers.iter().map(|(took, _)| *took).max().unwrap_or_default();
+    let slowest = answers.iter().map(|(took, ..)| *took).max().unwrap_or_default();
 
     postgres.start_again();
     let restarted = Instant::now();
@@ -400,6 +405,18 @@ impl Gateway {
         }
         let response = request.send().await.unwrap_or_else(|e| panic!("{query}: {e}"));
         response.json().await.unwrap_or_else(|e| panic!("{query}: not JSON: {e}"))
+    }
+
+    /// Posts an operation; answers the status, `Retry-After` and body.
+    async fn post(&self, token: Option<&str>, query: &str) -> (u16, Option<String>, Value) {
+        let mut request = self.client.post(self.url("/graphql")).json(&json!({ "query": query }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{query}: {e}"));
+        let status = response.status().as_u16();
+        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (status, retry_after, response.json().await.unwrap_or_else(|e| panic!("{query}: not JSON: {e}")))
     }
 
     async fn login(&self, username: &str) -> String {

@@ -202,10 +202,17 @@ impl TestApp {
     /// Another gateway process on the same database (a replica, or the
     /// same service restarted), on its own port.
     pub async fn another_on_the_same_database(&self) -> TestApp {
+        self.another_on_the_same_database_configured(|_| {}).await
+    }
+
+    /// As `another_on_the_same_database`, with the configuration changed by
+    /// `configure`.
+    pub async fn another_on_the_same_database_configured(&self, configure: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(self.database_url.clone()));
         config.db_max_connections = 5;
         config.outbox_poll_interval = std::time::Duration::from_millis(100);
         config.session_check_interval = std::time::Duration::from_millis(300);
+        configure(&mut config);
         let app = Application::build(config, true).await.expect("the second gateway starts");
         let addr = app.addr();
         let server = tokio::spawn(app.run());

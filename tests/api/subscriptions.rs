@@ -23,7 +23,236 @@ both!(
     subscriptions_over_a_limit_are_refused_on_both_transports,
     concurrent_positives_arrive_each_once_in_cursor_order,
     a_malformed_cursor_is_refused_naming_after,
+    a_replay_skips_a_patient_who_has_left_the_subscribers_reach,
+    no_event_reaches_a_session_after_its_logout_returned,
+    a_cursor_beyond_the_replay_window_is_sent_to_the_history_query,
 );
+
+/// Logout through one replica closes a WebSocket and an SSE stream of the
+/// same session on another within two seconds, by notification: both
+/// replicas look sessions up on their own only once a minute here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_on_one_replica_closes_the_streams_on_another_within_two_seconds() {
+    let slow_check = |config: &mut hersys::config::Config| config.session_check_interval = Duration::from_secs(60);
+    let first = crate::helpers::spawn_app_configured(
+        Backend::Postgres,
+        std::sync::Arc::new(hersys::clock::ManualClock::default()),
+        slow_check,
+    )
+    .await;
+    let second = first.another_on_the_same_database_configured(slow_check).await;
+    let token = first.login("hc1").await;
+    let mut socket = Subscriber::connect(&second, Protocol::Transport, &token, None).await;
+    let mut legacy = Subscriber::connect(&second, Protocol::Legacy, &token, None).await;
+    let mut sse = second
+        .client
+        .post(second.url("/graphql/stream"))
+        .bearer_auth(&token)
+        .json(&json!({ "query": SUBSCRIPTION }))
+        .send()
+        .await
+        .expect("the stream opens");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let out = first.gql(Some(&token), "mutation { logout }", json!({})).await;
+    assert!(out["errors"].is_null(), "{out}");
+    let logged_out = std::time::Instant::now();
+    for subscriber in [&mut socket, &mut legacy] {
+        let ended = subscriber.next().await;
+        assert!(matches!(ended["type"].as_str(), Some("next" | "data")), "{ended}");
+        assert_eq!(ended["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{ended}");
+        assert_eq!(subscriber.next().await["type"], "complete");
+        assert_eq!(subscriber.next().await, json!({ "type": "close", "code": 4401 }));
+    }
+    let mut body = String::new();
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout(Duration::from_secs(2), sse.chunk()).await {
+        body.push_str(&String::from_utf8_lossy(&chunk));
+        if body.contains("event: complete") {
+            break;
+        }
+    }
+    assert!(body.contains("UNAUTHENTICATED") && body.contains("event: complete"), "{body}");
+    let took = logged_out.elapsed();
+    assert!(took < Duration::from_secs(2), "the other replica closed its streams after {took:?}");
+}
+
+/// Events keep coming while the session signs out: none recorded after the
+/// logout returned arrives, and the socket closes.
+async fn no_event_reaches_a_session_after_its_logout_returned(backend: Backend) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let app = crate::helpers::spawn_app_configured(
+        backend,
+        std::sync::Arc::new(hersys::clock::ManualClock::default()),
+        |config| config.session_check_interval = Duration::from_secs(60),
+    )
+    .await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (patient, _) = app.register_patient(&clinic, "タイミング タロウ", json!({})).await;
+    let mut subscriber = Subscriber::connect(&app, Protocol::Transport, &hc1, None).await;
+    let app = std::sync::Arc::new(app);
+    let logged_out = std::sync::Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (app, logged_out, clinic, patient) = (app.clone(), logged_out.clone(), clinic.clone(), patient.clone());
+        async move {
+            // (test ID, recorded after the logout had returned)
+            let mut written = Vec::new();
+            for _ in 0..40 {
+                let after = logged_out.load(Ordering::SeqCst);
+                written.push((record(&app, &clinic, &patient, "POSITIVE").await, after));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            written
+        }
+    });
+    // Some events arrive while the session lives.
+    for _ in 0..3 {
+        subscriber.next_event().await;
+    }
+    let out = app.gql(Some(&hc1), "mutation { logout }", json!({})).await;
+    assert!(out["errors"].is_null(), "{out}");
+    logged_out.store(true, Ordering::SeqCst);
+    let written = writer.await.expect("the writer finished");
+    let late: Vec<&String> = written.iter().filter(|(_, after)| *after).map(|(id, _)| id).collect();
+    assert!(!late.is_empty(), "positives were recorded after the logout");
+    loop {
+        let message = subscriber.next().await;
+        match message["type"].as_str() {
+            Some("next") if message["payload"]["errors"].is_null() => {
+                let test = message["payload"]["data"]["positiveResults"]["test"]["id"].as_str().unwrap_or_default();
+                assert!(!late.iter().any(|id| id.as_str() == test), "test {test} arrived after the logout");
+            }
+            Some("next") => {
+                assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{message}");
+            }
+            Some("complete") => {}
+            Some("close") => {
+                assert_eq!(message["code"], 4401, "{message}");
+                break;
+            }
+            _ => panic!("unexpected {message}"),
+        }
+    }
+}
+
+/// `pref13` reaches a patient only while the patient's health centre lies
+/// in Tokyo: after a transfer to Osaka, a replay leaves that patient's
+/// events out (the previous health centre, which keeps read access, still
+/// gets them), and an event about a patient still in Tokyo arrives.
+async fn a_replay_skips_a_patient_who_has_left_the_subscribers_reach(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let pref13 = app.login("pref13").await;
+    let (moved, _) = app.register_patient(&clinic, "テンシュツ タロウ", json!({})).await;
+    let (stayed, _) = app.register_patient(&clinic, "トドマル ハナコ", json!({})).await;
+    let moved_test = record(&app, &clinic, &moved, "POSITIVE").await;
+    let stayed_test = record(&app, &clinic, &stayed, "POSITIVE").await;
+    let osaka = app.health_centre_id(&hc1, "271004").await;
+    let transferred = app
+        .gql(
+            Some(&hc1),
+            "mutation($p: ID!, $to: ID!) { transferPatient(patientId: $p, toHealthCentreId: $to) { id } }",
+            json!({ "p": moved, "to": osaka }),
+        )
+        .await;
+    assert!(transferred["errors"].is_null(), "{transferred}");
+    let direct = app.gql(Some(&pref13), "query($id: ID!) { patient(id: $id) { id } }", json!({ "id": moved })).await;
+    assert_eq!(direct["data"]["patient"], Value::Null, "pref13 no longer reaches the patient: {direct}");
+
+    for protocol in [Protocol::Transport, Protocol::Legacy] {
+        let mut tokyo = Subscriber::connect(&app, protocol, &pref13, Some("0")).await;
+        let event = tokyo.next_event().await;
+        assert_eq!(event["test"]["id"], stayed_test.as_str(), "{event}");
+        tokyo.expect_silence().await;
+    }
+    let sse = app
+        .client
+        .post(app.url("/graphql/stream"))
+        .bearer_auth(&pref13)
+        .json(&json!({ "query": SUBSCRIPTION, "variables": { "after": "0" } }))
+        .send()
+        .await
+        .expect("the stream opens");
+    let mut body = String::new();
+    let mut chunks = sse;
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout(Duration::from_millis(1500), chunks.chunk()).await {
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(body.contains(&format!("\"id\":\"{stayed_test}\"")), "{body}");
+    assert!(!body.contains(&format!("\"id\":\"{moved_test}\"")), "{body}");
+    assert!(!body.contains("テンシュツ") && !body.contains(&format!("\"id\":\"{moved}\"")), "{body}");
+
+    let history = app
+        .gql(
+            Some(&pref13),
+            "{ positiveResultHistory(after: \"0\") { nodes { test { id } patient { id } } pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = history["data"]["positiveResultHistory"]["nodes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(nodes.len(), 1, "{history}");
+    assert_eq!(nodes[0]["test"]["id"], stayed_test.as_str(), "{history}");
+
+    // The previous health centre keeps read access: both replay.
+    let mut previous = Subscriber::connect(&app, Protocol::Transport, &hc1, Some("0")).await;
+    let first = previous.next_event().await;
+    let second = previous.next_event().await;
+    assert_eq!(first["test"]["id"], moved_test.as_str(), "{first}");
+    assert_eq!(second["test"]["id"], stayed_test.as_str(), "{second}");
+}
+
+/// A client too far behind is not replayed thousands of events with an
+/// audit row each: it is told to page through the history query, which
+/// gives the same events, and then resumes live from its last cursor.
+async fn a_cursor_beyond_the_replay_window_is_sent_to_the_history_query(backend: Backend) {
+    let app = crate::helpers::spawn_app_configured(
+        backend,
+        std::sync::Arc::new(hersys::clock::ManualClock::default()),
+        |config| config.replay_window = 3,
+    )
+    .await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (patient, _) = app.register_patient(&clinic, "マドガイ タロウ", json!({})).await;
+    let mut written = Vec::new();
+    for _ in 0..5 {
+        written.push(record(&app, &clinic, &patient, "POSITIVE").await);
+    }
+    let mut subscriber = Subscriber::connect(&app, Protocol::Transport, &hc1, Some("0")).await;
+    let refused = subscriber.next().await;
+    assert_eq!(refused["type"], "next", "{refused}");
+    let error = &refused["payload"]["errors"][0];
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    assert_eq!(error["extensions"]["field"], "after", "{refused}");
+    assert!(error["message"].as_str().unwrap_or_default().contains("positiveResultHistory"), "{refused}");
+
+    let mut after = "0".to_owned();
+    let mut paged = Vec::new();
+    loop {
+        let page = app
+            .gql(
+                Some(&hc1),
+                "query($after: String) { positiveResultHistory(after: $after, first: 2) {
+                    edges { cursor node { test { id } } } pageInfo { hasNextPage endCursor } } }",
+                json!({ "after": after }),
+            )
+            .await;
+        let connection = &page["data"]["positiveResultHistory"];
+        for edge in connection["edges"].as_array().cloned().unwrap_or_default() {
+            paged.push(edge["node"]["test"]["id"].as_str().unwrap_or_default().to_owned());
+        }
+        after = connection["pageInfo"]["endCursor"].as_str().unwrap_or_else(|| panic!("{page}")).to_owned();
+        if connection["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+    }
+    assert_eq!(paged, written, "every event once, in order");
+    let mut resumed = Subscriber::connect(&app, Protocol::Transport, &hc1, Some(&after)).await;
+    resumed.expect_silence().await;
+    let next = record(&app, &clinic, &patient, "POSITIVE").await;
+    assert_eq!(resumed.next_event().await["test"]["id"], next.as_str());
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_postgres_both_deliver_every_event() {

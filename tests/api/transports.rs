@@ -1,0 +1,1 @@
+//! Every promise of the pipeline on every transport (being written).
