@@ -123,10 +123,12 @@ async fn a_database_outage_turns_readiness_false_fails_fast_and_recovers() {
     // with a code and without the cause.
     // Whatever the operation, an outage answers the same: 503 with
     // `Retry-After` and the retryable code `UNAVAILABLE`.
+    let (gateway_ref, token) = (&gateway, hc1.as_str());
     let answers = futures_util::future::join_all((0..4).map(|n| async move {
+        let (gateway, hc1) = (gateway_ref, token);
         let query = if n % 2 == 0 { PATIENTS } else { "mutation { logout }" };
         let started = Instant::now();
-        let (status, retry_after, body) = gateway.post(Some(&hc1), query).await;
+        let (status, retry_after, body) = gateway.post(Some(hc1), query).await;
         (started.elapsed(), status, retry_after, body)
     }))
     .await;
