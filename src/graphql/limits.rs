@@ -4,12 +4,12 @@
 //! parsing, so an operation over a limit is refused with `QUERY_TOO_COMPLEX`
 //! before any resolver (or SQL) runs.
 //!
-//! `POST /graphql` parses the document itself and checks it with
-//! [`DocumentCheck`] (async-graphql then reuses the parsed document): an
-//! extension would put a hook on every field of every answer, which costs a
-//! dashboard page of a hundred patients a tenth of its time. WebSocket and
-//! SSE subscriptions, where async-graphql parses, run on a schema with the
-//! [`OperationLimits`] extension.
+//! The request pipeline parses every operation itself, on every transport,
+//! and checks it with [`DocumentCheck`] (async-graphql then reuses the
+//! parsed document): an extension would put a hook on every field of every
+//! answer, which costs a dashboard page of a hundred patients a tenth of
+//! its time. [`OperationLimits`] is also an extension, for the schema the
+//! SDL is exported from and checked with.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -121,13 +121,14 @@ impl Connection {
         let payload = &init["payload"];
         let token = ["authorization", "Authorization"].iter().find_map(|key| payload[*key].as_str());
         let credentials = Credentials::from_authorization(token);
-        let principal = match self.pipeline.caller(&credentials).await {
-            Ok(caller) => caller.principal,
-            Err(_) => None,
+        let (principal, refused) = match self.pipeline.caller(&credentials).await {
+            Ok(caller) => (caller.principal, caller.refused),
+            Err(_) => (None, None),
         };
         let Some(principal) = principal else {
             tracing::info!("WebSocket connection refused: no valid session");
-            return self.refuse_init("sign in first: no valid session", "UNAUTHENTICATED", 4403, "Forbidden").await;
+            let message = refused.map(|r| r.message()).unwrap_or("sign in first: no valid session");
+            return self.refuse_init(message, "UNAUTHENTICATED", 4403, "Forbidden").await;
         };
         let _slot = match self.pipeline.open_connection(&principal) {
             Ok(slot) => slot,
@@ -141,7 +142,8 @@ impl Connection {
         }
         let watch = self.pipeline.app().revocations.watch(principal.session_id);
         let origin = Origin { transport: self.transport, address: self.address, credentials, idempotency_key: None };
-        self.run(origin, watch).await;
+        let lifetime = (principal.session_expires_at - self.pipeline.app().now()).to_std().unwrap_or_default();
+        self.run(origin, watch, lifetime).await;
     }
 
     /// Answers a refused `connection_init` in the protocol's way.
@@ -158,10 +160,14 @@ impl Connection {
 
     /// The acknowledged connection: operations until the client leaves, the
     /// session ends or the server shuts down.
-    async fn run(&mut self, origin: Origin, watch: Arc<SessionWatch>) {
+    async fn run(&mut self, origin: Origin, watch: Arc<SessionWatch>, lifetime: Duration) {
         let mut running: Running = SelectAll::new();
         let mut handles: HashMap<String, AbortHandle> = HashMap::new();
         let shutdown = self.shutdown.clone();
+        // The session's absolute end closes the connection, operations or
+        // not.
+        let expires = tokio::time::sleep(lifetime);
+        tokio::pin!(expires);
         loop {
             tokio::select! {
                 biased;
@@ -170,6 +176,10 @@ impl Connection {
                     return;
                 }
                 () = watch.ended() => {
+                    self.session_ended(&handles).await;
+                    return;
+                }
+                () = &mut expires => {
                     self.session_ended(&handles).await;
                     return;
                 }

@@ -526,6 +526,16 @@ impl Pipeline {
         polish::polish_operation_errors(&self.types, document, variables, &mut response.errors);
     }
 
+    /// Polishes the errors of an operation that never ran.
+    fn finish_errors(
+        &self,
+        document: &async_graphql::parser::types::ExecutableDocument,
+        variables: &async_graphql::Variables,
+        errors: &mut [ServerError],
+    ) {
+        polish::polish_operation_errors(&self.types, document, variables, errors);
+    }
+
     /// Polishes errors of a response that did not come from execution.
     pub fn polish(&self, errors: &mut [ServerError]) {
         polish::polish_errors(&self.types, errors);

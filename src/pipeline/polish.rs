@@ -58,8 +58,12 @@ fn polish(types: &TypeIndex, operation: Option<Operation<'_>>, errors: &mut [Ser
             _ => Some(rewrite.polish(index)),
         })
         .collect();
-    for (error, polished) in errors.iter_mut().zip(polished) {
+    for ((error, polished), shape) in errors.iter_mut().zip(polished).zip(&shapes) {
         let Some(polished) = polished else { continue };
+        let limit = match shape {
+            Shape::TooComplex => Some(limit_of(&error.message)),
+            _ => None,
+        };
         if polished.code == "INTERNAL" {
             tracing::error!(error = %error.message, "resolver error without a code");
         }
@@ -73,6 +77,26 @@ fn polish(types: &TypeIndex, operation: Option<Operation<'_>>, errors: &mut [Ser
         {
             extensions.set("field", field);
         }
+        if let Some((limit, message)) = limit {
+            extensions.set("limit", limit);
+            error.message = message.to_owned();
+        }
+    }
+}
+
+/// The limit an async-graphql validation refusal is about, and what the
+/// client is told.
+fn limit_of(message: &str) -> (&'static str, &'static str) {
+    if message.starts_with("Query is nested too deep") {
+        ("maxDepth", "the operation is nested deeper than allowed (maxDepth): select fewer levels")
+    } else if message.starts_with("Query is too complex") {
+        (
+            "maxComplexity",
+            "the operation is more complex than allowed (maxComplexity; lists count by their page size): \
+             ask for smaller pages or fewer fields",
+        )
+    } else {
+        ("maxRecursiveDepth", "the operation nests fragments or lists deeper than allowed (maxRecursiveDepth)")
     }
 }
 
@@ -980,7 +1004,19 @@ mod tests {
         for error in &errors {
             assert_eq!(seen(error).code, "QUERY_TOO_COMPLEX");
         }
-        assert_eq!(errors[0].message, "Query is too complex.");
+        let limits: Vec<Option<String>> = errors
+            .iter()
+            .map(|e| match e.extensions.as_ref().and_then(|x| x.get("limit")) {
+                Some(async_graphql::Value::String(limit)) => Some(limit.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            limits,
+            [Some("maxComplexity".to_owned()), Some("maxDepth".to_owned()), Some("maxRecursiveDepth".to_owned())]
+        );
+        assert!(errors[0].message.contains("(maxComplexity"), "{}", errors[0].message);
+        assert!(errors[1].message.contains("(maxDepth)"), "{}", errors[1].message);
     }
 
     #[test]

@@ -216,7 +216,25 @@ impl Pipeline {
         }
         let principal = caller.principal.clone();
         let request = request.data(caller).data(loader).data(trail.clone());
-        let inner = self.schema.execute_stream(request);
+        let mut inner = self.schema.execute_stream(request).peekable();
+        // The first poll validates the document (depth, complexity and the
+        // rest): a document that does not validate is refused as on POST,
+        // before the stream starts, instead of being its first item.
+        if let std::task::Poll::Ready(Some(first)) = futures_util::poll!(std::pin::Pin::new(&mut inner).peek())
+            && first.data == async_graphql::Value::Null
+            && !first.errors.is_empty()
+            && first.errors.iter().all(|error| error.path.is_empty())
+        {
+            let mut errors = first.errors.clone();
+            self.finish_errors(&document, &variables, &mut errors);
+            let code = errors.first().map(code_of).unwrap_or("BAD_USER_INPUT");
+            self.metrics.record(label.as_deref(), code, started.elapsed());
+            return Err(Answer {
+                verdict: Verdict::Refused(code),
+                retry_after: None,
+                body: to_json(&Response::from_errors(errors)),
+            });
+        }
         if kind == OperationType::Subscription {
             self.metrics.record(label.as_deref(), "OK", started.elapsed());
         }
