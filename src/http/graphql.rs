@@ -144,7 +144,7 @@ pub fn respond(answer: Answer, media: Media) -> Response {
 }
 
 /// A body that is not a GraphQL request at all.
-fn malformed(status: StatusCode, message: &str, media: Media) -> Response {
+pub fn malformed(status: StatusCode, message: &str, media: Media) -> Response {
     let body = serde_json::json!({
         "data": null,
         "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }],

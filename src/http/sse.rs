@@ -38,21 +38,15 @@ pub async fn stream(
     let bytes = match axum::body::to_bytes(body, state.app.config.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return super::graphql::error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BAD_USER_INPUT",
-                "the request body is too large",
-            );
+            let message = format!("the request body is larger than {} bytes", state.app.config.max_body_bytes);
+            return super::graphql::malformed(StatusCode::PAYLOAD_TOO_LARGE, &message, media);
         }
     };
     let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
         Ok(request) => request,
         Err(e) => {
-            return super::graphql::error_response(
-                StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
-                &format!("the body is not one GraphQL request in JSON: {e}"),
-            );
+            let message = format!("the body is not one GraphQL request in JSON: {e}");
+            return super::graphql::malformed(StatusCode::BAD_REQUEST, &message, media);
         }
     };
     let origin = Origin {
