@@ -82,6 +82,7 @@ impl Application {
             db::counted(&state.db, state.background_queries.clone()),
             state.config.statistics_fold_interval,
         );
+        crate::services::idempotency::start_purging(state.clone(), std::time::Duration::from_secs(600));
         let shutdown = Shutdown::default();
         // Long-lived connections (WebSockets) learn of the shutdown from the
         // request's extensions.

@@ -16,6 +16,13 @@ pub struct Model {
     /// The JSON response of the first execution; `None` while it runs.
     pub response: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The session that sent the first request: only it may replay.
+    pub session_id: Option<i64>,
+    /// The caller's organisation at the first request.
+    pub organisation_id: Option<i64>,
+    /// The personal fields the response carries, per patient, as JSON
+    /// `[[patient_id, "field,field"], …]`: a replay audits them again.
+    pub reads: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

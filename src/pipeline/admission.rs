@@ -25,6 +25,11 @@ pub const MAX_OPERATION_NAME: usize = 100;
 
 const SIGN_IN_FIELDS: [&str; 2] = ["login", "patientLogin"];
 
+/// Mutations whose answer must never be stored for a replay: it holds a
+/// secret (a session token), or the mutation is about the session itself.
+const UNREPEATABLE_FIELDS: [&str; 6] =
+    ["login", "patientLogin", "changePassword", "logout", "logoutEverywhere", "endSession"];
+
 /// A request that passed admission, ready to run.
 #[derive(Debug)]
 pub struct Admitted {
@@ -38,6 +43,8 @@ pub struct Admitted {
     pub kind: OperationType,
     /// Sign-in fields the operation selects.
     pub sign_ins: usize,
+    /// Whether it selects a mutation an `Idempotency-Key` may not apply to.
+    pub unrepeatable: bool,
 }
 
 /// A refusal for being over an operation limit; `limit` names it.
@@ -139,10 +146,11 @@ pub fn admit(pipeline: &Pipeline, mut request: Request) -> Result<Admitted, Serv
     }
     let kind = operation.node.ty;
     let sign_ins = count_fields(&document, root, &SIGN_IN_FIELDS, 0);
+    let unrepeatable = selects_any(&document, root, &UNREPEATABLE_FIELDS);
     let operation_name = name.map(|name| name.to_string());
     let variables = request.variables.clone();
     request.set_parsed_query((*document).clone());
-    Ok(Admitted { request, document, operation_name, variables, kind, sign_ins })
+    Ok(Admitted { request, document, operation_name, variables, kind, sign_ins, unrepeatable })
 }
 
 /// Whether the root selection (through fragments) selects one of `names`.

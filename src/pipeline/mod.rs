@@ -387,21 +387,37 @@ impl Pipeline {
                 "maxSignInsPerRequest",
             ));
         }
-        // Stage: idempotency (a single mutation with the header).
-        let claim = match (&origin.idempotency_key, &caller.principal, is_batch) {
-            (Some(_), _, true) => {
+        // Stage: idempotency (a single mutation with the header; a query
+        // changes nothing and is simply run).
+        let claim = match (&origin.idempotency_key, &caller.principal, admitted.as_slice()) {
+            (Some(_), _, _) if is_batch => {
                 return Answer::from_app_error(&AppError::bad_input(
                     "Idempotency-Key",
                     "applies to a single operation, not to a batch",
                 ));
             }
-            (Some(key), Some(principal), false) => match idempotency::claim(&self.app, principal, key, body).await {
-                Ok(Claim::Run(id)) => Some(id),
-                Ok(Claim::Replay(stored)) => {
-                    return Answer { verdict: Verdict::Executed, retry_after: None, body: stored };
+            (Some(_), _, [Ok(one)]) if one.unrepeatable => {
+                return Answer::from_app_error(&AppError::bad_input(
+                    "Idempotency-Key",
+                    "does not apply to signing in, changing a password or ending sessions: their answers are never \
+                     stored",
+                ));
+            }
+            (Some(key), Some(principal), [Ok(one)]) if one.kind == OperationType::Mutation => {
+                match idempotency::claim(&self.app, principal, key, body).await {
+                    Ok(Claim::Run(id)) => Some(id),
+                    Ok(Claim::Replay { response, reads }) => {
+                        // The stored answer is read again: audited again,
+                        // or not answered.
+                        if let Err(error) = audit::record_reads_again(&self.app, principal, &reads).await {
+                            self.metrics.audit_failed();
+                            return Answer::from_app_error(&error);
+                        }
+                        return Answer { verdict: Verdict::Executed, retry_after: None, body: response };
+                    }
+                    Err(error) => return Answer::from_app_error(&error),
                 }
-                Err(error) => return Answer::from_app_error(&error),
-            },
+            }
             _ => None,
         };
         // Stages: deadline around execution (the requests of a batch run one
@@ -433,6 +449,11 @@ impl Pipeline {
             }
             return Answer::from_app_error(&AppError::DeadlineExceeded(deadline));
         };
+        // What a stored answer will carry, for its replays' audit.
+        let reads = match (claim, trails.first()) {
+            (Some(_), Some((_, trail))) => trail.entries(),
+            _ => Vec::new(),
+        };
         // Stage: read audit. Every read of personal data is audited before
         // the data leaves; if the audit cannot be written, the data does not
         // leave either.
@@ -461,7 +482,7 @@ impl Pipeline {
             // so a retry never runs it twice; a refused one wrote nothing and
             // is forgotten, so the corrected retry runs.
             let stored = if succeeded {
-                idempotency::complete(&self.app, id, &answer.body).await
+                idempotency::complete(&self.app, id, &answer.body, &reads).await
             } else {
                 idempotency::release(&self.app, id).await
             };

@@ -112,6 +112,15 @@ impl ReadTrail {
         }
     }
 
+    /// What has been read so far, per patient, the fields joined as the
+    /// audit writes them (the trail is left as it is).
+    pub fn entries(&self) -> Vec<(i64, String)> {
+        self.0
+            .lock()
+            .map(|reads| reads.iter().map(|(patient, fields)| (*patient, join(fields))).collect())
+            .unwrap_or_default()
+    }
+
     fn take(&self) -> BTreeMap<i64, BTreeSet<&'static str>> {
         self.0.lock().map(|mut reads| std::mem::take(&mut *reads)).unwrap_or_default()
     }
@@ -127,6 +136,19 @@ pub async fn flush_reads(state: &AppState, principal: &Principal, trail: &ReadTr
     let now = state.now();
     let rows =
         reads.into_iter().map(|(patient, fields)| entry(principal, "READ_PERSONAL", Some(patient), join(&fields), now));
+    audit_entry::Entity::insert_many(rows).exec(&state.db).await?;
+    Ok(())
+}
+
+/// Appends one READ_PERSONAL entry per patient of `reads` (patient, fields
+/// joined): a stored response answered again is read again.
+pub async fn record_reads_again(state: &AppState, principal: &Principal, reads: &[(i64, String)]) -> AppResult<()> {
+    if reads.is_empty() {
+        return Ok(());
+    }
+    let now = state.now();
+    let rows =
+        reads.iter().map(|(patient, fields)| entry(principal, "READ_PERSONAL", Some(*patient), fields.clone(), now));
     audit_entry::Entity::insert_many(rows).exec(&state.db).await?;
     Ok(())
 }

@@ -1,15 +1,23 @@
 //! Idempotent retries: a mutation sent again with the same
-//! `Idempotency-Key` by the same caller returns the first response and
-//! writes nothing new. Keys are remembered for 24 hours.
+//! `Idempotency-Key` by the same session returns the first response and
+//! writes nothing new. Keys are remembered for 24 hours, then purged
+//! whoever sent them.
 //!
 //! The key is claimed (a row with no response) before the operation runs,
 //! so two copies arriving at once cannot both write: the second is told to
 //! retry. A response with errors releases the key, since a refused mutation
 //! wrote nothing and may be retried.
+//!
+//! What is kept is what the first response said, so nothing secret may be
+//! in it: signing in, changing a password and ending sessions do not take
+//! a key (the pipeline refuses the header on them). A replay is a read of
+//! whatever personal data the first response carried: it is answered only
+//! to the session (and organisation) that made the first request, and the
+//! personal fields are audited again.
 
 use chrono::Duration;
 use entity::idempotency_key;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
@@ -18,13 +26,18 @@ use crate::state::AppState;
 
 const RETENTION: Duration = Duration::hours(24);
 
+/// The personal fields a response carried: per patient, the fields joined
+/// by commas, as the read audit writes them.
+pub type Reads = Vec<(i64, String)>;
+
 /// What to do with a request that carries a key.
 #[derive(Debug)]
 pub enum Claim {
     /// First time: run it, then `complete` or `release` this row.
     Run(i64),
-    /// Seen before: answer with this stored response.
-    Replay(String),
+    /// Seen before: answer with this stored response, after auditing the
+    /// personal fields it carries.
+    Replay { response: String, reads: Reads },
 }
 
 /// Parses the header value: 1 to 200 visible ASCII characters.
@@ -49,17 +62,16 @@ pub async fn claim(state: &AppState, principal: &Principal, key: &str, body: &[u
     let now = state.now();
     let actor = actor(principal);
     let hash = hex::encode(Sha256::digest(body));
-    idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::Actor.eq(actor.as_str()))
-        .filter(idempotency_key::Column::CreatedAt.lt(now - RETENTION))
-        .exec(&state.db)
-        .await?;
+    purge_expired(&state.db, now).await?;
     let inserted = idempotency_key::ActiveModel {
         actor: Set(actor.clone()),
         key: Set(key.to_owned()),
         request_hash: Set(hash.clone()),
         response: Set(None),
         created_at: Set(now),
+        session_id: Set(Some(principal.session_id)),
+        organisation_id: Set(principal.organisation_id),
+        reads: Set(None),
         ..Default::default()
     }
     .insert(&state.db)
@@ -76,8 +88,22 @@ pub async fn claim(state: &AppState, principal: &Principal, key: &str, body: &[u
             if existing.request_hash != hash {
                 return Err(AppError::conflict("this Idempotency-Key was already used for a different request"));
             }
+            // The account alone is not enough: after signing out (or being
+            // moved to another organisation) the first response is no longer
+            // the caller's to read.
+            if existing.session_id != Some(principal.session_id)
+                || existing.organisation_id != principal.organisation_id
+            {
+                return Err(AppError::conflict(
+                    "this Idempotency-Key was used by another session: its response is answered only to the session \
+                     that sent it first",
+                ));
+            }
             match existing.response {
-                Some(response) => Ok(Claim::Replay(response)),
+                Some(response) => {
+                    let reads = existing.reads.as_deref().and_then(|text| serde_json::from_str(text).ok());
+                    Ok(Claim::Replay { response, reads: reads.unwrap_or_default() })
+                }
                 None => Err(AppError::conflict("a request with this Idempotency-Key is still running; retry shortly")),
             }
         }
@@ -85,12 +111,44 @@ pub async fn claim(state: &AppState, principal: &Principal, key: &str, body: &[u
     }
 }
 
-/// Stores the response of a successful first execution.
-pub async fn complete(state: &AppState, id: i64, response: &str) -> AppResult<()> {
-    idempotency_key::ActiveModel { id: Set(id), response: Set(Some(response.to_owned())), ..Default::default() }
-        .update(&state.db)
-        .await?;
+/// Stores the response of a successful first execution, with the personal
+/// fields it carries.
+pub async fn complete(state: &AppState, id: i64, response: &str, reads: &Reads) -> AppResult<()> {
+    let reads = (!reads.is_empty()).then(|| serde_json::to_string(reads).unwrap_or_default());
+    idempotency_key::ActiveModel {
+        id: Set(id),
+        response: Set(Some(response.to_owned())),
+        reads: Set(reads),
+        ..Default::default()
+    }
+    .update(&state.db)
+    .await?;
     Ok(())
+}
+
+/// Forgets every key older than the retention, whoever sent it.
+pub async fn purge_expired(db: &impl ConnectionTrait, now: chrono::DateTime<chrono::Utc>) -> AppResult<u64> {
+    let purged = idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::CreatedAt.lt(now - RETENTION))
+        .exec(db)
+        .await?;
+    Ok(purged.rows_affected)
+}
+
+/// Purges expired keys every `every`, so a quiet server forgets them too.
+pub fn start_purging(state: AppState, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match purge_expired(&state.db, state.now()).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::debug!(purged, "expired idempotency keys purged"),
+                Err(error) => tracing::warn!(code = error.code(), "purging idempotency keys failed"),
+            }
+        }
+    });
 }
 
 /// Forgets a claim whose execution failed, so a retry runs again.

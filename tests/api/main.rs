@@ -19,5 +19,6 @@ mod readme;
 mod scope;
 mod security;
 mod statistics;
+mod stores;
 mod subscriptions;
 mod transports;

@@ -63,7 +63,11 @@ fn promise_of(stage: Stage) -> &'static [&'static str] {
         }
         // Only `POST` carries the `Idempotency-Key` header, so only `POST`
         // has this stage to prove.
-        Stage::Idempotency => &["lifecycle::a_retried_mutation_with_the_same_idempotency_key_writes_once"],
+        Stage::Idempotency => &[
+            "lifecycle::a_retried_mutation_with_the_same_idempotency_key_writes_once",
+            "stores::a_replay_is_answered_only_to_the_first_session_and_audited_as_a_read",
+            "stores::sign_in_and_password_changes_take_no_idempotency_key_and_nothing_is_stored",
+        ],
         Stage::Deadline => &["the_deadline_holds_on_every_transport"],
         Stage::Execution | Stage::ReadAudit => &["personal_reads_are_audited_on_every_transport"],
         Stage::Shaping => &["denied_fields_are_null_in_place_and_objects_stay_objects_on_every_transport"],
