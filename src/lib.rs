@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;
+pub mod redact;
 pub mod rows;
 pub mod services;
 pub mod startup;

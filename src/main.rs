@@ -17,7 +17,7 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", hersys::redact::redact(&format!("{error:#}")));
             std::process::ExitCode::FAILURE
         }
     }

@@ -4,7 +4,8 @@
 //! variable, e.g. `http://collector:4318`), spans are also exported over
 //! OTLP/HTTP: one per request, per root field ("resolver group") and per SQL
 //! statement (its text has placeholders, never values). Spans and events
-//! record IDs, never personal data or tokens.
+//! record IDs, never personal data or tokens; what a library writes into a
+//! message is redacted of secrets before it is printed.
 
 use std::sync::OnceLock;
 
@@ -32,7 +33,9 @@ fn otlp_provider() -> Option<SdkTracerProvider> {
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let json = std::env::var("HERSYS_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Every line passes through the redactor: a library's error may quote
+    // a connection URL with its password.
+    let fmt = tracing_subscriber::fmt::layer().with_writer(|| crate::redact::Redacting(std::io::stderr()));
     let fmt = if json { fmt.json().boxed() } else { fmt.boxed() };
     let otlp = otlp_provider().map(|provider| {
         let tracer = provider.tracer("hersys");

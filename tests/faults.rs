@@ -1,7 +1,8 @@
 //! Faults, against the real `hersys` binary run as a child process: stopped
 //! with SIGTERM while requests and WebSockets are open, cut off from its
 //! PostgreSQL (a server of the test's own, stopped and started again), and
-//! killed with SIGKILL under a write load.
+//! killed with SIGKILL under a write load; started with a mistyped or
+//! refused database URL, it prints no password.
 //!
 //! The tests run one at a time (`SERIAL`): they measure how long answers
 //! take, and the machine is small.
@@ -311,6 +312,36 @@ async fn sigkill_under_write_load_loses_no_acknowledged_write_and_leaves_none_pa
         acknowledged.len(),
         stored.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_url_that_fails_prints_no_password_in_text_or_json_logs() {
+    const PASSWORD: &str = "Pw-that-must-not-be-printed-7";
+    let urls = [
+        // A scheme no driver serves: the driver's error quotes the URL.
+        format!("postgress://ops:{PASSWORD}@127.0.0.1:5432/hersys"),
+        // A role the server refuses.
+        format!("postgres://no_such_role_here:{PASSWORD}@127.0.0.1:5432/postgres"),
+        // A password given as a parameter.
+        format!("postgres://127.0.0.1:5432/postgres?user=no_such_role_here&password={PASSWORD}"),
+    ];
+    for url in &urls {
+        for format in ["text", "json"] {
+            let output = Command::new(env!("CARGO_BIN_EXE_hersys"))
+                .args(["serve", "--addr", "127.0.0.1:0", "--database-url", url])
+                .env("HERSYS_LOG_FORMAT", format)
+                .env("RUST_LOG", "trace")
+                .env_remove("DATABASE_URL")
+                .stdin(Stdio::null())
+                .output()
+                .expect("the gateway runs");
+            assert!(!output.status.success(), "{url} cannot serve");
+            let printed =
+                format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            assert!(printed.contains("error"), "{url} ({format}) says why it stopped: {printed}");
+            assert!(!printed.contains(PASSWORD), "{url} ({format}) printed its password: {printed}");
+        }
+    }
 }
 
 fn parse(id: &str) -> i64 {
