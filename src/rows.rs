@@ -122,6 +122,7 @@ positional!(entity::patient::Model {
     registering_facility_id: column,
     registered_by_account_id: column,
     care_setting: enumerated,
+    care_decided_by_prefecture: column,
     outcome: maybe_enumerated,
     outcome_at: column,
     outcome_recorded_at: column,

@@ -20,6 +20,9 @@ pub struct Model {
     pub disabled_at: Option<DateTimeUtc>,
     pub password_changed_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
+    /// Set while the account's creation waits for a second administrator's
+    /// approval; it cannot sign in until then.
+    pub awaiting_approval_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

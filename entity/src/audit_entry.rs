@@ -19,6 +19,11 @@ pub struct Model {
     pub fields: String,
     /// The GraphQL operation name, when the client gave one.
     pub operation: Option<String>,
+    /// For account actions: the account acted on.
+    pub target_account_id: Option<i64>,
+    /// For account actions: what changed (e.g. the organisations before
+    /// and after), never a secret or personal data.
+    pub detail: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

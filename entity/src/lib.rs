@@ -7,6 +7,7 @@
 //! figure can be recomputed as the data stood at an earlier moment.
 
 pub mod account;
+pub mod account_change;
 pub mod audit_entry;
 pub mod care_setting_change;
 pub mod condition_entry;

@@ -37,6 +37,9 @@ pub struct Model {
     pub registering_facility_id: Option<i64>,
     pub registered_by_account_id: i64,
     pub care_setting: CareSetting,
+    /// Whether the current care setting was decided by the prefecture
+    /// itself (not the responsible health centre).
+    pub care_decided_by_prefecture: bool,
     pub outcome: Option<Outcome>,
     pub outcome_at: Option<DateTimeUtc>,
     pub outcome_recorded_at: Option<DateTimeUtc>,

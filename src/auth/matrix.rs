@@ -21,9 +21,11 @@ pub enum Relationship {
     PreviousCentre,
     /// Another health centre's patient.
     OtherCentre,
-    /// A patient of the caller's prefecture in accommodation care.
+    /// A patient of the caller's prefecture whom the responsible health
+    /// centre placed in accommodation care.
     PrefectureAccommodation,
-    /// A patient of the caller's prefecture in another care setting.
+    /// A patient of the caller's prefecture in another care setting (or
+    /// placed in accommodation by the prefecture itself).
     PrefectureOtherCare,
     /// A patient of another prefecture.
     OtherPrefecture,
@@ -44,8 +46,12 @@ impl Relationship {
             Relationship::ResponsibleCentre => "responsible health centre",
             Relationship::PreviousCentre => "previous health centre (after a transfer)",
             Relationship::OtherCentre => "another health centre's patient",
-            Relationship::PrefectureAccommodation => "own prefecture, accommodation care",
-            Relationship::PrefectureOtherCare => "own prefecture, other care setting",
+            Relationship::PrefectureAccommodation => {
+                "own prefecture, placed in accommodation care by the health centre"
+            }
+            Relationship::PrefectureOtherCare => {
+                "own prefecture, other care setting (or accommodation the prefecture decided itself)"
+            }
             Relationship::OtherPrefecture => "another prefecture's patient",
             Relationship::AnyPatient => "any patient",
             Relationship::Themself => "the patient themself",

@@ -118,14 +118,21 @@ pub fn may_receive_positive_results(principal: &Principal) -> Result<(), AppErro
 /// relationship (registering, testing or treating facility; responsible or
 /// previous health centre), and a patient only their own record, so for them
 /// reaching is enough. Prefecture staff see personal data only while the
-/// patient is in accommodation care, which the prefecture runs. Analysts
-/// and operators never do.
+/// patient is in accommodation care, which the prefecture runs, and only
+/// when the responsible health centre placed them there: a placement the
+/// prefecture made itself opens nothing. Analysts and operators never do.
 pub fn may_read_personal(principal: &Principal, patient: &patient::Model) -> bool {
     match principal.role {
         Role::MedicalStaff | Role::HealthCentreStaff | Role::Patient => true,
-        Role::PrefectureStaff => patient.care_setting == CareSetting::Accommodation,
+        Role::PrefectureStaff => in_accommodation_placed_by_centre(patient),
         Role::NationalAnalyst | Role::SystemAdmin => false,
     }
+}
+
+/// A patient in the prefecture's accommodation care by the responsible
+/// health centre's decision.
+fn in_accommodation_placed_by_centre(patient: &patient::Model) -> bool {
+    patient.care_setting == CareSetting::Accommodation && !patient.care_decided_by_prefecture
 }
 
 /// The error at a personal field the caller may not read.
@@ -193,7 +200,7 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
             .facility
             .is_some_and(|f| !f.has_system_access && principal.health_centre_id == Some(f.health_centre_id));
     let prefecture_accommodation =
-        principal.role == Role::PrefectureStaff && patient.care_setting == CareSetting::Accommodation;
+        principal.role == Role::PrefectureStaff && in_accommodation_placed_by_centre(patient);
     let allowed = match action {
         CaseAction::RecordTest | CaseAction::TreatInHospital => {
             (principal.role == Role::MedicalStaff && own_facility) || on_behalf

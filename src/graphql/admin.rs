@@ -1,8 +1,9 @@
-//! Operator-facing types: staff accounts and audit entries.
+//! Operator-facing types: staff accounts, the account changes that wait for
+//! a second administrator, and audit entries.
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{account, audit_entry};
+use entity::{account, account_change, audit_entry};
 
 use super::context::load_required;
 use super::loaders::{AccountById, OrganisationById};
@@ -49,6 +50,99 @@ impl StaffAccount {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// Whether the account's creation still waits for a second
+    /// administrator's approval (it cannot sign in until then).
+    async fn awaiting_approval(&self) -> bool {
+        self.0.awaiting_approval_since.is_some()
+    }
+}
+
+/// What an account change does.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AccountChangeKind {
+    /// A new account in an organisation whose staff read personal data.
+    Create,
+    /// A move into such an organisation.
+    AssignOrganisation,
+}
+
+/// How a second administrator decided.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AccountChangeDecision {
+    /// The change took effect.
+    Approved,
+    /// The change did not take effect.
+    Rejected,
+}
+
+/// An account change awaiting (or given) a second administrator's decision.
+pub struct AccountChange(pub account_change::Model);
+
+/// A change that gives an account access to personal data (creating it in,
+/// or moving it into, a medical institution, health centre or prefecture):
+/// it takes effect only once a second administrator approves it.
+#[Object]
+impl AccountChange {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// What it does.
+    async fn kind(&self) -> AccountChangeKind {
+        match self.0.kind.as_str() {
+            "CREATE" => AccountChangeKind::Create,
+            _ => AccountChangeKind::AssignOrganisation,
+        }
+    }
+    /// The account it concerns.
+    async fn account(&self, ctx: &Context<'_>) -> Result<StaffAccount> {
+        Ok(StaffAccount(load_required(ctx, AccountById(self.0.account_id)).await?))
+    }
+    /// The organisation the account is in before a move; null for a new
+    /// account.
+    #[allow(clippy::wrong_self_convention)]
+    async fn from_organisation(&self, ctx: &Context<'_>) -> Result<Option<Organisation>> {
+        match self.0.from_organisation_id {
+            Some(id) => Ok(Some(organisation(ctx, id).await?)),
+            None => Ok(None),
+        }
+    }
+    /// The organisation the account is to be in.
+    async fn to_organisation(&self, ctx: &Context<'_>) -> Result<Organisation> {
+        organisation(ctx, self.0.to_organisation_id).await
+    }
+    /// The administrator who asked for it.
+    async fn requested_by(&self, ctx: &Context<'_>) -> Result<StaffAccount> {
+        Ok(StaffAccount(load_required(ctx, AccountById(self.0.requested_by)).await?))
+    }
+    /// When it was asked for.
+    async fn requested_at(&self) -> DateTime<Utc> {
+        self.0.requested_at
+    }
+    /// The second administrator who decided; null while it waits.
+    async fn decided_by(&self, ctx: &Context<'_>) -> Result<Option<StaffAccount>> {
+        match self.0.decided_by {
+            Some(id) => Ok(Some(StaffAccount(load_required(ctx, AccountById(id)).await?))),
+            None => Ok(None),
+        }
+    }
+    /// When it was decided; null while it waits.
+    async fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.decided_at
+    }
+    /// The decision; null while it waits.
+    async fn decision(&self) -> Option<AccountChangeDecision> {
+        match self.0.decision.as_deref() {
+            Some("APPROVED") => Some(AccountChangeDecision::Approved),
+            Some(_) => Some(AccountChangeDecision::Rejected),
+            None => None,
+        }
+    }
+}
+
+async fn organisation(ctx: &Context<'_>, id: i64) -> Result<Organisation> {
+    let row = load_required(ctx, OrganisationById(id)).await?;
+    Ok(Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() })
 }
 
 /// One entry of the audit log.
@@ -92,6 +186,18 @@ impl AuditEntry {
     /// The GraphQL operation name the client gave, if any.
     async fn operation(&self) -> Option<&str> {
         self.0.operation.as_deref()
+    }
+    /// For account actions: the account acted on.
+    async fn target_account(&self, ctx: &Context<'_>) -> Result<Option<StaffAccount>> {
+        match self.0.target_account_id {
+            Some(id) => Ok(Some(StaffAccount(load_required(ctx, AccountById(id)).await?))),
+            None => Ok(None),
+        }
+    }
+    /// For account actions: what changed (the organisations before and
+    /// after, a change awaiting approval, …).
+    async fn detail(&self) -> Option<&str> {
+        self.0.detail.as_deref()
     }
 }
 

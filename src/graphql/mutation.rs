@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::scalars::Date;
 
-use super::admin::StaffAccount;
+use super::admin::{AccountChange, StaffAccount};
 use super::context::{principal, signed_in, state};
 use super::enums::{CareSetting, Outcome, Severity, TestResult};
 use super::inputs::{FollowUpCallInput, HealthReportInput, MedicalVisitInput, RecordTestInput, RegisterPatientInput};
@@ -290,7 +290,9 @@ impl Mutation {
     }
 
     /// Creates a staff account in an organisation; its role follows from
-    /// the organisation. For system administrators only.
+    /// the organisation. For system administrators only. In a medical
+    /// institution, health centre or prefecture the account cannot sign in
+    /// until a second administrator approves (`accountChanges`).
     async fn create_account(
         &self,
         ctx: &Context<'_>,
@@ -331,7 +333,10 @@ impl Mutation {
 
     /// Assigns a role by moving an account to another organisation (the
     /// role follows from the organisation). Its sessions end. For system
-    /// administrators only.
+    /// administrators only, never for their own account. A move into a
+    /// medical institution, health centre or prefecture waits for a second
+    /// administrator's approval (`accountChanges`): until then the account
+    /// stays where it is.
     async fn assign_organisation(
         &self,
         ctx: &Context<'_>,
@@ -342,5 +347,31 @@ impl Mutation {
         let id = parse_id(&account_id, "accountId")?;
         let organisation = parse_id(&organisation_id, "organisationId")?;
         Ok(StaffAccount(services::accounts::assign_organisation(state(ctx), principal, id, organisation).await?))
+    }
+
+    /// Approves an account change that waits for a second administrator:
+    /// a new account may then sign in, a moved one is moved (its sessions
+    /// end). Only another administrator than the one who asked.
+    async fn approve_account_change(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The change.")] change_id: ID,
+    ) -> Result<AccountChange> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&change_id, "changeId")?;
+        Ok(AccountChange(services::account_changes::decide(state(ctx), principal, id, true).await?))
+    }
+
+    /// Rejects an account change that waits for a second administrator: a
+    /// new account stays unable to sign in (and is disabled), a move does
+    /// not happen.
+    async fn reject_account_change(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The change.")] change_id: ID,
+    ) -> Result<AccountChange> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&change_id, "changeId")?;
+        Ok(AccountChange(services::account_changes::decide(state(ctx), principal, id, false).await?))
     }
 }

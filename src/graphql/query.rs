@@ -4,7 +4,7 @@ use super::scalars::Date;
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::admin::{AuditEntry, AuditEntryConnection, AuditEntryEdge, StaffAccount};
+use super::admin::{AccountChange, AuditEntry, AuditEntryConnection, AuditEntryEdge, StaffAccount};
 use super::context::{signed_in, state};
 use super::inputs::PatientFilterInput;
 use super::prefetch;
@@ -182,6 +182,19 @@ impl Query {
         let principal = signed_in(ctx)?;
         let rows = services::accounts::list_accounts(state(ctx), principal).await?;
         Ok(rows.into_iter().map(StaffAccount).collect())
+    }
+
+    /// Account changes that need a second administrator, newest first:
+    /// those still waiting unless `pendingOnly` is false. For system
+    /// administrators only.
+    async fn account_changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only changes still waiting for a decision.", default = true)] pending_only: bool,
+    ) -> Result<Vec<AccountChange>> {
+        let principal = signed_in(ctx)?;
+        let rows = services::account_changes::list(state(ctx), principal, pending_only).await?;
+        Ok(rows.into_iter().map(AccountChange).collect())
     }
 
     /// Every organisation accounts can belong to. For system administrators

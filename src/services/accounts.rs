@@ -11,6 +11,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set,
 };
 
+use super::account_changes::{self, ChangeKind};
 use crate::auth::{Principal, Role, password, session as tokens};
 use crate::domain::SmartphoneId;
 use crate::error::{AppError, AppResult};
@@ -41,7 +42,8 @@ pub async fn login(state: &AppState, username: &str, password_text: &str) -> App
     };
     let locked = account.locked_until.is_some_and(|until| until > now);
     let matches = verify_blocking(password_text.to_owned(), account.password_hash.clone()).await;
-    if locked || account.disabled_at.is_some() || !matches {
+    let awaiting = account.awaiting_approval_since.is_some();
+    if locked || account.disabled_at.is_some() || awaiting || !matches {
         if !matches && !locked {
             record_failure(state, &account, now).await?;
         }
@@ -400,21 +402,44 @@ pub async fn create_account(
     crate::domain::password_policy::check(username, password_text)
         .map_err(|why| AppError::bad_input("password", why))?;
     let now = state.now();
-    if organisation::Entity::find_by_id(organisation_id).one(&state.db).await?.is_none() {
+    let Some(organisation) = organisation::Entity::find_by_id(organisation_id).one(&state.db).await? else {
         return Err(AppError::not_found("organisationId", "no organisation has this ID"));
-    }
+    };
     let hash = hash_blocking(password_text.to_owned()).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     if account::Entity::find().filter(account::Column::Username.eq(username)).one(&txn).await?.is_some() {
         return Err(AppError::conflict("username: an account with this username exists"));
     }
-    let created = new_account(username, hash, organisation_id, now).insert(&txn).await?;
+    // An account that will read personal data waits for a second
+    // administrator (the command line makes only operator accounts).
+    let awaits = principal.is_some() && account_changes::needs_second_administrator(organisation.kind);
+    let mut row = new_account(username, hash, organisation_id, now);
+    if awaits {
+        row.awaiting_approval_since = Set(Some(now));
+    }
+    let created = row.insert(&txn).await?;
     match principal {
-        Some(principal) => super::audit::record(&txn, principal, "CREATE_ACCOUNT", None, &[], now).await?,
+        Some(principal) => {
+            let mut detail = format!("in {}", account_changes::describe(&organisation));
+            if awaits {
+                let change = account_changes::request(
+                    &txn,
+                    principal,
+                    ChangeKind::Create,
+                    created.id,
+                    None,
+                    organisation_id,
+                    now,
+                )
+                .await?;
+                detail.push_str(&format!(", awaiting approval (change {})", change.id));
+            }
+            super::audit::record_account_action(&txn, principal, "CREATE_ACCOUNT", created.id, detail, now).await?
+        }
         None => super::audit::record_account_event(&txn, created.id, "CREATE_ACCOUNT", now).await?,
     }
     txn.commit().await?;
-    tracing::info!(account_id = created.id, "account created");
+    tracing::info!(account_id = created.id, awaits, "account created");
     Ok(created)
 }
 
@@ -444,7 +469,8 @@ pub async fn set_account_disabled(
     let updated = active.update(&txn).await?;
     let ended = if disabled { end_sessions(&txn, Ending::Account(account_id), now).await? } else { Vec::new() };
     let action = if disabled { "DISABLE_ACCOUNT" } else { "ENABLE_ACCOUNT" };
-    super::audit::record(&txn, principal, action, None, &[], now).await?;
+    let detail = if disabled { "disabled, sessions ended" } else { "enabled, lock lifted" };
+    super::audit::record_account_action(&txn, principal, action, account_id, detail.to_owned(), now).await?;
     txn.commit().await?;
     sessions_ended(state, &ended).await;
     tracing::info!(account_id, disabled, "account access changed");
@@ -460,20 +486,48 @@ pub async fn assign_organisation(
     organisation_id: i64,
 ) -> AppResult<account::Model> {
     require_admin(principal)?;
+    if principal.account_id == Some(account_id) {
+        return Err(AppError::forbidden("no one assigns their own account to an organisation"));
+    }
     let now = state.now();
     let txn = crate::db::begin_write(&state.db).await?;
-    if organisation::Entity::find_by_id(organisation_id).one(&txn).await?.is_none() {
+    let Some(to) = organisation::Entity::find_by_id(organisation_id).one(&txn).await? else {
         return Err(AppError::not_found("organisationId", "no organisation has this ID"));
-    }
+    };
     let account = account::Entity::find_by_id(account_id)
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("accountId", "no account has this ID"))?;
+    let from = account.organisation_id;
+    let detail = format!("organisation {from} → {}", account_changes::describe(&to));
+    if from == organisation_id {
+        return Ok(account);
+    }
+    // Into an organisation whose staff read personal data: a request that
+    // a second administrator decides; the account stays where it is.
+    if account_changes::needs_second_administrator(to.kind) {
+        let change = account_changes::request(
+            &txn,
+            principal,
+            ChangeKind::AssignOrganisation,
+            account_id,
+            Some(from),
+            organisation_id,
+            now,
+        )
+        .await?;
+        let detail = format!("{detail}, awaiting approval (change {})", change.id);
+        super::audit::record_account_action(&txn, principal, "REQUEST_ASSIGN_ORGANISATION", account_id, detail, now)
+            .await?;
+        txn.commit().await?;
+        tracing::info!(account_id, organisation_id, "account move awaits approval");
+        return Ok(account);
+    }
     let mut active: account::ActiveModel = account.into();
     active.organisation_id = Set(organisation_id);
     let updated = active.update(&txn).await?;
     let ended = end_sessions(&txn, Ending::Account(account_id), now).await?;
-    super::audit::record(&txn, principal, "ASSIGN_ORGANISATION", None, &[], now).await?;
+    super::audit::record_account_action(&txn, principal, "ASSIGN_ORGANISATION", account_id, detail, now).await?;
     txn.commit().await?;
     sessions_ended(state, &ended).await;
     tracing::info!(account_id, organisation_id, "account moved to another organisation");

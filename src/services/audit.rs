@@ -59,6 +59,23 @@ fn actor_patient(principal: &Principal) -> Option<i64> {
     principal.account_id.is_none().then_some(principal.patient_id).flatten()
 }
 
+/// Appends an entry for an action on a staff account: which account, and
+/// what changed (`detail`, e.g. the organisations before and after).
+pub async fn record_account_action(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    action: &str,
+    target_account_id: i64,
+    detail: String,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut row = entry(principal, action, None, String::new(), at);
+    row.target_account_id = Set(Some(target_account_id));
+    row.detail = Set(Some(detail));
+    audit_entry::Entity::insert(row).exec(db).await?;
+    Ok(())
+}
+
 /// Appends an entry for an account that is not signed in (a refused
 /// sign-in, for instance).
 pub async fn record_account_event(

@@ -14,8 +14,8 @@ use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
 use super::{PatientLock, lock_reachable_patient, not_in_future, patient_appends, require, versioned_update};
-use crate::auth::Principal;
 use crate::auth::policy::{self, CaseAction, Target};
+use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -113,7 +113,10 @@ pub async fn set_care_setting(
         &patient,
         expected_version,
         now,
-        vec![(patient::Column::CareSetting, Expr::value(setting))],
+        vec![
+            (patient::Column::CareSetting, Expr::value(setting)),
+            (patient::Column::CareDecidedByPrefecture, Expr::value(principal.role == Role::PrefectureStaff)),
+        ],
     )
     .await?;
     let appends = patient_appends(&txn, &lock, principal, "SET_CARE_SETTING", &["careSetting"], now).await?;
@@ -189,8 +192,11 @@ pub async fn admit(
     if patient.care_setting != CareSetting::Hospital {
         record_care_setting(&txn, &patient, CareSetting::Hospital, account_id, admitted_at, now).await?;
     }
-    update_patient(&txn, &patient, None, now, vec![(patient::Column::CareSetting, Expr::value(CareSetting::Hospital))])
-        .await?;
+    let hospital = vec![
+        (patient::Column::CareSetting, Expr::value(CareSetting::Hospital)),
+        (patient::Column::CareDecidedByPrefecture, Expr::value(false)),
+    ];
+    update_patient(&txn, &patient, None, now, hospital).await?;
     let appends =
         patient_appends(&txn, &lock, principal, "ADMIT_PATIENT", &["hospitalisation", "careSetting"], now).await?;
     appends.write(&txn).await?;

@@ -192,6 +192,8 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<()> {
         },
         staff(OrganisationKind::National, "Ministry of Health, Labour and Welfare", "analyst1"),
         staff(OrganisationKind::Operator, "HER-SYS Operations", "admin1"),
+        // A second administrator, for the account changes that need two.
+        staff(OrganisationKind::Operator, "HER-SYS Operations", "admin2"),
     ];
     for demo in accounts {
         let username = demo.username;

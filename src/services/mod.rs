@@ -2,6 +2,7 @@
 //! who may act, and returns entity models or `AppError`. Nothing here knows
 //! GraphQL.
 
+pub mod account_changes;
 pub mod accounts;
 pub mod appends;
 pub mod audit;

@@ -10,6 +10,7 @@ mod crosstab;
 mod edge;
 mod errors;
 mod federation;
+mod insider;
 mod ledger;
 mod lifecycle;
 mod limits;

@@ -132,6 +132,21 @@ async fn every_write_of_the_case_flow_and_every_account_action_leaves_its_audit_
         )
         .await);
     let new_id = pharmacist["createAccount"]["id"].clone();
+    // Accounts that read personal data take a second administrator.
+    let admin2 = app.login("admin2").await;
+    let approve_pending = || async {
+        let pending = ok(app.gql(Some(&admin2), "{ accountChanges { id } }", json!({})).await);
+        for change in pending["accountChanges"].as_array().into_iter().flatten() {
+            ok(app
+                .gql(
+                    Some(&admin2),
+                    "mutation($c: ID!) { approveAccountChange(changeId: $c) { id } }",
+                    json!({ "c": change["id"] }),
+                )
+                .await);
+        }
+    };
+    approve_pending().await;
     ok(app
         .gql(Some(&admin), "mutation($a: ID!) { disableAccount(accountId: $a) { id } }", json!({ "a": new_id }))
         .await);
@@ -145,6 +160,7 @@ async fn every_write_of_the_case_flow_and_every_account_action_leaves_its_audit_
             json!({ "a": new_id }),
         )
         .await);
+    approve_pending().await;
     let second = app.login("hc3").await;
     ok(app
         .gql(
@@ -197,9 +213,10 @@ async fn every_write_of_the_case_flow_and_every_account_action_leaves_its_audit_
         "LOGOUT_EVERYWHERE",
         "CHANGE_PASSWORD",
         "CREATE_ACCOUNT",
+        "APPROVE_ACCOUNT_CHANGE",
         "DISABLE_ACCOUNT",
         "ENABLE_ACCOUNT",
-        "ASSIGN_ORGANISATION",
+        "REQUEST_ASSIGN_ORGANISATION",
         "READ_AUDIT_LOG",
     ];
     let missing: Vec<&str> = expected.iter().copied().filter(|a| !actions.contains(*a)).collect();
@@ -387,6 +404,18 @@ async fn administrators_create_accounts_and_assign_roles_through_organisations(b
         .gql(Some(&admin), create, json!({ "u": "nurse.sato", "p": "tea kettle on a windy hill", "o": centre }))
         .await;
     assert_eq!(created["data"]["createAccount"]["role"], "HEALTH_CENTRE_STAFF", "{created}");
+    // A second administrator approves the new health-centre account.
+    let admin2 = app.login("admin2").await;
+    let pending = app.gql(Some(&admin2), "{ accountChanges { id } }", json!({})).await;
+    let change = pending["data"]["accountChanges"][0]["id"].clone();
+    let approved = app
+        .gql(
+            Some(&admin2),
+            "mutation($c: ID!) { approveAccountChange(changeId: $c) { decision } }",
+            json!({ "c": change }),
+        )
+        .await;
+    assert_eq!(approved["data"]["approveAccountChange"]["decision"], "APPROVED", "{approved}");
     let duplicate =
         app.gql(Some(&admin), create, json!({ "u": "nurse.sato", "p": "another long passphrase", "o": centre })).await;
     assert_eq!(error_code(&duplicate), Some("CONFLICT"), "{duplicate}");

@@ -811,6 +811,17 @@ async fn a_session_ended_any_way_is_refused_on_every_transport(backend: Backend)
             json!({ "a": account("hc2").0, "o": account("hc1").1 }),
         )
         .await);
+    // A move into a health centre takes effect when a second administrator
+    // approves it: that is when the sessions end.
+    let admin2 = app.login("admin2").await;
+    let pending = ok(app.gql(Some(&admin2), "{ accountChanges { id } }", json!({})).await);
+    ok(app
+        .gql(
+            Some(&admin2),
+            "mutation($c: ID!) { approveAccountChange(changeId: $c) { id } }",
+            json!({ "c": pending["accountChanges"][0]["id"] }),
+        )
+        .await);
     assert_streams_ended("assignOrganisation", streams, Instant::now()).await;
     assert_refused_as_ended(&app, "assignOrganisation", &token).await;
 
