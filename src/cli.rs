@@ -136,6 +136,10 @@ pub struct ServeArgs {
     /// Most events a subscription replays after its `after` cursor.
     #[arg(long, env = "HERSYS_REPLAY_WINDOW", default_value_t = 10_000)]
     pub replay_window: u64,
+    /// Time of day (Japan time, HH:MM) of the daily publication: the
+    /// open-data files are as of it.
+    #[arg(long, env = "HERSYS_PUBLICATION_TIME", default_value = "00:00", value_parser = parse_time_of_day)]
+    pub publication_time: chrono::NaiveTime,
     /// Seconds between an open stream's own lookups of its session (ending
     /// a session ends its streams at once; this is the safety net).
     #[arg(long, env = "HERSYS_SESSION_CHECK_SECONDS", default_value_t = 60)]
@@ -208,6 +212,7 @@ impl ServeArgs {
         config.max_streams_per_socket = self.max_streams_per_socket.max(1);
         config.max_sockets_per_account = self.max_sockets_per_account.max(1);
         config.replay_window = self.replay_window;
+        config.publication_time = self.publication_time;
         config.session_check_interval = std::time::Duration::from_secs(self.session_check_seconds.max(1));
         let rate = |per_second: f64, burst: f64| {
             (per_second > 0.0).then_some(crate::pipeline::ratelimit::Rate { per_second, burst: burst.max(1.0) })
@@ -324,4 +329,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn describe(error: crate::error::AppError) -> anyhow::Error {
     anyhow::anyhow!("{}", error.message())
+}
+
+/// `HH:MM`, a time of day.
+fn parse_time_of_day(text: &str) -> Result<chrono::NaiveTime, String> {
+    chrono::NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| format!("{text:?} is not a time of day as HH:MM"))
 }

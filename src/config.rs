@@ -69,6 +69,9 @@ pub struct Config {
     /// Most events a subscription replays after its `after` cursor; a
     /// client further behind pages through `positiveResultHistory` first.
     pub replay_window: u64,
+    /// The time of day (Japan time) of the daily publication: the open-data
+    /// files (and cross-tabulations for publication) are as of it.
+    pub publication_time: chrono::NaiveTime,
     /// Failed sign-ins within `lockout_window` that lock an account.
     pub lockout_threshold: i32,
     /// The window in which failed sign-ins count towards a lock.
@@ -141,6 +144,7 @@ impl Config {
             max_streams_per_socket: 10,
             max_sockets_per_account: 32,
             replay_window: 10_000,
+            publication_time: chrono::NaiveTime::MIN,
             lockout_threshold: 5,
             lockout_window: Duration::from_secs(15 * 60),
             lockout_duration: Duration::from_secs(15 * 60),

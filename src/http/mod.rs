@@ -30,6 +30,8 @@ pub struct HttpState {
     pub app: AppState,
     /// The one pipeline every GraphQL operation goes through.
     pub pipeline: Arc<Pipeline>,
+    /// The open-data files of recent publications.
+    pub opendata: Arc<opendata::Publications>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,7 +39,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole router. Tests serve it on port 0.
 pub fn router(app: AppState) -> Router {
     let config = app.config.clone();
-    let state = HttpState { pipeline: Arc::new(Pipeline::new(app.clone())), app };
+    let state = HttpState {
+        pipeline: Arc::new(Pipeline::new(app.clone())),
+        opendata: Arc::new(opendata::Publications::default()),
+        app,
+    };
     // What clients call is limited per address; probes and metrics are not.
     // GraphQL operations take their tokens in the pipeline (one per
     // operation, on every transport); the other routes here, and each

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod follow_up;
 pub mod idempotency;
 pub mod patients;
+pub mod publication;
 pub mod reference;
 pub mod statistics;
 pub mod synthetic;

@@ -2,17 +2,22 @@
 //! here: the definitions, reproducibility as of a moment with late entries,
 //! area restrictions per role, and the open-data CSV.
 
-use chrono::Utc;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use hersys::clock::ManualClock;
+use hersys::services::publication;
 use serde_json::json;
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, error_code, spawn_app};
+use crate::helpers::{Backend, TestApp, error_code, spawn_app, spawn_app_configured, spawn_app_with_clock};
 
 both!(
     daily_figures_follow_their_definitions_and_stay_the_same_as_of_a_moment,
     care_status_counts_open_cases_by_where_they_are_cared_for,
     each_role_sees_the_figures_of_its_own_area_only,
     the_open_data_file_has_the_mhlw_columns_and_is_stable_for_the_same_moment,
+    open_data_is_as_of_publication_moments_so_moments_a_second_apart_tell_nothing,
     severe_cases_people_requiring_care_and_deaths_follow_their_definitions,
 );
 
@@ -220,10 +225,13 @@ async fn csv(app: &TestApp, as_of: &str) -> (u16, String) {
 }
 
 async fn the_open_data_file_has_the_mhlw_columns_and_is_stable_for_the_same_moment(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let clock = Arc::new(ManualClock::default());
+    let app = spawn_app_with_clock(backend, clock.clone()).await;
     let (pending, clinic, _) = first_wave(&app).await;
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let published = Utc::now().to_rfc3339();
+    // The files are as of the daily publication (midnight in Japan by
+    // default): a day later, the latest publication holds the first wave.
+    clock.advance(Duration::days(1));
+    let published = (Utc::now() + Duration::days(1)).to_rfc3339();
     let (status, file) = csv(&app, &published).await;
     assert_eq!(status, 200);
     let lines: Vec<&str> = file.lines().collect();
@@ -240,6 +248,7 @@ async fn the_open_data_file_has_the_mhlw_columns_and_is_stable_for_the_same_mome
     assert_eq!((second[0], second[1]), ("2026/6/2", "0"));
 
     // Later entries change today's file but not the published one.
+    let clinic = app.login("clinic1").await;
     app.gql(
         Some(&clinic),
         "mutation($t: ID!) { recordTestResult(testId: $t, result: POSITIVE) { id } }",
@@ -247,13 +256,58 @@ async fn the_open_data_file_has_the_mhlw_columns_and_is_stable_for_the_same_mome
     )
     .await;
     let (_, again) = csv(&app, &published).await;
-    assert_eq!(again, file, "byte for byte the same for the same asOf");
-    let (_, now) = csv(&app, &Utc::now().to_rfc3339()).await;
+    assert_eq!(again, file, "byte for byte the same for the same publication");
+    clock.advance(Duration::days(1));
+    let (_, now) = csv(&app, &(Utc::now() + Duration::days(2)).to_rfc3339()).await;
     let first_now: Vec<&str> = now.lines().nth(1).unwrap_or_default().split(',').collect();
     assert_eq!((first_now[1], first_now[14]), ("3", "2"), "C's late positive counts on its sampling day");
 
     let (refused, _) = csv(&app, "2999-01-01T00:00:00Z").await;
     assert_eq!(refused, 400);
+}
+
+async fn open_data_is_as_of_publication_moments_so_moments_a_second_apart_tell_nothing(backend: Backend) {
+    // Publications at 10:00 in Japan.
+    let ten = NaiveTime::from_hms_opt(10, 0, 0).expect("a time");
+    let clock = Arc::new(ManualClock::default());
+    let app = spawn_app_configured(backend, clock.clone(), |config| config.publication_time = ten).await;
+    let clinic = app.login("clinic1").await;
+    let (a, _) = app.register_patient(&clinic, "エー タロウ", json!({})).await;
+    record(&app, &clinic, &a, "PCR", "POSITIVE", DAY1).await;
+    let entered = Utc::now();
+    clock.advance(Duration::days(1));
+    let moment = publication::at_or_before(Utc::now() + Duration::days(1), ten);
+    assert!(moment > entered, "the entry falls before this publication");
+    // Every moment from the publication to now gives that publication's
+    // file; the second before it gives the previous one, without the entry.
+    let at = |moment: DateTime<Utc>| moment.to_rfc3339();
+    let response = app
+        .client
+        .get(app.url("/opendata/newly_confirmed_cases_daily.csv"))
+        .query(&[("asOf", at(moment))])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+    let last_modified = response.headers().get("last-modified").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(last_modified, Some(moment.format("%a, %d %b %Y %H:%M:%S GMT").to_string()));
+    let file = response.text().await.expect("text");
+    assert!(file.contains("2026/6/1,1,"), "{file}");
+    let a_second_later = csv(&app, &at(moment + Duration::seconds(1))).await.1;
+    let now = csv(&app, &at(Utc::now() + Duration::days(1))).await.1;
+    assert_eq!((a_second_later.as_str(), now.as_str()), (file.as_str(), file.as_str()));
+    let before = csv(&app, &at(moment - Duration::seconds(1))).await.1;
+    assert!(!before.contains("2026/6/1"), "the previous publication has no entry yet: {before}");
+    // Entries made after the publication wait for the next one, whatever
+    // asOf says.
+    let clinic = app.login("clinic1").await;
+    let (b, _) = app.register_patient(&clinic, "ビー タロウ", json!({})).await;
+    record(&app, &clinic, &b, "PCR", "POSITIVE", DAY1).await;
+    let after_entry = csv(&app, &at(Utc::now() + Duration::days(1))).await.1;
+    assert_eq!(after_entry, file, "the second entry is not published before the next publication");
+    clock.advance(Duration::days(1));
+    let next = csv(&app, &at(Utc::now() + Duration::days(2))).await.1;
+    assert!(next.contains("2026/6/1,2,"), "{next}");
     let missing = app.client.get(app.url("/opendata/nothing.csv")).send().await.expect("sent");
     assert_eq!(missing.status().as_u16(), 404);
 }
@@ -316,7 +370,8 @@ async fn admit(app: &TestApp, token: &str, patient: &str, severity: &str, at: St
 }
 
 async fn severe_cases_people_requiring_care_and_deaths_follow_their_definitions(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let clock = Arc::new(ManualClock::default());
+    let app = spawn_app_with_clock(backend, clock.clone()).await;
     let clinic = app.login("clinic1").await;
     let hc1 = app.login("hc1").await;
     let hospital = app.login("hospital1").await;
@@ -365,15 +420,17 @@ async fn severe_cases_people_requiring_care_and_deaths_follow_their_definitions(
     ];
     assert_eq!(series(&app, &analyst, None).await, expected);
 
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let published = Utc::now().to_rfc3339();
+    // The files are as of the next publication (a day later).
+    clock.advance(Duration::days(1));
+    let published = (Utc::now() + Duration::days(1)).to_rfc3339();
     let severe_file = open_data(&app, "severe_cases_daily.csv", &published).await;
     let care_file = open_data(&app, "requiring_inpatient_care_etc_daily.csv", &published).await;
     let deaths_file = open_data(&app, "number_of_deaths_daily.csv", &published).await;
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
 
     // A late entry: S, positive on the 5th and admitted severe that day,
-    // is entered only now.
+    // is entered only now (a day on: sign in again).
+    let (clinic, hc1, analyst) = (app.login("clinic1").await, app.login("hc1").await, app.login("analyst1").await);
     let (late, _) = app.register_patient(&clinic, "エス タロウ", json!({})).await;
     record(&app, &clinic, &late, "PCR", "POSITIVE", &june(5)).await;
     admit(&app, &hc1, &late, "SEVERE", june(5)).await;
@@ -402,6 +459,7 @@ async fn severe_cases_people_requiring_care_and_deaths_follow_their_definitions(
     assert_eq!(june_rows(&deaths_file)[..1], [("2026/6/6".into(), "1".into(), "1".into())]);
     assert_eq!(open_data(&app, "severe_cases_daily.csv", &published).await, severe_file);
     assert_eq!(open_data(&app, "requiring_inpatient_care_etc_daily.csv", &published).await, care_file);
-    let severe_now = open_data(&app, "severe_cases_daily.csv", &Utc::now().to_rfc3339()).await;
+    clock.advance(Duration::days(1));
+    let severe_now = open_data(&app, "severe_cases_daily.csv", &(Utc::now() + Duration::days(2)).to_rfc3339()).await;
     assert_eq!(june_rows(&severe_now)[2], ("2026/6/5".into(), "3".into(), "3".into()));
 }

@@ -371,6 +371,16 @@ impl OpenDataSeries {
         })
     }
 
+    /// The file's name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            OpenDataSeries::NewlyConfirmed => "newly_confirmed_cases_daily.csv",
+            OpenDataSeries::Deaths => "number_of_deaths_daily.csv",
+            OpenDataSeries::Severe => "severe_cases_daily.csv",
+            OpenDataSeries::RequiringInpatientCare => "requiring_inpatient_care_etc_daily.csv",
+        }
+    }
+
     fn metrics(self) -> &'static [Metric] {
         match self {
             OpenDataSeries::NewlyConfirmed => &[Metric::Positives],
