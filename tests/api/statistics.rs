@@ -227,7 +227,7 @@ async fn csv(app: &TestApp, as_of: &str) -> (u16, String) {
 async fn the_open_data_file_has_the_mhlw_columns_and_is_stable_for_the_same_moment(backend: Backend) {
     let clock = Arc::new(ManualClock::default());
     let app = spawn_app_with_clock(backend, clock.clone()).await;
-    let (pending, clinic, _) = first_wave(&app).await;
+    let (pending, _, _) = first_wave(&app).await;
     // The files are as of the daily publication (midnight in Japan by
     // default): a day later, the latest publication holds the first wave.
     clock.advance(Duration::days(1));
