@@ -12,9 +12,9 @@ mod m20261125_000004_statistics_ledger;
 mod m20261125_000005_statistics_fold_marks;
 mod m20261126_000006_append_only_logs_without_foreign_keys;
 mod m20261127_000007_outbox_ordered_by_transaction;
-mod m20261203_000008_idempotency_bound_to_session;
-mod m20261203_000009_account_changes_need_two;
-mod m20261203_000010_care_decided_by_prefecture;
+mod m20261203_000010_idempotency_bound_to_session;
+mod m20261203_000011_account_changes_need_two;
+mod m20261203_000012_care_decided_by_prefecture;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -31,9 +31,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_statistics_fold_marks::Migration),
             Box::new(m20261126_000006_append_only_logs_without_foreign_keys::Migration),
             Box::new(m20261127_000007_outbox_ordered_by_transaction::Migration),
-            Box::new(m20261203_000008_idempotency_bound_to_session::Migration),
-            Box::new(m20261203_000009_account_changes_need_two::Migration),
-            Box::new(m20261203_000010_care_decided_by_prefecture::Migration),
+            Box::new(m20261203_000010_idempotency_bound_to_session::Migration),
+            Box::new(m20261203_000011_account_changes_need_two::Migration),
+            Box::new(m20261203_000012_care_decided_by_prefecture::Migration),
         ]
     }
 }
