@@ -112,7 +112,7 @@ pub struct ServeArgs {
     pub no_introspection: bool,
     /// Highest allowed operation complexity (one per field, lists weighted
     /// by their page size).
-    #[arg(long, env = "HERSYS_MAX_COMPLEXITY", default_value_t = 50_000)]
+    #[arg(long, env = "HERSYS_MAX_COMPLEXITY", default_value_t = 1_000_000)]
     pub max_complexity: usize,
     /// Deepest allowed operation nesting.
     #[arg(long, env = "HERSYS_MAX_DEPTH", default_value_t = 16)]

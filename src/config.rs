@@ -134,7 +134,7 @@ impl Config {
             ide: true,
             introspection: true,
             max_depth: 16,
-            max_complexity: 50_000,
+            max_complexity: 1_000_000,
             max_aliases: 50,
             max_root_fields: 20,
             max_batch_operations: 10,

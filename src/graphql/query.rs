@@ -36,7 +36,7 @@ impl Query {
 
     /// The patients within the caller's reach, newest registration first
     /// (Relay connection).
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity + 1")]
+    #[graphql(complexity = "super::limits::list_cost(first, 20, child_complexity)")]
     async fn patients(
         &self,
         ctx: &Context<'_>,
@@ -63,7 +63,7 @@ impl Query {
     /// was away longer than the subscription replays. Continue live with
     /// `positiveResults(after:)` and the last `endCursor`. The same reach,
     /// field rules and read audit as the subscription.
-    #[graphql(complexity = "first.unwrap_or(100).max(1) as usize * child_complexity + 1")]
+    #[graphql(complexity = "super::limits::list_cost(first, 100, child_complexity)")]
     async fn positive_result_history(
         &self,
         ctx: &Context<'_>,
@@ -110,6 +110,7 @@ impl Query {
     /// Patients in accommodation or home care, case open, who have not
     /// reported their health on `date` (default: today, Japan time), within
     /// the caller's reach: the list to phone every morning.
+    #[graphql(complexity = "super::limits::list_cost(first, 500, child_complexity)")]
     async fn patients_not_reported(
         &self,
         ctx: &Context<'_>,
@@ -127,6 +128,7 @@ impl Query {
     /// Patients in accommodation or home care, case open, whose latest health
     /// report shows a warning sign (SpO2 at or below, or temperature at or
     /// above, the configured thresholds: 93% and 38.5 °C by default).
+    #[graphql(complexity = "super::limits::list_cost(first, 500, child_complexity)")]
     async fn patients_with_warning_signs(
         &self,
         ctx: &Context<'_>,
@@ -143,6 +145,7 @@ impl Query {
     /// The audit log, newest first. For system administrators only; reading
     /// it is itself audited.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::list_cost(first, 50, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

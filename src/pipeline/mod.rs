@@ -189,6 +189,9 @@ pub fn server_error(error: &AppError) -> ServerError {
     if let Some(field) = error.field() {
         extensions.set("field", field);
     }
+    if let Some(limit) = error.limit() {
+        extensions.set("limit", limit);
+    }
     if let Some(seconds) = error.retry_after() {
         extensions.set("retryAfterSeconds", seconds);
     }

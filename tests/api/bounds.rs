@@ -1,0 +1,186 @@
+//! Bounds on what one operation may cost the server: lists weigh by their
+//! size in the complexity count (so a cycle through a patient's lists is
+//! refused before it runs, on every transport), the lists of a record
+//! answer at most their latest 100 items.
+
+use std::sync::Arc;
+
+use hersys::clock::ManualClock;
+use hersys::pipeline::Transport;
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::helpers::{Backend, TestApp, error_code, error_field, spawn_app, spawn_app_configured};
+use crate::transports::{assert_refused_before_running, send};
+
+both!(
+    a_cycle_through_a_patients_lists_is_refused_before_it_runs_on_every_transport,
+    the_dashboards_operations_stay_within_the_limits,
+    the_lists_of_a_record_answer_their_latest_items,
+);
+
+/// The resident memory of this process (the gateway runs in it), in KiB.
+fn resident_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `{ patients { nodes { tests { patient { … tests { <leaf> } … } } } } }`
+/// nested exactly `depth` levels deep (an even number from 4), each list
+/// with `arguments`.
+fn cycle(depth: usize, arguments: &str) -> String {
+    assert!(depth >= 4 && depth.is_multiple_of(2), "an even depth from 4");
+    let rounds = (depth - 4) / 2;
+    format!(
+        "{{ patients{arguments} {{ nodes {{ {} tests{arguments} {{ id }} {} }} }} }}",
+        format!("tests{arguments} {{ patient {{ ").repeat(rounds),
+        "} } ".repeat(rounds)
+    )
+}
+
+/// Records `count` tests of `patient` as `token`, twenty per request (the root-field limit).
+async fn record_tests(app: &TestApp, token: &str, patient: &str, count: usize) {
+    let mut left = count;
+    while left > 0 {
+        let now = left.min(20);
+        let fields: Vec<String> = (0..now)
+            .map(|i| {
+                format!("t{i}: recordTest(input: {{ patientId: \"{patient}\", kind: PCR, result: NEGATIVE }}) {{ id }}")
+            })
+            .collect();
+        let response = app.gql(Some(token), &format!("mutation {{ {} }}", fields.join(" ")), json!({})).await;
+        assert!(response["errors"].is_null(), "{response}");
+        left -= now;
+    }
+}
+
+async fn a_cycle_through_a_patients_lists_is_refused_before_it_runs_on_every_transport(backend: Backend) {
+    // Every request looks its session up once, so that the statements a
+    // request runs are the same whenever it is sent.
+    let app = spawn_app_configured(backend, Arc::new(ManualClock::default()), |config| {
+        config.session_cache = std::time::Duration::ZERO;
+    })
+    .await;
+    let clinic = app.login("clinic1").await;
+    for name in ["ジュンカン イチ", "ジュンカン ニ"] {
+        let (patient, _) = app.register_patient(&clinic, name, json!({})).await;
+        record_tests(&app, &clinic, &patient, 3).await;
+    }
+    let hc1 = app.login("hc1").await;
+    let floor = {
+        let before = app.query_count().await;
+        let response = app.gql(Some(&hc1), "{ __typename }", json!({})).await;
+        assert_eq!(response["data"]["__typename"], "Query", "{response}");
+        app.query_count().await - before
+    };
+    let resident = resident_kib();
+    for depth in [14, 16] {
+        let query = cycle(depth, "");
+        for transport in Transport::ALL {
+            let before = app.query_count().await;
+            let reply = send(&app, transport, Some(&hc1), json!({ "query": query })).await;
+            let ran = app.query_count().await - before;
+            assert_eq!(reply.first_code().as_deref(), Some("QUERY_TOO_COMPLEX"), "{depth} {transport:?}: {reply:?}");
+            assert_eq!(reply.first_error()["extensions"]["limit"], "maxComplexity", "{transport:?}: {reply:?}");
+            assert_refused_before_running(transport, &reply, 400);
+            // The session lookup, and nothing of the operation.
+            if transport == Transport::Http {
+                assert_eq!(ran, floor, "{depth}: no statement of the operation ran");
+            }
+        }
+        // The same cycle one item per list costs what it answers, and runs.
+        let before = app.query_count().await;
+        let narrow = cycle(depth, "(last: 1)").replacen("patients(last: 1)", "patients(first: 1)", 1);
+        let reply = send(&app, Transport::Http, Some(&hc1), json!({ "query": narrow })).await;
+        assert!(reply.errors().is_empty(), "{depth}: {reply:?}");
+        assert!(reply.data()["patients"]["nodes"][0]["tests"][0]["patient"].is_object(), "{reply:?}");
+        assert!(app.query_count().await - before > floor, "the narrow cycle ran");
+    }
+    let grown = resident_kib().saturating_sub(resident);
+    assert!(grown < 64 * 1024, "the refused cycles left the memory flat: grew by {grown} KiB");
+}
+
+async fn the_dashboards_operations_stay_within_the_limits(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let (patient, _) = app.register_patient(&clinic, "ダッシュボード", json!({})).await;
+    record_tests(&app, &clinic, &patient, 2).await;
+    let hc1 = app.login("hc1").await;
+    let centre = app.health_centre_id(&hc1, "131032").await;
+    let dashboard = app.gql(Some(&hc1), hersys::bench::load::DASHBOARD, json!({ "centre": centre })).await;
+    assert!(dashboard["errors"].is_null(), "{dashboard}");
+    let edges = dashboard["data"]["patients"]["edges"].as_array().cloned().unwrap_or_default();
+    assert!(edges.iter().any(|edge| edge["node"]["id"] == patient.as_str()), "{dashboard}");
+    let record = app.gql(Some(&hc1), hersys::bench::load::RECORD, json!({ "id": patient })).await;
+    assert!(record["errors"].is_null(), "{record}");
+    assert_eq!(record["data"]["patient"]["tests"].as_array().map(Vec::len), Some(2), "{record}");
+    // A page of 500 with each patient's tests, stays, reports and calls
+    // (up to 100 of each) is within the limit too.
+    let page = "{ patients(first: 500) { edges { cursor node { id nameKanji careSetting \
+                tests { id kind result sampledAt facility { name } patient { id } } hospitalisations { id severity } \
+                healthReports { id } followUpCalls { id } } } totalCount } }";
+    let page = app.gql(Some(&hc1), page, json!({})).await;
+    assert!(page["errors"].is_null(), "{page}");
+    // The same dashboard with every condition of every stay asks for up to
+    // 100 conditions of each of 100 stays of each of 500 patients: over
+    // the limit, refused with what to do.
+    let wide = hersys::bench::load::DASHBOARD
+        .replace("first: 100", "first: 500")
+        .replace("ventilator ecmo }", "ventilator ecmo conditions { severity observedAt } }");
+    let refused = app.gql(Some(&hc1), &wide, json!({ "centre": centre })).await;
+    assert_eq!(error_code(&refused), Some("QUERY_TOO_COMPLEX"), "{refused}");
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("maxComplexity") && message.contains("page size"), "{message}");
+    // Asking for the latest condition of each brings it back within.
+    let narrow = wide.replace("conditions {", "conditions(last: 1) {");
+    let page = app.gql(Some(&hc1), &narrow, json!({ "centre": centre })).await;
+    assert!(page["errors"].is_null(), "{page}");
+}
+
+async fn the_lists_of_a_record_answer_their_latest_items(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let (patient, _) = app.register_patient(&clinic, "サイシン", json!({})).await;
+    record_tests(&app, &clinic, &patient, 101).await;
+    let hc1 = app.login("hc1").await;
+    let ids = |response: &Value| -> Vec<i64> {
+        response["data"]["patient"]["tests"]
+            .as_array()
+            .map(|tests| tests.iter().filter_map(|t| t["id"].as_str()?.parse().ok()).collect())
+            .unwrap_or_default()
+    };
+    let all =
+        app.gql(Some(&hc1), "query($id: ID!) { patient(id: $id) { tests { id } } }", json!({ "id": patient })).await;
+    let all = ids(&all);
+    assert_eq!(all.len(), 100, "the latest 100 of 101");
+    let mut sorted = all.clone();
+    sorted.sort_unstable();
+    assert_eq!(all, sorted, "earliest first");
+    let last = app
+        .gql(Some(&hc1), "query($id: ID!) { patient(id: $id) { tests(last: 3) { id } } }", json!({ "id": patient }))
+        .await;
+    assert_eq!(ids(&last), all[97..].to_vec(), "the latest three, in order");
+    for bad in [0, 101, -1] {
+        let response = app
+            .gql(
+                Some(&hc1),
+                "query($id: ID!, $n: Int) { patient(id: $id) { id tests(last: $n) { id } } }",
+                json!({ "id": patient, "n": bad }),
+            )
+            .await;
+        assert_eq!(error_code(&response), Some("BAD_USER_INPUT"), "{bad}: {response}");
+        assert_eq!(error_field(&response), Some("last"), "{bad}: {response}");
+    }
+    // Every list of a record takes `last`.
+    let lists = "query($id: ID!) { patient(id: $id) { tests(last: 1) { id } hospitalisations(last: 1) { id \
+                 conditions(last: 1) { id } } healthReports(last: 1) { id } medicalVisits(last: 1) { id } \
+                 transfers(last: 1) { id } followUpCalls(last: 1) { id } } }";
+    let response = app.gql(Some(&hc1), lists, json!({ "id": patient })).await;
+    assert!(response["errors"].is_null(), "{response}");
+    assert_eq!(ids(&response), all[99..].to_vec());
+}
