@@ -114,6 +114,10 @@ pub struct ServeArgs {
     /// by their page size).
     #[arg(long, env = "HERSYS_MAX_COMPLEXITY", default_value_t = 1_000_000)]
     pub max_complexity: usize,
+    /// Largest answer of one operation (or batch), in bytes of JSON; a
+    /// larger one is replaced by an error naming the limit.
+    #[arg(long, env = "HERSYS_MAX_RESPONSE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_response_bytes: usize,
     /// Deepest allowed operation nesting.
     #[arg(long, env = "HERSYS_MAX_DEPTH", default_value_t = 16)]
     pub max_depth: usize,
@@ -202,6 +206,7 @@ impl ServeArgs {
         config.introspection = !self.no_introspection;
         config.max_complexity = self.max_complexity;
         config.max_depth = self.max_depth;
+        config.max_response_bytes = self.max_response_bytes.max(1024);
         config.max_aliases = self.max_aliases;
         config.max_root_fields = self.max_root_fields;
         config.max_batch_operations = self.max_batch_operations.max(1);

@@ -43,6 +43,10 @@ pub struct Config {
     pub session_cache: Duration,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest answer of one operation, in bytes (as JSON); a larger one
+    /// is not sent: a `QUERY_TOO_COMPLEX` error naming the limit takes its
+    /// place.
+    pub max_response_bytes: usize,
     /// Largest `first` of a connection.
     pub max_page_size: u64,
     /// Serve the in-browser IDE on `GET /graphql`.
@@ -130,6 +134,7 @@ impl Config {
             session_absolute_lifetime: Duration::from_secs(12 * 60 * 60),
             session_cache: Duration::from_secs(1),
             max_body_bytes: 256 * 1024,
+            max_response_bytes: 8 * 1024 * 1024,
             max_page_size: 500,
             ide: true,
             introspection: true,

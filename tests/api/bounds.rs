@@ -1,7 +1,8 @@
 //! Bounds on what one operation may cost the server: lists weigh by their
 //! size in the complexity count (so a cycle through a patient's lists is
 //! refused before it runs, on every transport), the lists of a record
-//! answer at most their latest 100 items.
+//! answer at most their latest 100 items, and no answer larger than the
+//! response size limit is sent.
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ both!(
     a_cycle_through_a_patients_lists_is_refused_before_it_runs_on_every_transport,
     the_dashboards_operations_stay_within_the_limits,
     the_lists_of_a_record_answer_their_latest_items,
+    an_answer_over_the_response_size_limit_is_not_sent_on_any_transport,
 );
 
 /// The resident memory of this process (the gateway runs in it), in KiB.
@@ -183,4 +185,44 @@ async fn the_lists_of_a_record_answer_their_latest_items(backend: Backend) {
     let response = app.gql(Some(&hc1), lists, json!({ "id": patient })).await;
     assert!(response["errors"].is_null(), "{response}");
     assert_eq!(ids(&response), all[99..].to_vec());
+}
+
+async fn an_answer_over_the_response_size_limit_is_not_sent_on_any_transport(backend: Backend) {
+    let app = spawn_app_configured(backend, Arc::new(ManualClock::default()), |config| {
+        config.max_response_bytes = 1024;
+    })
+    .await;
+    let hc1 = app.login("hc1").await;
+    // The 47 prefectures with their names take about 2.5 KB.
+    let large = json!({ "query": "{ prefectures { code name nameJa } }" });
+    let small = json!({ "query": "{ me { username } }" });
+    for transport in Transport::ALL {
+        let reply = send(&app, transport, Some(&hc1), large.clone()).await;
+        assert_eq!(reply.first_code().as_deref(), Some("QUERY_TOO_COMPLEX"), "{transport:?}: {reply:?}");
+        let error = reply.first_error();
+        assert_eq!(error["extensions"]["limit"], "maxResponseBytes", "{transport:?}: {reply:?}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains("1024 bytes") && message.contains("maxResponseBytes"), "{message}");
+        assert!(reply.data().is_null(), "nothing of the answer is sent: {reply:?}");
+        assert!(!format!("{reply:?}").contains("Hokkaido"), "{transport:?}: {reply:?}");
+        let reply = send(&app, transport, Some(&hc1), small.clone()).await;
+        assert_eq!(reply.data()["me"]["username"], "hc1", "{transport:?}: {reply:?}");
+    }
+    // In a batch, the answers that fit are sent, the one that does not is
+    // replaced, and the whole body stays within the limit.
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&hc1)
+        .json(&json!([small, large, small]))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.expect("a body");
+    assert!(body.len() <= 1024, "{} bytes", body.len());
+    let answers: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(answers[0]["data"]["me"]["username"], "hc1", "{answers}");
+    assert_eq!(answers[1]["errors"][0]["extensions"]["limit"], "maxResponseBytes", "{answers}");
+    assert_eq!(answers[2]["data"]["me"]["username"], "hc1", "{answers}");
 }
