@@ -118,6 +118,9 @@ pub struct ServeArgs {
     /// larger one is replaced by an error naming the limit.
     #[arg(long, env = "HERSYS_MAX_RESPONSE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_response_bytes: usize,
+    /// Most cells (before suppression) of one cross-tabulation.
+    #[arg(long, env = "HERSYS_MAX_CROSSTAB_CELLS", default_value_t = crate::services::crosstab::DEFAULT_MAX_CELLS)]
+    pub max_crosstab_cells: usize,
     /// Deepest allowed operation nesting.
     #[arg(long, env = "HERSYS_MAX_DEPTH", default_value_t = 16)]
     pub max_depth: usize,
@@ -206,6 +209,7 @@ impl ServeArgs {
         config.introspection = !self.no_introspection;
         config.max_complexity = self.max_complexity;
         config.max_depth = self.max_depth;
+        config.max_crosstab_cells = self.max_crosstab_cells.max(1);
         config.max_response_bytes = self.max_response_bytes.max(1024);
         config.max_aliases = self.max_aliases;
         config.max_root_fields = self.max_root_fields;

@@ -47,6 +47,9 @@ pub struct Config {
     /// is not sent: a `QUERY_TOO_COMPLEX` error naming the limit takes its
     /// place.
     pub max_response_bytes: usize,
+    /// Most cells (before suppression) of one `crossTab`; a larger table
+    /// is refused with `QUERY_TOO_COMPLEX`.
+    pub max_crosstab_cells: usize,
     /// Largest `first` of a connection.
     pub max_page_size: u64,
     /// Serve the in-browser IDE on `GET /graphql`.
@@ -135,6 +138,7 @@ impl Config {
             session_cache: Duration::from_secs(1),
             max_body_bytes: 256 * 1024,
             max_response_bytes: 8 * 1024 * 1024,
+            max_crosstab_cells: crate::services::crosstab::DEFAULT_MAX_CELLS,
             max_page_size: 500,
             ide: true,
             introspection: true,

@@ -1,8 +1,9 @@
 //! Bounds on what one operation may cost the server: lists weigh by their
 //! size in the complexity count (so a cycle through a patient's lists is
 //! refused before it runs, on every transport), the lists of a record
-//! answer at most their latest 100 items, and no answer larger than the
-//! response size limit is sent.
+//! answer at most their latest 100 items, no answer larger than the
+//! response size limit is sent, and a cross-tabulation has at most so many
+//! cells.
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ both!(
     the_dashboards_operations_stay_within_the_limits,
     the_lists_of_a_record_answer_their_latest_items,
     an_answer_over_the_response_size_limit_is_not_sent_on_any_transport,
+    a_cross_tabulation_over_the_cell_limit_is_refused,
 );
 
 /// The resident memory of this process (the gateway runs in it), in KiB.
@@ -225,4 +227,39 @@ async fn an_answer_over_the_response_size_limit_is_not_sent_on_any_transport(bac
     assert_eq!(answers[0]["data"]["me"]["username"], "hc1", "{answers}");
     assert_eq!(answers[1]["errors"][0]["extensions"]["limit"], "maxResponseBytes", "{answers}");
     assert_eq!(answers[2]["data"]["me"]["username"], "hc1", "{answers}");
+}
+
+async fn a_cross_tabulation_over_the_cell_limit_is_refused(backend: Backend) {
+    let app = spawn_app_configured(backend, Arc::new(ManualClock::default()), |config| {
+        config.max_crosstab_cells = 2;
+    })
+    .await;
+    let clinic = app.login("clinic1").await;
+    for sex in ["MALE", "FEMALE", "UNKNOWN"] {
+        let (patient, _) = app.register_patient(&clinic, "シュウケイ", json!({ "sex": sex })).await;
+        let input = json!({ "patientId": patient, "kind": "PCR", "result": "POSITIVE",
+                            "sampledAt": "2026-06-02T01:00:00Z" });
+        let response = app
+            .gql(
+                Some(&clinic),
+                "mutation($i: RecordTestInput!) { recordTest(input: $i) { id } }",
+                json!({ "i": input }),
+            )
+            .await;
+        assert!(response["errors"].is_null(), "{response}");
+    }
+    let analyst = app.login("analyst1").await;
+    let table = "query($d: [CrossTabDimension!]!) { statistics { crossTab(dimensions: $d, from: \"2026-06-01\", \
+                 to: \"2026-06-30\") { cells { sex count suppressed } } } }";
+    // One cell per sex: three, over the limit of two.
+    let refused = app.gql(Some(&analyst), table, json!({ "d": ["SEX"] })).await;
+    assert_eq!(error_code(&refused), Some("QUERY_TOO_COMPLEX"), "{refused}");
+    assert_eq!(refused["errors"][0]["extensions"]["limit"], "maxCrossTabCells", "{refused}");
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("more than 2 cells"), "{message}");
+    assert!(refused["data"]["statistics"].is_null(), "{refused}");
+    // The total alone is one cell.
+    let total = app.gql(Some(&analyst), table, json!({ "d": [] })).await;
+    assert!(total["errors"].is_null(), "{total}");
+    assert_eq!(total["data"]["statistics"]["crossTab"]["cells"].as_array().map(Vec::len), Some(1), "{total}");
 }
