@@ -50,6 +50,9 @@ pub struct Config {
     /// Most cells (before suppression) of one `crossTab`; a larger table
     /// is refused with `QUERY_TOO_COMPLEX`.
     pub max_crosstab_cells: usize,
+    /// Most health reports a patient may submit themself in one day
+    /// (Japan time); staff entries are not counted.
+    pub max_health_reports_per_day: u64,
     /// Largest `first` of a connection.
     pub max_page_size: u64,
     /// Serve the in-browser IDE on `GET /graphql`.
@@ -139,6 +142,7 @@ impl Config {
             max_body_bytes: 256 * 1024,
             max_response_bytes: 8 * 1024 * 1024,
             max_crosstab_cells: crate::services::crosstab::DEFAULT_MAX_CELLS,
+            max_health_reports_per_day: 24,
             max_page_size: 500,
             ide: true,
             introspection: true,

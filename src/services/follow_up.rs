@@ -2,15 +2,23 @@
 //! medical visits during care, and the two lists staff work through every
 //! morning (who has not reported today, whose latest report shows warning
 //! signs).
+//!
+//! A patient submits at most `max_health_reports_per_day` reports of their
+//! own a day (Japan time, by when they were recorded); the next is refused
+//! with `RATE_LIMITED` (limit `maxHealthReportsPerDay`) until midnight.
+//! Reports staff enter after a call are not counted.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{CareSetting, ReporterKind};
 use entity::{follow_up_call, health_report, medical_visit, patient};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
 use super::care::ensure_open;
-use super::{not_in_future, reachable_patient, require};
+use super::{lock_reachable_patient, not_in_future, reachable_patient, require};
 use crate::auth::policy::{self, CaseAction, Target};
 use crate::auth::{Principal, Role};
 use crate::config::local_offset;
@@ -68,13 +76,23 @@ pub async fn submit_health_report(
     let note = parse_note(input.note, "input.note", 1000)?;
     let now = state.now();
     let reported_at = not_in_future(input.reported_at.unwrap_or(now), now, "input.reportedAt")?;
+    let reporter = if principal.role == Role::Patient { ReporterKind::Patient } else { ReporterKind::Staff };
     let txn = crate::db::begin_write(&state.db).await?;
-    let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
+    let patient = if reporter == ReporterKind::Patient {
+        // The patient's row is held until the commit, so that two reports
+        // sent at once are counted one after the other.
+        lock_reachable_patient(&txn, principal, patient_id, "input.patientId").await?.0
+    } else {
+        reachable_patient(&txn, principal, patient_id, "input.patientId").await?
+    };
     policy::may_act(principal, CaseAction::SubmitHealthReport, Target { patient: &patient, facility: None })?;
     ensure_open(&patient, "a health report")?;
+    if reporter == ReporterKind::Patient {
+        within_daily_reports(&txn, state.config.max_health_reports_per_day, patient.id, now).await?;
+    }
     let report = health_report::ActiveModel {
         patient_id: Set(patient.id),
-        reporter: Set(if principal.role == Role::Patient { ReporterKind::Patient } else { ReporterKind::Staff }),
+        reporter: Set(reporter),
         reported_by_account_id: Set(principal.account_id),
         body_temperature: Set((input.body_temperature * 10.0).round() / 10.0),
         spo2: Set(input.spo2),
@@ -98,6 +116,36 @@ pub async fn submit_health_report(
     txn.commit().await?;
     tracing::info!(patient_id, report_id = report.id, "health report submitted");
     Ok(report)
+}
+
+/// Refuses a patient's own report once `most` of theirs were recorded on
+/// the day (Japan time) of `now`; the refusal says when the next may be
+/// sent.
+async fn within_daily_reports(
+    db: &impl ConnectionTrait,
+    most: u64,
+    patient_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let (start, end) = day_bounds(now.with_timezone(&local_offset()).date_naive());
+    let sent = health_report::Entity::find()
+        .filter(health_report::Column::PatientId.eq(patient_id))
+        .filter(health_report::Column::Reporter.eq(ReporterKind::Patient))
+        .filter(health_report::Column::RecordedAt.gte(start))
+        .filter(health_report::Column::RecordedAt.lt(end))
+        .count(db)
+        .await?;
+    if sent < most {
+        return Ok(());
+    }
+    Err(AppError::OverBound {
+        limit: "maxHealthReportsPerDay",
+        message: format!(
+            "a patient may submit at most {most} health reports a day (maxHealthReportsPerDay); the next can be \
+             sent after midnight, Japan time"
+        ),
+        retry_after: Some(Ord::max(u64::try_from((end - now).num_seconds()).unwrap_or(0), 1)),
+    })
 }
 
 /// Records a follow-up call (reached or not, and its result).

@@ -2,8 +2,8 @@
 //! size in the complexity count (so a cycle through a patient's lists is
 //! refused before it runs, on every transport), the lists of a record
 //! answer at most their latest 100 items, no answer larger than the
-//! response size limit is sent, and a cross-tabulation has at most so many
-//! cells.
+//! response size limit is sent, a cross-tabulation has at most so many
+//! cells, and a patient sends at most so many health reports a day.
 
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ both!(
     the_lists_of_a_record_answer_their_latest_items,
     an_answer_over_the_response_size_limit_is_not_sent_on_any_transport,
     a_cross_tabulation_over_the_cell_limit_is_refused,
+    a_patient_submits_at_most_so_many_health_reports_a_day,
 );
 
 /// The resident memory of this process (the gateway runs in it), in KiB.
@@ -262,4 +263,61 @@ async fn a_cross_tabulation_over_the_cell_limit_is_refused(backend: Backend) {
     let total = app.gql(Some(&analyst), table, json!({ "d": [] })).await;
     assert!(total["errors"].is_null(), "{total}");
     assert_eq!(total["data"]["statistics"]["crossTab"]["cells"].as_array().map(Vec::len), Some(1), "{total}");
+}
+
+/// Signs the patient in with their smartphone input ID and date of birth.
+async fn patient_login(app: &TestApp, smartphone_id: &str) -> String {
+    let login = app
+        .gql(
+            None,
+            "mutation($s: String!, $b: Date!) { patientLogin(smartphoneId: $s, birthDate: $b) { token } }",
+            json!({ "s": smartphone_id, "b": "1980-04-01" }),
+        )
+        .await;
+    login["data"]["patientLogin"]["token"].as_str().unwrap_or_else(|| panic!("{login}")).to_owned()
+}
+
+/// How many health reports of `patient` there are, as staff see them.
+async fn report_count(app: &TestApp, token: &str, patient: &str) -> usize {
+    let response = app
+        .gql(Some(token), "query($id: ID!) { patient(id: $id) { healthReports { id } } }", json!({ "id": patient }))
+        .await;
+    response["data"]["patient"]["healthReports"].as_array().map(Vec::len).unwrap_or_else(|| panic!("{response}"))
+}
+
+async fn a_patient_submits_at_most_so_many_health_reports_a_day(backend: Backend) {
+    let clock = Arc::new(ManualClock::default());
+    let app = spawn_app_configured(backend, clock.clone(), |config| {
+        config.max_health_reports_per_day = 3;
+    })
+    .await;
+    let clinic = app.login("clinic1").await;
+    let (patient, smartphone_id) = app.register_patient(&clinic, "ホウコク", json!({})).await;
+    let token = patient_login(&app, &smartphone_id).await;
+    let report = "mutation($input: HealthReportInput!) { submitHealthReport(input: $input) { id byPatient } }";
+    let own = json!({ "input": { "bodyTemperature": 36.8, "spo2": 97, "symptoms": [] } });
+    for _ in 0..3 {
+        let response = app.gql(Some(&token), report, own.clone()).await;
+        assert_eq!(response["data"]["submitHealthReport"]["byPatient"], true, "{response}");
+    }
+    let refused = app.gql(Some(&token), report, own.clone()).await;
+    assert_eq!(error_code(&refused), Some("RATE_LIMITED"), "{refused}");
+    let error = &refused["errors"][0];
+    assert_eq!(error["extensions"]["limit"], "maxHealthReportsPerDay", "{refused}");
+    let retry = error["extensions"]["retryAfterSeconds"].as_u64().unwrap_or(0);
+    assert!((1..=24 * 3600).contains(&retry), "until midnight: {refused}");
+    assert!(error["message"].as_str().unwrap_or_default().contains("at most 3 health reports a day"), "{refused}");
+    let hc1 = app.login("hc1").await;
+    assert_eq!(report_count(&app, &hc1, &patient).await, 3, "the refused report was not kept");
+    // Staff entering a report after a call are not counted.
+    let staff = json!({ "input": { "patientId": patient, "bodyTemperature": 37.1, "symptoms": [] } });
+    let response = app.gql(Some(&hc1), report, staff).await;
+    assert_eq!(response["data"]["submitHealthReport"]["byPatient"], false, "{response}");
+    // The next day, the patient reports again.
+    clock.advance(chrono::Duration::days(1));
+    let token = patient_login(&app, &smartphone_id).await;
+    let response = app.gql(Some(&token), report, own).await;
+    assert!(response["errors"].is_null(), "{response}");
+    let hc1 = app.login("hc1").await;
+    assert_eq!(report_count(&app, &hc1, &patient).await, 5);
 }
