@@ -18,10 +18,11 @@ use sea_orm::{
 };
 
 use super::care::ensure_open;
-use super::{lock_reachable_patient, not_in_future, reachable_patient, require};
+use super::{clinical_moment, lock_reachable_patient, reachable_patient, require};
 use crate::auth::policy::{self, CaseAction, Target};
 use crate::auth::{Principal, Role};
 use crate::config::local_offset;
+use crate::domain::text;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -36,18 +37,16 @@ pub struct NewHealthReport {
     pub reported_at: Option<DateTime<Utc>>,
 }
 
-/// Checks a free-text note: at most `max` characters, no control characters
-/// other than line breaks.
+/// Checks a free-text note (`domain::text::parse_note`): at most `max`
+/// characters (never more than `text::MAX_NOTE`), no control characters
+/// other than line breaks and tabs, no bidirectional controls.
 pub fn parse_note(note: Option<String>, field: &str, max: usize) -> AppResult<Option<String>> {
     let Some(note) = note else { return Ok(None) };
-    let note = note.trim().to_owned();
-    if note.chars().count() > max {
+    let max = max.min(text::MAX_NOTE);
+    if note.trim().chars().count() > max {
         return Err(AppError::bad_input(field, format!("must be at most {max} characters")));
     }
-    if note.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(AppError::bad_input(field, "must not contain control characters"));
-    }
-    Ok((!note.is_empty()).then_some(note))
+    text::parse_note(&note, max).map_err(|why| AppError::bad_input(field, why))
 }
 
 /// Submits a daily health report: by the patient (their own) or by staff
@@ -75,7 +74,7 @@ pub async fn submit_health_report(
     }
     let note = parse_note(input.note, "input.note", 1000)?;
     let now = state.now();
-    let reported_at = not_in_future(input.reported_at.unwrap_or(now), now, "input.reportedAt")?;
+    let reported_at = clinical_moment(input.reported_at.unwrap_or(now), now, "input.reportedAt")?;
     let reporter = if principal.role == Role::Patient { ReporterKind::Patient } else { ReporterKind::Staff };
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = if reporter == ReporterKind::Patient {
@@ -161,7 +160,7 @@ pub async fn record_follow_up_call(
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let note = parse_note(note, "input.note", 2000)?;
     let now = state.now();
-    let called_at = not_in_future(called_at.unwrap_or(now), now, "input.calledAt")?;
+    let called_at = clinical_moment(called_at.unwrap_or(now), now, "input.calledAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
     policy::may_act(principal, CaseAction::FollowUp, Target { patient: &patient, facility: None })?;
@@ -194,13 +193,13 @@ pub async fn record_medical_visit(
     let principal = require(principal)?;
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let name = institution_name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::bad_input("input.institutionName", "must be a name of 1 to 200 characters"));
     }
+    text::check_line(name).map_err(|why| AppError::bad_input("input.institutionName", why))?;
     let now = state.now();
-    if visited_on > now.with_timezone(&local_offset()).date_naive() {
-        return Err(AppError::bad_input("input.visitedOn", "must not be in the future"));
-    }
+    text::check_clinical_day(visited_on, now.with_timezone(&local_offset()).date_naive())
+        .map_err(|why| AppError::bad_input("input.visitedOn", why))?;
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
     policy::may_act(principal, CaseAction::FollowUp, Target { patient: &patient, facility: None })?;

@@ -11,6 +11,7 @@ mod crosstab;
 mod edge;
 mod errors;
 mod federation;
+mod hygiene;
 mod ledger;
 mod lifecycle;
 mod limits;
