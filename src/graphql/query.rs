@@ -78,6 +78,43 @@ impl Query {
         Ok(super::subscription::history(state, principal, after.as_deref(), first).await?)
     }
 
+    /// One patient's daily health reports, newest recorded first (Relay
+    /// connection): every report, for a client that needs more than the
+    /// latest 100 that `Patient.healthReports` answers. Null when the
+    /// patient is not within the caller's reach; the same field rules and
+    /// read audit as the patient's own fields.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, child_complexity)")]
+    async fn health_report_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient's ID.")] patient_id: ID,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<Option<HealthReportConnection>> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let patient_id = parse_id(&patient_id, "patientId")?;
+        let first = page_size(first, 50, state.config.max_page_size)?;
+        let after = after.as_deref().map(|c| decode_kind_cursor("report", c, "after")).transpose()?;
+        let page = services::follow_up::health_report_page(state, principal, patient_id, first, after).await?;
+        let Some((patient, rows, has_next_page)) = page else { return Ok(None) };
+        let personal = crate::auth::policy::may_read_personal(principal, &patient);
+        let page_info = PageInfo {
+            has_next_page,
+            has_previous_page: after.is_some(),
+            start_cursor: rows.first().map(|r| encode_kind_cursor("report", r.id)),
+            end_cursor: rows.last().map(|r| encode_kind_cursor("report", r.id)),
+        };
+        let edges = rows
+            .into_iter()
+            .map(|row| HealthReportEdge {
+                cursor: encode_kind_cursor("report", row.id),
+                node: HealthReport { row, personal },
+            })
+            .collect();
+        Ok(Some(HealthReportConnection { edges, page_info }))
+    }
+
     /// The 47 prefectures in JIS order.
     async fn prefectures(&self, ctx: &Context<'_>) -> Result<Vec<Prefecture>> {
         let principal = signed_in(ctx)?;

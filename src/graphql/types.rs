@@ -582,6 +582,25 @@ impl HealthReport {
     }
 }
 
+/// An item of a patient's health reports with its cursor.
+#[derive(SimpleObject)]
+pub struct HealthReportEdge {
+    /// Opaque cursor of this report; pass it as `after`.
+    pub cursor: String,
+    /// The report.
+    pub node: HealthReport,
+}
+
+/// A page of one patient's health reports, newest recorded first (Relay
+/// connection).
+#[derive(SimpleObject)]
+pub struct HealthReportConnection {
+    /// The page's reports with their cursors.
+    pub edges: Vec<HealthReportEdge>,
+    /// Pagination state.
+    pub page_info: PageInfo,
+}
+
 /// A telephone follow-up of a patient in accommodation or home care.
 pub struct FollowUpCall {
     pub row: follow_up_call::Model,

@@ -147,6 +147,35 @@ async fn within_daily_reports(
     })
 }
 
+/// A page of one patient's health reports, newest recorded first (by ID),
+/// after the report `after`; with whether more follow. `None` when the
+/// patient is not within the caller's reach.
+pub async fn health_report_page(
+    state: &AppState,
+    principal: &Principal,
+    patient_id: i64,
+    first: u64,
+    after: Option<i64>,
+) -> AppResult<Option<(patient::Model, Vec<health_report::Model>, bool)>> {
+    let Some(patient) = super::patients::get(state, principal, patient_id).await? else { return Ok(None) };
+    let mut select = health_report::Entity::find().filter(health_report::Column::PatientId.eq(patient.id));
+    if let Some(after) = after {
+        select = select.filter(health_report::Column::Id.lt(after));
+    }
+    let mut rows = select
+        .order_by_desc(health_report::Column::Id)
+        .limit(first + 1)
+        .into_model::<crate::rows::ByPosition<health_report::Model>>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|row| row.0)
+        .collect::<Vec<_>>();
+    let has_next_page = rows.len() as u64 > first;
+    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    Ok(Some((patient, rows, has_next_page)))
+}
+
 /// Records a follow-up call (reached or not, and its result).
 pub async fn record_follow_up_call(
     state: &AppState,

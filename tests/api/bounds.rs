@@ -19,6 +19,7 @@ both!(
     a_cycle_through_a_patients_lists_is_refused_before_it_runs_on_every_transport,
     the_dashboards_operations_stay_within_the_limits,
     the_lists_of_a_record_answer_their_latest_items,
+    every_health_report_of_a_patient_can_be_paged,
     an_answer_over_the_response_size_limit_is_not_sent_on_any_transport,
     a_cross_tabulation_over_the_cell_limit_is_refused,
     a_patient_submits_at_most_so_many_health_reports_a_day,
@@ -188,6 +189,55 @@ async fn the_lists_of_a_record_answer_their_latest_items(backend: Backend) {
     let response = app.gql(Some(&hc1), lists, json!({ "id": patient })).await;
     assert!(response["errors"].is_null(), "{response}");
     assert_eq!(ids(&response), all[99..].to_vec());
+}
+
+async fn every_health_report_of_a_patient_can_be_paged(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let (patient, _) = app.register_patient(&clinic, "ホウコク レキ", json!({})).await;
+    let hc1 = app.login("hc1").await;
+    let report = "mutation($input: HealthReportInput!) { submitHealthReport(input: $input) { id } }";
+    let mut ids = Vec::new();
+    for (n, temperature) in [36.5, 36.9, 37.4].into_iter().enumerate() {
+        let input = json!({ "patientId": patient, "bodyTemperature": temperature, "symptoms": [],
+                            "note": format!("報告 {n}") });
+        let response = app.gql(Some(&hc1), report, json!({ "input": input })).await;
+        ids.push(
+            response["data"]["submitHealthReport"]["id"].as_str().unwrap_or_else(|| panic!("{response}")).to_owned(),
+        );
+    }
+    let history = "query($p: ID!, $n: Int, $after: String) { healthReportHistory(patientId: $p, first: $n, \
+                   after: $after) { edges { cursor node { id bodyTemperature note } } \
+                   pageInfo { hasNextPage hasPreviousPage endCursor } } }";
+    let first = app.gql(Some(&hc1), history, json!({ "p": patient, "n": 2 })).await;
+    let page = &first["data"]["healthReportHistory"];
+    let seen: Vec<&str> = page["edges"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["node"]["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(seen, vec![ids[2].as_str(), ids[1].as_str()], "newest first: {first}");
+    assert_eq!(page["edges"][0]["node"]["note"], "報告 2", "{first}");
+    assert_eq!(page["pageInfo"]["hasNextPage"], true, "{first}");
+    let after = page["pageInfo"]["endCursor"].clone();
+    let second = app.gql(Some(&hc1), history, json!({ "p": patient, "n": 2, "after": after })).await;
+    let page = &second["data"]["healthReportHistory"];
+    assert_eq!(page["edges"].as_array().map(Vec::len), Some(1), "{second}");
+    assert_eq!(page["edges"][0]["node"]["id"], ids[0].as_str(), "{second}");
+    assert_eq!(page["pageInfo"]["hasNextPage"], false, "{second}");
+    assert_eq!(page["pageInfo"]["hasPreviousPage"], true, "{second}");
+    // Out of reach: null, as `patient` is.
+    let hc3 = app.login("hc3").await;
+    let away = app.gql(Some(&hc3), history, json!({ "p": patient })).await;
+    assert!(away["data"]["healthReportHistory"].is_null() && away["errors"].is_null(), "{away}");
+    for (variables, field) in [
+        (json!({ "p": patient, "after": "not-a-cursor" }), "after"),
+        (json!({ "p": patient, "n": 501 }), "first"),
+        (json!({ "p": "x" }), "patientId"),
+    ] {
+        let refused = app.gql(Some(&hc1), history, variables).await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+        assert_eq!(error_field(&refused), Some(field), "{refused}");
+    }
 }
 
 async fn an_answer_over_the_response_size_limit_is_not_sent_on_any_transport(backend: Backend) {
