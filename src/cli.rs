@@ -112,8 +112,19 @@ pub struct ServeArgs {
     pub no_introspection: bool,
     /// Highest allowed operation complexity (one per field, lists weighted
     /// by their page size).
-    #[arg(long, env = "HERSYS_MAX_COMPLEXITY", default_value_t = 50_000)]
+    #[arg(long, env = "HERSYS_MAX_COMPLEXITY", default_value_t = 1_000_000)]
     pub max_complexity: usize,
+    /// Largest answer of one operation (or batch), in bytes of JSON; a
+    /// larger one is replaced by an error naming the limit.
+    #[arg(long, env = "HERSYS_MAX_RESPONSE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_response_bytes: usize,
+    /// Most cells (before suppression) of one cross-tabulation.
+    #[arg(long, env = "HERSYS_MAX_CROSSTAB_CELLS", default_value_t = crate::services::crosstab::DEFAULT_MAX_CELLS)]
+    pub max_crosstab_cells: usize,
+    /// Most health reports a patient may submit themself in one day
+    /// (Japan time).
+    #[arg(long, env = "HERSYS_MAX_HEALTH_REPORTS_PER_DAY", default_value_t = 24)]
+    pub max_health_reports_per_day: u64,
     /// Deepest allowed operation nesting.
     #[arg(long, env = "HERSYS_MAX_DEPTH", default_value_t = 16)]
     pub max_depth: usize,
@@ -206,6 +217,9 @@ impl ServeArgs {
         config.introspection = !self.no_introspection;
         config.max_complexity = self.max_complexity;
         config.max_depth = self.max_depth;
+        config.max_health_reports_per_day = self.max_health_reports_per_day.max(1);
+        config.max_crosstab_cells = self.max_crosstab_cells.max(1);
+        config.max_response_bytes = self.max_response_bytes.max(1024);
         config.max_aliases = self.max_aliases;
         config.max_root_fields = self.max_root_fields;
         config.max_batch_operations = self.max_batch_operations.max(1);

@@ -43,6 +43,16 @@ pub struct Config {
     pub session_cache: Duration,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest answer of one operation, in bytes (as JSON); a larger one
+    /// is not sent: a `QUERY_TOO_COMPLEX` error naming the limit takes its
+    /// place.
+    pub max_response_bytes: usize,
+    /// Most cells (before suppression) of one `crossTab`; a larger table
+    /// is refused with `QUERY_TOO_COMPLEX`.
+    pub max_crosstab_cells: usize,
+    /// Most health reports a patient may submit themself in one day
+    /// (Japan time); staff entries are not counted.
+    pub max_health_reports_per_day: u64,
     /// Largest `first` of a connection.
     pub max_page_size: u64,
     /// Serve the in-browser IDE on `GET /graphql`.
@@ -133,11 +143,14 @@ impl Config {
             session_absolute_lifetime: Duration::from_secs(12 * 60 * 60),
             session_cache: Duration::from_secs(1),
             max_body_bytes: 256 * 1024,
+            max_response_bytes: 8 * 1024 * 1024,
+            max_crosstab_cells: crate::services::crosstab::DEFAULT_MAX_CELLS,
+            max_health_reports_per_day: 24,
             max_page_size: 500,
             ide: true,
             introspection: true,
             max_depth: 16,
-            max_complexity: 50_000,
+            max_complexity: 1_000_000,
             max_aliases: 50,
             max_root_fields: 20,
             max_batch_operations: 10,

@@ -26,6 +26,14 @@ pub enum AppError {
     Conflict(String),
     /// `RATE_LIMITED`: the caller sends, or falls behind, faster than it may.
     RateLimited(String),
+    /// `RATE_LIMITED` over a bound of the server that `limit` names
+    /// (`extensions.limit`), which lets the same again pass after
+    /// `retry_after` seconds, when known.
+    OverBound { limit: &'static str, message: String, retry_after: Option<u64> },
+    /// `QUERY_TOO_COMPLEX`: the operation, or what it would answer, is over
+    /// a limit of the server that `limit` names (`extensions.limit`); asking
+    /// for less passes.
+    TooComplex { limit: &'static str, message: String },
     /// `INTERNAL`: a fault of the server. The cause is logged (without
     /// personal data); the client learns nothing of it.
     Internal(anyhow::Error),
@@ -81,7 +89,8 @@ impl AppError {
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::NotFound { .. } => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
-            AppError::RateLimited(_) => "RATE_LIMITED",
+            AppError::RateLimited(_) | AppError::OverBound { .. } => "RATE_LIMITED",
+            AppError::TooComplex { .. } => "QUERY_TOO_COMPLEX",
             AppError::Internal(_) => "INTERNAL",
             AppError::Unavailable => "UNAVAILABLE",
             AppError::DeadlineExceeded(_) => "DEADLINE_EXCEEDED",
@@ -93,6 +102,7 @@ impl AppError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             AppError::Unavailable | AppError::DeadlineExceeded(_) => Some(1),
+            AppError::OverBound { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -101,9 +111,11 @@ impl AppError {
     pub fn message(&self) -> String {
         match self {
             AppError::Unauthenticated(why) => (*why).to_owned(),
-            AppError::Forbidden(message) | AppError::Conflict(message) | AppError::RateLimited(message) => {
-                message.clone()
-            }
+            AppError::Forbidden(message)
+            | AppError::Conflict(message)
+            | AppError::RateLimited(message)
+            | AppError::OverBound { message, .. }
+            | AppError::TooComplex { message, .. } => message.clone(),
             AppError::BadInput { field, message } | AppError::NotFound { field, message } => {
                 format!("{field}: {message}")
             }
@@ -115,6 +127,14 @@ impl AppError {
                 deadline.as_millis()
             ),
             AppError::PersistedQueryNotFound => "PersistedQueryNotFound".to_owned(),
+        }
+    }
+
+    /// The limit of the server the request is over, if it is over one.
+    pub fn limit(&self) -> Option<&'static str> {
+        match self {
+            AppError::OverBound { limit, .. } | AppError::TooComplex { limit, .. } => Some(limit),
+            _ => None,
         }
     }
 
@@ -137,11 +157,15 @@ impl From<AppError> for async_graphql::Error {
         }
         let code = error.code();
         let field = error.field().map(str::to_owned);
+        let limit = error.limit();
         let retry_after = error.retry_after();
         async_graphql::Error::new(error.message()).extend_with(|_, extensions| {
             extensions.set("code", code);
             if let Some(field) = field {
                 extensions.set("field", field);
+            }
+            if let Some(limit) = limit {
+                extensions.set("limit", limit);
             }
             if let Some(seconds) = retry_after {
                 extensions.set("retryAfterSeconds", seconds);

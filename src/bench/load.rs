@@ -93,14 +93,16 @@ const TEST_TARGETS: u64 = 3000;
 const HC_USERNAME: &str = "bench-load-hc";
 const ANALYST_USERNAME: &str = "bench-load-analyst";
 
-const DASHBOARD: &str = "query Dashboard($centre: ID!) { patients(first: 100, filter: { healthCentreId: $centre }) { \
+/// The dashboard list of workload (a).
+pub const DASHBOARD: &str = "query Dashboard($centre: ID!) { patients(first: 100, filter: { healthCentreId: $centre }) { \
      edges { node { id caseType careSetting registeredAt \
      tests { id kind result sampledAt resultedAt } \
      hospitalisations { id admittedAt dischargedAt severity icu ventilator ecmo } \
      latestHealthReport { id reportedAt bodyTemperature spo2 symptoms } } } \
      pageInfo { hasNextPage endCursor } } }";
 
-const RECORD: &str = "query Record($id: ID!) { patient(id: $id) { \
+/// One patient's full record, workload (b).
+pub const RECORD: &str = "query Record($id: ID!) { patient(id: $id) { \
      id caseType nameKanji nameKana sex birthDate ageBand address phone email smartphoneId \
      previousSmartphoneId priorInfection previousPatientId \
      prefecture { id code name nameJa } \

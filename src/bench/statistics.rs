@@ -119,7 +119,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         as_of,
         k: None,
     };
-    let (median, max, table) = time(n, || async { crosstab::cross_tab(&db, &request).await.map_err(describe) }).await?;
+    let (median, max, table) =
+        time(n, || async { crosstab::cross_tab(&db, &request, crosstab::DEFAULT_MAX_CELLS).await.map_err(describe) })
+            .await?;
     println!(
         "crossTab week × prefecture × age band × sex, 365 days: median {:.0} ms, max {:.0} ms ({} cells, {} suppressed)",
         ms(median),

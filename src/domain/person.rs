@@ -7,8 +7,8 @@ use chrono::{Datelike, NaiveDate};
 /// Why an input value was refused (the field name is added by the caller).
 pub type Refusal = &'static str;
 
-/// A name in kanji (or any script): non-empty, at most 100 characters, no
-/// control characters.
+/// A name in kanji (or any script): non-empty, at most 100 characters, one
+/// line without control or bidirectional characters (`text::check_line`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
@@ -21,9 +21,7 @@ impl PersonName {
         if name.chars().count() > 100 {
             return Err("must be at most 100 characters");
         }
-        if name.chars().any(char::is_control) {
-            return Err("must not contain control characters");
-        }
+        super::text::check_line(&name)?;
         Ok(PersonName(name))
     }
     pub fn into_inner(self) -> String {
@@ -78,7 +76,8 @@ impl BirthDate {
     }
 }
 
-/// A postal address: free text, at most 300 characters.
+/// A postal address: free text, at most 300 characters, one line without
+/// control or bidirectional characters (`text::check_line`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostalAddress(String);
 
@@ -91,9 +90,7 @@ impl PostalAddress {
         if address.chars().count() > 300 {
             return Err("must be at most 300 characters");
         }
-        if address.chars().any(char::is_control) {
-            return Err("must not contain control characters");
-        }
+        super::text::check_line(&address)?;
         Ok(PostalAddress(address))
     }
     pub fn into_inner(self) -> String {
@@ -131,7 +128,7 @@ impl ContactEmail {
     pub fn parse(raw: &str) -> Result<Self, Refusal> {
         let email = raw.trim();
         let valid = email.len() <= 254
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control() || super::text::is_bidi_control(c))
             && match email.split_once('@') {
                 Some((local, domain)) => {
                     !local.is_empty()

@@ -131,7 +131,7 @@ pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab
         as_of,
         k: arguments.k.map(i64::from),
     };
-    let table = crosstab::cross_tab(&state.db, &request).await?;
+    let table = crosstab::cross_tab(&state.db, &request, state.config.max_crosstab_cells).await?;
     Ok(CrossTab {
         as_of: table.as_of,
         k: i32::try_from(table.k).unwrap_or(i32::MAX),

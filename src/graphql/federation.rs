@@ -52,7 +52,11 @@ pub struct FederationFields;
 impl FederationFields {
     /// Resolves the entities a router asks for, each with the row and field
     /// rules of the caller.
-    #[graphql(name = "_entities", visible = false)]
+    #[graphql(
+        name = "_entities",
+        visible = false,
+        complexity = "super::limits::weigh(representations.len(), child_complexity)"
+    )]
     async fn entities(&self, ctx: &Context<'_>, representations: Vec<Any>) -> Result<Vec<Option<Entity>>> {
         signed_in(ctx)?;
         let resolved = futures_util::future::join_all(

@@ -4,6 +4,13 @@
 //! parsing, so an operation over a limit is refused with `QUERY_TOO_COMPLEX`
 //! before any resolver (or SQL) runs.
 //!
+//! The weights of lists in the complexity count are here too
+//! ([`list_cost`], [`weigh`]): a field counts one, and a list counts its
+//! items' cost times the most items it can answer (the page asked for, or
+//! the list's maximum), so the lists nested in a list multiply. A cycle
+//! (`tests { patient { tests { … } } }`) then costs what it would answer,
+//! and async-graphql's validation refuses it before anything runs.
+//!
 //! The request pipeline parses every operation itself, on every transport,
 //! and checks it with [`DocumentCheck`] (async-graphql then reuses the
 //! parsed document): an extension would put a hook on every field of every
@@ -17,6 +24,27 @@ use std::sync::Arc;
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{BaseType, ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
+
+/// The highest weight one list field can reach in the complexity count.
+/// Every list's weight is capped here so that the count (a `usize` that
+/// async-graphql adds up without checking) cannot overflow whatever the
+/// document: it stays far above any limit a server sets and far below the
+/// sum that would wrap.
+pub const MAX_LIST_WEIGHT: usize = 1 << 40;
+
+/// The complexity of a list field of `items` items whose selection costs
+/// `child` each: `items × child + 1`, capped at [`MAX_LIST_WEIGHT`].
+pub fn weigh(items: usize, child: usize) -> usize {
+    items.max(1).saturating_mul(child).saturating_add(1).min(MAX_LIST_WEIGHT)
+}
+
+/// The complexity of a list field with a page-size argument: `size` items
+/// when asked for (at least one; a size the resolver refuses is refused
+/// there), `default` when not.
+pub fn list_cost(size: Option<i32>, default: usize, child: usize) -> usize {
+    let items = size.map_or(default, |n| usize::try_from(n).unwrap_or(1));
+    weigh(items, child)
+}
 
 /// The limits, from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -125,6 +153,27 @@ impl OperationLimits {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_weigh_by_their_size_and_never_overflow() {
+        assert_eq!(list_cost(Some(10), 20, 3), 31);
+        assert_eq!(list_cost(None, 20, 3), 61);
+        assert_eq!(list_cost(Some(-5), 20, 3), 4);
+        assert_eq!(weigh(0, 7), 8);
+        // Nested lists multiply, up to the cap, and a sum of capped weights
+        // still fits.
+        let mut cost = 1;
+        for _ in 0..32 {
+            cost = weigh(500, cost);
+        }
+        assert_eq!(cost, MAX_LIST_WEIGHT);
+        assert!(MAX_LIST_WEIGHT.checked_mul(1 << 20).is_some());
     }
 }
 

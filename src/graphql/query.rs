@@ -36,7 +36,7 @@ impl Query {
 
     /// The patients within the caller's reach, newest registration first
     /// (Relay connection).
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity + 1")]
+    #[graphql(complexity = "super::limits::list_cost(first, 20, child_complexity)")]
     async fn patients(
         &self,
         ctx: &Context<'_>,
@@ -63,7 +63,7 @@ impl Query {
     /// was away longer than the subscription replays. Continue live with
     /// `positiveResults(after:)` and the last `endCursor`. The same reach,
     /// field rules and read audit as the subscription.
-    #[graphql(complexity = "first.unwrap_or(100).max(1) as usize * child_complexity + 1")]
+    #[graphql(complexity = "super::limits::list_cost(first, 100, child_complexity)")]
     async fn positive_result_history(
         &self,
         ctx: &Context<'_>,
@@ -76,6 +76,43 @@ impl Query {
         let state = state(ctx);
         let first = page_size(first, 100, state.config.max_page_size)?;
         Ok(super::subscription::history(state, principal, after.as_deref(), first).await?)
+    }
+
+    /// One patient's daily health reports, newest recorded first (Relay
+    /// connection): every report, for a client that needs more than the
+    /// latest 100 that `Patient.healthReports` answers. Null when the
+    /// patient is not within the caller's reach; the same field rules and
+    /// read audit as the patient's own fields.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, child_complexity)")]
+    async fn health_report_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient's ID.")] patient_id: ID,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<Option<HealthReportConnection>> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let patient_id = parse_id(&patient_id, "patientId")?;
+        let first = page_size(first, 50, state.config.max_page_size)?;
+        let after = after.as_deref().map(|c| decode_kind_cursor("report", c, "after")).transpose()?;
+        let page = services::follow_up::health_report_page(state, principal, patient_id, first, after).await?;
+        let Some((patient, rows, has_next_page)) = page else { return Ok(None) };
+        let personal = crate::auth::policy::may_read_personal(principal, &patient);
+        let page_info = PageInfo {
+            has_next_page,
+            has_previous_page: after.is_some(),
+            start_cursor: rows.first().map(|r| encode_kind_cursor("report", r.id)),
+            end_cursor: rows.last().map(|r| encode_kind_cursor("report", r.id)),
+        };
+        let edges = rows
+            .into_iter()
+            .map(|row| HealthReportEdge {
+                cursor: encode_kind_cursor("report", row.id),
+                node: HealthReport { row, personal },
+            })
+            .collect();
+        Ok(Some(HealthReportConnection { edges, page_info }))
     }
 
     /// The 47 prefectures in JIS order.
@@ -110,6 +147,7 @@ impl Query {
     /// Patients in accommodation or home care, case open, who have not
     /// reported their health on `date` (default: today, Japan time), within
     /// the caller's reach: the list to phone every morning.
+    #[graphql(complexity = "super::limits::list_cost(first, 500, child_complexity)")]
     async fn patients_not_reported(
         &self,
         ctx: &Context<'_>,
@@ -127,6 +165,7 @@ impl Query {
     /// Patients in accommodation or home care, case open, whose latest health
     /// report shows a warning sign (SpO2 at or below, or temperature at or
     /// above, the configured thresholds: 93% and 38.5 °C by default).
+    #[graphql(complexity = "super::limits::list_cost(first, 500, child_complexity)")]
     async fn patients_with_warning_signs(
         &self,
         ctx: &Context<'_>,
@@ -143,6 +182,7 @@ impl Query {
     /// The audit log, newest first. For system administrators only; reading
     /// it is itself audited.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::list_cost(first, 50, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

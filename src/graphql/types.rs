@@ -166,22 +166,43 @@ impl Patient {
     async fn version(&self) -> i32 {
         self.0.version
     }
-    /// Laboratory tests, oldest sample first.
-    async fn tests(&self, ctx: &Context<'_>) -> Result<Vec<LabTest>> {
+    /// Laboratory tests, oldest sample first: the latest 100, or the
+    /// latest `last`.
+    #[graphql(complexity = "record_list_cost(last, child_complexity)")]
+    async fn tests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the latest this many, 1 to 100 (100 when omitted).")] last: Option<i32>,
+    ) -> Result<Vec<LabTest>> {
+        let last = record_list_size(last)?;
         let rows = load(ctx, TestsOfPatient(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(LabTest).collect())
+        Ok(latest(rows, last).map(LabTest).collect())
     }
-    /// Hospital stays, earliest first.
-    async fn hospitalisations(&self, ctx: &Context<'_>) -> Result<Vec<Hospitalisation>> {
+    /// Hospital stays, earliest first: the latest 100, or the latest
+    /// `last`.
+    #[graphql(complexity = "record_list_cost(last, child_complexity)")]
+    async fn hospitalisations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the latest this many, 1 to 100 (100 when omitted).")] last: Option<i32>,
+    ) -> Result<Vec<Hospitalisation>> {
+        let last = record_list_size(last)?;
         let personal = self.personal_allowed(ctx);
         let rows = load(ctx, HospitalisationsOfPatient(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(|row| Hospitalisation { row, personal }).collect())
+        Ok(latest(rows, last).map(|row| Hospitalisation { row, personal }).collect())
     }
-    /// Daily health reports, earliest first.
-    async fn health_reports(&self, ctx: &Context<'_>) -> Result<Vec<HealthReport>> {
+    /// Daily health reports, earliest first: the latest 100, or the latest
+    /// `last`.
+    #[graphql(complexity = "record_list_cost(last, child_complexity)")]
+    async fn health_reports(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the latest this many, 1 to 100 (100 when omitted).")] last: Option<i32>,
+    ) -> Result<Vec<HealthReport>> {
+        let last = record_list_size(last)?;
         let personal = self.personal_allowed(ctx);
         let rows = load(ctx, HealthReportsOfPatient(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(|row| HealthReport { row, personal }).collect())
+        Ok(latest(rows, last).map(|row| HealthReport { row, personal }).collect())
     }
     /// The most recent daily health report, if any.
     async fn latest_health_report(&self, ctx: &Context<'_>) -> Result<Option<HealthReport>> {
@@ -189,15 +210,29 @@ impl Patient {
         let row = load(ctx, LatestHealthReportOfPatient(self.0.id)).await?.flatten();
         Ok(row.map(|row| HealthReport { row, personal }))
     }
-    /// Medical care received during accommodation or home care.
-    async fn medical_visits(&self, ctx: &Context<'_>) -> Result<Vec<MedicalVisit>> {
+    /// Medical care received during accommodation or home care, earliest
+    /// first: the latest 100, or the latest `last`.
+    #[graphql(complexity = "record_list_cost(last, child_complexity)")]
+    async fn medical_visits(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the latest this many, 1 to 100 (100 when omitted).")] last: Option<i32>,
+    ) -> Result<Vec<MedicalVisit>> {
+        let last = record_list_size(last)?;
         let rows = load(ctx, MedicalVisitsOfPatient(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(MedicalVisit).collect())
+        Ok(latest(rows, last).map(MedicalVisit).collect())
     }
-    /// Changes of the responsible health centre, earliest first.
-    async fn transfers(&self, ctx: &Context<'_>) -> Result<Vec<Transfer>> {
+    /// Changes of the responsible health centre, earliest first: the latest
+    /// 100, or the latest `last`.
+    #[graphql(complexity = "record_list_cost(last, child_complexity)")]
+    async fn transfers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the latest this many, 1 to 100 (100 when omitted).")] last: Option<i32>,
+    ) -> Result<Vec<Transfer>> {
+        let last = record_list_size(last)?;
         let rows = load(ctx, TransfersOfPatient(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(Transfer).collect())
+        Ok(latest(rows, last).map(Transfer).collect())
     }
     /// The organisation whose staff created the record: the registering
     /// facility's own, or a health centre entering on its behalf.
@@ -205,12 +240,52 @@ impl Patient {
         let account = load_required(ctx, AccountById(self.0.registered_by_account_id)).await?;
         organisation(ctx, account.organisation_id).await
     }
-    /// Telephone follow-ups, earliest first.
-    async fn follow_up_calls(&self, ctx: &Context<'_>) -> Result<Vec<FollowUpCall>> {
+    /// Telephone follow-ups, earliest first: the latest 100, or the latest
+    /// `last`.
+    #[graphql(complexity = "record_list_cost(last, child_complexity)")]
+    async fn follow_up_calls(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the latest this many, 1 to 100 (100 when omitted).")] last: Option<i32>,
+    ) -> Result<Vec<FollowUpCall>> {
+        let last = record_list_size(last)?;
         let personal = self.personal_allowed(ctx);
         let rows = load(ctx, FollowUpCallsOfPatient(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(|row| FollowUpCall { row, personal }).collect())
+        Ok(latest(rows, last).map(|row| FollowUpCall { row, personal }).collect())
     }
+}
+
+/// Most items a list of a patient's record (tests, stays, health reports,
+/// calls, visits, transfers) or of a stay (conditions) answers: its latest
+/// ones, in the list's order. It is also the weight of such a list in the
+/// complexity count when `last` is not given.
+pub const MAX_RECORD_LIST: usize = 100;
+
+/// How many items a list of a record answers: `last` (1 to
+/// [`MAX_RECORD_LIST`]), or the maximum.
+fn record_list_size(last: Option<i32>) -> std::result::Result<usize, AppError> {
+    match last {
+        None => Ok(MAX_RECORD_LIST),
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_RECORD_LIST).contains(n))
+            .ok_or_else(|| AppError::bad_input("last", format!("must be between 1 and {MAX_RECORD_LIST}"))),
+    }
+}
+
+/// The complexity of a list of a record: its items' cost times `last` (at
+/// most the maximum: a larger one is refused when the field resolves), or
+/// times the maximum.
+fn record_list_cost(last: Option<i32>, child: usize) -> usize {
+    let last = last.map(|n| n.min(i32::try_from(MAX_RECORD_LIST).unwrap_or(i32::MAX)));
+    super::limits::list_cost(last, MAX_RECORD_LIST, child)
+}
+
+/// The last `count` of `rows`, in their order.
+fn latest<T>(mut rows: Vec<T>, count: usize) -> std::vec::IntoIter<T> {
+    let skip = rows.len().saturating_sub(count);
+    rows.drain(..skip);
+    rows.into_iter()
 }
 
 /// A laboratory test of a patient.
@@ -377,11 +452,18 @@ impl Hospitalisation {
     async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
         Ok(Patient(load_required(ctx, PatientById(self.row.patient_id)).await?))
     }
-    /// Condition entries, earliest first.
-    async fn conditions(&self, ctx: &Context<'_>) -> Result<Vec<ConditionEntry>> {
+    /// Condition entries, earliest first: the latest 100, or the latest
+    /// `last`.
+    #[graphql(complexity = "record_list_cost(last, child_complexity)")]
+    async fn conditions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the latest this many, 1 to 100 (100 when omitted).")] last: Option<i32>,
+    ) -> Result<Vec<ConditionEntry>> {
+        let last = record_list_size(last)?;
         let rows = load(ctx, ConditionsOfHospitalisation(self.row.id)).await?.unwrap_or_default();
         let patient_id = self.row.patient_id;
-        Ok(rows.into_iter().map(|row| ConditionEntry { row, personal: self.personal, patient_id }).collect())
+        Ok(latest(rows, last).map(|row| ConditionEntry { row, personal: self.personal, patient_id }).collect())
     }
 }
 
@@ -498,6 +580,25 @@ impl HealthReport {
     async fn reported_at(&self) -> DateTime<Utc> {
         self.row.reported_at
     }
+}
+
+/// An item of a patient's health reports with its cursor.
+#[derive(SimpleObject)]
+pub struct HealthReportEdge {
+    /// Opaque cursor of this report; pass it as `after`.
+    pub cursor: String,
+    /// The report.
+    pub node: HealthReport,
+}
+
+/// A page of one patient's health reports, newest recorded first (Relay
+/// connection).
+#[derive(SimpleObject)]
+pub struct HealthReportConnection {
+    /// The page's reports with their cursors.
+    pub edges: Vec<HealthReportEdge>,
+    /// Pagination state.
+    pub page_info: PageInfo,
 }
 
 /// A telephone follow-up of a patient in accommodation or home care.

@@ -189,6 +189,9 @@ pub fn server_error(error: &AppError) -> ServerError {
     if let Some(field) = error.field() {
         extensions.set("field", field);
     }
+    if let Some(limit) = error.limit() {
+        extensions.set("limit", limit);
+    }
     if let Some(seconds) = error.retry_after() {
         extensions.set("retryAfterSeconds", seconds);
     }
@@ -216,6 +219,72 @@ fn to_json(response: &impl serde::Serialize) -> String {
     serde_json::to_string(response).unwrap_or_else(|_| {
         r#"{"data":null,"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_owned()
     })
+}
+
+/// Bytes written up to a limit; a write past it fails, so that an answer
+/// over the limit is never held whole.
+struct Bounded {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + bytes.len() > self.limit {
+            return Err(std::io::Error::other("over the response size limit"));
+        }
+        self.bytes.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The response as JSON if it takes at most `limit` bytes.
+fn to_json_within(response: &Response, limit: usize) -> Option<String> {
+    let mut out = Bounded { bytes: Vec::new(), limit };
+    serde_json::to_writer(&mut out, response).ok()?;
+    String::from_utf8(out.bytes).ok()
+}
+
+/// Stage [`Stage::Shaping`], last step: the response as JSON, or, when it
+/// would take more than `limit` bytes (`maxResponseBytes`), an answer that
+/// says so in its place. The operation has run (a mutation made its
+/// change); only its answer is withheld.
+fn to_json_capped(response: &Response, limit: usize) -> String {
+    to_json_within(response, limit).unwrap_or_else(|| to_json(&Response::from_errors(vec![too_large(limit)])))
+}
+
+/// The error of an answer over the response size limit.
+fn too_large(limit: usize) -> ServerError {
+    server_error(&AppError::TooComplex {
+        limit: "maxResponseBytes",
+        message: format!(
+            "the answer would be larger than {limit} bytes (maxResponseBytes) and was not sent (the operation ran: \
+             a mutation made its change); ask for less, e.g. smaller pages (first, last) or fewer fields"
+        ),
+    })
+}
+
+/// A batch's answers as one JSON array of at most `limit` bytes: an answer
+/// that does not fit in what the earlier ones left is replaced by the
+/// refusal that says so.
+fn batch_json_capped(responses: &[Response], limit: usize) -> String {
+    let mut body = String::from("[");
+    for (index, response) in responses.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        let left = limit.saturating_sub(body.len() + 1);
+        match to_json_within(response, left) {
+            Some(json) => body.push_str(&json),
+            None => body.push_str(&to_json(&Response::from_errors(vec![too_large(limit)]))),
+        }
+    }
+    body.push(']');
+    body
 }
 
 /// The pipeline of one server.
@@ -469,11 +538,12 @@ impl Pipeline {
             }
         }
         let succeeded = !is_batch && responses.iter().all(|r| r.errors.is_empty());
+        let max_bytes = config.max_response_bytes;
         let answer = if is_batch {
-            Answer { verdict: Verdict::Executed, retry_after: None, body: to_json(&responses) }
+            Answer { verdict: Verdict::Executed, retry_after: None, body: batch_json_capped(&responses, max_bytes) }
         } else {
             match responses.into_iter().next() {
-                Some(response) => single_answer(response),
+                Some(response) => single_answer(response, max_bytes),
                 None => Answer::from_app_error(&AppError::Internal(anyhow::anyhow!("no response"))),
             }
         };
@@ -568,7 +638,7 @@ impl Pipeline {
 /// validate) or its first error is the server's (an outage, the deadline, a
 /// fault), so that transports can say so (a 400, or a 503 with
 /// `Retry-After`).
-fn single_answer(response: Response) -> Answer {
+fn single_answer(response: Response, max_bytes: usize) -> Answer {
     let never_ran = !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
     let server_failed =
         response.errors.first().is_some_and(|e| matches!(code_of(e), "UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INTERNAL"));
@@ -578,7 +648,7 @@ fn single_answer(response: Response) -> Answer {
         _ => Verdict::Executed,
     };
     let retry_after = response.errors.first().and_then(retry_after_of);
-    Answer { verdict, retry_after, body: to_json(&response) }
+    Answer { verdict, retry_after, body: to_json_capped(&response, max_bytes) }
 }
 
 /// The outcome of an executed answer for the metrics: `OK`, or the first

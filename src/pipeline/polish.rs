@@ -853,8 +853,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_int_out_of_range_is_named_by_the_path_or_by_the_document() {
-        let expected = input(Some("first"), &format!("first: expected {INT}"));
-        let executed = r#"{ patientsNotReported(first: 99999999999) { id } }"#;
+        // An argument the complexity count does not read is refused when
+        // its field runs, at the field's path.
+        let expected = input(Some("expectedVersion"), &format!("expectedVersion: expected {INT}"));
+        let executed =
+            r#"mutation { setCareSetting(patientId: "1", setting: HOME, expectedVersion: 99999999999) { id } }"#;
         assert_eq!(polished(executed, serde_json::json!({})).await, [expected]);
         // Refused by the complexity count, with neither a path nor the
         // argument's name: only the document tells.

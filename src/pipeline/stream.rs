@@ -34,7 +34,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 use tokio::sync::OwnedRwLockReadGuard;
 
 use super::admission::{self, Admitted};
-use super::{Answer, Origin, Pipeline, Verdict, code_of, persisted_refusal, server_error, to_json};
+use super::{Answer, Origin, Pipeline, Verdict, code_of, persisted_refusal, server_error, to_json, to_json_capped};
 use crate::auth::Principal;
 use crate::auth::revocation::SessionWatch;
 use crate::error::AppError;
@@ -288,7 +288,8 @@ impl Pipeline {
                             },
                             None => None,
                         };
-                        yield Delivery { payload: to_json(&*response), permit, session_ended: false };
+                        let payload = to_json_capped(response, app.config.max_response_bytes);
+                        yield Delivery { payload, permit, session_ended: false };
                     }
                     Step::SessionEnded => {
                         if let Some(watch) = &watch {

@@ -13,7 +13,7 @@ use entity::{
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
-use super::{PatientLock, lock_reachable_patient, not_in_future, patient_appends, require, versioned_update};
+use super::{PatientLock, clinical_moment, lock_reachable_patient, patient_appends, require, versioned_update};
 use crate::auth::policy::{self, CaseAction, Target};
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
@@ -139,7 +139,7 @@ pub async fn admit(
     let account_id = staff_account(principal)?;
     let organisation_id = principal.organisation_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
-    let admitted_at = not_in_future(admitted_at.unwrap_or(now), now, "admittedAt")?;
+    let admitted_at = clinical_moment(admitted_at.unwrap_or(now), now, "admittedAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let (patient, lock) = lock_reachable_patient(&txn, principal, patient_id, "patientId").await?;
     let hospital = facility::Entity::find_by_id(facility_id)
@@ -276,7 +276,7 @@ pub async fn record_condition(
     let principal = require(principal)?;
     let account_id = staff_account(principal)?;
     let now = state.now();
-    let observed_at = not_in_future(input.observed_at.unwrap_or(now), now, "observedAt")?;
+    let observed_at = clinical_moment(input.observed_at.unwrap_or(now), now, "observedAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let (stay, _patient, lock) = open_stay_for_treatment(&txn, principal, hospitalisation_id).await?;
     if observed_at < stay.admitted_at {
@@ -332,7 +332,7 @@ pub async fn discharge(
     let principal = require(principal)?;
     let account_id = staff_account(principal)?;
     let now = state.now();
-    let discharged_at = not_in_future(discharged_at.unwrap_or(now), now, "dischargedAt")?;
+    let discharged_at = clinical_moment(discharged_at.unwrap_or(now), now, "dischargedAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let (stay, _patient, lock) = open_stay_for_treatment(&txn, principal, hospitalisation_id).await?;
     if discharged_at < stay.admitted_at {
@@ -367,7 +367,7 @@ pub async fn record_outcome(
     let principal = require(principal)?;
     let account_id = staff_account(principal)?;
     let now = state.now();
-    let outcome_at = not_in_future(outcome_at.unwrap_or(now), now, "outcomeAt")?;
+    let outcome_at = clinical_moment(outcome_at.unwrap_or(now), now, "outcomeAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let (patient, lock) = lock_reachable_patient(&txn, principal, patient_id, "patientId").await?;
     policy::may_act(principal, CaseAction::RecordOutcome, Target { patient: &patient, facility: None })?;

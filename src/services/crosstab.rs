@@ -12,6 +12,11 @@
 //! Cells counting fewer than `k` people are suppressed, and so many more
 //! (complementary suppression) that no suppressed cell can be worked out
 //! from the published cells and the totals of any row or column.
+//!
+//! A table has at most a configured number of cells (before suppression):
+//! the grouped statement reads one more than that, and a table over it is
+//! refused. Sorting and suppression run on a blocking thread, off the
+//! async workers, so that a request's deadline stops waiting for them.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +35,10 @@ pub const DEFAULT_K: i64 = 5;
 
 /// Largest date range of one cross-tabulation, in days.
 pub const MAX_DAYS: i64 = 366;
+
+/// Most cells of one cross-tabulation by default (`--max-crosstab-cells`):
+/// a year by week, prefecture, age band and sex is about 29,000.
+pub const DEFAULT_MAX_CELLS: usize = 50_000;
 
 /// What a cross-tabulation can be broken down by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,7 +153,12 @@ fn column(dimension: Dimension) -> &'static str {
 
 /// The grouped counts: one statement over the ledger of cases, one row per
 /// non-empty cell. Areas are grouped by ID and named after grouping.
-fn grouped_statement(backend: DbBackend, request: &Request, dimensions: &[Dimension]) -> sea_orm::Statement {
+fn grouped_statement(
+    backend: DbBackend,
+    request: &Request,
+    dimensions: &[Dimension],
+    row_limit: usize,
+) -> sea_orm::Statement {
     let mut sql = Sql::new(backend);
     let mut inner = Vec::new();
     let mut outer = Vec::new();
@@ -218,6 +232,7 @@ fn grouped_statement(backend: DbBackend, request: &Request, dimensions: &[Dimens
         sql.push(" GROUP BY ").push(&grouped.join(", "));
     }
     sql.push(" HAVING SUM(c.delta) <> 0) g").push(&joins);
+    sql.push(&format!(" LIMIT {}", row_limit.min(i64::MAX as usize)));
     sql.build()
 }
 
@@ -350,16 +365,33 @@ pub fn suppress<K: Ord + Clone>(keys: &[Vec<K>], counts: &[i64], k: i64) -> Vec<
     suppressed
 }
 
-/// The cross-tabulation of a request; `validate` is applied first.
-pub async fn cross_tab(db: &impl ConnectionTrait, request: &Request) -> AppResult<CrossTab> {
+/// The cross-tabulation of a request, of at most `max_cells` cells (else
+/// refused with `QUERY_TOO_COMPLEX`, limit `maxCrossTabCells`); `validate`
+/// is applied first.
+pub async fn cross_tab(db: &impl ConnectionTrait, request: &Request, max_cells: usize) -> AppResult<CrossTab> {
     let (dimensions, k) = validate(request)?;
-    let statement = grouped_statement(db.get_database_backend(), request, &dimensions);
-    let mut rows = db
-        .query_all_raw(statement)
-        .await?
-        .iter()
-        .map(|row| read_row(row, &dimensions))
-        .collect::<AppResult<Vec<Row>>>()?;
+    let statement = grouped_statement(db.get_database_backend(), request, &dimensions, max_cells.saturating_add(1));
+    let grouped = db.query_all_raw(statement).await?;
+    if grouped.len() > max_cells {
+        return Err(AppError::TooComplex {
+            limit: "maxCrossTabCells",
+            message: format!(
+                "the table would have more than {max_cells} cells (maxCrossTabCells): choose fewer dimensions, \
+                 WEEK instead of DAY, a shorter range or a filter"
+            ),
+        });
+    }
+    let as_of = request.as_of;
+    // Dropped by a request past its deadline, the task still ends on its
+    // own (bounded by `max_cells`); nothing waits for it.
+    tokio::task::spawn_blocking(move || tabulate(&grouped, dimensions, k, as_of))
+        .await
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("the cross-tabulation task failed: {error}")))?
+}
+
+/// Reads, sorts and suppresses the grouped cells.
+fn tabulate(grouped: &[QueryResult], dimensions: Vec<Dimension>, k: i64, as_of: DateTime<Utc>) -> AppResult<CrossTab> {
+    let mut rows = grouped.iter().map(|row| read_row(row, &dimensions)).collect::<AppResult<Vec<Row>>>()?;
     rows.retain(|row| row.n > 0);
     rows.sort_by(|a, b| a.key.cmp(&b.key));
     let keys: Vec<Vec<Option<Part>>> = rows.iter().map(|r| r.key.clone()).collect();
@@ -370,7 +402,7 @@ pub async fn cross_tab(db: &impl ConnectionTrait, request: &Request) -> AppResul
         .zip(suppressed)
         .map(|(row, suppressed)| Cell { count: (!suppressed).then_some(row.n), suppressed, ..row.cell })
         .collect();
-    Ok(CrossTab { as_of: request.as_of, k, dimensions, cells })
+    Ok(CrossTab { as_of, k, dimensions, cells })
 }
 
 #[cfg(test)]

@@ -2,18 +2,27 @@
 //! medical visits during care, and the two lists staff work through every
 //! morning (who has not reported today, whose latest report shows warning
 //! signs).
+//!
+//! A patient submits at most `max_health_reports_per_day` reports of their
+//! own a day (Japan time, by when they were recorded); the next is refused
+//! with `RATE_LIMITED` (limit `maxHealthReportsPerDay`) until midnight.
+//! Reports staff enter after a call are not counted.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{CareSetting, ReporterKind};
 use entity::{follow_up_call, health_report, medical_visit, patient};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
 use super::care::ensure_open;
-use super::{not_in_future, reachable_patient, require};
+use super::{clinical_moment, lock_reachable_patient, reachable_patient, require};
 use crate::auth::policy::{self, CaseAction, Target};
 use crate::auth::{Principal, Role};
 use crate::config::local_offset;
+use crate::domain::text;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -28,18 +37,16 @@ pub struct NewHealthReport {
     pub reported_at: Option<DateTime<Utc>>,
 }
 
-/// Checks a free-text note: at most `max` characters, no control characters
-/// other than line breaks.
+/// Checks a free-text note (`domain::text::parse_note`): at most `max`
+/// characters (never more than `text::MAX_NOTE`), no control characters
+/// other than line breaks and tabs, no bidirectional controls.
 pub fn parse_note(note: Option<String>, field: &str, max: usize) -> AppResult<Option<String>> {
     let Some(note) = note else { return Ok(None) };
-    let note = note.trim().to_owned();
-    if note.chars().count() > max {
+    let max = max.min(text::MAX_NOTE);
+    if note.trim().chars().count() > max {
         return Err(AppError::bad_input(field, format!("must be at most {max} characters")));
     }
-    if note.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(AppError::bad_input(field, "must not contain control characters"));
-    }
-    Ok((!note.is_empty()).then_some(note))
+    text::parse_note(&note, max).map_err(|why| AppError::bad_input(field, why))
 }
 
 /// Submits a daily health report: by the patient (their own) or by staff
@@ -67,14 +74,24 @@ pub async fn submit_health_report(
     }
     let note = parse_note(input.note, "input.note", 1000)?;
     let now = state.now();
-    let reported_at = not_in_future(input.reported_at.unwrap_or(now), now, "input.reportedAt")?;
+    let reported_at = clinical_moment(input.reported_at.unwrap_or(now), now, "input.reportedAt")?;
+    let reporter = if principal.role == Role::Patient { ReporterKind::Patient } else { ReporterKind::Staff };
     let txn = crate::db::begin_write(&state.db).await?;
-    let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
+    let patient = if reporter == ReporterKind::Patient {
+        // The patient's row is held until the commit, so that two reports
+        // sent at once are counted one after the other.
+        lock_reachable_patient(&txn, principal, patient_id, "input.patientId").await?.0
+    } else {
+        reachable_patient(&txn, principal, patient_id, "input.patientId").await?
+    };
     policy::may_act(principal, CaseAction::SubmitHealthReport, Target { patient: &patient, facility: None })?;
     ensure_open(&patient, "a health report")?;
+    if reporter == ReporterKind::Patient {
+        within_daily_reports(&txn, state.config.max_health_reports_per_day, patient.id, now).await?;
+    }
     let report = health_report::ActiveModel {
         patient_id: Set(patient.id),
-        reporter: Set(if principal.role == Role::Patient { ReporterKind::Patient } else { ReporterKind::Staff }),
+        reporter: Set(reporter),
         reported_by_account_id: Set(principal.account_id),
         body_temperature: Set((input.body_temperature * 10.0).round() / 10.0),
         spo2: Set(input.spo2),
@@ -100,6 +117,65 @@ pub async fn submit_health_report(
     Ok(report)
 }
 
+/// Refuses a patient's own report once `most` of theirs were recorded on
+/// the day (Japan time) of `now`; the refusal says when the next may be
+/// sent.
+async fn within_daily_reports(
+    db: &impl ConnectionTrait,
+    most: u64,
+    patient_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let (start, end) = day_bounds(now.with_timezone(&local_offset()).date_naive());
+    let sent = health_report::Entity::find()
+        .filter(health_report::Column::PatientId.eq(patient_id))
+        .filter(health_report::Column::Reporter.eq(ReporterKind::Patient))
+        .filter(health_report::Column::RecordedAt.gte(start))
+        .filter(health_report::Column::RecordedAt.lt(end))
+        .count(db)
+        .await?;
+    if sent < most {
+        return Ok(());
+    }
+    Err(AppError::OverBound {
+        limit: "maxHealthReportsPerDay",
+        message: format!(
+            "a patient may submit at most {most} health reports a day (maxHealthReportsPerDay); the next can be \
+             sent after midnight, Japan time"
+        ),
+        retry_after: Some(Ord::max(u64::try_from((end - now).num_seconds()).unwrap_or(0), 1)),
+    })
+}
+
+/// A page of one patient's health reports, newest recorded first (by ID),
+/// after the report `after`; with whether more follow. `None` when the
+/// patient is not within the caller's reach.
+pub async fn health_report_page(
+    state: &AppState,
+    principal: &Principal,
+    patient_id: i64,
+    first: u64,
+    after: Option<i64>,
+) -> AppResult<Option<(patient::Model, Vec<health_report::Model>, bool)>> {
+    let Some(patient) = super::patients::get(state, principal, patient_id).await? else { return Ok(None) };
+    let mut select = health_report::Entity::find().filter(health_report::Column::PatientId.eq(patient.id));
+    if let Some(after) = after {
+        select = select.filter(health_report::Column::Id.lt(after));
+    }
+    let mut rows = select
+        .order_by_desc(health_report::Column::Id)
+        .limit(first + 1)
+        .into_model::<crate::rows::ByPosition<health_report::Model>>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|row| row.0)
+        .collect::<Vec<_>>();
+    let has_next_page = rows.len() as u64 > first;
+    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    Ok(Some((patient, rows, has_next_page)))
+}
+
 /// Records a follow-up call (reached or not, and its result).
 pub async fn record_follow_up_call(
     state: &AppState,
@@ -113,7 +189,7 @@ pub async fn record_follow_up_call(
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let note = parse_note(note, "input.note", 2000)?;
     let now = state.now();
-    let called_at = not_in_future(called_at.unwrap_or(now), now, "input.calledAt")?;
+    let called_at = clinical_moment(called_at.unwrap_or(now), now, "input.calledAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
     policy::may_act(principal, CaseAction::FollowUp, Target { patient: &patient, facility: None })?;
@@ -146,13 +222,13 @@ pub async fn record_medical_visit(
     let principal = require(principal)?;
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let name = institution_name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::bad_input("input.institutionName", "must be a name of 1 to 200 characters"));
     }
+    text::check_line(name).map_err(|why| AppError::bad_input("input.institutionName", why))?;
     let now = state.now();
-    if visited_on > now.with_timezone(&local_offset()).date_naive() {
-        return Err(AppError::bad_input("input.visitedOn", "must not be in the future"));
-    }
+    text::check_clinical_day(visited_on, now.with_timezone(&local_offset()).date_naive())
+        .map_err(|why| AppError::bad_input("input.visitedOn", why))?;
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
     policy::may_act(principal, CaseAction::FollowUp, Target { patient: &patient, facility: None })?;

@@ -116,12 +116,12 @@ pub fn parse_id(raw: &str, field: &str) -> AppResult<i64> {
     raw.trim().parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| AppError::bad_input(field, "is not a valid ID"))
 }
 
-/// Refuses a moment after `now` (with a minute of grace for clock skew
-/// between the client and the server).
-pub fn not_in_future(at: DateTime<Utc>, now: DateTime<Utc>, field: &str) -> AppResult<DateTime<Utc>> {
-    if at > now + chrono::Duration::minutes(1) {
-        return Err(AppError::bad_input(field, "must not be in the future"));
-    }
+/// The moment of a clinical event from a client, refused (naming `field`)
+/// unless plausible: not after `now` (with a minute of grace for clock skew
+/// between the client and the server) and not before 1 December 2019
+/// (`domain::text::check_clinical_moment`).
+pub fn clinical_moment(at: DateTime<Utc>, now: DateTime<Utc>, field: &str) -> AppResult<DateTime<Utc>> {
+    crate::domain::text::check_clinical_moment(at, now).map_err(|why| AppError::bad_input(field, why))?;
     Ok(at)
 }
 

@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrai
 
 use super::appends::Appends;
 use super::statistics::Sql;
-use super::{lock_reachable_patient, not_in_future, patient_appends, require, versioned_update};
+use super::{clinical_moment, lock_reachable_patient, patient_appends, require, versioned_update};
 use crate::auth::policy::{CaseAction, Target};
 use crate::auth::{Principal, Role, policy};
 use crate::error::{AppError, AppResult};
@@ -36,7 +36,7 @@ pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewT
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let organisation_id = principal.organisation_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
-    let sampled_at = not_in_future(input.sampled_at.unwrap_or(now), now, "input.sampledAt")?;
+    let sampled_at = clinical_moment(input.sampled_at.unwrap_or(now), now, "input.sampledAt")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let (patient, lock) = lock_reachable_patient(&txn, principal, input.patient_id, "input.patientId").await?;
     let facility = testing_facility(&txn, principal, input.facility_id).await?;
@@ -109,7 +109,7 @@ pub async fn record_result(
     if patient.outcome.is_some() {
         return Err(AppError::conflict("the case has ended; its tests can no longer change"));
     }
-    let resulted_at = not_in_future(resulted_at.unwrap_or(now), now, "resultedAt")?;
+    let resulted_at = clinical_moment(resulted_at.unwrap_or(now), now, "resultedAt")?;
     if resulted_at < test.sampled_at {
         return Err(AppError::bad_input("resultedAt", "must not be before the sample was taken"));
     }

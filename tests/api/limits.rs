@@ -42,10 +42,17 @@ async fn too_deep_too_complex_or_too_wide_operations_are_refused_before_any_sql(
             "tests { patient { ".repeat(8),
             "} } ".repeat(8)
         ),
-        // Four pages of 500 with many fields: the lists weigh by their size.
+        // Four pages of 500 with many fields and every stay's conditions:
+        // the lists weigh by their size, the nested ones multiplied.
         format!(
             "{{ {} }}",
-            (0..4).map(|i| format!("p{i}: patients(first: 500) {{ {node} }}")).collect::<Vec<_>>().join(" ")
+            (0..4)
+                .map(|i| format!(
+                    "p{i}: patients(first: 500) {{ {} }}",
+                    node.replace(" tests {", " hospitalisations { conditions { id } } tests {")
+                ))
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
         // 21 root fields.
         format!("{{ {} }}", (0..21).map(|i| format!("f{i}: me {{ username }}")).collect::<Vec<_>>().join(" ")),

@@ -5,11 +5,13 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod bounds;
 mod cases;
 mod crosstab;
 mod edge;
 mod errors;
 mod federation;
+mod hygiene;
 mod insider;
 mod ledger;
 mod lifecycle;

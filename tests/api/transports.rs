@@ -205,7 +205,7 @@ fn parse(text: &str) -> Value {
 
 /// What one operation got back, whatever carried it.
 #[derive(Debug, Default)]
-struct Reply {
+pub(crate) struct Reply {
     /// The HTTP status (`POST`, and Server-Sent Events).
     status: Option<u16>,
     retry_after: Option<String>,
@@ -226,16 +226,16 @@ struct Reply {
 
 impl Reply {
     /// The refusal's errors, then those of the first result.
-    fn errors(&self) -> Vec<&Value> {
+    pub(crate) fn errors(&self) -> Vec<&Value> {
         let first = self.payloads.first().and_then(|p| p["errors"].as_array()).into_iter().flatten();
         self.refusal.iter().chain(first).collect()
     }
 
-    fn first_error(&self) -> Value {
+    pub(crate) fn first_error(&self) -> Value {
         self.errors().first().map(|error| (*error).clone()).unwrap_or(Value::Null)
     }
 
-    fn first_code(&self) -> Option<String> {
+    pub(crate) fn first_code(&self) -> Option<String> {
         self.errors().iter().find_map(|error| error["extensions"]["code"].as_str().map(str::to_owned))
     }
 
@@ -244,7 +244,7 @@ impl Reply {
     }
 
     /// The data of the first result.
-    fn data(&self) -> &Value {
+    pub(crate) fn data(&self) -> &Value {
         self.payloads.first().map(|p| &p["data"]).unwrap_or(&Value::Null)
     }
 
@@ -256,7 +256,7 @@ impl Reply {
 
 /// Sends one operation over `transport` and waits for all of its answer;
 /// over a WebSocket on a connection of its own.
-async fn send(app: &TestApp, transport: Transport, token: Option<&str>, body: Value) -> Reply {
+pub(crate) async fn send(app: &TestApp, transport: Transport, token: Option<&str>, body: Value) -> Reply {
     match transport {
         Transport::Http => post(app, token, &body).await,
         Transport::TransportWs | Transport::LegacyWs => match Socket::open(app, transport, token).await {
@@ -618,7 +618,7 @@ fn assert_answered_once(transport: Transport, reply: &Reply) {
 /// `POST` answers 200 (`application/json`) with no data, Server-Sent Events
 /// a JSON answer with the status of a request error, a WebSocket an `error`
 /// message (followed by `complete` in the legacy protocol).
-fn assert_refused_before_running(transport: Transport, reply: &Reply, stream_status: u16) {
+pub(crate) fn assert_refused_before_running(transport: Transport, reply: &Reply, stream_status: u16) {
     match transport {
         Transport::Http => {
             assert_eq!(reply.status, Some(200), "{reply:?}");
@@ -1238,6 +1238,7 @@ async fn limits_hold_on_every_transport(backend: Backend) {
     let fields = "id caseType nameKanji nameKana sex birthDate ageBand address phone email smartphoneId \
                   previousSmartphoneId priorInfection careSetting outcome registeredAt version";
     let node = format!("edges {{ node {{ {fields} tests {{ id kind result }} responsibleHealthCentre {{ code }} }} }}");
+    let node = node.replace(" tests {", " hospitalisations { conditions { id } } tests {");
     let too_complex = format!(
         "{{ {} }}",
         (0..4).map(|i| format!("p{i}: patients(first: 500) {{ {node} }}")).collect::<Vec<_>>().join(" ")
