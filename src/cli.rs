@@ -169,6 +169,14 @@ pub struct ServeArgs {
     /// manifest (Apollo's JSON format).
     #[arg(long, env = "HERSYS_SAFELIST")]
     pub safelist: Option<std::path::PathBuf>,
+    /// Most password hashes and verifications (argon2id) running at once
+    /// (default: one per core).
+    #[arg(long, env = "HERSYS_PASSWORD_CONCURRENCY")]
+    pub password_concurrency: Option<usize>,
+    /// Milliseconds a sign-in or password change waits for its turn at the
+    /// password work before it is refused with RATE_LIMITED.
+    #[arg(long, env = "HERSYS_PASSWORD_WAIT_MS", default_value_t = 2000)]
+    pub password_wait_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +227,10 @@ impl ServeArgs {
         config.cors_allowed_origins =
             self.cors_allow_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
         config.persisted_queries = !self.no_persisted_queries;
+        if let Some(concurrency) = self.password_concurrency {
+            config.password_concurrency = concurrency.max(1);
+        }
+        config.password_wait = std::time::Duration::from_millis(self.password_wait_ms);
         if let Some(path) = &self.safelist {
             let manifest = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the safelist {}", path.display()))?;
@@ -287,8 +299,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let clock = std::sync::Arc::new(crate::clock::SystemClock);
             let hub = std::sync::Arc::new(crate::events::EventHub::new(1));
             let background_queries = Default::default();
+            let passwords = std::sync::Arc::new(crate::auth::password::Gate::new(
+                config.password_concurrency,
+                config.password_wait,
+            ));
             let state = crate::state::AppState {
                 db,
+                passwords,
                 config: std::sync::Arc::new(config),
                 queries,
                 background_queries,

@@ -75,6 +75,11 @@ pub struct Config {
     pub lockout_window: Duration,
     /// How long a locked account stays locked.
     pub lockout_duration: Duration,
+    /// Most password hashes and verifications running at once.
+    pub password_concurrency: usize,
+    /// Longest a sign-in (or password change) waits for its turn at the
+    /// password work before it is refused with `RATE_LIMITED`.
+    pub password_wait: Duration,
     /// Events a live subscriber may fall behind before it is told and
     /// disconnected (it resumes with its cursor).
     pub subscriber_buffer: usize,
@@ -144,6 +149,8 @@ impl Config {
             lockout_threshold: 5,
             lockout_window: Duration::from_secs(15 * 60),
             lockout_duration: Duration::from_secs(15 * 60),
+            password_concurrency: cores(),
+            password_wait: Duration::from_secs(2),
             subscriber_buffer: 256,
             outbox_poll_interval: Duration::from_millis(500),
             session_check_interval: Duration::from_secs(60),
@@ -171,6 +178,10 @@ pub fn local_offset() -> chrono::FixedOffset {
 /// A pool a few times the core count keeps the cores busy while some
 /// connections wait on the disk, without queueing work inside the database.
 fn default_pool_size() -> u32 {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
-    (cores * 4).clamp(4, 32)
+    (cores() as u32 * 4).clamp(4, 32)
+}
+
+/// The cores this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }

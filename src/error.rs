@@ -26,6 +26,10 @@ pub enum AppError {
     Conflict(String),
     /// `RATE_LIMITED`: the caller sends, or falls behind, faster than it may.
     RateLimited(String),
+    /// `RATE_LIMITED` with `retryAfterSeconds`: refused for now, not for
+    /// what was sent (the server's password work is saturated, or the
+    /// client's address has failed to sign in too often).
+    RetryLater { message: String, seconds: u64 },
     /// `INTERNAL`: a fault of the server. The cause is logged (without
     /// personal data); the client learns nothing of it.
     Internal(anyhow::Error),
@@ -81,7 +85,7 @@ impl AppError {
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::NotFound { .. } => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
-            AppError::RateLimited(_) => "RATE_LIMITED",
+            AppError::RateLimited(_) | AppError::RetryLater { .. } => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL",
             AppError::Unavailable => "UNAVAILABLE",
             AppError::DeadlineExceeded(_) => "DEADLINE_EXCEEDED",
@@ -93,6 +97,7 @@ impl AppError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             AppError::Unavailable | AppError::DeadlineExceeded(_) => Some(1),
+            AppError::RetryLater { seconds, .. } => Some((*seconds).max(1)),
             _ => None,
         }
     }
@@ -101,9 +106,10 @@ impl AppError {
     pub fn message(&self) -> String {
         match self {
             AppError::Unauthenticated(why) => (*why).to_owned(),
-            AppError::Forbidden(message) | AppError::Conflict(message) | AppError::RateLimited(message) => {
-                message.clone()
-            }
+            AppError::Forbidden(message)
+            | AppError::Conflict(message)
+            | AppError::RateLimited(message)
+            | AppError::RetryLater { message, .. } => message.clone(),
             AppError::BadInput { field, message } | AppError::NotFound { field, message } => {
                 format!("{field}: {message}")
             }

@@ -30,30 +30,31 @@ pub struct NewSession {
     pub principal: Principal,
 }
 
-/// Signs a staff account in.
+/// Signs a staff account in. The password is checked first, whatever the
+/// account's state; a wrong one is counted (and may lock the account), and
+/// a right one goes on only if the account is not locked by then.
 pub async fn login(state: &AppState, username: &str, password_text: &str) -> AppResult<NewSession> {
-    let now = state.now();
     let found = account::Entity::find().filter(account::Column::Username.eq(username.trim())).one(&state.db).await?;
     let Some(account) = found else {
         // Same work as a real check, so timing does not reveal usernames.
-        let _ = verify_blocking(password_text.to_owned(), password::decoy_hash().to_owned()).await;
+        verify_blocking(state, password_text, password::decoy_hash()).await?;
         return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
     };
-    let locked = account.locked_until.is_some_and(|until| until > now);
-    let matches = verify_blocking(password_text.to_owned(), account.password_hash.clone()).await;
-    if locked || account.disabled_at.is_some() || !matches {
-        if !matches && !locked {
-            record_failure(state, &account, now).await?;
+    let matches = verify_blocking(state, password_text, &account.password_hash).await?;
+    let now = state.now();
+    let refused = if !matches {
+        let count = super::lockout::account_failed(&state.db, &state.config, account.id, now).await?;
+        if count.just_locked(state.config.lockout_threshold) {
+            tracing::warn!(account_id = account.id, "account locked after repeated failed sign-ins");
         }
+        true
+    } else {
+        account.disabled_at.is_some() || !super::lockout::account_succeeded(&state.db, account.id, now).await?
+    };
+    if refused {
         super::audit::record_account_event(&state.db, account.id, "LOGIN_REFUSED", now).await?;
-        tracing::info!(account_id = account.id, locked, "sign-in refused");
+        tracing::info!(account_id = account.id, "sign-in refused");
         return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
-    }
-    if account.failed_logins != 0 || account.locked_until.is_some() {
-        let mut active: account::ActiveModel = account.clone().into();
-        active.failed_logins = Set(0);
-        active.locked_until = Set(None);
-        active.update(&state.db).await?;
     }
     let organisation = organisation::Entity::find_by_id(account.organisation_id)
         .one(&state.db)
@@ -239,27 +240,11 @@ async fn open_session(
     Ok((token, session))
 }
 
-async fn record_failure(state: &AppState, account: &account::Model, now: DateTime<Utc>) -> AppResult<()> {
-    let config = &state.config;
-    let window = Duration::from_std(config.lockout_window).unwrap_or(Duration::minutes(15));
-    let recent = account.last_failed_login_at.is_some_and(|at| at + window > now);
-    let failures = if recent { account.failed_logins + 1 } else { 1 };
-    let mut active: account::ActiveModel = account.clone().into();
-    active.failed_logins = Set(failures);
-    active.last_failed_login_at = Set(Some(now));
-    if failures >= config.lockout_threshold {
-        let duration = Duration::from_std(config.lockout_duration).unwrap_or(Duration::minutes(15));
-        active.locked_until = Set(Some(now + duration));
-        tracing::warn!(account_id = account.id, "account locked after repeated failed sign-ins");
-    }
-    active.update(&state.db).await?;
-    Ok(())
-}
-
-/// argon2 is CPU-bound for tens of milliseconds: keep it off the async
-/// workers.
-async fn verify_blocking(password_text: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || password::verify(&password_text, &hash)).await.unwrap_or(false)
+/// argon2 is CPU-bound for tens of milliseconds: it runs off the async
+/// workers, within the bound of the password gate (`RATE_LIMITED` when no
+/// turn comes in time).
+async fn verify_blocking(state: &AppState, password_text: &str, hash: &str) -> AppResult<bool> {
+    state.passwords.verify(password_text.to_owned(), hash.to_owned()).await
 }
 
 pub fn staff_principal(
@@ -325,7 +310,7 @@ pub async fn change_password(state: &AppState, principal: &Principal, current: &
         .one(&state.db)
         .await?
         .ok_or(AppError::Unauthenticated("the account no longer exists"))?;
-    if !verify_blocking(current.to_owned(), account.password_hash.clone()).await {
+    if !verify_blocking(state, current, &account.password_hash).await? {
         return Err(AppError::bad_input("currentPassword", "is not the account's password"));
     }
     crate::domain::password_policy::check(&account.username, new)
@@ -333,7 +318,7 @@ pub async fn change_password(state: &AppState, principal: &Principal, current: &
     if current == new {
         return Err(AppError::bad_input("newPassword", "must differ from the current password"));
     }
-    let hash = hash_blocking(new.to_owned()).await?;
+    let hash = hash_blocking(state, new).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let mut active: account::ActiveModel = account.into();
     active.password_hash = Set(hash);
@@ -347,11 +332,8 @@ pub async fn change_password(state: &AppState, principal: &Principal, current: &
     Ok(())
 }
 
-async fn hash_blocking(password_text: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || password::hash(&password_text))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing task failed: {e}")))?
-        .map_err(AppError::Internal)
+async fn hash_blocking(state: &AppState, password_text: &str) -> AppResult<String> {
+    state.passwords.hash(password_text.to_owned()).await
 }
 
 fn require_admin(principal: &Principal) -> AppResult<()> {
@@ -403,7 +385,7 @@ pub async fn create_account(
     if organisation::Entity::find_by_id(organisation_id).one(&state.db).await?.is_none() {
         return Err(AppError::not_found("organisationId", "no organisation has this ID"));
     }
-    let hash = hash_blocking(password_text.to_owned()).await?;
+    let hash = hash_blocking(state, password_text).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     if account::Entity::find().filter(account::Column::Username.eq(username)).one(&txn).await?.is_some() {
         return Err(AppError::conflict("username: an account with this username exists"));

@@ -10,6 +10,7 @@ pub mod crosstab;
 pub mod demo;
 pub mod follow_up;
 pub mod idempotency;
+pub mod lockout;
 pub mod patients;
 pub mod reference;
 pub mod statistics;

@@ -18,6 +18,7 @@ mod matrix;
 mod readme;
 mod scope;
 mod security;
+mod signin;
 mod statistics;
 mod subscriptions;
 mod transports;

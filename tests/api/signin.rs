@@ -1,0 +1,124 @@
+//! Guessing credentials: what bounds it, and that the rightful owner still
+//! signs in. Staff lockout counted in one statement, the password work
+//! under its bound, a password change that is no oracle, patients' sign-in
+//! locks per smartphone ID and per address, and each account's own
+//! sessions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hersys::clock::ManualClock;
+
+use futures_util::future::join_all;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::helpers::{Backend, DEMO_PASSWORD, TestApp, error_code, spawn_app_configured};
+
+both!(
+    a_hundred_concurrent_wrong_passwords_all_count_and_lock_the_account,
+    password_work_beyond_its_bound_is_refused_with_rate_limited_and_counts_nothing,
+);
+
+const LOGIN: &str = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }";
+
+/// A direct connection to the gateway's database, to read what the API
+/// does not show.
+async fn database(app: &TestApp) -> DatabaseConnection {
+    Database::connect(app.database_url.as_str()).await.expect("direct connection")
+}
+
+/// One integer the statement `sql` selects as `n`.
+async fn number(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await;
+    row.ok().flatten().and_then(|row| row.try_get::<i64>("", "n").ok()).unwrap_or_else(|| panic!("no number: {sql}"))
+}
+
+async fn failed_logins(db: &DatabaseConnection, username: &str) -> i64 {
+    number(db, &format!("SELECT CAST(failed_logins AS BIGINT) AS n FROM accounts WHERE username = '{username}'")).await
+}
+
+/// Posts a sign-in and answers the status, the `Retry-After` header and the
+/// body.
+async fn post_login(app: &TestApp, username: &str, password: &str) -> (u16, Option<String>, Value) {
+    let body = json!({ "query": LOGIN, "variables": { "u": username, "p": password } });
+    let response = app.client.post(app.url("/graphql")).json(&body).send().await.expect("sent");
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (status, retry_after, response.json().await.expect("a JSON body"))
+}
+
+async fn password_work_beyond_its_bound_is_refused_with_rate_limited_and_counts_nothing(backend: Backend) {
+    let app = spawn_app_configured(backend, Default::default(), |config| {
+        config.password_concurrency = 1;
+        config.password_wait = Duration::from_millis(1);
+        config.lockout_threshold = 1_000;
+    })
+    .await;
+    let answers = join_all((0..30).map(|_| post_login(&app, "hc2", "not-the-password"))).await;
+    let checked = answers.iter().filter(|(_, _, body)| error_code(body) == Some("UNAUTHENTICATED")).count();
+    let busy: Vec<_> = answers.iter().filter(|(_, _, body)| error_code(body) == Some("RATE_LIMITED")).collect();
+    assert_eq!(checked + busy.len(), answers.len(), "{answers:?}");
+    assert!(checked >= 1, "the first in line is checked: {answers:?}");
+    assert!(!busy.is_empty(), "one turn at a time, one millisecond of waiting: some are refused: {answers:?}");
+    for (status, retry_after, body) in busy {
+        assert_eq!(*status, 429, "{body}");
+        assert_eq!(retry_after.as_deref(), Some("1"), "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["retryAfterSeconds"], 1, "{body}");
+        assert!(body["data"].is_null(), "{body}");
+    }
+    // Only the attempts that were checked count towards the lock.
+    let db = database(&app).await;
+    assert_eq!(failed_logins(&db, "hc2").await, checked as i64);
+    // The turns are free again afterwards.
+    let (_, _, fine) = post_login(&app, "hc2", DEMO_PASSWORD).await;
+    assert!(fine["data"]["login"]["token"].is_string(), "{fine}");
+    assert_eq!(failed_logins(&db, "hc2").await, 0, "a sign-in resets the count");
+}
+
+/// The `lockedUntil` of a staff account, as administrators see it.
+async fn locked_until(app: &TestApp, username: &str) -> Value {
+    let admin = app.login("admin1").await;
+    let accounts = app.gql(Some(&admin), "{ accounts { username lockedUntil } }", json!({})).await;
+    accounts["data"]["accounts"]
+        .as_array()
+        .and_then(|list| list.iter().find(|a| a["username"] == username))
+        .map(|a| a["lockedUntil"].clone())
+        .unwrap_or_else(|| panic!("no account {username}: {accounts}"))
+}
+
+async fn a_hundred_concurrent_wrong_passwords_all_count_and_lock_the_account(backend: Backend) {
+    let clock = Arc::new(ManualClock::default());
+    let app = spawn_app_configured(backend, clock.clone(), |config| {
+        // Every attempt reaches the check: no rate limit, and a long wait
+        // for a turn at the password work.
+        config.rate_limit_per_address = None;
+        config.rate_limit_per_account = None;
+        config.password_wait = Duration::from_secs(120);
+    })
+    .await;
+    let answers = join_all((0..100).map(|_| post_login(&app, "hc2", "not-the-password"))).await;
+    let first = &answers[0].2;
+    for (_, _, body) in &answers {
+        assert_eq!(error_code(body), Some("UNAUTHENTICATED"), "{body}");
+        assert_eq!(body["errors"][0]["message"], first["errors"][0]["message"], "{body}");
+    }
+    let db = database(&app).await;
+    assert_eq!(failed_logins(&db, "hc2").await, 100, "every failure counted, none lost");
+    assert!(locked_until(&app, "hc2").await.is_string(), "locked");
+    // The right password is refused now, with the same answer.
+    let (_, _, right) = post_login(&app, "hc2", DEMO_PASSWORD).await;
+    assert_eq!(error_code(&right), Some("UNAUTHENTICATED"), "{right}");
+    assert_eq!(right["errors"][0]["message"], first["errors"][0]["message"]);
+    assert_eq!(failed_logins(&db, "hc2").await, 100, "the right password is not a failure");
+    // The lock runs out: a failure then starts a new count (one, not the
+    // hundred-and-first, so no lock), and the right password signs in.
+    clock.advance(chrono::Duration::minutes(16));
+    post_login(&app, "hc2", "not-the-password").await;
+    assert_eq!(failed_logins(&db, "hc2").await, 1);
+    assert!(locked_until(&app, "hc2").await.is_null());
+    let (_, _, later) = post_login(&app, "hc2", DEMO_PASSWORD).await;
+    assert!(later["data"]["login"]["token"].is_string(), "{later}");
+    assert_eq!(failed_logins(&db, "hc2").await, 0);
+}
