@@ -274,6 +274,10 @@ impl Mutation {
     }
 
     /// Changes the caller's password. The account's other sessions end.
+    /// The new password is checked against the rules first
+    /// (BAD_USER_INPUT, `newPassword`); then a wrong current password
+    /// counts as a failed sign-in, which may lock the account, and is
+    /// refused with FORBIDDEN, as is any change while the account is locked.
     async fn change_password(
         &self,
         ctx: &Context<'_>,

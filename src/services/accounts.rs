@@ -303,20 +303,39 @@ pub async fn logout_everywhere(state: &AppState, principal: &Principal) -> AppRe
 
 /// Changes the caller's own password. Every other session of the account
 /// ends; the current one stays.
+///
+/// The new password's rules are checked first: what they answer says
+/// nothing of the current password. Then the current password is checked
+/// like a sign-in: a wrong one counts as a failed sign-in (and may lock the
+/// account), and a locked account changes nothing even with the right one;
+/// both get the same answer.
 pub async fn change_password(state: &AppState, principal: &Principal, current: &str, new: &str) -> AppResult<()> {
+    const REFUSED: &str = "the password was not changed: the current password is wrong, or the account is locked after repeated failed sign-ins";
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("patients have no password"))?;
-    let now = state.now();
     let account = account::Entity::find_by_id(account_id)
         .one(&state.db)
         .await?
         .ok_or(AppError::Unauthenticated("the account no longer exists"))?;
-    if !verify_blocking(state, current, &account.password_hash).await? {
-        return Err(AppError::bad_input("currentPassword", "is not the account's password"));
-    }
     crate::domain::password_policy::check(&account.username, new)
         .map_err(|why| AppError::bad_input("newPassword", why))?;
     if current == new {
         return Err(AppError::bad_input("newPassword", "must differ from the current password"));
+    }
+    let matches = verify_blocking(state, current, &account.password_hash).await?;
+    let now = state.now();
+    let refused = if !matches {
+        let count = super::lockout::account_failed(&state.db, &state.config, account_id, now).await?;
+        if count.just_locked(state.config.lockout_threshold) {
+            tracing::warn!(account_id, "account locked after repeated wrong current passwords");
+        }
+        true
+    } else {
+        !super::lockout::account_succeeded(&state.db, account_id, now).await?
+    };
+    if refused {
+        super::audit::record(&state.db, principal, "CHANGE_PASSWORD_REFUSED", None, &[], now).await?;
+        tracing::info!(account_id, "password change refused");
+        return Err(AppError::forbidden(REFUSED));
     }
     let hash = hash_blocking(state, new).await?;
     let txn = crate::db::begin_write(&state.db).await?;

@@ -14,10 +14,11 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, DEMO_PASSWORD, TestApp, error_code, spawn_app_configured};
+use crate::helpers::{Backend, DEMO_PASSWORD, TestApp, error_code, error_field, spawn_app_configured};
 
 both!(
     a_hundred_concurrent_wrong_passwords_all_count_and_lock_the_account,
+    a_password_change_checks_the_new_password_first_and_counts_a_wrong_current_one,
     password_work_beyond_its_bound_is_refused_with_rate_limited_and_counts_nothing,
 );
 
@@ -121,4 +122,79 @@ async fn a_hundred_concurrent_wrong_passwords_all_count_and_lock_the_account(bac
     let (_, _, later) = post_login(&app, "hc2", DEMO_PASSWORD).await;
     assert!(later["data"]["login"]["token"].is_string(), "{later}");
     assert_eq!(failed_logins(&db, "hc2").await, 0);
+}
+
+const CHANGE: &str = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+
+/// The actions of the audit entries of an account, oldest first.
+async fn audited_actions(app: &TestApp, username: &str) -> Vec<String> {
+    let admin = app.login("admin1").await;
+    let accounts = app.gql(Some(&admin), "{ accounts { id username } }", json!({})).await;
+    let id = accounts["data"]["accounts"]
+        .as_array()
+        .and_then(|list| list.iter().find(|a| a["username"] == username))
+        .map(|a| a["id"].clone())
+        .unwrap_or_else(|| panic!("no account {username}: {accounts}"));
+    let log = app
+        .gql(
+            Some(&admin),
+            "query($a: ID) { auditLog(accountId: $a, first: 500) { edges { node { action } } } }",
+            json!({ "a": id }),
+        )
+        .await;
+    let mut actions: Vec<String> = log["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("an audit log: {log}"))
+        .iter()
+        .filter_map(|edge| edge["node"]["action"].as_str().map(str::to_owned))
+        .collect();
+    actions.reverse();
+    actions
+}
+
+async fn a_password_change_checks_the_new_password_first_and_counts_a_wrong_current_one(backend: Backend) {
+    let clock = Arc::new(ManualClock::default());
+    let app = spawn_app_configured(backend, clock.clone(), |_| {}).await;
+    let db = database(&app).await;
+    let session = app.login("hc3").await;
+    // A new password against the rules is refused for that, whatever the
+    // current password: the answer tells nothing about it, and nothing is
+    // counted.
+    for current in [DEMO_PASSWORD, "a wrong guess"] {
+        let refused = app.gql(Some(&session), CHANGE, json!({ "c": current, "n": "short" })).await;
+        assert_eq!((error_code(&refused), error_field(&refused)), (Some("BAD_USER_INPUT"), Some("newPassword")));
+        assert!(refused["errors"][0]["message"].as_str().is_some_and(|m| m.starts_with("newPassword:")), "{refused}");
+    }
+    assert_eq!(failed_logins(&db, "hc3").await, 0);
+
+    // A wrong current password is a failed sign-in, audited, with an
+    // answer that does not say more.
+    let new = json!({ "c": "a wrong guess", "n": "a long and unusual phrase" });
+    let wrong = app.gql(Some(&session), CHANGE, new.clone()).await;
+    assert_eq!(error_code(&wrong), Some("FORBIDDEN"), "{wrong}");
+    assert_eq!(error_field(&wrong), None, "{wrong}");
+    assert_eq!(failed_logins(&db, "hc3").await, 1);
+    assert!(audited_actions(&app, "hc3").await.contains(&"CHANGE_PASSWORD_REFUSED".to_owned()));
+
+    // Five lock the account: the right current password is then refused
+    // with the same answer, and so is signing in.
+    for _ in 0..4 {
+        app.gql(Some(&session), CHANGE, new.clone()).await;
+    }
+    assert_eq!(failed_logins(&db, "hc3").await, 5);
+    assert!(locked_until(&app, "hc3").await.is_string());
+    let right = app.gql(Some(&session), CHANGE, json!({ "c": DEMO_PASSWORD, "n": "a long and unusual phrase" })).await;
+    assert_eq!(error_code(&right), Some("FORBIDDEN"), "{right}");
+    assert_eq!(right["errors"][0]["message"], wrong["errors"][0]["message"]);
+    let (_, _, signing_in) = post_login(&app, "hc3", DEMO_PASSWORD).await;
+    assert_eq!(error_code(&signing_in), Some("UNAUTHENTICATED"), "{signing_in}");
+
+    // Once the lock has run out, the owner changes the password.
+    clock.advance(chrono::Duration::minutes(16));
+    let changed =
+        app.gql(Some(&session), CHANGE, json!({ "c": DEMO_PASSWORD, "n": "a long and unusual phrase" })).await;
+    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
+    assert_eq!(failed_logins(&db, "hc3").await, 0);
+    let (_, _, fine) = post_login(&app, "hc3", "a long and unusual phrase").await;
+    assert!(fine["data"]["login"]["token"].is_string(), "{fine}");
 }
