@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::scalars::Date;
 
 use super::admin::StaffAccount;
-use super::context::{principal, signed_in, state};
+use super::context::{client, principal, signed_in, state};
 use super::enums::{CareSetting, Outcome, Severity, TestResult};
 use super::inputs::{FollowUpCallInput, HealthReportInput, MedicalVisitInput, RecordTestInput, RegisterPatientInput};
 use super::types::*;
@@ -25,7 +25,7 @@ impl Mutation {
         #[graphql(desc = "The account's username.")] username: String,
         #[graphql(desc = "The account's password.", secret)] password: String,
     ) -> Result<Session> {
-        let opened = services::accounts::login(state(ctx), &username, &password).await?;
+        let opened = services::accounts::login(state(ctx), client(ctx), &username, &password).await?;
         Ok(Session { token: opened.token, expires_at: opened.session.expires_at, principal: opened.principal })
     }
 
@@ -38,7 +38,7 @@ impl Mutation {
         smartphone_id: String,
         #[graphql(desc = "The patient's date of birth.", secret)] birth_date: Date,
     ) -> Result<Session> {
-        let opened = services::accounts::patient_login(state(ctx), &smartphone_id, birth_date.0).await?;
+        let opened = services::accounts::patient_login(state(ctx), client(ctx), &smartphone_id, birth_date.0).await?;
         Ok(Session { token: opened.token, expires_at: opened.session.expires_at, principal: opened.principal })
     }
 

@@ -30,7 +30,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, Response, ServerError, Value};
 
-use crate::auth::principal::{Caller, Refused};
+use crate::auth::principal::{Caller, Client, Refused};
 use crate::error::AppError;
 use crate::graphql::loaders::AppLoader;
 use crate::graphql::{HersysSchema, documents::DocumentCache, limits::DocumentCheck};
@@ -119,6 +119,8 @@ pub struct Origin {
     pub transport: Transport,
     /// The client's address (behind a trusted proxy, the forwarded one).
     pub address: Option<IpAddr>,
+    /// The `User-Agent` header of the request (of a WebSocket's upgrade).
+    pub user_agent: Option<String>,
     pub credentials: Credentials,
     /// The `Idempotency-Key` header (`POST` only).
     pub idempotency_key: Option<String>,
@@ -266,15 +268,28 @@ impl Pipeline {
 
     /// Stage [`Stage::Caller`]: who the credentials name, looked up now.
     pub async fn caller(&self, credentials: &Credentials) -> Result<Caller, AppError> {
+        let refused = |why| Caller { refused: Some(why), ..Caller::default() };
         Ok(match credentials {
             Credentials::None => Caller::default(),
-            Credentials::Malformed => Caller { principal: None, refused: Some(Refused::Malformed) },
+            Credentials::Malformed => refused(Refused::Malformed),
             Credentials::Bearer(token) => match crate::services::accounts::resolve(&self.app, token).await? {
-                Lookup::Live(principal) => Caller { principal: Some(principal), refused: None },
-                Lookup::Ended => Caller { principal: None, refused: Some(Refused::Ended) },
-                Lookup::Unknown => Caller { principal: None, refused: Some(Refused::Unknown) },
+                Lookup::Live(principal) => Caller { principal: Some(principal), ..Caller::default() },
+                Lookup::Ended => refused(Refused::Ended),
+                Lookup::Unknown => refused(Refused::Unknown),
             },
         })
+    }
+
+    /// [`Stage::Caller`] for an operation from `origin`: the caller, with
+    /// where the operation comes from (for sessions it opens and the audit
+    /// entries it writes).
+    async fn caller_from(&self, origin: &Origin) -> Result<Caller, AppError> {
+        let mut caller = self.caller(&origin.credentials).await?;
+        caller.client = Client::new(origin.address, origin.user_agent.as_deref());
+        if let Some(principal) = &mut caller.principal {
+            principal.address = origin.address;
+        }
+        Ok(caller)
     }
 
     /// Stage [`Stage::RateLimit`]: takes `operations` tokens for the
@@ -343,7 +358,7 @@ impl Pipeline {
             ));
         }
         // Stage: caller.
-        let caller = match self.caller(&origin.credentials).await {
+        let caller = match self.caller_from(origin).await {
             Ok(caller) => caller,
             Err(error) => return Answer::from_app_error(&error),
         };

@@ -11,9 +11,11 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set,
 };
 
+use crate::auth::principal::Client;
 use crate::auth::{Principal, Role, password, session as tokens};
 use crate::domain::SmartphoneId;
 use crate::error::{AppError, AppResult};
+use crate::services::audit::SignInAttempt;
 use crate::state::AppState;
 
 /// `last_seen_at` is refreshed at most this often, so that reads do not
@@ -33,7 +35,7 @@ pub struct NewSession {
 /// Signs a staff account in. The password is checked first, whatever the
 /// account's state; a wrong one is counted (and may lock the account), and
 /// a right one goes on only if the account is not locked by then.
-pub async fn login(state: &AppState, username: &str, password_text: &str) -> AppResult<NewSession> {
+pub async fn login(state: &AppState, client: &Client, username: &str, password_text: &str) -> AppResult<NewSession> {
     let found = account::Entity::find().filter(account::Column::Username.eq(username.trim())).one(&state.db).await?;
     let Some(account) = found else {
         // Same work as a real check, so timing does not reveal usernames.
@@ -52,7 +54,8 @@ pub async fn login(state: &AppState, username: &str, password_text: &str) -> App
         account.disabled_at.is_some() || !super::lockout::account_succeeded(&state.db, account.id, now).await?
     };
     if refused {
-        super::audit::record_account_event(&state.db, account.id, "LOGIN_REFUSED", now).await?;
+        let attempt = SignInAttempt { account_id: Some(account.id), patient_id: None, address: client.address };
+        super::audit::record_refused_sign_in(&state.db, attempt, "LOGIN_REFUSED", now).await?;
         tracing::info!(account_id = account.id, "sign-in refused");
         return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
     }
@@ -60,8 +63,9 @@ pub async fn login(state: &AppState, username: &str, password_text: &str) -> App
         .one(&state.db)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account without organisation")))?;
-    let (token, session) = open_session(state, Some(account.id), None, now).await?;
-    let principal = staff_principal(&session, &account, &organisation);
+    let (token, session) = open_session(state, client, Some(account.id), None, now).await?;
+    let mut principal = staff_principal(&session, &account, &organisation);
+    principal.address = client.address;
     super::audit::record(&state.db, &principal, "LOGIN", None, &[], now).await?;
     tracing::info!(account_id = account.id, session_id = session.id, "signed in");
     Ok(NewSession { token, session, principal })
@@ -69,7 +73,12 @@ pub async fn login(state: &AppState, username: &str, password_text: &str) -> App
 
 /// Signs a patient in with their smartphone input ID and date of birth.
 /// Ended cases (an outcome is recorded) can no longer sign in.
-pub async fn patient_login(state: &AppState, smartphone_id: &str, birth_date: NaiveDate) -> AppResult<NewSession> {
+pub async fn patient_login(
+    state: &AppState,
+    client: &Client,
+    smartphone_id: &str,
+    birth_date: NaiveDate,
+) -> AppResult<NewSession> {
     const REFUSED: &str = "the smartphone input ID or date of birth is wrong, or the case has ended";
     let id = SmartphoneId::parse(smartphone_id).map_err(|why| AppError::bad_input("smartphoneId", why))?;
     let now = state.now();
@@ -78,8 +87,9 @@ pub async fn patient_login(state: &AppState, smartphone_id: &str, birth_date: Na
         tracing::info!("patient sign-in refused");
         return Err(AppError::Unauthenticated(REFUSED));
     };
-    let (token, session) = open_session(state, None, Some(patient.id), now).await?;
-    let principal = patient_principal(session.id, patient.id, session.expires_at);
+    let (token, session) = open_session(state, client, None, Some(patient.id), now).await?;
+    let mut principal = patient_principal(session.id, patient.id, session.expires_at);
+    principal.address = client.address;
     super::audit::record(&state.db, &principal, "PATIENT_LOGIN", Some(patient.id), &[], now).await?;
     tracing::info!(patient_id = patient.id, session_id = session.id, "patient signed in");
     Ok(NewSession { token, session, principal })
@@ -208,6 +218,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Lookup> {
             prefecture_id: row.prefecture_id,
             patient_id: None,
             operation: None,
+            address: None,
             session_expires_at: row.expires_at,
         },
         _ => return Ok(Lookup::Ended),
@@ -219,6 +230,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Lookup> {
 
 async fn open_session(
     state: &AppState,
+    client: &Client,
     account_id: Option<i64>,
     patient_id: Option<i64>,
     now: DateTime<Utc>,
@@ -233,6 +245,8 @@ async fn open_session(
         last_seen_at: Set(now),
         expires_at: Set(now + lifetime),
         revoked_at: Set(None),
+        client_address: Set(client.address.map(|address| address.to_string())),
+        user_agent: Set(client.user_agent.clone()),
         ..Default::default()
     }
     .insert(&state.db)
@@ -263,6 +277,7 @@ pub fn staff_principal(
         prefecture_id: organisation.prefecture_id,
         patient_id: None,
         operation: None,
+        address: None,
         session_expires_at: session.expires_at,
     }
 }
@@ -279,6 +294,7 @@ fn patient_principal(session_id: i64, patient_id: i64, session_expires_at: DateT
         prefecture_id: None,
         patient_id: Some(patient_id),
         operation: None,
+        address: None,
         session_expires_at,
     }
 }

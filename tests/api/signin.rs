@@ -19,6 +19,7 @@ use crate::helpers::{Backend, DEMO_PASSWORD, TestApp, error_code, error_field, s
 both!(
     a_hundred_concurrent_wrong_passwords_all_count_and_lock_the_account,
     a_password_change_checks_the_new_password_first_and_counts_a_wrong_current_one,
+    audit_entries_and_sessions_record_where_each_request_came_from,
     password_work_beyond_its_bound_is_refused_with_rate_limited_and_counts_nothing,
 );
 
@@ -197,4 +198,100 @@ async fn a_password_change_checks_the_new_password_first_and_counts_a_wrong_curr
     assert_eq!(failed_logins(&db, "hc3").await, 0);
     let (_, _, fine) = post_login(&app, "hc3", "a long and unusual phrase").await;
     assert!(fine["data"]["login"]["token"].is_string(), "{fine}");
+}
+
+/// Posts an operation as if from `address` (the gateway trusts
+/// `X-Forwarded-For` in these tests) with a `User-Agent`.
+async fn post_from(app: &TestApp, address: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = app
+        .client
+        .post(app.url("/graphql"))
+        .header("x-forwarded-for", address)
+        .header("user-agent", "HER-SYS desk client/2.1")
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("sent").json().await.expect("a JSON body")
+}
+
+/// Signs a demo account in from `address`.
+async fn login_from(app: &TestApp, address: &str, username: &str) -> String {
+    let signed_in = post_from(app, address, None, LOGIN, json!({ "u": username, "p": DEMO_PASSWORD })).await;
+    signed_in["data"]["login"]["token"].as_str().unwrap_or_else(|| panic!("{signed_in}")).to_owned()
+}
+
+async fn audit_entries(app: &TestApp) -> Vec<Value> {
+    let admin = app.login("admin1").await;
+    let log = app
+        .gql(
+            Some(&admin),
+            "{ auditLog(first: 500) { edges { node { action clientAddress patientId account { username } } } } }",
+            json!({}),
+        )
+        .await;
+    log["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("an audit log: {log}"))
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect()
+}
+
+async fn audit_entries_and_sessions_record_where_each_request_came_from(backend: Backend) {
+    let app = spawn_app_configured(backend, Default::default(), |config| config.trust_forwarded_for = true).await;
+    let hc1 = login_from(&app, "203.0.113.7", "hc1").await;
+    let register = "mutation { registerPatient(input: { caseType: CONFIRMED, nameKanji: \"所在 太郎\", \
+                    nameKana: \"ショザイ タロウ\", sex: MALE, birthDate: \"1980-04-01\" }) { id } }";
+    let registered = post_from(&app, "203.0.113.7", Some(&hc1), register, json!({})).await;
+    let patient = registered["data"]["registerPatient"]["id"].clone();
+    assert!(patient.is_string(), "{registered}");
+    // The same session from elsewhere: each entry has its request's address.
+    let read = post_from(
+        &app,
+        "2001:db8::5",
+        Some(&hc1),
+        "query($id: ID!) { patient(id: $id) { nameKanji } }",
+        json!({ "id": patient }),
+    )
+    .await;
+    assert!(read["errors"].is_null(), "{read}");
+    post_from(&app, "198.51.100.9", None, LOGIN, json!({ "u": "hc2", "p": "not-the-password" })).await;
+    let other = login_from(&app, "198.51.100.10", "hc3").await;
+    let out = post_from(&app, "198.51.100.11", Some(&other), "mutation { logoutEverywhere }", json!({})).await;
+    assert!(out["errors"].is_null(), "{out}");
+
+    let entries = audit_entries(&app).await;
+    let address_of = |action: &str, username: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action && e["account"]["username"] == username)
+            .map(|e| e["clientAddress"].clone())
+            .unwrap_or_else(|| panic!("no {action} of {username}: {entries:?}"))
+    };
+    assert_eq!(address_of("LOGIN", "hc1"), "203.0.113.7");
+    assert_eq!(address_of("REGISTER_PATIENT", "hc1"), "203.0.113.7");
+    assert_eq!(address_of("READ_PERSONAL", "hc1"), "2001:db8::5");
+    assert_eq!(address_of("LOGIN_REFUSED", "hc2"), "198.51.100.9");
+    assert_eq!(address_of("LOGIN", "hc3"), "198.51.100.10");
+    assert_eq!(address_of("LOGOUT_EVERYWHERE", "hc3"), "198.51.100.11");
+    // Without a forwarded address, the peer's.
+    assert_eq!(address_of("LOGIN", "admin1"), "127.0.0.1");
+
+    // The session keeps where it was opened from, and the client it was
+    // opened with.
+    let db = database(&app).await;
+    let sessions = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT s.client_address, s.user_agent FROM sessions s JOIN accounts a ON a.id = s.account_id \
+             WHERE a.username = 'hc1'",
+        ))
+        .await
+        .expect("sessions");
+    assert_eq!(sessions.len(), 1);
+    let address: Option<String> = sessions[0].try_get("", "client_address").expect("client_address");
+    let agent: Option<String> = sessions[0].try_get("", "user_agent").expect("user_agent");
+    assert_eq!(address.as_deref(), Some("203.0.113.7"));
+    assert_eq!(agent.as_deref(), Some("HER-SYS desk client/2.1"));
 }
