@@ -69,11 +69,17 @@ pub struct Config {
     /// Most events a subscription replays after its `after` cursor; a
     /// client further behind pages through `positiveResultHistory` first.
     pub replay_window: u64,
-    /// Failed sign-ins within `lockout_window` that lock an account.
+    /// Failed sign-ins within `lockout_window` that lock an account, or a
+    /// patient's smartphone input ID.
     pub lockout_threshold: i32,
-    /// The window in which failed sign-ins count towards a lock.
+    /// Failed patient sign-ins from one client address within
+    /// `lockout_window` that lock patient sign-in from that address.
+    pub lockout_address_threshold: i32,
+    /// The window in which failed sign-ins count towards a lock: a failure
+    /// within it of the previous one continues the count.
     pub lockout_window: Duration,
-    /// How long a locked account stays locked.
+    /// How long a locked account, smartphone input ID or address stays
+    /// locked.
     pub lockout_duration: Duration,
     /// Most password hashes and verifications running at once.
     pub password_concurrency: usize,
@@ -147,6 +153,7 @@ impl Config {
             max_sockets_per_account: 32,
             replay_window: 10_000,
             lockout_threshold: 5,
+            lockout_address_threshold: 20,
             lockout_window: Duration::from_secs(15 * 60),
             lockout_duration: Duration::from_secs(15 * 60),
             password_concurrency: cores(),

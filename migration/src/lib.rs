@@ -13,6 +13,7 @@ mod m20261125_000005_statistics_fold_marks;
 mod m20261126_000006_append_only_logs_without_foreign_keys;
 mod m20261127_000007_outbox_ordered_by_transaction;
 mod m20261128_000008_client_of_sessions_and_audit;
+mod m20261128_000009_sign_in_failures;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_append_only_logs_without_foreign_keys::Migration),
             Box::new(m20261127_000007_outbox_ordered_by_transaction::Migration),
             Box::new(m20261128_000008_client_of_sessions_and_audit::Migration),
+            Box::new(m20261128_000009_sign_in_failures::Migration),
         ]
     }
 }

@@ -265,6 +265,20 @@ impl Mutation {
         Ok(Patient(patient))
     }
 
+    /// Lifts the lock that failed sign-ins put on a patient's smartphone
+    /// input ID, and forgets the count (`Patient.signInLock`): for the
+    /// responsible health centre, once it has spoken with the patient.
+    /// Audited.
+    async fn lift_patient_sign_in_lock(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+    ) -> Result<Patient> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        Ok(Patient(services::lockout::lift_patient_lock(state(ctx), principal, id).await?))
+    }
+
     /// Ends every session of the caller's account ("log out everywhere").
     /// Returns how many sessions ended.
     async fn logout_everywhere(&self, ctx: &Context<'_>) -> Result<i32> {

@@ -16,6 +16,7 @@ use crate::auth::{Principal, Role, password, session as tokens};
 use crate::domain::SmartphoneId;
 use crate::error::{AppError, AppResult};
 use crate::services::audit::SignInAttempt;
+use crate::services::lockout::{self, Subject};
 use crate::state::AppState;
 
 /// `last_seen_at` is refreshed at most this often, so that reads do not
@@ -73,6 +74,14 @@ pub async fn login(state: &AppState, client: &Client, username: &str, password_t
 
 /// Signs a patient in with their smartphone input ID and date of birth.
 /// Ended cases (an outcome is recorded) can no longer sign in.
+///
+/// Guessing dates of birth is bounded per smartphone input ID and per
+/// client address (`services::lockout`): each attempt is counted before
+/// its date is compared, and once either count is past its threshold the
+/// date is not compared at all. A locked ID gets the answer of a wrong date
+/// (the right date included); a locked address gets `RATE_LIMITED` with
+/// the time left. Every refusal is audited with the patient the ID names,
+/// if any (never the date tried), and the client's address.
 pub async fn patient_login(
     state: &AppState,
     client: &Client,
@@ -81,12 +90,50 @@ pub async fn patient_login(
 ) -> AppResult<NewSession> {
     const REFUSED: &str = "the smartphone input ID or date of birth is wrong, or the case has ended";
     let id = SmartphoneId::parse(smartphone_id).map_err(|why| AppError::bad_input("smartphoneId", why))?;
+    let config = &state.config;
     let now = state.now();
     let found = patient::Entity::find().filter(patient::Column::SmartphoneId.eq(id.as_digits())).one(&state.db).await?;
+    let attempt = SignInAttempt { account_id: None, patient_id: found.as_ref().map(|p| p.id), address: client.address };
+    if let Some(address) = client.address {
+        let subject = Subject::Address(address);
+        let count = lockout::attempt(&state.db, config, subject, now).await?;
+        if count.just_locked(subject.threshold(config)) {
+            tracing::warn!("patient sign-in locked for a client address after repeated failures");
+        }
+        if !count.within(subject.threshold(config)) {
+            super::audit::record_refused_sign_in(&state.db, attempt, "PATIENT_LOGIN_LOCKED", now).await?;
+            tracing::info!(patient_id = attempt.patient_id, "patient sign-in refused: the address is locked");
+            let left = count.locked_until.map_or(0, |until| (until - now).num_milliseconds());
+            let seconds = std::cmp::max(1, u64::try_from(left).unwrap_or(0).div_ceil(1000));
+            return Err(AppError::RetryLater {
+                message: format!(
+                    "too many failed patient sign-ins from this address: retry after {seconds} s, or ask the health centre"
+                ),
+                seconds,
+            });
+        }
+    }
+    if let Some(patient) = &found {
+        let subject = Subject::Patient(patient.id);
+        let count = lockout::attempt(&state.db, config, subject, now).await?;
+        if count.just_locked(subject.threshold(config)) {
+            tracing::warn!(patient_id = patient.id, "smartphone input ID locked after repeated failed sign-ins");
+        }
+        if !count.within(subject.threshold(config)) {
+            super::audit::record_refused_sign_in(&state.db, attempt, "PATIENT_LOGIN_LOCKED", now).await?;
+            tracing::info!(patient_id = patient.id, "patient sign-in refused: the smartphone input ID is locked");
+            return Err(AppError::Unauthenticated(REFUSED));
+        }
+    }
     let Some(patient) = found.filter(|p| p.birth_date == birth_date && p.outcome.is_none()) else {
-        tracing::info!("patient sign-in refused");
+        super::audit::record_refused_sign_in(&state.db, attempt, "PATIENT_LOGIN_REFUSED", now).await?;
+        tracing::info!(patient_id = attempt.patient_id, "patient sign-in refused");
         return Err(AppError::Unauthenticated(REFUSED));
     };
+    lockout::patient_signed_in(&state.db, config, patient.id).await?;
+    if let Some(address) = client.address {
+        lockout::address_signed_in(&state.db, config, address).await?;
+    }
     let (token, session) = open_session(state, client, None, Some(patient.id), now).await?;
     let mut principal = patient_principal(session.id, patient.id, session.expires_at);
     principal.address = client.address;

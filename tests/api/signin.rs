@@ -7,20 +7,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hersys::clock::ManualClock;
-
 use futures_util::future::join_all;
+use hersys::clock::ManualClock;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, DEMO_PASSWORD, TestApp, error_code, error_field, spawn_app_configured};
+use crate::helpers::{Backend, DEMO_PASSWORD, TestApp, error_code, error_field, spawn_app, spawn_app_configured};
 
 both!(
     a_hundred_concurrent_wrong_passwords_all_count_and_lock_the_account,
     a_password_change_checks_the_new_password_first_and_counts_a_wrong_current_one,
     audit_entries_and_sessions_record_where_each_request_came_from,
     password_work_beyond_its_bound_is_refused_with_rate_limited_and_counts_nothing,
+    a_thousand_wrong_birth_dates_find_nothing_and_lock_the_smartphone_id_until_the_health_centre_lifts_it,
+    concurrent_guesses_never_compare_more_dates_than_the_threshold,
+    a_lock_runs_out_and_a_sign_in_clears_the_count,
+    an_address_that_keeps_failing_is_refused_for_a_while_and_patients_elsewhere_are_not,
+    one_patient_sign_in_per_request_however_it_is_packed,
+    a_page_of_patients_reads_its_sign_in_locks_in_one_statement,
 );
 
 const LOGIN: &str = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }";
@@ -294,4 +299,334 @@ async fn audit_entries_and_sessions_record_where_each_request_came_from(backend:
     let agent: Option<String> = sessions[0].try_get("", "user_agent").expect("user_agent");
     assert_eq!(address.as_deref(), Some("203.0.113.7"));
     assert_eq!(agent.as_deref(), Some("HER-SYS desk client/2.1"));
+}
+
+const PATIENT_LOGIN: &str =
+    "mutation($s: String!, $d: Date!) { patientLogin(smartphoneId: $s, birthDate: $d) { token } }";
+
+/// The date of birth `register_patient` gives.
+const BIRTH_DATE: &str = "1980-04-01";
+
+const SIGN_IN_LOCK: &str = "query($id: ID!) { patient(id: $id) { signInLock { failures lockedUntil lastFailedAt } } }";
+
+async fn patient_login(app: &TestApp, phone: &str, date: &str) -> Value {
+    app.gql(None, PATIENT_LOGIN, json!({ "s": phone, "d": date })).await
+}
+
+/// `count` different wrong dates of birth.
+fn wrong_dates(count: usize) -> Vec<String> {
+    let start = chrono::NaiveDate::from_ymd_opt(1930, 1, 1).expect("a date");
+    (0..)
+        .map(|day| (start + chrono::Duration::days(day)).format("%Y-%m-%d").to_string())
+        .filter(|date| date != BIRTH_DATE)
+        .take(count)
+        .collect()
+}
+
+/// The patient's `signInLock` as `token` sees it (the whole answer).
+async fn sign_in_lock(app: &TestApp, token: &str, patient: &str) -> Value {
+    app.gql(Some(token), SIGN_IN_LOCK, json!({ "id": patient })).await
+}
+
+/// Every audit entry about a patient, oldest first.
+async fn audit_of_patient(app: &TestApp, patient: &str) -> Vec<Value> {
+    let admin = app.login("admin1").await;
+    let mut entries = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = app
+            .gql(
+                Some(&admin),
+                "query($p: ID, $after: String) { auditLog(patientId: $p, first: 500, after: $after) {
+                    edges { node { action fields clientAddress account { username } } }
+                    pageInfo { hasNextPage endCursor } } }",
+                json!({ "p": patient, "after": after }),
+            )
+            .await;
+        let log = &page["data"]["auditLog"];
+        let edges = log["edges"].as_array().unwrap_or_else(|| panic!("an audit log: {page}"));
+        entries.extend(edges.iter().map(|edge| edge["node"].clone()));
+        if log["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = log["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    entries.reverse();
+    entries
+}
+
+fn count_of(entries: &[Value], action: &str) -> usize {
+    entries.iter().filter(|entry| entry["action"] == action).count()
+}
+
+async fn a_thousand_wrong_birth_dates_find_nothing_and_lock_the_smartphone_id_until_the_health_centre_lifts_it(
+    backend: Backend,
+) {
+    // All requests come from one address here: its own bound is another
+    // test's.
+    let app = spawn_app_configured(backend, Default::default(), |config| {
+        config.lockout_address_threshold = 100_000;
+    })
+    .await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (patient, phone) = app.register_patient(&clinic, "ゲスト タロウ", json!({})).await;
+    let unknown = patient_login(&app, "0000-0000-0000", BIRTH_DATE).await;
+    assert_eq!(error_code(&unknown), Some("UNAUTHENTICATED"), "{unknown}");
+    let refused = unknown["errors"][0]["message"].clone();
+
+    // A thousand guesses, fifty at a time: none signs in, each gets the
+    // answer an unknown ID gets.
+    let dates = wrong_dates(1_000);
+    for chunk in dates.chunks(50) {
+        for answer in join_all(chunk.iter().map(|date| patient_login(&app, &phone, date))).await {
+            assert_eq!(error_code(&answer), Some("UNAUTHENTICATED"), "{answer}");
+            assert_eq!(answer["errors"][0]["message"], refused, "{answer}");
+            assert!(answer["data"].is_null(), "{answer}");
+        }
+    }
+    // The ID is locked, and the health centre sees it.
+    let seen = sign_in_lock(&app, &hc1, &patient).await;
+    let lock = &seen["data"]["patient"]["signInLock"];
+    assert_eq!(lock["failures"], 1_000, "{seen}");
+    assert!(lock["lockedUntil"].is_string(), "{seen}");
+    assert!(lock["lastFailedAt"].is_string(), "{seen}");
+    // The right date is refused too, with the same answer.
+    let right = patient_login(&app, &phone, BIRTH_DATE).await;
+    assert_eq!(error_code(&right), Some("UNAUTHENTICATED"), "{right}");
+    assert_eq!(right["errors"][0]["message"], refused);
+
+    // Only the first five dates were ever compared; every refusal is
+    // audited with the patient and the address, never the date.
+    let entries = audit_of_patient(&app, &patient).await;
+    assert_eq!(count_of(&entries, "PATIENT_LOGIN_REFUSED"), 5);
+    assert_eq!(count_of(&entries, "PATIENT_LOGIN_LOCKED"), 996);
+    for entry in entries.iter().filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("PATIENT_LOGIN_"))) {
+        assert_eq!(entry["clientAddress"], "127.0.0.1", "{entry}");
+        assert_eq!(entry["fields"], json!([]), "{entry}");
+        assert!(entry["account"].is_null(), "{entry}");
+    }
+
+    // Only the responsible health centre sees and lifts the lock.
+    let by_clinic = sign_in_lock(&app, &clinic, &patient).await;
+    assert_eq!(error_code(&by_clinic), Some("FORBIDDEN"), "{by_clinic}");
+    assert_eq!(by_clinic["errors"][0]["path"], json!(["patient", "signInLock"]), "{by_clinic}");
+    let lift = "mutation($p: ID!) { liftPatientSignInLock(patientId: $p) { id signInLock { failures } } }";
+    let refused_lift = app.gql(Some(&clinic), lift, json!({ "p": patient })).await;
+    assert_eq!(error_code(&refused_lift), Some("FORBIDDEN"), "{refused_lift}");
+    let elsewhere = app.gql(Some(&app.login("hc2").await), lift, json!({ "p": patient })).await;
+    assert_eq!(error_code(&elsewhere), Some("NOT_FOUND"), "{elsewhere}");
+    assert!(sign_in_lock(&app, &hc1, &patient).await["data"]["patient"]["signInLock"]["lockedUntil"].is_string());
+
+    let lifted = app.gql(Some(&hc1), lift, json!({ "p": patient })).await;
+    assert_eq!(lifted["data"]["liftPatientSignInLock"]["id"], patient.as_str(), "{lifted}");
+    assert!(lifted["data"]["liftPatientSignInLock"]["signInLock"].is_null(), "{lifted}");
+    let entries = audit_of_patient(&app, &patient).await;
+    let lift_entry = entries.iter().find(|e| e["action"] == "LIFT_SIGN_IN_LOCK").expect("the lift is audited");
+    assert_eq!(lift_entry["account"]["username"], "hc1");
+
+    // Now the right date signs in.
+    let signed_in = patient_login(&app, &phone, BIRTH_DATE).await;
+    let token = signed_in["data"]["patientLogin"]["token"].as_str().unwrap_or_else(|| panic!("{signed_in}"));
+    let me = app.gql(Some(token), "{ me { role } }", json!({})).await;
+    assert_eq!(me["data"]["me"]["role"], "PATIENT", "{me}");
+}
+
+async fn concurrent_guesses_never_compare_more_dates_than_the_threshold(backend: Backend) {
+    let app = spawn_app_configured(backend, Default::default(), |config| {
+        config.lockout_address_threshold = 100_000;
+    })
+    .await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (patient, phone) = app.register_patient(&clinic, "ドウジ タロウ", json!({})).await;
+    // Sixty at once, the right date among them last of all.
+    let mut dates = wrong_dates(59);
+    dates.push(BIRTH_DATE.to_owned());
+    let answers = join_all(dates.iter().map(|date| patient_login(&app, &phone, date))).await;
+    let signed_in = answers.iter().filter(|a| a["data"]["patientLogin"]["token"].is_string()).count();
+    let entries = audit_of_patient(&app, &patient).await;
+    let compared = count_of(&entries, "PATIENT_LOGIN_REFUSED") + signed_in;
+    assert!(compared <= 5, "{compared} dates compared: {entries:?}");
+    assert_eq!(compared + count_of(&entries, "PATIENT_LOGIN_LOCKED"), 60, "every attempt audited");
+    if signed_in == 0 {
+        // The right date came after the fifth: the ID is locked.
+        let seen = sign_in_lock(&app, &hc1, &patient).await;
+        assert_eq!(seen["data"]["patient"]["signInLock"]["failures"], 60, "{seen}");
+        assert!(seen["data"]["patient"]["signInLock"]["lockedUntil"].is_string(), "{seen}");
+        assert_eq!(error_code(&patient_login(&app, &phone, BIRTH_DATE).await), Some("UNAUTHENTICATED"));
+    }
+}
+
+async fn a_lock_runs_out_and_a_sign_in_clears_the_count(backend: Backend) {
+    let clock = Arc::new(ManualClock::default());
+    let app = spawn_app_configured(backend, clock.clone(), |_| {}).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (patient, phone) = app.register_patient(&clinic, "キゲン タロウ", json!({})).await;
+    // Four wrong dates, then the right one: it signs in and the count is
+    // gone, so four more do not lock.
+    for date in wrong_dates(4) {
+        patient_login(&app, &phone, &date).await;
+    }
+    let seen = sign_in_lock(&app, &hc1, &patient).await;
+    assert_eq!(seen["data"]["patient"]["signInLock"]["failures"], 4, "{seen}");
+    assert!(seen["data"]["patient"]["signInLock"]["lockedUntil"].is_null(), "{seen}");
+    assert!(patient_login(&app, &phone, BIRTH_DATE).await["data"]["patientLogin"]["token"].is_string());
+    assert!(sign_in_lock(&app, &hc1, &patient).await["data"]["patient"]["signInLock"].is_null());
+    for date in wrong_dates(4) {
+        patient_login(&app, &phone, &date).await;
+    }
+    assert!(patient_login(&app, &phone, BIRTH_DATE).await["data"]["patientLogin"]["token"].is_string());
+    // Five lock; after fifteen minutes the lock has run out by itself.
+    for date in wrong_dates(5) {
+        patient_login(&app, &phone, &date).await;
+    }
+    assert_eq!(error_code(&patient_login(&app, &phone, BIRTH_DATE).await), Some("UNAUTHENTICATED"));
+    clock.advance(chrono::Duration::minutes(16));
+    assert!(sign_in_lock(&app, &hc1, &patient).await["data"]["patient"]["signInLock"].is_null());
+    assert!(patient_login(&app, &phone, BIRTH_DATE).await["data"]["patientLogin"]["token"].is_string());
+}
+
+async fn an_address_that_keeps_failing_is_refused_for_a_while_and_patients_elsewhere_are_not(backend: Backend) {
+    let clock = Arc::new(ManualClock::default());
+    let app = spawn_app_configured(backend, clock.clone(), |config| config.trust_forwarded_for = true).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let mut patients = Vec::new();
+    for name in ["アドレス イチ", "アドレス ニ", "アドレス サン", "アドレス ヨン", "アドレス ゴ"]
+    {
+        patients.push(app.register_patient(&clinic, name, json!({})).await);
+    }
+    // From one address, four wrong dates for each of five IDs: no ID is
+    // locked, but the address has failed twenty times.
+    let guesser = "203.0.113.66";
+    for (_, phone) in &patients {
+        for date in wrong_dates(4) {
+            let answer = post_from(&app, guesser, None, PATIENT_LOGIN, json!({ "s": phone, "d": date })).await;
+            assert_eq!(error_code(&answer), Some("UNAUTHENTICATED"), "{answer}");
+        }
+    }
+    let (first, first_phone) = &patients[0];
+    let seen = sign_in_lock(&app, &hc1, first).await;
+    assert!(seen["data"]["patient"]["signInLock"]["lockedUntil"].is_null(), "{seen}");
+    // The address is refused now, the right date too, with the time left.
+    let body = json!({ "query": PATIENT_LOGIN, "variables": { "s": first_phone, "d": BIRTH_DATE } });
+    let response =
+        app.client.post(app.url("/graphql")).header("x-forwarded-for", guesser).json(&body).send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 429);
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((800..=900).contains(&retry_after), "{retry_after}");
+    let refused: Value = response.json().await.expect("a JSON body");
+    assert_eq!(error_code(&refused), Some("RATE_LIMITED"), "{refused}");
+    assert_eq!(refused["errors"][0]["extensions"]["retryAfterSeconds"], retry_after, "{refused}");
+    let entries = audit_of_patient(&app, first).await;
+    let locked = entries.iter().find(|e| e["action"] == "PATIENT_LOGIN_LOCKED").expect("the refusal is audited");
+    assert_eq!(locked["clientAddress"], guesser);
+
+    // Patients elsewhere are not affected; many signing in from one shared
+    // address (a hotel's network) are not counted against it.
+    let shared = "198.51.100.20";
+    for _ in 0..25 {
+        let fine = post_from(&app, shared, None, PATIENT_LOGIN, json!({ "s": first_phone, "d": BIRTH_DATE })).await;
+        assert!(fine["data"]["patientLogin"]["token"].is_string(), "{fine}");
+    }
+    // The address's lock runs out.
+    clock.advance(chrono::Duration::minutes(16));
+    let later = post_from(&app, guesser, None, PATIENT_LOGIN, json!({ "s": first_phone, "d": BIRTH_DATE })).await;
+    assert!(later["data"]["patientLogin"]["token"].is_string(), "{later}");
+}
+
+async fn one_patient_sign_in_per_request_however_it_is_packed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (patient, phone) = app.register_patient(&clinic, "タバ タロウ", json!({})).await;
+    let dates = wrong_dates(20);
+    let aliases: Vec<String> = dates
+        .iter()
+        .enumerate()
+        .map(|(n, date)| format!("g{n}: patientLogin(smartphoneId: \"{phone}\", birthDate: \"{date}\") {{ token }}"))
+        .collect();
+    let fragment = format!(
+        "mutation {{ ...Guess patientLogin(smartphoneId: \"{phone}\", birthDate: \"{}\") {{ token }} }} \
+         fragment Guess on Mutation {{ g: patientLogin(smartphoneId: \"{phone}\", birthDate: \"{}\") {{ token }} }}",
+        dates[0], dates[1]
+    );
+    let batch: Vec<Value> = dates
+        .iter()
+        .take(10)
+        .map(|date| json!({ "query": PATIENT_LOGIN, "variables": { "s": phone, "d": date } }))
+        .collect();
+    let packed = [
+        json!({ "query": format!("mutation {{ {} }}", aliases[..2].join(" ")) }),
+        json!({ "query": format!("mutation {{ {} }}", aliases.join(" ")) }),
+        json!({ "query": fragment }),
+        json!(batch),
+        json!([
+            { "query": PATIENT_LOGIN, "variables": { "s": phone, "d": dates[0] } },
+            { "query": LOGIN, "variables": { "u": "hc2", "p": "not-the-password" } },
+        ]),
+    ];
+    for body in packed {
+        let response = app.client.post(app.url("/graphql")).json(&body).send().await.expect("sent");
+        let answer: Value = response.json().await.expect("a JSON body");
+        assert_eq!(error_code(&answer), Some("QUERY_TOO_COMPLEX"), "{answer}");
+        assert_eq!(answer["errors"][0]["extensions"]["limit"], "maxSignInsPerRequest", "{answer}");
+    }
+    // Over Server-Sent Events too.
+    let body = json!({ "query": format!("mutation {{ {} }}", aliases[..2].join(" ")) });
+    let response = app.client.post(app.url("/graphql/stream")).json(&body).send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 400);
+    let answer: Value = response.json().await.expect("a JSON body");
+    assert_eq!(answer["errors"][0]["extensions"]["limit"], "maxSignInsPerRequest", "{answer}");
+    // Nothing ran: no attempt was counted or audited.
+    assert!(sign_in_lock(&app, &hc1, &patient).await["data"]["patient"]["signInLock"].is_null());
+    let entries = audit_of_patient(&app, &patient).await;
+    assert!(!entries.iter().any(|e| e["action"].as_str().is_some_and(|a| a.starts_with("PATIENT_LOGIN"))));
+    let db = database(&app).await;
+    assert_eq!(failed_logins(&db, "hc2").await, 0);
+    // One sign-in per request is the legitimate use, and it works.
+    assert!(patient_login(&app, &phone, BIRTH_DATE).await["data"]["patientLogin"]["token"].is_string());
+}
+
+async fn a_page_of_patients_reads_its_sign_in_locks_in_one_statement(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let mut phones = Vec::new();
+    for name in ["ページ イチ", "ページ ニ", "ページ サン", "ページ ヨン"] {
+        phones.push(app.register_patient(&clinic, name, json!({})).await.1);
+    }
+    for date in wrong_dates(5) {
+        patient_login(&app, &phones[3], &date).await;
+    }
+    patient_login(&app, &phones[2], &wrong_dates(1)[0]).await;
+    let page = "query($first: Int!) { patients(first: $first) { nodes { id signInLock { failures lockedUntil } } } }";
+    let measured = |first: u64| {
+        let app = &app;
+        let hc1 = &hc1;
+        async move {
+            let before = app.query_count().await;
+            let answer = app.gql(Some(hc1), page, json!({ "first": first })).await;
+            let after = app.query_count().await;
+            assert!(answer["errors"].is_null(), "{answer}");
+            (after - before, answer["data"]["patients"]["nodes"].as_array().cloned().unwrap_or_default())
+        }
+    };
+    let _ = measured(1).await;
+    let (one, _) = measured(1).await;
+    let (four, nodes) = measured(4).await;
+    assert_eq!(one, four, "the same statements for one patient and for four");
+    // Newest first: the locked one, the one with a failure, then two clean.
+    assert_eq!(nodes[0]["signInLock"]["failures"], 5, "{nodes:?}");
+    assert!(nodes[0]["signInLock"]["lockedUntil"].is_string(), "{nodes:?}");
+    assert_eq!(nodes[1]["signInLock"]["failures"], 1, "{nodes:?}");
+    assert!(nodes[1]["signInLock"]["lockedUntil"].is_null(), "{nodes:?}");
+    assert!(nodes[2]["signInLock"].is_null() && nodes[3]["signInLock"].is_null(), "{nodes:?}");
 }
