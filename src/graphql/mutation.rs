@@ -279,6 +279,20 @@ impl Mutation {
         Ok(Patient(services::lockout::lift_patient_lock(state(ctx), principal, id).await?))
     }
 
+    /// Ends one of the caller's own open sessions (`mySessions`), at once
+    /// on every transport: its token stops working and its streams close.
+    /// Ending the current one is a logout.
+    async fn end_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session, from `mySessions`.")] id: ID,
+    ) -> Result<bool> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&id, "id")?;
+        services::accounts::end_own_session(state(ctx), principal, id).await?;
+        Ok(true)
+    }
+
     /// Ends every session of the caller's account ("log out everywhere").
     /// Returns how many sessions ended.
     async fn logout_everywhere(&self, ctx: &Context<'_>) -> Result<i32> {

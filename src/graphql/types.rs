@@ -736,6 +736,47 @@ impl Session {
     }
 }
 
+/// One of the caller's own open sessions.
+pub struct OpenSession {
+    pub row: entity::session::Model,
+    /// Whether it is the session of the request.
+    pub current: bool,
+}
+
+/// One of the caller's own open sessions: when and from where it was opened. End one you do not recognise with `endSession`.
+#[Object]
+impl OpenSession {
+    /// Stable identifier, for `endSession`.
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+    /// When it was opened (signed in).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    /// When it was last used, to within a minute.
+    async fn last_used_at(&self) -> DateTime<Utc> {
+        self.row.last_seen_at
+    }
+    /// When it ends at the latest; it ends sooner after 30 minutes unused.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.row.expires_at
+    }
+    /// The client's address it was opened from; null when unknown.
+    async fn client_address(&self) -> Option<&str> {
+        self.row.client_address.as_deref()
+    }
+    /// The `User-Agent` it was opened with (at most 256 characters); null
+    /// when none was sent.
+    async fn user_agent(&self) -> Option<&str> {
+        self.row.user_agent.as_deref()
+    }
+    /// Whether this is the session of the request asking.
+    async fn current(&self) -> bool {
+        self.current
+    }
+}
+
 /// Pagination state of a connection (Relay).
 #[derive(SimpleObject)]
 pub struct PageInfo {

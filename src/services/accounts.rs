@@ -8,7 +8,8 @@ use entity::enums::OrganisationKind;
 use entity::{account, organisation, patient, session};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 
 use crate::auth::principal::Client;
@@ -362,6 +363,57 @@ pub async fn logout_everywhere(state: &AppState, principal: &Principal) -> AppRe
     sessions_ended(state, &ended).await;
     tracing::info!(account_id = principal.account_id, ended = ended.len(), "signed out everywhere");
     Ok(ended.len() as u64)
+}
+
+/// The condition on `sessions` of the caller's own: their account's, or
+/// for a patient, their record's.
+fn own_sessions_condition(principal: &Principal) -> sea_orm::Condition {
+    match (principal.account_id, principal.patient_id) {
+        (Some(account), _) => sea_orm::Condition::all().add(session::Column::AccountId.eq(account)),
+        (None, Some(patient)) => sea_orm::Condition::all().add(session::Column::PatientId.eq(patient)),
+        (None, None) => sea_orm::Condition::all().add(session::Column::Id.eq(principal.session_id)),
+    }
+}
+
+/// The caller's own open sessions (not ended, expired or idle too long),
+/// newest first, at most `max_page_size` of them: where and with what each
+/// was opened, so that a stranger's can be recognised and ended.
+pub async fn own_sessions(state: &AppState, principal: &Principal) -> AppResult<Vec<session::Model>> {
+    let now = state.now();
+    let idle = Duration::from_std(state.config.session_idle_timeout).unwrap_or(Duration::minutes(30));
+    let rows = session::Entity::find()
+        .filter(own_sessions_condition(principal))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .filter(session::Column::LastSeenAt.gt(now - idle))
+        .order_by_desc(session::Column::CreatedAt)
+        .order_by_desc(session::Column::Id)
+        .limit(state.config.max_page_size)
+        .all(&state.db)
+        .await?;
+    Ok(rows)
+}
+
+/// Ends one of the caller's own open sessions (the current one too, which
+/// is a logout), at once on every transport and replica. Audited
+/// (`END_SESSION`).
+pub async fn end_own_session(state: &AppState, principal: &Principal, session_id: i64) -> AppResult<()> {
+    let now = state.now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let own = session::Entity::find_by_id(session_id)
+        .filter(own_sessions_condition(principal))
+        .filter(session::Column::RevokedAt.is_null())
+        .one(&txn)
+        .await?;
+    if own.is_none() {
+        return Err(AppError::not_found("id", "no open session of yours has this ID"));
+    }
+    let ended = end_sessions(&txn, Ending::Session(session_id), now).await?;
+    super::audit::record(&txn, principal, "END_SESSION", None, &[], now).await?;
+    txn.commit().await?;
+    sessions_ended(state, &ended).await;
+    tracing::info!(session_id, by = principal.session_id, "session ended by its owner");
+    Ok(())
 }
 
 /// Changes the caller's own password. Every other session of the account

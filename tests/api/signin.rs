@@ -26,6 +26,7 @@ both!(
     an_address_that_keeps_failing_is_refused_for_a_while_and_patients_elsewhere_are_not,
     one_patient_sign_in_per_request_however_it_is_packed,
     a_page_of_patients_reads_its_sign_in_locks_in_one_statement,
+    each_caller_lists_its_own_open_sessions_and_ends_one_it_does_not_recognise,
 );
 
 const LOGIN: &str = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }";
@@ -629,4 +630,72 @@ async fn a_page_of_patients_reads_its_sign_in_locks_in_one_statement(backend: Ba
     assert_eq!(nodes[1]["signInLock"]["failures"], 1, "{nodes:?}");
     assert!(nodes[1]["signInLock"]["lockedUntil"].is_null(), "{nodes:?}");
     assert!(nodes[2]["signInLock"].is_null() && nodes[3]["signInLock"].is_null(), "{nodes:?}");
+}
+
+const MY_SESSIONS: &str = "{ mySessions { id createdAt lastUsedAt expiresAt clientAddress userAgent current } }";
+const END_SESSION: &str = "mutation($id: ID!) { endSession(id: $id) }";
+
+async fn my_sessions(app: &TestApp, token: &str) -> Vec<Value> {
+    let answer = app.gql(Some(token), MY_SESSIONS, json!({})).await;
+    answer["data"]["mySessions"].as_array().cloned().unwrap_or_else(|| panic!("my sessions: {answer}"))
+}
+
+async fn each_caller_lists_its_own_open_sessions_and_ends_one_it_does_not_recognise(backend: Backend) {
+    let app = spawn_app_configured(backend, Default::default(), |config| config.trust_forwarded_for = true).await;
+    let desk = login_from(&app, "203.0.113.7", "hc1").await;
+    let stranger = app.login("hc1").await;
+    let colleague = app.login("hc2").await;
+    assert_eq!(error_code(&app.gql(None, MY_SESSIONS, json!({})).await), Some("UNAUTHENTICATED"));
+
+    // Newest first, each with where and with what it was opened.
+    let mine = my_sessions(&app, &desk).await;
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    let (newest, oldest) = (&mine[0], &mine[1]);
+    assert_eq!(newest["current"], false, "{mine:?}");
+    assert_eq!(newest["clientAddress"], "127.0.0.1", "{mine:?}");
+    assert!(newest["userAgent"].is_null(), "{mine:?}");
+    assert_eq!(oldest["current"], true, "{mine:?}");
+    assert_eq!(oldest["clientAddress"], "203.0.113.7", "{mine:?}");
+    assert_eq!(oldest["userAgent"], "HER-SYS desk client/2.1", "{mine:?}");
+    for session in &mine {
+        for field in ["createdAt", "lastUsedAt", "expiresAt"] {
+            assert!(session[field].is_string(), "{field}: {session}");
+        }
+    }
+    // Another account's sessions are neither listed nor ended.
+    let theirs = my_sessions(&app, &colleague).await;
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    let not_mine = app.gql(Some(&desk), END_SESSION, json!({ "id": theirs[0]["id"] })).await;
+    assert_eq!(error_code(&not_mine), Some("NOT_FOUND"), "{not_mine}");
+    assert_eq!(error_field(&not_mine), Some("id"), "{not_mine}");
+    assert_eq!(app.gql(Some(&colleague), "{ me { username } }", json!({})).await["data"]["me"]["username"], "hc2");
+
+    // The one not recognised is ended at once; the others go on.
+    let ended = post_from(&app, "203.0.113.7", Some(&desk), END_SESSION, json!({ "id": newest["id"] })).await;
+    assert_eq!(ended["data"]["endSession"], true, "{ended}");
+    let refused = app.gql(Some(&stranger), "{ me { username } }", json!({})).await;
+    assert_eq!(error_code(&refused), Some("UNAUTHENTICATED"), "{refused}");
+    let left = my_sessions(&app, &desk).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["id"], oldest["id"]);
+    let again = app.gql(Some(&desk), END_SESSION, json!({ "id": newest["id"] })).await;
+    assert_eq!(error_code(&again), Some("NOT_FOUND"), "an ended session is not open: {again}");
+    let entries = audit_entries(&app).await;
+    let audited = entries.iter().find(|e| e["action"] == "END_SESSION").expect("the end is audited");
+    assert_eq!(audited["account"]["username"], "hc1");
+    assert_eq!(audited["clientAddress"], "203.0.113.7");
+
+    // Ending the current session signs out.
+    let out = app.gql(Some(&desk), END_SESSION, json!({ "id": oldest["id"] })).await;
+    assert_eq!(out["data"]["endSession"], true, "{out}");
+    assert_eq!(error_code(&app.gql(Some(&desk), "{ me { username } }", json!({})).await), Some("UNAUTHENTICATED"));
+
+    // A patient has sessions too, and sees only their own.
+    let clinic = app.login("clinic1").await;
+    let (_, phone) = app.register_patient(&clinic, "セッション タロウ", json!({})).await;
+    let signed_in = patient_login(&app, &phone, BIRTH_DATE).await;
+    let patient = signed_in["data"]["patientLogin"]["token"].as_str().unwrap_or_else(|| panic!("{signed_in}"));
+    let theirs = my_sessions(&app, patient).await;
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert_eq!(theirs[0]["current"], true, "{theirs:?}");
 }
