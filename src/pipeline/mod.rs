@@ -560,16 +560,15 @@ impl Pipeline {
 /// The answer to one operation: refused as a whole when it has no data and
 /// either never ran (its errors have no path: the document did not
 /// validate) or its first error is the server's (an outage, the deadline, a
-/// fault) or a rate's (a sign-in waiting too long for the password work, an
-/// address locked out), so that transports can say so (a 400, a 503 or a
-/// 429 with `Retry-After`).
+/// fault), or all its errors are a rate's (a sign-in waiting too long for
+/// the password work, an address locked out), so that transports can say so
+/// (a 400, a 503 or a 429 with `Retry-After`).
 fn single_answer(response: Response) -> Answer {
     let never_ran = !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
-    let server_failed = response
-        .errors
-        .first()
-        .is_some_and(|e| matches!(code_of(e), "UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INTERNAL" | "RATE_LIMITED"));
-    let failed = response.data == Value::Null && (never_ran || server_failed);
+    let server_failed =
+        response.errors.first().is_some_and(|e| matches!(code_of(e), "UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INTERNAL"));
+    let rate_limited = !response.errors.is_empty() && response.errors.iter().all(|e| code_of(e) == "RATE_LIMITED");
+    let failed = response.data == Value::Null && (never_ran || server_failed || rate_limited);
     let verdict = match response.errors.first() {
         Some(first) if failed => Verdict::Refused(code_of(first)),
         _ => Verdict::Executed,
