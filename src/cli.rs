@@ -184,6 +184,29 @@ pub struct ServeArgs {
     /// manifest (Apollo's JSON format).
     #[arg(long, env = "HERSYS_SAFELIST")]
     pub safelist: Option<std::path::PathBuf>,
+    /// Failed sign-ins that lock a staff account, or a patient's smartphone
+    /// input ID, when each follows the previous within the window.
+    #[arg(long, env = "HERSYS_LOCKOUT_FAILURES", default_value_t = 5)]
+    pub lockout_failures: i32,
+    /// Failed patient sign-ins from one client address that lock patient
+    /// sign-in from it.
+    #[arg(long, env = "HERSYS_LOCKOUT_ADDRESS_FAILURES", default_value_t = 20)]
+    pub lockout_address_failures: i32,
+    /// Minutes within which a failed sign-in continues the count of the
+    /// previous one.
+    #[arg(long, env = "HERSYS_LOCKOUT_WINDOW_MINUTES", default_value_t = 15)]
+    pub lockout_window_minutes: u64,
+    /// Minutes a lock lasts (a health centre may lift a patient's sooner).
+    #[arg(long, env = "HERSYS_LOCKOUT_MINUTES", default_value_t = 15)]
+    pub lockout_minutes: u64,
+    /// Most password hashes and verifications (argon2id) running at once
+    /// (default: one per core).
+    #[arg(long, env = "HERSYS_PASSWORD_CONCURRENCY")]
+    pub password_concurrency: Option<usize>,
+    /// Milliseconds a sign-in or password change waits for its turn at the
+    /// password work before it is refused with RATE_LIMITED.
+    #[arg(long, env = "HERSYS_PASSWORD_WAIT_MS", default_value_t = 2000)]
+    pub password_wait_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +261,14 @@ impl ServeArgs {
         config.cors_allowed_origins =
             self.cors_allow_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
         config.persisted_queries = !self.no_persisted_queries;
+        config.lockout_threshold = self.lockout_failures.max(1);
+        config.lockout_address_threshold = self.lockout_address_failures.max(1);
+        config.lockout_window = std::time::Duration::from_secs(self.lockout_window_minutes.max(1) * 60);
+        config.lockout_duration = std::time::Duration::from_secs(self.lockout_minutes.max(1) * 60);
+        if let Some(concurrency) = self.password_concurrency {
+            config.password_concurrency = concurrency.max(1);
+        }
+        config.password_wait = std::time::Duration::from_millis(self.password_wait_ms);
         if let Some(path) = &self.safelist {
             let manifest = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the safelist {}", path.display()))?;
@@ -306,8 +337,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let clock = std::sync::Arc::new(crate::clock::SystemClock);
             let hub = std::sync::Arc::new(crate::events::EventHub::new(1));
             let background_queries = Default::default();
+            let passwords = std::sync::Arc::new(crate::auth::password::Gate::new(
+                config.password_concurrency,
+                config.password_wait,
+            ));
             let state = crate::state::AppState {
                 db,
+                passwords,
                 config: std::sync::Arc::new(config),
                 queries,
                 background_queries,

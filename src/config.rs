@@ -82,12 +82,23 @@ pub struct Config {
     /// The time of day (Japan time) of the daily publication: the open-data
     /// files (and cross-tabulations for publication) are as of it.
     pub publication_time: chrono::NaiveTime,
-    /// Failed sign-ins within `lockout_window` that lock an account.
+    /// Failed sign-ins within `lockout_window` that lock an account, or a
+    /// patient's smartphone input ID.
     pub lockout_threshold: i32,
-    /// The window in which failed sign-ins count towards a lock.
+    /// Failed patient sign-ins from one client address within
+    /// `lockout_window` that lock patient sign-in from that address.
+    pub lockout_address_threshold: i32,
+    /// The window in which failed sign-ins count towards a lock: a failure
+    /// within it of the previous one continues the count.
     pub lockout_window: Duration,
-    /// How long a locked account stays locked.
+    /// How long a locked account, smartphone input ID or address stays
+    /// locked.
     pub lockout_duration: Duration,
+    /// Most password hashes and verifications running at once.
+    pub password_concurrency: usize,
+    /// Longest a sign-in (or password change) waits for its turn at the
+    /// password work before it is refused with `RATE_LIMITED`.
+    pub password_wait: Duration,
     /// Events a live subscriber may fall behind before it is told and
     /// disconnected (it resumes with its cursor).
     pub subscriber_buffer: usize,
@@ -159,8 +170,11 @@ impl Config {
             replay_window: 10_000,
             publication_time: chrono::NaiveTime::MIN,
             lockout_threshold: 5,
+            lockout_address_threshold: 20,
             lockout_window: Duration::from_secs(15 * 60),
             lockout_duration: Duration::from_secs(15 * 60),
+            password_concurrency: cores(),
+            password_wait: Duration::from_secs(2),
             subscriber_buffer: 256,
             outbox_poll_interval: Duration::from_millis(500),
             session_check_interval: Duration::from_secs(60),
@@ -188,6 +202,10 @@ pub fn local_offset() -> chrono::FixedOffset {
 /// A pool a few times the core count keeps the cores busy while some
 /// connections wait on the disk, without queueing work inside the database.
 fn default_pool_size() -> u32 {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
-    (cores * 4).clamp(4, 32)
+    (cores() as u32 * 4).clamp(4, 32)
+}
+
+/// The cores this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }

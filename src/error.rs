@@ -34,6 +34,10 @@ pub enum AppError {
     /// a limit of the server that `limit` names (`extensions.limit`); asking
     /// for less passes.
     TooComplex { limit: &'static str, message: String },
+    /// `RATE_LIMITED` with `retryAfterSeconds`: refused for now, not for
+    /// what was sent (the server's password work is saturated, or the
+    /// client's address has failed to sign in too often).
+    RetryLater { message: String, seconds: u64 },
     /// `INTERNAL`: a fault of the server. The cause is logged (without
     /// personal data); the client learns nothing of it.
     Internal(anyhow::Error),
@@ -89,7 +93,7 @@ impl AppError {
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::NotFound { .. } => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
-            AppError::RateLimited(_) | AppError::OverBound { .. } => "RATE_LIMITED",
+            AppError::RateLimited(_) | AppError::OverBound { .. } | AppError::RetryLater { .. } => "RATE_LIMITED",
             AppError::TooComplex { .. } => "QUERY_TOO_COMPLEX",
             AppError::Internal(_) => "INTERNAL",
             AppError::Unavailable => "UNAVAILABLE",
@@ -103,6 +107,7 @@ impl AppError {
         match self {
             AppError::Unavailable | AppError::DeadlineExceeded(_) => Some(1),
             AppError::OverBound { retry_after, .. } => *retry_after,
+            AppError::RetryLater { seconds, .. } => Some((*seconds).max(1)),
             _ => None,
         }
     }
@@ -115,7 +120,8 @@ impl AppError {
             | AppError::Conflict(message)
             | AppError::RateLimited(message)
             | AppError::OverBound { message, .. }
-            | AppError::TooComplex { message, .. } => message.clone(),
+            | AppError::TooComplex { message, .. }
+            | AppError::RetryLater { message, .. } => message.clone(),
             AppError::BadInput { field, message } | AppError::NotFound { field, message } => {
                 format!("{field}: {message}")
             }

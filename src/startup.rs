@@ -58,8 +58,18 @@ impl Application {
         let background_queries = Arc::new(QueryCounter::default());
         let sessions = Arc::new(crate::auth::recent::RecentSessions::new(config.session_cache));
         let revocations = Arc::new(crate::auth::revocation::Revocations::default());
-        let state =
-            AppState { db, config: Arc::new(config), queries, background_queries, clock, hub, sessions, revocations };
+        let passwords = Arc::new(crate::auth::password::Gate::new(config.password_concurrency, config.password_wait));
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+            queries,
+            background_queries,
+            clock,
+            hub,
+            sessions,
+            revocations,
+            passwords,
+        };
         // Sessions ended through another replica: forget them here, and end
         // their streams.
         let sessions_ended: crate::events::SessionsEnded = {

@@ -30,6 +30,8 @@ pub struct AppState {
     pub sessions: Arc<crate::auth::recent::RecentSessions>,
     /// The session watches of open streams, ended at once by revocation.
     pub revocations: Arc<crate::auth::revocation::Revocations>,
+    /// The bound on password hashing and verification.
+    pub passwords: Arc<crate::auth::password::Gate>,
 }
 
 impl AppState {

@@ -19,6 +19,8 @@ pub struct Model {
     pub fields: String,
     /// The GraphQL operation name, when the client gave one.
     pub operation: Option<String>,
+    /// The client's address of the request that wrote the entry, when known.
+    pub client_address: Option<String>,
     /// For account actions: the account acted on.
     pub target_account_id: Option<i64>,
     /// For account actions: what changed (e.g. the organisations before

@@ -27,5 +27,6 @@ pub mod patient;
 pub mod patient_transfer;
 pub mod prefecture;
 pub mod session;
+pub mod sign_in_failure;
 
 pub use sea_orm;

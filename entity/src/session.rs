@@ -21,6 +21,10 @@ pub struct Model {
     /// Absolute end of the session.
     pub expires_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The client's address at sign-in, when known.
+    pub client_address: Option<String>,
+    /// The `User-Agent` header at sign-in (bounded), when sent.
+    pub user_agent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,8 @@ mod m20261125_000004_statistics_ledger;
 mod m20261125_000005_statistics_fold_marks;
 mod m20261126_000006_append_only_logs_without_foreign_keys;
 mod m20261127_000007_outbox_ordered_by_transaction;
+mod m20261128_000008_client_of_sessions_and_audit;
+mod m20261128_000009_sign_in_failures;
 mod m20261203_000010_idempotency_bound_to_session;
 mod m20261203_000011_account_changes_need_two;
 mod m20261203_000012_care_decided_by_prefecture;
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_statistics_fold_marks::Migration),
             Box::new(m20261126_000006_append_only_logs_without_foreign_keys::Migration),
             Box::new(m20261127_000007_outbox_ordered_by_transaction::Migration),
+            Box::new(m20261128_000008_client_of_sessions_and_audit::Migration),
+            Box::new(m20261128_000009_sign_in_failures::Migration),
             Box::new(m20261203_000010_idempotency_bound_to_session::Migration),
             Box::new(m20261203_000011_account_changes_need_two::Migration),
             Box::new(m20261203_000012_care_decided_by_prefecture::Migration),

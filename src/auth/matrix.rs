@@ -178,6 +178,8 @@ pub fn markdown() -> String {
          every other decision is the responsible health centre's.\n\
          - Condition and discharge: the admitting hospital; a health centre only for a hospital without \
          system access.\n\n\
+         A patient's sign-in lock (`Patient.signInLock`, `liftPatientSignInLock`): only the responsible health \
+         centre sees and lifts it; anyone else who reaches the patient gets `FORBIDDEN`.\n\n\
          Not patient data: reference lists (prefectures, health centres, facilities) are readable by every \
          staff role; accounts, organisations and the audit log only by `SYSTEM_ADMIN`, who reaches no \
          patient.\n",

@@ -176,6 +176,9 @@ pub enum CaseAction {
     RecordOutcome,
     /// Change the responsible health centre.
     Transfer,
+    /// See and lift the lock that failed sign-ins put on the patient's
+    /// smartphone input ID.
+    ManageSignIn,
 }
 
 /// What an action concerns besides the patient.
@@ -213,7 +216,7 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
             principal.patient_id == Some(patient.id) || responsible_centre || prefecture_accommodation
         }
         CaseAction::FollowUp => responsible_centre || prefecture_accommodation,
-        CaseAction::RecordOutcome | CaseAction::Transfer => responsible_centre,
+        CaseAction::RecordOutcome | CaseAction::Transfer | CaseAction::ManageSignIn => responsible_centre,
     };
     if allowed {
         return Ok(());
@@ -237,5 +240,6 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
         }
         CaseAction::RecordOutcome => "the outcome is recorded by the responsible health centre",
         CaseAction::Transfer => "only the responsible health centre transfers a patient",
+        CaseAction::ManageSignIn => "only the responsible health centre sees and lifts a patient's sign-in lock",
     }))
 }

@@ -1,4 +1,7 @@
-//! The caller of a request, resolved from its session.
+//! The caller of a request, resolved from its session, and where the
+//! request comes from.
+
+use std::net::IpAddr;
 
 use entity::enums::OrganisationKind;
 
@@ -52,6 +55,8 @@ pub struct Principal {
     pub patient_id: Option<i64>,
     /// The GraphQL operation name of the current request, for the audit log.
     pub operation: Option<String>,
+    /// The client's address of the current request, for the audit log.
+    pub address: Option<IpAddr>,
     /// When the session ends at the latest (its absolute lifetime).
     pub session_expires_at: chrono::DateTime<chrono::Utc>,
 }
@@ -62,6 +67,30 @@ pub struct Caller {
     pub principal: Option<Principal>,
     /// Why credentials that were sent name nobody.
     pub refused: Option<Refused>,
+    /// Where the request comes from (signed in or not).
+    pub client: Client,
+}
+
+/// Where a request comes from, as its transport saw it: kept with the
+/// sessions it opens, and in the audit entries of sign-ins and their
+/// refusals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Client {
+    /// The client's address (behind a trusted proxy, the forwarded one).
+    pub address: Option<IpAddr>,
+    /// The `User-Agent` header, at most [`USER_AGENT_MOST`] characters.
+    pub user_agent: Option<String>,
+}
+
+/// Longest `User-Agent` kept (longer ones are cut); what a client sends is
+/// not ours to store without bound.
+pub const USER_AGENT_MOST: usize = 256;
+
+impl Client {
+    pub fn new(address: Option<IpAddr>, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent.map(str::trim).filter(|agent| !agent.is_empty());
+        Client { address, user_agent: user_agent.map(|agent| agent.chars().take(USER_AGENT_MOST).collect()) }
+    }
 }
 
 /// Why the credentials of a request name no caller.
@@ -83,5 +112,21 @@ impl Refused {
             Refused::Unknown => "the token is not a session of this server: sign in first",
             Refused::Ended => "the session has ended (signed out, expired or idle too long): sign in again",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_agent_is_kept_trimmed_and_bounded_and_a_blank_one_is_none() {
+        let long = "x".repeat(USER_AGENT_MOST + 50);
+        assert_eq!(Client::new(None, Some(&long)).user_agent.map(|agent| agent.chars().count()), Some(USER_AGENT_MOST));
+        let japanese = "端末".repeat(USER_AGENT_MOST);
+        let cut = Client::new(None, Some(&japanese)).user_agent.unwrap_or_default();
+        assert_eq!(cut.chars().count(), USER_AGENT_MOST, "cut at a character, not a byte");
+        assert_eq!(Client::new(None, Some("  curl/8.5  ")).user_agent.as_deref(), Some("curl/8.5"));
+        assert_eq!(Client::new(None, Some("   ")).user_agent, None);
     }
 }

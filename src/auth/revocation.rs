@@ -2,12 +2,12 @@
 //!
 //! A stream (a WebSocket connection, a Server-Sent Events response) holds a
 //! [`SessionWatch`] of the session it runs for. Every change that ends
-//! sessions (logout, logout everywhere, a password change, a disabled
-//! account, a new organisation, a patient's recorded outcome) names the
-//! ended sessions to [`Revocations::revoke`] before it returns: each watch
-//! is marked, its streams learn of it and close, and `revoke` waits until a
-//! delivery that was under way when the mark was set has finished (bounded
-//! by [`DRAIN`]). A delivery asks [`SessionWatch::permit`] first, so no
+//! sessions (logout, logout everywhere, ending one's own session, a
+//! password change, a disabled account, a new organisation, a patient's
+//! recorded outcome) names the ended sessions to [`Revocations::revoke`]
+//! before it returns: each watch is marked, its streams learn of it and
+//! close, and `revoke` waits until a delivery that was under way when the
+//! mark was set has finished (bounded by [`DRAIN`]). A delivery asks [`SessionWatch::permit`] first, so no
 //! payload leaves for a session after the change that ended it returned.
 //!
 //! Other replicas learn of ended sessions through PostgreSQL `NOTIFY` on

@@ -929,6 +929,7 @@ async fn capture(database_url: &str, token: &str, variables: &Value) -> anyhow::
     let state = crate::state::AppState {
         db,
         sessions: Arc::new(crate::auth::recent::RecentSessions::new(config.session_cache)),
+        passwords: Arc::new(crate::auth::password::Gate::new(config.password_concurrency, config.password_wait)),
         config: Arc::new(config),
         queries,
         background_queries: Default::default(),

@@ -199,6 +199,12 @@ impl AuditEntry {
     async fn detail(&self) -> Option<&str> {
         self.0.detail.as_deref()
     }
+    /// The client's address of the request that wrote the entry (behind a
+    /// trusted proxy, the forwarded one); null when unknown, and for
+    /// entries written before addresses were recorded.
+    async fn client_address(&self) -> Option<&str> {
+        self.0.client_address.as_deref()
+    }
 }
 
 /// An item of the audit log with its cursor.

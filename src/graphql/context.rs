@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::loaders::{AppLoader, RequestLoader};
 use crate::auth::Principal;
-use crate::auth::principal::Caller;
+use crate::auth::principal::{Caller, Client};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -16,8 +16,14 @@ pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 }
 
 pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
-    static NOBODY: Caller = Caller { principal: None, refused: None };
+    static NOBODY: Caller =
+        Caller { principal: None, refused: None, client: Client { address: None, user_agent: None } };
     ctx.data_opt::<Caller>().unwrap_or(&NOBODY)
+}
+
+/// Where the request comes from.
+pub fn client<'a>(ctx: &Context<'a>) -> &'a Client {
+    &caller(ctx).client
 }
 
 pub fn principal<'a>(ctx: &Context<'a>) -> Option<&'a Principal> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use entity::{
     account, condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test,
-    medical_visit, organisation, patient, patient_transfer, prefecture,
+    medical_visit, organisation, patient, patient_transfer, prefecture, sign_in_failure,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Select};
 
@@ -195,3 +195,33 @@ impl Loader<LatestHealthReportOfPatient> for AppLoader {
 /// The request's loader: batched, and caching for the request's lifetime
 /// so that prefetched relations are found by the field resolvers.
 pub type RequestLoader = async_graphql::dataloader::DataLoader<AppLoader, async_graphql::dataloader::HashMapCache>;
+
+/// The failed sign-ins counted against a patient (`None`: none counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SignInFailuresOfPatient(pub i64);
+
+impl Loader<SignInFailuresOfPatient> for AppLoader {
+    type Value = Option<sign_in_failure::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[SignInFailuresOfPatient],
+    ) -> Result<HashMap<SignInFailuresOfPatient, Self::Value>, Self::Error> {
+        use crate::services::lockout::Subject;
+        let subjects: HashMap<String, SignInFailuresOfPatient> =
+            keys.iter().map(|k| (Subject::Patient(k.0).key(), *k)).collect();
+        let rows = sign_in_failure::Entity::find()
+            .filter(sign_in_failure::Column::Subject.is_in(subjects.keys().cloned()))
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
+        let mut found: HashMap<_, _> = keys.iter().map(|k| (*k, None)).collect();
+        for row in rows {
+            if let Some(key) = subjects.get(&row.subject) {
+                found.insert(*key, Some(row));
+            }
+        }
+        Ok(found)
+    }
+}

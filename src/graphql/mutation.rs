@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::scalars::Date;
 
 use super::admin::{AccountChange, StaffAccount};
-use super::context::{principal, signed_in, state};
+use super::context::{client, principal, signed_in, state};
 use super::enums::{CareSetting, Outcome, Severity, TestResult};
 use super::inputs::{FollowUpCallInput, HealthReportInput, MedicalVisitInput, RecordTestInput, RegisterPatientInput};
 use super::types::*;
@@ -25,7 +25,7 @@ impl Mutation {
         #[graphql(desc = "The account's username.")] username: String,
         #[graphql(desc = "The account's password.", secret)] password: String,
     ) -> Result<Session> {
-        let opened = services::accounts::login(state(ctx), &username, &password).await?;
+        let opened = services::accounts::login(state(ctx), client(ctx), &username, &password).await?;
         Ok(Session { token: opened.token, expires_at: opened.session.expires_at, principal: opened.principal })
     }
 
@@ -38,7 +38,7 @@ impl Mutation {
         smartphone_id: String,
         #[graphql(desc = "The patient's date of birth.", secret)] birth_date: Date,
     ) -> Result<Session> {
-        let opened = services::accounts::patient_login(state(ctx), &smartphone_id, birth_date.0).await?;
+        let opened = services::accounts::patient_login(state(ctx), client(ctx), &smartphone_id, birth_date.0).await?;
         Ok(Session { token: opened.token, expires_at: opened.session.expires_at, principal: opened.principal })
     }
 
@@ -265,6 +265,34 @@ impl Mutation {
         Ok(Patient(patient))
     }
 
+    /// Lifts the lock that failed sign-ins put on a patient's smartphone
+    /// input ID, and forgets the count (`Patient.signInLock`): for the
+    /// responsible health centre, once it has spoken with the patient.
+    /// Audited.
+    async fn lift_patient_sign_in_lock(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+    ) -> Result<Patient> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        Ok(Patient(services::lockout::lift_patient_lock(state(ctx), principal, id).await?))
+    }
+
+    /// Ends one of the caller's own open sessions (`mySessions`), at once
+    /// on every transport: its token stops working and its streams close.
+    /// Ending the current one is a logout.
+    async fn end_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session, from `mySessions`.")] id: ID,
+    ) -> Result<bool> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&id, "id")?;
+        services::accounts::end_own_session(state(ctx), principal, id).await?;
+        Ok(true)
+    }
+
     /// Ends every session of the caller's account ("log out everywhere").
     /// Returns how many sessions ended.
     async fn logout_everywhere(&self, ctx: &Context<'_>) -> Result<i32> {
@@ -274,6 +302,10 @@ impl Mutation {
     }
 
     /// Changes the caller's password. The account's other sessions end.
+    /// The new password is checked against the rules first
+    /// (BAD_USER_INPUT, `newPassword`); then a wrong current password
+    /// counts as a failed sign-in, which may lock the account, and is
+    /// refused with FORBIDDEN, as is any change while the account is locked.
     async fn change_password(
         &self,
         ctx: &Context<'_>,

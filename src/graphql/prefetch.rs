@@ -114,6 +114,9 @@ pub async fn patients(
         }
         loader.feed_many(transfers).await;
     }
+    if selects(selections, &["signInLock"]) {
+        loader.feed_many(fetch(loader, ids.iter().map(|id| SignInFailuresOfPatient(*id))).await?).await;
+    }
     if selects(selections, &["registeringFacility"]) {
         facilities.extend(rows.iter().filter_map(|p| p.registering_facility_id));
     }

@@ -23,6 +23,15 @@ impl Query {
         Ok(Account(signed_in(ctx)?.clone()))
     }
 
+    /// The caller's own open sessions (of the staff account, or of the
+    /// patient), newest first: when, from where and with what client each
+    /// was opened. End one with `endSession`.
+    async fn my_sessions(&self, ctx: &Context<'_>) -> Result<Vec<OpenSession>> {
+        let principal = signed_in(ctx)?;
+        let rows = services::accounts::own_sessions(state(ctx), principal).await?;
+        Ok(rows.into_iter().map(|row| OpenSession { current: row.id == principal.session_id, row }).collect())
+    }
+
     /// One patient within the caller's reach; null when there is none.
     async fn patient(
         &self,

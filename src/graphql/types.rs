@@ -10,7 +10,7 @@ use entity::{
     prefecture,
 };
 
-use super::context::{load, load_required, principal};
+use super::context::{load, load_required, principal, state};
 use super::enums::*;
 use super::loaders::*;
 use super::scalars::Date;
@@ -252,6 +252,45 @@ impl Patient {
         let personal = self.personal_allowed(ctx);
         let rows = load(ctx, FollowUpCallsOfPatient(self.0.id)).await?.unwrap_or_default();
         Ok(latest(rows, last).map(|row| FollowUpCall { row, personal }).collect())
+    }
+    /// Failed sign-ins with the patient's smartphone input ID that still
+    /// count, and the lock they put on it; null when none count. For the
+    /// responsible health centre only (`FORBIDDEN` for anyone else), which
+    /// may lift the lock with `liftPatientSignInLock`.
+    async fn sign_in_lock(&self, ctx: &Context<'_>) -> Result<Option<SignInLock>> {
+        let principal = principal(ctx).ok_or(AppError::Unauthenticated("sign in first: no valid session"))?;
+        policy::may_act(
+            principal,
+            policy::CaseAction::ManageSignIn,
+            policy::Target { patient: &self.0, facility: None },
+        )?;
+        let state = state(ctx);
+        let row = load(ctx, SignInFailuresOfPatient(self.0.id)).await?.flatten();
+        Ok(row.and_then(|row| crate::services::lockout::standing(&row, &state.config, state.now())).map(SignInLock))
+    }
+}
+
+/// Failed sign-ins with a patient's smartphone input ID, and their lock.
+pub struct SignInLock(pub crate::services::lockout::Standing);
+
+/// Failed sign-ins with a patient's smartphone input ID that still count,
+/// and the lock they put on it. While locked, every sign-in with the ID is
+/// refused (the right date of birth too) with the answer of a wrong one.
+#[Object]
+impl SignInLock {
+    /// Attempts that did not sign in, in the current run (each within the
+    /// lockout window of the previous one; while locked they still count).
+    async fn failures(&self) -> i32 {
+        self.0.failures
+    }
+    /// When the last of them was made.
+    async fn last_failed_at(&self) -> DateTime<Utc> {
+        self.0.last_failed_at
+    }
+    /// Until when sign-in with the ID is refused; null when it is not
+    /// locked.
+    async fn locked_until(&self) -> Option<DateTime<Utc>> {
+        self.0.locked_until
     }
 }
 
@@ -795,6 +834,47 @@ impl Session {
     /// Who signed in.
     async fn account(&self) -> Account {
         Account(self.principal.clone())
+    }
+}
+
+/// One of the caller's own open sessions.
+pub struct OpenSession {
+    pub row: entity::session::Model,
+    /// Whether it is the session of the request.
+    pub current: bool,
+}
+
+/// One of the caller's own open sessions: when and from where it was opened. End one you do not recognise with `endSession`.
+#[Object]
+impl OpenSession {
+    /// Stable identifier, for `endSession`.
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+    /// When it was opened (signed in).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    /// When it was last used, to within a minute.
+    async fn last_used_at(&self) -> DateTime<Utc> {
+        self.row.last_seen_at
+    }
+    /// When it ends at the latest; it ends sooner after 30 minutes unused.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.row.expires_at
+    }
+    /// The client's address it was opened from; null when unknown.
+    async fn client_address(&self) -> Option<&str> {
+        self.row.client_address.as_deref()
+    }
+    /// The `User-Agent` it was opened with (at most 256 characters); null
+    /// when none was sent.
+    async fn user_agent(&self) -> Option<&str> {
+        self.row.user_agent.as_deref()
+    }
+    /// Whether this is the session of the request asking.
+    async fn current(&self) -> bool {
+        self.current
     }
 }
 

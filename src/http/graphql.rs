@@ -102,7 +102,8 @@ pub async fn execute(State(state): State<HttpState>, request: Request) -> Respon
     let credentials = Credentials::from_authorization(
         parts.headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}")),
     );
-    let origin = Origin { transport: Transport::Http, address, credentials, idempotency_key };
+    let user_agent = super::user_agent(&parts.headers);
+    let origin = Origin { transport: Transport::Http, address, user_agent, credentials, idempotency_key };
     let answer = state.pipeline.execute(&origin, batch, &bytes).await;
     respond(answer, media)
 }

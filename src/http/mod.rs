@@ -113,6 +113,11 @@ pub(crate) fn client_address(
     peer.map(|peer| peer.ip())
 }
 
+/// The `User-Agent` header, if it is visible text.
+pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
 /// Refuses a request over its address's rate with `RATE_LIMITED`.
 async fn limit_by_address(State(state): State<HttpState>, request: Request, next: Next) -> Response {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);

@@ -52,6 +52,7 @@ pub async fn stream(
     let origin = Origin {
         transport: Transport::ServerSentEvents,
         address: super::client_address(&state, &parts.headers, peer),
+        user_agent: super::user_agent(&parts.headers),
         credentials: Credentials::from_authorization(
             parts.headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}")),
         ),

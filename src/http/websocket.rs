@@ -66,6 +66,7 @@ pub async fn upgrade(
         if offered.contains(&"graphql-transport-ws") { Transport::TransportWs } else { Transport::LegacyWs };
     let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
     let address = super::client_address(&state, &headers, peer);
+    let user_agent = super::user_agent(&headers);
     // Subscribers send little and receive small events: small buffers keep
     // an idle connection cheap (tungstenite's defaults are 128 KiB each);
     // events are written out as they come.
@@ -76,7 +77,7 @@ pub async fn upgrade(
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| {
             let shutdown = shutdown.map(|Extension(shutdown)| shutdown).unwrap_or_default();
-            Connection { pipeline: state.pipeline.clone(), transport, address, socket, shutdown }.serve()
+            Connection { pipeline: state.pipeline.clone(), transport, address, user_agent, socket, shutdown }.serve()
         })
 }
 
@@ -85,6 +86,8 @@ struct Connection {
     pipeline: Arc<Pipeline>,
     transport: Transport,
     address: Option<std::net::IpAddr>,
+    /// The `User-Agent` of the upgrade request.
+    user_agent: Option<String>,
     socket: WebSocket,
     shutdown: Shutdown,
 }
@@ -141,7 +144,13 @@ impl Connection {
             return;
         }
         let watch = self.pipeline.app().revocations.watch(principal.session_id);
-        let origin = Origin { transport: self.transport, address: self.address, credentials, idempotency_key: None };
+        let origin = Origin {
+            transport: self.transport,
+            address: self.address,
+            user_agent: self.user_agent.clone(),
+            credentials,
+            idempotency_key: None,
+        };
         let lifetime = (principal.session_expires_at - self.pipeline.app().now()).to_std().unwrap_or_default();
         self.run(origin, watch, lifetime).await;
     }

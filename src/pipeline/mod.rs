@@ -30,7 +30,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, Response, ServerError, Value};
 
-use crate::auth::principal::{Caller, Refused};
+use crate::auth::principal::{Caller, Client, Refused};
 use crate::error::AppError;
 use crate::graphql::loaders::AppLoader;
 use crate::graphql::{HersysSchema, documents::DocumentCache, limits::DocumentCheck};
@@ -119,6 +119,8 @@ pub struct Origin {
     pub transport: Transport,
     /// The client's address (behind a trusted proxy, the forwarded one).
     pub address: Option<IpAddr>,
+    /// The `User-Agent` header of the request (of a WebSocket's upgrade).
+    pub user_agent: Option<String>,
     pub credentials: Credentials,
     /// The `Idempotency-Key` header (`POST` only).
     pub idempotency_key: Option<String>,
@@ -335,15 +337,28 @@ impl Pipeline {
 
     /// Stage [`Stage::Caller`]: who the credentials name, looked up now.
     pub async fn caller(&self, credentials: &Credentials) -> Result<Caller, AppError> {
+        let refused = |why| Caller { refused: Some(why), ..Caller::default() };
         Ok(match credentials {
             Credentials::None => Caller::default(),
-            Credentials::Malformed => Caller { principal: None, refused: Some(Refused::Malformed) },
+            Credentials::Malformed => refused(Refused::Malformed),
             Credentials::Bearer(token) => match crate::services::accounts::resolve(&self.app, token).await? {
-                Lookup::Live(principal) => Caller { principal: Some(principal), refused: None },
-                Lookup::Ended => Caller { principal: None, refused: Some(Refused::Ended) },
-                Lookup::Unknown => Caller { principal: None, refused: Some(Refused::Unknown) },
+                Lookup::Live(principal) => Caller { principal: Some(principal), ..Caller::default() },
+                Lookup::Ended => refused(Refused::Ended),
+                Lookup::Unknown => refused(Refused::Unknown),
             },
         })
+    }
+
+    /// [`Stage::Caller`] for an operation from `origin`: the caller, with
+    /// where the operation comes from (for sessions it opens and the audit
+    /// entries it writes).
+    async fn caller_from(&self, origin: &Origin) -> Result<Caller, AppError> {
+        let mut caller = self.caller(&origin.credentials).await?;
+        caller.client = Client::new(origin.address, origin.user_agent.as_deref());
+        if let Some(principal) = &mut caller.principal {
+            principal.address = origin.address;
+        }
+        Ok(caller)
     }
 
     /// Stage [`Stage::RateLimit`]: takes `operations` tokens for the
@@ -412,7 +427,7 @@ impl Pipeline {
             ));
         }
         // Stage: caller.
-        let caller = match self.caller(&origin.credentials).await {
+        let caller = match self.caller_from(origin).await {
             Ok(caller) => caller,
             Err(error) => return Answer::from_app_error(&error),
         };
@@ -636,13 +651,15 @@ impl Pipeline {
 /// The answer to one operation: refused as a whole when it has no data and
 /// either never ran (its errors have no path: the document did not
 /// validate) or its first error is the server's (an outage, the deadline, a
-/// fault), so that transports can say so (a 400, or a 503 with
-/// `Retry-After`).
+/// fault), or all its errors are a rate's (a sign-in waiting too long for
+/// the password work, an address locked out), so that transports can say so
+/// (a 400, a 503 or a 429 with `Retry-After`).
 fn single_answer(response: Response, max_bytes: usize) -> Answer {
     let never_ran = !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
     let server_failed =
         response.errors.first().is_some_and(|e| matches!(code_of(e), "UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INTERNAL"));
-    let failed = response.data == Value::Null && (never_ran || server_failed);
+    let rate_limited = !response.errors.is_empty() && response.errors.iter().all(|e| code_of(e) == "RATE_LIMITED");
+    let failed = response.data == Value::Null && (never_ran || server_failed || rate_limited);
     let verdict = match response.errors.first() {
         Some(first) if failed => Verdict::Refused(code_of(first)),
         _ => Verdict::Executed,

@@ -167,7 +167,7 @@ impl Pipeline {
         started: Instant,
     ) -> Result<Deliveries, Answer> {
         // Stage: caller, looked up now (not when the connection opened).
-        let mut caller = self.caller(&origin.credentials).await.map_err(|e| Answer::from_app_error(&e))?;
+        let mut caller = self.caller_from(origin).await.map_err(|e| Answer::from_app_error(&e))?;
         if watch.is_some() && caller.principal.is_none() {
             // The connection's session has ended since it opened.
             let refused = caller.refused.map(|r| r.message()).unwrap_or("sign in first: no valid session");

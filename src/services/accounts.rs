@@ -8,13 +8,17 @@ use entity::enums::OrganisationKind;
 use entity::{account, organisation, patient, session};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 
 use super::account_changes::{self, ChangeKind};
+use crate::auth::principal::Client;
 use crate::auth::{Principal, Role, password, session as tokens};
 use crate::domain::SmartphoneId;
 use crate::error::{AppError, AppResult};
+use crate::services::audit::SignInAttempt;
+use crate::services::lockout::{self, Subject};
 use crate::state::AppState;
 
 /// `last_seen_at` is refreshed at most this often, so that reads do not
@@ -31,38 +35,44 @@ pub struct NewSession {
     pub principal: Principal,
 }
 
-/// Signs a staff account in.
-pub async fn login(state: &AppState, username: &str, password_text: &str) -> AppResult<NewSession> {
-    let now = state.now();
+/// Signs a staff account in. The password is checked first, whatever the
+/// account's state; a wrong one is counted (and may lock the account), and
+/// a right one goes on only if the account is not locked by then.
+pub async fn login(state: &AppState, client: &Client, username: &str, password_text: &str) -> AppResult<NewSession> {
     let found = account::Entity::find().filter(account::Column::Username.eq(username.trim())).one(&state.db).await?;
     let Some(account) = found else {
         // Same work as a real check, so timing does not reveal usernames.
-        let _ = verify_blocking(password_text.to_owned(), password::decoy_hash().to_owned()).await;
+        verify_blocking(state, password_text, password::decoy_hash()).await?;
         return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
     };
-    let locked = account.locked_until.is_some_and(|until| until > now);
-    let matches = verify_blocking(password_text.to_owned(), account.password_hash.clone()).await;
-    let awaiting = account.awaiting_approval_since.is_some();
-    if locked || account.disabled_at.is_some() || awaiting || !matches {
-        if !matches && !locked {
-            record_failure(state, &account, now).await?;
+    let matches = verify_blocking(state, password_text, &account.password_hash).await?;
+    let now = state.now();
+    let refused = if !matches {
+        let count = super::lockout::account_failed(&state.db, &state.config, account.id, now).await?;
+        if count.just_locked(state.config.lockout_threshold) {
+            tracing::warn!(account_id = account.id, "account locked after repeated failed sign-ins");
         }
-        super::audit::record_account_event(&state.db, account.id, "LOGIN_REFUSED", now).await?;
-        tracing::info!(account_id = account.id, locked, "sign-in refused");
+        true
+    } else {
+        // A new account waiting for a second administrator signs in no
+        // better than a wrong password.
+        account.disabled_at.is_some()
+            || account.awaiting_approval_since.is_some()
+            || !super::lockout::account_succeeded(&state.db, account.id, now).await?
+    };
+    if refused {
+        let attempt = SignInAttempt { account_id: Some(account.id), patient_id: None, address: client.address };
+        super::audit::record_refused_sign_in(&state.db, attempt, "LOGIN_REFUSED", now).await?;
+        tracing::info!(account_id = account.id, "sign-in refused");
         return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
-    }
-    if account.failed_logins != 0 || account.locked_until.is_some() {
-        let mut active: account::ActiveModel = account.clone().into();
-        active.failed_logins = Set(0);
-        active.locked_until = Set(None);
-        active.update(&state.db).await?;
     }
     let organisation = organisation::Entity::find_by_id(account.organisation_id)
         .one(&state.db)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account without organisation")))?;
-    let (token, session) = open_session(state, Some(account.id), None, now).await?;
-    let principal = staff_principal(&session, &account, &organisation);
+    let (token, session) = open_session(state, client, Some(account.id), None, now).await?;
+    let mut principal = staff_principal(&session, &account, &organisation);
+    principal.address = client.address;
     super::audit::record(&state.db, &principal, "LOGIN", None, &[], now).await?;
     tracing::info!(account_id = account.id, session_id = session.id, "signed in");
     Ok(NewSession { token, session, principal })
@@ -70,17 +80,69 @@ pub async fn login(state: &AppState, username: &str, password_text: &str) -> App
 
 /// Signs a patient in with their smartphone input ID and date of birth.
 /// Ended cases (an outcome is recorded) can no longer sign in.
-pub async fn patient_login(state: &AppState, smartphone_id: &str, birth_date: NaiveDate) -> AppResult<NewSession> {
+///
+/// Guessing dates of birth is bounded per smartphone input ID and per
+/// client address (`services::lockout`): each attempt is counted before
+/// its date is compared, and once either count is past its threshold the
+/// date is not compared at all. A locked ID gets the answer of a wrong date
+/// (the right date included); a locked address gets `RATE_LIMITED` with
+/// the time left. Every refusal is audited with the patient the ID names,
+/// if any (never the date tried), and the client's address.
+pub async fn patient_login(
+    state: &AppState,
+    client: &Client,
+    smartphone_id: &str,
+    birth_date: NaiveDate,
+) -> AppResult<NewSession> {
     const REFUSED: &str = "the smartphone input ID or date of birth is wrong, or the case has ended";
     let id = SmartphoneId::parse(smartphone_id).map_err(|why| AppError::bad_input("smartphoneId", why))?;
+    let config = &state.config;
     let now = state.now();
     let found = patient::Entity::find().filter(patient::Column::SmartphoneId.eq(id.as_digits())).one(&state.db).await?;
+    let attempt = SignInAttempt { account_id: None, patient_id: found.as_ref().map(|p| p.id), address: client.address };
+    if let Some(address) = client.address {
+        let subject = Subject::Address(address);
+        let count = lockout::attempt(&state.db, config, subject, now).await?;
+        if count.just_locked(subject.threshold(config)) {
+            tracing::warn!("patient sign-in locked for a client address after repeated failures");
+        }
+        if !count.within(subject.threshold(config)) {
+            super::audit::record_refused_sign_in(&state.db, attempt, "PATIENT_LOGIN_LOCKED", now).await?;
+            tracing::info!(patient_id = attempt.patient_id, "patient sign-in refused: the address is locked");
+            let left = count.locked_until.map_or(0, |until| (until - now).num_milliseconds());
+            let seconds = std::cmp::max(1, u64::try_from(left).unwrap_or(0).div_ceil(1000));
+            return Err(AppError::RetryLater {
+                message: format!(
+                    "too many failed patient sign-ins from this address: retry after {seconds} s, or ask the health centre"
+                ),
+                seconds,
+            });
+        }
+    }
+    if let Some(patient) = &found {
+        let subject = Subject::Patient(patient.id);
+        let count = lockout::attempt(&state.db, config, subject, now).await?;
+        if count.just_locked(subject.threshold(config)) {
+            tracing::warn!(patient_id = patient.id, "smartphone input ID locked after repeated failed sign-ins");
+        }
+        if !count.within(subject.threshold(config)) {
+            super::audit::record_refused_sign_in(&state.db, attempt, "PATIENT_LOGIN_LOCKED", now).await?;
+            tracing::info!(patient_id = patient.id, "patient sign-in refused: the smartphone input ID is locked");
+            return Err(AppError::Unauthenticated(REFUSED));
+        }
+    }
     let Some(patient) = found.filter(|p| p.birth_date == birth_date && p.outcome.is_none()) else {
-        tracing::info!("patient sign-in refused");
+        super::audit::record_refused_sign_in(&state.db, attempt, "PATIENT_LOGIN_REFUSED", now).await?;
+        tracing::info!(patient_id = attempt.patient_id, "patient sign-in refused");
         return Err(AppError::Unauthenticated(REFUSED));
     };
-    let (token, session) = open_session(state, None, Some(patient.id), now).await?;
-    let principal = patient_principal(session.id, patient.id, session.expires_at);
+    lockout::patient_signed_in(&state.db, config, patient.id).await?;
+    if let Some(address) = client.address {
+        lockout::address_signed_in(&state.db, config, address).await?;
+    }
+    let (token, session) = open_session(state, client, None, Some(patient.id), now).await?;
+    let mut principal = patient_principal(session.id, patient.id, session.expires_at);
+    principal.address = client.address;
     super::audit::record(&state.db, &principal, "PATIENT_LOGIN", Some(patient.id), &[], now).await?;
     tracing::info!(patient_id = patient.id, session_id = session.id, "patient signed in");
     Ok(NewSession { token, session, principal })
@@ -209,6 +271,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Lookup> {
             prefecture_id: row.prefecture_id,
             patient_id: None,
             operation: None,
+            address: None,
             session_expires_at: row.expires_at,
         },
         _ => return Ok(Lookup::Ended),
@@ -220,6 +283,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Lookup> {
 
 async fn open_session(
     state: &AppState,
+    client: &Client,
     account_id: Option<i64>,
     patient_id: Option<i64>,
     now: DateTime<Utc>,
@@ -234,6 +298,8 @@ async fn open_session(
         last_seen_at: Set(now),
         expires_at: Set(now + lifetime),
         revoked_at: Set(None),
+        client_address: Set(client.address.map(|address| address.to_string())),
+        user_agent: Set(client.user_agent.clone()),
         ..Default::default()
     }
     .insert(&state.db)
@@ -241,27 +307,11 @@ async fn open_session(
     Ok((token, session))
 }
 
-async fn record_failure(state: &AppState, account: &account::Model, now: DateTime<Utc>) -> AppResult<()> {
-    let config = &state.config;
-    let window = Duration::from_std(config.lockout_window).unwrap_or(Duration::minutes(15));
-    let recent = account.last_failed_login_at.is_some_and(|at| at + window > now);
-    let failures = if recent { account.failed_logins + 1 } else { 1 };
-    let mut active: account::ActiveModel = account.clone().into();
-    active.failed_logins = Set(failures);
-    active.last_failed_login_at = Set(Some(now));
-    if failures >= config.lockout_threshold {
-        let duration = Duration::from_std(config.lockout_duration).unwrap_or(Duration::minutes(15));
-        active.locked_until = Set(Some(now + duration));
-        tracing::warn!(account_id = account.id, "account locked after repeated failed sign-ins");
-    }
-    active.update(&state.db).await?;
-    Ok(())
-}
-
-/// argon2 is CPU-bound for tens of milliseconds: keep it off the async
-/// workers.
-async fn verify_blocking(password_text: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || password::verify(&password_text, &hash)).await.unwrap_or(false)
+/// argon2 is CPU-bound for tens of milliseconds: it runs off the async
+/// workers, within the bound of the password gate (`RATE_LIMITED` when no
+/// turn comes in time).
+async fn verify_blocking(state: &AppState, password_text: &str, hash: &str) -> AppResult<bool> {
+    state.passwords.verify(password_text.to_owned(), hash.to_owned()).await
 }
 
 pub fn staff_principal(
@@ -280,6 +330,7 @@ pub fn staff_principal(
         prefecture_id: organisation.prefecture_id,
         patient_id: None,
         operation: None,
+        address: None,
         session_expires_at: session.expires_at,
     }
 }
@@ -296,6 +347,7 @@ fn patient_principal(session_id: i64, patient_id: i64, session_expires_at: DateT
         prefecture_id: None,
         patient_id: Some(patient_id),
         operation: None,
+        address: None,
         session_expires_at,
     }
 }
@@ -318,24 +370,94 @@ pub async fn logout_everywhere(state: &AppState, principal: &Principal) -> AppRe
     Ok(ended.len() as u64)
 }
 
+/// The condition on `sessions` of the caller's own: their account's, or
+/// for a patient, their record's.
+fn own_sessions_condition(principal: &Principal) -> sea_orm::Condition {
+    match (principal.account_id, principal.patient_id) {
+        (Some(account), _) => sea_orm::Condition::all().add(session::Column::AccountId.eq(account)),
+        (None, Some(patient)) => sea_orm::Condition::all().add(session::Column::PatientId.eq(patient)),
+        (None, None) => sea_orm::Condition::all().add(session::Column::Id.eq(principal.session_id)),
+    }
+}
+
+/// The caller's own open sessions (not ended, expired or idle too long),
+/// newest first, at most `max_page_size` of them: where and with what each
+/// was opened, so that a stranger's can be recognised and ended.
+pub async fn own_sessions(state: &AppState, principal: &Principal) -> AppResult<Vec<session::Model>> {
+    let now = state.now();
+    let idle = Duration::from_std(state.config.session_idle_timeout).unwrap_or(Duration::minutes(30));
+    let rows = session::Entity::find()
+        .filter(own_sessions_condition(principal))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .filter(session::Column::LastSeenAt.gt(now - idle))
+        .order_by_desc(session::Column::CreatedAt)
+        .order_by_desc(session::Column::Id)
+        .limit(state.config.max_page_size)
+        .all(&state.db)
+        .await?;
+    Ok(rows)
+}
+
+/// Ends one of the caller's own open sessions (the current one too, which
+/// is a logout), at once on every transport and replica. Audited
+/// (`END_SESSION`).
+pub async fn end_own_session(state: &AppState, principal: &Principal, session_id: i64) -> AppResult<()> {
+    let now = state.now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let own = session::Entity::find_by_id(session_id)
+        .filter(own_sessions_condition(principal))
+        .filter(session::Column::RevokedAt.is_null())
+        .one(&txn)
+        .await?;
+    if own.is_none() {
+        return Err(AppError::not_found("id", "no open session of yours has this ID"));
+    }
+    let ended = end_sessions(&txn, Ending::Session(session_id), now).await?;
+    super::audit::record(&txn, principal, "END_SESSION", None, &[], now).await?;
+    txn.commit().await?;
+    sessions_ended(state, &ended).await;
+    tracing::info!(session_id, by = principal.session_id, "session ended by its owner");
+    Ok(())
+}
+
 /// Changes the caller's own password. Every other session of the account
 /// ends; the current one stays.
+///
+/// The new password's rules are checked first: what they answer says
+/// nothing of the current password. Then the current password is checked
+/// like a sign-in: a wrong one counts as a failed sign-in (and may lock the
+/// account), and a locked account changes nothing even with the right one;
+/// both get the same answer.
 pub async fn change_password(state: &AppState, principal: &Principal, current: &str, new: &str) -> AppResult<()> {
+    const REFUSED: &str = "the password was not changed: the current password is wrong, or the account is locked after repeated failed sign-ins";
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("patients have no password"))?;
-    let now = state.now();
     let account = account::Entity::find_by_id(account_id)
         .one(&state.db)
         .await?
         .ok_or(AppError::Unauthenticated("the account no longer exists"))?;
-    if !verify_blocking(current.to_owned(), account.password_hash.clone()).await {
-        return Err(AppError::bad_input("currentPassword", "is not the account's password"));
-    }
     crate::domain::password_policy::check(&account.username, new)
         .map_err(|why| AppError::bad_input("newPassword", why))?;
     if current == new {
         return Err(AppError::bad_input("newPassword", "must differ from the current password"));
     }
-    let hash = hash_blocking(new.to_owned()).await?;
+    let matches = verify_blocking(state, current, &account.password_hash).await?;
+    let now = state.now();
+    let refused = if !matches {
+        let count = super::lockout::account_failed(&state.db, &state.config, account_id, now).await?;
+        if count.just_locked(state.config.lockout_threshold) {
+            tracing::warn!(account_id, "account locked after repeated wrong current passwords");
+        }
+        true
+    } else {
+        !super::lockout::account_succeeded(&state.db, account_id, now).await?
+    };
+    if refused {
+        super::audit::record(&state.db, principal, "CHANGE_PASSWORD_REFUSED", None, &[], now).await?;
+        tracing::info!(account_id, "password change refused");
+        return Err(AppError::forbidden(REFUSED));
+    }
+    let hash = hash_blocking(state, new).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let mut active: account::ActiveModel = account.into();
     active.password_hash = Set(hash);
@@ -349,11 +471,8 @@ pub async fn change_password(state: &AppState, principal: &Principal, current: &
     Ok(())
 }
 
-async fn hash_blocking(password_text: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || password::hash(&password_text))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing task failed: {e}")))?
-        .map_err(AppError::Internal)
+async fn hash_blocking(state: &AppState, password_text: &str) -> AppResult<String> {
+    state.passwords.hash(password_text.to_owned()).await
 }
 
 fn require_admin(principal: &Principal) -> AppResult<()> {
@@ -405,7 +524,7 @@ pub async fn create_account(
     let Some(organisation) = organisation::Entity::find_by_id(organisation_id).one(&state.db).await? else {
         return Err(AppError::not_found("organisationId", "no organisation has this ID"));
     };
-    let hash = hash_blocking(password_text.to_owned()).await?;
+    let hash = hash_blocking(state, password_text).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     if account::Entity::find().filter(account::Column::Username.eq(username)).one(&txn).await?.is_some() {
         return Err(AppError::conflict("username: an account with this username exists"));

@@ -47,12 +47,14 @@ pub fn append(
         Value::from(patient_id),
         Value::from(fields.join(",")),
         Value::from(principal.operation.clone()),
+        Value::from(principal.address.map(|address| address.to_string())),
     ];
     appends.push("audit_entries", &COLUMNS, vec![row]);
 }
 
 /// Columns of an entry [`append`] writes.
-const COLUMNS: [&str; 7] = ["at", "account_id", "actor_patient_id", "action", "patient_id", "fields", "operation"];
+const COLUMNS: [&str; 8] =
+    ["at", "account_id", "actor_patient_id", "action", "patient_id", "fields", "operation", "client_address"];
 
 /// For a patient's own session: the patient acting.
 fn actor_patient(principal: &Principal) -> Option<i64> {
@@ -92,6 +94,41 @@ pub async fn record_account_event(
         patient_id: Set(None),
         fields: Set(String::new()),
         operation: Set(None),
+        client_address: Set(None),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Who a refused sign-in was for, as far as it is known: the account of
+/// the username, the patient of the smartphone input ID (never what was
+/// guessed), and where the attempt came from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignInAttempt {
+    pub account_id: Option<i64>,
+    pub patient_id: Option<i64>,
+    pub address: Option<std::net::IpAddr>,
+}
+
+/// Appends the entry of a refused sign-in (`action`), made by nobody
+/// signed in.
+pub async fn record_refused_sign_in(
+    db: &impl ConnectionTrait,
+    attempt: SignInAttempt,
+    action: &str,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    audit_entry::Entity::insert(audit_entry::ActiveModel {
+        at: Set(at),
+        account_id: Set(attempt.account_id),
+        actor_patient_id: Set(None),
+        action: Set(action.to_owned()),
+        patient_id: Set(attempt.patient_id),
+        fields: Set(String::new()),
+        operation: Set(None),
+        client_address: Set(attempt.address.map(|address| address.to_string())),
         ..Default::default()
     })
     .exec(db)
@@ -114,6 +151,7 @@ fn entry(
         patient_id: Set(patient_id),
         fields: Set(fields),
         operation: Set(principal.operation.clone()),
+        client_address: Set(principal.address.map(|address| address.to_string())),
         ..Default::default()
     }
 }

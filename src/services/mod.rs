@@ -11,6 +11,7 @@ pub mod crosstab;
 pub mod demo;
 pub mod follow_up;
 pub mod idempotency;
+pub mod lockout;
 pub mod patients;
 pub mod publication;
 pub mod reference;

@@ -21,6 +21,7 @@ mod matrix;
 mod readme;
 mod scope;
 mod security;
+mod signin;
 mod statistics;
 mod stores;
 mod subscriptions;

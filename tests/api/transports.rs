@@ -773,6 +773,21 @@ async fn a_session_ended_any_way_is_refused_on_every_transport(backend: Backend)
     assert_refused_as_ended(&app, "logoutEverywhere", &token).await;
     assert_refused_as_ended(&app, "logoutEverywhere", &other).await;
 
+    // Ended by its owner from another session, one session only.
+    let token = app.login("hc1").await;
+    let other = app.login("hc1").await;
+    let streams = watch(&app, &token).await;
+    let sessions = ok(app.gql(Some(&other), "{ mySessions { id current } }", json!({})).await);
+    let id = sessions["mySessions"]
+        .as_array()
+        .and_then(|list| list.iter().find(|session| session["current"] == false))
+        .map(|session| session["id"].clone())
+        .unwrap_or_else(|| panic!("the other session is listed: {sessions}"));
+    ok(app.gql(Some(&other), "mutation($id: ID!) { endSession(id: $id) }", json!({ "id": id })).await);
+    assert_streams_ended("endSession", streams, Instant::now()).await;
+    assert_refused_as_ended(&app, "endSession", &token).await;
+    assert_eq!(ok(app.gql(Some(&other), "{ me { username } }", json!({})).await)["me"]["username"], "hc1");
+
     // A password change ends the account's other sessions, not the one
     // that changed it.
     let changing = app.login("pref13").await;
