@@ -118,6 +118,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         case_type: None,
         as_of,
         k: None,
+        for_publication: false,
     };
     let (median, max, table) =
         time(n, || async { crosstab::cross_tab(&db, &request, crosstab::DEFAULT_MAX_CELLS).await.map_err(describe) })

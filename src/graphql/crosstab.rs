@@ -112,13 +112,17 @@ pub struct Arguments {
     pub case_type: Option<CaseType>,
     pub as_of: Option<DateTime<Utc>>,
     pub k: Option<i32>,
+    pub for_publication: bool,
 }
 
 /// Resolves `statistics { crossTab }`.
 pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab> {
     let principal = signed_in(ctx)?;
     let state = state(ctx);
-    let as_of = statistics::as_of(state, arguments.as_of)?;
+    let mut as_of = statistics::as_of(state, arguments.as_of)?;
+    if arguments.for_publication {
+        as_of = crate::services::publication::at_or_before(as_of, state.config.publication_time);
+    }
     let prefecture = super::statistics::prefecture_id(ctx, arguments.prefecture_code.as_deref()).await?.map(|p| p.0);
     let area = statistics::area(principal, prefecture)?;
     let request = crosstab::Request {
@@ -130,6 +134,7 @@ pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab
         case_type: arguments.case_type.map(Into::into),
         as_of,
         k: arguments.k.map(i64::from),
+        for_publication: arguments.for_publication,
     };
     let table = crosstab::cross_tab(&state.db, &request, state.config.max_crosstab_cells).await?;
     Ok(CrossTab {

@@ -214,8 +214,27 @@ impl Statistics {
         #[graphql(desc = "The suppression threshold: cells counting fewer people are suppressed. \
                           5 by default; it may only be raised.")]
         k: Option<i32>,
+        #[graphql(
+            desc = "A table meant for publication: computed as of the publication at or before `asOf` (the daily \
+                    publication moment, as the open-data files), only days complete by then (whole weeks, Monday \
+                    to Sunday, by WEEK), and suppressed so that the daily totals published beside it give no \
+                    suppressed cell away: a day (and prefecture) whose only cell is suppressed shows no other \
+                    dimension.",
+            default = false
+        )]
+        for_publication: bool,
     ) -> Result<super::crosstab::CrossTab> {
-        let arguments = super::crosstab::Arguments { dimensions, from, to, prefecture_code, sex, case_type, as_of, k };
+        let arguments = super::crosstab::Arguments {
+            dimensions,
+            from,
+            to,
+            prefecture_code,
+            sex,
+            case_type,
+            as_of,
+            k,
+            for_publication,
+        };
         super::crosstab::resolve(ctx, arguments).await
     }
 }

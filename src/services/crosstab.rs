@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entity::enums::{CareSetting, CaseType, Outcome, Severity, Sex};
 use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, Iterable, QueryResult};
 
@@ -76,6 +76,11 @@ pub struct Request {
     pub case_type: Option<CaseType>,
     pub as_of: DateTime<Utc>,
     pub k: Option<i64>,
+    /// A table meant for publication: `as_of` is a publication moment,
+    /// the range holds only days (or whole weeks) complete by then, and
+    /// suppression also protects against the daily totals published beside
+    /// the table.
+    pub for_publication: bool,
 }
 
 /// One cell: the values of the chosen dimensions (`None` for the others),
@@ -128,6 +133,25 @@ pub fn validate(request: &Request) -> AppResult<(Vec<Dimension>, i64)> {
     }
     if (request.to - request.from).num_days() >= MAX_DAYS {
         return Err(AppError::bad_input("to", format!("the range may span at most {MAX_DAYS} days")));
+    }
+    if request.for_publication {
+        let weeks = dimensions.contains(&Dimension::Week);
+        if weeks && request.from.weekday() != chrono::Weekday::Mon {
+            return Err(AppError::bad_input("from", "a table for publication by WEEK starts on a Monday"));
+        }
+        if weeks && request.to.weekday() != chrono::Weekday::Sun {
+            return Err(AppError::bad_input("to", "a table for publication by WEEK ends on a Sunday"));
+        }
+        let publication_day = request.as_of.with_timezone(&crate::config::local_offset()).date_naive();
+        if request.to >= publication_day {
+            return Err(AppError::bad_input(
+                "to",
+                format!(
+                    "a table for publication holds only days complete by its publication: at most {}",
+                    publication_day.pred_opt().unwrap_or(publication_day)
+                ),
+            ));
+        }
     }
     let k = request.k.unwrap_or(DEFAULT_K);
     if k < DEFAULT_K {
@@ -337,19 +361,31 @@ fn read_row(row: &QueryResult, dimensions: &[Dimension]) -> AppResult<Row> {
 /// suppressed cells gives only their sum away from the line's total, never
 /// one of them.
 pub fn suppress<K: Ord + Clone>(keys: &[Vec<K>], counts: &[i64], k: i64) -> Vec<bool> {
+    suppress_with_published(keys, counts, k, None)
+}
+
+/// As [`suppress`], and also for the lines whose totals are published
+/// elsewhere: the cells agreeing on the dimensions of `published` (their
+/// positions in the key) sum to a published figure.
+pub fn suppress_with_published<K: Ord + Clone>(
+    keys: &[Vec<K>],
+    counts: &[i64],
+    k: i64,
+    published: Option<&[usize]>,
+) -> Vec<bool> {
     let mut suppressed: Vec<bool> = counts.iter().map(|n| *n < k).collect();
     let dimensions = keys.first().map_or(0, Vec::len);
+    // Each way of drawing lines: the positions a line's cells agree on.
+    let mut projections: Vec<Vec<usize>> =
+        (0..dimensions).map(|d| (0..dimensions).filter(|other| *other != d).collect()).collect();
+    if let Some(published) = published {
+        projections.push(published.to_vec());
+    }
     let mut changed = true;
     while changed {
         changed = false;
-        for d in 0..dimensions {
-            let mut lines: BTreeMap<Vec<K>, Vec<usize>> = BTreeMap::new();
-            for (i, key) in keys.iter().enumerate() {
-                let mut rest = key.clone();
-                rest.remove(d);
-                lines.entry(rest).or_default().push(i);
-            }
-            for cells in lines.values() {
+        for projection in &projections {
+            for cells in lines(keys, projection).values() {
                 if cells.iter().filter(|i| suppressed[**i]).count() != 1 {
                     continue;
                 }
@@ -363,6 +399,16 @@ pub fn suppress<K: Ord + Clone>(keys: &[Vec<K>], counts: &[i64], k: i64) -> Vec<
         }
     }
     suppressed
+}
+
+/// The cells of each line: those agreeing on the positions of `projection`.
+fn lines<K: Ord + Clone>(keys: &[Vec<K>], projection: &[usize]) -> BTreeMap<Vec<K>, Vec<usize>> {
+    let mut lines: BTreeMap<Vec<K>, Vec<usize>> = BTreeMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        let line = projection.iter().filter_map(|p| key.get(*p).cloned()).collect();
+        lines.entry(line).or_default().push(i);
+    }
+    lines
 }
 
 /// The cross-tabulation of a request, of at most `max_cells` cells (else
@@ -382,32 +428,98 @@ pub async fn cross_tab(db: &impl ConnectionTrait, request: &Request, max_cells: 
         });
     }
     let as_of = request.as_of;
+    // Published beside a table for publication: the daily totals per day
+    // and prefecture (of the whole area when the table has no prefecture
+    // dimension, of the whole range when it has no period), unless a
+    // filter makes the table's lines differ from them.
+    let published = (request.for_publication && request.sex.is_none() && request.case_type.is_none()).then(|| {
+        dimensions
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| matches!(d, Dimension::Day | Dimension::Week | Dimension::Prefecture))
+            .map(|(position, _)| position)
+            .collect::<Vec<usize>>()
+    });
     // Dropped by a request past its deadline, the task still ends on its
     // own (bounded by `max_cells`); nothing waits for it.
-    tokio::task::spawn_blocking(move || tabulate(&grouped, dimensions, k, as_of))
+    tokio::task::spawn_blocking(move || tabulate(&grouped, dimensions, k, as_of, published))
         .await
         .map_err(|error| AppError::Internal(anyhow::anyhow!("the cross-tabulation task failed: {error}")))?
 }
 
 /// Reads, sorts and suppresses the grouped cells.
-fn tabulate(grouped: &[QueryResult], dimensions: Vec<Dimension>, k: i64, as_of: DateTime<Utc>) -> AppResult<CrossTab> {
+fn tabulate(
+    grouped: &[QueryResult],
+    dimensions: Vec<Dimension>,
+    k: i64,
+    as_of: DateTime<Utc>,
+    published: Option<Vec<usize>>,
+) -> AppResult<CrossTab> {
     let mut rows = grouped.iter().map(|row| read_row(row, &dimensions)).collect::<AppResult<Vec<Row>>>()?;
     rows.retain(|row| row.n > 0);
     rows.sort_by(|a, b| a.key.cmp(&b.key));
     let keys: Vec<Vec<Option<Part>>> = rows.iter().map(|r| r.key.clone()).collect();
     let counts: Vec<i64> = rows.iter().map(|r| r.n).collect();
-    let suppressed = suppress(&keys, &counts, k);
+    let suppressed = suppress_with_published(&keys, &counts, k, published.as_deref());
+    // A published line of one suppressed cell: its count is the published
+    // total, so what else the cell says (its age band, sex, …) would be said
+    // of every person counted there. Its other dimensions are withheld.
+    let mut withheld = vec![false; rows.len()];
+    if let Some(published) = &published {
+        for cells in lines(&keys, published).values() {
+            if let [only] = cells.as_slice()
+                && suppressed[*only]
+                && published.len() < dimensions.len()
+            {
+                withheld[*only] = true;
+            }
+        }
+    }
     let cells = rows
         .into_iter()
         .zip(suppressed)
-        .map(|(row, suppressed)| Cell { count: (!suppressed).then_some(row.n), suppressed, ..row.cell })
+        .zip(withheld)
+        .map(|((row, suppressed), withheld)| {
+            let cell =
+                if withheld { keep_only(row.cell, &dimensions, published.as_deref().unwrap_or(&[])) } else { row.cell };
+            Cell { count: (!suppressed).then_some(row.n), suppressed, ..cell }
+        })
         .collect();
     Ok(CrossTab { as_of, k, dimensions, cells })
+}
+
+/// `cell` with only the dimensions at `positions` kept, the others `None`.
+fn keep_only(cell: Cell, dimensions: &[Dimension], positions: &[usize]) -> Cell {
+    let kept = |dimension: Dimension| positions.iter().any(|p| dimensions.get(*p) == Some(&dimension));
+    Cell {
+        period: cell.period.filter(|_| kept(Dimension::Day) || kept(Dimension::Week)),
+        prefecture_code: cell.prefecture_code.filter(|_| kept(Dimension::Prefecture)),
+        health_centre_code: None,
+        age_band: None,
+        sex: None,
+        case_type: None,
+        care_setting: None,
+        severity: None,
+        outcome: None,
+        ..cell
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_published_line_takes_a_second_cell_with_a_lone_suppressed_one() {
+        // Day × sex × age band: on day 1, six men of one band and two women
+        // of another. No row or column of the table pairs the women's cell
+        // with another, but the day's total is published, so the men's
+        // cell goes too.
+        let keys = vec![vec![0, 0, 9], vec![1, 0, 4], vec![1, 1, 3], vec![2, 0, 5], vec![2, 1, 6]];
+        let counts = [1, 6, 2, 20, 30];
+        assert_eq!(suppress(&keys, &counts, 5), vec![true, false, true, false, false]);
+        assert_eq!(suppress_with_published(&keys, &counts, 5, Some(&[0])), vec![true, true, true, false, false]);
+    }
 
     #[test]
     fn one_small_cell_takes_the_smallest_other_cell_with_it() {

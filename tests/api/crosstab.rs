@@ -3,12 +3,14 @@
 //! the dimensions' definitions, reproducibility as of a moment, areas per
 //! role, and refused input.
 
-use chrono::{Datelike, Utc};
+use std::sync::Arc;
+
+use chrono::{Datelike, Duration, Utc};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, error_code, error_field, spawn_app};
+use crate::helpers::{Backend, TestApp, error_code, error_field, spawn_app, spawn_app_with_clock};
 
 both!(
     a_small_cell_of_a_one_dimension_table_takes_the_smallest_other_cell_with_it,
@@ -17,6 +19,7 @@ both!(
     the_dimensions_follow_their_definitions_and_a_table_stays_the_same_as_of_a_moment,
     each_role_cross_tabulates_its_own_area_only,
     bad_cross_tab_arguments_are_refused,
+    a_table_for_publication_gives_nothing_away_beside_the_daily_totals_or_a_second_later,
 );
 
 const CROSS_TAB: &str = "query($d: [CrossTabDimension!]!, $from: Date!, $to: Date!, $p: String, $sex: Sex, \
@@ -505,4 +508,87 @@ async fn bad_cross_tab_arguments_are_refused(backend: Backend) {
     assert_eq!(cells(&response, &["SEX"]), vec![], "{response}");
     let unknown = cross_tab(&app, &analyst, &["SEX"], json!({ "p": "99" })).await;
     assert_eq!(error_code(&unknown), Some("NOT_FOUND"), "{unknown}");
+}
+
+const FOR_PUBLICATION: &str = "query($d: [CrossTabDimension!]!, $from: Date!, $to: Date!, $asOf: DateTime, \
+    $pub: Boolean) { statistics { crossTab(dimensions: $d, from: $from, to: $to, asOf: $asOf, forPublication: $pub) \
+    { asOf cells { period sex ageBand count suppressed } } } }";
+
+async fn a_table_for_publication_gives_nothing_away_beside_the_daily_totals_or_a_second_later(backend: Backend) {
+    let clock = Arc::new(hersys::clock::ManualClock::default());
+    let app = spawn_app_with_clock(backend, clock.clone()).await;
+    // 1 June: one man in his nineties. 2 June: six men in their forties and
+    // two women in their thirties. The daily totals (1 and 8) are published.
+    let mut people =
+        vec![Person { birth_date: "1930-04-01".to_owned(), ..person("MALE", false, "2026-06-01T03:00:00Z") }];
+    people.extend(many(6, || person("MALE", false, "2026-06-02T03:00:00Z")));
+    people.extend(many(2, || Person {
+        birth_date: "1992-04-01".to_owned(),
+        ..person("FEMALE", false, "2026-06-02T03:00:00Z")
+    }));
+    enter(&app, &people).await;
+    clock.advance(Duration::days(1));
+    let analyst = app.login("analyst1").await;
+    let ask = |publication: bool, as_of: Option<String>| {
+        let variables = json!({ "d": ["DAY", "SEX", "AGE_BAND"], "from": "2026-06-01", "to": "2026-06-02",
+            "asOf": as_of, "pub": publication });
+        app.gql(Some(&analyst), FOR_PUBLICATION, variables)
+    };
+    let table = |response: &Value| -> Vec<Value> {
+        response["data"]["statistics"]["crossTab"]["cells"].as_array().cloned().unwrap_or_else(|| panic!("{response}"))
+    };
+
+    // The working table (not for publication): the lone cell of 1 June is
+    // suppressed but still says who the one person is, and the women's
+    // cell of 2 June is the published 8 minus the men's 6.
+    let working = ask(false, None).await;
+    let cells = table(&working);
+    let first_june: Vec<&Value> = cells.iter().filter(|c| c["period"] == "2026-06-01").collect();
+    assert_eq!(first_june.len(), 1, "{working}");
+    assert_eq!((first_june[0]["sex"].as_str(), first_june[0]["suppressed"].as_bool()), (Some("MALE"), Some(true)));
+    let men = cells.iter().find(|c| c["period"] == "2026-06-02" && c["sex"] == "MALE").expect("the men");
+    assert_eq!(men["count"], 6, "{working}");
+
+    // For publication: 1 June shows only that it is withheld, and the men
+    // of 2 June are withheld with the women.
+    let published = ask(true, None).await;
+    let cells = table(&published);
+    let first_june: Vec<&Value> = cells.iter().filter(|c| c["period"] == "2026-06-01").collect();
+    assert_eq!(first_june.len(), 1, "{published}");
+    assert!(first_june[0]["sex"].is_null() && first_june[0]["ageBand"].is_null(), "{published}");
+    assert_eq!(first_june[0]["suppressed"], true);
+    let second_june: Vec<&Value> = cells.iter().filter(|c| c["period"] == "2026-06-02").collect();
+    assert_eq!(second_june.len(), 2, "{published}");
+    assert!(second_june.iter().all(|c| c["suppressed"] == true && c["count"].is_null()), "{published}");
+
+    // As of the publication, whatever second is asked for.
+    let moment = published["data"]["statistics"]["crossTab"]["asOf"].as_str().expect("asOf").to_owned();
+    let now = (Utc::now() + Duration::days(1)).to_rfc3339();
+    let a_second_before = (Utc::now() + Duration::days(1) - Duration::seconds(1)).to_rfc3339();
+    let (one, two) = (ask(true, Some(now)).await, ask(true, Some(a_second_before)).await);
+    assert_eq!(one["data"]["statistics"]["crossTab"]["asOf"], moment.as_str(), "{one}");
+    assert_eq!(table(&one), table(&two));
+
+    // Only days complete by the publication, whole weeks by WEEK.
+    let today = (Utc::now() + Duration::days(1) + Duration::hours(9)).date_naive().to_string();
+    let refused = app
+        .gql(Some(&analyst), FOR_PUBLICATION, json!({ "d": ["DAY"], "from": "2026-06-01", "to": today, "pub": true }))
+        .await;
+    assert_eq!((error_code(&refused), error_field(&refused)), (Some("BAD_USER_INPUT"), Some("to")), "{refused}");
+    let refused = app
+        .gql(
+            Some(&analyst),
+            FOR_PUBLICATION,
+            json!({ "d": ["WEEK"], "from": "2026-06-02", "to": "2026-06-14", "pub": true }),
+        )
+        .await;
+    assert_eq!((error_code(&refused), error_field(&refused)), (Some("BAD_USER_INPUT"), Some("from")), "{refused}");
+    let weeks = app
+        .gql(
+            Some(&analyst),
+            FOR_PUBLICATION,
+            json!({ "d": ["WEEK"], "from": "2026-06-01", "to": "2026-06-14", "pub": true }),
+        )
+        .await;
+    assert!(weeks["errors"].is_null(), "{weeks}");
 }
