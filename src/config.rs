@@ -82,6 +82,9 @@ pub struct Config {
     /// The time of day (Japan time) of the daily publication: the open-data
     /// files (and cross-tabulations for publication) are as of it.
     pub publication_time: chrono::NaiveTime,
+    /// How often expired idempotency keys and stale sign-in failure counts
+    /// are forgotten.
+    pub housekeeping_interval: std::time::Duration,
     /// Failed sign-ins within `lockout_window` that lock an account, or a
     /// patient's smartphone input ID.
     pub lockout_threshold: i32,
@@ -169,6 +172,7 @@ impl Config {
             max_sockets_per_account: 32,
             replay_window: 10_000,
             publication_time: chrono::NaiveTime::MIN,
+            housekeeping_interval: std::time::Duration::from_secs(600),
             lockout_threshold: 5,
             lockout_address_threshold: 20,
             lockout_window: Duration::from_secs(15 * 60),

@@ -92,7 +92,7 @@ impl Application {
             db::counted(&state.db, state.background_queries.clone()),
             state.config.statistics_fold_interval,
         );
-        crate::services::idempotency::start_purging(state.clone(), std::time::Duration::from_secs(600));
+        crate::services::housekeeping::start(state.clone());
         let shutdown = Shutdown::default();
         // Long-lived connections (WebSockets) learn of the shutdown from the
         // request's extensions.

@@ -135,22 +135,6 @@ pub async fn purge_expired(db: &impl ConnectionTrait, now: chrono::DateTime<chro
     Ok(purged.rows_affected)
 }
 
-/// Purges expired keys every `every`, so a quiet server forgets them too.
-pub fn start_purging(state: AppState, every: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            match purge_expired(&state.db, state.now()).await {
-                Ok(0) => {}
-                Ok(purged) => tracing::debug!(purged, "expired idempotency keys purged"),
-                Err(error) => tracing::warn!(code = error.code(), "purging idempotency keys failed"),
-            }
-        }
-    });
-}
-
 /// Forgets a claim whose execution failed, so a retry runs again.
 pub async fn release(state: &AppState, id: i64) -> AppResult<()> {
     idempotency_key::Entity::delete_by_id(id).exec(&state.db).await?;

@@ -243,6 +243,24 @@ pub fn standing(row: &sign_in_failure::Model, config: &Config, now: DateTime<Utc
 /// Lifts a patient's sign-in lock and forgets the count: for the
 /// responsible health centre, for instance after a call with the patient.
 /// Audited (`LIFT_SIGN_IN_LOCK`), whether or not there was a lock.
+/// Forgets the counts that no longer say anything: the last failure is
+/// older than the window (the next one starts again at one) and no lock
+/// is running. Answers how many were forgotten.
+pub async fn forget_stale(db: &impl ConnectionTrait, config: &Config, now: DateTime<Utc>) -> AppResult<u64> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let (window, _) = window_and_duration(config);
+    let forgotten = sign_in_failure::Entity::delete_many()
+        .filter(sign_in_failure::Column::LastFailedAt.lt(now - window))
+        .filter(
+            sea_orm::Condition::any()
+                .add(sign_in_failure::Column::LockedUntil.is_null())
+                .add(sign_in_failure::Column::LockedUntil.lt(now)),
+        )
+        .exec(db)
+        .await?;
+    Ok(forgotten.rows_affected)
+}
+
 pub async fn lift_patient_lock(state: &AppState, principal: &Principal, patient_id: i64) -> AppResult<patient::Model> {
     let now = state.now();
     let txn = crate::db::begin_write(&state.db).await?;

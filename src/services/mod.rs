@@ -10,6 +10,7 @@ pub mod care;
 pub mod crosstab;
 pub mod demo;
 pub mod follow_up;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod lockout;
 pub mod patients;

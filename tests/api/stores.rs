@@ -9,12 +9,15 @@ use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, DEMO_PASSWORD, TestApp, error_code, error_field, spawn_app, spawn_app_with_clock};
+use crate::helpers::{
+    Backend, DEMO_PASSWORD, TestApp, error_code, error_field, spawn_app, spawn_app_configured, spawn_app_with_clock,
+};
 
 both!(
     sign_in_and_password_changes_take_no_idempotency_key_and_nothing_is_stored,
     a_replay_is_answered_only_to_the_first_session_and_audited_as_a_read,
     expired_keys_are_purged_whoever_sent_them,
+    a_quiet_server_forgets_expired_keys_and_stale_sign_in_counts,
 );
 
 async fn post_with_key(app: &TestApp, token: Option<&str>, key: &str, body: Value) -> Value {
@@ -26,8 +29,12 @@ async fn post_with_key(app: &TestApp, token: Option<&str>, key: &str, body: Valu
 }
 
 async fn stored_keys(app: &TestApp) -> i64 {
+    rows(app, "idempotency_keys").await
+}
+
+async fn rows(app: &TestApp, table: &str) -> i64 {
     let db = Database::connect(app.database_url.as_str()).await.expect("direct connection");
-    let sql = "SELECT COUNT(*) AS n FROM idempotency_keys";
+    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
     let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await;
     let count = row.ok().flatten().and_then(|row| row.try_get("", "n").ok()).expect("a count");
     let _ = db.close().await;
@@ -149,4 +156,36 @@ async fn expired_keys_are_purged_whoever_sent_them(backend: Backend) {
     .await;
     assert!(second["data"]["recordTest"]["id"].is_string(), "{second}");
     assert_eq!(stored_keys(&app).await, 1, "only the new key is kept");
+}
+
+async fn a_quiet_server_forgets_expired_keys_and_stale_sign_in_counts(backend: Backend) {
+    let clock = Arc::new(hersys::clock::ManualClock::default());
+    let app = spawn_app_configured(backend, clock.clone(), |config| {
+        config.housekeeping_interval = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let clinic = app.login("clinic1").await;
+    let (id, smartphone) = app.register_patient(&clinic, "シズカ ナ ヒ", json!({})).await;
+    let body = json!({
+        "query": "mutation($input: RecordTestInput!) { recordTest(input: $input) { id } }",
+        "variables": { "input": { "patientId": id, "kind": "PCR", "result": "NEGATIVE" } },
+    });
+    assert!(post_with_key(&app, Some(&clinic), "quiet-1", body).await["data"]["recordTest"]["id"].is_string());
+    let wrong = app
+        .gql(
+            None,
+            "mutation($s: String!) { patientLogin(smartphoneId: $s, birthDate: \"1901-01-01\") { token } }",
+            json!({ "s": smartphone }),
+        )
+        .await;
+    assert_eq!(error_code(&wrong), Some("UNAUTHENTICATED"), "{wrong}");
+    assert_eq!(stored_keys(&app).await, 1);
+    assert!(rows(&app, "sign_in_failures").await >= 1, "the failure is counted");
+    // A day later, with no request at all, both are forgotten.
+    clock.advance(Duration::hours(25));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while (stored_keys(&app).await, rows(&app, "sign_in_failures").await) != (0, 0) {
+        assert!(std::time::Instant::now() < deadline, "nothing was forgotten within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
