@@ -446,7 +446,15 @@ pub async fn change_password(state: &AppState, principal: &Principal, current: &
     let refused = if !matches {
         let count = super::lockout::account_failed(&state.db, &state.config, account_id, now).await?;
         if count.just_locked(state.config.lockout_threshold) {
-            tracing::warn!(account_id, "account locked after repeated wrong current passwords");
+            // Whoever guesses from inside a session may not be its owner:
+            // the lock ends every session of the account, this one too.
+            let txn = crate::db::begin_write(&state.db).await?;
+            let ended = end_sessions(&txn, Ending::Account(account_id), now).await?;
+            super::audit::record(&txn, principal, "CHANGE_PASSWORD_REFUSED", None, &[], now).await?;
+            txn.commit().await?;
+            sessions_ended(state, &ended).await;
+            tracing::warn!(account_id, "account locked after repeated wrong current passwords; its sessions ended");
+            return Err(AppError::forbidden(REFUSED));
         }
         true
     } else {

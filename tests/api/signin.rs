@@ -164,6 +164,7 @@ async fn a_password_change_checks_the_new_password_first_and_counts_a_wrong_curr
     let app = spawn_app_configured(backend, clock.clone(), |_| {}).await;
     let db = database(&app).await;
     let session = app.login("hc3").await;
+    let other = app.login("hc3").await;
     // A new password against the rules is refused for that, whatever the
     // current password: the answer tells nothing about it, and nothing is
     // counted.
@@ -183,21 +184,28 @@ async fn a_password_change_checks_the_new_password_first_and_counts_a_wrong_curr
     assert_eq!(failed_logins(&db, "hc3").await, 1);
     assert!(audited_actions(&app, "hc3").await.contains(&"CHANGE_PASSWORD_REFUSED".to_owned()));
 
-    // Five lock the account: the right current password is then refused
-    // with the same answer, and so is signing in.
-    for _ in 0..4 {
+    // Five lock the account, with the same answer, and end every session
+    // of it (the one guessing too); the right current password is then
+    // refused with the same answer from another session, and so is
+    // signing in.
+    for _ in 0..3 {
         app.gql(Some(&session), CHANGE, new.clone()).await;
     }
+    let locking = app.gql(Some(&session), CHANGE, new.clone()).await;
+    assert_eq!(locking["errors"][0]["message"], wrong["errors"][0]["message"], "{locking}");
     assert_eq!(failed_logins(&db, "hc3").await, 5);
     assert!(locked_until(&app, "hc3").await.is_string());
-    let right = app.gql(Some(&session), CHANGE, json!({ "c": DEMO_PASSWORD, "n": "a long and unusual phrase" })).await;
-    assert_eq!(error_code(&right), Some("FORBIDDEN"), "{right}");
-    assert_eq!(right["errors"][0]["message"], wrong["errors"][0]["message"]);
+    for token in [&session, &other] {
+        let ended = app.gql(Some(token), "{ me { username } }", json!({})).await;
+        assert_eq!(error_code(&ended), Some("UNAUTHENTICATED"), "{ended}");
+    }
     let (_, _, signing_in) = post_login(&app, "hc3", DEMO_PASSWORD).await;
     assert_eq!(error_code(&signing_in), Some("UNAUTHENTICATED"), "{signing_in}");
 
-    // Once the lock has run out, the owner changes the password.
+    // Once the lock has run out, the owner signs in and changes the
+    // password.
     clock.advance(chrono::Duration::minutes(16));
+    let session = app.login("hc3").await;
     let changed =
         app.gql(Some(&session), CHANGE, json!({ "c": DEMO_PASSWORD, "n": "a long and unusual phrase" })).await;
     assert_eq!(changed["data"]["changePassword"], true, "{changed}");
