@@ -72,8 +72,9 @@ impl Transport {
 /// the transport tests walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
-    /// Who is calling, resolved from the session at every operation (on a
-    /// WebSocket too, not once per connection).
+    /// Who is calling, resolved from the session or API key at every
+    /// operation (on a WebSocket too, not once per connection); an API
+    /// key's scope is checked once the operation is admitted.
     Caller,
     /// Automatic persisted queries and the safelist (`persisted`).
     Persisted,
