@@ -11,12 +11,15 @@ use std::time::Instant;
 use chrono::{Duration, Utc};
 use hersys::clock::ManualClock;
 use hersys::pipeline::Transport;
+use hersys::pipeline::ratelimit::Rate;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, captured_logs, error_code, error_field, spawn_app, spawn_app_with_clock};
+use crate::helpers::{
+    Backend, TestApp, captured_logs, error_code, error_field, spawn_app, spawn_app_configured, spawn_app_with_clock,
+};
 use crate::transports::{PROMPTLY, Socket, send};
 
 both!(
@@ -27,6 +30,7 @@ both!(
     a_revoked_key_closes_its_open_websockets,
     two_keys_are_valid_at_once_for_rotation,
     only_administrators_manage_service_accounts_and_keys,
+    the_keys_of_a_service_account_share_its_rate_limit,
 );
 
 const STATISTICS: &str = "{ statistics { daily(from: \"2026-06-01\", to: \"2026-06-02\") { tests } } }";
@@ -355,4 +359,26 @@ async fn only_administrators_manage_service_accounts_and_keys(backend: Backend) 
     );
     let both = create_key(&app, &admin, &owner, &expires_at, json!({ "readOnly": true, "operations": ["x"] })).await;
     assert_eq!((error_code(&both), error_field(&both)), (Some("BAD_USER_INPUT"), Some("scope")), "{both}");
+}
+
+async fn the_keys_of_a_service_account_share_its_rate_limit(backend: Backend) {
+    let app = spawn_app_configured(backend, Arc::new(ManualClock::default()), |config| {
+        config.rate_limit_per_account = Some(Rate { per_second: 0.01, burst: 5.0 });
+    })
+    .await;
+    let admin = app.login("admin1").await;
+    let national = organisation_of(&app, &admin, "analyst1").await;
+    let owner = service_account(&app, &admin, "dashboard", &national).await;
+    let (first, _) = key(&app, &admin, &owner, 30, json!({ "readOnly": true })).await;
+    let (second, _) = key(&app, &admin, &owner, 30, json!({ "readOnly": true })).await;
+    for text in [&first, &first, &first, &second, &second] {
+        assert_reads_statistics(&app.gql(Some(text), STATISTICS, json!({})).await);
+    }
+    for text in [&second, &first] {
+        let refused = app.gql(Some(text), STATISTICS, json!({})).await;
+        assert_eq!(error_code(&refused), Some("RATE_LIMITED"), "{refused}");
+    }
+    // Another caller of the same organisation has a bucket of its own.
+    let analyst = app.login("analyst1").await;
+    assert_reads_statistics(&app.gql(Some(&analyst), STATISTICS, json!({})).await);
 }
