@@ -17,6 +17,17 @@ use crate::services::{self, parse_id};
 
 pub struct Mutation;
 
+/// Whether `name` is a field of the served schema's query, mutation or
+/// subscription type.
+fn is_root_field(ctx: &Context<'_>, name: &str) -> bool {
+    let registry = &ctx.schema_env.registry;
+    [Some(&registry.query_type), registry.mutation_type.as_ref(), registry.subscription_type.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|root| registry.types.get(root.as_str()))
+        .any(|root| root.field_by_name(name).is_some())
+}
+
 /// Changes to the case record. Every change is checked against the caller's role and written in one transaction; a refused change writes nothing.
 #[Object]
 impl Mutation {
@@ -428,6 +439,15 @@ impl Mutation {
         let principal = signed_in(ctx)?;
         let owner = parse_id(&service_account_id, "serviceAccountId")?;
         let scope = services::service_accounts::check_scope(scope.read_only.unwrap_or(false), scope.operations)?;
+        if let crate::auth::keys::Scope::Operations(names) = &scope
+            && let Some(unknown) = names.iter().find(|name| !is_root_field(ctx, name))
+        {
+            return Err(crate::error::AppError::bad_input(
+                "scope.operations",
+                format!("`{unknown}` is not a root field of this schema (a query, mutation or subscription)"),
+            )
+            .into());
+        }
         let created =
             services::service_accounts::create_api_key(state(ctx), principal, owner, &name, expires_at, scope).await?;
         Ok(CreatedApiKey { key: created.key, api_key: ApiKey(created.row) })

@@ -359,6 +359,15 @@ async fn only_administrators_manage_service_accounts_and_keys(backend: Backend) 
     );
     let both = create_key(&app, &admin, &owner, &expires_at, json!({ "readOnly": true, "operations": ["x"] })).await;
     assert_eq!((error_code(&both), error_field(&both)), (Some("BAD_USER_INPUT"), Some("scope")), "{both}");
+    let typo = create_key(&app, &admin, &owner, &expires_at, json!({ "operations": ["statistcs"] })).await;
+    assert_eq!((error_code(&typo), error_field(&typo)), (Some("BAD_USER_INPUT"), Some("scope.operations")), "{typo}");
+    let fine =
+        create_key(&app, &admin, &owner, &expires_at, json!({ "operations": ["statistics", "recordTest"] })).await;
+    assert_eq!(
+        fine["data"]["createApiKey"]["apiKey"]["scope"]["operations"],
+        json!(["statistics", "recordTest"]),
+        "{fine}"
+    );
 }
 
 async fn the_keys_of_a_service_account_share_its_rate_limit(backend: Backend) {
