@@ -26,6 +26,10 @@ pub struct Model {
     /// For account actions: what changed (e.g. the organisations before
     /// and after), never a secret or personal data.
     pub detail: Option<String>,
+    /// When a machine client acted: its service account.
+    pub service_account_id: Option<i64>,
+    /// When a machine client acted: the API key it used.
+    pub api_key_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

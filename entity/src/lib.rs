@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod account_change;
+pub mod api_key;
 pub mod audit_entry;
 pub mod care_setting_change;
 pub mod condition_entry;
@@ -26,6 +27,7 @@ pub mod outbox_event;
 pub mod patient;
 pub mod patient_transfer;
 pub mod prefecture;
+pub mod service_account;
 pub mod session;
 pub mod sign_in_failure;
 

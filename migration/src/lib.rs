@@ -17,6 +17,7 @@ mod m20261128_000009_sign_in_failures;
 mod m20261203_000010_idempotency_bound_to_session;
 mod m20261203_000011_account_changes_need_two;
 mod m20261203_000012_care_decided_by_prefecture;
+mod m20261203_000013_service_accounts;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_idempotency_bound_to_session::Migration),
             Box::new(m20261203_000011_account_changes_need_two::Migration),
             Box::new(m20261203_000012_care_decided_by_prefecture::Migration),
+            Box::new(m20261203_000013_service_accounts::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Who is calling: the `Principal` of a request, passwords, sessions, and
 //! `policy`, the one table of who may read and do what.
 
+pub mod keys;
 pub mod matrix;
 pub mod password;
 pub mod policy;

@@ -59,6 +59,16 @@ pub struct Principal {
     pub address: Option<IpAddr>,
     /// When the session ends at the latest (its absolute lifetime).
     pub session_expires_at: chrono::DateTime<chrono::Utc>,
+    /// For a machine client: the API key it called with.
+    pub key: Option<Box<KeyUse>>,
+}
+
+/// The API key a machine client calls with.
+#[derive(Debug, Clone)]
+pub struct KeyUse {
+    pub service_account_id: i64,
+    pub api_key_id: i64,
+    pub scope: super::keys::Scope,
 }
 
 /// The request's view of who is calling, put into every GraphQL request.
@@ -102,6 +112,8 @@ pub enum Refused {
     Unknown,
     /// The token's session has ended.
     Ended,
+    /// The API key has expired or was revoked.
+    KeyEnded,
 }
 
 impl Refused {
@@ -111,6 +123,7 @@ impl Refused {
             Refused::Malformed => "the Authorization header must be `Bearer <token>`",
             Refused::Unknown => "the token is not a session of this server: sign in first",
             Refused::Ended => "the session has ended (signed out, expired or idle too long): sign in again",
+            Refused::KeyEnded => "the API key has expired or was revoked",
         }
     }
 }

@@ -1,14 +1,16 @@
 //! Operator-facing types: staff accounts, the account changes that wait for
-//! a second administrator, and audit entries.
+//! a second administrator, service accounts and their API keys, and audit
+//! entries.
 
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{account, account_change, audit_entry};
+use entity::{account, account_change, api_key, audit_entry, service_account};
 
 use super::context::load_required;
 use super::loaders::{AccountById, OrganisationById};
 use super::types::{Organisation, PageInfo};
 use crate::auth::Role;
+use crate::auth::keys::Scope;
 
 /// A staff account as system administrators manage it.
 pub struct StaffAccount(pub account::Model);
@@ -145,6 +147,94 @@ async fn organisation(ctx: &Context<'_>, id: i64) -> Result<Organisation> {
     Ok(Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() })
 }
 
+/// A service account with its keys.
+pub struct ServiceAccount(pub service_account::Model, pub Vec<api_key::Model>);
+
+/// A machine client of an organisation (サービスアカウント): it acts with
+/// the organisation's role, calling with API keys instead of a password.
+#[Object]
+impl ServiceAccount {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Name given by the administrator.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The organisation it belongs to; its role follows from it.
+    async fn organisation(&self, ctx: &Context<'_>) -> Result<Organisation> {
+        organisation(ctx, self.0.organisation_id).await
+    }
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Its API keys, oldest first, revoked and expired ones included.
+    async fn keys(&self) -> Vec<ApiKey> {
+        self.1.iter().cloned().map(ApiKey).collect()
+    }
+}
+
+/// An API key of a service account (its text is never shown again).
+pub struct ApiKey(pub api_key::Model);
+
+/// An API key of a service account. Only its SHA-256 is stored; its text
+/// was shown once, when it was created.
+#[Object]
+impl ApiKey {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Name given by the administrator.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// What the key may run.
+    async fn scope(&self) -> ApiKeyScope {
+        match Scope::from_stored(&self.0.scope) {
+            Scope::ReadOnly => ApiKeyScope { read_only: true, operations: Vec::new() },
+            Scope::Operations(operations) => ApiKeyScope { read_only: false, operations },
+        }
+    }
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it stops working.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+    /// When it was last used (to the minute); null if never.
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+    /// When it was revoked; null while it is not.
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+}
+
+/// What an API key may run.
+#[derive(SimpleObject)]
+pub struct ApiKeyScope {
+    /// Queries and subscriptions only, no mutation.
+    pub read_only: bool,
+    /// Otherwise: the root fields (operations) it may run, and nothing else.
+    pub operations: Vec<String>,
+}
+
+/// A new API key, with its text, shown only in this answer.
+#[derive(SimpleObject)]
+pub struct CreatedApiKey {
+    /// The key's text, to send as `Authorization: Bearer <key>`. Shown
+    /// once: only its SHA-256 is kept.
+    pub key: String,
+    /// The key.
+    pub api_key: ApiKey,
+}
+
 /// One entry of the audit log.
 pub struct AuditEntry(pub audit_entry::Model);
 
@@ -204,6 +294,15 @@ impl AuditEntry {
     /// entries written before addresses were recorded.
     async fn client_address(&self) -> Option<&str> {
         self.0.client_address.as_deref()
+    }
+    /// The service account that acted with an API key; null when a person
+    /// acted.
+    async fn service_account_id(&self) -> Option<ID> {
+        self.0.service_account_id.map(|id| ID(id.to_string()))
+    }
+    /// The API key a service account acted with; null when a person acted.
+    async fn api_key_id(&self) -> Option<ID> {
+        self.0.api_key_id.map(|id| ID(id.to_string()))
     }
 }
 

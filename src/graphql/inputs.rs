@@ -13,6 +13,17 @@ use crate::services::parse_id;
 use crate::services::patients::{NewPatient, PatientFilter};
 use crate::services::tests::NewTest;
 
+/// What a new API key may run: either `readOnly: true`, or a list of
+/// `operations`.
+#[derive(InputObject)]
+pub struct ApiKeyScopeInput {
+    /// Queries and subscriptions only, no mutation.
+    pub read_only: Option<bool>,
+    /// The root fields the key may run (e.g. `["statistics"]`), and nothing
+    /// else.
+    pub operations: Option<Vec<String>>,
+}
+
 /// The basic items of a new patient record (新規作成). Only these are
 /// needed at test time; the rest can follow.
 #[derive(InputObject)]

@@ -6,14 +6,27 @@ use chrono::{DateTime, Utc};
 
 use super::scalars::Date;
 
-use super::admin::{AccountChange, StaffAccount};
+use super::admin::{AccountChange, ApiKey, CreatedApiKey, ServiceAccount, StaffAccount};
 use super::context::{client, principal, signed_in, state};
 use super::enums::{CareSetting, Outcome, Severity, TestResult};
-use super::inputs::{FollowUpCallInput, HealthReportInput, MedicalVisitInput, RecordTestInput, RegisterPatientInput};
+use super::inputs::{
+    ApiKeyScopeInput, FollowUpCallInput, HealthReportInput, MedicalVisitInput, RecordTestInput, RegisterPatientInput,
+};
 use super::types::*;
 use crate::services::{self, parse_id};
 
 pub struct Mutation;
+
+/// Whether `name` is a field of the served schema's query, mutation or
+/// subscription type.
+fn is_root_field(ctx: &Context<'_>, name: &str) -> bool {
+    let registry = &ctx.schema_env.registry;
+    [Some(&registry.query_type), registry.mutation_type.as_ref(), registry.subscription_type.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|root| registry.types.get(root.as_str()))
+        .any(|root| root.field_by_name(name).is_some())
+}
 
 /// Changes to the case record. Every change is checked against the caller's role and written in one transaction; a refused change writes nothing.
 #[Object]
@@ -392,6 +405,60 @@ impl Mutation {
         let principal = signed_in(ctx)?;
         let id = parse_id(&change_id, "changeId")?;
         Ok(AccountChange(services::account_changes::decide(state(ctx), principal, id, true).await?))
+    }
+
+    /// Creates a service account, a machine client of a national or
+    /// operator organisation that acts with the organisation's role. For
+    /// system administrators only.
+    async fn create_service_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Name: 1 to 100 characters of one line.")] name: String,
+        #[graphql(desc = "The organisation it belongs to (national or operator).")] organisation_id: ID,
+    ) -> Result<ServiceAccount> {
+        let principal = signed_in(ctx)?;
+        let organisation = parse_id(&organisation_id, "organisationId")?;
+        let created =
+            services::service_accounts::create_service_account(state(ctx), principal, &name, organisation).await?;
+        Ok(ServiceAccount(created, Vec::new()))
+    }
+
+    /// Creates an API key of a service account and answers its text, once.
+    /// Several keys may be valid at once (rotation: create the new one,
+    /// switch, revoke the old one). For system administrators only.
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The service account.")] service_account_id: ID,
+        #[graphql(desc = "Name: 1 to 100 characters of one line.")] name: String,
+        #[graphql(desc = "When the key stops working: in the future, at most 365 days from now.")] expires_at: DateTime<
+            Utc,
+        >,
+        #[graphql(desc = "What the key may run.")] scope: ApiKeyScopeInput,
+    ) -> Result<CreatedApiKey> {
+        let principal = signed_in(ctx)?;
+        let owner = parse_id(&service_account_id, "serviceAccountId")?;
+        let scope = services::service_accounts::check_scope(scope.read_only.unwrap_or(false), scope.operations)?;
+        if let crate::auth::keys::Scope::Operations(names) = &scope
+            && let Some(unknown) = names.iter().find(|name| !is_root_field(ctx, name))
+        {
+            return Err(crate::error::AppError::bad_input(
+                "scope.operations",
+                format!("`{unknown}` is not a root field of this schema (a query, mutation or subscription)"),
+            )
+            .into());
+        }
+        let created =
+            services::service_accounts::create_api_key(state(ctx), principal, owner, &name, expires_at, scope).await?;
+        Ok(CreatedApiKey { key: created.key, api_key: ApiKey(created.row) })
+    }
+
+    /// Revokes an API key at once: it is refused from then on and its open
+    /// streams close. For system administrators only.
+    async fn revoke_api_key(&self, ctx: &Context<'_>, #[graphql(desc = "The key.")] key_id: ID) -> Result<ApiKey> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&key_id, "keyId")?;
+        Ok(ApiKey(services::service_accounts::revoke_api_key(state(ctx), principal, id).await?))
     }
 
     /// Rejects an account change that waits for a second administrator: a

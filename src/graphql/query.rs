@@ -4,7 +4,7 @@ use super::scalars::Date;
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::admin::{AccountChange, AuditEntry, AuditEntryConnection, AuditEntryEdge, StaffAccount};
+use super::admin::{AccountChange, AuditEntry, AuditEntryConnection, AuditEntryEdge, ServiceAccount, StaffAccount};
 use super::context::{signed_in, state};
 use super::inputs::PatientFilterInput;
 use super::prefetch;
@@ -244,6 +244,14 @@ impl Query {
         let principal = signed_in(ctx)?;
         let rows = services::account_changes::list(state(ctx), principal, pending_only).await?;
         Ok(rows.into_iter().map(AccountChange).collect())
+    }
+
+    /// Every service account with its API keys. For system administrators
+    /// only.
+    async fn service_accounts(&self, ctx: &Context<'_>) -> Result<Vec<ServiceAccount>> {
+        let principal = signed_in(ctx)?;
+        let rows = services::service_accounts::list(state(ctx), principal).await?;
+        Ok(rows.into_iter().map(|(account, keys)| ServiceAccount(account, keys)).collect())
     }
 
     /// Every organisation accounts can belong to. For system administrators

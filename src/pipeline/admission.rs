@@ -45,6 +45,9 @@ pub struct Admitted {
     pub sign_ins: usize,
     /// Whether it selects a mutation an `Idempotency-Key` may not apply to.
     pub unrepeatable: bool,
+    /// The names of the root fields it selects (through fragments), for
+    /// the scope of an API key.
+    pub root_fields: Vec<String>,
 }
 
 /// A refusal for being over an operation limit; `limit` names it.
@@ -147,10 +150,12 @@ pub fn admit(pipeline: &Pipeline, mut request: Request) -> Result<Admitted, Serv
     let kind = operation.node.ty;
     let sign_ins = count_fields(&document, root, &SIGN_IN_FIELDS, 0);
     let unrepeatable = selects_any(&document, root, &UNREPEATABLE_FIELDS);
+    let mut root_fields = Vec::new();
+    collect_fields(&document, root, &mut root_fields, 0);
     let operation_name = name.map(|name| name.to_string());
     let variables = request.variables.clone();
     request.set_parsed_query((*document).clone());
-    Ok(Admitted { request, document, operation_name, variables, kind, sign_ins, unrepeatable })
+    Ok(Admitted { request, document, operation_name, variables, kind, sign_ins, unrepeatable, root_fields })
 }
 
 /// Whether the root selection (through fragments) selects one of `names`.
@@ -178,6 +183,32 @@ fn count_fields(document: &ExecutableDocument, set: &SelectionSet, names: &[&str
                 .unwrap_or(0),
         })
         .sum()
+}
+
+/// The names of the root fields, following fragments (bounded nesting, as
+/// in [`count_fields`]).
+fn collect_fields(document: &ExecutableDocument, set: &SelectionSet, names: &mut Vec<String>, nesting: usize) {
+    if nesting > 16 {
+        return;
+    }
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => {
+                let name = field.node.name.node.as_str();
+                if !names.iter().any(|known| known == name) {
+                    names.push(name.to_owned());
+                }
+            }
+            Selection::InlineFragment(fragment) => {
+                collect_fields(document, &fragment.node.selection_set.node, names, nesting + 1)
+            }
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                    collect_fields(document, &fragment.node.selection_set.node, names, nesting + 1)
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

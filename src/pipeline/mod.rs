@@ -72,8 +72,9 @@ impl Transport {
 /// the transport tests walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
-    /// Who is calling, resolved from the session at every operation (on a
-    /// WebSocket too, not once per connection).
+    /// Who is calling, resolved from the session or API key at every
+    /// operation (on a WebSocket too, not once per connection); an API
+    /// key's scope is checked once the operation is admitted.
     Caller,
     /// Automatic persisted queries and the safelist (`persisted`).
     Persisted,
@@ -341,6 +342,15 @@ impl Pipeline {
         Ok(match credentials {
             Credentials::None => Caller::default(),
             Credentials::Malformed => refused(Refused::Malformed),
+            // An API key of a service account: its scope is checked once
+            // the operation is admitted (`within_scope`).
+            Credentials::Bearer(token) if crate::auth::keys::looks_like_key(token) => {
+                match crate::services::service_accounts::resolve(&self.app, token).await? {
+                    Lookup::Live(principal) => Caller { principal: Some(principal), ..Caller::default() },
+                    Lookup::Ended => refused(Refused::KeyEnded),
+                    Lookup::Unknown => refused(Refused::Unknown),
+                }
+            }
             Credentials::Bearer(token) => match crate::services::accounts::resolve(&self.app, token).await? {
                 Lookup::Live(principal) => Caller { principal: Some(principal), ..Caller::default() },
                 Lookup::Ended => refused(Refused::Ended),
@@ -375,8 +385,13 @@ impl Pipeline {
         {
             return Err(refused(wait, "this address"));
         }
-        if let (Some(limiter), Some(account)) =
-            (&self.rate_limits.per_account, caller.principal.as_ref().and_then(|p| p.account_id))
+        // A service account is limited like an account; its bucket is
+        // numbered below zero so that it never shares one with an account.
+        let holder = caller
+            .principal
+            .as_ref()
+            .and_then(|p| p.account_id.or_else(|| p.key.as_ref().map(|key| -key.service_account_id)));
+        if let (Some(limiter), Some(account)) = (&self.rate_limits.per_account, holder)
             && let Err(wait) = limiter.take(&account, operations)
         {
             return Err(refused(wait, "this account"));
@@ -450,7 +465,7 @@ impl Pipeline {
                     return Answer::refusal(refused);
                 }
             };
-            match self.admit(request) {
+            match self.admit(request).and_then(|one| self.within_scope(&caller, one)) {
                 Ok(one) => {
                     if let (Some(hash), Some(_)) = (register, &caller.principal) {
                         self.persisted.remember(hash, &one.request.query);
@@ -582,6 +597,16 @@ impl Pipeline {
     /// [`Stage::Admission`] for one request.
     fn admit(&self, request: async_graphql::Request) -> Result<Admitted, ServerError> {
         admission::admit(self, request)
+    }
+
+    /// For a caller with an API key: the admitted operation, if it is
+    /// within the key's scope; otherwise `FORBIDDEN` naming the scope.
+    fn within_scope(&self, caller: &Caller, admitted: Admitted) -> Result<Admitted, ServerError> {
+        let Some(key) = caller.principal.as_ref().and_then(|p| p.key.as_ref()) else { return Ok(admitted) };
+        match key.scope.permits(admitted.kind == OperationType::Mutation, &admitted.root_fields) {
+            Ok(()) => Ok(admitted),
+            Err(why) => Err(server_error(&AppError::forbidden(why))),
+        }
     }
 
     /// Executes one admitted request with its read trail; the response

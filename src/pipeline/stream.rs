@@ -181,7 +181,7 @@ impl Pipeline {
         };
         self.rate_limit(origin, &caller, 1).map_err(Answer::refusal)?;
         let register = self.persisted.resolve(&mut request).map_err(|r| Answer::refusal(persisted_refusal(r)))?;
-        let admitted = self.admit(request).map_err(Answer::refusal)?;
+        let admitted = self.admit(request).and_then(|one| self.within_scope(&caller, one)).map_err(Answer::refusal)?;
         if admitted.sign_ins > admission::MAX_SIGN_INS {
             return Err(Answer::refusal(admission::too_complex(
                 format!(

@@ -273,6 +273,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Lookup> {
             operation: None,
             address: None,
             session_expires_at: row.expires_at,
+            key: None,
         },
         _ => return Ok(Lookup::Ended),
     };
@@ -332,6 +333,7 @@ pub fn staff_principal(
         operation: None,
         address: None,
         session_expires_at: session.expires_at,
+        key: None,
     }
 }
 
@@ -349,6 +351,7 @@ fn patient_principal(session_id: i64, patient_id: i64, session_expires_at: DateT
         operation: None,
         address: None,
         session_expires_at,
+        key: None,
     }
 }
 

@@ -48,13 +48,25 @@ pub fn append(
         Value::from(fields.join(",")),
         Value::from(principal.operation.clone()),
         Value::from(principal.address.map(|address| address.to_string())),
+        Value::from(principal.key.as_ref().map(|key| key.service_account_id)),
+        Value::from(principal.key.as_ref().map(|key| key.api_key_id)),
     ];
     appends.push("audit_entries", &COLUMNS, vec![row]);
 }
 
 /// Columns of an entry [`append`] writes.
-const COLUMNS: [&str; 8] =
-    ["at", "account_id", "actor_patient_id", "action", "patient_id", "fields", "operation", "client_address"];
+const COLUMNS: [&str; 10] = [
+    "at",
+    "account_id",
+    "actor_patient_id",
+    "action",
+    "patient_id",
+    "fields",
+    "operation",
+    "client_address",
+    "service_account_id",
+    "api_key_id",
+];
 
 /// For a patient's own session: the patient acting.
 fn actor_patient(principal: &Principal) -> Option<i64> {
@@ -73,6 +85,21 @@ pub async fn record_account_action(
 ) -> AppResult<()> {
     let mut row = entry(principal, action, None, String::new(), at);
     row.target_account_id = Set(Some(target_account_id));
+    row.detail = Set(Some(detail));
+    audit_entry::Entity::insert(row).exec(db).await?;
+    Ok(())
+}
+
+/// Appends an administrator's action on a service account or API key; the
+/// detail names what was acted on (never a key's text).
+pub async fn record_service_action(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    action: &str,
+    detail: String,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut row = entry(principal, action, None, String::new(), at);
     row.detail = Set(Some(detail));
     audit_entry::Entity::insert(row).exec(db).await?;
     Ok(())
@@ -152,6 +179,8 @@ fn entry(
         fields: Set(fields),
         operation: Set(principal.operation.clone()),
         client_address: Set(principal.address.map(|address| address.to_string())),
+        service_account_id: Set(principal.key.as_ref().map(|key| key.service_account_id)),
+        api_key_id: Set(principal.key.as_ref().map(|key| key.api_key_id)),
         ..Default::default()
     }
 }

@@ -16,6 +16,7 @@ pub mod lockout;
 pub mod patients;
 pub mod publication;
 pub mod reference;
+pub mod service_accounts;
 pub mod statistics;
 pub mod synthetic;
 pub mod tests;

@@ -13,6 +13,7 @@ mod errors;
 mod federation;
 mod hygiene;
 mod insider;
+mod keys;
 mod ledger;
 mod lifecycle;
 mod limits;

@@ -93,7 +93,7 @@ fn every_stage_of_the_pipeline_names_a_test_that_covers_it() {
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// How soon a stream must learn that its session has ended.
-const PROMPTLY: Duration = Duration::from_secs(2);
+pub(crate) const PROMPTLY: Duration = Duration::from_secs(2);
 
 /// What a client is told when its token's session has ended.
 const ENDED: &str = "the session has ended";
@@ -221,7 +221,7 @@ pub(crate) struct Reply {
     /// The operation ended with `complete`.
     completed: bool,
     /// The code the WebSocket was closed with.
-    close: Option<u16>,
+    pub(crate) close: Option<u16>,
 }
 
 impl Reply {
@@ -239,7 +239,7 @@ impl Reply {
         self.errors().iter().find_map(|error| error["extensions"]["code"].as_str().map(str::to_owned))
     }
 
-    fn first_message(&self) -> String {
+    pub(crate) fn first_message(&self) -> String {
         self.first_error()["message"].as_str().unwrap_or_default().to_owned()
     }
 
@@ -302,7 +302,7 @@ enum Incoming {
 }
 
 /// A GraphQL WebSocket connection, in either sub-protocol.
-struct Socket {
+pub(crate) struct Socket {
     socket: WebSocket,
     legacy: bool,
 }
@@ -364,7 +364,7 @@ impl Socket {
     }
 
     /// Connects, expecting the server to acknowledge.
-    async fn connect(app: &TestApp, transport: Transport, token: &str) -> Socket {
+    pub(crate) async fn connect(app: &TestApp, transport: Transport, token: &str) -> Socket {
         Socket::open(app, transport, Some(token))
             .await
             .unwrap_or_else(|refused| panic!("{transport:?}: the connection was refused: {refused:?}"))
@@ -407,7 +407,7 @@ impl Socket {
 
     /// The next protocol message as JSON, keep-alives skipped; the end of
     /// the connection as `{"type": "close", "code": …}`.
-    async fn next_within(&mut self, within: Duration) -> Value {
+    pub(crate) async fn next_within(&mut self, within: Duration) -> Value {
         loop {
             match self.receive(within).await {
                 Incoming::Text(text) => {
@@ -426,7 +426,7 @@ impl Socket {
     }
 
     /// Runs one operation on this connection and reads it to its end.
-    async fn run(&mut self, id: &str, body: &Value) -> Reply {
+    pub(crate) async fn run(&mut self, id: &str, body: &Value) -> Reply {
         self.start(id, body).await;
         let mut reply = Reply::default();
         loop {
