@@ -26,9 +26,10 @@ pub const MAX_OPERATION_NAME: usize = 100;
 const SIGN_IN_FIELDS: [&str; 2] = ["login", "patientLogin"];
 
 /// Mutations whose answer must never be stored for a replay: it holds a
-/// secret (a session token), or the mutation is about the session itself.
-const UNREPEATABLE_FIELDS: [&str; 6] =
-    ["login", "patientLogin", "changePassword", "logout", "logoutEverywhere", "endSession"];
+/// secret (a session token, an API key shown once), or the mutation is
+/// about the session itself.
+const UNREPEATABLE_FIELDS: [&str; 7] =
+    ["login", "patientLogin", "changePassword", "logout", "logoutEverywhere", "endSession", "createApiKey"];
 
 /// A request that passed admission, ready to run.
 #[derive(Debug)]

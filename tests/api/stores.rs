@@ -61,6 +61,13 @@ async fn sign_in_and_password_changes_take_no_idempotency_key_and_nothing_is_sto
     });
     let refused = post_with_key(&app, Some(&hc1), "password-1", change).await;
     assert_eq!(error_field(&refused), Some("Idempotency-Key"), "{refused}");
+    // An API key is shown once: its answer is never kept either.
+    let admin = app.login("admin1").await;
+    let key = json!({
+        "query": "mutation { createApiKey(serviceAccountId: \"1\", name: \"k\", expiresAt: \"2999-01-01T00:00:00Z\", scope: { readOnly: true }) { key } }",
+    });
+    let refused = post_with_key(&app, Some(&admin), "key-1", key).await;
+    assert_eq!(error_field(&refused), Some("Idempotency-Key"), "{refused}");
     for mutation in ["mutation { logout }", "mutation { logoutEverywhere }"] {
         let refused = post_with_key(&app, Some(&hc1), "session-1", json!({ "query": mutation })).await;
         assert_eq!(error_field(&refused), Some("Idempotency-Key"), "{mutation}: {refused}");
