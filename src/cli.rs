@@ -119,7 +119,7 @@ pub struct ServeArgs {
     #[arg(long, env = "HERSYS_MAX_RESPONSE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_response_bytes: usize,
     /// Most cells (before suppression) of one cross-tabulation.
-    #[arg(long, env = "HERSYS_MAX_CROSSTAB_CELLS", default_value_t = crate::services::crosstab::DEFAULT_MAX_CELLS)]
+    #[arg(long, env = "HERSYS_MAX_CROSSTAB_CELLS", default_value_t = crate::config::DEFAULT_MAX_CROSSTAB_CELLS)]
     pub max_crosstab_cells: usize,
     /// Most health reports a patient may submit themself in one day
     /// (Japan time).

@@ -23,6 +23,9 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Cells of one cross-tabulation before suppression, unless configured.
+pub const DEFAULT_MAX_CROSSTAB_CELLS: usize = 50_000;
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -158,7 +161,7 @@ impl Config {
             session_cache: Duration::from_secs(1),
             max_body_bytes: 256 * 1024,
             max_response_bytes: 8 * 1024 * 1024,
-            max_crosstab_cells: crate::services::crosstab::DEFAULT_MAX_CELLS,
+            max_crosstab_cells: DEFAULT_MAX_CROSSTAB_CELLS,
             max_health_reports_per_day: 24,
             max_page_size: 500,
             ide: true,

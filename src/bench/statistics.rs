@@ -120,9 +120,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         k: None,
         for_publication: false,
     };
-    let (median, max, table) =
-        time(n, || async { crosstab::cross_tab(&db, &request, crosstab::DEFAULT_MAX_CELLS).await.map_err(describe) })
-            .await?;
+    let (median, max, table) = time(n, || async {
+        crosstab::cross_tab(&db, &request, crate::config::DEFAULT_MAX_CROSSTAB_CELLS).await.map_err(describe)
+    })
+    .await?;
     println!(
         "crossTab week × prefecture × age band × sex, 365 days: median {:.0} ms, max {:.0} ms ({} cells, {} suppressed)",
         ms(median),

@@ -4,8 +4,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-/// Why an input value was refused (the field name is added by the caller).
-pub type Refusal = &'static str;
+pub use super::text::Refusal;
 
 /// A name in kanji (or any script): non-empty, at most 100 characters, one
 /// line without control or bidirectional characters (`text::check_line`).

@@ -12,7 +12,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::person::Refusal;
+/// Why an input value was refused (the field name is added by the caller).
+pub type Refusal = &'static str;
 
 /// Whether `c` changes the direction in which the text around it is shown.
 pub fn is_bidi_control(c: char) -> bool {

@@ -10,7 +10,7 @@ use entity::enums::OrganisationKind;
 use entity::{account, account_change, organisation};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use super::accounts::{Ending, end_sessions, sessions_ended};
+use super::sessions::{Ending, end_sessions, sessions_ended};
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;

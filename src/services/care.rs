@@ -407,12 +407,12 @@ pub async fn record_outcome(
         ],
     )
     .await?;
-    let ended = super::accounts::end_sessions(&txn, super::accounts::Ending::Patient(patient.id), now).await?;
+    let ended = super::sessions::end_sessions(&txn, super::sessions::Ending::Patient(patient.id), now).await?;
     let appends = patient_appends(&txn, &lock, principal, "RECORD_OUTCOME", &["outcome", "outcomeAt"], now).await?;
     appends.write(&txn).await?;
     txn.commit().await?;
     // The patient's own sessions ended.
-    super::accounts::sessions_ended(state, &ended).await;
+    super::sessions::sessions_ended(state, &ended).await;
     tracing::info!(patient_id, account_id, "outcome recorded");
     Ok(updated)
 }

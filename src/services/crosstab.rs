@@ -36,10 +36,6 @@ pub const DEFAULT_K: i64 = 5;
 /// Largest date range of one cross-tabulation, in days.
 pub const MAX_DAYS: i64 = 366;
 
-/// Most cells of one cross-tabulation by default (`--max-crosstab-cells`):
-/// a year by week, prefecture, age band and sex is about 29,000.
-pub const DEFAULT_MAX_CELLS: usize = 50_000;
-
 /// What a cross-tabulation can be broken down by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dimension {

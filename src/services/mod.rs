@@ -17,6 +17,7 @@ pub mod patients;
 pub mod publication;
 pub mod reference;
 pub mod service_accounts;
+pub mod sessions;
 pub mod statistics;
 pub mod synthetic;
 pub mod tests;

@@ -16,7 +16,7 @@
 //!
 //! Every key has a session row of its own (no account, no patient, ending
 //! when the key expires): its uses run under that session, so revoking the
-//! key ends its session through `accounts::end_sessions`, which closes its
+//! key ends its session through `sessions::end_sessions`, which closes its
 //! open streams on every replica like any ended session. Keys never lock
 //! (a wrong key is an unknown token) and are not kept in the cache of
 //! recent sessions: every use looks the key up.
@@ -27,7 +27,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::account_changes::{describe, needs_second_administrator};
-use super::accounts::{Ending, Lookup, end_sessions, sessions_ended};
+use super::accounts::Lookup;
+use super::sessions::{Ending, end_sessions, sessions_ended};
 use crate::auth::keys::{self, Scope};
 use crate::auth::principal::KeyUse;
 use crate::auth::{Principal, Role};
