@@ -1,4 +1,4 @@
-//! The `hersys` command line (CONTRACT.md): `serve`, `migrate`, `seed`,
+//! The `hersys` command line (docs/contract.md): `serve`, `migrate`, `seed`,
 //! `export-schema`. Every flag also reads an environment variable.
 
 use std::net::SocketAddr;

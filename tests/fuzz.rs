@@ -22,7 +22,7 @@
 //!
 //! - `POST /graphql`: 200 with a GraphQL response (a list of them for a
 //!   batch): `data` and/or `errors`, every error with an `extensions.code`
-//!   of CONTRACT.md and never `INTERNAL`; or a refusal
+//!   of docs/contract.md and never `INTERNAL`; or a refusal
 //!   `{"data": null, "errors": [one error]}` as JSON: 413 `BAD_USER_INPUT`
 //!   exactly when the body is over `max_body_bytes`; 400 `BAD_USER_INPUT`
 //!   for a body that is not a GraphQL request in JSON, a Content-Type that

@@ -1,7 +1,7 @@
 //! The one table of who may read and do what. Resolvers and services ask
 //! these functions; nothing else decides access.
 //!
-//! Two layers (DESIGN.md, "Who may see what"):
+//! Two layers (the table itself is docs/authorisation.md):
 //!
 //! 1. Rows: `patient_scope` turns the caller into a SQL condition on
 //!    `patients`, so lists, counts and lookups never load a row the caller

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use entity::enums::OrganisationKind;
 
-/// The roles of CONTRACT.md. A staff account's role follows from the kind
+/// The roles of the gateway. A staff account's role follows from the kind
 /// of its organisation; a patient has no organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
 #[graphql(name = "Role")]

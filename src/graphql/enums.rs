@@ -1,4 +1,4 @@
-//! The public enumerations of CONTRACT.md, mirrored from the stored ones in
+//! The public enumerations of docs/contract.md, mirrored from the stored ones in
 //! `entity::enums` (`remote` derives the conversions both ways).
 
 use async_graphql::Enum;

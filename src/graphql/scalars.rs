@@ -1,4 +1,4 @@
-//! Scalars named as CONTRACT.md names them.
+//! Scalars named as docs/contract.md names them.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::NaiveDate;

@@ -1,5 +1,5 @@
 //! Reference data every deployment needs (the 47 prefectures) and the demo
-//! data set of CONTRACT.md. Both are idempotent: running them again changes
+//! data set of docs/contract.md. Both are idempotent: running them again changes
 //! nothing that is already there.
 
 use chrono::Utc;
@@ -106,7 +106,7 @@ const DEMO_FACILITIES: [(&str, &str, &str, FacilityKind, &str, bool); 3] = [
     ),
 ];
 
-/// Loads the demo data set of CONTRACT.md. Idempotent.
+/// Loads the demo data set of docs/contract.md. Idempotent.
 pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<()> {
     ensure_prefectures(db).await?;
     let now = Utc::now();

@@ -8,7 +8,7 @@ use hersys::config::{Config, Secret};
 use hersys::startup::Application;
 use serde_json::{Value, json};
 
-/// The demo password of CONTRACT.md (demo data set only).
+/// The demo password of docs/contract.md (demo data set only).
 pub const DEMO_PASSWORD: &str = "hersys-demo-2026";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
