@@ -213,26 +213,29 @@ impl ReadTrail {
 /// Appends one READ_PERSONAL entry per patient whose personal fields the
 /// request read, in one statement.
 pub async fn flush_reads(state: &AppState, principal: &Principal, trail: &ReadTrail) -> AppResult<()> {
-    let reads = trail.take();
-    if reads.is_empty() {
-        return Ok(());
-    }
-    let now = state.now();
-    let rows =
-        reads.into_iter().map(|(patient, fields)| entry(principal, "READ_PERSONAL", Some(patient), join(&fields), now));
-    audit_entry::Entity::insert_many(rows).exec(&state.db).await?;
-    Ok(())
+    let reads = trail.take().into_iter().map(|(patient, fields)| (patient, join(&fields)));
+    append_reads(state, principal, reads).await
 }
 
 /// Appends one READ_PERSONAL entry per patient of `reads` (patient, fields
 /// joined): a stored response answered again is read again.
 pub async fn record_reads_again(state: &AppState, principal: &Principal, reads: &[(i64, String)]) -> AppResult<()> {
-    if reads.is_empty() {
+    append_reads(state, principal, reads.iter().cloned()).await
+}
+
+/// One READ_PERSONAL entry per (patient, fields joined), in one statement;
+/// nothing when there are none.
+async fn append_reads(
+    state: &AppState,
+    principal: &Principal,
+    reads: impl Iterator<Item = (i64, String)>,
+) -> AppResult<()> {
+    let now = state.now();
+    let rows: Vec<_> =
+        reads.map(|(patient, fields)| entry(principal, "READ_PERSONAL", Some(patient), fields, now)).collect();
+    if rows.is_empty() {
         return Ok(());
     }
-    let now = state.now();
-    let rows =
-        reads.iter().map(|(patient, fields)| entry(principal, "READ_PERSONAL", Some(*patient), fields.clone(), now));
     audit_entry::Entity::insert_many(rows).exec(&state.db).await?;
     Ok(())
 }

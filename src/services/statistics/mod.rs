@@ -362,13 +362,14 @@ pub enum OpenDataSeries {
 impl OpenDataSeries {
     /// The series of a file name.
     pub fn of_file(name: &str) -> Option<Self> {
-        Some(match name {
-            "newly_confirmed_cases_daily.csv" => OpenDataSeries::NewlyConfirmed,
-            "number_of_deaths_daily.csv" => OpenDataSeries::Deaths,
-            "severe_cases_daily.csv" => OpenDataSeries::Severe,
-            "requiring_inpatient_care_etc_daily.csv" => OpenDataSeries::RequiringInpatientCare,
-            _ => return None,
-        })
+        [
+            OpenDataSeries::NewlyConfirmed,
+            OpenDataSeries::Deaths,
+            OpenDataSeries::Severe,
+            OpenDataSeries::RequiringInpatientCare,
+        ]
+        .into_iter()
+        .find(|series| series.file_name() == name)
     }
 
     /// The file's name.
