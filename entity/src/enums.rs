@@ -143,3 +143,33 @@ pub enum ReporterKind {
     #[sea_orm(string_value = "STAFF")]
     Staff,
 }
+
+/// Why staff opened a record outside their reach (break-glass access).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum BreakGlassReason {
+    /// The person is being treated in an emergency.
+    #[sea_orm(string_value = "EMERGENCY_TREATMENT")]
+    EmergencyTreatment,
+    /// Care is being handed over and the record is not transferred yet.
+    #[sea_orm(string_value = "HANDOVER_OF_CARE")]
+    HandoverOfCare,
+    /// An outbreak investigation needs the record now.
+    #[sea_orm(string_value = "OUTBREAK_INVESTIGATION")]
+    OutbreakInvestigation,
+    /// Another reason, which the explanation gives.
+    #[sea_orm(string_value = "OTHER")]
+    Other,
+}
+
+/// An administrator's finding on a break-glass access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum BreakGlassFinding {
+    /// The stated reason justified the access.
+    #[sea_orm(string_value = "JUSTIFIED")]
+    Justified,
+    /// It did not: the matter goes to the information-security office.
+    #[sea_orm(string_value = "UNJUSTIFIED")]
+    Unjustified,
+}

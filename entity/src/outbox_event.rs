@@ -1,5 +1,6 @@
-//! The transactional outbox of positive results. Read in `(tx_id, id)`
-//! order, which is also its cursor.
+//! The transactional outbox of live case events: positive results and
+//! break-glass accesses. Read in `(tx_id, id)` order, which is also its
+//! cursor.
 #[allow(unused_imports)]
 use crate::enums::*;
 use sea_orm::entity::prelude::*;
@@ -9,8 +10,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// `POSITIVE_RESULT` or `BREAK_GLASS`.
     pub kind: String,
-    pub lab_test_id: i64,
+    /// The positive test (`POSITIVE_RESULT`).
+    pub lab_test_id: Option<i64>,
     pub patient_id: i64,
     /// The responsible health centre when the event happened.
     pub health_centre_id: i64,
@@ -19,6 +22,8 @@ pub struct Model {
     /// The writing transaction on PostgreSQL (`txid_current()`); 0 on SQLite
     /// and for events written before transactions were recorded.
     pub tx_id: i64,
+    /// The access (`BREAK_GLASS`).
+    pub break_glass_access_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,7 @@ mod m20261203_000010_idempotency_bound_to_session;
 mod m20261203_000011_account_changes_need_two;
 mod m20261203_000012_care_decided_by_prefecture;
 mod m20261203_000013_service_accounts;
+mod m20261203_000014_break_glass;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_account_changes_need_two::Migration),
             Box::new(m20261203_000012_care_decided_by_prefecture::Migration),
             Box::new(m20261203_000013_service_accounts::Migration),
+            Box::new(m20261203_000014_break_glass::Migration),
         ]
     }
 }

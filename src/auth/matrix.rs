@@ -21,6 +21,9 @@ pub enum Relationship {
     PreviousCentre,
     /// Another health centre's patient.
     OtherCentre,
+    /// A patient otherwise out of reach, while a break-glass access the
+    /// caller opened lasts.
+    BreakGlass,
     /// A patient of the caller's prefecture whom the responsible health
     /// centre placed in accommodation care.
     PrefectureAccommodation,
@@ -46,6 +49,7 @@ impl Relationship {
             Relationship::ResponsibleCentre => "responsible health centre",
             Relationship::PreviousCentre => "previous health centre (after a transfer)",
             Relationship::OtherCentre => "another health centre's patient",
+            Relationship::BreakGlass => "otherwise out of reach, during the caller's break-glass access",
             Relationship::PrefectureAccommodation => {
                 "own prefecture, placed in accommodation care by the health centre"
             }
@@ -111,13 +115,15 @@ use Access::{Forbidden as F, None as N, Read as R, Write as W, WriteLimited as L
 pub type Row = (Role, Relationship, [Access; 9]);
 
 /// The matrix. Columns as in `GROUPS`.
-pub const MATRIX: [Row; 13] = [
+pub const MATRIX: [Row; 15] = [
     (Role::MedicalStaff, Relationship::RegisteringFacility, [R, R, W, N, N, N, N, N, N]),
     (Role::MedicalStaff, Relationship::AdmittingHospital, [R, R, W, N, W, W, N, N, N]),
     (Role::MedicalStaff, Relationship::OtherFacility, [N, N, N, N, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N]),
     (Role::HealthCentreStaff, Relationship::ResponsibleCentre, [R, R, L, W, W, L, W, W, W]),
     (Role::HealthCentreStaff, Relationship::PreviousCentre, [R, R, N, N, N, N, N, N, N]),
     (Role::HealthCentreStaff, Relationship::OtherCentre, [N, N, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N]),
     (Role::PrefectureStaff, Relationship::PrefectureAccommodation, [R, R, N, L, N, N, W, W, N]),
     (Role::PrefectureStaff, Relationship::PrefectureOtherCare, [R, F, N, L, N, N, N, N, N]),
     (Role::PrefectureStaff, Relationship::OtherPrefecture, [N, N, N, N, N, N, N, N, N]),
@@ -178,6 +184,11 @@ pub fn markdown() -> String {
          every other decision is the responsible health centre's.\n\
          - Condition and discharge: the admitting hospital; a health centre only for a hospital without \
          system access.\n\n\
+         Break-glass access (`breakGlass`): medical institution and health centre staff, signed in as \
+         themselves, may open a record outside their reach by stating a reason, for at most 240 minutes; \
+         they read it as above and change nothing, each personal read is audited as \
+         `READ_PERSONAL_BREAK_GLASS`, the responsible health centre is told live (`breakGlassAlerts`), and \
+         administrators review every access (`breakGlassAccesses`, `reviewBreakGlassAccess`).\n\n\
          A patient's sign-in lock (`Patient.signInLock`, `liftPatientSignInLock`): only the responsible health \
          centre sees and lifts it; anyone else who reaches the patient gets `FORBIDDEN`.\n\n\
          Not patient data: reference lists (prefectures, health centres, facilities) are readable by every \

@@ -5,21 +5,73 @@
 //!
 //! 1. Rows: `patient_scope` turns the caller into a SQL condition on
 //!    `patients`, so lists, counts and lookups never load a row the caller
-//!    may not reach.
+//!    may not reach. A break-glass access the caller opened adds its
+//!    patient until it expires.
 //! 2. Fields: `may_read_personal` decides, for a row the caller reached,
 //!    whether the personal fields (names, birth date, contacts, smartphone
 //!    IDs, free-text notes) are shown or refused with `FORBIDDEN`.
 
 use entity::enums::CareSetting;
-use entity::{hospitalisation, lab_test, patient, patient_transfer};
+use entity::{break_glass_access, hospitalisation, lab_test, patient, patient_transfer};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition};
 
 use super::{Principal, Role};
 use crate::error::AppError;
 
-/// The patients a caller can reach, as a condition on the `patients` table.
+/// The patients a caller can reach, as a condition on the `patients` table:
+/// those of the caller's care relationships, and those of the break-glass
+/// accesses the caller's account holds open at the moment of the request.
 pub fn patient_scope(principal: &Principal) -> Condition {
+    let relationships = care_scope(principal);
+    match break_glass_holder(principal) {
+        Some(account) => Condition::any().add(relationships).add(
+            patient::Column::Id.in_subquery(
+                Query::select()
+                    .column(break_glass_access::Column::PatientId)
+                    .from(break_glass_access::Entity)
+                    .and_where(break_glass_access::Column::AccountId.eq(account))
+                    .and_where(break_glass_access::Column::ExpiresAt.gt(principal.at))
+                    .to_owned(),
+            ),
+        ),
+        None => relationships,
+    }
+}
+
+/// Who may open a record outside their reach by breaking the glass: staff
+/// who treat or look after patients (medical institutions and health
+/// centres), signed in as themselves (never a machine client). Answers the
+/// account whose accesses count.
+pub fn break_glass_holder(principal: &Principal) -> Option<i64> {
+    match principal.role {
+        Role::MedicalStaff | Role::HealthCentreStaff if principal.key.is_none() => principal.account_id,
+        _ => None,
+    }
+}
+
+/// [`break_glass_holder`], or `FORBIDDEN` saying who may.
+pub fn may_break_glass(principal: &Principal) -> Result<i64, AppError> {
+    break_glass_holder(principal).ok_or_else(|| {
+        AppError::forbidden(
+            "only medical institution and health centre staff, signed in as themselves, break the glass",
+        )
+    })
+}
+
+/// Who reviews break-glass accesses: system administrators. Health centres
+/// see those to their own patients.
+pub fn may_review_break_glass(principal: &Principal) -> Result<(), AppError> {
+    match principal.role {
+        Role::SystemAdmin => Ok(()),
+        _ => Err(AppError::forbidden("break-glass accesses are reviewed by system administrators")),
+    }
+}
+
+/// The patients of the caller's care relationships, without break-glass
+/// accesses: the patients writes reach (`services::reachable_patient`),
+/// since a broken glass opens a record for reading only.
+pub fn care_scope(principal: &Principal) -> Condition {
     let none = || Condition::all().add(Expr::val(1).eq(0));
     match principal.role {
         Role::MedicalStaff => match principal.facility_id {
@@ -111,13 +163,22 @@ pub fn may_receive_positive_results(principal: &Principal) -> Result<(), AppErro
     }
 }
 
+/// Who is told live when someone breaks the glass to a patient: the staff
+/// of the patient's responsible health centre.
+pub fn may_receive_break_glass_alerts(principal: &Principal) -> Result<(), AppError> {
+    match principal.role {
+        Role::HealthCentreStaff => Ok(()),
+        _ => Err(AppError::forbidden("break-glass alerts are pushed to the patients' health centres")),
+    }
+}
+
 /// Whether the caller may read the personal fields of a patient row that
 /// `patient_scope` let them reach.
 ///
 /// Medical staff and health centres reach a row only through a care
 /// relationship (registering, testing or treating facility; responsible or
-/// previous health centre), and a patient only their own record, so for them
-/// reaching is enough. Prefecture staff see personal data only while the
+/// previous health centre) or an open break-glass access, and a patient only
+/// their own record, so for them reaching is enough. Prefecture staff see personal data only while the
 /// patient is in accommodation care, which the prefecture runs, and only
 /// when the responsible health centre placed them there: a placement the
 /// prefecture made itself opens nothing. Analysts and operators never do.

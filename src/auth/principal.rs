@@ -61,6 +61,9 @@ pub struct Principal {
     pub session_expires_at: chrono::DateTime<chrono::Utc>,
     /// For a machine client: the API key it called with.
     pub key: Option<Box<KeyUse>>,
+    /// The moment of the current request: grants that last a limited time
+    /// (break-glass access) are judged at it.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The API key a machine client calls with.

@@ -1,8 +1,9 @@
-//! Live positive results: the outbox dispatcher and the per-health-centre
-//! and per-prefecture broadcast.
+//! Live case events: the outbox dispatcher and the per-health-centre and
+//! per-prefecture broadcast.
 //!
-//! A transaction that makes a test positive writes an `outbox_events` row
-//! (and, on PostgreSQL, a `NOTIFY`). Each server runs one dispatcher: it
+//! A transaction that makes a test positive, or that opens a break-glass
+//! access to a patient, writes an `outbox_events` row of that kind (and, on
+//! PostgreSQL, a `NOTIFY`). Each server runs one dispatcher: it
 //! reads the rows after the last one it dispatched, in [`Cursor`] order
 //! (the writing transaction, then the ID), loads their test and patient
 //! once, and hands each event to the broadcast channels of the event's
@@ -26,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use entity::{health_centre, lab_test, outbox_event, patient};
+use entity::{break_glass_access, health_centre, lab_test, outbox_event, patient};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter};
 use tokio::sync::broadcast;
 
@@ -72,11 +73,19 @@ pub const NOTIFY_CHANNEL: &str = "hersys_outbox";
 /// Largest number of outbox rows read at once.
 const BATCH: u64 = 500;
 
+/// The kind of an outbox event of a new positive result.
+pub const POSITIVE_RESULT: &str = "POSITIVE_RESULT";
+/// The kind of an outbox event of a break-glass access.
+pub const BREAK_GLASS: &str = "BREAK_GLASS";
+
 /// An outbox event with the rows it is about, as delivered to subscribers.
 #[derive(Debug)]
-pub struct PositiveEvent {
+pub struct CaseEvent {
     pub event: outbox_event::Model,
-    pub test: lab_test::Model,
+    /// The positive test (`POSITIVE_RESULT`).
+    pub test: Option<lab_test::Model>,
+    /// The access (`BREAK_GLASS`).
+    pub access: Option<break_glass_access::Model>,
     /// The patient as loaded for this delivery (now, not when the result
     /// was recorded): its current responsible health centre decides who may
     /// still receive the event.
@@ -95,7 +104,7 @@ pub enum Audience {
 /// The broadcast channels of this server, by audience.
 #[derive(Debug)]
 pub struct EventHub {
-    channels: Mutex<HashMap<Audience, broadcast::Sender<Arc<PositiveEvent>>>>,
+    channels: Mutex<HashMap<Audience, broadcast::Sender<Arc<CaseEvent>>>>,
     capacity: usize,
     /// The last outbox row dispatched by this server.
     dispatched: Mutex<Cursor>,
@@ -114,13 +123,13 @@ impl EventHub {
     }
 
     /// A receiver of the audience's future events.
-    pub fn subscribe(&self, audience: Audience) -> broadcast::Receiver<Arc<PositiveEvent>> {
+    pub fn subscribe(&self, audience: Audience) -> broadcast::Receiver<Arc<CaseEvent>> {
         let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         channels.entry(audience).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe()
     }
 
     /// Hands an event to its health centre's and prefecture's subscribers.
-    fn publish(&self, event: Arc<PositiveEvent>) {
+    fn publish(&self, event: Arc<CaseEvent>) {
         let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for audience in
             [Audience::HealthCentre(event.event.health_centre_id), Audience::Prefecture(event.event.prefecture_id)]
@@ -184,18 +193,19 @@ fn settled(backend: DbBackend) -> &'static str {
 #[derive(Debug, Default)]
 pub struct Loaded {
     /// The settled events after the cursor, in order.
-    pub events: Vec<PositiveEvent>,
+    pub events: Vec<CaseEvent>,
     /// Whether a later row was visible but not settled yet.
     pub pending: bool,
 }
 
 /// Loads up to `limit` settled outbox rows after `after` for `audience`
-/// (every audience without one), with their tests and patients, in cursor
-/// order.
+/// (every audience without one) of `kind` (every kind without one), with
+/// the tests, accesses and patients they are about, in cursor order.
 pub async fn load_events(
     db: &DatabaseConnection,
     after: Cursor,
     audience: Option<Audience>,
+    kind: Option<&str>,
     limit: u64,
 ) -> AppResult<Loaded> {
     let backend = db.get_database_backend();
@@ -203,14 +213,10 @@ pub async fn load_events(
     let mut sql = Sql::new(backend);
     sql.push(&format!(
         "SELECT id, kind, lab_test_id, patient_id, health_centre_id, prefecture_id, occurred_at, tx_id, \
-         {settled} AS settled FROM outbox_events WHERE (tx_id, id) > ("
+         break_glass_access_id, {settled} AS settled FROM outbox_events WHERE (tx_id, id) > ("
     ));
     sql.bind(after.tx_id).push(", ").bind(after.id).push(")");
-    match audience {
-        Some(Audience::HealthCentre(id)) => sql.push(" AND health_centre_id = ").bind(id),
-        Some(Audience::Prefecture(id)) => sql.push(" AND prefecture_id = ").bind(id),
-        None => &mut sql,
-    };
+    restrict(&mut sql, audience, kind);
     // Settled rows sort before the others: their transactions are older.
     sql.push(&format!(" ORDER BY tx_id, id LIMIT {limit}"));
     let rows = OutboxRow::find_by_statement(sql.build()).all(db).await?;
@@ -220,15 +226,22 @@ pub async fn load_events(
     if events.is_empty() {
         return Ok(Loaded { events: Vec::new(), pending });
     }
-    let test_ids: Vec<i64> = events.iter().map(|e| e.lab_test_id).collect();
+    let test_ids: Vec<i64> = events.iter().filter_map(|e| e.lab_test_id).collect();
+    let access_ids: Vec<i64> = events.iter().filter_map(|e| e.break_glass_access_id).collect();
     let patient_ids: Vec<i64> = events.iter().map(|e| e.patient_id).collect();
-    let tests: HashMap<i64, lab_test::Model> = lab_test::Entity::find()
-        .filter(lab_test::Column::Id.is_in(test_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
+    let tests: HashMap<i64, lab_test::Model> = if test_ids.is_empty() {
+        HashMap::new()
+    } else {
+        let found = lab_test::Entity::find().filter(lab_test::Column::Id.is_in(test_ids)).all(db).await?;
+        found.into_iter().map(|t| (t.id, t)).collect()
+    };
+    let accesses: HashMap<i64, break_glass_access::Model> = if access_ids.is_empty() {
+        HashMap::new()
+    } else {
+        let found =
+            break_glass_access::Entity::find().filter(break_glass_access::Column::Id.is_in(access_ids)).all(db).await?;
+        found.into_iter().map(|a| (a.id, a)).collect()
+    };
     let patients: HashMap<i64, patient::Model> = patient::Entity::find()
         .filter(patient::Column::Id.is_in(patient_ids))
         .all(db)
@@ -247,25 +260,49 @@ pub async fn load_events(
     let events = events
         .into_iter()
         .filter_map(|event| {
-            let test = tests.get(&event.lab_test_id)?.clone();
+            // An event whose test or access is missing is not delivered.
+            let test = match event.lab_test_id {
+                Some(id) => Some(tests.get(&id)?.clone()),
+                None => None,
+            };
+            let access = match event.break_glass_access_id {
+                Some(id) => Some(accesses.get(&id)?.clone()),
+                None => None,
+            };
             let patient = patients.get(&event.patient_id)?.clone();
             let patient_prefecture_id = *prefectures.get(&patient.responsible_health_centre_id)?;
-            Some(PositiveEvent { event, test, patient, patient_prefecture_id })
+            Some(CaseEvent { event, test, access, patient, patient_prefecture_id })
         })
         .collect();
     Ok(Loaded { events, pending })
 }
 
-/// Whether more than `window` events of `audience` follow `after`.
-pub async fn more_than(db: &DatabaseConnection, after: Cursor, audience: Audience, window: u64) -> AppResult<bool> {
+/// Narrows an outbox read to `audience` and `kind`, where given.
+fn restrict(sql: &mut Sql, audience: Option<Audience>, kind: Option<&str>) {
+    match audience {
+        Some(Audience::HealthCentre(id)) => sql.push(" AND health_centre_id = ").bind(id),
+        Some(Audience::Prefecture(id)) => sql.push(" AND prefecture_id = ").bind(id),
+        None => sql,
+    };
+    if let Some(kind) = kind {
+        sql.push(" AND kind = ").bind(kind);
+    }
+}
+
+/// Whether more than `window` events of `audience` and `kind` follow
+/// `after`.
+pub async fn more_than(
+    db: &DatabaseConnection,
+    after: Cursor,
+    audience: Audience,
+    kind: &str,
+    window: u64,
+) -> AppResult<bool> {
     let backend = db.get_database_backend();
     let mut sql = Sql::new(backend);
     sql.push("SELECT id FROM outbox_events WHERE (tx_id, id) > (");
     sql.bind(after.tx_id).push(", ").bind(after.id).push(")");
-    match audience {
-        Audience::HealthCentre(id) => sql.push(" AND health_centre_id = ").bind(id),
-        Audience::Prefecture(id) => sql.push(" AND prefecture_id = ").bind(id),
-    };
+    restrict(&mut sql, Some(audience), Some(kind));
     sql.push(&format!(" ORDER BY tx_id, id LIMIT 1 OFFSET {window}"));
     Ok(db.query_one_raw(sql.build()).await?.is_some())
 }
@@ -345,7 +382,7 @@ pub async fn start_dispatcher(
 /// Dispatches the settled events after this server's cursor. Answers how
 /// many, and whether a later row was not settled yet.
 async fn dispatch_once(db: &DatabaseConnection, hub: &EventHub) -> AppResult<(usize, bool)> {
-    let Loaded { events, pending } = load_events(db, hub.dispatched(), None, BATCH).await?;
+    let Loaded { events, pending } = load_events(db, hub.dispatched(), None, None, BATCH).await?;
     let count = events.len();
     for event in events {
         let cursor = Cursor::of(&event.event);

@@ -142,7 +142,8 @@ impl AccountChange {
     }
 }
 
-async fn organisation(ctx: &Context<'_>, id: i64) -> Result<Organisation> {
+/// An organisation by ID, as the API shows it.
+pub(super) async fn organisation(ctx: &Context<'_>, id: i64) -> Result<Organisation> {
     let row = load_required(ctx, OrganisationById(id)).await?;
     Ok(Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() })
 }

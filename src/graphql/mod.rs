@@ -3,6 +3,7 @@
 //! transactions are in `services`.
 
 pub mod admin;
+pub mod break_glass;
 pub mod context;
 pub mod crosstab;
 pub mod documents;

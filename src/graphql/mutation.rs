@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::scalars::Date;
 
 use super::admin::{AccountChange, ApiKey, CreatedApiKey, ServiceAccount, StaffAccount};
+use super::break_glass::{BreakGlassAccess, BreakGlassFinding, BreakGlassReason};
 use super::context::{client, principal, signed_in, state};
 use super::enums::{CareSetting, Outcome, Severity, TestResult};
 use super::inputs::{
@@ -459,6 +460,46 @@ impl Mutation {
         let principal = signed_in(ctx)?;
         let id = parse_id(&key_id, "keyId")?;
         Ok(ApiKey(services::service_accounts::revoke_api_key(state(ctx), principal, id).await?))
+    }
+
+    /// Opens a patient record outside the caller's reach, for reading, by
+    /// breaking the glass: for medical institution and health centre staff
+    /// who need it now, stating a reason (a category and at least 10
+    /// characters of their own words), for `minutes` (60 by default, at
+    /// most 240). The patient's responsible health centre is told live
+    /// (`breakGlassAlerts`), every personal read meanwhile is audited as
+    /// `READ_PERSONAL_BREAK_GLASS`, and administrators review each access.
+    async fn break_glass(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+        #[graphql(desc = "The reason's category.")] reason: BreakGlassReason,
+        #[graphql(desc = "Why the record has to be opened now: 10 to 1,000 characters.")] explanation: String,
+        #[graphql(desc = "For how long: 1 to 240 minutes, 60 by default.")] minutes: Option<i32>,
+    ) -> Result<BreakGlassAccess> {
+        let principal = signed_in(ctx)?;
+        let request = services::break_glass::Request {
+            patient_id: parse_id(&patient_id, "patientId")?,
+            reason: reason.into(),
+            explanation,
+            minutes: minutes.map(i64::from),
+        };
+        Ok(BreakGlassAccess(services::break_glass::open(state(ctx), principal, request).await?))
+    }
+
+    /// Records whether a break-glass access was justified, once. For system
+    /// administrators only.
+    async fn review_break_glass_access(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The access.")] access_id: ID,
+        #[graphql(desc = "The finding.")] finding: BreakGlassFinding,
+        #[graphql(desc = "A note: at most 1,000 characters.")] note: Option<String>,
+    ) -> Result<BreakGlassAccess> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&access_id, "accessId")?;
+        let reviewed = services::break_glass::review(state(ctx), principal, id, finding.into(), note).await?;
+        Ok(BreakGlassAccess(reviewed))
     }
 
     /// Rejects an account change that waits for a second administrator: a

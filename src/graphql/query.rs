@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::admin::{AccountChange, AuditEntry, AuditEntryConnection, AuditEntryEdge, ServiceAccount, StaffAccount};
+use super::break_glass::BreakGlassAccessConnection;
 use super::context::{signed_in, state};
 use super::inputs::PatientFilterInput;
 use super::prefetch;
@@ -224,6 +225,32 @@ impl Query {
             .map(|row| AuditEntryEdge { cursor: encode_kind_cursor("audit", row.id), node: AuditEntry(row) })
             .collect();
         Ok(AuditEntryConnection { edges, page_info })
+    }
+
+    /// Break-glass accesses, newest first: every one for system
+    /// administrators, who review them; those to the caller's patients for
+    /// health centre staff.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, child_complexity)")]
+    async fn break_glass_accesses(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only those not reviewed yet.", default = false)] unreviewed_only: bool,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+    ) -> Result<BreakGlassAccessConnection> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let first = page_size(first, 50, state.config.max_page_size)?;
+        let after = after.as_deref().map(|c| decode_kind_cursor("breakGlass", c, "after")).transpose()?;
+        let (nodes, has_next_page) =
+            services::break_glass::list(state, principal, unreviewed_only, first, after).await?;
+        let page_info = PageInfo {
+            has_next_page,
+            has_previous_page: after.is_some(),
+            start_cursor: nodes.first().map(|r| encode_kind_cursor("breakGlass", r.id)),
+            end_cursor: nodes.last().map(|r| encode_kind_cursor("breakGlass", r.id)),
+        };
+        Ok(BreakGlassAccessConnection { nodes, page_info })
     }
 
     /// Every staff account. For system administrators only.

@@ -1,17 +1,19 @@
-//! The root `Subscription`: live positive results with resume.
+//! The root `Subscription`: live positive results and break-glass alerts,
+//! with resume.
 
 use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions, Object, Result, Subscription};
 use chrono::{DateTime, Utc};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::break_glass::BreakGlassAlert;
 use super::context::{signed_in, state};
 use super::types::{LabTest, Patient};
 use crate::auth::{Principal, Role, policy};
 use crate::error::AppError;
-use crate::events::{Audience, Cursor, Loaded, PositiveEvent, load_events};
+use crate::events::{Audience, BREAK_GLASS, CaseEvent, Cursor, Loaded, POSITIVE_RESULT, load_events};
 use crate::state::AppState;
 
 pub struct Subscription;
@@ -44,76 +46,107 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<PositiveResultEvent>> + use<>> {
         let principal = signed_in(ctx)?.clone();
         policy::may_receive_positive_results(&principal)?;
-        let audience = audience(&principal)?;
-        let after = after.as_deref().map(parse_cursor).transpose()?;
-        let state = state(ctx).clone();
-        if let Some(after) = after {
-            let window = state.config.replay_window;
-            if crate::events::more_than(&state.db, after, audience, window).await? {
-                return Err(replay_window_exceeded(window).into());
-            }
+        let events = live_events(state(ctx), principal, POSITIVE_RESULT, after.as_deref()).await?;
+        Ok(events.map(|event| event.map(PositiveResultEvent)))
+    }
+
+    /// Every break-glass access opened to a patient of the caller's health
+    /// centre (health centre staff only): who opened the record, why, and
+    /// until when. Resumes with `after` and skips patients who have left
+    /// the caller's reach, exactly as `positiveResults`.
+    async fn break_glass_alerts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `cursor` of the last event received; omitted, only new events are sent.")] after: Option<
+            String,
+        >,
+    ) -> Result<impl Stream<Item = Result<BreakGlassAlert>> + use<>> {
+        let principal = signed_in(ctx)?.clone();
+        policy::may_receive_break_glass_alerts(&principal)?;
+        let events = live_events(state(ctx), principal, BREAK_GLASS, after.as_deref()).await?;
+        Ok(events.map(|event| event.map(BreakGlassAlert)))
+    }
+}
+
+/// The outbox events of `kind` for the caller's audience: those after
+/// `after` replayed first (at most `replayWindow`), then the live ones,
+/// with no gap and no duplicate, each only while its patient is within
+/// the caller's reach at the moment it is sent.
+async fn live_events(
+    state: &AppState,
+    principal: Principal,
+    kind: &'static str,
+    after: Option<&str>,
+) -> Result<impl Stream<Item = Result<Arc<CaseEvent>>> + use<>, AppError> {
+    let audience = audience(&principal)?;
+    let after = after.map(parse_cursor).transpose()?;
+    let state = state.clone();
+    if let Some(after) = after {
+        let window = state.config.replay_window;
+        if crate::events::more_than(&state.db, after, audience, kind, window).await? {
+            return Err(replay_window_exceeded(window));
         }
-        // Listen before replaying, so that nothing falls between the two.
-        let mut live = state.hub.subscribe(audience);
-        let guard = state.hub.track();
-        tracing::info!(session_id = principal.session_id, ?audience, "subscribed to positive results");
-        Ok(async_stream::stream! {
-            let _guard = guard;
-            let mut last = after.unwrap_or_default();
-            if after.is_some() {
-                loop {
-                    // Settled events only: one not settled yet comes live.
-                    let batch = match load_events(&state.db, last, Some(audience), REPLAY_BATCH).await {
-                        Ok(Loaded { events, .. }) => events,
+    }
+    // Listen before replaying, so that nothing falls between the two.
+    let mut live = state.hub.subscribe(audience);
+    let guard = state.hub.track();
+    tracing::info!(session_id = principal.session_id, ?audience, kind, "subscribed");
+    Ok(async_stream::stream! {
+        let _guard = guard;
+        let mut last = after.unwrap_or_default();
+        if after.is_some() {
+            loop {
+                // Settled events only: one not settled yet comes live.
+                let batch = match load_events(&state.db, last, Some(audience), Some(kind), REPLAY_BATCH).await {
+                    Ok(Loaded { events, .. }) => events,
+                    Err(error) => {
+                        yield Err(error.into());
+                        return;
+                    }
+                };
+                let full = batch.len() as u64 == REPLAY_BATCH;
+                for event in batch {
+                    last = Cursor::of(&event.event);
+                    match in_reach(&state, &principal, &event).await {
+                        Ok(true) => yield Ok(Arc::new(event)),
+                        Ok(false) => continue,
                         Err(error) => {
                             yield Err(error.into());
                             return;
                         }
-                    };
-                    let full = batch.len() as u64 == REPLAY_BATCH;
-                    for event in batch {
-                        last = Cursor::of(&event.event);
-                        match in_reach(&state, &principal, &event).await {
-                            Ok(true) => yield Ok(PositiveResultEvent(Arc::new(event))),
-                            Ok(false) => continue,
-                            Err(error) => {
-                                yield Err(error.into());
-                                return;
-                            }
-                        }
-                    }
-                    if !full {
-                        break;
                     }
                 }
-            }
-            loop {
-                match live.recv().await {
-                    Ok(event) => {
-                        let cursor = Cursor::of(&event.event);
-                        if cursor <= last {
-                            continue;
-                        }
-                        last = cursor;
-                        match in_reach(&state, &principal, &event).await {
-                            Ok(true) => yield Ok(PositiveResultEvent(event)),
-                            Ok(false) => continue,
-                            Err(error) => {
-                                yield Err(error.into());
-                                return;
-                            }
-                        }
-                    }
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(session_id = principal.session_id, missed, "subscriber fell behind; disconnected");
-                        yield Err(lagged(last));
-                        return;
-                    }
-                    Err(RecvError::Closed) => return,
+                if !full {
+                    break;
                 }
             }
-        })
-    }
+        }
+        loop {
+            match live.recv().await {
+                Ok(event) => {
+                    let cursor = Cursor::of(&event.event);
+                    if cursor <= last || event.event.kind != kind {
+                        continue;
+                    }
+                    last = cursor;
+                    match in_reach(&state, &principal, &event).await {
+                        Ok(true) => yield Ok(event),
+                        Ok(false) => continue,
+                        Err(error) => {
+                            yield Err(error.into());
+                            return;
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(session_id = principal.session_id, missed, "subscriber fell behind; disconnected");
+                    yield Err(lagged(last));
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    })
 }
 
 const REPLAY_BATCH: u64 = 500;
@@ -129,7 +162,8 @@ pub async fn history(
     policy::may_receive_positive_results(principal)?;
     let audience = audience(principal)?;
     let after = after.map(parse_cursor).transpose()?.unwrap_or_default();
-    let Loaded { events, pending } = load_events(&state.db, after, Some(audience), first + 1).await?;
+    let Loaded { events, pending } =
+        load_events(&state.db, after, Some(audience), Some(POSITIVE_RESULT), first + 1).await?;
     let has_next_page = events.len() as u64 > first || pending;
     let mut end_cursor = None;
     let mut page = Vec::new();
@@ -199,10 +233,16 @@ fn audience(principal: &Principal) -> Result<Audience, AppError> {
 }
 
 /// Whether the event's patient is within the subscriber's reach now.
-async fn in_reach(state: &AppState, principal: &Principal, event: &PositiveEvent) -> Result<bool, AppError> {
+async fn in_reach(state: &AppState, principal: &Principal, event: &CaseEvent) -> Result<bool, AppError> {
     match policy::reaches_row(principal, &event.patient, event.patient_prefecture_id) {
         Some(answer) => Ok(answer),
-        None => crate::services::patients::reaches(&state.db, principal, event.patient.id).await,
+        None => {
+            // Judged now, not when the subscription began: a break-glass
+            // access may have expired since.
+            let mut now = principal.clone();
+            now.at = state.now();
+            crate::services::patients::reaches(&state.db, &now, event.patient.id).await
+        }
     }
 }
 
@@ -230,7 +270,7 @@ fn lagged(last: Cursor) -> async_graphql::Error {
 }
 
 /// A positive result pushed to a health centre or prefecture.
-pub struct PositiveResultEvent(pub Arc<PositiveEvent>);
+pub struct PositiveResultEvent(pub Arc<CaseEvent>);
 
 /// A new positive result (陽性), as pushed to the responsible health centre.
 #[Object]
@@ -244,8 +284,9 @@ impl PositiveResultEvent {
         self.0.event.occurred_at
     }
     /// The positive test.
-    async fn test(&self) -> LabTest {
-        LabTest(self.0.test.clone())
+    async fn test(&self) -> Result<LabTest> {
+        let test = self.0.test.clone();
+        Ok(LabTest(test.ok_or_else(|| AppError::Internal(anyhow::anyhow!("positive result without test")))?))
     }
     /// The patient. Field rules apply here as in queries.
     async fn patient(&self) -> Patient {

@@ -367,6 +367,7 @@ impl Pipeline {
         caller.client = Client::new(origin.address, origin.user_agent.as_deref());
         if let Some(principal) = &mut caller.principal {
             principal.address = origin.address;
+            principal.at = self.app.now();
         }
         Ok(caller)
     }

@@ -139,7 +139,7 @@ pub async fn patient_login(
         lockout::address_signed_in(&state.db, config, address).await?;
     }
     let (token, session) = open_session(state, client, None, Some(patient.id), now).await?;
-    let mut principal = patient_principal(session.id, patient.id, session.expires_at);
+    let mut principal = patient_principal(session.id, patient.id, session.expires_at, session.created_at);
     principal.address = client.address;
     super::audit::record(&state.db, &principal, "PATIENT_LOGIN", Some(patient.id), &[], now).await?;
     tracing::info!(patient_id = patient.id, session_id = session.id, "patient signed in");
@@ -257,7 +257,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Lookup> {
         last_seen_at = now;
     }
     let principal = match (row.patient_id, row.account_id, row.organisation_kind) {
-        (Some(patient_id), _, _) => patient_principal(row.session_id, patient_id, row.expires_at),
+        (Some(patient_id), _, _) => patient_principal(row.session_id, patient_id, row.expires_at, now),
         (None, Some(account_id), Some(kind)) => Principal {
             session_id: row.session_id,
             role: Role::of_organisation(kind),
@@ -272,6 +272,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Lookup> {
             address: None,
             session_expires_at: row.expires_at,
             key: None,
+            at: now,
         },
         _ => return Ok(Lookup::Ended),
     };
@@ -332,10 +333,16 @@ pub fn staff_principal(
         address: None,
         session_expires_at: session.expires_at,
         key: None,
+        at: session.last_seen_at,
     }
 }
 
-fn patient_principal(session_id: i64, patient_id: i64, session_expires_at: DateTime<Utc>) -> Principal {
+fn patient_principal(
+    session_id: i64,
+    patient_id: i64,
+    session_expires_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Principal {
     Principal {
         session_id,
         role: Role::Patient,
@@ -350,6 +357,7 @@ fn patient_principal(session_id: i64, patient_id: i64, session_expires_at: DateT
         address: None,
         session_expires_at,
         key: None,
+        at,
     }
 }
 

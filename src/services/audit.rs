@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use entity::audit_entry;
+use entity::{audit_entry, break_glass_access};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Value};
 
 use super::appends::Appends;
@@ -90,16 +90,17 @@ pub async fn record_account_action(
     Ok(())
 }
 
-/// Appends an administrator's action on a service account or API key; the
-/// detail names what was acted on (never a key's text).
-pub async fn record_service_action(
+/// Appends an entry whose detail says what was acted on (a service
+/// account or API key, never a key's text; a break-glass access).
+pub async fn record_detailed(
     db: &impl ConnectionTrait,
     principal: &Principal,
     action: &str,
+    patient_id: Option<i64>,
     detail: String,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
-    let mut row = entry(principal, action, None, String::new(), at);
+    let mut row = entry(principal, action, patient_id, String::new(), at);
     row.detail = Set(Some(detail));
     audit_entry::Entity::insert(row).exec(db).await?;
     Ok(())
@@ -223,21 +224,59 @@ pub async fn record_reads_again(state: &AppState, principal: &Principal, reads: 
     append_reads(state, principal, reads.iter().cloned()).await
 }
 
-/// One READ_PERSONAL entry per (patient, fields joined), in one statement;
-/// nothing when there are none.
+/// One entry per (patient, fields joined), in one statement; nothing when
+/// there are none. A read of a patient to whom the caller holds an open
+/// break-glass access is a READ_PERSONAL_BREAK_GLASS naming the access;
+/// any other is a READ_PERSONAL.
 async fn append_reads(
     state: &AppState,
     principal: &Principal,
     reads: impl Iterator<Item = (i64, String)>,
 ) -> AppResult<()> {
-    let now = state.now();
-    let rows: Vec<_> =
-        reads.map(|(patient, fields)| entry(principal, "READ_PERSONAL", Some(patient), fields, now)).collect();
-    if rows.is_empty() {
+    let reads: Vec<(i64, String)> = reads.collect();
+    if reads.is_empty() {
         return Ok(());
     }
+    let accesses = open_accesses(&state.db, principal, reads.iter().map(|(patient, _)| *patient)).await?;
+    let now = state.now();
+    let rows: Vec<_> = reads
+        .into_iter()
+        .map(|(patient, fields)| match accesses.get(&patient) {
+            None => entry(principal, "READ_PERSONAL", Some(patient), fields, now),
+            Some(access) => {
+                let mut row = entry(principal, "READ_PERSONAL_BREAK_GLASS", Some(patient), fields, now);
+                row.detail = Set(Some(format!("break-glass access {access}")));
+                row
+            }
+        })
+        .collect();
     audit_entry::Entity::insert_many(rows).exec(&state.db).await?;
     Ok(())
+}
+
+/// The break-glass accesses the caller holds open at the moment of the
+/// request, by patient (the latest when there are several); none for a
+/// caller who cannot hold any.
+async fn open_accesses(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    patients: impl Iterator<Item = i64>,
+) -> AppResult<BTreeMap<i64, i64>> {
+    let Some(account) = crate::auth::policy::break_glass_holder(principal) else {
+        return Ok(BTreeMap::new());
+    };
+    let rows: Vec<(i64, i64)> = break_glass_access::Entity::find()
+        .select_only()
+        .column(break_glass_access::Column::PatientId)
+        .column(break_glass_access::Column::Id)
+        .filter(break_glass_access::Column::AccountId.eq(account))
+        .filter(break_glass_access::Column::ExpiresAt.gt(principal.at))
+        .filter(break_glass_access::Column::PatientId.is_in(patients))
+        .order_by_asc(break_glass_access::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 fn join(fields: &BTreeSet<&'static str>) -> String {

@@ -6,6 +6,7 @@ pub mod account_changes;
 pub mod accounts;
 pub mod appends;
 pub mod audit;
+pub mod break_glass;
 pub mod care;
 pub mod crosstab;
 pub mod demo;
@@ -34,8 +35,11 @@ pub fn require(principal: Option<&Principal>) -> AppResult<&Principal> {
     principal.ok_or(AppError::Unauthenticated("sign in first: no valid session"))
 }
 
-/// A patient the caller can reach, or `NOT_FOUND` naming `field` (a patient
-/// out of reach is indistinguishable from one that does not exist).
+/// A patient the caller may change (what `policy::may_act` then allows),
+/// or `NOT_FOUND` naming `field` (a patient out of reach is
+/// indistinguishable from one that does not exist). Writes reach patients
+/// through care relationships only (`policy::care_scope`): a break-glass
+/// access opens a record for reading, never for changes.
 pub async fn reachable_patient(
     db: &impl ConnectionTrait,
     principal: &Principal,
@@ -43,10 +47,10 @@ pub async fn reachable_patient(
     field: &str,
 ) -> AppResult<entity::patient::Model> {
     entity::patient::Entity::find_by_id(id)
-        .filter(policy::patient_scope(principal))
+        .filter(policy::care_scope(principal))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found(field, "no patient with this ID is within your reach"))
+        .ok_or_else(|| AppError::not_found(field, "no patient with this ID is within your reach for changes"))
 }
 
 /// A patient whose row this transaction holds for writing. On PostgreSQL
@@ -79,7 +83,7 @@ pub async fn lock_reachable_patient(
 ) -> AppResult<(entity::patient::Model, PatientLock)> {
     use entity::patient;
     let locked = patient::Entity::find_by_id(id)
-        .filter(policy::patient_scope(principal))
+        .filter(policy::care_scope(principal))
         .lock(LockType::NoKeyUpdate)
         .one(txn)
         .await?;

@@ -97,7 +97,7 @@ pub async fn create_service_account(
     .insert(&txn)
     .await?;
     let detail = format!("service account {} in {}", created.id, describe(&organisation));
-    super::audit::record_service_action(&txn, principal, "CREATE_SERVICE_ACCOUNT", detail, now).await?;
+    super::audit::record_detailed(&txn, principal, "CREATE_SERVICE_ACCOUNT", None, detail, now).await?;
     txn.commit().await?;
     tracing::info!(service_account_id = created.id, "service account created");
     Ok(created)
@@ -195,7 +195,7 @@ pub async fn create_api_key(
         scope.describe(),
         expires_at.to_rfc3339()
     );
-    super::audit::record_service_action(&txn, principal, "CREATE_API_KEY", detail, now).await?;
+    super::audit::record_detailed(&txn, principal, "CREATE_API_KEY", None, detail, now).await?;
     txn.commit().await?;
     tracing::info!(service_account_id = owner.id, api_key_id = row.id, "API key created");
     Ok(NewKey { key, row })
@@ -220,7 +220,7 @@ pub async fn revoke_api_key(state: &AppState, principal: &Principal, key_id: i64
     let revoked = active.update(&txn).await?;
     let ended = end_sessions(&txn, Ending::Session(session_id), now).await?;
     let detail = format!("API key {key_id} of service account {service_account_id}");
-    super::audit::record_service_action(&txn, principal, "REVOKE_API_KEY", detail, now).await?;
+    super::audit::record_detailed(&txn, principal, "REVOKE_API_KEY", None, detail, now).await?;
     txn.commit().await?;
     sessions_ended(state, &ended).await;
     tracing::info!(service_account_id, api_key_id = key_id, "API key revoked");
@@ -293,5 +293,6 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Lookup> {
             api_key_id: key.id,
             scope: Scope::from_stored(&key.scope),
         })),
+        at: now,
     }))
 }

@@ -216,7 +216,11 @@ async fn write_appends(db: &impl ConnectionTrait, appends: Appends, event: Optio
                     "INSERT INTO outbox_events (kind, lab_test_id, patient_id, occurred_at, health_centre_id, \
                      prefecture_id) SELECT ",
                 );
-                sql.bind("POSITIVE_RESULT").push(", ").bind(event.test.id).push(", ").bind(event.patient.id);
+                sql.bind(crate::events::POSITIVE_RESULT)
+                    .push(", ")
+                    .bind(event.test.id)
+                    .push(", ")
+                    .bind(event.patient.id);
                 sql.push(", ").bind(event.now).push(", hc.id, hc.prefecture_id FROM health_centres hc");
                 if postgres {
                     // Wakes the dispatchers of every replica, on commit. The

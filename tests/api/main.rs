@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod bounds;
+mod breakglass;
 mod cases;
 mod crosstab;
 mod edge;

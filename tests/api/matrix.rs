@@ -36,6 +36,8 @@ const SNAPSHOT: &str = "query($id: ID!) { patient(id: $id) {
     healthReports { id } followUpCalls { id } medicalVisits { id } transfers { id }
 } }";
 const RECORD_TEST: &str = "mutation($input: RecordTestInput!) { recordTest(input: $input) { id result } }";
+const BREAK_GLASS: &str = "mutation($p: ID!) { breakGlass(patientId: $p, reason: EMERGENCY_TREATMENT, \
+    explanation: \"brought in unconscious; the record is needed for treatment\") { id } }";
 const SET_CARE: &str =
     "mutation($p: ID!, $s: CareSetting!) { setCareSetting(patientId: $p, setting: $s) { careSetting } }";
 const ADMIT: &str =
@@ -215,6 +217,17 @@ impl Walk<'_> {
             Relationship::OtherCentre => {
                 let (id, phone_id) = self.register(&d.hc2).await;
                 fresh(id, phone_id, &d.hc2, "131041", &d.hc1)
+            }
+            Relationship::BreakGlass => {
+                let (id, phone_id) = self.register(&d.hc2).await;
+                let caller = match role {
+                    Role::MedicalStaff => &d.clinic,
+                    Role::HealthCentreStaff => &d.hc1,
+                    other => panic!("{other:?} cannot break the glass: extend tests/api/matrix.rs"),
+                };
+                let vars = json!({ "p": id });
+                setup("the caller breaks the glass", app.gql(Some(caller), BREAK_GLASS, vars).await);
+                fresh(id, phone_id, &d.hc2, "131041", caller)
             }
             Relationship::PrefectureAccommodation | Relationship::PrefectureOtherCare => {
                 let (id, phone_id) = self.register(&d.clinic).await;

@@ -456,7 +456,10 @@ async fn concurrent_guesses_never_compare_more_dates_than_the_threshold(backend:
     let signed_in = answers.iter().filter(|a| a["data"]["patientLogin"]["token"].is_string()).count();
     let entries = audit_of_patient(&app, &patient).await;
     let compared = count_of(&entries, "PATIENT_LOGIN_REFUSED") + signed_in;
-    assert!(compared <= 5, "{compared} dates compared: {entries:?}");
+    // A sign-in with the right date clears the count: when it lands in the
+    // middle of the burst, the attempts after it start a count of their
+    // own, again of at most five.
+    assert!(compared <= 5 * (1 + signed_in), "{compared} dates compared ({signed_in} signed in): {entries:?}");
     assert_eq!(compared + count_of(&entries, "PATIENT_LOGIN_LOCKED"), 60, "every attempt audited");
     if signed_in == 0 {
         // The right date came after the fifth: the ID is locked.

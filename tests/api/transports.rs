@@ -47,6 +47,7 @@ transport_tests!(
     limits_hold_on_every_transport,
     stream_and_batch_bounds_hold,
     operations_are_counted_on_every_transport,
+    break_glass_is_told_live_and_its_reads_audited_as_such_on_every_transport,
 );
 
 /// The tests that prove a stage's promise on every transport. A stage that
@@ -1420,4 +1421,116 @@ async fn operations_are_counted_on_every_transport(backend: Backend) {
             assert!(metrics.lines().any(|l| l == line), "{transport:?}: no `{line}` in {metrics}");
         }
     }
+}
+
+const BREAK_GLASS: &str = "mutation($p: ID!) { breakGlass(patientId: $p, reason: EMERGENCY_TREATMENT, \
+    explanation: \"unconscious at the emergency department, allergies unknown\") { id } }";
+
+/// Every alert a break-glass access sends reaches the patient's responsible
+/// health centre on each streaming transport (and no other centre), and
+/// every personal read through the access, on each transport, is audited
+/// as a break-glass read naming the access.
+async fn break_glass_is_told_live_and_its_reads_audited_as_such_on_every_transport(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let hospital = app.login("hospital1").await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let hc2 = app.login("hc2").await;
+    let admin = app.login("admin1").await;
+    // One patient of hc2's, one of hc1's; neither is the hospital's.
+    let (of_hc2, _) = app.register_patient(&hc2, "キンキュウ ハナコ", json!({ "phone": "03-5555-0101" })).await;
+    let (of_hc1, _) = app.register_patient(&clinic, "キンキュウ タロウ", json!({ "phone": "03-5555-0202" })).await;
+
+    let alerts = json!({ "query": "subscription { breakGlassAlerts { cursor access { id reason openedBy \
+        organisation { kind } explanation } patient { id nameKana phone } } }" });
+    let mut told = Vec::new();
+    let mut elsewhere = Vec::new();
+    for transport in Transport::ALL {
+        if let Some(listener) = listen(&app, transport, &hc2, &alerts).await {
+            told.push((transport, listener));
+        }
+        if let Some(listener) = listen(&app, transport, &hc1, &alerts).await {
+            elsewhere.push((transport, listener));
+        }
+    }
+    // The positive results of hc1 carry no break-glass event.
+    let positives_body = json!({ "query": "subscription { positiveResults { patient { id } test { id } } }" });
+    let mut positives = listen(&app, Transport::TransportWs, &hc1, &positives_body).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let opened = ok(app.gql(Some(&hospital), BREAK_GLASS, json!({ "p": of_hc2 })).await);
+    let access = opened["breakGlass"]["id"].as_str().unwrap_or_else(|| panic!("{opened}")).to_owned();
+    for (transport, listener) in &mut told {
+        let item = listener.next_result().await;
+        let alert = &item["data"]["breakGlassAlerts"];
+        assert_eq!(alert["access"]["id"], access.as_str(), "{transport:?}: {item}");
+        assert_eq!(alert["access"]["reason"], "EMERGENCY_TREATMENT", "{transport:?}: {item}");
+        assert_eq!(alert["access"]["openedBy"], "hospital1", "{transport:?}: {item}");
+        assert_eq!(alert["access"]["organisation"]["kind"], "MEDICAL_INSTITUTION", "{transport:?}: {item}");
+        assert_eq!(alert["patient"]["id"], of_hc2.as_str(), "{transport:?}: {item}");
+        // The responsible centre reads its patient's personal fields.
+        assert_eq!(alert["patient"]["phone"], "03-5555-0101", "{transport:?}: {item}");
+    }
+    // hc1 is told only of its own patient: the first alert it receives is
+    // the second access.
+    let second = ok(app.gql(Some(&hospital), BREAK_GLASS, json!({ "p": of_hc1 })).await);
+    let second = second["breakGlass"]["id"].as_str().unwrap_or_default().to_owned();
+    for (transport, listener) in &mut elsewhere {
+        let item = listener.next_result().await;
+        let alert = &item["data"]["breakGlassAlerts"];
+        assert_eq!(alert["access"]["id"], second.as_str(), "{transport:?}: hc1 was told of hc2's patient: {item}");
+        assert_eq!(alert["patient"]["id"], of_hc1.as_str(), "{transport:?}: {item}");
+    }
+    record_test(&app, &clinic, &of_hc1, "POSITIVE").await;
+    if let Some(listener) = &mut positives {
+        let item = listener.next_result().await;
+        let event = &item["data"]["positiveResults"];
+        assert_eq!(event["patient"]["id"], of_hc1.as_str(), "a positive, not the access: {item}");
+        assert!(event["test"]["id"].is_string(), "{item}");
+    }
+
+    // Reads through the access, on every transport, audited as such.
+    for transport in Transport::ALL {
+        let name = format!("EmergencyReadOver{transport:?}");
+        let body = json!({
+            "query": format!("query {name}($id: ID!) {{ patient(id: $id) {{ nameKana phone }} }}"),
+            "operationName": name,
+            "variables": { "id": of_hc2 },
+        });
+        let reply = send(&app, transport, Some(&hospital), body).await;
+        assert_eq!(reply.data()["patient"]["phone"], "03-5555-0101", "{transport:?}: {reply:?}");
+    }
+    let response = app
+        .gql(
+            Some(&admin),
+            "query($p: ID) { auditLog(patientId: $p, first: 500) {
+                edges { node { action account { username } fields operation detail } } } }",
+            json!({ "p": of_hc2 }),
+        )
+        .await;
+    let log: Vec<Value> = response["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{response}"))
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect();
+    let opening: Vec<&Value> = log.iter().filter(|entry| entry["action"] == "BREAK_GLASS").collect();
+    assert_eq!(opening.len(), 1, "{log:?}");
+    assert_eq!(opening[0]["account"]["username"], "hospital1", "{log:?}");
+    let detail = opening[0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(&format!("access {access}")) && detail.contains("EMERGENCY_TREATMENT"), "{detail}");
+    for transport in Transport::ALL {
+        let name = format!("EmergencyReadOver{transport:?}");
+        let entries: Vec<&Value> = log.iter().filter(|entry| entry["operation"] == name.as_str()).collect();
+        assert_eq!(entries.len(), 1, "one entry for {name}: {log:?}");
+        assert_eq!(entries[0]["action"], "READ_PERSONAL_BREAK_GLASS", "{name}: {entries:?}");
+        assert_eq!(entries[0]["detail"], format!("break-glass access {access}"), "{name}: {entries:?}");
+        assert_eq!(entries[0]["fields"], json!(["nameKana", "phone"]), "{name}: {entries:?}");
+    }
+    // The responsible centre's own reads stay ordinary ones.
+    let own = log
+        .iter()
+        .filter(|entry| entry["account"]["username"] == "hc2" && entry["action"] == "READ_PERSONAL_BREAK_GLASS")
+        .count();
+    assert_eq!(own, 0, "{log:?}");
 }

@@ -1,0 +1,155 @@
+//! Break-glass access as the API shows it: the access, the alert pushed to
+//! the patient's health centre, and the page administrators review.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::break_glass_access;
+
+use super::admin::organisation;
+use super::context::{load, load_required};
+use super::loaders::{AccountById, ReachablePatientById};
+use super::types::{Organisation, PageInfo, Patient};
+use crate::events::{CaseEvent, Cursor};
+
+/// Why a record was opened outside the caller's reach.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::BreakGlassReason")]
+pub enum BreakGlassReason {
+    /// The person is being treated in an emergency (救急対応).
+    EmergencyTreatment,
+    /// Care is being handed over and the record is not transferred yet.
+    HandoverOfCare,
+    /// An outbreak investigation needs the record now.
+    OutbreakInvestigation,
+    /// Another reason, which the explanation gives.
+    Other,
+}
+
+/// An administrator's finding on a break-glass access.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::BreakGlassFinding")]
+pub enum BreakGlassFinding {
+    /// The stated reason justified the access.
+    Justified,
+    /// It did not: the matter goes to the information-security office.
+    Unjustified,
+}
+
+/// A break-glass access.
+pub struct BreakGlassAccess(pub break_glass_access::Model);
+
+/// A patient record opened outside the opener's reach (break-glass access):
+/// readable by every session of the opener's account until `expiresAt`,
+/// for reading only. Every personal read meanwhile is audited as
+/// `READ_PERSONAL_BREAK_GLASS`.
+#[Object]
+impl BreakGlassAccess {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The patient's ID.
+    async fn patient_id(&self) -> ID {
+        ID(self.0.patient_id.to_string())
+    }
+    /// The patient, while within the caller's reach (the opener's while the
+    /// access lasts; the responsible health centre's); null otherwise.
+    /// Field rules apply as everywhere.
+    async fn patient(&self, ctx: &Context<'_>) -> Result<Option<Patient>> {
+        Ok(load(ctx, ReachablePatientById(self.0.patient_id)).await?.map(Patient))
+    }
+    /// The username of the staff member who opened it.
+    async fn opened_by(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(load_required(ctx, AccountById(self.0.account_id)).await?.username)
+    }
+    /// The organisation the staff member opened it from.
+    async fn organisation(&self, ctx: &Context<'_>) -> Result<Organisation> {
+        let account = load_required(ctx, AccountById(self.0.account_id)).await?;
+        organisation(ctx, account.organisation_id).await
+    }
+    /// The reason's category.
+    async fn reason(&self) -> BreakGlassReason {
+        self.0.reason.into()
+    }
+    /// Why, in the staff member's words.
+    async fn explanation(&self) -> &str {
+        &self.0.explanation
+    }
+    /// When it was opened.
+    async fn granted_at(&self) -> DateTime<Utc> {
+        self.0.granted_at
+    }
+    /// When it ends.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+    /// The administrator who reviewed it (username); null until reviewed.
+    async fn reviewed_by(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        match self.0.reviewed_by {
+            Some(id) => Ok(Some(load_required(ctx, AccountById(id)).await?.username)),
+            None => Ok(None),
+        }
+    }
+    /// When it was reviewed; null until then.
+    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.reviewed_at
+    }
+    /// The review's finding; null until reviewed.
+    async fn finding(&self) -> Option<BreakGlassFinding> {
+        self.0.finding.map(Into::into)
+    }
+    /// The reviewer's note.
+    async fn review_note(&self) -> Option<&str> {
+        self.0.review_note.as_deref()
+    }
+}
+
+/// A page of break-glass accesses, newest first.
+pub struct BreakGlassAccessConnection {
+    pub nodes: Vec<break_glass_access::Model>,
+    pub page_info: PageInfo,
+}
+
+/// A page of break-glass accesses, newest first.
+#[Object]
+impl BreakGlassAccessConnection {
+    /// The accesses of the page.
+    async fn nodes(&self) -> Vec<BreakGlassAccess> {
+        self.nodes.iter().cloned().map(BreakGlassAccess).collect()
+    }
+    /// Where the page stands; `endCursor` is the next page's `after`.
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+}
+
+/// A break-glass access pushed to the patient's health centre.
+pub struct BreakGlassAlert(pub Arc<CaseEvent>);
+
+/// Someone opened a record of one of the caller's patients by breaking the
+/// glass.
+#[Object]
+impl BreakGlassAlert {
+    /// The event's cursor: pass it as `after` to resume after this event.
+    async fn cursor(&self) -> String {
+        Cursor::of(&self.0.event).to_string()
+    }
+    /// When the access was opened.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.event.occurred_at
+    }
+    /// The access.
+    async fn access(&self) -> Result<BreakGlassAccess> {
+        let access = self.0.access.clone();
+        Ok(BreakGlassAccess(
+            access
+                .ok_or_else(|| crate::error::AppError::Internal(anyhow::anyhow!("break-glass event without access")))?,
+        ))
+    }
+    /// The patient. Field rules apply here as in queries.
+    async fn patient(&self) -> Patient {
+        Patient(self.0.patient.clone())
+    }
+}
