@@ -212,6 +212,15 @@ pub fn may_record_tests(principal: &Principal) -> bool {
     matches!(principal.role, Role::MedicalStaff | Role::HealthCentreStaff)
 }
 
+/// Who may read the reference lists (prefectures, health centres,
+/// facilities): every signed-in caller but patients, who need none of it.
+pub fn may_read_reference(principal: &Principal) -> Result<(), AppError> {
+    match principal.role {
+        Role::Patient => Err(AppError::forbidden("patients have no access to reference lists")),
+        _ => Ok(()),
+    }
+}
+
 /// Who may read clinical reference lists and patients at all.
 pub fn may_read_clinical(principal: &Principal) -> bool {
     principal.role != Role::SystemAdmin

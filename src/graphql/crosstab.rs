@@ -9,6 +9,7 @@ use super::context::{signed_in, state};
 use super::enums::{CareSetting, CaseType, Outcome, Severity, Sex};
 use super::scalars::Date;
 use crate::domain::AgeBand;
+use crate::error::AppError;
 use crate::services::crosstab::{self, Dimension};
 use crate::services::statistics;
 
@@ -123,7 +124,7 @@ pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab
     if arguments.for_publication {
         as_of = crate::services::publication::at_or_before(as_of, state.config.publication_time);
     }
-    let prefecture = super::statistics::prefecture_id(ctx, arguments.prefecture_code.as_deref()).await?.map(|p| p.0);
+    let prefecture = prefecture(ctx, arguments.prefecture_code.as_deref()).await?.map(|p| p.0);
     let area = statistics::area(principal, prefecture)?;
     let request = crosstab::Request {
         dimensions: arguments.dimensions.into_iter().map(Dimension::from).collect(),
@@ -159,4 +160,11 @@ pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab
             })
             .collect(),
     })
+}
+
+/// The ID and code of the prefecture a `prefectureCode` argument names.
+pub(super) async fn prefecture(ctx: &Context<'_>, code: Option<&str>) -> Result<Option<(i32, String)>, AppError> {
+    let Some(code) = code else { return Ok(None) };
+    let found = crate::services::reference::prefecture_by_code(&state(ctx).db, code).await?;
+    Ok(Some((found.id, found.code)))
 }

@@ -21,9 +21,9 @@ use sea_orm::{
 
 use super::audit;
 use crate::auth::{Principal, Role, policy};
+use crate::db::Sql;
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
-use crate::services::statistics::Sql;
 use crate::state::AppState;
 
 /// How long an access lasts unless the caller asks for less or more.

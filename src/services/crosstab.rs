@@ -24,10 +24,11 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entity::enums::{CareSetting, CaseType, Outcome, Severity, Sex};
 use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, Iterable, QueryResult};
 
+use crate::db::Sql;
 use crate::domain::AgeBand;
 use crate::error::{AppError, AppResult};
+use crate::services::statistics::Area;
 use crate::services::statistics::ledger::{date_number, number_date};
-use crate::services::statistics::{Area, Sql};
 
 /// The smallest number of people a published cell may count, unless the
 /// caller asks for more.

@@ -165,7 +165,7 @@ pub async fn health_report_page(
     let mut rows = select
         .order_by_desc(health_report::Column::Id)
         .limit(first + 1)
-        .into_model::<crate::rows::ByPosition<health_report::Model>>()
+        .into_model::<crate::db::rows::ByPosition<health_report::Model>>()
         .all(&state.db)
         .await?
         .into_iter()

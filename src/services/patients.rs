@@ -9,9 +9,9 @@ use sea_orm::{
 
 use super::{reachable_patient, require};
 use crate::auth::{Principal, Role, policy};
+use crate::db::rows::ByPosition;
 use crate::domain::{BirthDate, ContactEmail, ContactPhone, NameKana, PersonName, PostalAddress, SmartphoneId};
 use crate::error::{AppError, AppResult};
-use crate::rows::ByPosition;
 use crate::state::AppState;
 
 /// A parsed registration: every value already valid.

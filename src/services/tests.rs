@@ -9,10 +9,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Set};
 
 use super::appends::Appends;
-use super::statistics::Sql;
 use super::{clinical_moment, lock_reachable_patient, patient_appends, require, versioned_update};
 use crate::auth::policy::{CaseAction, Target};
 use crate::auth::{Principal, Role, policy};
+use crate::db::Sql;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 

@@ -378,9 +378,8 @@ pub fn contribution(facts: &Facts) -> Contribution {
 }
 
 fn statement(backend: DbBackend, text: &str, patient_id: i64) -> Statement {
-    // `?1` on SQLite: the one value may be used more than once.
-    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?1" };
-    Statement::from_sql_and_values(backend, text.replace("$1", placeholder), [Value::from(patient_id)])
+    // The one value is used more than once.
+    crate::db::Sql::numbered(backend, text, [Value::from(patient_id)])
 }
 
 /// A row of the facts about a patient, read in one statement: the patient

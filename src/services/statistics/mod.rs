@@ -9,9 +9,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use crate::auth::{Principal, Role};
+use crate::db::Sql;
 use crate::error::{AppError, AppResult};
 use crate::services::follow_up::day_bounds;
 use crate::state::AppState;
@@ -61,35 +62,6 @@ pub fn as_of(state: &AppState, requested: Option<DateTime<Utc>>) -> AppResult<Da
         Some(at) if at > now => Err(AppError::bad_input("asOf", "must not be in the future")),
         Some(at) => Ok(at),
         None => Ok(now),
-    }
-}
-
-/// Builds statements with `?` placeholders for either database.
-pub(crate) struct Sql {
-    backend: DbBackend,
-    text: String,
-    values: Vec<Value>,
-}
-
-impl Sql {
-    pub(crate) fn new(backend: DbBackend) -> Self {
-        Sql { backend, text: String::new(), values: Vec::new() }
-    }
-    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-    pub(crate) fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
-        self.values.push(value.into());
-        if self.backend == DbBackend::Postgres {
-            self.text.push_str(&format!("${}", self.values.len()));
-        } else {
-            self.text.push('?');
-        }
-        self
-    }
-    pub(crate) fn build(self) -> Statement {
-        Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
 }
 

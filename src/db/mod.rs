@@ -1,5 +1,13 @@
-//! Connecting to the database: pool settings, SQLite pragmas, migrations,
-//! and the statement counter behind `hersys_db_queries_total`.
+//! The database: connecting (pool settings, SQLite pragmas, migrations),
+//! the statement counter behind `hersys_db_queries_total`, write
+//! transactions, errors described without their values, the one SQL
+//! builder for statements written by hand (`sql`), and rows read by
+//! position (`rows`).
+
+pub mod rows;
+mod sql;
+
+pub use sql::Sql;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
