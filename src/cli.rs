@@ -353,9 +353,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 revocations: Default::default(),
             };
             let operator = crate::services::accounts::operator_organisation(&state).await.map_err(describe)?;
-            let created = crate::services::accounts::create_account(&state, None, &args.username, &password, operator)
-                .await
-                .map_err(describe)?;
+            let created = crate::services::accounts::create_account(
+                &state,
+                crate::services::Actor::CommandLine,
+                &args.username,
+                &password,
+                operator,
+            )
+            .await
+            .map_err(describe)?;
             eprintln!("created system administrator {} (account {})", created.username, created.id);
             Ok(())
         }

@@ -3,6 +3,7 @@
 //! validate"), smartphone input IDs, age bands, and the rules every text
 //! and every clinical date from clients follows.
 
+pub mod calendar;
 pub mod password_policy;
 pub mod person;
 pub mod smartphone_id;

@@ -94,12 +94,8 @@ pub struct CaseEvent {
     pub patient_prefecture_id: i32,
 }
 
-/// Who a subscription listens for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Audience {
-    HealthCentre(i64),
-    Prefecture(i32),
-}
+/// Who a subscription listens for (decided by `policy::live_audience`).
+pub use crate::auth::policy::Audience;
 
 /// The broadcast channels of this server, by audience.
 #[derive(Debug)]

@@ -6,9 +6,9 @@ use async_graphql::{Context, Enum, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::context::{signed_in, state};
+use super::enums::AgeBand;
 use super::enums::{CareSetting, CaseType, Outcome, Severity, Sex};
 use super::scalars::Date;
-use crate::domain::AgeBand;
 use crate::error::AppError;
 use crate::services::crosstab::{self, Dimension};
 use crate::services::statistics;
@@ -149,7 +149,7 @@ pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab
                 period: cell.period.map(Date),
                 prefecture_code: cell.prefecture_code,
                 health_centre_code: cell.health_centre_code,
-                age_band: cell.age_band,
+                age_band: cell.age_band.map(Into::into),
                 sex: cell.sex.map(Into::into),
                 case_type: cell.case_type.map(Into::into),
                 care_setting: cell.care_setting.map(Into::into),

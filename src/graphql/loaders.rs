@@ -84,7 +84,6 @@ macro_rules! children {
     };
 }
 
-by_id!(PatientById, patient, i64, by_position);
 by_id!(HealthCentreById, health_centre, i64, by_name);
 by_id!(FacilityById, facility, i64, by_name);
 by_id!(PrefectureById, prefecture, i32, by_name);

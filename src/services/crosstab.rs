@@ -139,7 +139,7 @@ pub fn validate(request: &Request) -> AppResult<(Vec<Dimension>, i64)> {
         if weeks && request.to.weekday() != chrono::Weekday::Sun {
             return Err(AppError::bad_input("to", "a table for publication by WEEK ends on a Sunday"));
         }
-        let publication_day = request.as_of.with_timezone(&crate::config::local_offset()).date_naive();
+        let publication_day = request.as_of.with_timezone(&crate::domain::calendar::local_offset()).date_naive();
         if request.to >= publication_day {
             return Err(AppError::bad_input(
                 "to",

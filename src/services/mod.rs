@@ -30,9 +30,12 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Qu
 use crate::auth::{Principal, policy};
 use crate::error::{AppError, AppResult};
 
-/// The caller, or `UNAUTHENTICATED`.
-pub fn require(principal: Option<&Principal>) -> AppResult<&Principal> {
-    principal.ok_or(AppError::Unauthenticated("sign in first: no valid session"))
+/// Who acts in a use case that also runs outside a session: a signed-in
+/// caller, or the operator at the command line (`hersys account add`).
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    Signed(&'a Principal),
+    CommandLine,
 }
 
 /// A patient the caller may change (what `policy::may_act` then allows),

@@ -91,7 +91,7 @@ pub const LEVEL_HEALTH_CENTRE: i16 = 2;
 
 /// The calendar day (Japan time) of a moment, as days since 1970-01-01.
 pub fn day_number(at: DateTime<Utc>) -> i32 {
-    date_number(at.with_timezone(&crate::config::local_offset()).date_naive())
+    date_number(at.with_timezone(&crate::domain::calendar::local_offset()).date_naive())
 }
 
 /// A date as days since 1970-01-01.
@@ -795,8 +795,8 @@ pub fn start_folding(db: sea_orm::DatabaseConnection, interval: std::time::Durat
                 Ok(0) => {}
                 Ok(rows) => tracing::debug!(rows, "statistics deltas folded"),
                 Err(error) => {
-                    let error: async_graphql::Error = error.into();
-                    tracing::warn!(error = %error.message, "folding statistics deltas failed; retrying");
+                    error.log_fault();
+                    tracing::warn!(code = error.code(), "folding statistics deltas failed; retrying");
                 }
             }
         }
