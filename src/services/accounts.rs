@@ -468,8 +468,8 @@ async fn hash_blocking(state: &AppState, password_text: &str) -> AppResult<Strin
     state.passwords.hash(password_text.to_owned()).await
 }
 
-fn require_admin(principal: &Principal) -> AppResult<i64> {
-    crate::auth::policy::administrator(principal, "accounts")
+fn require_admin(principal: &Principal) -> AppResult<()> {
+    crate::auth::policy::may_manage_accounts(principal)
 }
 
 /// The row of a new account: enabled, no failed sign-ins, its password

@@ -22,6 +22,17 @@ pub fn administrator(principal: &Principal, manage: &str) -> Result<i64, AppErro
     }
 }
 
+/// Who manages staff accounts (creates, disables, enables, assigns):
+/// system administrators, and their provisioning scripts' API keys within
+/// the keys' scope. Decisions that need a second person
+/// (`approveAccountChange`) take [`administrator`] instead.
+pub fn may_manage_accounts(principal: &Principal) -> Result<(), AppError> {
+    match principal.role {
+        Role::SystemAdmin => Ok(()),
+        _ => Err(AppError::forbidden("only system administrators manage accounts")),
+    }
+}
+
 /// Who reads the audit log: system administrators (and their monitoring
 /// scripts' API keys).
 pub fn may_read_audit_log(principal: &Principal) -> Result<(), AppError> {
