@@ -68,6 +68,17 @@ pub fn may_review_break_glass(principal: &Principal) -> Result<(), AppError> {
     }
 }
 
+/// Who manages reference data (creates and changes health centres and
+/// facilities, and their organisations): system administrators (and the
+/// operator on the command line, who is no caller). The lists themselves
+/// are read by every staff role.
+pub fn may_manage_reference_data(principal: &Principal) -> Result<(), AppError> {
+    match principal.role {
+        Role::SystemAdmin => Ok(()),
+        _ => Err(AppError::forbidden("health centres and facilities are managed by system administrators")),
+    }
+}
+
 /// The patients of the caller's care relationships, without break-glass
 /// accesses: the patients writes reach (`services::reachable_patient`),
 /// since a broken glass opens a record for reading only.

@@ -14,6 +14,7 @@ pub mod follow_up;
 pub mod housekeeping;
 pub mod idempotency;
 pub mod lockout;
+pub mod organisations;
 pub mod patients;
 pub mod publication;
 pub mod reference;
