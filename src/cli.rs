@@ -458,9 +458,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let state = command_line_state(args.database.database_url).await?;
             let operator = crate::services::accounts::operator_organisation(&state).await.map_err(describe)?;
-            let created = crate::services::accounts::create_account(&state, None, &args.username, &password, operator)
-                .await
-                .map_err(describe)?;
+            let created = crate::services::accounts::create_account(
+                &state,
+                crate::services::Actor::CommandLine("hersys account add"),
+                &args.username,
+                &password,
+                operator,
+            )
+            .await
+            .map_err(describe)?;
             eprintln!("created system administrator {} (account {})", created.username, created.id);
             Ok(())
         }

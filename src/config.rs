@@ -121,9 +121,9 @@ pub struct Config {
     /// stream.
     pub session_check_interval: Duration,
     /// Requests per client address (token bucket); `None`: no limit.
-    pub rate_limit_per_address: Option<crate::pipeline::ratelimit::Rate>,
+    pub rate_limit_per_address: Option<Rate>,
     /// Requests per signed-in account (token bucket); `None`: no limit.
-    pub rate_limit_per_account: Option<crate::pipeline::ratelimit::Rate>,
+    pub rate_limit_per_account: Option<Rate>,
     /// Take the client address from the last `X-Forwarded-For` entry (only
     /// behind a proxy that sets it).
     pub trust_forwarded_for: bool,
@@ -200,12 +200,6 @@ impl Config {
     }
 }
 
-/// The health system's calendar day: Japan Standard Time (UTC+9), with no
-/// daylight saving. "Reported today" and daily figures use it.
-pub fn local_offset() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"))
-}
-
 /// A pool a few times the core count keeps the cores busy while some
 /// connections wait on the disk, without queueing work inside the database.
 fn default_pool_size() -> u32 {
@@ -215,4 +209,11 @@ fn default_pool_size() -> u32 {
 /// The cores this process may use.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+/// A rate limit: `per_second` sustained, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: f64,
 }

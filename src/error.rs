@@ -1,13 +1,13 @@
-//! The one error type of the gateway, and the one place where it becomes a
+//! The one error type of the gateway: what a client can see, with its
+//! code. It knows nothing of GraphQL; `graphql::error` turns it into a
 //! GraphQL error with `extensions.code`.
 //!
 //! `AppError` deliberately does not implement `Display`: async-graphql turns
 //! anything displayable into an error without a code, so a bare `?` on a
 //! displayable error would silently lose the code. With no `Display`, the
-//! only way out of a resolver is the `From<AppError>` below, which always
-//! sets `extensions.code` (and `extensions.field` where a field is at fault).
-
-use async_graphql::ErrorExtensions;
+//! only way out of a resolver is the `From<AppError>` in `graphql::error`,
+//! which always sets `extensions.code` (and `extensions.field` where a
+//! field is at fault).
 
 /// Every failure a client can see. Each variant's doc says how it appears.
 #[derive(Debug)]
@@ -153,50 +153,13 @@ impl AppError {
     }
 }
 
-impl From<AppError> for async_graphql::Error {
-    fn from(error: AppError) -> Self {
-        if let AppError::Internal(cause) = &error {
-            // The cause of a server fault is for the operators; it is built
-            // from our own context strings and database error kinds, never
-            // from client values.
+impl AppError {
+    /// Logs the cause of a server fault for the operators: it is built from
+    /// our own context strings and database error kinds, never from client
+    /// values. Other errors are the client's and are not logged here.
+    pub fn log_fault(&self) {
+        if let AppError::Internal(cause) = self {
             tracing::error!(error = %format!("{cause:#}"), "internal error");
-        }
-        let code = error.code();
-        let field = error.field().map(str::to_owned);
-        let limit = error.limit();
-        let retry_after = error.retry_after();
-        async_graphql::Error::new(error.message()).extend_with(|_, extensions| {
-            extensions.set("code", code);
-            if let Some(field) = field {
-                extensions.set("field", field);
-            }
-            if let Some(limit) = limit {
-                extensions.set("limit", limit);
-            }
-            if let Some(seconds) = retry_after {
-                extensions.set("retryAfterSeconds", seconds);
-            }
-        })
-    }
-}
-
-impl From<sea_orm::DbErr> for AppError {
-    fn from(error: sea_orm::DbErr) -> Self {
-        let described = crate::db::describe_db_error(&error);
-        if crate::db::is_unavailable(&error) {
-            crate::db::note_unavailable();
-            tracing::warn!(error = %format!("{described:#}"), "database unavailable");
-            return AppError::Unavailable;
-        }
-        AppError::Internal(described)
-    }
-}
-
-impl From<sea_orm::TransactionError<AppError>> for AppError {
-    fn from(error: sea_orm::TransactionError<AppError>) -> Self {
-        match error {
-            sea_orm::TransactionError::Connection(db) => db.into(),
-            sea_orm::TransactionError::Transaction(app) => app,
         }
     }
 }

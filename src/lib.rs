@@ -15,7 +15,6 @@ pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod redact;
-pub mod rows;
 pub mod services;
 pub mod startup;
 pub mod state;

@@ -7,8 +7,7 @@ use entity::enums::OrganisationKind;
 
 /// The roles of the gateway. A staff account's role follows from the kind
 /// of its organisation; a patient has no organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
-#[graphql(name = "Role")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Staff of a medical institution (testing clinic, testing centre, hospital).
     MedicalStaff,
@@ -64,6 +63,33 @@ pub struct Principal {
     /// The moment of the current request: grants that last a limited time
     /// (break-glass access) are judged at it.
     pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Principal {
+    /// A patient signed in with their smartphone input ID.
+    pub fn patient(
+        session_id: i64,
+        patient_id: i64,
+        session_expires_at: chrono::DateTime<chrono::Utc>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Principal {
+        Principal {
+            session_id,
+            role: Role::Patient,
+            account_id: None,
+            username: None,
+            organisation_id: None,
+            facility_id: None,
+            health_centre_id: None,
+            prefecture_id: None,
+            patient_id: Some(patient_id),
+            operation: None,
+            address: None,
+            session_expires_at,
+            key: None,
+            at,
+        }
+    }
 }
 
 /// The API key a machine client calls with.

@@ -4,6 +4,7 @@
 //! reference data, and the rules every text and every clinical date from
 //! clients follows.
 
+pub mod calendar;
 pub mod password_policy;
 pub mod person;
 pub mod reference;

@@ -150,37 +150,27 @@ impl ContactEmail {
 
 /// Ten-year age bands of the MHLW open data ("under 10", "10s", …, "90 and
 /// over").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AgeBand {
     /// Under 10 years (10歳未満).
-    #[graphql(name = "UNDER_10")]
     Under10,
     /// 10 to 19 (10代).
-    #[graphql(name = "AGE_10_TO_19")]
     Age10s,
     /// 20 to 29 (20代).
-    #[graphql(name = "AGE_20_TO_29")]
     Age20s,
     /// 30 to 39 (30代).
-    #[graphql(name = "AGE_30_TO_39")]
     Age30s,
     /// 40 to 49 (40代).
-    #[graphql(name = "AGE_40_TO_49")]
     Age40s,
     /// 50 to 59 (50代).
-    #[graphql(name = "AGE_50_TO_59")]
     Age50s,
     /// 60 to 69 (60代).
-    #[graphql(name = "AGE_60_TO_69")]
     Age60s,
     /// 70 to 79 (70代).
-    #[graphql(name = "AGE_70_TO_79")]
     Age70s,
     /// 80 to 89 (80代).
-    #[graphql(name = "AGE_80_TO_89")]
     Age80s,
     /// 90 and over (90歳以上).
-    #[graphql(name = "AGE_90_AND_OVER")]
     Age90AndOver,
 }
 

@@ -70,7 +70,7 @@ pub fn check_clinical_moment(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<()
     if at > now + chrono::Duration::minutes(1) {
         return Err("must not be in the future");
     }
-    if at.with_timezone(&crate::config::local_offset()).date_naive() < first_clinical_day() {
+    if at.with_timezone(&crate::domain::calendar::local_offset()).date_naive() < first_clinical_day() {
         return Err("must not be before 1 December 2019");
     }
     Ok(())

@@ -31,8 +31,8 @@ use entity::{break_glass_access, health_centre, lab_test, outbox_event, patient}
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter};
 use tokio::sync::broadcast;
 
+use crate::db::Sql;
 use crate::error::AppResult;
-use crate::services::statistics::Sql;
 
 /// A position in the outbox: events are read in the order of the
 /// transaction that wrote them, then of their ID. As text (the
@@ -94,12 +94,8 @@ pub struct CaseEvent {
     pub patient_prefecture_id: i32,
 }
 
-/// Who a subscription listens for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Audience {
-    HealthCentre(i64),
-    Prefecture(i32),
-}
+/// Who a subscription listens for (decided by `policy::live_audience`).
+pub use crate::auth::policy::Audience;
 
 /// The broadcast channels of this server, by audience.
 #[derive(Debug)]

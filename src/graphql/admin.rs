@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use entity::{account, account_change, api_key, audit_entry, service_account};
 
 use super::context::load_required;
+use super::enums::Role;
 use super::loaders::{AccountById, OrganisationById};
 use super::types::{Organisation, PageInfo};
-use crate::auth::Role;
 use crate::auth::keys::Scope;
 
 /// A staff account as system administrators manage it.
@@ -29,7 +29,7 @@ impl StaffAccount {
     /// Role, from the kind of the organisation.
     async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
         let organisation = load_required(ctx, OrganisationById(self.0.organisation_id)).await?;
-        Ok(Role::of_organisation(organisation.kind))
+        Ok(crate::auth::Role::of_organisation(organisation.kind).into())
     }
     /// The organisation the account belongs to.
     async fn organisation(&self, ctx: &Context<'_>) -> Result<Organisation> {

@@ -39,6 +39,19 @@ pub fn signed_in<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
     })
 }
 
+/// A guard for fields that need no more of the caller than a valid
+/// session (namespaces, the router's entities): refused with
+/// `UNAUTHENTICATED` saying why. Resolvers that act for the caller take
+/// the principal with [`signed_in`] instead, once, and hand it to the
+/// service.
+pub struct SignedIn;
+
+impl async_graphql::Guard for SignedIn {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        signed_in(ctx).map(|_| ()).map_err(Into::into)
+    }
+}
+
 /// Loads one key through the request's DataLoader.
 pub async fn load<K>(ctx: &Context<'_>, key: K) -> Result<Option<<AppLoader as Loader<K>>::Value>, AppError>
 where

@@ -6,9 +6,10 @@ use async_graphql::{Context, Enum, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::context::{signed_in, state};
+use super::enums::AgeBand;
 use super::enums::{CareSetting, CaseType, Outcome, Severity, Sex};
 use super::scalars::Date;
-use crate::domain::AgeBand;
+use crate::error::AppError;
 use crate::services::crosstab::{self, Dimension};
 use crate::services::statistics;
 
@@ -123,7 +124,7 @@ pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab
     if arguments.for_publication {
         as_of = crate::services::publication::at_or_before(as_of, state.config.publication_time);
     }
-    let prefecture = super::statistics::prefecture_id(ctx, arguments.prefecture_code.as_deref()).await?.map(|p| p.0);
+    let prefecture = prefecture(ctx, arguments.prefecture_code.as_deref()).await?.map(|p| p.0);
     let area = statistics::area(principal, prefecture)?;
     let request = crosstab::Request {
         dimensions: arguments.dimensions.into_iter().map(Dimension::from).collect(),
@@ -148,7 +149,7 @@ pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab
                 period: cell.period.map(Date),
                 prefecture_code: cell.prefecture_code,
                 health_centre_code: cell.health_centre_code,
-                age_band: cell.age_band,
+                age_band: cell.age_band.map(Into::into),
                 sex: cell.sex.map(Into::into),
                 case_type: cell.case_type.map(Into::into),
                 care_setting: cell.care_setting.map(Into::into),
@@ -159,4 +160,11 @@ pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab
             })
             .collect(),
     })
+}
+
+/// The ID and code of the prefecture a `prefectureCode` argument names.
+pub(super) async fn prefecture(ctx: &Context<'_>, code: Option<&str>) -> Result<Option<(i32, String)>, AppError> {
+    let Some(code) = code else { return Ok(None) };
+    let found = crate::services::reference::prefecture_by_code(&state(ctx).db, code).await?;
+    Ok(Some((found.id, found.code)))
 }

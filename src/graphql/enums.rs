@@ -132,3 +132,59 @@ pub enum OrganisationKind {
     /// The operator of the system.
     Operator,
 }
+
+/// Ten-year age bands of the MHLW open data ("under 10", "10s", …, "90 and
+/// over").
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::AgeBand")]
+pub enum AgeBand {
+    /// Under 10 years (10歳未満).
+    #[graphql(name = "UNDER_10")]
+    Under10,
+    /// 10 to 19 (10代).
+    #[graphql(name = "AGE_10_TO_19")]
+    Age10s,
+    /// 20 to 29 (20代).
+    #[graphql(name = "AGE_20_TO_29")]
+    Age20s,
+    /// 30 to 39 (30代).
+    #[graphql(name = "AGE_30_TO_39")]
+    Age30s,
+    /// 40 to 49 (40代).
+    #[graphql(name = "AGE_40_TO_49")]
+    Age40s,
+    /// 50 to 59 (50代).
+    #[graphql(name = "AGE_50_TO_59")]
+    Age50s,
+    /// 60 to 69 (60代).
+    #[graphql(name = "AGE_60_TO_69")]
+    Age60s,
+    /// 70 to 79 (70代).
+    #[graphql(name = "AGE_70_TO_79")]
+    Age70s,
+    /// 80 to 89 (80代).
+    #[graphql(name = "AGE_80_TO_89")]
+    Age80s,
+    /// 90 and over (90歳以上).
+    #[graphql(name = "AGE_90_AND_OVER")]
+    Age90AndOver,
+}
+
+/// The roles of the gateway. A staff account's role follows from the kind
+/// of its organisation; a patient has no organisation.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::auth::Role")]
+pub enum Role {
+    /// Staff of a medical institution (testing clinic, testing centre, hospital).
+    MedicalStaff,
+    /// Staff of a health centre (保健所).
+    HealthCentreStaff,
+    /// Staff of a prefecture (都道府県).
+    PrefectureStaff,
+    /// MHLW or an infectious-disease surveillance centre: de-identified data only.
+    NationalAnalyst,
+    /// The operator: accounts and the audit log, no clinical data.
+    SystemAdmin,
+    /// A patient signed in with their smartphone input ID (スマホ入力ID).
+    Patient,
+}

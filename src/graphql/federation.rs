@@ -17,7 +17,7 @@ use async_graphql::{Any, Context, ID, Object, PathSegment, Result, SimpleObject,
 use super::context::{load, signed_in};
 use super::loaders::*;
 use super::types::{Facility, HealthCentre, Hospitalisation, LabTest, Patient, Prefecture};
-use crate::auth::{Role, policy};
+use crate::auth::policy;
 use crate::error::AppError;
 use crate::services::parse_id;
 
@@ -55,10 +55,10 @@ impl FederationFields {
     #[graphql(
         name = "_entities",
         visible = false,
+        guard = "super::context::SignedIn",
         complexity = "super::limits::weigh(representations.len(), child_complexity)"
     )]
     async fn entities(&self, ctx: &Context<'_>, representations: Vec<Any>) -> Result<Vec<Option<Entity>>> {
-        signed_in(ctx)?;
         let resolved = futures_util::future::join_all(
             representations.iter().map(|representation| resolve(ctx, &representation.0)),
         )
@@ -129,20 +129,15 @@ fn not_found(what: &str) -> AppError {
 
 /// Reference data is for staff; patients need none of it.
 fn reference_reader(ctx: &Context<'_>) -> Result<(), AppError> {
-    if signed_in(ctx)?.role == Role::Patient {
-        return Err(AppError::forbidden("patients have no access to reference data"));
-    }
-    Ok(())
+    crate::auth::policy::may_read_reference(signed_in(ctx)?)
 }
 
 async fn patient(ctx: &Context<'_>, id: ID) -> Result<Patient, AppError> {
-    signed_in(ctx)?;
     let id = parse_id(&id, "id")?;
     load(ctx, ReachablePatientById(id)).await?.map(Patient).ok_or_else(|| out_of_reach("patient"))
 }
 
 async fn lab_test(ctx: &Context<'_>, id: ID) -> Result<LabTest, AppError> {
-    signed_in(ctx)?;
     let id = parse_id(&id, "id")?;
     let test = load(ctx, TestById(id)).await?.ok_or_else(|| out_of_reach("test"))?;
     load(ctx, ReachablePatientById(test.patient_id)).await?.ok_or_else(|| out_of_reach("test"))?;

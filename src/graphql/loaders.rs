@@ -12,7 +12,7 @@ use entity::{
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Select};
 
-use crate::rows::{ByPosition, Positional};
+use crate::db::rows::{ByPosition, Positional};
 
 /// The loader behind the request's `DataLoader`.
 pub struct AppLoader {
@@ -84,7 +84,6 @@ macro_rules! children {
     };
 }
 
-by_id!(PatientById, patient, i64, by_position);
 by_id!(HealthCentreById, health_centre, i64, by_name);
 by_id!(FacilityById, facility, i64, by_name);
 by_id!(PrefectureById, prefecture, i32, by_name);
@@ -166,20 +165,15 @@ impl Loader<LatestHealthReportOfPatient> for AppLoader {
     ) -> Result<HashMap<LatestHealthReportOfPatient, Self::Value>, Self::Error> {
         // Numbered newest first per patient, the first kept: one pass over
         // the page's reports, on either database.
-        let backend = self.db.get_database_backend();
-        let placeholders: Vec<String> = (1..=keys.len())
-            .map(|n| if backend == sea_orm::DbBackend::Postgres { format!("${n}") } else { "?".to_owned() })
-            .collect();
-        let sql = format!(
+        let mut sql = crate::db::Sql::new(self.db.get_database_backend());
+        sql.push(
             "SELECT id, patient_id, reporter, reported_by_account_id, body_temperature, spo2, symptoms, note, \
              reported_at, recorded_at FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY patient_id \
-             ORDER BY reported_at DESC, id DESC) AS newest FROM health_reports r WHERE patient_id IN ({})) ranked \
-             WHERE newest = 1",
-            placeholders.join(", ")
+             ORDER BY reported_at DESC, id DESC) AS newest FROM health_reports r WHERE patient_id IN (",
         );
-        let values = keys.iter().map(|k| sea_orm::Value::from(k.0));
+        sql.bind_list(keys.iter().map(|k| k.0)).push(")) ranked WHERE newest = 1");
         let rows = health_report::Entity::find()
-            .from_raw_sql(sea_orm::Statement::from_sql_and_values(backend, sql, values))
+            .from_raw_sql(sql.build())
             .into_model::<ByPosition<health_report::Model>>()
             .all(&self.db)
             .await

@@ -8,6 +8,7 @@ pub mod context;
 pub mod crosstab;
 pub mod documents;
 pub mod enums;
+pub mod error;
 pub mod federation;
 pub mod inputs;
 pub mod limits;

@@ -9,7 +9,7 @@ use super::scalars::Date;
 
 use super::admin::{AccountChange, ApiKey, CreatedApiKey, ServiceAccount, StaffAccount};
 use super::break_glass::{BreakGlassAccess, BreakGlassFinding, BreakGlassReason};
-use super::context::{client, principal, signed_in, state};
+use super::context::{client, signed_in, state};
 use super::enums::{CareSetting, Outcome, Severity, TestResult};
 use super::inputs::{
     ApiKeyScopeInput, FollowUpCallInput, HealthReportInput, MedicalVisitInput, RecordTestInput, RegisterPatientInput,
@@ -72,10 +72,10 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The basic items of the notification form.")] input: RegisterPatientInput,
     ) -> Result<Patient> {
-        signed_in(ctx)?;
+        let principal = signed_in(ctx)?;
         let state = state(ctx);
         let parsed = input.parse(state.now().date_naive())?;
-        Ok(Patient(services::patients::register(state, principal(ctx), parsed).await?))
+        Ok(Patient(services::patients::register(state, principal, parsed).await?))
     }
 
     /// Records a laboratory test, with its result if known. Negative results
@@ -85,9 +85,9 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The test and, if known, its result.")] input: RecordTestInput,
     ) -> Result<LabTest> {
-        signed_in(ctx)?;
+        let principal = signed_in(ctx)?;
         let parsed = input.parse()?;
-        Ok(LabTest(services::tests::record(state(ctx), principal(ctx), parsed).await?))
+        Ok(LabTest(services::tests::record(state(ctx), principal, parsed).await?))
     }
 
     /// Sets the result of a test (e.g. a pending one). A change is kept in
@@ -100,10 +100,9 @@ impl Mutation {
         #[graphql(desc = "When the result became known; now by default. Not before the sample, not in the future.")]
         resulted_at: Option<DateTime<Utc>>,
     ) -> Result<LabTest> {
-        signed_in(ctx)?;
+        let principal = signed_in(ctx)?;
         let test_id = parse_id(&test_id, "testId")?;
-        let test =
-            services::tests::record_result(state(ctx), principal(ctx), test_id, result.into(), resulted_at).await?;
+        let test = services::tests::record_result(state(ctx), principal, test_id, result.into(), resulted_at).await?;
         Ok(LabTest(test))
     }
 
@@ -118,10 +117,10 @@ impl Mutation {
         #[graphql(desc = "The patient's `version` the decision was made on; a stale one is refused with CONFLICT.")]
         expected_version: Option<i32>,
     ) -> Result<Patient> {
-        signed_in(ctx)?;
+        let principal = signed_in(ctx)?;
         let id = parse_id(&patient_id, "patientId")?;
         let patient =
-            services::care::set_care_setting(state(ctx), principal(ctx), id, setting.into(), expected_version).await?;
+            services::care::set_care_setting(state(ctx), principal, id, setting.into(), expected_version).await?;
         Ok(Patient(patient))
     }
 
@@ -135,11 +134,10 @@ impl Mutation {
         #[graphql(desc = "Severity at admission.")] severity: Severity,
         #[graphql(desc = "When the patient was admitted; now by default.")] admitted_at: Option<DateTime<Utc>>,
     ) -> Result<Hospitalisation> {
-        signed_in(ctx)?;
+        let principal = signed_in(ctx)?;
         let id = parse_id(&patient_id, "patientId")?;
         let facility = parse_id(&facility_id, "facilityId")?;
-        let stay =
-            services::care::admit(state(ctx), principal(ctx), id, facility, severity.into(), admitted_at).await?;
+        let stay = services::care::admit(state(ctx), principal, id, facility, severity.into(), admitted_at).await?;
         Ok(Hospitalisation { row: stay, personal: true })
     }
 
@@ -157,7 +155,7 @@ impl Mutation {
         #[graphql(desc = "On ECMO. Not by default.")] ecmo: Option<bool>,
         #[graphql(desc = "When the condition was observed; now by default.")] observed_at: Option<DateTime<Utc>>,
     ) -> Result<Hospitalisation> {
-        signed_in(ctx)?;
+        let principal = signed_in(ctx)?;
         let id = parse_id(&hospitalisation_id, "hospitalisationId")?;
         let note = services::follow_up::parse_note(note, "note", 2000)?;
         let input = services::care::NewCondition {
@@ -168,7 +166,7 @@ impl Mutation {
             ecmo: ecmo.unwrap_or(false),
             observed_at,
         };
-        let stay = services::care::record_condition(state(ctx), principal(ctx), id, input).await?;
+        let stay = services::care::record_condition(state(ctx), principal, id, input).await?;
         Ok(Hospitalisation { row: stay, personal: true })
     }
 
@@ -181,9 +179,9 @@ impl Mutation {
             DateTime<Utc>,
         >,
     ) -> Result<Hospitalisation> {
-        signed_in(ctx)?;
+        let principal = signed_in(ctx)?;
         let id = parse_id(&hospitalisation_id, "hospitalisationId")?;
-        let stay = services::care::discharge(state(ctx), principal(ctx), id, discharged_at).await?;
+        let stay = services::care::discharge(state(ctx), principal, id, discharged_at).await?;
         Ok(Hospitalisation { row: stay, personal: true })
     }
 
@@ -194,8 +192,8 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The report.")] input: HealthReportInput,
     ) -> Result<HealthReport> {
-        signed_in(ctx)?;
-        let report = services::follow_up::submit_health_report(state(ctx), principal(ctx), input.parse()?).await?;
+        let principal = signed_in(ctx)?;
+        let report = services::follow_up::submit_health_report(state(ctx), principal, input.parse()?).await?;
         Ok(HealthReport { row: report, personal: true })
     }
 
@@ -205,11 +203,11 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The call.")] input: FollowUpCallInput,
     ) -> Result<FollowUpCall> {
-        signed_in(ctx)?;
+        let principal = signed_in(ctx)?;
         let id = parse_id(&input.patient_id, "input.patientId")?;
         let call = services::follow_up::record_follow_up_call(
             state(ctx),
-            principal(ctx),
+            principal,
             id,
             input.reached,
             input.note,
@@ -226,11 +224,11 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The visit.")] input: MedicalVisitInput,
     ) -> Result<MedicalVisit> {
-        signed_in(ctx)?;
+        let principal = signed_in(ctx)?;
         let id = parse_id(&input.patient_id, "input.patientId")?;
         let visit = services::follow_up::record_medical_visit(
             state(ctx),
-            principal(ctx),
+            principal,
             id,
             input.visited_on.0,
             &input.institution_name,
@@ -250,17 +248,11 @@ impl Mutation {
         #[graphql(desc = "The patient's `version` the outcome was decided on; a stale one is refused with CONFLICT.")]
         expected_version: Option<i32>,
     ) -> Result<Patient> {
-        signed_in(ctx)?;
+        let principal = signed_in(ctx)?;
         let id = parse_id(&patient_id, "patientId")?;
-        let patient = services::care::record_outcome(
-            state(ctx),
-            principal(ctx),
-            id,
-            outcome.into(),
-            outcome_at,
-            expected_version,
-        )
-        .await?;
+        let patient =
+            services::care::record_outcome(state(ctx), principal, id, outcome.into(), outcome_at, expected_version)
+                .await?;
         Ok(Patient(patient))
     }
 
@@ -274,10 +266,10 @@ impl Mutation {
         #[graphql(desc = "The patient's `version` the transfer was decided on; a stale one is refused with CONFLICT.")]
         expected_version: Option<i32>,
     ) -> Result<Patient> {
-        signed_in(ctx)?;
+        let principal = signed_in(ctx)?;
         let id = parse_id(&patient_id, "patientId")?;
         let to = parse_id(&to_health_centre_id, "toHealthCentreId")?;
-        let patient = services::care::transfer(state(ctx), principal(ctx), id, to, expected_version).await?;
+        let patient = services::care::transfer(state(ctx), principal, id, to, expected_version).await?;
         Ok(Patient(patient))
     }
 
@@ -350,8 +342,14 @@ impl Mutation {
     ) -> Result<StaffAccount> {
         let principal = signed_in(ctx)?;
         let organisation = parse_id(&organisation_id, "organisationId")?;
-        let created =
-            services::accounts::create_account(state(ctx), Some(principal), &username, &password, organisation).await?;
+        let created = services::accounts::create_account(
+            state(ctx),
+            services::Actor::Caller(principal),
+            &username,
+            &password,
+            organisation,
+        )
+        .await?;
         Ok(StaffAccount(created))
     }
 

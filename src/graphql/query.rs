@@ -291,8 +291,8 @@ impl Query {
 
     /// Figures for analysts, prefectures and health centres, each as of a
     /// moment.
-    async fn statistics(&self, ctx: &Context<'_>) -> Result<super::statistics::Statistics> {
-        signed_in(ctx)?;
+    #[graphql(guard = "super::context::SignedIn")]
+    async fn statistics(&self) -> Result<super::statistics::Statistics> {
         Ok(super::statistics::Statistics)
     }
 }

@@ -3,12 +3,10 @@
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::prefecture;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::context::{signed_in, state};
+use super::crosstab::prefecture;
 use super::scalars::Date;
-use crate::error::AppError;
 use crate::services::statistics::{self, Area};
 
 /// Figures computed from the case records. Every figure counts only what
@@ -73,17 +71,6 @@ pub struct CareStatusFigures {
     pub severe_tokyo_definition: i64,
 }
 
-/// The ID and code of the prefecture a `prefectureCode` argument names.
-pub(super) async fn prefecture_id(ctx: &Context<'_>, code: Option<&str>) -> Result<Option<(i32, String)>, AppError> {
-    let Some(code) = code else { return Ok(None) };
-    let found = prefecture::Entity::find()
-        .filter(prefecture::Column::Code.eq(code.trim()))
-        .one(&state(ctx).db)
-        .await?
-        .ok_or_else(|| AppError::not_found("prefectureCode", "no prefecture has this JIS code (01 to 47)"))?;
-    Ok(Some((found.id, found.code)))
-}
-
 fn area_code(area: Area, code: Option<String>) -> Option<String> {
     match area {
         Area::Prefecture(_) => code,
@@ -113,7 +100,7 @@ impl Statistics {
         let principal = signed_in(ctx)?;
         let state = state(ctx);
         let as_of = statistics::as_of(state, as_of)?;
-        let prefecture = prefecture_id(ctx, prefecture_code.as_deref()).await?;
+        let prefecture = prefecture(ctx, prefecture_code.as_deref()).await?;
         let area = statistics::area(principal, prefecture.as_ref().map(|p| p.0))?;
         let code = match area {
             Area::Prefecture(id) => match prefecture {
@@ -156,7 +143,7 @@ impl Statistics {
         let principal = signed_in(ctx)?;
         let state = state(ctx);
         let as_of = statistics::as_of(state, as_of)?;
-        let prefecture = prefecture_id(ctx, prefecture_code.as_deref()).await?;
+        let prefecture = prefecture(ctx, prefecture_code.as_deref()).await?;
         let area = statistics::area(principal, prefecture.as_ref().map(|p| p.0))?;
         let figures = statistics::care_status(&state.db, area, as_of).await?;
         let code = match area {

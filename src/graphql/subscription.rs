@@ -11,9 +11,9 @@ use tokio::sync::broadcast::error::RecvError;
 use super::break_glass::BreakGlassAlert;
 use super::context::{signed_in, state};
 use super::types::{LabTest, Patient};
-use crate::auth::{Principal, Role, policy};
+use crate::auth::{Principal, policy};
 use crate::error::AppError;
-use crate::events::{Audience, BREAK_GLASS, CaseEvent, Cursor, Loaded, POSITIVE_RESULT, load_events};
+use crate::events::{BREAK_GLASS, CaseEvent, Cursor, Loaded, POSITIVE_RESULT, load_events};
 use crate::state::AppState;
 
 pub struct Subscription;
@@ -78,7 +78,7 @@ async fn live_events(
     kind: &'static str,
     after: Option<&str>,
 ) -> Result<impl Stream<Item = Result<Arc<CaseEvent>>> + use<>, AppError> {
-    let audience = audience(&principal)?;
+    let audience = policy::live_audience(&principal)?;
     let after = after.map(parse_cursor).transpose()?;
     let state = state.clone();
     if let Some(after) = after {
@@ -160,7 +160,7 @@ pub async fn history(
     first: u64,
 ) -> Result<PositiveResultEventConnection, AppError> {
     policy::may_receive_positive_results(principal)?;
-    let audience = audience(principal)?;
+    let audience = policy::live_audience(principal)?;
     let after = after.map(parse_cursor).transpose()?.unwrap_or_default();
     let Loaded { events, pending } =
         load_events(&state.db, after, Some(audience), Some(POSITIVE_RESULT), first + 1).await?;
@@ -220,15 +220,6 @@ impl PositiveResultEventEdge {
     /// The event.
     async fn node(&self) -> &PositiveResultEvent {
         &self.0
-    }
-}
-
-/// The channel a subscriber of positive results listens on.
-fn audience(principal: &Principal) -> Result<Audience, AppError> {
-    match (principal.role, principal.health_centre_id, principal.prefecture_id) {
-        (Role::HealthCentreStaff, Some(centre), _) => Ok(Audience::HealthCentre(centre)),
-        (Role::PrefectureStaff, _, Some(prefecture)) => Ok(Audience::Prefecture(prefecture)),
-        _ => Err(AppError::forbidden("positive results are pushed to health centres and prefectures")),
     }
 }
 

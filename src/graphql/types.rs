@@ -12,10 +12,11 @@ use entity::{
 
 use super::context::{load, load_required, principal, state};
 use super::enums::*;
+use super::enums::{AgeBand, Role};
 use super::loaders::*;
 use super::scalars::Date;
-use crate::auth::{Principal, Role, policy};
-use crate::domain::{AgeBand, SmartphoneId};
+use crate::auth::{Principal, policy};
+use crate::domain::SmartphoneId;
 use crate::error::AppError;
 use crate::services::audit::ReadTrail;
 use crate::services::patients::PatientFilter;
@@ -95,7 +96,7 @@ impl Patient {
     }
     /// Ten-year age band at registration, derived from the date of birth.
     async fn age_band(&self) -> AgeBand {
-        AgeBand::at(self.0.birth_date, self.0.registered_at.date_naive())
+        crate::domain::AgeBand::at(self.0.birth_date, self.0.registered_at.date_naive()).into()
     }
     /// Address (住所). Personal data.
     async fn address(&self, ctx: &Context<'_>) -> Result<Option<String>> {
@@ -363,9 +364,7 @@ impl LabTest {
     }
     /// The patient tested. Field rules apply here as everywhere.
     async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
-        // A test is only ever reached through a patient the caller reaches
-        // (or a mutation they were allowed), so the patient is in reach too.
-        Ok(Patient(load_required(ctx, PatientById(self.0.patient_id)).await?))
+        reachable_patient(ctx, self.0.patient_id).await
     }
     /// The organisation that entered the test: the facility's own, or a
     /// health centre entering on behalf of a facility without system access.
@@ -488,7 +487,7 @@ impl Hospitalisation {
     }
     /// The patient admitted. Field rules apply here as everywhere.
     async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
-        Ok(Patient(load_required(ctx, PatientById(self.row.patient_id)).await?))
+        reachable_patient(ctx, self.row.patient_id).await
     }
     /// Condition entries, earliest first: the latest 100, or the latest
     /// `last`.
@@ -834,7 +833,7 @@ impl Account {
     }
     /// Role, from the kind of the organisation.
     async fn role(&self) -> Role {
-        self.0.role
+        self.0.role.into()
     }
     /// The organisation; null for patients.
     async fn organisation(&self, ctx: &Context<'_>) -> Result<Option<Organisation>> {
@@ -997,4 +996,13 @@ pub fn encode_cursor(id: i64) -> String {
 
 pub fn decode_cursor(cursor: &str, field: &str) -> std::result::Result<i64, AppError> {
     decode_kind_cursor("patient", cursor, field)
+}
+
+/// The patient a test or a stay belongs to, loaded through the caller's row
+/// scope like every patient row; one out of reach is `FORBIDDEN`.
+async fn reachable_patient(ctx: &Context<'_>, id: i64) -> Result<Patient> {
+    match super::context::load(ctx, ReachablePatientById(id)).await? {
+        Some(row) => Ok(Patient(row)),
+        None => Err(AppError::forbidden("this patient is not within the caller's reach").into()),
+    }
 }

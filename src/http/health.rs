@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use super::HttpState;
-use crate::startup::Shutdown;
+use super::shutdown::Shutdown;
 
 /// The process is alive.
 pub async fn healthz() -> &'static str {

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend};
 
 use super::HttpState;
 
@@ -24,15 +24,16 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     // dispatched; counted as background work, not as a request's statement.
     let dispatched = app.hub.dispatched();
     let backend = app.db.get_database_backend();
-    let (tx_id, id) = if backend == DbBackend::Postgres { ("$1", "$2") } else { ("?", "?") };
     // Each part reads an index: the newest ID, and the range after the
     // cursor (not the whole table).
-    let sql = format!(
+    let mut sql = crate::db::Sql::new(backend);
+    sql.push(
         "SELECT (SELECT COALESCE(MAX(id), 0) FROM outbox_events) AS newest, \
-         (SELECT COUNT(*) FROM outbox_events WHERE (tx_id, id) > ({tx_id}, {id})) AS lag"
+         (SELECT COUNT(*) FROM outbox_events WHERE (tx_id, id) > (",
     );
+    sql.bind(dispatched.tx_id).push(", ").bind(dispatched.id).push(")) AS lag");
     let outbox = crate::db::counted(&app.db, app.background_queries.clone())
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [dispatched.tx_id.into(), dispatched.id.into()]))
+        .query_one_raw(sql.build())
         .await
         .ok()
         .flatten()

@@ -4,6 +4,7 @@ pub mod graphql;
 mod health;
 mod metrics;
 mod opendata;
+pub mod shutdown;
 mod sse;
 mod websocket;
 

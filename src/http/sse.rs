@@ -20,8 +20,8 @@ use futures_util::StreamExt;
 
 use super::HttpState;
 use super::graphql::{Media, respond};
+use super::shutdown::Shutdown;
 use crate::pipeline::{Credentials, Origin, Transport};
-use crate::startup::Shutdown;
 
 /// `POST /graphql/stream`.
 pub async fn stream(

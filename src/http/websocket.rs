@@ -39,10 +39,10 @@ use futures_util::stream::{AbortHandle, Abortable, BoxStream, SelectAll};
 use serde_json::Value;
 
 use super::HttpState;
+use super::shutdown::Shutdown;
 use crate::auth::revocation::SessionWatch;
 use crate::pipeline::stream::Delivery;
 use crate::pipeline::{Answer, Credentials, Origin, Pipeline, Transport};
-use crate::startup::Shutdown;
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -16,12 +16,7 @@ use std::time::{Duration, Instant};
 /// Keys kept before full (idle) buckets are dropped.
 const MAX_KEYS: usize = 100_000;
 
-/// A rate: `per_second` sustained, `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rate {
-    pub per_second: f64,
-    pub burst: f64,
-}
+pub use crate::config::Rate;
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {

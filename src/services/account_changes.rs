@@ -11,7 +11,7 @@ use entity::{account, account_change, organisation};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::sessions::{Ending, end_sessions, sessions_ended};
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -49,10 +49,7 @@ pub fn describe(organisation: &organisation::Model) -> String {
 }
 
 fn require_admin(principal: &Principal) -> AppResult<i64> {
-    match (principal.role, principal.account_id) {
-        (Role::SystemAdmin, Some(account_id)) => Ok(account_id),
-        _ => Err(AppError::forbidden("only system administrators manage accounts")),
-    }
+    crate::auth::policy::administrator(principal, "accounts")
 }
 
 /// Records a request inside the change's transaction (`conn`). An account

@@ -139,7 +139,7 @@ pub async fn patient_login(
         lockout::address_signed_in(&state.db, config, address).await?;
     }
     let (token, session) = open_session(state, client, None, Some(patient.id), now).await?;
-    let mut principal = patient_principal(session.id, patient.id, session.expires_at, session.created_at);
+    let mut principal = Principal::patient(session.id, patient.id, session.expires_at, session.created_at);
     principal.address = client.address;
     super::audit::record(&state.db, &principal, "PATIENT_LOGIN", Some(patient.id), &[], now).await?;
     tracing::info!(patient_id = patient.id, session_id = session.id, "patient signed in");
@@ -257,7 +257,7 @@ pub async fn resolve(state: &AppState, token: &str) -> AppResult<Lookup> {
         last_seen_at = now;
     }
     let principal = match (row.patient_id, row.account_id, row.organisation_kind) {
-        (Some(patient_id), _, _) => patient_principal(row.session_id, patient_id, row.expires_at, now),
+        (Some(patient_id), _, _) => Principal::patient(row.session_id, patient_id, row.expires_at, now),
         (None, Some(account_id), Some(kind)) => Principal {
             session_id: row.session_id,
             role: Role::of_organisation(kind),
@@ -334,30 +334,6 @@ pub fn staff_principal(
         session_expires_at: session.expires_at,
         key: None,
         at: session.last_seen_at,
-    }
-}
-
-fn patient_principal(
-    session_id: i64,
-    patient_id: i64,
-    session_expires_at: DateTime<Utc>,
-    at: DateTime<Utc>,
-) -> Principal {
-    Principal {
-        session_id,
-        role: Role::Patient,
-        account_id: None,
-        username: None,
-        organisation_id: None,
-        facility_id: None,
-        health_centre_id: None,
-        prefecture_id: None,
-        patient_id: Some(patient_id),
-        operation: None,
-        address: None,
-        session_expires_at,
-        key: None,
-        at,
     }
 }
 
@@ -492,11 +468,8 @@ async fn hash_blocking(state: &AppState, password_text: &str) -> AppResult<Strin
     state.passwords.hash(password_text.to_owned()).await
 }
 
-fn require_admin(principal: &Principal) -> AppResult<()> {
-    if principal.role != Role::SystemAdmin {
-        return Err(AppError::forbidden("only system administrators manage accounts"));
-    }
-    Ok(())
+fn require_admin(principal: &Principal) -> AppResult<i64> {
+    crate::auth::policy::administrator(principal, "accounts")
 }
 
 /// The row of a new account: enabled, no failed sign-ins, its password
@@ -518,17 +491,21 @@ pub fn new_account(username: &str, hash: String, organisation_id: i64, now: Date
 
 /// Creates a staff account in an organisation (its role follows from the
 /// organisation). For system administrators, and the `hersys account add`
-/// command (`principal` = `None`).
+/// command.
 pub async fn create_account(
     state: &AppState,
-    principal: Option<&Principal>,
+    actor: super::Actor<'_>,
     username: &str,
     password_text: &str,
     organisation_id: i64,
 ) -> AppResult<account::Model> {
-    if let Some(principal) = principal {
-        require_admin(principal)?;
-    }
+    let principal = match actor {
+        super::Actor::Caller(principal) => {
+            require_admin(principal)?;
+            Some(principal)
+        }
+        super::Actor::CommandLine(_) => None,
+    };
     let username = username.trim();
     let valid_name = (3..=64).contains(&username.len())
         && username.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));

@@ -12,8 +12,8 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, Value};
 
+use crate::db::Sql;
 use crate::error::AppResult;
-use crate::services::statistics::Sql;
 
 /// The rows one write appends.
 #[derive(Debug, Default)]

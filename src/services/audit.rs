@@ -12,7 +12,7 @@ use entity::{audit_entry, break_glass_access};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Value};
 
 use super::appends::Appends;
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -329,9 +329,7 @@ pub async fn list(
     first: u64,
     after: Option<i64>,
 ) -> AppResult<(Vec<audit_entry::Model>, bool)> {
-    if principal.role != Role::SystemAdmin {
-        return Err(AppError::forbidden("only system administrators read the audit log"));
-    }
+    crate::auth::policy::may_read_audit_log(principal)?;
     if let Some(patient) = filter.patient_id
         && entity::patient::Entity::find_by_id(patient).one(&state.db).await?.is_none()
     {

@@ -20,10 +20,11 @@ use sea_orm::{
 };
 
 use super::audit;
-use crate::auth::{Principal, Role, policy};
+use crate::auth::Principal;
+use crate::auth::policy::{self, BreakGlassListing};
+use crate::db::Sql;
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
-use crate::services::statistics::Sql;
 use crate::state::AppState;
 
 /// How long an access lasts unless the caller asks for less or more.
@@ -131,15 +132,9 @@ pub async fn list(
     after: Option<i64>,
 ) -> AppResult<(Vec<break_glass_access::Model>, bool)> {
     let mut query = break_glass_access::Entity::find();
-    query = match (principal.role, principal.health_centre_id) {
-        (Role::SystemAdmin, _) => query,
-        (Role::HealthCentreStaff, Some(centre)) => query.filter(break_glass_access::Column::HealthCentreId.eq(centre)),
-        _ => {
-            return Err(AppError::forbidden(
-                "break-glass accesses are listed for system administrators and the patients' health centres",
-            ));
-        }
-    };
+    if let BreakGlassListing::OfHealthCentre(centre) = policy::break_glass_listing(principal)? {
+        query = query.filter(break_glass_access::Column::HealthCentreId.eq(centre));
+    }
     if unreviewed_only {
         query = query.filter(break_glass_access::Column::ReviewedAt.is_null());
     }

@@ -13,9 +13,9 @@ use entity::{
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
-use super::{PatientLock, clinical_moment, lock_reachable_patient, patient_appends, require, versioned_update};
+use super::{PatientLock, clinical_moment, lock_reachable_patient, patient_appends, versioned_update};
+use crate::auth::Principal;
 use crate::auth::policy::{self, CaseAction, Target};
-use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -89,12 +89,11 @@ fn staff_account(principal: &Principal) -> AppResult<i64> {
 /// Decides where the patient is cared for.
 pub async fn set_care_setting(
     state: &AppState,
-    principal: Option<&Principal>,
+    principal: &Principal,
     patient_id: i64,
     setting: CareSetting,
     expected_version: Option<i32>,
 ) -> AppResult<patient::Model> {
-    let principal = require(principal)?;
     let account_id = staff_account(principal)?;
     let now = state.now();
     let txn = crate::db::begin_write(&state.db).await?;
@@ -115,7 +114,7 @@ pub async fn set_care_setting(
         now,
         vec![
             (patient::Column::CareSetting, Expr::value(setting)),
-            (patient::Column::CareDecidedByPrefecture, Expr::value(principal.role == Role::PrefectureStaff)),
+            (patient::Column::CareDecidedByPrefecture, Expr::value(policy::decides_as_prefecture(principal))),
         ],
     )
     .await?;
@@ -129,13 +128,12 @@ pub async fn set_care_setting(
 /// Admits a patient to a hospital, with the condition at admission.
 pub async fn admit(
     state: &AppState,
-    principal: Option<&Principal>,
+    principal: &Principal,
     patient_id: i64,
     facility_id: i64,
     severity: Severity,
     admitted_at: Option<DateTime<Utc>>,
 ) -> AppResult<hospitalisation::Model> {
-    let principal = require(principal)?;
     let account_id = staff_account(principal)?;
     let organisation_id = principal.organisation_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
@@ -269,11 +267,10 @@ async fn update_stay(
 /// Appends a condition entry; the stay shows the latest.
 pub async fn record_condition(
     state: &AppState,
-    principal: Option<&Principal>,
+    principal: &Principal,
     hospitalisation_id: i64,
     input: NewCondition,
 ) -> AppResult<hospitalisation::Model> {
-    let principal = require(principal)?;
     let account_id = staff_account(principal)?;
     let now = state.now();
     let observed_at = clinical_moment(input.observed_at.unwrap_or(now), now, "observedAt")?;
@@ -325,11 +322,10 @@ pub async fn record_condition(
 /// Ends a hospital stay.
 pub async fn discharge(
     state: &AppState,
-    principal: Option<&Principal>,
+    principal: &Principal,
     hospitalisation_id: i64,
     discharged_at: Option<DateTime<Utc>>,
 ) -> AppResult<hospitalisation::Model> {
-    let principal = require(principal)?;
     let account_id = staff_account(principal)?;
     let now = state.now();
     let discharged_at = clinical_moment(discharged_at.unwrap_or(now), now, "dischargedAt")?;
@@ -358,13 +354,12 @@ pub async fn discharge(
 /// stops working and the patient's sessions end.
 pub async fn record_outcome(
     state: &AppState,
-    principal: Option<&Principal>,
+    principal: &Principal,
     patient_id: i64,
     outcome: Outcome,
     outcome_at: Option<DateTime<Utc>>,
     expected_version: Option<i32>,
 ) -> AppResult<patient::Model> {
-    let principal = require(principal)?;
     let account_id = staff_account(principal)?;
     let now = state.now();
     let outcome_at = clinical_moment(outcome_at.unwrap_or(now), now, "outcomeAt")?;
@@ -421,12 +416,11 @@ pub async fn record_outcome(
 /// access; the history keeps who moved it, when, from where and to where.
 pub async fn transfer(
     state: &AppState,
-    principal: Option<&Principal>,
+    principal: &Principal,
     patient_id: i64,
     to_health_centre_id: i64,
     expected_version: Option<i32>,
 ) -> AppResult<patient::Model> {
-    let principal = require(principal)?;
     let account_id = staff_account(principal)?;
     let now = state.now();
     let txn = crate::db::begin_write(&state.db).await?;

@@ -24,10 +24,11 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entity::enums::{CareSetting, CaseType, Outcome, Severity, Sex};
 use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, Iterable, QueryResult};
 
+use crate::db::Sql;
 use crate::domain::AgeBand;
 use crate::error::{AppError, AppResult};
+use crate::services::statistics::Area;
 use crate::services::statistics::ledger::{date_number, number_date};
-use crate::services::statistics::{Area, Sql};
 
 /// The smallest number of people a published cell may count, unless the
 /// caller asks for more.
@@ -138,7 +139,7 @@ pub fn validate(request: &Request) -> AppResult<(Vec<Dimension>, i64)> {
         if weeks && request.to.weekday() != chrono::Weekday::Sun {
             return Err(AppError::bad_input("to", "a table for publication by WEEK ends on a Sunday"));
         }
-        let publication_day = request.as_of.with_timezone(&crate::config::local_offset()).date_naive();
+        let publication_day = request.as_of.with_timezone(&crate::domain::calendar::local_offset()).date_naive();
         if request.to >= publication_day {
             return Err(AppError::bad_input(
                 "to",

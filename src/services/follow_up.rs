@@ -18,10 +18,10 @@ use sea_orm::{
 };
 
 use super::care::ensure_open;
-use super::{clinical_moment, lock_reachable_patient, reachable_patient, require};
+use super::{clinical_moment, lock_reachable_patient, reachable_patient};
+use crate::auth::Principal;
 use crate::auth::policy::{self, CaseAction, Target};
-use crate::auth::{Principal, Role};
-use crate::config::local_offset;
+use crate::domain::calendar::{day_bounds, local_offset};
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -53,19 +53,10 @@ pub fn parse_note(note: Option<String>, field: &str, max: usize) -> AppResult<Op
 /// on their behalf after a call. Several a day are kept.
 pub async fn submit_health_report(
     state: &AppState,
-    principal: Option<&Principal>,
+    principal: &Principal,
     input: NewHealthReport,
 ) -> AppResult<health_report::Model> {
-    let principal = require(principal)?;
-    let patient_id = match (principal.role, input.patient_id) {
-        (Role::Patient, None) => principal.patient_id.unwrap_or_default(),
-        (Role::Patient, Some(id)) if Some(id) == principal.patient_id => id,
-        (Role::Patient, Some(_)) => return Err(AppError::forbidden("patients submit reports about themselves only")),
-        (_, Some(id)) => id,
-        (_, None) => {
-            return Err(AppError::bad_input("input.patientId", "is required when staff report for a patient"));
-        }
-    };
+    let (patient_id, reporter) = policy::report_subject(principal, input.patient_id)?;
     if !(30.0..=45.0).contains(&input.body_temperature) || !input.body_temperature.is_finite() {
         return Err(AppError::bad_input("input.bodyTemperature", "must be a body temperature in °C between 30 and 45"));
     }
@@ -75,7 +66,6 @@ pub async fn submit_health_report(
     let note = parse_note(input.note, "input.note", 1000)?;
     let now = state.now();
     let reported_at = clinical_moment(input.reported_at.unwrap_or(now), now, "input.reportedAt")?;
-    let reporter = if principal.role == Role::Patient { ReporterKind::Patient } else { ReporterKind::Staff };
     let txn = crate::db::begin_write(&state.db).await?;
     let patient = if reporter == ReporterKind::Patient {
         // The patient's row is held until the commit, so that two reports
@@ -165,7 +155,7 @@ pub async fn health_report_page(
     let mut rows = select
         .order_by_desc(health_report::Column::Id)
         .limit(first + 1)
-        .into_model::<crate::rows::ByPosition<health_report::Model>>()
+        .into_model::<crate::db::rows::ByPosition<health_report::Model>>()
         .all(&state.db)
         .await?
         .into_iter()
@@ -179,13 +169,12 @@ pub async fn health_report_page(
 /// Records a follow-up call (reached or not, and its result).
 pub async fn record_follow_up_call(
     state: &AppState,
-    principal: Option<&Principal>,
+    principal: &Principal,
     patient_id: i64,
     reached: bool,
     note: Option<String>,
     called_at: Option<DateTime<Utc>>,
 ) -> AppResult<follow_up_call::Model> {
-    let principal = require(principal)?;
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let note = parse_note(note, "input.note", 2000)?;
     let now = state.now();
@@ -214,12 +203,11 @@ pub async fn record_follow_up_call(
 /// Records medical care received during accommodation or home care.
 pub async fn record_medical_visit(
     state: &AppState,
-    principal: Option<&Principal>,
+    principal: &Principal,
     patient_id: i64,
     visited_on: NaiveDate,
     institution_name: &str,
 ) -> AppResult<medical_visit::Model> {
-    let principal = require(principal)?;
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let name = institution_name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -262,20 +250,11 @@ pub async fn record_medical_visit(
 /// Patients in accommodation or home care whose case is open, within the
 /// caller's reach.
 fn in_care(principal: &Principal) -> AppResult<Condition> {
-    if !policy::may_read_clinical(principal) || principal.role == Role::Patient {
-        return Err(AppError::forbidden("follow-up lists are for staff with clinical access"));
-    }
+    policy::may_read_follow_up_lists(principal)?;
     Ok(Condition::all()
         .add(policy::patient_scope(principal))
         .add(patient::Column::CareSetting.is_in([CareSetting::Accommodation, CareSetting::Home]))
         .add(patient::Column::Outcome.is_null()))
-}
-
-/// The start and end (UTC) of a calendar day in the health system's time.
-pub fn day_bounds(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_local_timezone(local_offset()).single();
-    let start = start.map(|s| s.with_timezone(&Utc)).unwrap_or_default();
-    (start, start + chrono::Duration::days(1))
 }
 
 /// Patients in accommodation or home care who have no health report on

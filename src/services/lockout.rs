@@ -24,8 +24,8 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 use crate::auth::Principal;
 use crate::auth::policy::{self, CaseAction, Target};
 use crate::config::Config;
+use crate::db::Sql;
 use crate::error::{AppError, AppResult};
-use crate::services::statistics::Sql;
 use crate::state::AppState;
 
 /// A count after a failure (or, for patients, an attempt).

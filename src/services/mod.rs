@@ -31,9 +31,15 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Qu
 use crate::auth::{Principal, policy};
 use crate::error::{AppError, AppResult};
 
-/// The caller, or `UNAUTHENTICATED`.
-pub fn require(principal: Option<&Principal>) -> AppResult<&Principal> {
-    principal.ok_or(AppError::Unauthenticated("sign in first: no valid session"))
+/// Who acts in a use case that also runs outside a session.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// A signed-in caller; the policy decides whether they may.
+    Caller(&'a Principal),
+    /// The operator of the host, running `command` (e.g. `hersys facility
+    /// add`): whoever can run the binary against the database holds it
+    /// already. Audited as coming from the command line.
+    CommandLine(&'static str),
 }
 
 /// A patient the caller may change (what `policy::may_act` then allows),

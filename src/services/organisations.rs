@@ -22,21 +22,12 @@ use sea_orm::{
     QueryFilter, QuerySelect, Set,
 };
 
-use crate::auth::{Principal, policy};
+use crate::auth::policy;
 use crate::domain::{InstitutionCode, InstitutionName, PrefectureCode};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-/// Who makes a change.
-#[derive(Debug, Clone, Copy)]
-pub enum Actor<'a> {
-    /// A signed-in caller; the policy decides whether they may.
-    Caller(&'a Principal),
-    /// The operator of the host, running `command` (e.g. `hersys facility
-    /// add`): whoever can run the binary against the database holds it
-    /// already. Audited as coming from the command line.
-    CommandLine(&'static str),
-}
+pub use super::Actor;
 
 impl Actor<'_> {
     fn authorise(self) -> AppResult<()> {

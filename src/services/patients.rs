@@ -7,11 +7,11 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::{reachable_patient, require};
-use crate::auth::{Principal, Role, policy};
+use super::reachable_patient;
+use crate::auth::{Principal, policy};
+use crate::db::rows::ByPosition;
 use crate::domain::{BirthDate, ContactEmail, ContactPhone, NameKana, PersonName, PostalAddress, SmartphoneId};
 use crate::error::{AppError, AppResult};
-use crate::rows::ByPosition;
 use crate::state::AppState;
 
 /// A parsed registration: every value already valid.
@@ -32,8 +32,7 @@ pub struct NewPatient {
 }
 
 /// Creates a patient record and its smartphone input ID.
-pub async fn register(state: &AppState, principal: Option<&Principal>, input: NewPatient) -> AppResult<patient::Model> {
-    let principal = require(principal)?;
+pub async fn register(state: &AppState, principal: &Principal, input: NewPatient) -> AppResult<patient::Model> {
     if !policy::may_register_patients(principal) {
         return Err(AppError::forbidden("only testing facilities and health centres register patients"));
     }
@@ -43,24 +42,15 @@ pub async fn register(state: &AppState, principal: Option<&Principal>, input: Ne
 
     // The registering facility: the caller's own, or for a health centre the
     // facility it enters for (which must lie in its district).
-    let facility = match principal.role {
-        Role::MedicalStaff => {
-            let own = principal.facility_id.ok_or_else(|| AppError::forbidden("account has no facility"))?;
-            if input.facility_id.is_some_and(|f| f != own) {
-                return Err(AppError::bad_input(
-                    "input.facilityId",
-                    "medical staff register patients for their own facility only",
-                ));
-            }
-            facility::Entity::find_by_id(own).one(&txn).await?
-        }
-        _ => match input.facility_id {
+    let facility = match policy::entry_facility(principal, input.facility_id, "register patients")? {
+        policy::EntryFacility::Own(own) => facility::Entity::find_by_id(own).one(&txn).await?,
+        policy::EntryFacility::Named(requested) => match requested {
             Some(id) => {
                 let found = facility::Entity::find_by_id(id)
                     .one(&txn)
                     .await?
                     .ok_or_else(|| AppError::not_found("input.facilityId", "no facility has this ID"))?;
-                if Some(found.health_centre_id) != principal.health_centre_id || found.has_system_access {
+                if !policy::may_enter_on_behalf(principal, &found) {
                     return Err(AppError::forbidden(
                         "a health centre enters data on behalf of facilities of its own district without system access",
                     ));

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 /// The publication moment at or before `at`: the day's `time` (Japan
 /// time), or the previous day's if that is still to come.
 pub fn at_or_before(at: DateTime<Utc>, time: NaiveTime) -> DateTime<Utc> {
-    let offset = crate::config::local_offset();
+    let offset = crate::domain::calendar::local_offset();
     let local = at.with_timezone(&offset);
     let candidate = local.date_naive().and_time(time);
     let candidate = candidate.and_local_timezone(offset).single().map(|moment| moment.with_timezone(&Utc));

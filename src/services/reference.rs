@@ -5,15 +5,21 @@
 use entity::{facility, health_centre, prefecture};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::auth::{Principal, Role};
+use sea_orm::ConnectionTrait;
+
+use crate::auth::Principal;
+use crate::auth::policy::may_read_reference as may_read;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-fn may_read(principal: &Principal) -> AppResult<()> {
-    if principal.role == Role::Patient {
-        return Err(AppError::forbidden("patients have no access to reference lists"));
-    }
-    Ok(())
+/// The prefecture a JIS code (01 to 47) names, or `NOT_FOUND` naming
+/// `prefectureCode`.
+pub async fn prefecture_by_code(db: &impl ConnectionTrait, code: &str) -> AppResult<prefecture::Model> {
+    prefecture::Entity::find()
+        .filter(prefecture::Column::Code.eq(code.trim()))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("prefectureCode", "no prefecture has this JIS code (01 to 47)"))
 }
 
 pub async fn prefectures(state: &AppState, principal: &Principal) -> AppResult<Vec<prefecture::Model>> {
@@ -29,11 +35,7 @@ pub async fn health_centres(
     may_read(principal)?;
     let mut query = health_centre::Entity::find().order_by_asc(health_centre::Column::Code);
     if let Some(code) = prefecture_code {
-        let prefecture = prefecture::Entity::find()
-            .filter(prefecture::Column::Code.eq(code.trim()))
-            .one(&state.db)
-            .await?
-            .ok_or_else(|| AppError::not_found("prefectureCode", "no prefecture has this JIS code (01 to 47)"))?;
+        let prefecture = prefecture_by_code(&state.db, code).await?;
         query = query.filter(health_centre::Column::PrefectureId.eq(prefecture.id));
     }
     Ok(query.all(&state.db).await?)

@@ -51,10 +51,7 @@ pub struct NewKey {
 /// Only a system administrator signed in as a person manages machine
 /// clients (a key never makes keys).
 fn require_admin(principal: &Principal) -> AppResult<i64> {
-    match (principal.role, principal.account_id, &principal.key) {
-        (Role::SystemAdmin, Some(account_id), None) => Ok(account_id),
-        _ => Err(AppError::forbidden("only system administrators manage service accounts and API keys")),
-    }
+    crate::auth::policy::administrator(principal, "service accounts and API keys")
 }
 
 fn check_name(field: &str, name: &str) -> AppResult<String> {

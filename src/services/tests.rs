@@ -9,10 +9,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Set};
 
 use super::appends::Appends;
-use super::statistics::Sql;
-use super::{clinical_moment, lock_reachable_patient, patient_appends, require, versioned_update};
+use super::{clinical_moment, lock_reachable_patient, patient_appends, versioned_update};
 use crate::auth::policy::{CaseAction, Target};
-use crate::auth::{Principal, Role, policy};
+use crate::auth::{Principal, policy};
+use crate::db::Sql;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -28,8 +28,7 @@ pub struct NewTest {
 }
 
 /// Records a test, with its result if known.
-pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewTest) -> AppResult<lab_test::Model> {
-    let principal = require(principal)?;
+pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> AppResult<lab_test::Model> {
     if !policy::may_record_tests(principal) {
         return Err(AppError::forbidden("only testing facilities and health centres record tests"));
     }
@@ -82,12 +81,11 @@ pub async fn record(state: &AppState, principal: Option<&Principal>, input: NewT
 /// a result equal to the current one changes nothing.
 pub async fn record_result(
     state: &AppState,
-    principal: Option<&Principal>,
+    principal: &Principal,
     test_id: i64,
     result: TestResult,
     resulted_at: Option<DateTime<Utc>>,
 ) -> AppResult<lab_test::Model> {
-    let principal = require(principal)?;
     if !policy::may_record_tests(principal) {
         return Err(AppError::forbidden("only testing facilities and health centres record results"));
     }
@@ -145,21 +143,12 @@ async fn testing_facility(
     principal: &Principal,
     requested: Option<i64>,
 ) -> AppResult<facility::Model> {
-    match principal.role {
-        Role::MedicalStaff => {
-            let own = principal.facility_id.ok_or_else(|| AppError::forbidden("account has no facility"))?;
-            if requested.is_some_and(|f| f != own) {
-                return Err(AppError::bad_input(
-                    "input.facilityId",
-                    "medical staff record tests for their own facility only",
-                ));
-            }
-            facility::Entity::find_by_id(own)
-                .one(txn)
-                .await?
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account's facility is missing")))
-        }
-        _ => {
+    match policy::entry_facility(principal, requested, "record tests")? {
+        policy::EntryFacility::Own(own) => facility::Entity::find_by_id(own)
+            .one(txn)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account's facility is missing"))),
+        policy::EntryFacility::Named(requested) => {
             let id = requested.ok_or_else(|| {
                 AppError::bad_input("input.facilityId", "a health centre names the facility it enters the test for")
             })?;

@@ -91,7 +91,7 @@ pub const LEVEL_HEALTH_CENTRE: i16 = 2;
 
 /// The calendar day (Japan time) of a moment, as days since 1970-01-01.
 pub fn day_number(at: DateTime<Utc>) -> i32 {
-    date_number(at.with_timezone(&crate::config::local_offset()).date_naive())
+    date_number(at.with_timezone(&crate::domain::calendar::local_offset()).date_naive())
 }
 
 /// A date as days since 1970-01-01.
@@ -378,9 +378,8 @@ pub fn contribution(facts: &Facts) -> Contribution {
 }
 
 fn statement(backend: DbBackend, text: &str, patient_id: i64) -> Statement {
-    // `?1` on SQLite: the one value may be used more than once.
-    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?1" };
-    Statement::from_sql_and_values(backend, text.replace("$1", placeholder), [Value::from(patient_id)])
+    // The one value is used more than once.
+    crate::db::Sql::numbered(backend, text, [Value::from(patient_id)])
 }
 
 /// A row of the facts about a patient, read in one statement: the patient
@@ -796,8 +795,8 @@ pub fn start_folding(db: sea_orm::DatabaseConnection, interval: std::time::Durat
                 Ok(0) => {}
                 Ok(rows) => tracing::debug!(rows, "statistics deltas folded"),
                 Err(error) => {
-                    let error: async_graphql::Error = error.into();
-                    tracing::warn!(error = %error.message, "folding statistics deltas failed; retrying");
+                    error.log_fault();
+                    tracing::warn!(code = error.code(), "folding statistics deltas failed; retrying");
                 }
             }
         }

@@ -9,11 +9,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, FromQueryResult};
 
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
+use crate::db::Sql;
+use crate::domain::calendar::day_bounds;
 use crate::error::{AppError, AppResult};
-use crate::services::follow_up::day_bounds;
 use crate::state::AppState;
 
 pub mod history;
@@ -21,36 +22,14 @@ pub mod ledger;
 
 use ledger::Metric;
 
-/// The area a caller may see figures for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Area {
-    Nation,
-    Prefecture(i32),
-    HealthCentre(i64),
-}
+pub use crate::auth::policy::Area;
 
 /// Largest date range of one `daily` request.
 pub const MAX_DAYS: i64 = 731;
 
-/// The area of a request: analysts anywhere, prefecture staff their
-/// prefecture, health centre staff their district.
+/// The area of a request (`policy::statistics_area`).
 pub fn area(principal: &Principal, prefecture: Option<i32>) -> AppResult<Area> {
-    match (principal.role, prefecture) {
-        (Role::NationalAnalyst, None) => Ok(Area::Nation),
-        (Role::NationalAnalyst, Some(p)) => Ok(Area::Prefecture(p)),
-        (Role::PrefectureStaff, requested) => match principal.prefecture_id {
-            Some(own) if requested.is_none_or(|p| p == own) => Ok(Area::Prefecture(own)),
-            _ => Err(AppError::forbidden("prefecture staff see the figures of their own prefecture")),
-        },
-        (Role::HealthCentreStaff, None) => principal
-            .health_centre_id
-            .map(Area::HealthCentre)
-            .ok_or_else(|| AppError::forbidden("account without health centre")),
-        (Role::HealthCentreStaff, Some(_)) => {
-            Err(AppError::forbidden("health centre staff see the figures of their own district"))
-        }
-        _ => Err(AppError::forbidden("statistics are for analysts, prefectures and health centres")),
-    }
+    crate::auth::policy::statistics_area(principal, prefecture)
 }
 
 /// `as_of`, defaulting to now, refused in the future (a figure "as of" a
@@ -61,35 +40,6 @@ pub fn as_of(state: &AppState, requested: Option<DateTime<Utc>>) -> AppResult<Da
         Some(at) if at > now => Err(AppError::bad_input("asOf", "must not be in the future")),
         Some(at) => Ok(at),
         None => Ok(now),
-    }
-}
-
-/// Builds statements with `?` placeholders for either database.
-pub(crate) struct Sql {
-    backend: DbBackend,
-    text: String,
-    values: Vec<Value>,
-}
-
-impl Sql {
-    pub(crate) fn new(backend: DbBackend) -> Self {
-        Sql { backend, text: String::new(), values: Vec::new() }
-    }
-    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-    pub(crate) fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
-        self.values.push(value.into());
-        if self.backend == DbBackend::Postgres {
-            self.text.push_str(&format!("${}", self.values.len()));
-        } else {
-            self.text.push('?');
-        }
-        self
-    }
-    pub(crate) fn build(self) -> Statement {
-        Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
 }
 
@@ -432,7 +382,7 @@ pub fn open_data_csv(counts: &[(NaiveDate, i32, i64)], as_of: DateTime<Utc>, sto
         out.push_str(name);
     }
     out.push('\n');
-    let last = as_of.with_timezone(&crate::config::local_offset()).date_naive();
+    let last = as_of.with_timezone(&crate::domain::calendar::local_offset()).date_naive();
     let Some(first) = counts.iter().map(|(day, _, _)| *day).min() else { return out };
     let mut by_day: HashMap<NaiveDate, [i64; 47]> = HashMap::new();
     for (day, prefecture, n) in counts {

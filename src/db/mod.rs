@@ -1,5 +1,13 @@
-//! Connecting to the database: pool settings, SQLite pragmas, migrations,
-//! and the statement counter behind `hersys_db_queries_total`.
+//! The database: connecting (pool settings, SQLite pragmas, migrations),
+//! the statement counter behind `hersys_db_queries_total`, write
+//! transactions, errors described without their values, the one SQL
+//! builder for statements written by hand (`sql`), and rows read by
+//! position (`rows`).
+
+pub mod rows;
+mod sql;
+
+pub use sql::Sql;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +18,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
 use crate::config::Config;
+use crate::error::AppError;
 
 /// Counts SQL statements.
 #[derive(Debug, Default)]
@@ -218,4 +227,25 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTra
         ..Default::default()
     })
     .await
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        let described = describe_db_error(&error);
+        if is_unavailable(&error) {
+            note_unavailable();
+            tracing::warn!(error = %format!("{described:#}"), "database unavailable");
+            return AppError::Unavailable;
+        }
+        AppError::Internal(described)
+    }
+}
+
+impl From<sea_orm::TransactionError<AppError>> for AppError {
+    fn from(error: sea_orm::TransactionError<AppError>) -> Self {
+        match error {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(app) => app,
+        }
+    }
 }

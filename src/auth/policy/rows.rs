@@ -1,0 +1,144 @@
+//! Rows: the patients a caller reaches, as a SQL condition on `patients`.
+
+use entity::{break_glass_access, hospitalisation, lab_test, patient, patient_transfer};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, Condition};
+
+use crate::auth::{Principal, Role};
+use crate::error::AppError;
+
+/// The patients a caller can reach, as a condition on the `patients` table:
+/// those of the caller's care relationships, and those of the break-glass
+/// accesses the caller's account holds open at the moment of the request.
+pub fn patient_scope(principal: &Principal) -> Condition {
+    let relationships = care_scope(principal);
+    match break_glass_holder(principal) {
+        Some(account) => Condition::any().add(relationships).add(
+            patient::Column::Id.in_subquery(
+                Query::select()
+                    .column(break_glass_access::Column::PatientId)
+                    .from(break_glass_access::Entity)
+                    .and_where(break_glass_access::Column::AccountId.eq(account))
+                    .and_where(break_glass_access::Column::ExpiresAt.gt(principal.at))
+                    .to_owned(),
+            ),
+        ),
+        None => relationships,
+    }
+}
+
+/// Who may open a record outside their reach by breaking the glass: staff
+/// who treat or look after patients (medical institutions and health
+/// centres), signed in as themselves (never a machine client). Answers the
+/// account whose accesses count.
+pub fn break_glass_holder(principal: &Principal) -> Option<i64> {
+    match principal.role {
+        Role::MedicalStaff | Role::HealthCentreStaff if principal.key.is_none() => principal.account_id,
+        _ => None,
+    }
+}
+
+/// [`break_glass_holder`], or `FORBIDDEN` saying who may.
+pub fn may_break_glass(principal: &Principal) -> Result<i64, AppError> {
+    break_glass_holder(principal).ok_or_else(|| {
+        AppError::forbidden(
+            "only medical institution and health centre staff, signed in as themselves, break the glass",
+        )
+    })
+}
+
+/// The patients of the caller's care relationships, without break-glass
+/// accesses: the patients writes reach (`services::reachable_patient`),
+/// since a broken glass opens a record for reading only.
+pub fn care_scope(principal: &Principal) -> Condition {
+    let none = || Condition::all().add(Expr::val(1).eq(0));
+    match principal.role {
+        Role::MedicalStaff => match principal.facility_id {
+            // Registered, tested or admitted by the caller's facility.
+            Some(facility) => Condition::any()
+                .add(patient::Column::RegisteringFacilityId.eq(facility))
+                .add(
+                    patient::Column::Id.in_subquery(
+                        Query::select()
+                            .column(lab_test::Column::PatientId)
+                            .from(lab_test::Entity)
+                            .and_where(lab_test::Column::FacilityId.eq(facility))
+                            .to_owned(),
+                    ),
+                )
+                .add(
+                    patient::Column::Id.in_subquery(
+                        Query::select()
+                            .column(hospitalisation::Column::PatientId)
+                            .from(hospitalisation::Entity)
+                            .and_where(hospitalisation::Column::FacilityId.eq(facility))
+                            .to_owned(),
+                    ),
+                ),
+            None => none(),
+        },
+        Role::HealthCentreStaff => match principal.health_centre_id {
+            // Responsible now, or responsible before a transfer (read access).
+            Some(centre) => Condition::any().add(patient::Column::ResponsibleHealthCentreId.eq(centre)).add(
+                patient::Column::Id.in_subquery(
+                    Query::select()
+                        .column(patient_transfer::Column::PatientId)
+                        .from(patient_transfer::Entity)
+                        .and_where(patient_transfer::Column::FromHealthCentreId.eq(centre))
+                        .to_owned(),
+                ),
+            ),
+            None => none(),
+        },
+        Role::PrefectureStaff => match principal.prefecture_id {
+            Some(prefecture) => Condition::all().add(
+                patient::Column::ResponsibleHealthCentreId.in_subquery(
+                    Query::select()
+                        .column(entity::health_centre::Column::Id)
+                        .from(entity::health_centre::Entity)
+                        .and_where(entity::health_centre::Column::PrefectureId.eq(prefecture))
+                        .to_owned(),
+                ),
+            ),
+            None => none(),
+        },
+        Role::NationalAnalyst => Condition::all(),
+        Role::Patient => match principal.patient_id {
+            Some(id) => Condition::all().add(patient::Column::Id.eq(id)),
+            None => none(),
+        },
+        Role::SystemAdmin => none(),
+    }
+}
+
+/// Whether a patient row is within the caller's row scope, decided from the
+/// row itself where it says enough: `Some` is the same answer
+/// `patient_scope` gives, `None` means only the database can tell (a
+/// previous health centre's read access, a facility's tests and stays).
+/// `centre_prefecture` is the prefecture of the patient's responsible
+/// health centre.
+pub fn reaches_row(principal: &Principal, patient: &patient::Model, centre_prefecture: i32) -> Option<bool> {
+    match principal.role {
+        Role::MedicalStaff => (principal.facility_id.is_some()
+            && patient.registering_facility_id == principal.facility_id)
+            .then_some(true),
+        Role::HealthCentreStaff => {
+            (principal.health_centre_id == Some(patient.responsible_health_centre_id)).then_some(true)
+        }
+        Role::PrefectureStaff => Some(principal.prefecture_id == Some(centre_prefecture)),
+        Role::NationalAnalyst => Some(true),
+        Role::Patient => Some(principal.patient_id == Some(patient.id)),
+        Role::SystemAdmin => Some(false),
+    }
+}
+
+/// Who reads the follow-up lists (patients in home or accommodation care,
+/// not reported, warning signs): staff with clinical access.
+pub fn may_read_follow_up_lists(principal: &Principal) -> Result<(), AppError> {
+    match principal.role {
+        Role::Patient | Role::SystemAdmin => {
+            Err(AppError::forbidden("follow-up lists are for staff with clinical access"))
+        }
+        _ => Ok(()),
+    }
+}
