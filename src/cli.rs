@@ -1,5 +1,7 @@
 //! The `hersys` command line (docs/contract.md): `serve`, `migrate`, `seed`,
-//! `export-schema`. Every flag also reads an environment variable.
+//! `export-schema`; for operators `account add`, `health-centre add|update`
+//! and `facility add|update`. Every flag of the server also reads an
+//! environment variable.
 
 use std::net::SocketAddr;
 
@@ -29,6 +31,13 @@ pub enum Command {
     /// Manages accounts from the command line (for the first administrator).
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Adds and changes health centres (each with its organisation).
+    #[command(subcommand)]
+    HealthCentre(HealthCentreCommand),
+    /// Adds and changes medical institutions (with their organisation when
+    /// they enter their own data).
+    #[command(subcommand)]
+    Facility(FacilityCommand),
     /// Prints the authorisation matrix (docs/authorisation.md).
     AuthorisationMatrix,
     /// Load benchmarks against a gateway this command starts.
@@ -71,6 +80,124 @@ pub struct AccountAddArgs {
     /// Username of the new administrator.
     #[arg(long)]
     pub username: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HealthCentreCommand {
+    /// Adds a health centre and its organisation; prints its ID and the
+    /// organisation's (for `createAccount`).
+    Add(HealthCentreAddArgs),
+    /// Changes the names of a health centre (its organisation is renamed
+    /// with it).
+    Update(HealthCentreUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthCentreAddArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Public code, unique among health centres: 1 to 20 ASCII letters,
+    /// digits and hyphens.
+    #[arg(long)]
+    pub code: String,
+    /// English name (also the organisation's).
+    #[arg(long)]
+    pub name: String,
+    /// Japanese name.
+    #[arg(long)]
+    pub name_ja: String,
+    /// JIS code of the prefecture it lies in, "01" to "47".
+    #[arg(long)]
+    pub prefecture_code: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthCentreUpdateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The health centre's ID.
+    #[arg(long)]
+    pub id: i64,
+    /// New English name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New Japanese name.
+    #[arg(long)]
+    pub name_ja: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FacilityCommand {
+    /// Adds a medical institution (and its organisation when it has system
+    /// access); prints its ID.
+    Add(FacilityAddArgs),
+    /// Changes the names of a facility or whether it has system access.
+    Update(FacilityUpdateArgs),
+}
+
+/// What kind of medical institution a facility is.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FacilityKindArg {
+    /// Outpatient clinic that tests.
+    TestingClinic,
+    /// Local outpatient or testing centre.
+    TestingCentre,
+    /// Hospital that admits patients.
+    Hospital,
+}
+
+impl From<FacilityKindArg> for entity::enums::FacilityKind {
+    fn from(kind: FacilityKindArg) -> Self {
+        match kind {
+            FacilityKindArg::TestingClinic => entity::enums::FacilityKind::TestingClinic,
+            FacilityKindArg::TestingCentre => entity::enums::FacilityKind::TestingCentre,
+            FacilityKindArg::Hospital => entity::enums::FacilityKind::Hospital,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct FacilityAddArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Public code, unique among facilities: 1 to 20 ASCII letters, digits
+    /// and hyphens.
+    #[arg(long)]
+    pub code: String,
+    /// English name (also its organisation's).
+    #[arg(long)]
+    pub name: String,
+    /// Japanese name.
+    #[arg(long)]
+    pub name_ja: String,
+    /// What kind of facility it is.
+    #[arg(long, value_enum)]
+    pub kind: FacilityKindArg,
+    /// The ID of the health centre whose district covers it.
+    #[arg(long)]
+    pub health_centre_id: i64,
+    /// Whether it enters its own data (and gets an organisation for its
+    /// staff accounts): `true` or `false`.
+    #[arg(long, action = clap::ArgAction::Set)]
+    pub has_system_access: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FacilityUpdateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The facility's ID.
+    #[arg(long)]
+    pub id: i64,
+    /// New English name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New Japanese name.
+    #[arg(long)]
+    pub name_ja: Option<String>,
+    /// Whether it enters its own data: `true` or `false`.
+    #[arg(long)]
+    pub has_system_access: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -329,33 +456,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            let config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(args.database.database_url));
-            let queries = std::sync::Arc::new(crate::db::QueryCounter::default());
-            let db = crate::db::connect(&config, queries.clone()).await?;
-            crate::db::migrate(&db).await?;
-            crate::services::demo::ensure_prefectures(&db).await?;
-            let clock = std::sync::Arc::new(crate::clock::SystemClock);
-            let hub = std::sync::Arc::new(crate::events::EventHub::new(1));
-            let background_queries = Default::default();
-            let passwords = std::sync::Arc::new(crate::auth::password::Gate::new(
-                config.password_concurrency,
-                config.password_wait,
-            ));
-            let state = crate::state::AppState {
-                db,
-                passwords,
-                config: std::sync::Arc::new(config),
-                queries,
-                background_queries,
-                clock,
-                hub,
-                sessions: std::sync::Arc::new(crate::auth::recent::RecentSessions::new(std::time::Duration::ZERO)),
-                revocations: Default::default(),
-            };
+            let state = command_line_state(args.database.database_url).await?;
             let operator = crate::services::accounts::operator_organisation(&state).await.map_err(describe)?;
             let created = crate::services::accounts::create_account(
                 &state,
-                crate::services::Actor::CommandLine,
+                crate::services::Actor::CommandLine("hersys account add"),
                 &args.username,
                 &password,
                 operator,
@@ -365,6 +470,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("created system administrator {} (account {})", created.username, created.id);
             Ok(())
         }
+        Command::HealthCentre(command) => health_centre(command).await,
+        Command::Facility(command) => facility(command).await,
         Command::Bench(BenchCommand::Subscriptions(options)) => crate::bench::subscriptions::run(options).await,
         Command::Bench(BenchCommand::Statistics(options)) => crate::bench::statistics::run(options).await,
         Command::Bench(BenchCommand::Load(options)) => crate::bench::load::run(options).await,
@@ -385,6 +492,141 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn describe(error: crate::error::AppError) -> anyhow::Error {
     anyhow::anyhow!("{}", error.message())
+}
+
+/// The state a command works on, without serving: the database at `url`,
+/// migrated, with its prefectures.
+async fn command_line_state(url: String) -> anyhow::Result<crate::state::AppState> {
+    let config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(url));
+    let queries = std::sync::Arc::new(crate::db::QueryCounter::default());
+    let db = crate::db::connect(&config, queries.clone()).await?;
+    crate::db::migrate(&db).await?;
+    crate::services::demo::ensure_prefectures(&db).await?;
+    let passwords =
+        std::sync::Arc::new(crate::auth::password::Gate::new(config.password_concurrency, config.password_wait));
+    Ok(crate::state::AppState {
+        db,
+        passwords,
+        config: std::sync::Arc::new(config),
+        queries,
+        background_queries: Default::default(),
+        clock: std::sync::Arc::new(crate::clock::SystemClock),
+        hub: std::sync::Arc::new(crate::events::EventHub::new(1)),
+        sessions: std::sync::Arc::new(crate::auth::recent::RecentSessions::new(std::time::Duration::ZERO)),
+        revocations: Default::default(),
+    })
+}
+
+/// A refusal of a command's values, naming the flag at fault (`--name-ja`
+/// for the API's `input.nameJa`).
+fn describe_flags(error: crate::error::AppError) -> anyhow::Error {
+    use crate::error::AppError;
+    match &error {
+        AppError::BadInput { field, message } | AppError::NotFound { field, message } => {
+            let name = field.strip_prefix("input.").unwrap_or(field);
+            if name == "input" {
+                return anyhow::anyhow!("say what changes: {message}");
+            }
+            let mut flag = String::from("--");
+            for c in name.chars() {
+                if c.is_ascii_uppercase() {
+                    flag.push('-');
+                }
+                flag.push(c.to_ascii_lowercase());
+            }
+            anyhow::anyhow!("{flag}: {message}")
+        }
+        _ => describe(error),
+    }
+}
+
+/// A command-line value parsed into a domain type, or refused naming its
+/// flag.
+fn flag<T>(value: Result<T, &'static str>, flag: &str) -> anyhow::Result<T> {
+    value.map_err(|why| anyhow::anyhow!("{flag}: {why}"))
+}
+
+fn optional_name(raw: Option<&str>, name: &str) -> anyhow::Result<Option<crate::domain::InstitutionName>> {
+    raw.map(|raw| flag(crate::domain::InstitutionName::parse(raw), name)).transpose()
+}
+
+async fn health_centre(command: HealthCentreCommand) -> anyhow::Result<()> {
+    use crate::domain::{InstitutionCode, InstitutionName, PrefectureCode};
+    use crate::services::organisations::{self, Actor};
+    match command {
+        HealthCentreCommand::Add(args) => {
+            let new = organisations::NewHealthCentre {
+                code: flag(InstitutionCode::parse(&args.code), "--code")?,
+                name: flag(InstitutionName::parse(&args.name), "--name")?,
+                name_ja: flag(InstitutionName::parse(&args.name_ja), "--name-ja")?,
+                prefecture: flag(PrefectureCode::parse(&args.prefecture_code), "--prefecture-code")?,
+            };
+            let state = command_line_state(args.database.database_url).await?;
+            let actor = Actor::CommandLine("hersys health-centre add");
+            let (centre, organisation) =
+                organisations::create_health_centre(&state, actor, new).await.map_err(describe_flags)?;
+            eprintln!(
+                "created health centre {} (code {}) with its organisation {}",
+                centre.id, centre.code, organisation.id
+            );
+        }
+        HealthCentreCommand::Update(args) => {
+            let changes = organisations::HealthCentreChanges {
+                name: optional_name(args.name.as_deref(), "--name")?,
+                name_ja: optional_name(args.name_ja.as_deref(), "--name-ja")?,
+            };
+            let state = command_line_state(args.database.database_url).await?;
+            let actor = Actor::CommandLine("hersys health-centre update");
+            let centre =
+                organisations::update_health_centre(&state, actor, args.id, changes).await.map_err(describe_flags)?;
+            eprintln!("changed health centre {} (code {})", centre.id, centre.code);
+        }
+    }
+    Ok(())
+}
+
+async fn facility(command: FacilityCommand) -> anyhow::Result<()> {
+    use crate::domain::{InstitutionCode, InstitutionName};
+    use crate::services::organisations::{self, Actor};
+    match command {
+        FacilityCommand::Add(args) => {
+            let new = organisations::NewFacility {
+                code: flag(InstitutionCode::parse(&args.code), "--code")?,
+                name: flag(InstitutionName::parse(&args.name), "--name")?,
+                name_ja: flag(InstitutionName::parse(&args.name_ja), "--name-ja")?,
+                kind: args.kind.into(),
+                health_centre_id: args.health_centre_id,
+                has_system_access: args.has_system_access,
+            };
+            let state = command_line_state(args.database.database_url).await?;
+            let actor = Actor::CommandLine("hersys facility add");
+            let (facility, organisation) =
+                organisations::create_facility(&state, actor, new).await.map_err(describe_flags)?;
+            match organisation {
+                Some(organisation) => eprintln!(
+                    "created facility {} (code {}) with its organisation {}",
+                    facility.id, facility.code, organisation.id
+                ),
+                None => eprintln!(
+                    "created facility {} (code {}), without system access: its health centre enters its data",
+                    facility.id, facility.code
+                ),
+            }
+        }
+        FacilityCommand::Update(args) => {
+            let changes = organisations::FacilityChanges {
+                name: optional_name(args.name.as_deref(), "--name")?,
+                name_ja: optional_name(args.name_ja.as_deref(), "--name-ja")?,
+                has_system_access: args.has_system_access,
+            };
+            let state = command_line_state(args.database.database_url).await?;
+            let actor = Actor::CommandLine("hersys facility update");
+            let facility =
+                organisations::update_facility(&state, actor, args.id, changes).await.map_err(describe_flags)?;
+            eprintln!("changed facility {} (code {})", facility.id, facility.code);
+        }
+    }
+    Ok(())
 }
 
 /// `HH:MM`, a time of day.

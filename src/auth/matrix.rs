@@ -192,7 +192,10 @@ pub fn markdown() -> String {
          A patient's sign-in lock (`Patient.signInLock`, `liftPatientSignInLock`): only the responsible health \
          centre sees and lifts it; anyone else who reaches the patient gets `FORBIDDEN`.\n\n\
          Not patient data: reference lists (prefectures, health centres, facilities) are readable by every \
-         staff role; accounts, organisations and the audit log only by `SYSTEM_ADMIN`, who reaches no \
+         staff role; health centres and facilities, each with the organisation that stands for it, are \
+         created and changed only by `SYSTEM_ADMIN` (`createHealthCentre`, `updateHealthCentre`, \
+         `createFacility`, `updateFacility`; on the command line `hersys health-centre` and `hersys facility`); \
+         accounts, organisations and the audit log are readable only by `SYSTEM_ADMIN`, who reaches no \
          patient.\n",
         PERSONAL_FIELDS.map(|f| format!("`{f}`")).join(", ")
     ));

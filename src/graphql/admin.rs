@@ -33,8 +33,7 @@ impl StaffAccount {
     }
     /// The organisation the account belongs to.
     async fn organisation(&self, ctx: &Context<'_>) -> Result<Organisation> {
-        let row = load_required(ctx, OrganisationById(self.0.organisation_id)).await?;
-        Ok(Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() })
+        Ok(Organisation(load_required(ctx, OrganisationById(self.0.organisation_id)).await?))
     }
     /// When the account was disabled; null while it may sign in.
     async fn disabled_at(&self) -> Option<DateTime<Utc>> {
@@ -144,8 +143,7 @@ impl AccountChange {
 
 /// An organisation by ID, as the API shows it.
 pub(super) async fn organisation(ctx: &Context<'_>, id: i64) -> Result<Organisation> {
-    let row = load_required(ctx, OrganisationById(id)).await?;
-    Ok(Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() })
+    Ok(Organisation(load_required(ctx, OrganisationById(id)).await?))
 }
 
 /// A service account with its keys.

@@ -1,5 +1,5 @@
-//! The GraphQL schema: `Query`, `Mutation`, their types and inputs, and the
-//! per-request batch loaders. Only async-graphql lives here; rules and
+//! The GraphQL schema: `Query`, `Mutation` (each merged from parts), their
+//! types and inputs, and the per-request batch loaders. Only async-graphql lives here; rules and
 //! transactions are in `services`.
 
 pub mod admin;
@@ -14,6 +14,7 @@ pub mod inputs;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod organisations;
 pub mod prefetch;
 pub mod query;
 pub mod scalars;
@@ -48,7 +49,14 @@ pub struct SdlQuery(query::Query, federation::EntityResolvers);
 #[graphql(name = "Query")]
 pub struct PlainQuery(query::Query);
 
-pub type HersysSchema = Schema<Query, mutation::Mutation, subscription::Subscription>;
+/// Changes to the case record. Every change is checked against the caller's role and written in one transaction; a refused change writes nothing.
+// (The root mutation of every schema: the case record and accounts, and the
+// reference data administrators manage.)
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(mutation::Mutation, organisations::OrganisationMutation);
+
+pub type HersysSchema = Schema<Query, MutationRoot, subscription::Subscription>;
 
 /// Builds the schema with every operation limit applied by async-graphql
 /// itself (as an extension on parsing). For exporting the SDL and for
@@ -73,7 +81,7 @@ fn build_with(state: Option<AppState>, limits_extension: bool) -> (HersysSchema,
         .map(|s| (*s.config).clone())
         .unwrap_or_else(|| crate::config::Config::new(([127, 0, 0, 1], 0).into(), crate::config::Secret::default()));
     let limits = limits::OperationLimits { max_aliases: config.max_aliases, max_root_fields: config.max_root_fields };
-    let mut builder = Schema::build(Query::default(), mutation::Mutation, subscription::Subscription)
+    let mut builder = Schema::build(Query::default(), MutationRoot::default(), subscription::Subscription)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(32);
@@ -97,7 +105,7 @@ fn build_with(state: Option<AppState>, limits_extension: bool) -> (HersysSchema,
 /// The federation subgraph SDL (`hersys export-schema`).
 pub fn subgraph_sdl() -> String {
     federation::cached_sdl(|| {
-        Schema::build(SdlQuery::default(), mutation::Mutation, subscription::Subscription)
+        Schema::build(SdlQuery::default(), MutationRoot::default(), subscription::Subscription)
             .enable_federation()
             .enable_subscription_in_federation()
             .finish()
@@ -108,5 +116,5 @@ pub fn subgraph_sdl() -> String {
 /// The plain API schema, without federation fields, for frontend code
 /// generators (`hersys export-schema --api`).
 pub fn api_sdl() -> String {
-    Schema::build(PlainQuery::default(), mutation::Mutation, subscription::Subscription).finish().sdl()
+    Schema::build(PlainQuery::default(), MutationRoot::default(), subscription::Subscription).finish().sdl()
 }

@@ -1,5 +1,6 @@
-//! The root `Mutation`. Each resolver parses its input, calls one service
-//! and wraps the result; the services own transactions and rules.
+//! The case record's and accounts' part of the root `Mutation`
+//! (`graphql::MutationRoot`). Each resolver parses its input, calls one
+//! service and wraps the result; the services own transactions and rules.
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
@@ -16,6 +17,7 @@ use super::inputs::{
 use super::types::*;
 use crate::services::{self, parse_id};
 
+#[derive(Default)]
 pub struct Mutation;
 
 /// Whether `name` is a field of the served schema's query, mutation or
@@ -30,7 +32,7 @@ fn is_root_field(ctx: &Context<'_>, name: &str) -> bool {
 }
 
 /// Changes to the case record. Every change is checked against the caller's role and written in one transaction; a refused change writes nothing.
-#[Object]
+#[Object(name = "ApiMutation")]
 impl Mutation {
     /// Signs a staff account in and returns a new session.
     async fn login(
@@ -342,7 +344,7 @@ impl Mutation {
         let organisation = parse_id(&organisation_id, "organisationId")?;
         let created = services::accounts::create_account(
             state(ctx),
-            services::Actor::Signed(principal),
+            services::Actor::Caller(principal),
             &username,
             &password,
             organisation,

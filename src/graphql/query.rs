@@ -286,10 +286,7 @@ impl Query {
     async fn organisations(&self, ctx: &Context<'_>) -> Result<Vec<Organisation>> {
         let principal = signed_in(ctx)?;
         let rows = services::accounts::list_organisations(state(ctx), principal).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() })
-            .collect())
+        Ok(rows.into_iter().map(Organisation).collect())
     }
 
     /// Figures for analysts, prefectures and health centres, each as of a

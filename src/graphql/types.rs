@@ -6,8 +6,8 @@ use async_graphql::{Context, Enum, EnumType, ID, Object, Result, SimpleObject};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use entity::{
-    condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test, patient,
-    prefecture,
+    condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test, organisation,
+    patient, prefecture,
 };
 
 use super::context::{load, load_required, principal, state};
@@ -432,8 +432,7 @@ impl Transfer {
 }
 
 async fn organisation(ctx: &Context<'_>, id: i64) -> Result<Organisation> {
-    let row = load_required(ctx, OrganisationById(id)).await?;
-    Ok(Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() })
+    Ok(Organisation(load_required(ctx, OrganisationById(id)).await?))
 }
 
 /// A hospital stay (入院).
@@ -772,14 +771,49 @@ impl Facility {
 }
 
 /// An organisation that accounts belong to.
-#[derive(SimpleObject)]
-pub struct Organisation {
+pub struct Organisation(pub organisation::Model);
+
+/// An organisation that accounts belong to, and what it stands for: a health
+/// centre, a medical institution or a prefecture (national and operator
+/// organisations stand for none of these).
+#[Object]
+impl Organisation {
     /// Stable identifier.
-    pub id: ID,
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
     /// Name of the organisation.
-    pub name: String,
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
     /// What kind of organisation it is; the role of its accounts follows.
-    pub kind: OrganisationKind,
+    async fn kind(&self) -> OrganisationKind {
+        self.0.kind.into()
+    }
+    /// The health centre a HEALTH_CENTRE organisation stands for (its
+    /// prefecture is `healthCentre.prefecture`); null for other kinds.
+    async fn health_centre(&self, ctx: &Context<'_>) -> Result<Option<HealthCentre>> {
+        match self.0.health_centre_id {
+            Some(id) => Ok(Some(HealthCentre(load_required(ctx, HealthCentreById(id)).await?))),
+            None => Ok(None),
+        }
+    }
+    /// The medical institution a MEDICAL_INSTITUTION organisation stands
+    /// for; null for other kinds.
+    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
+        match self.0.facility_id {
+            Some(id) => Ok(Some(Facility(load_required(ctx, FacilityById(id)).await?))),
+            None => Ok(None),
+        }
+    }
+    /// The prefecture a PREFECTURE organisation stands for; null for other
+    /// kinds (a health centre's is `healthCentre.prefecture`).
+    async fn prefecture(&self, ctx: &Context<'_>) -> Result<Option<Prefecture>> {
+        match self.0.prefecture_id {
+            Some(id) => Ok(Some(Prefecture(load_required(ctx, PrefectureById(id)).await?))),
+            None => Ok(None),
+        }
+    }
 }
 
 /// A signed-in identity: a staff account, or a patient signed in with a
@@ -806,8 +840,7 @@ impl Account {
         let Some(id) = self.0.organisation_id else {
             return Ok(None);
         };
-        let row = load_required(ctx, OrganisationById(id)).await?;
-        Ok(Some(Organisation { id: ID(row.id.to_string()), name: row.name, kind: row.kind.into() }))
+        Ok(Some(Organisation(load_required(ctx, OrganisationById(id)).await?)))
     }
 }
 

@@ -500,11 +500,11 @@ pub async fn create_account(
     organisation_id: i64,
 ) -> AppResult<account::Model> {
     let principal = match actor {
-        super::Actor::Signed(principal) => {
+        super::Actor::Caller(principal) => {
             require_admin(principal)?;
             Some(principal)
         }
-        super::Actor::CommandLine => None,
+        super::Actor::CommandLine(_) => None,
     };
     let username = username.trim();
     let valid_name = (3..=64).contains(&username.len())

@@ -106,6 +106,34 @@ pub async fn record_detailed(
     Ok(())
 }
 
+/// Appends an entry for a change the operator made on the command line
+/// (`command`, e.g. `hersys facility add`), where no account is signed in:
+/// no account, the command as the operation, and `detail` saying what was
+/// acted on.
+pub async fn record_command_line(
+    db: &impl ConnectionTrait,
+    command: &str,
+    action: &str,
+    detail: String,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    audit_entry::Entity::insert(audit_entry::ActiveModel {
+        at: Set(at),
+        account_id: Set(None),
+        actor_patient_id: Set(None),
+        action: Set(action.to_owned()),
+        patient_id: Set(None),
+        fields: Set(String::new()),
+        operation: Set(Some(command.to_owned())),
+        client_address: Set(None),
+        detail: Set(Some(format!("from the command line: {detail}"))),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
 /// Appends an entry for an account that is not signed in (a refused
 /// sign-in, for instance).
 pub async fn record_account_event(

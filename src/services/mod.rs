@@ -14,6 +14,7 @@ pub mod follow_up;
 pub mod housekeeping;
 pub mod idempotency;
 pub mod lockout;
+pub mod organisations;
 pub mod patients;
 pub mod publication;
 pub mod reference;
@@ -30,12 +31,15 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Qu
 use crate::auth::{Principal, policy};
 use crate::error::{AppError, AppResult};
 
-/// Who acts in a use case that also runs outside a session: a signed-in
-/// caller, or the operator at the command line (`hersys account add`).
+/// Who acts in a use case that also runs outside a session.
 #[derive(Debug, Clone, Copy)]
 pub enum Actor<'a> {
-    Signed(&'a Principal),
-    CommandLine,
+    /// A signed-in caller; the policy decides whether they may.
+    Caller(&'a Principal),
+    /// The operator of the host, running `command` (e.g. `hersys facility
+    /// add`): whoever can run the binary against the database holds it
+    /// already. Audited as coming from the command line.
+    CommandLine(&'static str),
 }
 
 /// A patient the caller may change (what `policy::may_act` then allows),

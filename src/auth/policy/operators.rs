@@ -61,3 +61,14 @@ pub fn break_glass_listing(principal: &Principal) -> Result<BreakGlassListing, A
         )),
     }
 }
+
+/// Who manages reference data (creates and changes health centres and
+/// facilities, and their organisations): system administrators (and the
+/// operator on the command line, who is no caller). The lists themselves
+/// are read by every staff role.
+pub fn may_manage_reference_data(principal: &Principal) -> Result<(), AppError> {
+    match principal.role {
+        Role::SystemAdmin => Ok(()),
+        _ => Err(AppError::forbidden("health centres and facilities are managed by system administrators")),
+    }
+}
