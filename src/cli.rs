@@ -282,7 +282,10 @@ impl ServeArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let app = Application::build(args.config()?, args.demo).await?;
+            let app = Application::build(args.config()?).await?;
+            if args.demo {
+                crate::services::demo::seed_demo(&app.state.db).await.context("loading the demo data set")?;
+            }
             let addr = app.addr();
             tracing::info!(%addr, "HER-SYS gateway listening");
             eprintln!("HER-SYS gateway on http://{addr}/graphql (IDE in the browser; POST for queries)");
