@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs the gateway (applies pending migrations first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Applies pending migrations and exits.
     Migrate(DatabaseArgs),
     /// Loads a data set and exits.
@@ -40,20 +40,6 @@ pub enum Command {
     Facility(FacilityCommand),
     /// Prints the authorisation matrix (docs/authorisation.md).
     AuthorisationMatrix,
-    /// Load benchmarks against a gateway this command starts.
-    #[command(subcommand)]
-    Bench(BenchCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Live positive results: N subscriptions, positives at a rate.
-    Subscriptions(crate::bench::subscriptions::Options),
-    /// Statistics on a synthetic data set (seeded first if missing).
-    Statistics(crate::bench::statistics::Options),
-    /// Throughput, latency and CPU per request of the real workloads over
-    /// HTTP, and the dashboard's SQL timed alone.
-    Load(crate::bench::load::Options),
 }
 
 #[derive(Debug, Args)]
@@ -343,15 +329,6 @@ pub struct SeedArgs {
     /// Load the demo data set of the public contract.
     #[arg(long)]
     pub demo: bool,
-    /// Load a deterministic synthetic data set in the shape of a wave.
-    #[arg(long)]
-    pub synthetic: bool,
-    /// Patients of the synthetic data set.
-    #[arg(long, default_value_t = 10_000)]
-    pub patients: u64,
-    /// Seed of the synthetic data set: the same seed and size give the same data.
-    #[arg(long, default_value_t = 2020)]
-    pub seed: u64,
 }
 
 impl ServeArgs {
@@ -409,7 +386,10 @@ impl ServeArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let app = Application::build(args.config()?, args.demo).await?;
+            let app = Application::build(args.config()?).await?;
+            if args.demo {
+                crate::services::demo::seed_demo(&app.state.db).await.context("loading the demo data set")?;
+            }
             let addr = app.addr();
             tracing::info!(%addr, "HER-SYS gateway listening");
             eprintln!("HER-SYS gateway on http://{addr}/graphql (IDE in the browser; POST for queries)");
@@ -431,19 +411,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => {
-            if !args.demo && !args.synthetic {
-                anyhow::bail!("say which data set to load: --demo or --synthetic --patients N");
+            if !args.demo {
+                anyhow::bail!(
+                    "say which data set to load: --demo (the synthetic data set is `hersys-tools seed-synthetic`)"
+                );
             }
             let config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(args.database.database_url));
             let db = crate::db::connect(&config, Default::default()).await?;
             crate::db::migrate(&db).await?;
-            if args.demo {
-                crate::services::demo::seed_demo(&db).await?;
-                eprintln!("demo data set loaded");
-            }
-            if args.synthetic {
-                crate::services::synthetic::seed(&db, args.patients, args.seed).await?;
-            }
+            crate::services::demo::seed_demo(&db).await?;
+            eprintln!("demo data set loaded");
             Ok(())
         }
         Command::Account(AccountCommand::Add(args)) => {
@@ -472,9 +449,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::HealthCentre(command) => health_centre(command).await,
         Command::Facility(command) => facility(command).await,
-        Command::Bench(BenchCommand::Subscriptions(options)) => crate::bench::subscriptions::run(options).await,
-        Command::Bench(BenchCommand::Statistics(options)) => crate::bench::statistics::run(options).await,
-        Command::Bench(BenchCommand::Load(options)) => crate::bench::load::run(options).await,
         Command::AuthorisationMatrix => {
             print!("{}", crate::auth::matrix::markdown());
             Ok(())

@@ -2,7 +2,6 @@
 //! case information system. See ARCHITECTURE.md for the map of the code.
 
 pub mod auth;
-pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

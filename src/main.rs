@@ -3,7 +3,7 @@
 use clap::Parser;
 
 /// mimalloc over the system allocator: measured with
-/// `hersys bench subscriptions`, it keeps an idle subscription's memory
+/// `hersys-tools bench subscriptions`, it keeps an idle subscription's memory
 /// lower (the system allocator's per-thread arenas hold on to freed memory).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

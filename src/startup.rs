@@ -36,22 +36,20 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to the database, applies migrations (and the demo data set
-    /// when `demo`), and binds the address.
-    pub async fn build(config: Config, demo: bool) -> anyhow::Result<Application> {
-        Self::build_with_clock(config, demo, Arc::new(SystemClock)).await
+    /// Connects to the database, applies migrations and binds the address.
+    /// (The demo data set is loaded apart: `services::demo::seed_demo` on
+    /// `state.db`.)
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
     }
 
     /// As `build`, with the clock every service reads (tests pass a
     /// `ManualClock`).
-    pub async fn build_with_clock(config: Config, demo: bool, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         let queries = Arc::new(QueryCounter::default());
         let db = db::connect(&config, queries.clone()).await?;
         db::migrate(&db).await?;
         crate::services::demo::ensure_prefectures(&db).await?;
-        if demo {
-            crate::services::demo::seed_demo(&db).await.context("loading the demo data set")?;
-        }
         let listener =
             TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
         let hub = Arc::new(EventHub::new(config.subscriber_buffer));

@@ -3034,7 +3034,8 @@ async fn the_gateway_survives_and_answers_every_generated_request() {
     let mut config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(url));
     config.db_max_connections = 5;
     assert_eq!(config.max_body_bytes, MAX_BODY, "the body limit this test expects");
-    let app = Application::build(config, true).await.expect("the gateway starts");
+    let app = Application::build(config).await.expect("the gateway starts");
+    hersys::services::demo::seed_demo(&app.state.db).await.expect("the demo data set loads");
     let router = app.router();
     let addr = app.addr();
     let server = tokio::spawn(app.run());

@@ -21,7 +21,6 @@ pub mod reference;
 pub mod service_accounts;
 pub mod sessions;
 pub mod statistics;
-pub mod synthetic;
 pub mod tests;
 
 use chrono::{DateTime, Utc};

@@ -15,6 +15,11 @@ use crate::both;
 use crate::helpers::{Backend, TestApp, error_code, error_field, spawn_app, spawn_app_configured};
 use crate::transports::{assert_refused_before_running, send};
 
+/// The dashboard's operations, as `hersys-tools bench load` sends them:
+/// the list of one health centre's patients, and one patient's record.
+const DASHBOARD: &str = include_str!("../../tools/src/bench/dashboard.graphql");
+const RECORD: &str = include_str!("../../tools/src/bench/record.graphql");
+
 both!(
     a_cycle_through_a_patients_lists_is_refused_before_it_runs_on_every_transport,
     the_dashboards_operations_stay_within_the_limits,
@@ -118,11 +123,11 @@ async fn the_dashboards_operations_stay_within_the_limits(backend: Backend) {
     record_tests(&app, &clinic, &patient, 2).await;
     let hc1 = app.login("hc1").await;
     let centre = app.health_centre_id(&hc1, "131032").await;
-    let dashboard = app.gql(Some(&hc1), hersys::bench::load::DASHBOARD, json!({ "centre": centre })).await;
+    let dashboard = app.gql(Some(&hc1), DASHBOARD, json!({ "centre": centre })).await;
     assert!(dashboard["errors"].is_null(), "{dashboard}");
     let edges = dashboard["data"]["patients"]["edges"].as_array().cloned().unwrap_or_default();
     assert!(edges.iter().any(|edge| edge["node"]["id"] == patient.as_str()), "{dashboard}");
-    let record = app.gql(Some(&hc1), hersys::bench::load::RECORD, json!({ "id": patient })).await;
+    let record = app.gql(Some(&hc1), RECORD, json!({ "id": patient })).await;
     assert!(record["errors"].is_null(), "{record}");
     assert_eq!(record["data"]["patient"]["tests"].as_array().map(Vec::len), Some(2), "{record}");
     // A page of 500 with each patient's tests, stays, reports and calls
@@ -135,7 +140,7 @@ async fn the_dashboards_operations_stay_within_the_limits(backend: Backend) {
     // The same dashboard with every condition of every stay asks for up to
     // 100 conditions of each of 100 stays of each of 500 patients: over
     // the limit, refused with what to do.
-    let wide = hersys::bench::load::DASHBOARD
+    let wide = DASHBOARD
         .replace("first: 100", "first: 500")
         .replace("ventilator ecmo }", "ventilator ecmo conditions { severity observedAt } }");
     let refused = app.gql(Some(&hc1), &wide, json!({ "centre": centre })).await;

@@ -156,7 +156,8 @@ pub async fn spawn_app_configured(
     config.outbox_poll_interval = std::time::Duration::from_millis(100);
     config.session_check_interval = std::time::Duration::from_millis(300);
     configure(&mut config);
-    let app = Application::build_with_clock(config, true, clock).await.expect("the gateway starts");
+    let app = Application::build_with_clock(config, clock).await.expect("the gateway starts");
+    hersys::services::demo::seed_demo(&app.state.db).await.expect("the demo data set loads");
     let addr = app.addr();
     let server = tokio::spawn(app.run());
     TestApp { addr, database_url: url, backend, client: reqwest::Client::new(), _dir: dir, pg_database, server }
@@ -213,7 +214,8 @@ impl TestApp {
         config.outbox_poll_interval = std::time::Duration::from_millis(100);
         config.session_check_interval = std::time::Duration::from_millis(300);
         configure(&mut config);
-        let app = Application::build(config, true).await.expect("the second gateway starts");
+        let app = Application::build(config).await.expect("the second gateway starts");
+        hersys::services::demo::seed_demo(&app.state.db).await.expect("the demo data set loads");
         let addr = app.addr();
         let server = tokio::spawn(app.run());
         TestApp {

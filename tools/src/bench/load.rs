@@ -1,4 +1,4 @@
-//! `hersys bench load`: drives a gateway over HTTP with the real workloads
+//! `hersys-tools bench load`: drives a gateway over HTTP with the real workloads
 //! and prints, for each, throughput, latency (p50, p99, max), errors, the
 //! CPU the gateway and the database spent per request and the gateway's
 //! resident memory:
@@ -93,33 +93,12 @@ const TEST_TARGETS: u64 = 3000;
 const HC_USERNAME: &str = "bench-load-hc";
 const ANALYST_USERNAME: &str = "bench-load-analyst";
 
-/// The dashboard list of workload (a).
-pub const DASHBOARD: &str = "query Dashboard($centre: ID!) { patients(first: 100, filter: { healthCentreId: $centre }) { \
-     edges { node { id caseType careSetting registeredAt \
-     tests { id kind result sampledAt resultedAt } \
-     hospitalisations { id admittedAt dischargedAt severity icu ventilator ecmo } \
-     latestHealthReport { id reportedAt bodyTemperature spo2 symptoms } } } \
-     pageInfo { hasNextPage endCursor } } }";
+/// The dashboard list of workload (a). (tests/api/bounds.rs checks that it
+/// stays within the gateway's limits.)
+pub const DASHBOARD: &str = include_str!("dashboard.graphql");
 
 /// One patient's full record, workload (b).
-pub const RECORD: &str = "query Record($id: ID!) { patient(id: $id) { \
-     id caseType nameKanji nameKana sex birthDate ageBand address phone email smartphoneId \
-     previousSmartphoneId priorInfection previousPatientId \
-     prefecture { id code name nameJa } \
-     responsibleHealthCentre { id code name nameJa prefecture { id code } } \
-     registeringFacility { id code name nameJa kind hasSystemAccess healthCentre { id name } } \
-     careSetting outcome outcomeAt registeredAt version \
-     tests { id kind result sampledAt resultedAt recordedAt facility { id name } \
-       enteredBy { id name kind } enteredOnBehalf version } \
-     hospitalisations { id hospital { id name kind } admittedAt dischargedAt severity icu ventilator ecmo \
-       enteredBy { id name kind } version \
-       conditions { id severity icu ventilator ecmo note observedAt recordedAt } } \
-     healthReports { id bodyTemperature spo2 symptoms note byPatient reportedAt } \
-     latestHealthReport { id reportedAt } \
-     medicalVisits { id visitedOn institutionName } \
-     transfers { id from { id name } to { id name } transferredAt transferredBy { id name } } \
-     registeredBy { id name kind } \
-     followUpCalls { id reached note calledAt } } }";
+pub const RECORD: &str = include_str!("record.graphql");
 
 const RECORD_TEST: &str = "mutation RecordTest($input: RecordTestInput!) { recordTest(input: $input) { id result } }";
 
@@ -334,8 +313,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     print_machine();
 
     let db = sea_orm::Database::connect(options.database_url.as_str()).await?;
-    crate::db::migrate(&db).await?;
-    crate::services::demo::ensure_prefectures(&db).await?;
+    hersys::db::migrate(&db).await?;
+    hersys::services::demo::ensure_prefectures(&db).await?;
     let backend = db.get_database_backend();
     let password = format!("bench-{}", hex::encode(rand::random::<[u8; 12]>()));
     if backend == DbBackend::Postgres {
@@ -694,7 +673,7 @@ async fn ids(db: &DatabaseConnection, sql: &str) -> anyhow::Result<Vec<i64>> {
 }
 
 /// Moves every ID sequence that lags behind its table's highest ID up to
-/// it: the synthetic data set (`hersys seed --synthetic`) writes its IDs
+/// it: the synthetic data set (`hersys-tools seed-synthetic`) writes its IDs
 /// itself without advancing the sequences, after which no insert through
 /// the gateway (nor of this fixture) would find a free ID.
 async fn advance_sequences(db: &DatabaseConnection) -> anyhow::Result<()> {
@@ -741,7 +720,7 @@ async fn advance_sequences(db: &DatabaseConnection) -> anyhow::Result<()> {
 
 /// The fixture, written straight into the database (idempotent).
 async fn prepare(db: &DatabaseConnection, password: String) -> anyhow::Result<Fixture> {
-    let hash = crate::auth::password::hash(&password)?;
+    let hash = hersys::auth::password::hash(&password)?;
     // The centre: the one of an earlier run, else the one responsible for
     // the most patients, else (an empty database) a bench centre.
     let earlier = match account::Entity::find().filter(account::Column::Username.eq(HC_USERNAME)).one(db).await? {
@@ -911,9 +890,9 @@ struct Captured {
 /// values, and returns the statements of one request (the second, so that
 /// nothing is first-time work).
 async fn capture(database_url: &str, token: &str, variables: &Value) -> anyhow::Result<Vec<Captured>> {
-    let config = crate::config::Config::new(([127, 0, 0, 1], 0).into(), crate::config::Secret::new(database_url));
-    let queries = Arc::new(crate::db::QueryCounter::default());
-    let mut db = crate::db::connect(&config, queries.clone()).await?;
+    let config = hersys::config::Config::new(([127, 0, 0, 1], 0).into(), hersys::config::Secret::new(database_url));
+    let queries = Arc::new(hersys::db::QueryCounter::default());
+    let mut db = hersys::db::connect(&config, queries.clone()).await?;
     let recording = Arc::new(AtomicBool::new(false));
     let captured: Arc<std::sync::Mutex<Vec<Captured>>> = Arc::default();
     {
@@ -926,18 +905,18 @@ async fn capture(database_url: &str, token: &str, variables: &Value) -> anyhow::
             }
         });
     }
-    let state = crate::state::AppState {
+    let state = hersys::state::AppState {
         db,
-        sessions: Arc::new(crate::auth::recent::RecentSessions::new(config.session_cache)),
-        passwords: Arc::new(crate::auth::password::Gate::new(config.password_concurrency, config.password_wait)),
+        sessions: Arc::new(hersys::auth::recent::RecentSessions::new(config.session_cache)),
+        passwords: Arc::new(hersys::auth::password::Gate::new(config.password_concurrency, config.password_wait)),
         config: Arc::new(config),
         queries,
         background_queries: Default::default(),
-        clock: Arc::new(crate::clock::SystemClock),
-        hub: Arc::new(crate::events::EventHub::new(16)),
+        clock: Arc::new(hersys::clock::SystemClock),
+        hub: Arc::new(hersys::events::EventHub::new(16)),
         revocations: Default::default(),
     };
-    let router = crate::http::router(state.clone());
+    let router = hersys::http::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/graphql", listener.local_addr()?);
     let serving =
@@ -1010,14 +989,14 @@ async fn replay(
         .find_map(|line| line.strip_prefix("hersys_db_pool_max_connections "))
         .and_then(|v| v.trim().parse::<u32>().ok())
         .unwrap_or_else(|| {
-            crate::config::Config::new(([127, 0, 0, 1], 0).into(), Default::default()).db_max_connections
+            hersys::config::Config::new(([127, 0, 0, 1], 0).into(), Default::default()).db_max_connections
         });
-    let mut config = crate::config::Config::new(
+    let mut config = hersys::config::Config::new(
         ([127, 0, 0, 1], 0).into(),
-        crate::config::Secret::new(options.database_url.clone()),
+        hersys::config::Secret::new(options.database_url.clone()),
     );
     config.db_max_connections = pool;
-    let db = crate::db::connect(&config, Default::default()).await?;
+    let db = hersys::db::connect(&config, Default::default()).await?;
     let statements: Arc<Vec<Statement>> = Arc::new(captured.iter().map(|c| c.statement.clone()).collect());
 
     let mut times = vec![Vec::with_capacity(50); statements.len()];
@@ -1043,7 +1022,7 @@ async fn replay(
             async move {
                 for statement in statements.iter() {
                     if let Err(error) = db.query_all_raw(statement.clone()).await {
-                        return Answer::Status(crate::db::describe_db_error(&error).to_string());
+                        return Answer::Status(hersys::db::describe_db_error(&error).to_string());
                     }
                 }
                 Answer::Ok

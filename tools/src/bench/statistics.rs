@@ -1,4 +1,4 @@
-//! `hersys bench statistics`: times the statistics on a synthetic data set
+//! `hersys-tools bench statistics`: times the statistics on a synthetic data set
 //! (seeding it first when the database has none) and prints the figures:
 //! the daily series nationwide and for each prefecture, a 4-dimension
 //! cross-tabulation, the care status and two open-data files.
@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 
-use crate::services::crosstab::{self, Dimension};
-use crate::services::statistics::{self, Area, OpenDataSeries};
+use hersys::services::crosstab::{self, Dimension};
+use hersys::services::statistics::{self, Area, OpenDataSeries};
 
 /// What to run.
 #[derive(Debug, Clone, clap::Args)]
@@ -47,7 +47,7 @@ fn ms(d: Duration) -> f64 {
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let db = sea_orm::Database::connect(options.database_url.as_str()).await?;
-    crate::db::migrate(&db).await?;
+    hersys::db::migrate(&db).await?;
     let loaded = sea_orm::ConnectionTrait::query_one_raw(
         &db,
         sea_orm::Statement::from_string(
@@ -60,7 +60,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     .unwrap_or(0);
     if loaded == 0 {
         println!("seeding {} synthetic patients first", options.patients);
-        crate::services::synthetic::seed(&db, options.patients, 2020).await?;
+        crate::synthetic::seed(&db, options.patients, 2020).await?;
     }
     // Whatever was written through the gateway since is folded first, as
     // the running gateway's background task would have.
@@ -121,7 +121,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         for_publication: false,
     };
     let (median, max, table) = time(n, || async {
-        crosstab::cross_tab(&db, &request, crate::config::DEFAULT_MAX_CROSSTAB_CELLS).await.map_err(describe)
+        crosstab::cross_tab(&db, &request, hersys::config::DEFAULT_MAX_CROSSTAB_CELLS).await.map_err(describe)
     })
     .await?;
     println!(
@@ -155,6 +155,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn describe(error: crate::error::AppError) -> anyhow::Error {
+fn describe(error: hersys::error::AppError) -> anyhow::Error {
     anyhow::anyhow!("{}", error.message())
 }

@@ -1,5 +1,7 @@
-//! `hersys bench`: load tools that drive a real gateway the way its users
-//! do and print what they measured.
+//! `hersys-tools bench`: load tools that drive a real gateway the way its
+//! users do and print what they measured. The gateway they start is the
+//! `hersys` binary next to `hersys-tools` (the same target directory), or
+//! the one `HERSYS_BIN` names.
 
 pub mod fixture;
 pub mod load;
@@ -20,7 +22,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `hersys serve` (this same binary) on a free port.
+    /// Starts `hersys serve` (see `gateway_binary`) on a free port.
     pub async fn start(database_url: &str, log: PathBuf) -> anyhow::Result<Server> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr = format!("127.0.0.1:{port}");
@@ -76,9 +78,26 @@ impl Drop for Server {
     }
 }
 
+/// The gateway binary the benchmarks start: `HERSYS_BIN`, or else `hersys`
+/// in the directory of this binary (`cargo build --release --workspace`
+/// builds both there).
+fn gateway_binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("HERSYS_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let binary = std::env::current_exe()?.with_file_name(format!("hersys{}", std::env::consts::EXE_SUFFIX));
+    anyhow::ensure!(
+        binary.is_file(),
+        "no gateway binary at {}: build it with `cargo build --release --workspace`, or name one in HERSYS_BIN",
+        binary.display()
+    );
+    Ok(binary)
+}
+
 fn spawn(database_url: &str, addr: &str, log: &PathBuf) -> anyhow::Result<Child> {
+    let binary = gateway_binary()?;
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
-    Ok(Command::new(std::env::current_exe()?)
+    Ok(Command::new(binary)
         .args(["serve", "--addr", addr])
         .env("DATABASE_URL", database_url)
         // The benchmarks are one client at many times any real client's

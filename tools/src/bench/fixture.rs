@@ -19,9 +19,9 @@ pub struct BenchCentre {
 
 /// Ensures `count` bench health centres, spread over the 47 prefectures.
 pub async fn ensure_centres(db: &DatabaseConnection, count: usize, password: &str) -> anyhow::Result<Vec<BenchCentre>> {
-    crate::services::demo::ensure_prefectures(db).await?;
+    hersys::services::demo::ensure_prefectures(db).await?;
     let now = Utc::now();
-    let hash = crate::auth::password::hash(password)?;
+    let hash = hersys::auth::password::hash(password)?;
     let codes: Vec<String> = (1..=count).map(|i| format!("BENCH-{i:04}")).collect();
     let centres = codes.iter().enumerate().map(|(i, code)| health_centre::ActiveModel {
         code: Set(code.clone()),
@@ -106,7 +106,7 @@ pub(crate) async fn ensure_account(
     })
     .exec_with_returning(db)
     .await?;
-    account::Entity::insert(crate::services::accounts::new_account(username, hash.to_owned(), organisation.id, now))
+    account::Entity::insert(hersys::services::accounts::new_account(username, hash.to_owned(), organisation.id, now))
         .exec(db)
         .await?;
     Ok(())

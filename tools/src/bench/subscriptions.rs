@@ -1,4 +1,4 @@
-//! `hersys bench subscriptions`: opens N `positiveResults` subscriptions
+//! `hersys-tools bench subscriptions`: opens N `positiveResults` subscriptions
 //! spread over bench health centres, records positives at a given rate from
 //! another connection, and prints connections held, events delivered, lost
 //! and duplicated, latency from commit to delivery, and the gateway's
@@ -70,7 +70,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     anyhow::ensure!(options.subscribers > 0 && options.centres > 0 && options.rate > 0.0, "nothing to measure");
     let password = format!("bench-{}", hex::encode(rand::random::<[u8; 12]>()));
     let db = sea_orm::Database::connect(options.database_url.as_str()).await?;
-    crate::db::migrate(&db).await?;
+    hersys::db::migrate(&db).await?;
     let centres = super::fixture::ensure_centres(&db, options.centres, &password).await?;
     let mut server = Server::start(&options.database_url, options.log.clone()).await?;
     let base = format!("http://{}", server.addr);

@@ -1,4 +1,4 @@
-//! `hersys seed --synthetic --patients N`: a deterministic country-scale
+//! `hersys-tools seed-synthetic --patients N`: a deterministic country-scale
 //! data set in the shape of a wave, for benchmarks and for trying the
 //! statistics. The same seed and size give the same data.
 //!
@@ -26,8 +26,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
 
-use crate::services::statistics::history::{History, StayRecord, TestRecord};
-use crate::services::statistics::ledger::{self, CareDecision, ConditionEntry};
+use hersys::services::statistics::history::{History, StayRecord, TestRecord};
+use hersys::services::statistics::ledger::{self, CareDecision, ConditionEntry};
 
 /// Population weights of the prefectures (10,000s, 2020 census), JIS order.
 const POPULATION: [u32; 47] = [
@@ -192,7 +192,7 @@ async fn next_id(db: &impl ConnectionTrait, table: &str) -> anyhow::Result<i64> 
 /// Loads `patients` synthetic patients with the given seed.
 pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::Result<()> {
     let started = Instant::now();
-    crate::services::demo::ensure_prefectures(db).await?;
+    hersys::services::demo::ensure_prefectures(db).await?;
     let backend = db.get_database_backend();
     let existing = db
         .query_one_raw(Statement::from_string(
@@ -999,7 +999,7 @@ fn generate_case(
         v(person.name_kana.clone()),
         v(person.sex.to_value()),
         v(person.birth),
-        v(format!("{}の住所", crate::services::demo::PREFECTURES[prefecture].1)),
+        v(format!("{}の住所", hersys::services::demo::PREFECTURES[prefecture].1)),
         v(format!("090-{:04}-{:04}", rng.random_range(0..10000), rng.random_range(0..10000))),
         v(smartphone.clone()),
         previous.as_ref().map_or_else(none_text, |(_, phone)| v(phone.clone())),
