@@ -87,7 +87,8 @@ pub struct ServeArgs {
     pub addr: SocketAddr,
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// Load the demo data set (idempotent) before serving.
+    /// Load the demo data set (idempotent) before serving; refused on a
+    /// database with accounts of its own (`hersys seed --demo --force`).
     #[arg(long)]
     pub demo: bool,
     /// Largest number of pooled database connections (default: 4 per core).
@@ -213,9 +214,14 @@ pub struct ServeArgs {
 pub struct SeedArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// Load the demo data set of the public contract.
+    /// Load the demo data set of the public contract (refused on a database
+    /// with accounts of its own, unless --force).
     #[arg(long)]
     pub demo: bool,
+    /// Load the demo data set even into a database with accounts that are
+    /// not the demo data set's.
+    #[arg(long, requires = "demo")]
+    pub force: bool,
     /// Load a deterministic synthetic data set in the shape of a wave.
     #[arg(long)]
     pub synthetic: bool,
@@ -292,6 +298,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                      and send the token as `Authorization: Bearer <token>`.",
                     crate::services::demo::DEMO_PASSWORD
                 );
+                eprintln!("{}", crate::services::demo::WARNING);
             }
             app.run().await
         }
@@ -311,8 +318,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = crate::db::connect(&config, Default::default()).await?;
             crate::db::migrate(&db).await?;
             if args.demo {
-                crate::services::demo::seed_demo(&db).await?;
+                crate::services::demo::seed_demo_with(&db, args.force).await?;
                 eprintln!("demo data set loaded");
+                eprintln!("{}", crate::services::demo::WARNING);
             }
             if args.synthetic {
                 crate::services::synthetic::seed(&db, args.patients, args.seed).await?;
