@@ -193,3 +193,15 @@ async fn seed_demo_twice_postgres() {
 async fn seed_demo_refuses_a_real_admin1_sqlite() {
     a_demo_username_with_its_own_password_is_an_account_of_its_own(Database::sqlite()).await;
 }
+
+/// Log lines written to a file or pipe carry no terminal colour codes.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let db = Database::sqlite();
+    let output = hersys(&["migrate", "--database-url", &db.url], &[("RUST_LOG", "trace")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stderr(&output);
+    assert!(printed.contains("migrations applied"), "{printed}");
+    assert!(printed.lines().count() > 1, "some log lines were written: {printed}");
+    assert!(!printed.contains('\u{1b}'), "an escape code in the log: {printed}");
+}

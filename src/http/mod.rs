@@ -1,5 +1,6 @@
 //! The HTTP surface (axum only): routes, layers, health and metrics.
 
+mod access;
 pub mod graphql;
 mod health;
 mod metrics;
@@ -63,13 +64,14 @@ pub fn router(app: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
-        .with_state(state);
+        .with_state(state.clone());
     let router = match cors(&config.cors_allowed_origins) {
         Some(cors) => router.layer(cors),
         None => router,
     };
     router
         .layer(CatchPanicLayer::custom(graphql::panic_response))
+        .layer(middleware::from_fn_with_state(state, access::log))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             // Method, path and request id only: no headers (tokens) and

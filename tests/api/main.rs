@@ -20,6 +20,7 @@ mod lifecycle;
 mod limits;
 mod loaders;
 mod matrix;
+mod operations;
 mod readme;
 mod scope;
 mod security;
