@@ -208,6 +208,14 @@ pub struct ServeArgs {
     /// password work before it is refused with RATE_LIMITED.
     #[arg(long, env = "HERSYS_PASSWORD_WAIT_MS", default_value_t = 2000)]
     pub password_wait_ms: u64,
+    /// Serve /metrics only on this address (e.g. an internal interface),
+    /// not on --addr.
+    #[arg(long, env = "HERSYS_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Answer /metrics only to `Authorization: Bearer <token>` (set it in
+    /// the environment, which process lists do not show).
+    #[arg(long, env = "HERSYS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
 }
 
 #[derive(Debug, Args)]
@@ -280,6 +288,8 @@ impl ServeArgs {
                 .with_context(|| format!("cannot read the safelist {}", path.display()))?;
             config.safelist = Some(std::sync::Arc::new(crate::pipeline::persisted::read_manifest(&manifest)?));
         }
+        config.metrics_addr = self.metrics_addr;
+        config.metrics_token = self.metrics_token.clone();
         Ok(config)
     }
 }
@@ -291,6 +301,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(args.config()?, args.demo).await?;
             let addr = app.addr();
             tracing::info!(%addr, "HER-SYS gateway listening");
+            if let Some(metrics) = app.metrics_addr() {
+                tracing::info!(addr = %metrics, "metrics served on their own address");
+            }
             eprintln!("HER-SYS gateway on http://{addr}/graphql (IDE in the browser; POST for queries)");
             if args.demo {
                 eprintln!(

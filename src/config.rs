@@ -17,6 +17,12 @@ impl Secret {
     }
 }
 
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(***)")
@@ -142,6 +148,12 @@ pub struct Config {
     /// Trace spans per execution and root field (on when spans are exported
     /// over OTLP, i.e. `OTEL_EXPORTER_OTLP_ENDPOINT` is set).
     pub resolver_spans: bool,
+    /// Where `/metrics` is served: `None`, on `addr` with everything else;
+    /// otherwise only on this address (port 0 picks a free one).
+    pub metrics_addr: Option<SocketAddr>,
+    /// The bearer token `/metrics` asks for (`Authorization: Bearer …`);
+    /// `None`: it asks for none.
+    pub metrics_token: Option<Secret>,
     /// A latest health report with SpO2 at or below this (%) is a warning sign.
     pub warning_spo2_at_most: i32,
     /// A latest health report with a body temperature at or above this (°C)
@@ -194,6 +206,8 @@ impl Config {
             persisted_queries: true,
             safelist: None,
             resolver_spans: std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some(),
+            metrics_addr: None,
+            metrics_token: None,
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
         }
@@ -216,3 +230,4 @@ fn default_pool_size() -> u32 {
 pub fn cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
+

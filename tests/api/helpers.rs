@@ -61,6 +61,8 @@ fn with_database(url: &str, database: &str) -> String {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The address of `/metrics` when it has its own (`metrics_addr`).
+    pub metrics_addr: Option<SocketAddr>,
     /// The database the gateway runs on, for tests that check it directly.
     pub database_url: String,
     pub backend: Backend,
@@ -158,8 +160,18 @@ pub async fn spawn_app_configured(
     configure(&mut config);
     let app = Application::build_with_clock(config, true, clock).await.expect("the gateway starts");
     let addr = app.addr();
+    let metrics_addr = app.metrics_addr();
     let server = tokio::spawn(app.run());
-    TestApp { addr, database_url: url, backend, client: reqwest::Client::new(), _dir: dir, pg_database, server }
+    TestApp {
+        addr,
+        metrics_addr,
+        database_url: url,
+        backend,
+        client: reqwest::Client::new(),
+        _dir: dir,
+        pg_database,
+        server,
+    }
 }
 
 fn hex_suffix() -> String {
@@ -215,9 +227,11 @@ impl TestApp {
         configure(&mut config);
         let app = Application::build(config, true).await.expect("the second gateway starts");
         let addr = app.addr();
+        let metrics_addr = app.metrics_addr();
         let server = tokio::spawn(app.run());
         TestApp {
             addr,
+            metrics_addr,
             database_url: self.database_url.clone(),
             backend: self.backend,
             client: reqwest::Client::new(),

@@ -1,13 +1,18 @@
 //! What an operator relies on: one access line per request that carries no
-//! personal data or token.
+//! personal data or token, and `/metrics` behind a token or on an address
+//! of its own.
 
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::both;
-use crate::helpers::{Backend, captured_logs, spawn_app};
+use crate::helpers::{Backend, TestApp, captured_logs, spawn_app, spawn_app_configured};
 
-both!(every_request_writes_one_access_line_without_personal_data_or_tokens);
+both!(
+    every_request_writes_one_access_line_without_personal_data_or_tokens,
+    metrics_need_the_token_when_one_is_set,
+    metrics_on_their_own_address_are_served_only_there,
+);
 
 /// The access lines (target `hersys::access`) of the request with this
 /// `x-request-id`.
@@ -132,4 +137,55 @@ async fn every_request_writes_one_access_line_without_personal_data_or_tokens(ba
     for secret in [name, kana, "03-7777-1234", clinic.as_str()] {
         assert!(!logs.contains(secret), "the logs hold a personal value or a token");
     }
+}
+
+const TOKEN: &str = "scrape-me-with-this-long-token-1";
+
+async fn metrics_need_the_token_when_one_is_set(backend: Backend) {
+    let app = spawn_app_configured(backend, Default::default(), |config| {
+        config.metrics_token = Some(hersys::config::Secret::new(TOKEN));
+    })
+    .await;
+    let get = |token: Option<&str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let refused = get(None).await.expect("sent");
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
+    let body = refused.text().await.expect("text");
+    assert!(!body.contains("hersys_"), "no series without the token: {body}");
+    assert_eq!(get(Some("scrape-me-with-this-long-token-2")).await.expect("sent").status(), 401);
+    assert_eq!(get(Some(&TOKEN[..TOKEN.len() - 1])).await.expect("sent").status(), 401);
+
+    let served = get(Some(TOKEN)).await.expect("sent");
+    assert_eq!(served.status(), 200);
+    let text = served.text().await.expect("text");
+    for series in ["hersys_db_queries_total", "hersys_build_info{version=\"", "process_resident_memory_bytes "] {
+        assert!(text.contains(series), "{series} in {text}");
+    }
+    assert!(!captured_logs().contains(TOKEN), "the metrics token reached the logs");
+}
+
+async fn metrics_on_their_own_address_are_served_only_there(backend: Backend) {
+    let app: TestApp = spawn_app_configured(backend, Default::default(), |config| {
+        config.metrics_addr = Some(([127, 0, 0, 1], 0).into());
+    })
+    .await;
+    let metrics_addr = app.metrics_addr.expect("the metrics address is bound");
+    assert_ne!(metrics_addr, app.addr);
+    let main = app.client.get(app.url("/metrics")).send().await.expect("sent");
+    assert_eq!(main.status(), 404, "the main address does not serve /metrics");
+    let own = app.client.get(format!("http://{metrics_addr}/metrics")).send().await.expect("sent");
+    assert_eq!(own.status(), 200);
+    let text = own.text().await.expect("text");
+    assert!(text.contains("hersys_graphql_requests_total") || text.contains("hersys_db_queries_total"), "{text}");
+    // Only /metrics there: the API is not.
+    let api = app.client.post(format!("http://{metrics_addr}/graphql")).json(&json!({ "query": "{ __typename }" }));
+    assert_eq!(api.send().await.expect("sent").status(), 404);
+    // The gateway itself still answers on its address.
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.expect("sent").status(), 200);
 }
