@@ -194,6 +194,39 @@ async fn seed_demo_refuses_a_real_admin1_sqlite() {
     a_demo_username_with_its_own_password_is_an_account_of_its_own(Database::sqlite()).await;
 }
 
+/// `hersys serve` with these variables on a fresh SQLite file: it must
+/// refuse to start, and says why on standard error.
+fn serve_refuses(env: &[(&str, &str)]) -> String {
+    let db = Database::sqlite();
+    let output = hersys(&["serve", "--addr", "127.0.0.1:0", "--database-url", &db.url], env);
+    assert!(!output.status.success(), "serve started with {env:?}");
+    stderr(&output)
+}
+
+#[test]
+fn serve_refuses_a_variable_no_setting_has() {
+    let message = serve_refuses(&[("HERSYS_NOT_A_SETTING", "1")]);
+    assert!(message.contains("HERSYS_NOT_A_SETTING"), "the variable is named: {message}");
+    let message = serve_refuses(&[("HERSYS_MAX_DEPHT", "8")]);
+    assert!(message.contains("did you mean HERSYS_MAX_DEPTH?"), "the nearest setting is named: {message}");
+}
+
+#[test]
+fn serve_refuses_values_it_cannot_use_naming_the_setting() {
+    for (variable, value) in [
+        ("HERSYS_CORS_ALLOW_ORIGINS", "https://dashboard.example.jp/"),
+        ("HERSYS_CORS_ALLOW_ORIGINS", "*"),
+        ("HERSYS_MAX_BATCH_OPERATIONS", "0"),
+        ("HERSYS_REQUEST_DEADLINE_MS", "0"),
+        ("HERSYS_MAX_DEPTH", "deep"),
+        ("HERSYS_METRICS_TOKEN", "too-short"),
+    ] {
+        let message = serve_refuses(&[(variable, value)]);
+        assert!(message.contains(variable), "{variable}={value}: the setting is named: {message}");
+        assert!(!message.contains("panicked"), "{variable}={value}: {message}");
+    }
+}
+
 /// Log lines written to a file or pipe carry no terminal colour codes.
 #[test]
 fn logs_to_a_pipe_have_no_colour_codes() {
