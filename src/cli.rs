@@ -16,6 +16,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs the gateway (applies pending migrations first).
@@ -278,10 +280,18 @@ impl ServeArgs {
             let burst = at_least(burst_id, finite(burst_id, burst)?, 1.0)?;
             Ok((per_second > 0.0).then_some(crate::pipeline::ratelimit::Rate { per_second, burst }))
         };
-        config.rate_limit_per_address =
-            rate("rate_limit_address", self.rate_limit_address, "rate_limit_address_burst", self.rate_limit_address_burst)?;
-        config.rate_limit_per_account =
-            rate("rate_limit_account", self.rate_limit_account, "rate_limit_account_burst", self.rate_limit_account_burst)?;
+        config.rate_limit_per_address = rate(
+            "rate_limit_address",
+            self.rate_limit_address,
+            "rate_limit_address_burst",
+            self.rate_limit_address_burst,
+        )?;
+        config.rate_limit_per_account = rate(
+            "rate_limit_account",
+            self.rate_limit_account,
+            "rate_limit_account_burst",
+            self.rate_limit_account_burst,
+        )?;
         config.trust_forwarded_for = self.trust_forwarded_for;
         config.request_deadline = Duration::from_millis(at_least("request_deadline_ms", self.request_deadline_ms, 1)?);
         config.cors_allowed_origins = self
@@ -344,11 +354,7 @@ fn setting(id: &str) -> String {
 /// `value` when it is at least `least`; otherwise an error naming the
 /// setting.
 fn at_least<T: PartialOrd + std::fmt::Display>(id: &str, value: T, least: T) -> anyhow::Result<T> {
-    if value >= least {
-        Ok(value)
-    } else {
-        anyhow::bail!("{} must be at least {least}, not {value}", setting(id))
-    }
+    if value >= least { Ok(value) } else { anyhow::bail!("{} must be at least {least}, not {value}", setting(id)) }
 }
 
 /// `value` when it is a finite number; otherwise an error naming the

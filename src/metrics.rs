@@ -207,7 +207,10 @@ pub fn render_process(out: &mut String) {
         let _ = writeln!(out, "process_virtual_memory_bytes {}", stat.virtual_bytes);
         if let Some(boot) = read("/proc/stat").as_deref().and_then(boot_time) {
             let start = boot as f64 + stat.start_ticks as f64 / TICKS_PER_SECOND;
-            let _ = writeln!(out, "# HELP process_start_time_seconds Start time of the process since the epoch, in seconds.");
+            let _ = writeln!(
+                out,
+                "# HELP process_start_time_seconds Start time of the process since the epoch, in seconds."
+            );
             let _ = writeln!(out, "# TYPE process_start_time_seconds gauge");
             let _ = writeln!(out, "process_start_time_seconds {start}");
         }

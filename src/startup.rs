@@ -59,7 +59,9 @@ impl Application {
             TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
         let metrics_listener = match config.metrics_addr {
             Some(addr) => Some(
-                TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (the metrics address)"))?,
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (the metrics address)"))?,
             ),
             None => None,
         };

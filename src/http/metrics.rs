@@ -14,10 +14,12 @@ use super::HttpState;
 /// Every series of this server, to a caller with the token if one is set.
 pub async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.app.config.metrics_token {
-        let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(crate::auth::session::bearer);
+        let sent =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(crate::auth::session::bearer);
         if !sent.is_some_and(|sent| same_secret(sent, token.expose())) {
             let mut response =
-                (StatusCode::UNAUTHORIZED, "the metrics need the token: Authorization: Bearer <token>\n").into_response();
+                (StatusCode::UNAUTHORIZED, "the metrics need the token: Authorization: Bearer <token>\n")
+                    .into_response();
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return response;
         }

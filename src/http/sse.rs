@@ -84,6 +84,11 @@ pub async fn stream(
     let events = results.chain(complete).take_until(stopped);
     let mut response = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+    // nginx buffers proxied responses unless told not to: an event would
+    // wait in its buffer.
+    response
+        .headers_mut()
+        .insert(header::HeaderName::from_static("x-accel-buffering"), header::HeaderValue::from_static("no"));
     if let Some(operation) = operation {
         response.extensions_mut().insert(operation);
     }

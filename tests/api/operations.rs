@@ -105,6 +105,11 @@ async fn every_request_writes_one_access_line_without_personal_data_or_tokens(ba
         .await
         .expect("sent");
     assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("x-accel-buffering").and_then(|v| v.to_str().ok()),
+        Some("no"),
+        "a proxy is told not to buffer the stream"
+    );
     let _ = response.text().await;
     let line = access_line(&sse).await;
     for expected in ["path=/graphql/stream", "status=200", "transport=\"sse\"", "operation=\"ReadOverEvents\""] {
@@ -126,8 +131,13 @@ async fn every_request_writes_one_access_line_without_personal_data_or_tokens(ba
 
     // Not found, the probes and the rest get theirs too.
     let missing = request_id("missing");
-    let response =
-        app.client.get(app.url("/no/such/page?name=secret")).header("x-request-id", &missing).send().await.expect("sent");
+    let response = app
+        .client
+        .get(app.url("/no/such/page?name=secret"))
+        .header("x-request-id", &missing)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(response.status(), 404);
     let line = access_line(&missing).await;
     assert!(line.contains("status=404") && line.contains("path=/no/such/page"), "{line}");
