@@ -18,6 +18,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs the gateway (applies pending migrations first).
@@ -200,7 +202,8 @@ pub struct ServeArgs {
     pub addr: SocketAddr,
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// Load the demo data set (idempotent) before serving.
+    /// Load the demo data set (idempotent) before serving; refused on a
+    /// database with accounts of its own (`hersys seed --demo --force`).
     #[arg(long)]
     pub demo: bool,
     /// Largest number of pooled database connections (default: 4 per core).
@@ -320,78 +323,274 @@ pub struct ServeArgs {
     /// password work before it is refused with RATE_LIMITED.
     #[arg(long, env = "HERSYS_PASSWORD_WAIT_MS", default_value_t = 2000)]
     pub password_wait_ms: u64,
+    /// Serve /metrics only on this address (e.g. an internal interface),
+    /// not on --addr.
+    #[arg(long, env = "HERSYS_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Answer /metrics only to `Authorization: Bearer <token>` (at least 16
+    /// characters; set it in the environment, which process lists do not
+    /// show).
+    #[arg(long, env = "HERSYS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
 }
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// Load the demo data set of the public contract.
+    /// Load the demo data set of the public contract (refused on a database
+    /// with accounts of its own, unless --force).
     #[arg(long)]
     pub demo: bool,
+    /// Load the demo data set even into a database with accounts that are
+    /// not the demo data set's.
+    #[arg(long, requires = "demo")]
+    pub force: bool,
+    /// Load a deterministic synthetic data set in the shape of a wave. The
+    /// generator is the tools binary's (`hersys-tools seed-synthetic`, built
+    /// beside this one by `cargo build`): this runs it.
+    #[arg(long, conflicts_with = "demo")]
+    pub synthetic: bool,
+    /// Patients of the synthetic data set.
+    #[arg(long, default_value_t = 10_000, requires = "synthetic")]
+    pub patients: u64,
+    /// Seed of the synthetic data set: the same seed and size give the same data.
+    #[arg(long, default_value_t = 2020, requires = "synthetic")]
+    pub seed: u64,
 }
 
 impl ServeArgs {
+    /// The configuration these settings give. A value the gateway cannot
+    /// use (zero where zero means nothing, a negative rate, an origin that
+    /// is not one) is an error naming the setting, never silently replaced.
     pub fn config(&self) -> anyhow::Result<Config> {
+        use std::time::Duration;
         let mut config = Config::new(self.addr, Secret::new(self.database.database_url.clone()));
         if let Some(max) = self.db_max_connections {
-            config.db_max_connections = max.max(1);
+            config.db_max_connections = at_least("db_max_connections", max, 1)?;
         }
-        config.session_idle_timeout = std::time::Duration::from_secs(self.session_idle_minutes.max(1) * 60);
-        config.session_absolute_lifetime = std::time::Duration::from_secs(self.session_lifetime_hours.max(1) * 3600);
-        config.session_cache = std::time::Duration::from_millis(self.session_cache_ms);
+        config.session_idle_timeout =
+            Duration::from_secs(at_least("session_idle_minutes", self.session_idle_minutes, 1)? * 60);
+        config.session_absolute_lifetime =
+            Duration::from_secs(at_least("session_lifetime_hours", self.session_lifetime_hours, 1)? * 3600);
+        config.session_cache = Duration::from_millis(self.session_cache_ms);
         config.ide = !self.no_ide;
         config.introspection = !self.no_introspection;
-        config.max_complexity = self.max_complexity;
-        config.max_depth = self.max_depth;
-        config.max_health_reports_per_day = self.max_health_reports_per_day.max(1);
-        config.max_crosstab_cells = self.max_crosstab_cells.max(1);
-        config.max_response_bytes = self.max_response_bytes.max(1024);
+        config.max_complexity = at_least("max_complexity", self.max_complexity, 1)?;
+        config.max_depth = at_least("max_depth", self.max_depth, 1)?;
+        config.max_health_reports_per_day = at_least("max_health_reports_per_day", self.max_health_reports_per_day, 1)?;
+        config.max_crosstab_cells = at_least("max_crosstab_cells", self.max_crosstab_cells, 1)?;
+        config.max_response_bytes = at_least("max_response_bytes", self.max_response_bytes, 1024)?;
         config.max_aliases = self.max_aliases;
-        config.max_root_fields = self.max_root_fields;
-        config.max_batch_operations = self.max_batch_operations.max(1);
-        config.max_streams_per_socket = self.max_streams_per_socket.max(1);
-        config.max_sockets_per_account = self.max_sockets_per_account.max(1);
+        config.max_root_fields = at_least("max_root_fields", self.max_root_fields, 1)?;
+        config.max_batch_operations = at_least("max_batch_operations", self.max_batch_operations, 1)?;
+        config.max_streams_per_socket = at_least("max_streams_per_socket", self.max_streams_per_socket, 1)?;
+        config.max_sockets_per_account = at_least("max_sockets_per_account", self.max_sockets_per_account, 1)?;
         config.replay_window = self.replay_window;
         config.publication_time = self.publication_time;
-        config.session_check_interval = std::time::Duration::from_secs(self.session_check_seconds.max(1));
-        let rate = |per_second: f64, burst: f64| {
-            (per_second > 0.0).then_some(crate::pipeline::ratelimit::Rate { per_second, burst: burst.max(1.0) })
+        config.session_check_interval =
+            Duration::from_secs(at_least("session_check_seconds", self.session_check_seconds, 1)?);
+        let rate = |id: &str, per_second: f64, burst_id: &str, burst: f64| -> anyhow::Result<_> {
+            let per_second = at_least(id, finite(id, per_second)?, 0.0)?;
+            let burst = at_least(burst_id, finite(burst_id, burst)?, 1.0)?;
+            Ok((per_second > 0.0).then_some(crate::pipeline::ratelimit::Rate { per_second, burst }))
         };
-        config.rate_limit_per_address = rate(self.rate_limit_address, self.rate_limit_address_burst);
-        config.rate_limit_per_account = rate(self.rate_limit_account, self.rate_limit_account_burst);
+        config.rate_limit_per_address = rate(
+            "rate_limit_address",
+            self.rate_limit_address,
+            "rate_limit_address_burst",
+            self.rate_limit_address_burst,
+        )?;
+        config.rate_limit_per_account = rate(
+            "rate_limit_account",
+            self.rate_limit_account,
+            "rate_limit_account_burst",
+            self.rate_limit_account_burst,
+        )?;
         config.trust_forwarded_for = self.trust_forwarded_for;
-        config.request_deadline = std::time::Duration::from_millis(self.request_deadline_ms.max(1));
-        config.cors_allowed_origins =
-            self.cors_allow_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+        config.request_deadline = Duration::from_millis(at_least("request_deadline_ms", self.request_deadline_ms, 1)?);
+        config.cors_allowed_origins = self
+            .cors_allow_origins
+            .iter()
+            .filter(|origin| !origin.trim().is_empty())
+            .map(|origin| crate::config::parse_origin(origin))
+            .collect::<Result<_, _>>()
+            .map_err(|why| anyhow::anyhow!("{}: {why}", setting("cors_allow_origins")))?;
         config.persisted_queries = !self.no_persisted_queries;
-        config.lockout_threshold = self.lockout_failures.max(1);
-        config.lockout_address_threshold = self.lockout_address_failures.max(1);
-        config.lockout_window = std::time::Duration::from_secs(self.lockout_window_minutes.max(1) * 60);
-        config.lockout_duration = std::time::Duration::from_secs(self.lockout_minutes.max(1) * 60);
+        config.lockout_threshold = at_least("lockout_failures", self.lockout_failures, 1)?;
+        config.lockout_address_threshold = at_least("lockout_address_failures", self.lockout_address_failures, 1)?;
+        config.lockout_window =
+            Duration::from_secs(at_least("lockout_window_minutes", self.lockout_window_minutes, 1)? * 60);
+        config.lockout_duration = Duration::from_secs(at_least("lockout_minutes", self.lockout_minutes, 1)? * 60);
         if let Some(concurrency) = self.password_concurrency {
-            config.password_concurrency = concurrency.max(1);
+            config.password_concurrency = at_least("password_concurrency", concurrency, 1)?;
         }
-        config.password_wait = std::time::Duration::from_millis(self.password_wait_ms);
+        config.password_wait = Duration::from_millis(self.password_wait_ms);
         if let Some(path) = &self.safelist {
             let manifest = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the safelist {}", path.display()))?;
-            config.safelist = Some(std::sync::Arc::new(crate::pipeline::persisted::read_manifest(&manifest)?));
+                .with_context(|| format!("{}: cannot read {}", setting("safelist"), path.display()))?;
+            config.safelist = Some(std::sync::Arc::new(
+                crate::pipeline::persisted::read_manifest(&manifest)
+                    .with_context(|| format!("{}: {}", setting("safelist"), path.display()))?,
+            ));
+        }
+        if let Some(metrics_addr) = self.metrics_addr {
+            if metrics_addr == self.addr && metrics_addr.port() != 0 {
+                anyhow::bail!("{} is the address of --addr: give /metrics another one", setting("metrics_addr"));
+            }
+            config.metrics_addr = Some(metrics_addr);
+        }
+        if let Some(token) = &self.metrics_token {
+            let length = token.expose().chars().count();
+            if length < 16 || token.expose().chars().any(|c| !c.is_ascii_graphic()) {
+                anyhow::bail!(
+                    "{} must be at least 16 visible ASCII characters without spaces (it has {length} characters)",
+                    setting("metrics_token")
+                );
+            }
+            config.metrics_token = Some(token.clone());
         }
         Ok(config)
     }
+}
+
+/// A setting of `serve` as an operator writes it: its flag and its
+/// environment variable, e.g. `--max-depth (HERSYS_MAX_DEPTH)`.
+fn setting(id: &str) -> String {
+    let command = ServeArgs::augment_args(clap::Command::new("serve"));
+    let Some(arg) = command.get_arguments().find(|arg| arg.get_id() == id) else { return id.to_owned() };
+    match (arg.get_long(), arg.get_env()) {
+        (Some(long), Some(env)) => format!("--{long} ({})", env.to_string_lossy()),
+        (Some(long), None) => format!("--{long}"),
+        _ => id.to_owned(),
+    }
+}
+
+/// `value` when it is at least `least`; otherwise an error naming the
+/// setting.
+fn at_least<T: PartialOrd + std::fmt::Display>(id: &str, value: T, least: T) -> anyhow::Result<T> {
+    if value >= least { Ok(value) } else { anyhow::bail!("{} must be at least {least}, not {value}", setting(id)) }
+}
+
+/// `value` when it is a finite number; otherwise an error naming the
+/// setting.
+fn finite(id: &str, value: f64) -> anyhow::Result<f64> {
+    if value.is_finite() { Ok(value) } else { anyhow::bail!("{} must be a number, not {value}", setting(id)) }
+}
+
+/// Environment variables the binary reads that are not settings of a
+/// command: the log format, the password of `account add`, and the commit
+/// recorded at build time (harmless when also set at run time).
+const OTHER_VARIABLES: [&str; 4] =
+    ["HERSYS_LOG_FORMAT", "HERSYS_ACCOUNT_PASSWORD", "HERSYS_BUILD_COMMIT", "HERSYS_TOOLS_BIN"];
+
+/// Every `HERSYS_…` environment variable the binary knows: those of every
+/// command's settings, and `OTHER_VARIABLES`.
+pub fn known_variables() -> std::collections::BTreeSet<String> {
+    fn collect(command: &clap::Command, known: &mut std::collections::BTreeSet<String>) {
+        for arg in command.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                known.insert(env.to_string_lossy().into_owned());
+            }
+        }
+        for subcommand in command.get_subcommands() {
+            collect(subcommand, known);
+        }
+    }
+    let mut known: std::collections::BTreeSet<String> = OTHER_VARIABLES.iter().map(|v| (*v).to_owned()).collect();
+    collect(&<Cli as clap::CommandFactory>::command(), &mut known);
+    known.retain(|name| name.starts_with("HERSYS_"));
+    known
+}
+
+/// Refuses `HERSYS_…` variables no setting has (a misspelt setting would
+/// otherwise be silently ignored), naming each, with the nearest known
+/// name when one is close.
+pub fn refuse_unknown_variables(
+    environment: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> anyhow::Result<()> {
+    let known = known_variables();
+    let unknown: Vec<String> = environment
+        .into_iter()
+        .map(|(name, _)| name.to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("HERSYS_") && !known.contains(name))
+        .map(|name| match known.iter().min_by_key(|k| distance(k, &name)).filter(|k| distance(k, &name) <= 3) {
+            Some(near) => format!("{name} (did you mean {near}?)"),
+            None => name,
+        })
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "unknown setting{} in the environment: {}; hersys has no setting of that name (`hersys serve --help` \
+         lists every setting with its variable)",
+        if unknown.len() == 1 { "" } else { "s" },
+        unknown.join(", ")
+    )
+}
+
+/// The edit distance between two names (insertions, deletions and
+/// substitutions of one character).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// Parses the command line; a refused value of a setting that came from
+/// its environment variable says so (clap names only the flag).
+pub fn parse() -> Cli {
+    let error = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(error) => error,
+    };
+    let _ = error.print();
+    if matches!(error.kind(), clap::error::ErrorKind::InvalidValue | clap::error::ErrorKind::ValueValidation)
+        && let Some(clap::error::ContextValue::String(invalid)) = error.get(clap::error::ContextKind::InvalidArg)
+        && let Some(variable) = variable_of(invalid)
+    {
+        eprintln!("The value comes from the environment variable {variable}.");
+    }
+    std::process::exit(error.exit_code())
+}
+
+/// The environment variable of the `serve` flag clap names as `invalid`
+/// (`--max-depth <MAX_DEPTH>`) when that variable is set and the flag was
+/// not given.
+fn variable_of(invalid: &str) -> Option<String> {
+    let long = invalid.split_whitespace().next()?.strip_prefix("--")?;
+    let command = ServeArgs::augment_args(clap::Command::new("serve"));
+    let arg = command.get_arguments().find(|arg| arg.get_long() == Some(long))?;
+    let variable = arg.get_env()?.to_string_lossy().into_owned();
+    let flag = format!("--{long}");
+    let given = std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+    (!given && std::env::var_os(&variable).is_some()).then_some(variable)
 }
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
+            refuse_unknown_variables(std::env::vars_os())?;
             let app = Application::build(args.config()?).await?;
             if args.demo {
                 crate::services::demo::seed_demo(&app.state.db).await.context("loading the demo data set")?;
+                eprintln!("{}", crate::services::demo::WARNING);
             }
             let addr = app.addr();
             tracing::info!(%addr, "HER-SYS gateway listening");
+            if let Some(metrics) = app.metrics_addr() {
+                tracing::info!(addr = %metrics, "metrics served on their own address");
+            }
             eprintln!("HER-SYS gateway on http://{addr}/graphql (IDE in the browser; POST for queries)");
             if args.demo {
                 eprintln!(
@@ -399,6 +598,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                      and send the token as `Authorization: Bearer <token>`.",
                     crate::services::demo::DEMO_PASSWORD
                 );
+                eprintln!("{}", crate::services::demo::WARNING);
             }
             app.run().await
         }
@@ -411,16 +611,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => {
+            if args.synthetic {
+                return seed_synthetic(&args);
+            }
             if !args.demo {
-                anyhow::bail!(
-                    "say which data set to load: --demo (the synthetic data set is `hersys-tools seed-synthetic`)"
-                );
+                anyhow::bail!("say which data set to load: --demo or --synthetic");
             }
             let config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(args.database.database_url));
             let db = crate::db::connect(&config, Default::default()).await?;
             crate::db::migrate(&db).await?;
-            crate::services::demo::seed_demo(&db).await?;
+            crate::services::demo::seed_demo_with(&db, args.force).await?;
             eprintln!("demo data set loaded");
+            eprintln!("{}", crate::services::demo::WARNING);
             Ok(())
         }
         Command::Account(AccountCommand::Add(args)) => {
@@ -606,4 +808,95 @@ async fn facility(command: FacilityCommand) -> anyhow::Result<()> {
 /// `HH:MM`, a time of day.
 fn parse_time_of_day(text: &str) -> Result<chrono::NaiveTime, String> {
     chrono::NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| format!("{text:?} is not a time of day as HH:MM"))
+}
+
+/// `hersys seed --synthetic`: runs the generator of the tools binary
+/// (`hersys-tools seed-synthetic`, or the one `HERSYS_TOOLS_BIN` names),
+/// which the server does not carry.
+fn seed_synthetic(args: &SeedArgs) -> anyhow::Result<()> {
+    let tools = match std::env::var_os("HERSYS_TOOLS_BIN") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::env::current_exe()?.with_file_name(format!("hersys-tools{}", std::env::consts::EXE_SUFFIX)),
+    };
+    if !tools.is_file() {
+        anyhow::bail!(
+            "the synthetic data set is made by the tools binary, not found at {}: build it with \
+             `cargo build --workspace` (or name it with HERSYS_TOOLS_BIN)",
+            tools.display()
+        );
+    }
+    let status = std::process::Command::new(&tools)
+        .arg("seed-synthetic")
+        .arg("--patients")
+        .arg(args.patients.to_string())
+        .arg("--seed")
+        .arg(args.seed.to_string())
+        .env("DATABASE_URL", &args.database.database_url)
+        .status()?;
+    anyhow::ensure!(status.success(), "the synthetic data set was not loaded ({status})");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment(names: &[&str]) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+        names.iter().map(|name| ((*name).into(), "1".into())).collect()
+    }
+
+    #[test]
+    fn every_setting_variable_is_known_and_others_are_refused_by_name() {
+        let known = known_variables();
+        for name in ["HERSYS_ADDR", "HERSYS_MAX_DEPTH", "HERSYS_METRICS_TOKEN", "HERSYS_LOG_FORMAT"] {
+            assert!(known.contains(name), "{name} in {known:?}");
+        }
+        assert!(!known.contains("DATABASE_URL"), "only HERSYS_ variables are checked");
+        assert!(refuse_unknown_variables(environment(&["HERSYS_ADDR", "PATH", "HERSYSX"])).is_ok());
+        let refused = refuse_unknown_variables(environment(&["HERSYS_MAX_DEPHT", "HERSYS_NOT_A_SETTING"]))
+            .expect_err("unknown variables")
+            .to_string();
+        assert!(refused.contains("HERSYS_MAX_DEPHT (did you mean HERSYS_MAX_DEPTH?)"), "{refused}");
+        assert!(refused.contains("HERSYS_NOT_A_SETTING"), "{refused}");
+    }
+
+    fn serve(args: &[&str]) -> anyhow::Result<Config> {
+        let mut argv = vec!["hersys", "serve"];
+        argv.extend_from_slice(args);
+        let Command::Serve(serve) = Cli::try_parse_from(argv)?.command else { unreachable!("serve") };
+        serve.config()
+    }
+
+    #[test]
+    fn values_the_gateway_cannot_use_are_refused_naming_the_setting() {
+        let config = serve(&[]).expect("the defaults");
+        assert!(config.rate_limit_per_address.is_some() && config.cors_allowed_origins.is_empty());
+        assert!(serve(&["--rate-limit-address", "0"]).expect("0 turns it off").rate_limit_per_address.is_none());
+        for (args, named) in [
+            (&["--max-batch-operations", "0"][..], "--max-batch-operations (HERSYS_MAX_BATCH_OPERATIONS)"),
+            (&["--session-idle-minutes", "0"], "HERSYS_SESSION_IDLE_MINUTES"),
+            (&["--max-response-bytes", "100"], "HERSYS_MAX_RESPONSE_BYTES"),
+            (&["--rate-limit-account=-1"], "HERSYS_RATE_LIMIT_ACCOUNT"),
+            (&["--rate-limit-address", "NaN"], "HERSYS_RATE_LIMIT_ADDRESS"),
+            (&["--lockout-failures=-3"], "HERSYS_LOCKOUT_FAILURES"),
+            (&["--cors-allow-origins", "https://ok.example,https://bad.example/"], "HERSYS_CORS_ALLOW_ORIGINS"),
+            (&["--cors-allow-origins", "*"], "HERSYS_CORS_ALLOW_ORIGINS"),
+            (&["--metrics-token", "short"], "HERSYS_METRICS_TOKEN"),
+            (&["--addr", "127.0.0.1:9000", "--metrics-addr", "127.0.0.1:9000"], "HERSYS_METRICS_ADDR"),
+        ] {
+            let refused = serve(args).expect_err(&format!("{args:?} accepted")).to_string();
+            assert!(refused.contains(named), "{args:?}: {refused}");
+        }
+        let origins = serve(&["--cors-allow-origins", "https://a.example, http://localhost:3000"]).expect("origins");
+        assert_eq!(origins.cors_allowed_origins, ["https://a.example", "http://localhost:3000"]);
+        let refused = serve(&["--metrics-token", "short"]).expect_err("a short token").to_string();
+        assert!(!refused.contains("short"), "the token is not printed: {refused}");
+    }
+
+    #[test]
+    fn edit_distance() {
+        assert_eq!(distance("HERSYS_ADDR", "HERSYS_ADDR"), 0);
+        assert_eq!(distance("HERSYS_ADDR", "HERSYS_ADR"), 1);
+        assert_eq!(distance("abc", ""), 3);
+    }
 }

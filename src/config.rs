@@ -17,6 +17,12 @@ impl Secret {
     }
 }
 
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(***)")
@@ -142,6 +148,12 @@ pub struct Config {
     /// Trace spans per execution and root field (on when spans are exported
     /// over OTLP, i.e. `OTEL_EXPORTER_OTLP_ENDPOINT` is set).
     pub resolver_spans: bool,
+    /// Where `/metrics` is served: `None`, on `addr` with everything else;
+    /// otherwise only on this address (port 0 picks a free one).
+    pub metrics_addr: Option<SocketAddr>,
+    /// The bearer token `/metrics` asks for (`Authorization: Bearer …`);
+    /// `None`: it asks for none.
+    pub metrics_token: Option<Secret>,
     /// A latest health report with SpO2 at or below this (%) is a warning sign.
     pub warning_spo2_at_most: i32,
     /// A latest health report with a body temperature at or above this (°C)
@@ -194,10 +206,55 @@ impl Config {
             persisted_queries: true,
             safelist: None,
             resolver_spans: std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some(),
+            metrics_addr: None,
+            metrics_token: None,
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
         }
     }
+}
+
+/// A browser origin as `Origin` headers carry it: `http` or `https`, a
+/// host and perhaps a port, nothing else (no path, not even `/`; no
+/// wildcard), in lower case. Anything else is refused with the reason:
+/// such an origin would never match, or would not mean what it seems to.
+pub fn parse_origin(text: &str) -> Result<String, String> {
+    let origin = text.trim().to_ascii_lowercase();
+    let refuse = |why: &str| Err(format!("{text:?} is not an origin: {why}"));
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return refuse("write it as https://host or https://host:port");
+    };
+    if scheme != "http" && scheme != "https" {
+        return refuse("the scheme is http or https");
+    }
+    if authority.contains(['/', '?', '#']) {
+        return refuse("an origin has no path, query or fragment (not even a final /)");
+    }
+    if authority.contains('*') {
+        return refuse("no wildcards: list each origin");
+    }
+    if authority.contains('@') {
+        return refuse("an origin has no user name or password");
+    }
+    let Ok(parsed) = authority.parse::<axum::http::uri::Authority>() else {
+        return refuse("the host (and port) do not parse");
+    };
+    // The text after the last colon, unless that colon is inside an IPv6
+    // address's brackets.
+    let port = authority.rsplit_once(':').map(|(_, port)| port).filter(|port| !port.contains(']'));
+    if parsed.host().is_empty() || port.is_some_and(|port| port.parse::<u16>().is_err()) {
+        return refuse("the host (and port) do not parse");
+    }
+    match (scheme, parsed.port_u16()) {
+        ("http", Some(80)) | ("https", Some(443)) => {
+            return refuse("browsers leave the default port out of the origin: leave it out too");
+        }
+        _ => {}
+    }
+    if axum::http::HeaderValue::from_str(&origin).is_err() {
+        return refuse("it holds characters a header cannot");
+    }
+    Ok(origin)
 }
 
 /// A pool a few times the core count keeps the cores busy while some
@@ -216,4 +273,33 @@ pub fn cores() -> usize {
 pub struct Rate {
     pub per_second: f64,
     pub burst: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_origin;
+
+    #[test]
+    fn origins_are_exactly_scheme_host_and_port() {
+        assert_eq!(parse_origin("https://dashboard.example.jp"), Ok("https://dashboard.example.jp".to_owned()));
+        assert_eq!(parse_origin(" HTTP://LocalHost:3000 "), Ok("http://localhost:3000".to_owned()));
+        assert_eq!(parse_origin("http://[::1]:8080"), Ok("http://[::1]:8080".to_owned()));
+        for refused in [
+            "*",
+            "null",
+            "dashboard.example.jp",
+            "https://dashboard.example.jp/",
+            "https://dashboard.example.jp/app",
+            "https://*.example.jp",
+            "ftp://example.jp",
+            "https://user:pw@example.jp",
+            "https://example.jp:443",
+            "https://example.jp:99999",
+            "https://example.jp:",
+            "https://",
+            "https://exa mple.jp",
+        ] {
+            assert!(parse_origin(refused).is_err(), "{refused} was accepted");
+        }
+    }
 }

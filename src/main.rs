@@ -1,7 +1,5 @@
 //! The `hersys` binary: parse the command line and hand over.
 
-use clap::Parser;
-
 /// mimalloc over the system allocator: measured with
 /// `hersys-tools bench subscriptions`, it keeps an idle subscription's memory
 /// lower (the system allocator's per-thread arenas hold on to freed memory).
@@ -11,7 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     hersys::telemetry::init();
-    let cli = hersys::cli::Cli::parse();
+    let cli = hersys::cli::parse();
     let result = hersys::cli::run(cli).await;
     hersys::telemetry::shutdown();
     match result {

@@ -1,7 +1,8 @@
 //! Counters and latency histograms of the requests this server answered,
 //! rendered in the Prometheus text format by `GET /metrics`. Owned by the
 //! server's state, never global, so two servers in one process (tests)
-//! count apart.
+//! count apart. Also the process's own series (memory, CPU, file
+//! descriptors, start time, from `/proc/self`) and the build's.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -169,6 +170,116 @@ fn escape(value: &str) -> String {
         .collect()
 }
 
+/// The build of this binary: `hersys_build_info{version, commit} 1`. The
+/// commit is the `HERSYS_BUILD_COMMIT` of the build's environment, e.g.
+/// `HERSYS_BUILD_COMMIT=$(git rev-parse HEAD) cargo build --release`
+/// (`unknown` without one).
+pub fn render_build_info(out: &mut String) {
+    let commit = option_env!("HERSYS_BUILD_COMMIT").filter(|c| !c.is_empty()).unwrap_or("unknown");
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let _ = writeln!(out, "# HELP hersys_build_info The version and commit of this binary (always 1).");
+    let _ = writeln!(out, "# TYPE hersys_build_info gauge");
+    let _ = writeln!(
+        out,
+        "hersys_build_info{{version=\"{}\",commit=\"{}\",profile=\"{profile}\"}} 1",
+        escape(env!("CARGO_PKG_VERSION")),
+        escape(commit)
+    );
+}
+
+/// Clock ticks per second of the CPU times in `/proc/self/stat`
+/// (`USER_HZ`, 100 on every Linux architecture the gateway runs on).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// The process's own series, with the names every Prometheus client uses:
+/// resident and virtual memory, CPU seconds, open and most file
+/// descriptors, start time. Read from `/proc/self` on Linux; elsewhere (or
+/// if `/proc` cannot be read) the series are left out.
+pub fn render_process(out: &mut String) {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    if let Some(stat) = read("/proc/self/stat").as_deref().and_then(ProcessStat::parse) {
+        let cpu = (stat.user_ticks + stat.system_ticks) as f64 / TICKS_PER_SECOND;
+        let _ = writeln!(out, "# HELP process_cpu_seconds_total User and system CPU time spent, in seconds.");
+        let _ = writeln!(out, "# TYPE process_cpu_seconds_total counter");
+        let _ = writeln!(out, "process_cpu_seconds_total {cpu}");
+        let _ = writeln!(out, "# HELP process_virtual_memory_bytes Virtual memory size in bytes.");
+        let _ = writeln!(out, "# TYPE process_virtual_memory_bytes gauge");
+        let _ = writeln!(out, "process_virtual_memory_bytes {}", stat.virtual_bytes);
+        if let Some(boot) = read("/proc/stat").as_deref().and_then(boot_time) {
+            let start = boot as f64 + stat.start_ticks as f64 / TICKS_PER_SECOND;
+            let _ = writeln!(
+                out,
+                "# HELP process_start_time_seconds Start time of the process since the epoch, in seconds."
+            );
+            let _ = writeln!(out, "# TYPE process_start_time_seconds gauge");
+            let _ = writeln!(out, "process_start_time_seconds {start}");
+        }
+    }
+    if let Some(rss) = read("/proc/self/status").as_deref().and_then(resident_bytes) {
+        let _ = writeln!(out, "# HELP process_resident_memory_bytes Resident memory size in bytes.");
+        let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge");
+        let _ = writeln!(out, "process_resident_memory_bytes {rss}");
+    }
+    if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+        // The directory being listed holds one descriptor itself.
+        let open = entries.count().saturating_sub(1);
+        let _ = writeln!(out, "# HELP process_open_fds Open file descriptors.");
+        let _ = writeln!(out, "# TYPE process_open_fds gauge");
+        let _ = writeln!(out, "process_open_fds {open}");
+    }
+    if let Some(max) = read("/proc/self/limits").as_deref().and_then(max_open_files) {
+        let _ = writeln!(out, "# HELP process_max_fds Most open file descriptors allowed.");
+        let _ = writeln!(out, "# TYPE process_max_fds gauge");
+        let _ = writeln!(out, "process_max_fds {max}");
+    }
+}
+
+/// What the metrics take from `/proc/self/stat`.
+#[derive(Debug, PartialEq)]
+struct ProcessStat {
+    user_ticks: u64,
+    system_ticks: u64,
+    /// Since boot.
+    start_ticks: u64,
+    virtual_bytes: u64,
+}
+
+impl ProcessStat {
+    /// Fields 14, 15, 22 and 23 (`utime`, `stime`, `starttime`, `vsize`),
+    /// counted after the command name, which may hold spaces and ends at the
+    /// last `)`.
+    fn parse(text: &str) -> Option<ProcessStat> {
+        let after_name = &text[text.rfind(')')? + 1..];
+        // The first field after the name is field 3 (`state`).
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+        Some(ProcessStat {
+            user_ticks: field(14)?,
+            system_ticks: field(15)?,
+            start_ticks: field(22)?,
+            virtual_bytes: field(23)?,
+        })
+    }
+}
+
+/// `btime` of `/proc/stat`: the boot time, in seconds since the epoch.
+fn boot_time(text: &str) -> Option<u64> {
+    text.lines().find_map(|line| line.strip_prefix("btime ")).and_then(|n| n.trim().parse().ok())
+}
+
+/// `VmRSS` of `/proc/self/status` (in kB there), in bytes.
+fn resident_bytes(text: &str) -> Option<u64> {
+    let line = text.lines().find_map(|line| line.strip_prefix("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().next()?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The soft limit on open files of `/proc/self/limits`.
+fn max_open_files(text: &str) -> Option<u64> {
+    let line = text.lines().find_map(|line| line.strip_prefix("Max open files"))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +309,35 @@ mod tests {
         metrics.render(&mut out);
         assert!(out.contains("operation=\"other\",code=\"OK\"} 50"), "{out}");
         assert!(out.contains("Op0\\\"\\n"), "names are escaped");
+    }
+
+    #[test]
+    fn process_figures_are_read_from_proc() {
+        let stat = "4242 (hersys (x) y) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 9 0 \
+                    987654 123456789 2345 18446744073709551615 1 1 0 0 0 0 0 4096 17643 0 0 0 17 1 0 0 0 0 0";
+        assert_eq!(
+            ProcessStat::parse(stat),
+            Some(ProcessStat { user_ticks: 250, system_ticks: 75, start_ticks: 987654, virtual_bytes: 123456789 })
+        );
+        assert_eq!(ProcessStat::parse("garbage"), None);
+        assert_eq!(boot_time("cpu  1 2 3\nbtime 1700000000\nprocesses 9\n"), Some(1_700_000_000));
+        assert_eq!(resident_bytes("Name:\thersys\nVmRSS:\t   40960 kB\n"), Some(40960 * 1024));
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max open files            1024                 524288               files\n";
+        assert_eq!(max_open_files(limits), Some(1024));
+    }
+
+    #[test]
+    fn the_process_and_build_series_render() {
+        let mut out = String::new();
+        render_build_info(&mut out);
+        render_process(&mut out);
+        assert!(out.contains(&format!("hersys_build_info{{version=\"{}\"", env!("CARGO_PKG_VERSION"))), "{out}");
+        if cfg!(target_os = "linux") {
+            for series in ["process_resident_memory_bytes ", "process_cpu_seconds_total ", "process_open_fds "] {
+                assert!(out.contains(series), "{series} in {out}");
+            }
+            assert!(out.contains("process_start_time_seconds "), "{out}");
+        }
     }
 }

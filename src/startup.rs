@@ -31,6 +31,9 @@ pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    /// The listener and router of `/metrics` when it has an address of
+    /// its own (`metrics_addr`).
+    metrics: Option<(TcpListener, axum::Router)>,
     pub state: AppState,
     shutdown: Shutdown,
 }
@@ -52,6 +55,14 @@ impl Application {
         crate::services::demo::ensure_prefectures(&db).await?;
         let listener =
             TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (the metrics address)"))?,
+            ),
+            None => None,
+        };
         let hub = Arc::new(EventHub::new(config.subscriber_buffer));
         let background_queries = Arc::new(QueryCounter::default());
         let sessions = Arc::new(crate::auth::recent::RecentSessions::new(config.session_cache));
@@ -94,13 +105,21 @@ impl Application {
         let shutdown = Shutdown::default();
         // Long-lived connections (WebSockets) learn of the shutdown from the
         // request's extensions.
-        let router = crate::http::router(state.clone()).layer(axum::Extension(shutdown.clone()));
-        Ok(Application { listener, router, state, shutdown })
+        let (router, metrics_router) = crate::http::routers(state.clone());
+        let router = router.layer(axum::Extension(shutdown.clone()));
+        let metrics = metrics_listener.zip(metrics_router);
+        Ok(Application { listener, router, metrics, state, shutdown })
     }
 
     /// The address actually bound (port 0 resolved).
     pub fn addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or(self.state.config.addr)
+    }
+
+    /// The address `/metrics` is served on when it has its own (port 0
+    /// resolved).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     /// The router `run` serves (a clone), for tests that send requests
@@ -130,13 +149,28 @@ impl Application {
                 tracing::info!("shutting down: finishing in-flight requests, closing WebSockets");
             }
         };
+        // The metrics address, if any, stops with the main one.
+        let metrics = async {
+            let Some((listener, router)) = self.metrics else { return Ok(()) };
+            let stop = shutdown.clone();
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move { stop.begun().await })
+                .await
+        };
+        let main = async {
+            let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(signal)
+                .await;
+            // However the main address stopped, the metrics address stops.
+            shutdown.begin();
+            served
+        };
         // Served in this task (not spawned), so that aborting the task stops
         // the server at once, as a crash would.
-        let mut server = std::pin::pin!(
-            axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(signal)
-                .into_future()
-        );
+        let mut server = std::pin::pin!(async {
+            let (main, metrics) = tokio::join!(main, metrics);
+            main.and(metrics)
+        });
         tokio::select! {
             result = &mut server => return result.context("server error"),
             () = shutdown.begun() => {}

@@ -104,8 +104,16 @@ pub async fn execute(State(state): State<HttpState>, request: Request) -> Respon
     );
     let user_agent = super::user_agent(&parts.headers);
     let origin = Origin { transport: Transport::Http, address, user_agent, credentials, idempotency_key };
+    let operation = match &batch {
+        BatchRequest::Single(request) => crate::pipeline::admission::operation_label(request),
+        BatchRequest::Batch(_) => Some("batch".to_owned()),
+    };
     let answer = state.pipeline.execute(&origin, batch, &bytes).await;
-    respond(answer, media)
+    let mut response = respond(answer, media);
+    if let Some(name) = operation {
+        response.extensions_mut().insert(super::access::Operation(name));
+    }
+    response
 }
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";

@@ -1,14 +1,42 @@
-//! `GET /metrics`: the Prometheus text format.
+//! `GET /metrics`: the Prometheus text format. Served on the main address,
+//! or only on `--metrics-addr` when one is set; with `--metrics-token`,
+//! only to requests that send it (`Authorization: Bearer …`), others get
+//! `401`.
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use sea_orm::{ConnectionTrait, DbBackend};
+use sha2::{Digest, Sha256};
 
 use super::HttpState;
 
-/// Every series of this server.
-pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+/// Every series of this server, to a caller with the token if one is set.
+pub async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.app.config.metrics_token {
+        let sent =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(crate::auth::session::bearer);
+        if !sent.is_some_and(|sent| same_secret(sent, token.expose())) {
+            let mut response =
+                (StatusCode::UNAUTHORIZED, "the metrics need the token: Authorization: Bearer <token>\n")
+                    .into_response();
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    render(&state).await.into_response()
+}
+
+/// Whether two secrets are equal, in a time that does not depend on where
+/// they differ (nor on their lengths): their SHA-256 digests are compared
+/// byte by byte without stopping early.
+fn same_secret(sent: &str, expected: &str) -> bool {
+    let (sent, expected) = (Sha256::digest(sent.as_bytes()), Sha256::digest(expected.as_bytes()));
+    let difference = sent.iter().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    std::hint::black_box(difference) == 0
+}
+
+async fn render(state: &HttpState) -> impl IntoResponse + use<> {
     let app = &state.app;
     let (pool_size, pool_idle) = match app.db.get_database_backend() {
         DbBackend::Postgres => {
@@ -82,5 +110,20 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
          hersys_documents_total{{cache=\"miss\"}} {misses}\n"
     ));
     state.pipeline.metrics.render(&mut body);
+    crate::metrics::render_process(&mut body);
+    crate::metrics::render_build_info(&mut body);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_are_compared_whole() {
+        assert!(same_secret("s3cret-token-of-the-scraper", "s3cret-token-of-the-scraper"));
+        assert!(!same_secret("s3cret-token-of-the-scraper", "s3cret-token-of-the-scrapex"));
+        assert!(!same_secret("s3cret", "s3cret-token-of-the-scraper"));
+        assert!(!same_secret("", "s3cret-token-of-the-scraper"));
+    }
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface (axum only): routes, layers, health and metrics.
 
+mod access;
 pub mod graphql;
 mod health;
 mod metrics;
@@ -37,8 +38,15 @@ pub struct HttpState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole router. Tests serve it on port 0.
+/// The whole router (without `/metrics` when a metrics address is set).
+/// Tests serve it on port 0.
 pub fn router(app: AppState) -> Router {
+    routers(app).0
+}
+
+/// The router of the main address, and, when `metrics_addr` is set, the
+/// router of that address: `/metrics` is then served only there.
+pub fn routers(app: AppState) -> (Router, Option<Router>) {
     let config = app.config.clone();
     let state = HttpState {
         pipeline: Arc::new(Pipeline::new(app.clone())),
@@ -57,20 +65,32 @@ pub fn router(app: AppState) -> Router {
     let operations = Router::new()
         .route("/graphql", axum::routing::post(graphql::execute))
         .route("/graphql/stream", axum::routing::post(sse::stream));
-    let router = Router::new()
+    let metrics = Router::new().route("/metrics", get(metrics::metrics));
+    let (router, metrics) = match config.metrics_addr {
+        None => (Router::new().merge(metrics), None),
+        Some(_) => {
+            let separate = metrics
+                .fallback(not_found)
+                .with_state(state.clone())
+                .layer(CatchPanicLayer::custom(graphql::panic_response))
+                .layer(middleware::from_fn_with_state(state.clone(), access::log));
+            (Router::new(), Some(separate))
+        }
+    };
+    let router = router
         .merge(limited)
         .merge(operations)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
-        .with_state(state);
+        .with_state(state.clone());
     let router = match cors(&config.cors_allowed_origins) {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    router
+    let router = router
         .layer(CatchPanicLayer::custom(graphql::panic_response))
+        .layer(middleware::from_fn_with_state(state, access::log))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             // Method, path and request id only: no headers (tokens) and
@@ -78,7 +98,8 @@ pub fn router(app: AppState) -> Router {
             let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    (router, metrics)
 }
 
 /// CORS for the allowed browser origins only; none configured, no CORS

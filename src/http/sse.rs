@@ -58,9 +58,16 @@ pub async fn stream(
         ),
         idempotency_key: None,
     };
+    let operation = crate::pipeline::admission::operation_label(&request).map(super::access::Operation);
     let deliveries = match state.pipeline.stream(&origin, request, None).await {
         Ok(deliveries) => deliveries,
-        Err(answer) => return respond(answer, media),
+        Err(answer) => {
+            let mut response = respond(answer, media);
+            if let Some(operation) = operation {
+                response.extensions_mut().insert(operation);
+            }
+            return response;
+        }
     };
     // A delivery's permit is kept until the next item is asked for, by
     // which time the body has taken the previous one.
@@ -77,5 +84,13 @@ pub async fn stream(
     let events = results.chain(complete).take_until(stopped);
     let mut response = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+    // nginx buffers proxied responses unless told not to: an event would
+    // wait in its buffer.
+    response
+        .headers_mut()
+        .insert(header::HeaderName::from_static("x-accel-buffering"), header::HeaderValue::from_static("no"));
+    if let Some(operation) = operation {
+        response.extensions_mut().insert(operation);
+    }
     response
 }

@@ -4,8 +4,10 @@
 
 use chrono::Utc;
 use entity::enums::{FacilityKind, OrganisationKind};
-use entity::{account, facility, health_centre, organisation, prefecture};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
+use entity::{account, facility, health_centre, organisation, prefecture, service_account};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+};
 
 use crate::auth::password;
 
@@ -106,8 +108,48 @@ const DEMO_FACILITIES: [(&str, &str, &str, FacilityKind, &str, bool); 3] = [
     ),
 ];
 
-/// Loads the demo data set of docs/contract.md. Idempotent.
+/// What `seed --demo` and `serve --demo` print: the demo accounts are
+/// public knowledge.
+pub const WARNING: &str = "warning: every demo account (admin1, admin2, hc1, …) signs in with the published \
+     password hersys-demo-2026: never load the demo data set where real data is or will be, nor let anyone \
+     outside reach a gateway that holds it";
+
+/// The demo accounts: username and the kind of organisation each is in.
+const DEMO_ACCOUNTS: [(&str, OrganisationKind); 9] = [
+    ("clinic1", OrganisationKind::MedicalInstitution),
+    ("hospital1", OrganisationKind::MedicalInstitution),
+    ("hc1", OrganisationKind::HealthCentre),
+    ("hc2", OrganisationKind::HealthCentre),
+    ("hc3", OrganisationKind::HealthCentre),
+    ("pref13", OrganisationKind::Prefecture),
+    ("analyst1", OrganisationKind::National),
+    ("admin1", OrganisationKind::Operator),
+    ("admin2", OrganisationKind::Operator),
+];
+
+/// Loads the demo data set of docs/contract.md. Idempotent; refuses a
+/// database that holds accounts of its own (see [`seed_demo_with`]).
 pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<()> {
+    seed_demo_with(db, false).await
+}
+
+/// Loads the demo data set. Its accounts share a published password, so
+/// unless `force`, a database that already holds accounts that are not the
+/// demo data set's (a real deployment's) is refused before anything is
+/// written. A demo database is not refused: loading it again changes
+/// nothing.
+pub async fn seed_demo_with(db: &DatabaseConnection, force: bool) -> anyhow::Result<()> {
+    if !force {
+        let own = own_accounts(db).await?;
+        if own.any() {
+            anyhow::bail!(
+                "the database already holds {own} that the demo data set did not make: the demo accounts share \
+                 a published password, so they are not added to a database of real accounts (nothing was \
+                 changed; `hersys seed --demo --force` loads them anyway, for a database that will never hold \
+                 real data)"
+            );
+        }
+    }
     ensure_prefectures(db).await?;
     let now = Utc::now();
     let txn = db.begin().await?;
@@ -208,6 +250,62 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Accounts of a database's own: not the demo data set's.
+#[derive(Debug, Default)]
+struct OwnAccounts {
+    staff: u64,
+    service: u64,
+}
+
+impl OwnAccounts {
+    fn any(&self) -> bool {
+        self.staff > 0 || self.service > 0
+    }
+}
+
+impl std::fmt::Display for OwnAccounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
+        match (self.staff, self.service) {
+            (staff, 0) => write!(f, "{staff} account{}", plural(staff)),
+            (0, service) => write!(f, "{service} service account{}", plural(service)),
+            (staff, service) => {
+                write!(f, "{staff} account{} and {service} service account{}", plural(staff), plural(service))
+            }
+        }
+    }
+}
+
+/// Counts the accounts that are not the demo data set's: every account
+/// with another username, and a demo username in another kind of
+/// organisation or with another password (e.g. an `admin1` made with
+/// `hersys account add`); every service account (the demo data set has
+/// none). Only the accounts with demo usernames have their password
+/// checked, at most nine.
+async fn own_accounts(db: &DatabaseConnection) -> anyhow::Result<OwnAccounts> {
+    let usernames = DEMO_ACCOUNTS.map(|(username, _)| username);
+    let other = account::Entity::find().filter(account::Column::Username.is_not_in(usernames)).count(db).await?;
+    let service = service_account::Entity::find().count(db).await?;
+    let named = account::Entity::find().filter(account::Column::Username.is_in(usernames)).all(db).await?;
+    let organisations: Vec<i64> = named.iter().map(|a| a.organisation_id).collect();
+    let kinds: std::collections::HashMap<i64, OrganisationKind> = organisation::Entity::find()
+        .filter(organisation::Column::Id.is_in(organisations))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o.kind))
+        .collect();
+    let demo_kind = |username: &str| DEMO_ACCOUNTS.iter().find(|(name, _)| *name == username).map(|(_, kind)| *kind);
+    let (in_place, moved): (Vec<_>, Vec<_>) =
+        named.into_iter().partition(|a| kinds.get(&a.organisation_id).copied() == demo_kind(&a.username));
+    let hashes: Vec<String> = in_place.into_iter().map(|a| a.password_hash).collect();
+    let other_password = tokio::task::spawn_blocking(move || {
+        hashes.iter().filter(|hash| !password::verify(DEMO_PASSWORD, hash)).count()
+    })
+    .await?;
+    Ok(OwnAccounts { staff: other + (moved.len() + other_password) as u64, service })
+}
+
 /// A demo account and the organisation it belongs to.
 struct DemoAccount {
     kind: OrganisationKind,
@@ -243,4 +341,15 @@ async fn find_or_create_organisation(
     .insert(txn)
     .await?;
     Ok(created.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_warning_names_the_published_password_and_every_demo_account_is_listed() {
+        assert!(WARNING.contains(DEMO_PASSWORD));
+        assert_eq!(DEMO_ACCOUNTS.len(), 9, "the accounts of docs/contract.md");
+    }
 }

@@ -61,6 +61,8 @@ fn with_database(url: &str, database: &str) -> String {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The address of `/metrics` when it has its own (`metrics_addr`).
+    pub metrics_addr: Option<SocketAddr>,
     /// The database the gateway runs on, for tests that check it directly.
     pub database_url: String,
     pub backend: Backend,
@@ -159,8 +161,18 @@ pub async fn spawn_app_configured(
     let app = Application::build_with_clock(config, clock).await.expect("the gateway starts");
     hersys::services::demo::seed_demo(&app.state.db).await.expect("the demo data set loads");
     let addr = app.addr();
+    let metrics_addr = app.metrics_addr();
     let server = tokio::spawn(app.run());
-    TestApp { addr, database_url: url, backend, client: reqwest::Client::new(), _dir: dir, pg_database, server }
+    TestApp {
+        addr,
+        metrics_addr,
+        database_url: url,
+        backend,
+        client: reqwest::Client::new(),
+        _dir: dir,
+        pg_database,
+        server,
+    }
 }
 
 fn hex_suffix() -> String {
@@ -217,9 +229,11 @@ impl TestApp {
         let app = Application::build(config).await.expect("the second gateway starts");
         hersys::services::demo::seed_demo(&app.state.db).await.expect("the demo data set loads");
         let addr = app.addr();
+        let metrics_addr = app.metrics_addr();
         let server = tokio::spawn(app.run());
         TestApp {
             addr,
+            metrics_addr,
             database_url: self.database_url.clone(),
             backend: self.backend,
             client: reqwest::Client::new(),
