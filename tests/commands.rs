@@ -238,3 +238,32 @@ fn logs_to_a_pipe_have_no_colour_codes() {
     assert!(printed.lines().count() > 1, "some log lines were written: {printed}");
     assert!(!printed.contains('\u{1b}'), "an escape code in the log: {printed}");
 }
+
+/// `hersys seed --synthetic` (a name of the public contract) loads the
+/// synthetic wave through the tools binary built beside `hersys`; where
+/// that binary is missing it says how to build it and loads nothing.
+#[test]
+fn seed_synthetic_loads_the_wave_through_the_tools_binary() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("synthetic.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let tools = std::path::Path::new(env!("CARGO_BIN_EXE_hersys")).with_file_name("hersys-tools");
+    let output = hersys(&["seed", "--synthetic", "--patients", "30", "--database-url", &url], &[]);
+    if tools.is_file() {
+        assert!(output.status.success(), "{}", stderr(&output));
+        let count = Command::new("sqlite3").arg(&file).arg("SELECT COUNT(*) >= 30 FROM patients").output();
+        if let Ok(count) = count {
+            assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "1", "{}", stderr(&output));
+        }
+    } else {
+        assert!(!output.status.success());
+        assert!(stderr(&output).contains("cargo build --workspace"), "{}", stderr(&output));
+    }
+    // Naming a missing tools binary is refused the same way.
+    let missing = hersys(
+        &["seed", "--synthetic", "--patients", "30", "--database-url", &url],
+        &[("HERSYS_TOOLS_BIN", "/nonexistent/hersys-tools")],
+    );
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("/nonexistent/hersys-tools"), "{}", stderr(&missing));
+}

@@ -113,7 +113,10 @@ async fn a_cycle_through_a_patients_lists_is_refused_before_it_runs_on_every_tra
         assert!(app.query_count().await - before > floor, "the narrow cycle ran");
     }
     let grown = resident_kib().saturating_sub(resident);
-    assert!(grown < 64 * 1024, "the refused cycles left the memory flat: grew by {grown} KiB");
+    // The whole test process is measured, with other tests running beside
+    // this one: the bound is loose, but the cycle it refuses took gigabytes
+    // (1.1 GB at depth 14, past 4 GiB at 16) when it ran.
+    assert!(grown < 512 * 1024, "the refused cycles left the memory flat: grew by {grown} KiB");
 }
 
 async fn the_dashboards_operations_stay_within_the_limits(backend: Backend) {
