@@ -1,7 +1,7 @@
 //! The rules of ARCHITECTURE.md that a reading of the source can check,
 //! checked: the top-level modules import each other without a cycle, the
-//! layers below GraphQL know nothing of it, and no role is matched outside
-//! the policy.
+//! layers below GraphQL know nothing of it, no role is matched outside the
+//! policy, and the rows of a case are written through the unit of work.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -193,4 +193,48 @@ fn services_take_a_principal_never_an_option() {
         }
     }
     assert!(offenders.is_empty(), "services taking an optional caller:\n{}", offenders.join("\n"));
+}
+
+/// The rows of a patient's case (its tests, stays, reports, calls, visits,
+/// care decisions and transfers, and the patient row itself once
+/// registered) are written only through the unit of work in
+/// `services::patient_write`, which locks the patient, asks the policy,
+/// refreshes the statistics ledger and audits before it commits: no other
+/// service that writes them opens a transaction of its own. (Registering
+/// creates the row; the demo loader writes a whole data set at once.)
+#[test]
+fn the_rows_of_a_case_are_written_through_the_unit_of_work() {
+    let owned = [
+        "lab_test::ActiveModel",
+        "lab_test_result::ActiveModel",
+        "hospitalisation::ActiveModel",
+        "condition_entry::ActiveModel",
+        "care_setting_change::ActiveModel",
+        "patient_transfer::ActiveModel",
+        "health_report::ActiveModel",
+        "follow_up_call::ActiveModel",
+        "medical_visit::ActiveModel",
+        "versioned_update::<lab_test::Entity>",
+        "versioned_update::<hospitalisation::Entity>",
+        "versioned_update::<patient::Entity>",
+        "patient::Entity::update",
+    ];
+    let exempt = ["patient_write.rs", "demo.rs"];
+    let mut offenders = Vec::new();
+    let mut writers = 0;
+    for (path, text) in sources(&src().join("services")) {
+        let name = path.file_name().expect("a file name").to_string_lossy().into_owned();
+        let text = code(&text);
+        if exempt.contains(&name.as_str()) || !owned.iter().any(|row| text.contains(row)) {
+            continue;
+        }
+        writers += 1;
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("begin_write") || line.contains(".begin()") || line.contains("txn.commit()") {
+                offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(writers >= 3, "the rows of a case are written somewhere: only {writers} services found");
+    assert!(offenders.is_empty(), "a case written outside the unit of work:\n{}", offenders.join("\n"));
 }

@@ -13,53 +13,12 @@ use entity::{
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
-use super::{PatientLock, clinical_moment, lock_reachable_patient, patient_appends, versioned_update};
+use super::patient_write::{Locked, PatientWrite};
+use super::{clinical_moment, versioned_update};
 use crate::auth::Principal;
-use crate::auth::policy::{self, CaseAction, Target};
+use crate::auth::policy::{self, CaseAction};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-
-/// Refuses a change to an ended case.
-pub(crate) fn ensure_open(patient: &patient::Model, what: &str) -> AppResult<()> {
-    if patient.outcome.is_some() {
-        return Err(AppError::conflict(format!("the case has ended (outcome recorded): {what} is no longer possible")));
-    }
-    Ok(())
-}
-
-/// Applies `changes` to the patient row if it is still at the version that
-/// was read (and at `expected`, when the client named one), raising the
-/// version. Returns the row as stored.
-pub(crate) async fn update_patient(
-    txn: &DatabaseTransaction,
-    patient: &patient::Model,
-    expected: Option<i32>,
-    now: DateTime<Utc>,
-    changes: Vec<(patient::Column, SimpleExpr)>,
-) -> AppResult<patient::Model> {
-    if let Some(expected) = expected
-        && expected != patient.version
-    {
-        return Err(AppError::conflict(format!(
-            "the patient record is at version {}, not {expected}: someone else changed it; reload and try again",
-            patient.version
-        )));
-    }
-    let mut changes = changes;
-    changes.push((patient::Column::UpdatedAt, Expr::value(now)));
-    versioned_update::<patient::Entity>(
-        txn,
-        (patient::Column::Id, patient.id),
-        (patient::Column::Version, patient.version),
-        changes,
-        "patient record",
-    )
-    .await?;
-    patient::Entity::find_by_id(patient.id)
-        .one(txn)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("patient vanished inside its transaction")))
-}
 
 async fn record_care_setting(
     txn: &DatabaseTransaction,
@@ -96,31 +55,28 @@ pub async fn set_care_setting(
 ) -> AppResult<patient::Model> {
     let account_id = staff_account(principal)?;
     let now = state.now();
-    let txn = crate::db::begin_write(&state.db).await?;
-    let (patient, lock) = lock_reachable_patient(&txn, principal, patient_id, "patientId").await?;
-    policy::may_act(principal, CaseAction::DecideCare(setting), Target { patient: &patient, facility: None })?;
-    ensure_open(&patient, "a care decision")?;
-    if setting != CareSetting::Hospital && open_stay(&txn, patient.id).await?.is_some() {
+    let mut write = Locked::open(state, principal, patient_id, "patientId", now)
+        .await?
+        .authorise(CaseAction::DecideCare(setting), None)?;
+    write.ensure_open("a care decision")?;
+    let patient = write.patient().clone();
+    if setting != CareSetting::Hospital && open_stay(write.txn(), patient.id).await?.is_some() {
         return Err(AppError::conflict("the patient is admitted: discharge them before deciding another care setting"));
     }
     if patient.care_setting == setting && expected_version.is_none_or(|v| v == patient.version) {
         return Ok(patient);
     }
-    record_care_setting(&txn, &patient, setting, account_id, now, now).await?;
-    let updated = update_patient(
-        &txn,
-        &patient,
-        expected_version,
-        now,
-        vec![
-            (patient::Column::CareSetting, Expr::value(setting)),
-            (patient::Column::CareDecidedByPrefecture, Expr::value(policy::decides_as_prefecture(principal))),
-        ],
-    )
-    .await?;
-    let appends = patient_appends(&txn, &lock, principal, "SET_CARE_SETTING", &["careSetting"], now).await?;
-    appends.write(&txn).await?;
-    txn.commit().await?;
+    record_care_setting(write.txn(), &patient, setting, account_id, now, now).await?;
+    let updated = write
+        .update_patient(
+            expected_version,
+            vec![
+                (patient::Column::CareSetting, Expr::value(setting)),
+                (patient::Column::CareDecidedByPrefecture, Expr::value(policy::decides_as_prefecture(principal))),
+            ],
+        )
+        .await?;
+    write.commit("SET_CARE_SETTING", &["careSetting"]).await?;
     tracing::info!(patient_id, account_id, "care setting decided");
     Ok(updated)
 }
@@ -138,21 +94,22 @@ pub async fn admit(
     let organisation_id = principal.organisation_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
     let admitted_at = clinical_moment(admitted_at.unwrap_or(now), now, "admittedAt")?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    let (patient, lock) = lock_reachable_patient(&txn, principal, patient_id, "patientId").await?;
+    let locked = Locked::open(state, principal, patient_id, "patientId", now).await?;
     let hospital = facility::Entity::find_by_id(facility_id)
-        .one(&txn)
+        .one(locked.txn())
         .await?
         .ok_or_else(|| AppError::not_found("facilityId", "no facility has this ID"))?;
     if hospital.kind != FacilityKind::Hospital {
         return Err(AppError::bad_input("facilityId", "is not a hospital"));
     }
-    policy::may_act(principal, CaseAction::Admit, Target { patient: &patient, facility: Some(&hospital) })?;
-    ensure_open(&patient, "an admission")?;
+    let mut write = locked.authorise(CaseAction::Admit, Some(&hospital))?;
+    write.ensure_open("an admission")?;
+    let patient = write.patient().clone();
+    let txn = write.txn();
     if admitted_at.date_naive() < patient.birth_date {
         return Err(AppError::bad_input("admittedAt", "must not be before the patient's date of birth"));
     }
-    if open_stay(&txn, patient.id).await?.is_some() {
+    if open_stay(txn, patient.id).await?.is_some() {
         return Err(AppError::conflict("the patient is already admitted: discharge them before a new admission"));
     }
     let stay = hospitalisation::ActiveModel {
@@ -171,7 +128,7 @@ pub async fn admit(
         version: Set(1),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     condition_entry::ActiveModel {
         hospitalisation_id: Set(stay.id),
@@ -185,20 +142,17 @@ pub async fn admit(
         recorded_by_account_id: Set(account_id),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     if patient.care_setting != CareSetting::Hospital {
-        record_care_setting(&txn, &patient, CareSetting::Hospital, account_id, admitted_at, now).await?;
+        record_care_setting(txn, &patient, CareSetting::Hospital, account_id, admitted_at, now).await?;
     }
     let hospital = vec![
         (patient::Column::CareSetting, Expr::value(CareSetting::Hospital)),
         (patient::Column::CareDecidedByPrefecture, Expr::value(false)),
     ];
-    update_patient(&txn, &patient, None, now, hospital).await?;
-    let appends =
-        patient_appends(&txn, &lock, principal, "ADMIT_PATIENT", &["hospitalisation", "careSetting"], now).await?;
-    appends.write(&txn).await?;
-    txn.commit().await?;
+    write.update_patient(None, hospital).await?;
+    write.commit("ADMIT_PATIENT", &["hospitalisation", "careSetting"]).await?;
     tracing::info!(patient_id, hospitalisation_id = stay.id, account_id, "patient admitted");
     Ok(stay)
 }
@@ -223,26 +177,20 @@ pub struct NewCondition {
     pub observed_at: Option<DateTime<Utc>>,
 }
 
-/// The stay, its patient (locked) and its hospital, checked for
-/// `TreatInHospital`.
-async fn open_stay_for_treatment(
-    txn: &DatabaseTransaction,
-    principal: &Principal,
+/// The write of a stay's patient, checked for `TreatInHospital` at the
+/// stay's hospital, with the stay (read under the patient's lock).
+async fn open_stay_for_treatment<'a>(
+    state: &AppState,
+    principal: &'a Principal,
     hospitalisation_id: i64,
-) -> AppResult<(hospitalisation::Model, patient::Model, PatientLock)> {
-    let not_found = || AppError::not_found("hospitalisationId", "no hospital stay with this ID is within your reach");
-    let stay = hospitalisation::Entity::find_by_id(hospitalisation_id).one(txn).await?.ok_or_else(not_found)?;
-    let (patient, lock) =
-        lock_reachable_patient(txn, principal, stay.patient_id, "hospitalisationId").await.map_err(|_| not_found())?;
-    let hospital = facility::Entity::find_by_id(stay.facility_id)
-        .one(txn)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stay without hospital")))?;
-    policy::may_act(principal, CaseAction::TreatInHospital, Target { patient: &patient, facility: Some(&hospital) })?;
+    now: DateTime<Utc>,
+) -> AppResult<(PatientWrite<'a>, hospitalisation::Model)> {
+    let (locked, stay, hospital) = Locked::open_stay(state, principal, hospitalisation_id, now).await?;
+    let write = locked.authorise(CaseAction::TreatInHospital, Some(&hospital))?;
     if stay.discharged_at.is_some() {
         return Err(AppError::conflict("the patient has been discharged from this stay"));
     }
-    Ok((stay, patient, lock))
+    Ok((write, stay))
 }
 
 async fn update_stay(
@@ -274,8 +222,8 @@ pub async fn record_condition(
     let account_id = staff_account(principal)?;
     let now = state.now();
     let observed_at = clinical_moment(input.observed_at.unwrap_or(now), now, "observedAt")?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    let (stay, _patient, lock) = open_stay_for_treatment(&txn, principal, hospitalisation_id).await?;
+    let (write, stay) = open_stay_for_treatment(state, principal, hospitalisation_id, now).await?;
+    let txn = write.txn();
     if observed_at < stay.admitted_at {
         return Err(AppError::bad_input("observedAt", "must not be before the admission"));
     }
@@ -291,10 +239,10 @@ pub async fn record_condition(
         recorded_by_account_id: Set(account_id),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     let updated = update_stay(
-        &txn,
+        txn,
         &stay,
         vec![
             (hospitalisation::Column::Severity, Expr::value(input.severity)),
@@ -304,17 +252,7 @@ pub async fn record_condition(
         ],
     )
     .await?;
-    let appends = patient_appends(
-        &txn,
-        &lock,
-        principal,
-        "RECORD_CONDITION",
-        &["severity", "icu", "ventilator", "ecmo", "note"],
-        now,
-    )
-    .await?;
-    appends.write(&txn).await?;
-    txn.commit().await?;
+    write.commit("RECORD_CONDITION", &["severity", "icu", "ventilator", "ecmo", "note"]).await?;
     tracing::info!(hospitalisation_id, account_id, "condition recorded");
     Ok(updated)
 }
@@ -329,13 +267,13 @@ pub async fn discharge(
     let account_id = staff_account(principal)?;
     let now = state.now();
     let discharged_at = clinical_moment(discharged_at.unwrap_or(now), now, "dischargedAt")?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    let (stay, _patient, lock) = open_stay_for_treatment(&txn, principal, hospitalisation_id).await?;
+    let (write, stay) = open_stay_for_treatment(state, principal, hospitalisation_id, now).await?;
+    let txn = write.txn();
     if discharged_at < stay.admitted_at {
         return Err(AppError::bad_input("dischargedAt", "must not be before the admission"));
     }
     let updated = update_stay(
-        &txn,
+        txn,
         &stay,
         vec![
             (hospitalisation::Column::DischargedAt, Expr::value(discharged_at)),
@@ -343,9 +281,7 @@ pub async fn discharge(
         ],
     )
     .await?;
-    let appends = patient_appends(&txn, &lock, principal, "DISCHARGE_PATIENT", &["dischargedAt"], now).await?;
-    appends.write(&txn).await?;
-    txn.commit().await?;
+    write.commit("DISCHARGE_PATIENT", &["dischargedAt"]).await?;
     tracing::info!(hospitalisation_id, account_id, "patient discharged");
     Ok(updated)
 }
@@ -363,14 +299,15 @@ pub async fn record_outcome(
     let account_id = staff_account(principal)?;
     let now = state.now();
     let outcome_at = clinical_moment(outcome_at.unwrap_or(now), now, "outcomeAt")?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    let (patient, lock) = lock_reachable_patient(&txn, principal, patient_id, "patientId").await?;
-    policy::may_act(principal, CaseAction::RecordOutcome, Target { patient: &patient, facility: None })?;
-    ensure_open(&patient, "a second outcome")?;
+    let mut write = Locked::open(state, principal, patient_id, "patientId", now)
+        .await?
+        .authorise(CaseAction::RecordOutcome, None)?;
+    write.ensure_open("a second outcome")?;
+    let patient = write.patient().clone();
     if outcome_at.date_naive() < patient.birth_date {
         return Err(AppError::bad_input("outcomeAt", "must not be before the patient's date of birth"));
     }
-    if let Some(stay) = open_stay(&txn, patient.id).await? {
+    if let Some(stay) = open_stay(write.txn(), patient.id).await? {
         if outcome != Outcome::Deceased {
             return Err(AppError::conflict(
                 "the patient is still admitted: discharge them before recording the outcome",
@@ -381,7 +318,7 @@ pub async fn record_outcome(
         }
         // A death in hospital ends the stay at the same moment.
         update_stay(
-            &txn,
+            write.txn(),
             &stay,
             vec![
                 (hospitalisation::Column::DischargedAt, Expr::value(outcome_at)),
@@ -390,22 +327,18 @@ pub async fn record_outcome(
         )
         .await?;
     }
-    let updated = update_patient(
-        &txn,
-        &patient,
-        expected_version,
-        now,
-        vec![
-            (patient::Column::Outcome, Expr::value(outcome)),
-            (patient::Column::OutcomeAt, Expr::value(outcome_at)),
-            (patient::Column::OutcomeRecordedAt, Expr::value(now)),
-        ],
-    )
-    .await?;
-    let ended = super::sessions::end_sessions(&txn, super::sessions::Ending::Patient(patient.id), now).await?;
-    let appends = patient_appends(&txn, &lock, principal, "RECORD_OUTCOME", &["outcome", "outcomeAt"], now).await?;
-    appends.write(&txn).await?;
-    txn.commit().await?;
+    let updated = write
+        .update_patient(
+            expected_version,
+            vec![
+                (patient::Column::Outcome, Expr::value(outcome)),
+                (patient::Column::OutcomeAt, Expr::value(outcome_at)),
+                (patient::Column::OutcomeRecordedAt, Expr::value(now)),
+            ],
+        )
+        .await?;
+    let ended = super::sessions::end_sessions(write.txn(), super::sessions::Ending::Patient(patient.id), now).await?;
+    write.commit("RECORD_OUTCOME", &["outcome", "outcomeAt"]).await?;
     // The patient's own sessions ended.
     super::sessions::sessions_ended(state, &ended).await;
     tracing::info!(patient_id, account_id, "outcome recorded");
@@ -423,12 +356,12 @@ pub async fn transfer(
 ) -> AppResult<patient::Model> {
     let account_id = staff_account(principal)?;
     let now = state.now();
-    let txn = crate::db::begin_write(&state.db).await?;
-    let (patient, lock) = lock_reachable_patient(&txn, principal, patient_id, "patientId").await?;
-    policy::may_act(principal, CaseAction::Transfer, Target { patient: &patient, facility: None })?;
-    ensure_open(&patient, "a transfer")?;
+    let mut write =
+        Locked::open(state, principal, patient_id, "patientId", now).await?.authorise(CaseAction::Transfer, None)?;
+    write.ensure_open("a transfer")?;
+    let patient = write.patient().clone();
     let target = health_centre::Entity::find_by_id(to_health_centre_id)
-        .one(&txn)
+        .one(write.txn())
         .await?
         .ok_or_else(|| AppError::not_found("toHealthCentreId", "no health centre has this ID"))?;
     if target.id == patient.responsible_health_centre_id {
@@ -443,20 +376,12 @@ pub async fn transfer(
         recorded_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(write.txn())
     .await?;
-    let updated = update_patient(
-        &txn,
-        &patient,
-        expected_version,
-        now,
-        vec![(patient::Column::ResponsibleHealthCentreId, Expr::value(target.id))],
-    )
-    .await?;
-    let appends =
-        patient_appends(&txn, &lock, principal, "TRANSFER_PATIENT", &["responsibleHealthCentre"], now).await?;
-    appends.write(&txn).await?;
-    txn.commit().await?;
+    let updated = write
+        .update_patient(expected_version, vec![(patient::Column::ResponsibleHealthCentreId, Expr::value(target.id))])
+        .await?;
+    write.commit("TRANSFER_PATIENT", &["responsibleHealthCentre"]).await?;
     tracing::info!(patient_id, to_health_centre_id, account_id, "patient transferred");
     Ok(updated)
 }

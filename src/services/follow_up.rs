@@ -17,10 +17,10 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::care::ensure_open;
-use super::{clinical_moment, lock_reachable_patient, reachable_patient};
+use super::clinical_moment;
+use super::patient_write::Locked;
 use crate::auth::Principal;
-use crate::auth::policy::{self, CaseAction, Target};
+use crate::auth::policy::{self, CaseAction};
 use crate::domain::calendar::{day_bounds, local_offset};
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
@@ -66,18 +66,15 @@ pub async fn submit_health_report(
     let note = parse_note(input.note, "input.note", 1000)?;
     let now = state.now();
     let reported_at = clinical_moment(input.reported_at.unwrap_or(now), now, "input.reportedAt")?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    let patient = if reporter == ReporterKind::Patient {
-        // The patient's row is held until the commit, so that two reports
-        // sent at once are counted one after the other.
-        lock_reachable_patient(&txn, principal, patient_id, "input.patientId").await?.0
-    } else {
-        reachable_patient(&txn, principal, patient_id, "input.patientId").await?
-    };
-    policy::may_act(principal, CaseAction::SubmitHealthReport, Target { patient: &patient, facility: None })?;
-    ensure_open(&patient, "a health report")?;
+    // The patient's row is held until the commit, so that two reports sent
+    // at once are counted one after the other.
+    let write = Locked::open(state, principal, patient_id, "input.patientId", now)
+        .await?
+        .authorise(CaseAction::SubmitHealthReport, None)?;
+    write.ensure_open("a health report")?;
+    let patient = write.patient();
     if reporter == ReporterKind::Patient {
-        within_daily_reports(&txn, state.config.max_health_reports_per_day, patient.id, now).await?;
+        within_daily_reports(write.txn(), state.config.max_health_reports_per_day, patient.id, now).await?;
     }
     let report = health_report::ActiveModel {
         patient_id: Set(patient.id),
@@ -91,18 +88,9 @@ pub async fn submit_health_report(
         recorded_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(write.txn())
     .await?;
-    super::audit::record(
-        &txn,
-        principal,
-        "SUBMIT_HEALTH_REPORT",
-        Some(patient.id),
-        &["bodyTemperature", "spo2", "symptoms", "note"],
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    write.commit("SUBMIT_HEALTH_REPORT", &["bodyTemperature", "spo2", "symptoms", "note"]).await?;
     tracing::info!(patient_id, report_id = report.id, "health report submitted");
     Ok(report)
 }
@@ -179,10 +167,11 @@ pub async fn record_follow_up_call(
     let note = parse_note(note, "input.note", 2000)?;
     let now = state.now();
     let called_at = clinical_moment(called_at.unwrap_or(now), now, "input.calledAt")?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
-    policy::may_act(principal, CaseAction::FollowUp, Target { patient: &patient, facility: None })?;
-    ensure_open(&patient, "a follow-up call")?;
+    let write = Locked::open(state, principal, patient_id, "input.patientId", now)
+        .await?
+        .authorise(CaseAction::FollowUp, None)?;
+    write.ensure_open("a follow-up call")?;
+    let patient = write.patient();
     let call = follow_up_call::ActiveModel {
         patient_id: Set(patient.id),
         caller_account_id: Set(account_id),
@@ -192,10 +181,9 @@ pub async fn record_follow_up_call(
         recorded_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(write.txn())
     .await?;
-    super::audit::record(&txn, principal, "RECORD_FOLLOW_UP_CALL", Some(patient.id), &["reached", "note"], now).await?;
-    txn.commit().await?;
+    write.commit("RECORD_FOLLOW_UP_CALL", &["reached", "note"]).await?;
     tracing::info!(patient_id, call_id = call.id, account_id, "follow-up call recorded");
     Ok(call)
 }
@@ -217,9 +205,10 @@ pub async fn record_medical_visit(
     let now = state.now();
     text::check_clinical_day(visited_on, now.with_timezone(&local_offset()).date_naive())
         .map_err(|why| AppError::bad_input("input.visitedOn", why))?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    let patient = reachable_patient(&txn, principal, patient_id, "input.patientId").await?;
-    policy::may_act(principal, CaseAction::FollowUp, Target { patient: &patient, facility: None })?;
+    let write = Locked::open(state, principal, patient_id, "input.patientId", now)
+        .await?
+        .authorise(CaseAction::FollowUp, None)?;
+    let patient = write.patient();
     if visited_on < patient.birth_date {
         return Err(AppError::bad_input("input.visitedOn", "must not be before the patient's date of birth"));
     }
@@ -231,18 +220,9 @@ pub async fn record_medical_visit(
         recorded_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(write.txn())
     .await?;
-    super::audit::record(
-        &txn,
-        principal,
-        "RECORD_MEDICAL_VISIT",
-        Some(patient.id),
-        &["visitedOn", "institutionName"],
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    write.commit("RECORD_MEDICAL_VISIT", &["visitedOn", "institutionName"]).await?;
     tracing::info!(patient_id, visit_id = visit.id, account_id, "medical visit recorded");
     Ok(visit)
 }

@@ -22,7 +22,7 @@ use entity::{patient, sign_in_failure};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 use crate::auth::Principal;
-use crate::auth::policy::{self, CaseAction, Target};
+use crate::auth::policy::CaseAction;
 use crate::config::Config;
 use crate::db::Sql;
 use crate::error::{AppError, AppResult};
@@ -263,12 +263,12 @@ pub async fn forget_stale(db: &impl ConnectionTrait, config: &Config, now: DateT
 
 pub async fn lift_patient_lock(state: &AppState, principal: &Principal, patient_id: i64) -> AppResult<patient::Model> {
     let now = state.now();
-    let txn = crate::db::begin_write(&state.db).await?;
-    let patient = super::reachable_patient(&txn, principal, patient_id, "patientId").await?;
-    policy::may_act(principal, CaseAction::ManageSignIn, Target { patient: &patient, facility: None })?;
-    sign_in_failure::Entity::delete_by_id(Subject::Patient(patient.id).key()).exec(&txn).await?;
-    super::audit::record(&txn, principal, "LIFT_SIGN_IN_LOCK", Some(patient.id), &[], now).await?;
-    txn.commit().await?;
+    let write = super::patient_write::Locked::open(state, principal, patient_id, "patientId", now)
+        .await?
+        .authorise(CaseAction::ManageSignIn, None)?;
+    let patient = write.patient().clone();
+    sign_in_failure::Entity::delete_by_id(Subject::Patient(patient.id).key()).exec(write.txn()).await?;
+    write.commit("LIFT_SIGN_IN_LOCK", &[]).await?;
     tracing::info!(patient_id, "patient sign-in lock lifted");
     Ok(patient)
 }

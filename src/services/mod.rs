@@ -15,6 +15,7 @@ pub mod housekeeping;
 pub mod idempotency;
 pub mod lockout;
 pub mod organisations;
+pub mod patient_write;
 pub mod patients;
 pub mod publication;
 pub mod reference;
@@ -24,11 +25,12 @@ pub mod statistics;
 pub mod tests;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::LockType;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::auth::{Principal, policy};
 use crate::error::{AppError, AppResult};
+
+pub use patient_write::PatientLock;
 
 /// Who acts in a use case that also runs outside a session.
 #[derive(Debug, Clone, Copy)]
@@ -57,72 +59,6 @@ pub async fn reachable_patient(
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found(field, "no patient with this ID is within your reach for changes"))
-}
-
-/// A patient whose row this transaction holds for writing. On PostgreSQL
-/// the row is locked `FOR NO KEY UPDATE` until the commit, so the writes of
-/// one patient run one after another: each reads the patient, and later the
-/// rows the ledger is refreshed from, only after the one before committed.
-/// `NO KEY`: the share locks that inserts referencing the patient take do
-/// not conflict with it, so two such writes cannot deadlock. SQLite has one
-/// writer at a time anyway. Only [`lock_reachable_patient`] makes one, and
-/// the ledger refresh takes one, so no write can refresh a patient it has
-/// not locked.
-#[derive(Debug)]
-pub struct PatientLock {
-    id: i64,
-}
-
-impl PatientLock {
-    pub fn patient_id(&self) -> i64 {
-        self.id
-    }
-}
-
-/// [`reachable_patient`] for a write: reads the patient and locks its row
-/// (see [`PatientLock`]), in one statement when nobody else is writing it.
-pub async fn lock_reachable_patient(
-    txn: &DatabaseTransaction,
-    principal: &Principal,
-    id: i64,
-    field: &str,
-) -> AppResult<(entity::patient::Model, PatientLock)> {
-    use entity::patient;
-    let locked = patient::Entity::find_by_id(id)
-        .filter(policy::care_scope(principal))
-        .lock(LockType::NoKeyUpdate)
-        .one(txn)
-        .await?;
-    if let Some(patient) = locked {
-        return Ok((patient, PatientLock { id }));
-    }
-    // Not found. Either the patient is out of reach (or does not exist), or
-    // this statement waited for another write of the patient, and when that
-    // one committed, PostgreSQL checked the changed row against the scope
-    // with the statement's older view of the other tables (a transfer just
-    // committed was not in it). Lock the row alone, then read it afresh:
-    // with the lock held, nothing can change it between the two.
-    patient::Entity::find_by_id(id).lock(LockType::NoKeyUpdate).one(txn).await?;
-    let patient = reachable_patient(txn, principal, id, field).await?;
-    Ok((patient, PatientLock { id }))
-}
-
-/// What every write of a patient appends before its commit: the ledger's
-/// deltas for the patient's rows as they now stand (after the write's own
-/// changes) and the write's audit entry. The caller adds what else it
-/// appends (an outbox event) and writes them.
-pub(crate) async fn patient_appends(
-    txn: &DatabaseTransaction,
-    lock: &PatientLock,
-    principal: &Principal,
-    action: &str,
-    fields: &[&str],
-    now: DateTime<Utc>,
-) -> AppResult<appends::Appends> {
-    let mut appends = appends::Appends::default();
-    statistics::ledger::refresh_patient(txn, lock, now, &mut appends).await?;
-    audit::append(&mut appends, principal, action, Some(lock.patient_id()), fields, now);
-    Ok(appends)
 }
 
 /// Parses a GraphQL `ID` holding one of our numeric IDs.

@@ -8,9 +8,9 @@ use entity::{facility, lab_test, lab_test_result, patient};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Set};
 
-use super::appends::Appends;
-use super::{clinical_moment, lock_reachable_patient, patient_appends, versioned_update};
-use crate::auth::policy::{CaseAction, Target};
+use super::patient_write::Locked;
+use super::{clinical_moment, versioned_update};
+use crate::auth::policy::CaseAction;
 use crate::auth::{Principal, policy};
 use crate::db::Sql;
 use crate::error::{AppError, AppResult};
@@ -36,10 +36,11 @@ pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> 
     let organisation_id = principal.organisation_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
     let sampled_at = clinical_moment(input.sampled_at.unwrap_or(now), now, "input.sampledAt")?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    let (patient, lock) = lock_reachable_patient(&txn, principal, input.patient_id, "input.patientId").await?;
-    let facility = testing_facility(&txn, principal, input.facility_id).await?;
-    policy::may_act(principal, CaseAction::RecordTest, Target { patient: &patient, facility: Some(&facility) })?;
+    let locked = Locked::open(state, principal, input.patient_id, "input.patientId", now).await?;
+    let facility = testing_facility(locked.txn(), principal, input.facility_id).await?;
+    let write = locked.authorise(CaseAction::RecordTest, Some(&facility))?;
+    let patient = write.patient().clone();
+    let txn = write.txn();
     if patient.outcome.is_some() {
         return Err(AppError::conflict(
             "the case has ended; a new diagnosis is registered as a new record (reinfection)",
@@ -64,15 +65,17 @@ pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> 
         version: Set(1),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     if let Some(resulted_at) = resulted_at {
-        append_result(&txn, &test, input.result, resulted_at, now, account_id).await?;
+        append_result(txn, &test, input.result, resulted_at, now, account_id).await?;
     }
-    let appends = patient_appends(&txn, &lock, principal, "RECORD_TEST", &["test"], now).await?;
-    let event = (input.result == TestResult::Positive).then_some(PositiveEvent { test: &test, patient: &patient, now });
-    write_appends(&txn, appends, event).await?;
-    txn.commit().await?;
+    if input.result == TestResult::Positive {
+        let event = positive_event(&test, &patient, now, txn.get_database_backend());
+        write.commit_with_event("RECORD_TEST", &["test"], event).await?;
+    } else {
+        write.commit("RECORD_TEST", &["test"]).await?;
+    }
     tracing::info!(test_id = test.id, patient_id = patient.id, account_id, "test recorded");
     Ok(test)
 }
@@ -94,16 +97,10 @@ pub async fn record_result(
     }
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
-    let txn = crate::db::begin_write(&state.db).await?;
-    let not_found = || AppError::not_found("testId", "no test with this ID is within your reach");
-    let test = lab_test::Entity::find_by_id(test_id).one(&txn).await?.ok_or_else(not_found)?;
-    let (patient, lock) =
-        lock_reachable_patient(&txn, principal, test.patient_id, "testId").await.map_err(|_| not_found())?;
-    let facility = facility::Entity::find_by_id(test.facility_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("test without facility")))?;
-    policy::may_act(principal, CaseAction::RecordTest, Target { patient: &patient, facility: Some(&facility) })?;
+    let (locked, test, facility) = Locked::open_test(state, principal, test_id, now).await?;
+    let write = locked.authorise(CaseAction::RecordTest, Some(&facility))?;
+    let patient = write.patient().clone();
+    let txn = write.txn();
     if patient.outcome.is_some() {
         return Err(AppError::conflict("the case has ended; its tests can no longer change"));
     }
@@ -115,23 +112,25 @@ pub async fn record_result(
         return Ok(test);
     }
     versioned_update::<lab_test::Entity>(
-        &txn,
+        txn,
         (lab_test::Column::Id, test.id),
         (lab_test::Column::Version, test.version),
         vec![(lab_test::Column::Result, Expr::value(result)), (lab_test::Column::ResultedAt, Expr::value(resulted_at))],
         "test",
     )
     .await?;
-    append_result(&txn, &test, result, resulted_at, now, account_id).await?;
+    append_result(txn, &test, result, resulted_at, now, account_id).await?;
     let stored = lab_test::Entity::find_by_id(test.id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("test vanished inside its transaction")))?;
-    let appends = patient_appends(&txn, &lock, principal, "RECORD_TEST_RESULT", &["testResult"], now).await?;
     let newly_positive = result == TestResult::Positive && test.result != TestResult::Positive;
-    let event = newly_positive.then_some(PositiveEvent { test: &test, patient: &patient, now });
-    write_appends(&txn, appends, event).await?;
-    txn.commit().await?;
+    if newly_positive {
+        let event = positive_event(&test, &patient, now, txn.get_database_backend());
+        write.commit_with_event("RECORD_TEST_RESULT", &["testResult"], event).await?;
+    } else {
+        write.commit("RECORD_TEST_RESULT", &["testResult"]).await?;
+    }
     tracing::info!(test_id = test.id, account_id, "test result recorded");
     Ok(stored)
 }
@@ -183,46 +182,28 @@ async fn append_result(
 
 /// The outbox row behind the `positiveResults` subscription, addressed to
 /// the patient's responsible health centre (and its prefecture) at this
-/// moment.
-struct PositiveEvent<'a> {
-    test: &'a lab_test::Model,
-    patient: &'a patient::Model,
+/// moment: the last part of the statement that appends a test write's rows.
+fn positive_event(
+    test: &lab_test::Model,
+    patient: &patient::Model,
     now: DateTime<Utc>,
-}
-
-/// Sends a test write's appended rows (ledger, audit) and, for a new
-/// positive result, its outbox event: on PostgreSQL all in one statement.
-async fn write_appends(db: &impl ConnectionTrait, appends: Appends, event: Option<PositiveEvent<'_>>) -> AppResult<()> {
-    let Some(event) = event else {
-        return appends.write(db).await;
-    };
-    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
-    let inserted = appends
-        .write_ending(
-            db,
-            Some(|sql: &mut Sql| {
-                sql.push(
-                    "INSERT INTO outbox_events (kind, lab_test_id, patient_id, occurred_at, health_centre_id, \
-                     prefecture_id) SELECT ",
-                );
-                sql.bind(crate::events::POSITIVE_RESULT)
-                    .push(", ")
-                    .bind(event.test.id)
-                    .push(", ")
-                    .bind(event.patient.id);
-                sql.push(", ").bind(event.now).push(", hc.id, hc.prefecture_id FROM health_centres hc");
-                if postgres {
-                    // Wakes the dispatchers of every replica, on commit. The
-                    // row's transaction (`tx_id`, by default) orders it for
-                    // them; see `events`.
-                    sql.push(&format!(", (SELECT pg_notify('{}', '')) AS notified", crate::events::NOTIFY_CHANNEL));
-                }
-                sql.push(" WHERE hc.id = ").bind(event.patient.responsible_health_centre_id);
-            }),
-        )
-        .await?;
-    if inserted != 1 {
-        return Err(AppError::Internal(anyhow::anyhow!("patient without health centre")));
+    backend: sea_orm::DbBackend,
+) -> impl FnOnce(&mut Sql) + use<> {
+    let postgres = backend == sea_orm::DbBackend::Postgres;
+    let (test_id, patient_id, health_centre_id) = (test.id, patient.id, patient.responsible_health_centre_id);
+    move |sql: &mut Sql| {
+        sql.push(
+            "INSERT INTO outbox_events (kind, lab_test_id, patient_id, occurred_at, health_centre_id, prefecture_id) \
+             SELECT ",
+        );
+        sql.bind(crate::events::POSITIVE_RESULT).push(", ").bind(test_id).push(", ").bind(patient_id);
+        sql.push(", ").bind(now).push(", hc.id, hc.prefecture_id FROM health_centres hc");
+        if postgres {
+            // Wakes the dispatchers of every replica, on commit. The row's
+            // transaction (`tx_id`, by default) orders it for them; see
+            // `events`.
+            sql.push(&format!(", (SELECT pg_notify('{}', '')) AS notified", crate::events::NOTIFY_CHANNEL));
+        }
+        sql.push(" WHERE hc.id = ").bind(health_centre_id);
     }
-    Ok(())
 }
