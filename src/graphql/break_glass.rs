@@ -1,17 +1,20 @@
-//! Break-glass access as the API shows it: the access, the alert pushed to
-//! the patient's health centre, and the page administrators review.
-
-use std::sync::Arc;
+//! Break-glass access: opening a record out of reach with a stated reason
+//! (`breakGlass`), the alert pushed to the patient's health centre, and the
+//! accesses health centres and administrators review
+//! (`services::break_glass`).
 
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use entity::break_glass_access;
 
-use super::admin::organisation;
-use super::context::{load, load_required};
-use super::loaders::{AccountById, ReachablePatientById};
-use super::types::{Organisation, PageInfo, Patient};
+use super::context::{load, load_required, signed_in, state};
+use super::loaders::*;
+use super::organisations::{Organisation, organisation};
+use super::pages::{PageInfo, decode_kind_cursor, encode_kind_cursor, page_size};
+use super::patients::Patient;
 use crate::events::{CaseEvent, Cursor};
+use crate::services::{self, parse_id};
+use entity::break_glass_access;
+use std::sync::Arc;
 
 /// Why a record was opened outside the caller's reach.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -151,5 +154,85 @@ impl BreakGlassAlert {
     /// The patient. Field rules apply here as in queries.
     async fn patient(&self) -> Patient {
         Patient(self.0.patient.clone())
+    }
+}
+
+/// This area's part of the root `Query` (merged in `graphql/mod.rs`).
+#[derive(Default)]
+pub struct BreakGlassQuery;
+
+#[Object]
+impl BreakGlassQuery {
+    /// Break-glass accesses, newest first: every one for system
+    /// administrators, who review them; those to the caller's patients for
+    /// health centre staff.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, child_complexity)")]
+    async fn break_glass_accesses(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only those not reviewed yet.", default = false)] unreviewed_only: bool,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+    ) -> Result<BreakGlassAccessConnection> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let first = page_size(first, 50, state.config.max_page_size)?;
+        let after = after.as_deref().map(|c| decode_kind_cursor("breakGlass", c, "after")).transpose()?;
+        let (nodes, has_next_page) =
+            services::break_glass::list(state, principal, unreviewed_only, first, after).await?;
+        let page_info = PageInfo {
+            has_next_page,
+            has_previous_page: after.is_some(),
+            start_cursor: nodes.first().map(|r| encode_kind_cursor("breakGlass", r.id)),
+            end_cursor: nodes.last().map(|r| encode_kind_cursor("breakGlass", r.id)),
+        };
+        Ok(BreakGlassAccessConnection { nodes, page_info })
+    }
+}
+
+/// This area's part of the root `Mutation` (merged in `graphql/mod.rs`).
+#[derive(Default)]
+pub struct BreakGlassMutation;
+
+#[Object]
+impl BreakGlassMutation {
+    /// Opens a patient record outside the caller's reach, for reading, by
+    /// breaking the glass: for medical institution and health centre staff
+    /// who need it now, stating a reason (a category and at least 10
+    /// characters of their own words), for `minutes` (60 by default, at
+    /// most 240). The patient's responsible health centre is told live
+    /// (`breakGlassAlerts`), every personal read meanwhile is audited as
+    /// `READ_PERSONAL_BREAK_GLASS`, and administrators review each access.
+    async fn break_glass(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+        #[graphql(desc = "The reason's category.")] reason: BreakGlassReason,
+        #[graphql(desc = "Why the record has to be opened now: 10 to 1,000 characters.")] explanation: String,
+        #[graphql(desc = "For how long: 1 to 240 minutes, 60 by default.")] minutes: Option<i32>,
+    ) -> Result<BreakGlassAccess> {
+        let principal = signed_in(ctx)?;
+        let request = services::break_glass::Request {
+            patient_id: parse_id(&patient_id, "patientId")?,
+            reason: reason.into(),
+            explanation,
+            minutes: minutes.map(i64::from),
+        };
+        Ok(BreakGlassAccess(services::break_glass::open(state(ctx), principal, request).await?))
+    }
+
+    /// Records whether a break-glass access was justified, once. For system
+    /// administrators only.
+    async fn review_break_glass_access(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The access.")] access_id: ID,
+        #[graphql(desc = "The finding.")] finding: BreakGlassFinding,
+        #[graphql(desc = "A note: at most 1,000 characters.")] note: Option<String>,
+    ) -> Result<BreakGlassAccess> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&access_id, "accessId")?;
+        let reviewed = services::break_glass::review(state(ctx), principal, id, finding.into(), note).await?;
+        Ok(BreakGlassAccess(reviewed))
     }
 }

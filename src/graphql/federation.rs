@@ -14,9 +14,11 @@ use std::sync::OnceLock;
 
 use async_graphql::{Any, Context, ID, Object, PathSegment, Result, SimpleObject, Union, Value};
 
+use super::care::{Hospitalisation, LabTest};
 use super::context::{load, signed_in};
 use super::loaders::*;
-use super::types::{Facility, HealthCentre, Hospitalisation, LabTest, Patient, Prefecture};
+use super::organisations::{Facility, HealthCentre, Prefecture};
+use super::patients::Patient;
 use crate::auth::policy;
 use crate::error::AppError;
 use crate::services::parse_id;

@@ -151,7 +151,7 @@ pub struct HealthReportInput {
     /// SpO2 in %, when a pulse oximeter is available (酸素飽和度).
     pub spo2: Option<i32>,
     /// Symptoms felt; an empty list for none.
-    pub symptoms: Vec<super::types::Symptom>,
+    pub symptoms: Vec<super::follow_up::Symptom>,
     /// A message to the health centre, or what `OTHER` means.
     pub note: Option<String>,
     /// When the report was made; now by default.

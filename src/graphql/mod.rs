@@ -1,27 +1,32 @@
-//! The GraphQL schema: `Query`, `Mutation` (each merged from parts), their
-//! types and inputs, and the per-request batch loaders. Only async-graphql lives here; rules and
-//! transactions are in `services`.
+//! The GraphQL schema, area by area: each area's file (`accounts`,
+//! `patients`, `care`, `follow_up`, `organisations`, `audit`,
+//! `break_glass`, `statistics`, `subscription`, `federation`) holds its part
+//! of the root `Query` and `Mutation` and its types; this file merges the
+//! parts into the roots and builds the schema. Only async-graphql lives
+//! here; rules and transactions are in `services`.
 
-pub mod admin;
+pub mod accounts;
+pub mod audit;
 pub mod break_glass;
+pub mod care;
 pub mod context;
 pub mod crosstab;
 pub mod documents;
 pub mod enums;
 pub mod error;
 pub mod federation;
+pub mod follow_up;
 pub mod inputs;
 pub mod limits;
 pub mod loaders;
-pub mod mutation;
 pub mod organisations;
+pub mod pages;
+pub mod patients;
 pub mod prefetch;
-pub mod query;
 pub mod scalars;
 pub mod spans;
 pub mod statistics;
 pub mod subscription;
-pub mod types;
 
 use async_graphql::Schema;
 
@@ -31,7 +36,7 @@ use crate::state::AppState;
 /// rows the caller may reach.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(query::Query, federation::FederationFields);
+pub struct Query(ApiQuery, federation::FederationFields);
 
 /// Reading the case record and reference data. Every list is limited to the
 /// rows the caller may reach.
@@ -39,7 +44,7 @@ pub struct Query(query::Query, federation::FederationFields);
 // and the entity keys.)
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct SdlQuery(query::Query, federation::EntityResolvers);
+pub struct SdlQuery(ApiQuery, federation::EntityResolvers);
 
 /// Reading the case record and reference data. Every list is limited to the
 /// rows the caller may reach.
@@ -47,14 +52,34 @@ pub struct SdlQuery(query::Query, federation::EntityResolvers);
 // alone, without the router's fields.)
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct PlainQuery(query::Query);
+pub struct PlainQuery(ApiQuery);
 
 /// Changes to the case record. Every change is checked against the caller's role and written in one transaction; a refused change writes nothing.
-// (The root mutation of every schema: the case record and accounts, and the
-// reference data administrators manage.)
+// (The root mutation of every schema, merged from each area's part.)
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::Mutation, organisations::OrganisationMutation);
+pub struct MutationRoot(
+    accounts::AccountsMutation,
+    patients::PatientsMutation,
+    care::CareMutation,
+    follow_up::FollowUpMutation,
+    break_glass::BreakGlassMutation,
+    organisations::OrganisationMutation,
+);
+
+/// The API's part of the root `Query`, area by area.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "ApiQuery")]
+pub struct ApiQuery(
+    accounts::AccountsQuery,
+    patients::PatientsQuery,
+    subscription::LiveQuery,
+    follow_up::FollowUpQuery,
+    organisations::OrganisationQuery,
+    audit::AuditQuery,
+    break_glass::BreakGlassQuery,
+    statistics::StatisticsQuery,
+);
 
 pub type HersysSchema = Schema<Query, MutationRoot, subscription::Subscription>;
 

@@ -1,19 +1,21 @@
-//! Reference data administrators manage: health centres and medical
-//! institutions, with the organisations their staff accounts belong to
-//! (`services::organisations`). A part of the root `Mutation`
-//! (`graphql::MutationRoot`); the lists themselves are `healthCentres`,
-//! `facilities` and `organisations` of the root `Query`.
+//! Reference data: prefectures, health centres and medical institutions,
+//! with the organisations staff accounts belong to. Everyone signed in
+//! reads the lists; administrators create and change health centres and
+//! facilities (`services::reference`, `services::organisations`).
 
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, ID, Object, Result};
+use entity::{facility, health_centre, organisation, prefecture};
 
-use super::context::{signed_in, state};
-use super::enums::FacilityKind;
-use super::types::{Facility, HealthCentre};
+use super::context::{load_required, signed_in, state};
+use super::enums::*;
+use super::loaders::*;
 use crate::auth::policy;
 use crate::domain::{InstitutionCode, InstitutionName, PrefectureCode};
-use crate::error::{AppError, AppResult};
+use crate::error::AppError;
+use crate::error::AppResult;
 use crate::services::organisations::{Actor, FacilityChanges, HealthCentreChanges, NewFacility, NewHealthCentre};
 use crate::services::{self, parse_id};
+use async_graphql::InputObject;
 
 fn field<T>(result: Result<T, &'static str>, name: &str) -> AppResult<T> {
     result.map_err(|why| AppError::bad_input(name, why))
@@ -128,7 +130,7 @@ impl UpdateFacilityInput {
     }
 }
 
-/// Managing health centres and facilities.
+/// This area's part of the root `Mutation` (merged in `graphql/mod.rs`).
 #[derive(Default)]
 pub struct OrganisationMutation;
 
@@ -207,4 +209,188 @@ impl OrganisationMutation {
             services::organisations::update_facility(state(ctx), Actor::Caller(principal), id, changes).await?;
         Ok(Facility(facility))
     }
+}
+
+/// This area's part of the root `Query` (merged in `graphql/mod.rs`).
+#[derive(Default)]
+pub struct OrganisationQuery;
+
+#[Object]
+impl OrganisationQuery {
+    /// The 47 prefectures in JIS order.
+    async fn prefectures(&self, ctx: &Context<'_>) -> Result<Vec<Prefecture>> {
+        let principal = signed_in(ctx)?;
+        Ok(services::reference::prefectures(state(ctx), principal).await?.into_iter().map(Prefecture).collect())
+    }
+
+    /// Health centres, optionally of one prefecture.
+    async fn health_centres(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "JIS code of the prefecture, \"01\" to \"47\".")] prefecture_code: Option<String>,
+    ) -> Result<Vec<HealthCentre>> {
+        let principal = signed_in(ctx)?;
+        let rows = services::reference::health_centres(state(ctx), principal, prefecture_code.as_deref()).await?;
+        Ok(rows.into_iter().map(HealthCentre).collect())
+    }
+
+    /// Medical institutions, optionally those covered by one health centre.
+    async fn facilities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The covering health centre.")] health_centre_id: Option<ID>,
+    ) -> Result<Vec<Facility>> {
+        let principal = signed_in(ctx)?;
+        let centre = health_centre_id.map(|id| parse_id(&id, "healthCentreId")).transpose()?;
+        let rows = services::reference::facilities(state(ctx), principal, centre).await?;
+        Ok(rows.into_iter().map(Facility).collect())
+    }
+
+    /// Every organisation accounts can belong to. For system administrators
+    /// only.
+    async fn organisations(&self, ctx: &Context<'_>) -> Result<Vec<Organisation>> {
+        let principal = signed_in(ctx)?;
+        let rows = services::accounts::list_organisations(state(ctx), principal).await?;
+        Ok(rows.into_iter().map(Organisation).collect())
+    }
+}
+
+/// A prefecture (都道府県).
+pub struct Prefecture(pub prefecture::Model);
+
+/// A prefecture (都道府県), identified by its JIS X 0401 code.
+#[Object(shareable)]
+impl Prefecture {
+    /// Identifier: the JIS X 0401 number.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Two-digit JIS X 0401 code, "01" (Hokkaido) to "47" (Okinawa).
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// English name as the MHLW open-data files spell it.
+    async fn name(&self) -> &str {
+        &self.0.name_en
+    }
+    /// Japanese name.
+    async fn name_ja(&self) -> &str {
+        &self.0.name_ja
+    }
+}
+
+/// A health centre (保健所).
+pub struct HealthCentre(pub health_centre::Model);
+
+/// A health centre (保健所); each lies in exactly one prefecture.
+#[Object(shareable)]
+impl HealthCentre {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Public code of the health centre.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// English name.
+    async fn name(&self) -> &str {
+        &self.0.name_en
+    }
+    /// Japanese name.
+    async fn name_ja(&self) -> &str {
+        &self.0.name_ja
+    }
+    /// The prefecture it lies in.
+    async fn prefecture(&self, ctx: &Context<'_>) -> Result<Prefecture> {
+        Ok(Prefecture(load_required(ctx, PrefectureById(self.0.prefecture_id)).await?))
+    }
+}
+
+/// A medical institution that tests or admits patients.
+pub struct Facility(pub facility::Model);
+
+/// A medical institution that tests or admits patients (医療機関).
+#[Object]
+impl Facility {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Public code of the facility.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// English name.
+    async fn name(&self) -> &str {
+        &self.0.name_en
+    }
+    /// Japanese name.
+    async fn name_ja(&self) -> &str {
+        &self.0.name_ja
+    }
+    /// Testing clinic, testing centre or hospital.
+    async fn kind(&self) -> FacilityKind {
+        self.0.kind.into()
+    }
+    /// Whether the facility enters its own data; if not, its health centre
+    /// enters data on its behalf.
+    async fn has_system_access(&self) -> bool {
+        self.0.has_system_access
+    }
+    /// The health centre whose district covers the facility.
+    async fn health_centre(&self, ctx: &Context<'_>) -> Result<HealthCentre> {
+        Ok(HealthCentre(load_required(ctx, HealthCentreById(self.0.health_centre_id)).await?))
+    }
+}
+
+/// An organisation that accounts belong to.
+pub struct Organisation(pub organisation::Model);
+
+/// An organisation that accounts belong to, and what it stands for: a health
+/// centre, a medical institution or a prefecture (national and operator
+/// organisations stand for none of these).
+#[Object]
+impl Organisation {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Name of the organisation.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// What kind of organisation it is; the role of its accounts follows.
+    async fn kind(&self) -> OrganisationKind {
+        self.0.kind.into()
+    }
+    /// The health centre a HEALTH_CENTRE organisation stands for (its
+    /// prefecture is `healthCentre.prefecture`); null for other kinds.
+    async fn health_centre(&self, ctx: &Context<'_>) -> Result<Option<HealthCentre>> {
+        match self.0.health_centre_id {
+            Some(id) => Ok(Some(HealthCentre(load_required(ctx, HealthCentreById(id)).await?))),
+            None => Ok(None),
+        }
+    }
+    /// The medical institution a MEDICAL_INSTITUTION organisation stands
+    /// for; null for other kinds.
+    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
+        match self.0.facility_id {
+            Some(id) => Ok(Some(Facility(load_required(ctx, FacilityById(id)).await?))),
+            None => Ok(None),
+        }
+    }
+    /// The prefecture a PREFECTURE organisation stands for; null for other
+    /// kinds (a health centre's is `healthCentre.prefecture`).
+    async fn prefecture(&self, ctx: &Context<'_>) -> Result<Option<Prefecture>> {
+        match self.0.prefecture_id {
+            Some(id) => Ok(Some(Prefecture(load_required(ctx, PrefectureById(id)).await?))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// An organisation by ID, as the API shows it.
+pub async fn organisation(ctx: &Context<'_>, id: i64) -> Result<Organisation> {
+    Ok(Organisation(load_required(ctx, OrganisationById(id)).await?))
 }

@@ -1,5 +1,6 @@
 //! `statistics`: figures for analysts, prefectures and health centres, each
-//! computed as of a moment and saying which.
+//! computed as of a moment and saying which (`services::statistics`; the
+//! cross-tabulation in `crosstab.rs`).
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -223,5 +224,19 @@ impl Statistics {
             for_publication,
         };
         super::crosstab::resolve(ctx, arguments).await
+    }
+}
+
+/// This area's part of the root `Query` (merged in `graphql/mod.rs`).
+#[derive(Default)]
+pub struct StatisticsQuery;
+
+#[Object]
+impl StatisticsQuery {
+    /// Figures for analysts, prefectures and health centres, each as of a
+    /// moment.
+    #[graphql(guard = "super::context::SignedIn")]
+    async fn statistics(&self) -> Result<super::statistics::Statistics> {
+        Ok(super::statistics::Statistics)
     }
 }

@@ -1,20 +1,23 @@
-//! The root `Subscription`: live positive results and break-glass alerts,
-//! with resume.
+//! Live events: the root `Subscription` (positive results and break-glass
+//! alerts, with resume) and `positiveResultHistory`, the pages of the same
+//! events for a client further behind than the replay window.
 
-use std::sync::Arc;
-
-use async_graphql::{Context, ErrorExtensions, Object, Result, Subscription};
+use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, StreamExt};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::break_glass::BreakGlassAlert;
+use super::care::LabTest;
 use super::context::{signed_in, state};
-use super::types::{LabTest, Patient};
+use super::pages::page_size;
+use super::patients::Patient;
 use crate::auth::{Principal, policy};
 use crate::error::AppError;
 use crate::events::{BREAK_GLASS, CaseEvent, Cursor, Loaded, POSITIVE_RESULT, load_events};
 use crate::state::AppState;
+use async_graphql::{ErrorExtensions, Subscription};
+use futures_util::{Stream, StreamExt};
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
 
 pub struct Subscription;
 
@@ -197,8 +200,8 @@ impl PositiveResultEventConnection {
     /// Whether more events follow `endCursor`, and the cursor to continue
     /// from: the next page's `after`, or `positiveResults(after:)` to
     /// continue live.
-    async fn page_info(&self) -> super::types::PageInfo {
-        super::types::PageInfo {
+    async fn page_info(&self) -> super::pages::PageInfo {
+        super::pages::PageInfo {
             has_next_page: self.has_next_page,
             has_previous_page: false,
             start_cursor: self.events.first().map(|event| Cursor::of(&event.0.event).to_string()),
@@ -282,5 +285,32 @@ impl PositiveResultEvent {
     /// The patient. Field rules apply here as in queries.
     async fn patient(&self) -> Patient {
         Patient(self.0.patient.clone())
+    }
+}
+
+/// This area's part of the root `Query` (merged in `graphql/mod.rs`).
+#[derive(Default)]
+pub struct LiveQuery;
+
+#[Object]
+impl LiveQuery {
+    /// The positive results that `positiveResults` pushes to the caller,
+    /// oldest first, after a cursor (Relay connection): for a client that
+    /// was away longer than the subscription replays. Continue live with
+    /// `positiveResults(after:)` and the last `endCursor`. The same reach,
+    /// field rules and read audit as the subscription.
+    #[graphql(complexity = "super::limits::list_cost(first, 100, child_complexity)")]
+    async fn positive_result_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The cursor after which the page starts; omitted, from the first event.")] after: Option<
+            String,
+        >,
+        #[graphql(desc = "Page size: 1 to 500, 100 by default.")] first: Option<i32>,
+    ) -> Result<super::subscription::PositiveResultEventConnection> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let first = page_size(first, 100, state.config.max_page_size)?;
+        Ok(super::subscription::history(state, principal, after.as_deref(), first).await?)
     }
 }
