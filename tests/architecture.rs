@@ -1,7 +1,8 @@
 //! The rules of ARCHITECTURE.md that a reading of the source can check,
-//! checked: the top-level modules import each other without a cycle, the
-//! layers below GraphQL know nothing of it, no role is matched outside the
-//! policy, and the rows of a case are written through the unit of work.
+//! checked: no import cycle between top-level modules, no GraphQL below the
+//! GraphQL layer and no HTTP outside the transports, no role matched
+//! outside the policy, no optional caller in a service, no case row written
+//! outside the unit of work, no placeholder written outside `db::Sql`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -237,4 +238,46 @@ fn the_rows_of_a_case_are_written_through_the_unit_of_work() {
     }
     assert!(writers >= 3, "the rows of a case are written somewhere: only {writers} services found");
     assert!(offenders.is_empty(), "a case written outside the unit of work:\n{}", offenders.join("\n"));
+}
+
+/// axum lives in the transport layer (and in the start-up that binds it):
+/// the pipeline, GraphQL and everything below know nothing of HTTP. The
+/// `entity` and `migration` crates know nothing of GraphQL or HTTP.
+#[test]
+fn http_stays_in_the_transport_layer_and_the_entities_know_neither() {
+    let allowed = ["http", "startup", "config"];
+    let mut offenders = Vec::new();
+    for (path, text) in sources(&src()) {
+        if !allowed.contains(&top_module(&path).as_str()) && code(&text).contains("axum") {
+            offenders.push(path.display().to_string());
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for crate_dir in ["entity/src", "migration/src"] {
+        for (path, text) in sources(&root.join(crate_dir)) {
+            let text = code(&text);
+            if text.contains("axum") || text.contains("async_graphql") {
+                offenders.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "HTTP or GraphQL used outside its layer: {offenders:?}");
+}
+
+/// A statement written by hand binds its values through the one SQL
+/// builder (`db::Sql`): nothing else writes placeholders.
+#[test]
+fn hand_written_statements_bind_through_the_one_builder() {
+    let mut offenders = Vec::new();
+    for (path, text) in sources(&src()) {
+        if path.starts_with(src().join("db")) {
+            continue;
+        }
+        for (n, line) in code(&text).lines().enumerate() {
+            if line.contains("from_sql_and_values") || line.contains("Values(vec!") {
+                offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "placeholders written outside db::Sql:\n{}", offenders.join("\n"));
 }

@@ -49,12 +49,9 @@ pub async fn end_sessions(conn: &impl ConnectionTrait, which: Ending, now: DateT
     let ended = rows.iter().map(|row| row.try_get::<i64>("", "id")).collect::<Result<Vec<_>, _>>()?;
     if backend == sea_orm::DbBackend::Postgres {
         for payload in crate::auth::revocation::payloads(&ended) {
-            let notify = sea_orm::Statement::from_sql_and_values(
-                backend,
-                "SELECT pg_notify($1, $2)",
-                [crate::auth::revocation::CHANNEL.into(), payload.into()],
-            );
-            conn.execute_raw(notify).await?;
+            let mut notify = crate::db::Sql::new(backend);
+            notify.push("SELECT pg_notify(").bind(crate::auth::revocation::CHANNEL).push(", ").bind(payload).push(")");
+            conn.execute_raw(notify.build()).await?;
         }
     }
     Ok(ended)
