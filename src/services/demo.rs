@@ -1,4 +1,5 @@
-//! Reference data every deployment needs (the 47 prefectures) and the demo
+//! Reference data every deployment needs (the 47 prefectures of
+//! `domain::reference::PREFECTURES`) and the demo
 //! data set of docs/contract.md. Both are idempotent: running them again changes
 //! nothing that is already there.
 
@@ -10,61 +11,11 @@ use sea_orm::{
 };
 
 use crate::auth::password;
+use crate::domain::reference::PREFECTURES;
 
 /// The password of every demo account. For the demo data set only: a real
 /// deployment creates its accounts with its own passwords.
 pub const DEMO_PASSWORD: &str = "hersys-demo-2026";
-
-/// JIS X 0401 order: (English name as in the MHLW open data, Japanese name).
-pub const PREFECTURES: [(&str, &str); 47] = [
-    ("Hokkaido", "北海道"),
-    ("Aomori", "青森県"),
-    ("Iwate", "岩手県"),
-    ("Miyagi", "宮城県"),
-    ("Akita", "秋田県"),
-    ("Yamagata", "山形県"),
-    ("Fukushima", "福島県"),
-    ("Ibaraki", "茨城県"),
-    ("Tochigi", "栃木県"),
-    ("Gunma", "群馬県"),
-    ("Saitama", "埼玉県"),
-    ("Chiba", "千葉県"),
-    ("Tokyo", "東京都"),
-    ("Kanagawa", "神奈川県"),
-    ("Niigata", "新潟県"),
-    ("Toyama", "富山県"),
-    ("Ishikawa", "石川県"),
-    ("Fukui", "福井県"),
-    ("Yamanashi", "山梨県"),
-    ("Nagano", "長野県"),
-    ("Gifu", "岐阜県"),
-    ("Shizuoka", "静岡県"),
-    ("Aichi", "愛知県"),
-    ("Mie", "三重県"),
-    ("Shiga", "滋賀県"),
-    ("Kyoto", "京都府"),
-    ("Osaka", "大阪府"),
-    ("Hyogo", "兵庫県"),
-    ("Nara", "奈良県"),
-    ("Wakayama", "和歌山県"),
-    ("Tottori", "鳥取県"),
-    ("Shimane", "島根県"),
-    ("Okayama", "岡山県"),
-    ("Hiroshima", "広島県"),
-    ("Yamaguchi", "山口県"),
-    ("Tokushima", "徳島県"),
-    ("Kagawa", "香川県"),
-    ("Ehime", "愛媛県"),
-    ("Kochi", "高知県"),
-    ("Fukuoka", "福岡県"),
-    ("Saga", "佐賀県"),
-    ("Nagasaki", "長崎県"),
-    ("Kumamoto", "熊本県"),
-    ("Oita", "大分県"),
-    ("Miyazaki", "宮崎県"),
-    ("Kagoshima", "鹿児島県"),
-    ("Okinawa", "沖縄県"),
-];
 
 /// Inserts the prefectures that are missing.
 pub async fn ensure_prefectures(db: &DatabaseConnection) -> anyhow::Result<()> {

@@ -999,7 +999,7 @@ fn generate_case(
         v(person.name_kana.clone()),
         v(person.sex.to_value()),
         v(person.birth),
-        v(format!("{}の住所", hersys::services::demo::PREFECTURES[prefecture].1)),
+        v(format!("{}の住所", hersys::domain::reference::PREFECTURES[prefecture].1)),
         v(format!("090-{:04}-{:04}", rng.random_range(0..10000), rng.random_range(0..10000))),
         v(smartphone.clone()),
         previous.as_ref().map_or_else(none_text, |(_, phone)| v(phone.clone())),

@@ -377,7 +377,7 @@ pub async fn by_day_and_prefecture(
 pub fn open_data_csv(counts: &[(NaiveDate, i32, i64)], as_of: DateTime<Utc>, stock: bool) -> String {
     use std::fmt::Write;
     let mut out = String::from("Date,ALL");
-    for (name, _) in crate::services::demo::PREFECTURES {
+    for (name, _) in crate::domain::reference::PREFECTURES {
         out.push(',');
         out.push_str(name);
     }
