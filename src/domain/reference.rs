@@ -79,43 +79,6 @@ impl PrefectureCode {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_are_short_ascii_words_with_hyphens() {
-        assert_eq!(InstitutionCode::parse(" F13-0004 ").map(InstitutionCode::into_inner), Ok("F13-0004".to_owned()));
-        assert!(InstitutionCode::parse("").is_err());
-        assert!(InstitutionCode::parse("   ").is_err());
-        assert!(InstitutionCode::parse(&"1".repeat(21)).is_err());
-        assert!(InstitutionCode::parse("13 1032").is_err());
-        assert!(InstitutionCode::parse("１３１").is_err(), "full-width digits are not ASCII");
-    }
-
-    #[test]
-    fn names_are_one_line_of_at_most_100_characters() {
-        assert_eq!(
-            InstitutionName::parse(" 港区保健所 ").map(InstitutionName::into_inner),
-            Ok("港区保健所".to_owned())
-        );
-        assert!(InstitutionName::parse("").is_err());
-        assert!(InstitutionName::parse(&"名".repeat(101)).is_err());
-        assert!(InstitutionName::parse(&"名".repeat(100)).is_ok());
-        assert!(InstitutionName::parse("Minato\nClinic").is_err());
-        assert!(InstitutionName::parse("Minato \u{202E}Clinic").is_err());
-    }
-
-    #[test]
-    fn prefecture_codes_run_from_01_to_47() {
-        assert_eq!(PrefectureCode::parse("13").map(PrefectureCode::id), Ok(13));
-        assert_eq!(PrefectureCode::parse("01").map(PrefectureCode::id), Ok(1));
-        for refused in ["00", "48", "1", "013", "+1", "ab", ""] {
-            assert!(PrefectureCode::parse(refused).is_err(), "{refused}");
-        }
-    }
-}
-
 /// The 47 prefectures in JIS X 0401 order (the position plus one is the
 /// code): (English name as in the MHLW open data, Japanese name).
 pub const PREFECTURES: [(&str, &str); 47] = [
@@ -167,3 +130,40 @@ pub const PREFECTURES: [(&str, &str); 47] = [
     ("Kagoshima", "鹿児島県"),
     ("Okinawa", "沖縄県"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_short_ascii_words_with_hyphens() {
+        assert_eq!(InstitutionCode::parse(" F13-0004 ").map(InstitutionCode::into_inner), Ok("F13-0004".to_owned()));
+        assert!(InstitutionCode::parse("").is_err());
+        assert!(InstitutionCode::parse("   ").is_err());
+        assert!(InstitutionCode::parse(&"1".repeat(21)).is_err());
+        assert!(InstitutionCode::parse("13 1032").is_err());
+        assert!(InstitutionCode::parse("１３１").is_err(), "full-width digits are not ASCII");
+    }
+
+    #[test]
+    fn names_are_one_line_of_at_most_100_characters() {
+        assert_eq!(
+            InstitutionName::parse(" 港区保健所 ").map(InstitutionName::into_inner),
+            Ok("港区保健所".to_owned())
+        );
+        assert!(InstitutionName::parse("").is_err());
+        assert!(InstitutionName::parse(&"名".repeat(101)).is_err());
+        assert!(InstitutionName::parse(&"名".repeat(100)).is_ok());
+        assert!(InstitutionName::parse("Minato\nClinic").is_err());
+        assert!(InstitutionName::parse("Minato \u{202E}Clinic").is_err());
+    }
+
+    #[test]
+    fn prefecture_codes_run_from_01_to_47() {
+        assert_eq!(PrefectureCode::parse("13").map(PrefectureCode::id), Ok(13));
+        assert_eq!(PrefectureCode::parse("01").map(PrefectureCode::id), Ok(1));
+        for refused in ["00", "48", "1", "013", "+1", "ab", ""] {
+            assert!(PrefectureCode::parse(refused).is_err(), "{refused}");
+        }
+    }
+}
