@@ -19,6 +19,8 @@ use crate::transports::{assert_refused_before_running, send};
 /// the list of one health centre's patients, and one patient's record.
 const DASHBOARD: &str = include_str!("../../tools/src/bench/dashboard.graphql");
 const RECORD: &str = include_str!("../../tools/src/bench/record.graphql");
+const PERSONAL_PAGE: &str = include_str!("../../tools/src/bench/personal.graphql");
+const DEIDENTIFIED_PAGE: &str = include_str!("../../tools/src/bench/deidentified.graphql");
 
 both!(
     a_cycle_through_a_patients_lists_is_refused_before_it_runs_on_every_transport,
@@ -132,6 +134,19 @@ async fn the_dashboards_operations_stay_within_the_limits(backend: Backend) {
     assert!(edges.iter().any(|edge| edge["node"]["id"] == patient.as_str()), "{dashboard}");
     let record = app.gql(Some(&hc1), RECORD, json!({ "id": patient })).await;
     assert!(record["errors"].is_null(), "{record}");
+    // The health centre's page by name, and the analyst's de-identified
+    // page of the same shape, answer without an error for their callers.
+    let personal = app.gql(Some(&hc1), PERSONAL_PAGE, json!({ "centre": centre })).await;
+    assert!(personal["errors"].is_null(), "{personal}");
+    let nodes = personal["data"]["patients"]["nodes"].as_array().cloned().unwrap_or_default();
+    let listed = nodes.iter().find(|node| node["id"] == patient.as_str()).cloned().unwrap_or_default();
+    assert_eq!(listed["nameKana"], "ダッシュボード", "{personal}");
+    assert_eq!(listed["tests"].as_array().map(Vec::len), Some(2), "{personal}");
+    let analyst = app.login("analyst1").await;
+    let deidentified = app.gql(Some(&analyst), DEIDENTIFIED_PAGE, json!({ "centre": centre })).await;
+    assert!(deidentified["errors"].is_null(), "{deidentified}");
+    let nodes = deidentified["data"]["patients"]["nodes"].as_array().cloned().unwrap_or_default();
+    assert!(nodes.iter().any(|node| node["id"] == patient.as_str()), "{deidentified}");
     assert_eq!(record["data"]["patient"]["tests"].as_array().map(Vec::len), Some(2), "{record}");
     // A page of 500 with each patient's tests, stays, reports and calls
     // (up to 100 of each) is within the limit too.

@@ -74,8 +74,10 @@ pub struct Options {
     pub warmup: u64,
     /// Workloads to run, comma-separated: a (dashboard list), b (one
     /// patient's record), c (recordTest POSITIVE), d (statistics, 90
-    /// days), e ({ __typename }).
-    #[arg(long, value_delimiter = ',', default_value = "a,b,c,d,e")]
+    /// days), e ({ __typename }), f (a health centre's page of 100
+    /// patients by name, audited), g (the analyst's de-identified page of
+    /// the same shape).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c,d,e,f,g")]
     pub only: Vec<String>,
     /// First day of the 90 days of (d).
     #[arg(long, default_value = "2022-07-01")]
@@ -99,6 +101,16 @@ pub const DASHBOARD: &str = include_str!("dashboard.graphql");
 
 /// One patient's full record, workload (b).
 pub const RECORD: &str = include_str!("record.graphql");
+
+/// The page a health centre opens first, workload (f): its patients by
+/// name, reading and date of birth, with their tests and stays and the
+/// facility and hospital of each by ID. Every patient's personal fields
+/// are read, so every request writes its read audit before answering.
+pub const PERSONAL_PAGE: &str = include_str!("personal.graphql");
+
+/// The analyst's page of the same shape without personal fields,
+/// workload (g).
+pub const DEIDENTIFIED_PAGE: &str = include_str!("deidentified.graphql");
 
 const RECORD_TEST: &str = "mutation RecordTest($input: RecordTestInput!) { recordTest(input: $input) { id result } }";
 
@@ -300,15 +312,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     for key in &options.only {
         let key = key.trim().to_ascii_lowercase();
         anyhow::ensure!(
-            ["a", "b", "c", "d", "e"].contains(&key.as_str()),
-            "unknown workload {key:?}: choose among a, b, c, d, e"
+            ["a", "b", "c", "d", "e", "f", "g"].contains(&key.as_str()),
+            "unknown workload {key:?}: choose among a, b, c, d, e, f, g"
         );
         chosen.push(key);
     }
     // (c) last, so that its writes (and the folding of the statistics
     // ledger after them) do not load the others.
     let keys: Vec<&'static str> =
-        ["a", "b", "d", "e", "c"].into_iter().filter(|k| chosen.iter().any(|c| c == k)).collect();
+        ["a", "b", "f", "g", "d", "e", "c"].into_iter().filter(|k| chosen.iter().any(|c| c == k)).collect();
     anyhow::ensure!(!keys.is_empty() && options.concurrency > 0 && options.duration > 0, "nothing to measure");
     print_machine();
 
@@ -470,6 +482,28 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                         .collect(),
                 }
             }
+            "f" => Workload {
+                key: "f",
+                label: "personal page, 100 patients".to_owned(),
+                detail: format!(
+                    "patients(first: 100, filter: {{healthCentreId: {}}}) by name, reading and birth date, with tests \
+                     (facility {{ id }}) and stays (hospital {{ id }}); every personal read audited; as {HC_USERNAME}",
+                    fixture.centre_id
+                ),
+                token: Some(hc_token.clone()),
+                bodies: vec![body(PERSONAL_PAGE, json!({ "centre": fixture.centre_id.to_string() }))],
+            },
+            "g" => Workload {
+                key: "g",
+                label: "de-identified page, 100 patients".to_owned(),
+                detail: format!(
+                    "the same page without personal fields (age band instead of names and birth date); as \
+                     {ANALYST_USERNAME}, centre {}",
+                    fixture.centre_id
+                ),
+                token: Some(analyst_token.clone()),
+                bodies: vec![body(DEIDENTIFIED_PAGE, json!({ "centre": fixture.centre_id.to_string() }))],
+            },
             "d" => {
                 let to = options.statistics_from + chrono::Duration::days(89);
                 Workload {
