@@ -14,6 +14,9 @@ pub struct Model {
     pub actor_patient_id: Option<i64>,
     /// What was done, e.g. READ_PERSONAL, REGISTER_PATIENT.
     pub action: String,
+    /// The patient the entry is about; null for an entry that names
+    /// several (a read of a page), whose patients are its
+    /// `audit_entry_patient` rows.
     pub patient_id: Option<i64>,
     /// Comma-separated field names read or changed.
     pub fields: String,

@@ -10,6 +10,7 @@ pub mod account;
 pub mod account_change;
 pub mod api_key;
 pub mod audit_entry;
+pub mod audit_entry_patient;
 pub mod break_glass_access;
 pub mod care_setting_change;
 pub mod condition_entry;

@@ -2,7 +2,6 @@
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::audit_entry;
 
 use super::accounts::StaffAccount;
 use super::context::{load_required, signed_in, state};
@@ -40,66 +39,86 @@ impl AuditQuery {
             from,
             to,
         };
-        let (rows, has_next_page) = services::audit::list(state, principal, &filter, first, after).await?;
+        let (entries, has_next_page) = services::audit::list(state, principal, &filter, first, after).await?;
         let page_info = PageInfo {
             has_next_page,
             has_previous_page: after.is_some(),
-            start_cursor: rows.first().map(|r| encode_kind_cursor("audit", r.id)),
-            end_cursor: rows.last().map(|r| encode_kind_cursor("audit", r.id)),
+            start_cursor: entries.first().map(|e| encode_kind_cursor("audit", e.row.id)),
+            end_cursor: entries.last().map(|e| encode_kind_cursor("audit", e.row.id)),
         };
-        let edges = rows
+        let about = filter.patient_id;
+        let edges = entries
             .into_iter()
-            .map(|row| AuditEntryEdge { cursor: encode_kind_cursor("audit", row.id), node: AuditEntry(row) })
+            .map(|entry| AuditEntryEdge {
+                cursor: encode_kind_cursor("audit", entry.row.id),
+                node: AuditEntry { entry, about },
+            })
             .collect();
         Ok(AuditEntryConnection { edges, page_info })
     }
 }
 
-/// One entry of the audit log.
-pub struct AuditEntry(pub audit_entry::Model);
+/// One entry of the audit log, as listed (`about`: the patient the list
+/// was filtered by, if any).
+pub struct AuditEntry {
+    pub entry: services::audit::Entry,
+    pub about: Option<i64>,
+}
 
 /// One entry of the append-only audit log: who read or changed what, when.
 #[Object]
 impl AuditEntry {
     /// Stable identifier; entries are numbered in the order they were written.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.entry.row.id.to_string())
     }
     /// When it happened.
     async fn at(&self) -> DateTime<Utc> {
-        self.0.at
+        self.entry.row.at
     }
     /// The staff account that acted; null when a patient acted.
     async fn account(&self, ctx: &Context<'_>) -> Result<Option<StaffAccount>> {
-        match self.0.account_id {
+        match self.entry.row.account_id {
             Some(id) => Ok(Some(StaffAccount(load_required(ctx, AccountById(id)).await?))),
             None => Ok(None),
         }
     }
     /// The patient who acted through a smartphone session, if a patient did.
     async fn actor_patient_id(&self) -> Option<ID> {
-        self.0.actor_patient_id.map(|id| ID(id.to_string()))
+        self.entry.row.actor_patient_id.map(|id| ID(id.to_string()))
     }
     /// What was done: READ_PERSONAL, REGISTER_PATIENT, RECORD_TEST, LOGIN,
     /// READ_AUDIT_LOG, …
     async fn action(&self) -> &str {
-        &self.0.action
+        &self.entry.row.action
     }
-    /// The patient concerned, if any.
+    /// The patient concerned, if any. An entry that names several (a read
+    /// of a page) shows the patient the log was filtered by, and null in an
+    /// unfiltered list; `patientIds` names them all.
     async fn patient_id(&self) -> Option<ID> {
-        self.0.patient_id.map(|id| ID(id.to_string()))
+        let shown = match self.entry.row.patient_id {
+            Some(patient) => Some(patient),
+            None => self.about.filter(|about| self.entry.patients.contains(about)),
+        };
+        shown.map(|id| ID(id.to_string()))
+    }
+    /// Every patient the entry is about, in ID order: the one of
+    /// `patientId`, or all the patients of a read of a page (one entry per
+    /// request and set of fields read). Empty for an entry about no patient.
+    async fn patient_ids(&self) -> Vec<ID> {
+        self.entry.patients.iter().map(|id| ID(id.to_string())).collect()
     }
     /// The fields read or changed.
     async fn fields(&self) -> Vec<&str> {
-        self.0.fields.split(',').filter(|f| !f.is_empty()).collect()
+        self.entry.row.fields.split(',').filter(|f| !f.is_empty()).collect()
     }
     /// The GraphQL operation name the client gave, if any.
     async fn operation(&self) -> Option<&str> {
-        self.0.operation.as_deref()
+        self.entry.row.operation.as_deref()
     }
     /// For account actions: the account acted on.
     async fn target_account(&self, ctx: &Context<'_>) -> Result<Option<StaffAccount>> {
-        match self.0.target_account_id {
+        match self.entry.row.target_account_id {
             Some(id) => Ok(Some(StaffAccount(load_required(ctx, AccountById(id)).await?))),
             None => Ok(None),
         }
@@ -107,22 +126,22 @@ impl AuditEntry {
     /// For account actions: what changed (the organisations before and
     /// after, a change awaiting approval, …).
     async fn detail(&self) -> Option<&str> {
-        self.0.detail.as_deref()
+        self.entry.row.detail.as_deref()
     }
     /// The client's address of the request that wrote the entry (behind a
     /// trusted proxy, the forwarded one); null when unknown, and for
     /// entries written before addresses were recorded.
     async fn client_address(&self) -> Option<&str> {
-        self.0.client_address.as_deref()
+        self.entry.row.client_address.as_deref()
     }
     /// The service account that acted with an API key; null when a person
     /// acted.
     async fn service_account_id(&self) -> Option<ID> {
-        self.0.service_account_id.map(|id| ID(id.to_string()))
+        self.entry.row.service_account_id.map(|id| ID(id.to_string()))
     }
     /// The API key a service account acted with; null when a person acted.
     async fn api_key_id(&self) -> Option<ID> {
-        self.0.api_key_id.map(|id| ID(id.to_string()))
+        self.entry.row.api_key_id.map(|id| ID(id.to_string()))
     }
 }
 

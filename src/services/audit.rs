@@ -8,11 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use entity::{audit_entry, break_glass_access};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Value};
+use entity::{audit_entry, audit_entry_patient, break_glass_access};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Value};
 
 use super::appends::Appends;
 use crate::auth::Principal;
+use crate::db::Sql;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -39,19 +40,23 @@ pub fn append(
     fields: &[&str],
     at: DateTime<Utc>,
 ) {
-    let row = vec![
+    appends.push("audit_entries", &COLUMNS, vec![row(principal, action, patient_id, fields.join(","), at)]);
+}
+
+/// The values of an entry, in the order of [`COLUMNS`].
+fn row(principal: &Principal, action: &str, patient_id: Option<i64>, fields: String, at: DateTime<Utc>) -> Vec<Value> {
+    vec![
         Value::from(at),
         Value::from(principal.account_id),
         Value::from(actor_patient(principal)),
         Value::from(action.to_owned()),
         Value::from(patient_id),
-        Value::from(fields.join(",")),
+        Value::from(fields),
         Value::from(principal.operation.clone()),
         Value::from(principal.address.map(|address| address.to_string())),
         Value::from(principal.key.as_ref().map(|key| key.service_account_id)),
         Value::from(principal.key.as_ref().map(|key| key.api_key_id)),
-    ];
-    appends.push("audit_entries", &COLUMNS, vec![row]);
+    ]
 }
 
 /// Columns of an entry [`append`] writes.
@@ -66,6 +71,21 @@ const COLUMNS: [&str; 10] = [
     "client_address",
     "service_account_id",
     "api_key_id",
+];
+
+/// [`COLUMNS`] and the entry's `detail`.
+const DETAILED_COLUMNS: [&str; 11] = [
+    "at",
+    "account_id",
+    "actor_patient_id",
+    "action",
+    "patient_id",
+    "fields",
+    "operation",
+    "client_address",
+    "service_account_id",
+    "api_key_id",
+    "detail",
 ];
 
 /// For a patient's own session: the patient acting.
@@ -252,10 +272,14 @@ pub async fn record_reads_again(state: &AppState, principal: &Principal, reads: 
     append_reads(state, principal, reads.iter().cloned()).await
 }
 
-/// One entry per (patient, fields joined), in one statement; nothing when
-/// there are none. A read of a patient to whom the caller holds an open
-/// break-glass access is a READ_PERSONAL_BREAK_GLASS naming the access;
-/// any other is a READ_PERSONAL.
+/// The read audit of `reads` (patient, fields joined), in one statement on
+/// PostgreSQL (one write transaction on SQLite); nothing when there are
+/// none. The patients read with the same fields share one READ_PERSONAL
+/// entry: one patient, an entry about that patient as any other; several
+/// (a page), one entry with no `patient_id` naming them all in
+/// `audit_entry_patients`. A read of a patient to whom the caller holds an
+/// open break-glass access is an entry of its own,
+/// READ_PERSONAL_BREAK_GLASS, naming the access.
 async fn append_reads(
     state: &AppState,
     principal: &Principal,
@@ -267,19 +291,110 @@ async fn append_reads(
     }
     let accesses = open_accesses(&state.db, principal, reads.iter().map(|(patient, _)| *patient)).await?;
     let now = state.now();
-    let rows: Vec<_> = reads
-        .into_iter()
-        .map(|(patient, fields)| match accesses.get(&patient) {
-            None => entry(principal, "READ_PERSONAL", Some(patient), fields, now),
+    let mut single: Vec<Vec<Value>> = Vec::new();
+    let mut by_fields: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (patient, fields) in reads {
+        match accesses.get(&patient) {
+            None => by_fields.entry(fields).or_default().push(patient),
             Some(access) => {
-                let mut row = entry(principal, "READ_PERSONAL_BREAK_GLASS", Some(patient), fields, now);
-                row.detail = Set(Some(format!("break-glass access {access}")));
-                row
+                let mut row = row(principal, "READ_PERSONAL_BREAK_GLASS", Some(patient), fields, now);
+                row.push(Value::from(format!("break-glass access {access}")));
+                single.push(row);
             }
-        })
-        .collect();
-    audit_entry::Entity::insert_many(rows).exec(&state.db).await?;
+        }
+    }
+    let mut single_plain: Vec<Vec<Value>> = Vec::new();
+    let mut groups: Vec<(Vec<Value>, Vec<i64>)> = Vec::new();
+    for (fields, patients) in by_fields {
+        if let [patient] = patients[..] {
+            single_plain.push(row(principal, "READ_PERSONAL", Some(patient), fields, now));
+        } else {
+            groups.push((row(principal, "READ_PERSONAL", None, fields, now), patients));
+        }
+    }
+    let backend = state.db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        // Each group's entry and its patients, and the single entries, as
+        // the parts of one statement.
+        let mut sql = Sql::new(backend);
+        let mut parts = 0;
+        for (n, (entry, _)) in groups.iter().enumerate() {
+            sql.push(if parts == 0 { "WITH " } else { ", " });
+            parts += 1;
+            sql.push(&format!("group_{n} AS ("));
+            insert_entries(&mut sql, &COLUMNS, std::slice::from_ref(entry));
+            sql.push(" RETURNING id)");
+        }
+        for (n, (rows, columns)) in
+            [(&single, &DETAILED_COLUMNS[..]), (&single_plain, &COLUMNS[..])].into_iter().enumerate()
+        {
+            if !rows.is_empty() {
+                sql.push(if parts == 0 { "WITH " } else { ", " });
+                parts += 1;
+                sql.push(&format!("single_{n} AS ("));
+                insert_entries(&mut sql, columns, rows);
+                sql.push(")");
+            }
+        }
+        if groups.is_empty() {
+            sql.push(" SELECT 1");
+        } else {
+            sql.push(" INSERT INTO audit_entry_patients (entry_id, patient_id) ");
+            for (n, (_, patients)) in groups.iter().enumerate() {
+                if n > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                sql.push(&format!("SELECT group_{n}.id, read.patient_id FROM group_{n}, (VALUES "));
+                for (p, patient) in patients.iter().enumerate() {
+                    sql.push(if p == 0 { "(" } else { ", (" }).bind(*patient).push(")");
+                }
+                sql.push(") AS read (patient_id)");
+            }
+        }
+        state.db.execute_raw(sql.build()).await?;
+        return Ok(());
+    }
+    let txn = crate::db::begin_write(&state.db).await?;
+    for (rows, columns) in [(&single, &DETAILED_COLUMNS[..]), (&single_plain, &COLUMNS[..])] {
+        if !rows.is_empty() {
+            let mut sql = Sql::new(backend);
+            insert_entries(&mut sql, columns, rows);
+            txn.execute_raw(sql.build()).await?;
+        }
+    }
+    for (entry, patients) in &groups {
+        let mut sql = Sql::new(backend);
+        insert_entries(&mut sql, &COLUMNS, std::slice::from_ref(entry));
+        sql.push(" RETURNING id");
+        let id: i64 = txn
+            .query_one_raw(sql.build())
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("an audit entry was written without its ID")))?
+            .try_get("", "id")?;
+        let mut sql = Sql::new(backend);
+        sql.push("INSERT INTO audit_entry_patients (entry_id, patient_id) VALUES ");
+        for (p, patient) in patients.iter().enumerate() {
+            sql.push(if p == 0 { "(" } else { ", (" }).bind(id).push(", ").bind(*patient).push(")");
+        }
+        txn.execute_raw(sql.build()).await?;
+    }
+    txn.commit().await?;
     Ok(())
+}
+
+/// `INSERT INTO audit_entries (columns) VALUES …` for `rows`.
+fn insert_entries(sql: &mut Sql, columns: &[&str], rows: &[Vec<Value>]) {
+    sql.push(&format!("INSERT INTO audit_entries ({}) VALUES ", columns.join(", ")));
+    for (r, row) in rows.iter().enumerate() {
+        sql.push(if r == 0 { "(" } else { ", (" });
+        for (c, value) in row.iter().enumerate() {
+            if c > 0 {
+                sql.push(", ");
+            }
+            sql.bind(value.clone());
+        }
+        sql.push(")");
+    }
 }
 
 /// The break-glass accesses the caller holds open at the moment of the
@@ -320,15 +435,25 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// One entry of the log with the patients it is about: its `patient_id`,
+/// or for an entry that names several, all of them.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub row: audit_entry::Model,
+    pub patients: Vec<i64>,
+}
+
 /// One page of the audit log, newest first; only for system
-/// administrators, and itself audited.
+/// administrators, and itself audited. Filtered by patient, it holds the
+/// entries about that patient alone and those that name it among others
+/// (a read of a page), both found by index.
 pub async fn list(
     state: &AppState,
     principal: &Principal,
     filter: &AuditFilter,
     first: u64,
     after: Option<i64>,
-) -> AppResult<(Vec<audit_entry::Model>, bool)> {
+) -> AppResult<(Vec<Entry>, bool)> {
     crate::auth::policy::may_read_audit_log(principal)?;
     if let Some(patient) = filter.patient_id
         && entity::patient::Entity::find_by_id(patient).one(&state.db).await?.is_none()
@@ -337,7 +462,19 @@ pub async fn list(
     }
     let mut query = audit_entry::Entity::find();
     if let Some(patient) = filter.patient_id {
-        query = query.filter(audit_entry::Column::PatientId.eq(patient));
+        use sea_orm::sea_query::{Query, UnionType};
+        let alone = Query::select()
+            .column(audit_entry::Column::Id)
+            .from(audit_entry::Entity)
+            .and_where(audit_entry::Column::PatientId.eq(patient))
+            .to_owned();
+        let among = Query::select()
+            .column(audit_entry_patient::Column::EntryId)
+            .from(audit_entry_patient::Entity)
+            .and_where(audit_entry_patient::Column::PatientId.eq(patient))
+            .to_owned();
+        query =
+            query.filter(audit_entry::Column::Id.in_subquery(alone.clone().union(UnionType::All, among).to_owned()));
     }
     if let Some(account) = filter.account_id {
         query = query.filter(audit_entry::Column::AccountId.eq(account));
@@ -354,6 +491,32 @@ pub async fn list(
     let mut rows = query.order_by_desc(audit_entry::Column::Id).limit(first + 1).all(&state.db).await?;
     let more = rows.len() as u64 > first;
     rows.truncate(first as usize);
+    let groups: Vec<i64> = rows.iter().filter(|row| row.patient_id.is_none()).map(|row| row.id).collect();
+    let mut named: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    if !groups.is_empty() {
+        let pairs: Vec<(i64, i64)> = audit_entry_patient::Entity::find()
+            .select_only()
+            .column(audit_entry_patient::Column::EntryId)
+            .column(audit_entry_patient::Column::PatientId)
+            .filter(audit_entry_patient::Column::EntryId.is_in(groups))
+            .order_by_asc(audit_entry_patient::Column::PatientId)
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        for (entry, patient) in pairs {
+            named.entry(entry).or_default().push(patient);
+        }
+    }
+    let entries = rows
+        .into_iter()
+        .map(|row| {
+            let patients = match row.patient_id {
+                Some(patient) => vec![patient],
+                None => named.remove(&row.id).unwrap_or_default(),
+            };
+            Entry { row, patients }
+        })
+        .collect();
     record(&state.db, principal, "READ_AUDIT_LOG", filter.patient_id, &[], state.now()).await?;
-    Ok((rows, more))
+    Ok((entries, more))
 }

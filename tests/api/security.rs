@@ -22,7 +22,87 @@ both!(
     personal_data_tokens_and_passwords_never_reach_the_logs,
     the_database_itself_refuses_to_change_or_delete_audit_entries,
     every_write_of_the_case_flow_and_every_account_action_leaves_its_audit_entry,
+    a_page_read_is_one_entry_per_set_of_fields_found_under_each_patient,
 );
+
+const READS: &str = "query($p: ID, $first: Int) { auditLog(patientId: $p, first: $first) { edges { node { \
+    action operation fields patientId patientIds account { username } } } } }";
+
+/// The READ_PERSONAL entries of `operation`, in the log filtered by
+/// `patient` (or in the whole log).
+async fn reads_of(app: &TestApp, admin: &str, patient: Option<&str>, operation: &str) -> Vec<Value> {
+    let log = app.gql(Some(admin), READS, json!({ "p": patient, "first": 500 })).await;
+    assert!(log["errors"].is_null(), "{log}");
+    log["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{log}"))
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .filter(|node| node["action"] == "READ_PERSONAL" && node["operation"] == operation)
+        .collect()
+}
+
+async fn a_page_read_is_one_entry_per_set_of_fields_found_under_each_patient(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let admin = app.login("admin1").await;
+    let mut ids = Vec::new();
+    for kana in ["ページ イチ", "ページ ニ", "ページ サン"] {
+        ids.push(app.register_patient(&clinic, kana, json!({})).await.0);
+    }
+    // One patient's name in Kanji beside everyone's reading: the first
+    // patient is read with two fields, the others with one.
+    let page = app
+        .gql(
+            Some(&hc1),
+            "query Page($one: ID!) { one: patient(id: $one) { nameKanji } patients(first: 100) { nodes { id nameKana } } }",
+            json!({ "one": ids[0] }),
+        )
+        .await;
+    assert!(page["errors"].is_null(), "{page}");
+    let listed: Vec<String> = page["data"]["patients"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|node| node["id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(ids.iter().all(|id| listed.contains(id)), "{page}");
+
+    // The whole log holds one entry for the one patient read with both
+    // fields, and one for the rest of the page, naming them all.
+    let whole = reads_of(&app, &admin, None, "Page").await;
+    assert_eq!(whole.len(), 2, "{whole:?}");
+    let single = whole.iter().find(|e| e["fields"] == json!(["nameKana", "nameKanji"])).expect("the single read");
+    assert_eq!(single["patientId"], ids[0].as_str(), "{single}");
+    assert_eq!(single["patientIds"], json!([ids[0]]), "{single}");
+    let group = whole.iter().find(|e| e["fields"] == json!(["nameKana"])).expect("the page's read");
+    assert!(group["patientId"].is_null(), "an entry naming several has no one patient: {group}");
+    let named: Vec<&str> = group["patientIds"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert_eq!(named.len(), listed.len() - 1, "every other patient of the page: {group}");
+    assert!(!named.contains(&ids[0].as_str()) && named.contains(&ids[1].as_str()) && named.contains(&ids[2].as_str()));
+    assert_eq!(group["account"]["username"], "hc1");
+
+    // Filtered by a patient, the log shows the entries about it, with it.
+    for (n, id) in ids.iter().enumerate() {
+        let about = reads_of(&app, &admin, Some(id), "Page").await;
+        assert_eq!(about.len(), 1, "patient {n}: {about:?}");
+        assert_eq!(about[0]["patientId"], id.as_str(), "patient {n}: {about:?}");
+        let fields = if n == 0 { json!(["nameKana", "nameKanji"]) } else { json!(["nameKana"]) };
+        assert_eq!(about[0]["fields"], fields, "patient {n}: {about:?}");
+    }
+    // A patient the page did not read finds nothing of it.
+    let (unread, _) = app.register_patient(&clinic, "ヨマレナイ", json!({})).await;
+    assert!(reads_of(&app, &admin, Some(&unread), "Page").await.is_empty());
+
+    // The patients of an entry are as append-only as the entry.
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.expect("direct connection");
+    assert!(db.execute_unprepared("UPDATE audit_entry_patients SET patient_id = 0").await.is_err());
+    assert!(db.execute_unprepared("DELETE FROM audit_entry_patients").await.is_err());
+    let _ = db.close().await;
+    assert_eq!(reads_of(&app, &admin, Some(&ids[1]), "Page").await.len(), 1);
+}
 
 async fn every_write_of_the_case_flow_and_every_account_action_leaves_its_audit_entry(backend: Backend) {
     let app = spawn_app(backend).await;
