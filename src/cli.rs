@@ -332,6 +332,15 @@ pub struct ServeArgs {
     /// show).
     #[arg(long, env = "HERSYS_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<Secret>,
+    /// A streaming replica (PostgreSQL standby) of the database, for
+    /// figures as of a past moment and analysts' lists; repeat the flag
+    /// (or separate URLs with commas in the environment) for several.
+    #[arg(long, env = "HERSYS_READ_DATABASE_URL", value_delimiter = ',', hide_env_values = true)]
+    pub read_database_url: Vec<String>,
+    /// Milliseconds an analyst's list read from a replica may lag the
+    /// primary; 0 reads lists from the primary only.
+    #[arg(long, env = "HERSYS_REPLICA_LIST_LAG_MS", default_value_t = 2000)]
+    pub replica_list_lag_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -440,6 +449,16 @@ impl ServeArgs {
             }
             config.metrics_addr = Some(metrics_addr);
         }
+        for url in &self.read_database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                anyhow::bail!(
+                    "{} must be a postgres:// URL: a read replica is a PostgreSQL standby",
+                    setting("read_database_url")
+                );
+            }
+        }
+        config.read_database_urls = self.read_database_url.iter().cloned().map(Secret::new).collect();
+        config.replica_list_lag = Duration::from_millis(self.replica_list_lag_ms);
         if let Some(token) = &self.metrics_token {
             let length = token.expose().chars().count();
             if length < 16 || token.expose().chars().any(|c| !c.is_ascii_graphic()) {
@@ -690,6 +709,7 @@ async fn command_line_state(url: String) -> anyhow::Result<crate::state::AppStat
         hub: std::sync::Arc::new(crate::events::EventHub::new(1)),
         sessions: std::sync::Arc::new(crate::auth::recent::RecentSessions::new(std::time::Duration::ZERO)),
         revocations: Default::default(),
+        replicas: std::sync::Arc::new(crate::db::replicas::Replicas::none()),
     })
 }
 

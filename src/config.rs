@@ -154,6 +154,11 @@ pub struct Config {
     /// The bearer token `/metrics` asks for (`Authorization: Bearer …`);
     /// `None`: it asks for none.
     pub metrics_token: Option<Secret>,
+    /// Read replicas (PostgreSQL standbys of the primary): URLs, which may
+    /// carry passwords.
+    pub read_database_urls: Vec<Secret>,
+    /// The most an analyst's list read from a replica may lag the primary.
+    pub replica_list_lag: Duration,
     /// A latest health report with SpO2 at or below this (%) is a warning sign.
     pub warning_spo2_at_most: i32,
     /// A latest health report with a body temperature at or above this (°C)
@@ -208,6 +213,8 @@ impl Config {
             resolver_spans: std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some(),
             metrics_addr: None,
             metrics_token: None,
+            read_database_urls: Vec::new(),
+            replica_list_lag: Duration::from_secs(2),
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
         }

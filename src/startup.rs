@@ -68,7 +68,20 @@ impl Application {
         let sessions = Arc::new(crate::auth::recent::RecentSessions::new(config.session_cache));
         let revocations = Arc::new(crate::auth::revocation::Revocations::default());
         let passwords = Arc::new(crate::auth::password::Gate::new(config.password_concurrency, config.password_wait));
+        let replica_urls: Vec<String> = config.read_database_urls.iter().map(|url| url.expose().to_owned()).collect();
+        let replicas = Arc::new(
+            crate::db::replicas::Replicas::connect(
+                &replica_urls,
+                config.db_max_connections,
+                config.request_deadline,
+                config.replica_list_lag,
+                queries.clone(),
+            )
+            .await?,
+        );
+        replicas.start_tracking(db.clone(), clock.clone());
         let state = AppState {
+            replicas,
             db,
             config: Arc::new(config),
             queries,

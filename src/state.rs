@@ -32,6 +32,9 @@ pub struct AppState {
     pub revocations: Arc<crate::auth::revocation::Revocations>,
     /// The bound on password hashing and verification.
     pub passwords: Arc<crate::auth::password::Gate>,
+    /// Read replicas for figures as of a past moment and analysts' lists
+    /// (none unless configured).
+    pub replicas: Arc<crate::db::replicas::Replicas>,
 }
 
 impl AppState {

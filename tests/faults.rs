@@ -2,7 +2,10 @@
 //! with SIGTERM while requests and WebSockets are open, cut off from its
 //! PostgreSQL (a server of the test's own, stopped and started again), and
 //! killed with SIGKILL under a write load; started with a mistyped or
-//! refused database URL, it prints no password.
+//! refused database URL, it prints no password; beside a streaming
+//! replica (a standby of the test's own), which serves figures as of a past
+//! moment and analysts' lists only while it has replayed what they need,
+//! and whose loss the gateway carries on without.
 //!
 //! The tests run one at a time (`SERIAL`): they measure how long answers
 //! take, and the machine is small.
@@ -348,6 +351,91 @@ fn parse(id: &str) -> i64 {
     id.parse().unwrap_or_else(|_| panic!("an ID: {id}"))
 }
 
+const DAILY: &str =
+    "query($d: Date!, $at: DateTime) { statistics { daily(from: $d, to: $d, asOf: $at) { positives } } }";
+const NEWEST: &str = "{ patients(first: 1) { nodes { id } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_serves_past_figures_and_analysts_lists_only_while_it_has_replayed_them() {
+    let _serial = SERIAL.lock().await;
+    let primary = Postgres::start();
+    let mut standby = Postgres::standby_of(&primary);
+    let flags =
+        ["--read-database-url", &standby.url(), "--request-deadline-ms", "1000", "--replica-list-lag-ms", "1000"];
+    let gateway = Gateway::start_with(&primary.url(), true, primary.dir(), &flags).await;
+    let clinic = gateway.login("clinic1").await;
+    let analyst = gateway.login("analyst1").await;
+    let today = (chrono::Utc::now() + chrono::Duration::hours(9)).date_naive().to_string();
+    let replica_reads = || async {
+        let metrics = gateway.client.get(gateway.url("/metrics")).send().await.expect("/metrics");
+        let text = metrics.text().await.expect("a body");
+        text.lines()
+            .find_map(|line| line.strip_prefix("hersys_db_replica_reads_total{replica=\"1\"} "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no replica counter:\n{text}"))
+    };
+    let positives = |at: String| {
+        let (gateway, analyst, today) = (&gateway, &analyst, &today);
+        async move {
+            let answer = gateway.gql(Some(analyst), DAILY, json!({ "d": today, "at": at })).await;
+            answer["data"]["statistics"]["daily"][0]["positives"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("daily figures: {answer}"))
+        }
+    };
+    let positive = || {
+        let (gateway, clinic) = (&gateway, &clinic);
+        async move {
+            let patient = gateway.register_patient(clinic).await;
+            gateway.record_test(clinic, &patient, "POSITIVE").await;
+            (patient, chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        }
+    };
+    // Today's positives before the test's own (the demo data set's).
+    let base = positives(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).await;
+
+    // A figure as of a moment the replica has replayed (plus the deadline)
+    // comes from it, and counts what the primary does.
+    let (first, after_first) = positive().await;
+    let before = replica_reads().await;
+    let waited = Instant::now();
+    let counted = loop {
+        let counted = positives(after_first.clone()).await;
+        if replica_reads().await > before {
+            break counted;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(30), "no read reached the replica in 30 s");
+        pause().await;
+    };
+    assert_eq!(counted, base + 1, "the replica's figure counts the positive recorded before asOf");
+    // An analyst's list too, once the replica is within the list lag.
+    let listed = gateway.gql(Some(&analyst), NEWEST, json!({})).await;
+    assert_eq!(listed["data"]["patients"]["nodes"][0]["id"], first.as_str(), "{listed}");
+
+    // A replica that stops replaying serves nothing it lacks: the figure
+    // as of a later moment, and the newest list, come from the primary.
+    standby.execute("SELECT pg_wal_replay_pause()").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (second, after_second) = positive().await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let paused_reads = replica_reads().await;
+    assert_eq!(positives(after_second.clone()).await, base + 2, "a lagging replica does not answer a later figure");
+    let listed = gateway.gql(Some(&analyst), NEWEST, json!({})).await;
+    assert_eq!(listed["data"]["patients"]["nodes"][0]["id"], second.as_str(), "{listed}");
+    assert_eq!(replica_reads().await, paused_reads, "nothing was read from the lagging replica");
+    // What it has replayed, it still serves.
+    assert_eq!(positives(after_first.clone()).await, base + 1);
+    assert!(replica_reads().await > paused_reads, "the replica serves the moment it covers");
+
+    // Without the replica the gateway carries on, on the primary.
+    standby.stop();
+    assert_eq!(positives(after_first.clone()).await, base + 1, "a figure it covered, from the primary now");
+    assert_eq!(positives(after_second).await, base + 2);
+    let listed = gateway.gql(Some(&analyst), NEWEST, json!({})).await;
+    assert_eq!(listed["data"]["patients"]["nodes"][0]["id"], second.as_str(), "{listed}");
+    assert!(gateway.ready().await, "ready without the replica");
+}
+
 async fn rows(db: &sea_orm::DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
     db.query_all_raw(Statement::from_string(db.get_database_backend(), sql.to_owned()))
         .await
@@ -377,6 +465,11 @@ impl Gateway {
     /// Starts the gateway and waits until `/readyz` answers 2xx. Its log
     /// goes to `gateway.log` in `dir` (appended: restarts share it).
     async fn start(database_url: &str, demo: bool, dir: &Path) -> Gateway {
+        Gateway::start_with(database_url, demo, dir, &[]).await
+    }
+
+    /// [`Gateway::start`] with more flags for `hersys serve`.
+    async fn start_with(database_url: &str, demo: bool, dir: &Path, flags: &[&str]) -> Gateway {
         let log = dir.join("gateway.log");
         for _ in 0..3 {
             let addr = free_addr();
@@ -384,6 +477,7 @@ impl Gateway {
             let mut command = Command::new(env!("CARGO_BIN_EXE_hersys"));
             command
                 .args(["serve", "--addr", &addr.to_string(), "--database-url", database_url])
+                .args(flags)
                 .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -716,6 +810,44 @@ impl Postgres {
             }
         }
         panic!("PostgreSQL did not start:\n{}", postgres.server_log());
+    }
+
+    /// A streaming standby of `primary` (`pg_basebackup -R`), started on a
+    /// free port of its own.
+    fn standby_of(primary: &Postgres) -> Postgres {
+        let bin = primary.bin.clone();
+        let as_postgres = primary.as_postgres;
+        let builder = tempfile::Builder::new().prefix("hersys-faults-standby-").tempdir_in(if as_postgres {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        });
+        let dir = builder.expect("a temporary directory");
+        if as_postgres {
+            let owner = Command::new("chown").args(["postgres:", &dir.path().display().to_string()]).status();
+            assert!(owner.is_ok_and(|s| s.success()), "chown the data directory to postgres");
+        }
+        let mut standby = Postgres { bin, dir, port: 0, as_postgres, running: false };
+        let data = standby.data();
+        let port = primary.port.to_string();
+        standby.run(
+            "pg_basebackup",
+            &["-D", &data, "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-R", "-X", "stream", "-c", "fast"],
+        );
+        for _ in 0..3 {
+            standby.port = free_addr().port();
+            if standby.try_start() {
+                return standby;
+            }
+        }
+        panic!("the standby did not start:\n{}", standby.server_log());
+    }
+
+    /// Runs `sql` on this server.
+    async fn execute(&self, sql: &str) {
+        let db = sea_orm::Database::connect(self.url()).await.expect("connect to the test's server");
+        db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = db.close().await;
     }
 
     fn dir(&self) -> &Path {

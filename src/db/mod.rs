@@ -2,8 +2,9 @@
 //! the statement counter behind `hersys_db_queries_total`, write
 //! transactions, errors described without their values, the one SQL
 //! builder for statements written by hand (`sql`), and rows read by
-//! position (`rows`).
+//! position (`rows`), and the read replicas (`replicas`).
 
+pub mod replicas;
 pub mod rows;
 mod sql;
 

@@ -137,7 +137,12 @@ pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab
         k: arguments.k.map(i64::from),
         for_publication: arguments.for_publication,
     };
-    let table = crosstab::cross_tab(&state.db, &request, state.config.max_crosstab_cells).await?;
+    let cells = state.config.max_crosstab_cells;
+    let request = &request;
+    let table = state
+        .replicas
+        .as_of(&state.db, as_of, |db| async move { crosstab::cross_tab(&db, request, cells).await })
+        .await?;
     Ok(CrossTab {
         as_of: table.as_of,
         k: i32::try_from(table.k).unwrap_or(i32::MAX),

@@ -110,7 +110,10 @@ impl Statistics {
             },
             _ => None,
         };
-        let days = statistics::daily(&state.db, area, from.0, to.0, as_of).await?;
+        let days = state
+            .replicas
+            .as_of(&state.db, as_of, |db| async move { statistics::daily(&db, area, from.0, to.0, as_of).await })
+            .await?;
         Ok(days
             .into_iter()
             .map(|d| DailyFigures {
@@ -146,7 +149,10 @@ impl Statistics {
         let as_of = statistics::as_of(state, as_of)?;
         let prefecture = prefecture(ctx, prefecture_code.as_deref()).await?;
         let area = statistics::area(principal, prefecture.as_ref().map(|p| p.0))?;
-        let figures = statistics::care_status(&state.db, area, as_of).await?;
+        let figures = state
+            .replicas
+            .as_of(&state.db, as_of, |db| async move { statistics::care_status(&db, area, as_of).await })
+            .await?;
         let code = match area {
             Area::Prefecture(id) => Some(format!("{id:02}")),
             _ => None,

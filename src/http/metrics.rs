@@ -109,6 +109,15 @@ async fn render(state: &HttpState) -> impl IntoResponse + use<> {
          hersys_documents_total{{cache=\"hit\"}} {hits}\n\
          hersys_documents_total{{cache=\"miss\"}} {misses}\n"
     ));
+    if !app.replicas.is_empty() {
+        body.push_str(
+            "# HELP hersys_db_replica_reads_total Reads a read replica served, by replica (in the order configured).\n\
+             # TYPE hersys_db_replica_reads_total counter\n",
+        );
+        for (n, reads) in app.replicas.reads().iter().enumerate() {
+            body.push_str(&format!("hersys_db_replica_reads_total{{replica=\"{}\"}} {reads}\n", n + 1));
+        }
+    }
     state.pipeline.metrics.render(&mut body);
     crate::metrics::render_process(&mut body);
     crate::metrics::render_build_info(&mut body);

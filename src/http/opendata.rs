@@ -74,21 +74,29 @@ pub async fn file(
     let time = state.app.config.publication_time;
     let moment = publication::at_or_before(requested, time);
     let name = series.file_name();
-    let body = match state.opendata.get(moment, name) {
-        Some(body) => body,
-        None => match statistics::by_day_and_prefecture(&state.app.db, series, moment).await {
-            Ok(counts) => {
-                let body: Arc<str> = statistics::open_data_csv(&counts, moment, series.is_stock()).into();
-                state.opendata.keep(moment, name, body.clone());
-                body
-            }
-            Err(error) => {
-                tracing::error!(code = error.code(), "an open-data file could not be computed");
-                return (StatusCode::INTERNAL_SERVER_ERROR, "the file could not be computed; retry later\n")
-                    .into_response();
-            }
-        },
-    };
+    let body =
+        match state.opendata.get(moment, name) {
+            Some(body) => body,
+            None => match state
+                .app
+                .replicas
+                .as_of(&state.app.db, moment, |db| async move {
+                    statistics::by_day_and_prefecture(&db, series, moment).await
+                })
+                .await
+            {
+                Ok(counts) => {
+                    let body: Arc<str> = statistics::open_data_csv(&counts, moment, series.is_stock()).into();
+                    state.opendata.keep(moment, name, body.clone());
+                    body
+                }
+                Err(error) => {
+                    tracing::error!(code = error.code(), "an open-data file could not be computed");
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "the file could not be computed; retry later\n")
+                        .into_response();
+                }
+            },
+        };
     // The latest publication may be cached until the next one; an earlier
     // one never changes.
     let now = state.app.now();

@@ -208,15 +208,19 @@ pub async fn list(
     if let Some(after) = after {
         query = query.filter(patient::Column::Id.lt(after));
     }
-    let mut rows: Vec<patient::Model> = query
-        .order_by_desc(patient::Column::Id)
-        .limit(first + 1)
-        .into_model::<ByPosition<patient::Model>>()
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|row| row.0)
-        .collect();
+    let query = query.order_by_desc(patient::Column::Id).limit(first + 1);
+    let read = |db: sea_orm::DatabaseConnection| {
+        let query = query.clone();
+        async move { AppResult::Ok(query.into_model::<ByPosition<patient::Model>>().all(&db).await?) }
+    };
+    // De-identified lists may come from a replica a moment behind; a list
+    // that shows personal data (and is audited) reads the primary.
+    let found = if policy::may_read_from_replica(principal) {
+        state.replicas.recent(&state.db, state.now(), read).await?
+    } else {
+        read(state.db.clone()).await?
+    };
+    let mut rows: Vec<patient::Model> = found.into_iter().map(|row| row.0).collect();
     let more = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok((rows, more))

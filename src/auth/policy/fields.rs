@@ -34,3 +34,11 @@ pub(super) fn in_accommodation_placed_by_centre(patient: &patient::Model) -> boo
 pub fn personal_field_forbidden(field: &str) -> AppError {
     AppError::forbidden(format!("{field} is personal data and the caller has no care relationship with this patient"))
 }
+
+/// Whether the caller's lists may be read from a replica a moment behind
+/// the primary: only those of callers who never see personal data
+/// (analysts and operators), whose lists hold no field that is audited and
+/// no row a change of theirs just made.
+pub fn may_read_from_replica(principal: &Principal) -> bool {
+    matches!(principal.role, Role::NationalAnalyst | Role::SystemAdmin)
+}
