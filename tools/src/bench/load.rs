@@ -949,6 +949,7 @@ async fn capture(database_url: &str, token: &str, variables: &Value) -> anyhow::
         clock: Arc::new(hersys::clock::SystemClock),
         hub: Arc::new(hersys::events::EventHub::new(16)),
         revocations: Default::default(),
+        replicas: Arc::new(hersys::db::replicas::Replicas::none()),
     };
     let router = hersys::http::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
