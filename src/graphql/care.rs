@@ -197,7 +197,7 @@ impl LabTest {
     }
     /// The facility that took the sample.
     async fn facility(&self, ctx: &Context<'_>) -> Result<Facility> {
-        Ok(Facility(load_required(ctx, FacilityById(self.0.facility_id)).await?))
+        Facility::referenced(ctx, self.0.facility_id).await
     }
     /// The patient tested. Field rules apply here as everywhere.
     async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
@@ -264,7 +264,7 @@ impl Hospitalisation {
     }
     /// The admitting hospital.
     async fn hospital(&self, ctx: &Context<'_>) -> Result<Facility> {
-        Ok(Facility(load_required(ctx, FacilityById(self.row.facility_id)).await?))
+        Facility::referenced(ctx, self.row.facility_id).await
     }
     /// When the patient was admitted.
     async fn admitted_at(&self) -> DateTime<Utc> {

@@ -169,7 +169,7 @@ async fn health_centre_by_code(ctx: &Context<'_>, code: String) -> Result<Health
 async fn facility(ctx: &Context<'_>, id: ID) -> Result<Facility, AppError> {
     reference_reader(ctx)?;
     let id = parse_id(&id, "id")?;
-    load(ctx, FacilityById(id)).await?.map(Facility).ok_or_else(|| not_found("facility"))
+    load(ctx, FacilityById(id)).await?.map(Facility::new).ok_or_else(|| not_found("facility"))
 }
 
 async fn prefecture_by_id(ctx: &Context<'_>, id: ID) -> Result<Prefecture, AppError> {

@@ -188,7 +188,7 @@ impl OrganisationMutation {
         policy::may_manage_reference_data(principal)?;
         let new = input.parse()?;
         let (facility, _) = services::organisations::create_facility(state(ctx), Actor::Caller(principal), new).await?;
-        Ok(Facility(facility))
+        Ok(Facility::new(facility))
     }
 
     /// Changes the names of a medical institution (its organisation is
@@ -207,7 +207,7 @@ impl OrganisationMutation {
         let changes = input.parse()?;
         let facility =
             services::organisations::update_facility(state(ctx), Actor::Caller(principal), id, changes).await?;
-        Ok(Facility(facility))
+        Ok(Facility::new(facility))
     }
 }
 
@@ -243,7 +243,7 @@ impl OrganisationQuery {
         let principal = signed_in(ctx)?;
         let centre = health_centre_id.map(|id| parse_id(&id, "healthCentreId")).transpose()?;
         let rows = services::reference::facilities(state(ctx), principal, centre).await?;
-        Ok(rows.into_iter().map(Facility).collect())
+        Ok(rows.into_iter().map(Facility::new).collect())
     }
 
     /// Every organisation accounts can belong to. For system administrators
@@ -307,40 +307,72 @@ impl HealthCentre {
     }
 }
 
-/// A medical institution that tests or admits patients.
-pub struct Facility(pub facility::Model);
+/// A medical institution that tests or admits patients: its row, or only
+/// its ID when the selection asks for nothing else (a reference such as
+/// `facility { id }`, answered from the foreign key without a load).
+pub struct Facility {
+    id: i64,
+    row: Option<facility::Model>,
+}
+
+impl Facility {
+    pub fn new(row: facility::Model) -> Facility {
+        Facility { id: row.id, row: Some(row) }
+    }
+
+    /// The facility `id` as the field being resolved selects it: only its
+    /// ID when that is all it asks for, else loaded (from the request's
+    /// loader, which a page prefetches).
+    pub async fn referenced(ctx: &Context<'_>, id: i64) -> Result<Facility> {
+        if super::prefetch::asks_only_id(ctx.field()) {
+            return Ok(Facility { id, row: None });
+        }
+        Ok(Facility::new(load_required(ctx, FacilityById(id)).await?))
+    }
+
+    /// The row; loaded here only for a selection that [`Self::referenced`]
+    /// judged to need nothing but the ID (never, unless a directive hid a
+    /// field from it).
+    async fn row(&self, ctx: &Context<'_>) -> Result<std::borrow::Cow<'_, facility::Model>> {
+        match &self.row {
+            Some(row) => Ok(std::borrow::Cow::Borrowed(row)),
+            None => Ok(std::borrow::Cow::Owned(load_required(ctx, FacilityById(self.id)).await?)),
+        }
+    }
+}
 
 /// A medical institution that tests or admits patients (医療機関).
 #[Object]
 impl Facility {
     /// Stable identifier.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.id.to_string())
     }
     /// Public code of the facility.
-    async fn code(&self) -> &str {
-        &self.0.code
+    async fn code(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.row(ctx).await?.code.clone())
     }
     /// English name.
-    async fn name(&self) -> &str {
-        &self.0.name_en
+    async fn name(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.row(ctx).await?.name_en.clone())
     }
     /// Japanese name.
-    async fn name_ja(&self) -> &str {
-        &self.0.name_ja
+    async fn name_ja(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.row(ctx).await?.name_ja.clone())
     }
     /// Testing clinic, testing centre or hospital.
-    async fn kind(&self) -> FacilityKind {
-        self.0.kind.into()
+    async fn kind(&self, ctx: &Context<'_>) -> Result<FacilityKind> {
+        Ok(self.row(ctx).await?.kind.into())
     }
     /// Whether the facility enters its own data; if not, its health centre
     /// enters data on its behalf.
-    async fn has_system_access(&self) -> bool {
-        self.0.has_system_access
+    async fn has_system_access(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.row(ctx).await?.has_system_access)
     }
     /// The health centre whose district covers the facility.
     async fn health_centre(&self, ctx: &Context<'_>) -> Result<HealthCentre> {
-        Ok(HealthCentre(load_required(ctx, HealthCentreById(self.0.health_centre_id)).await?))
+        let centre = self.row(ctx).await?.health_centre_id;
+        Ok(HealthCentre(load_required(ctx, HealthCentreById(centre)).await?))
     }
 }
 
@@ -376,7 +408,7 @@ impl Organisation {
     /// for; null for other kinds.
     async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
         match self.0.facility_id {
-            Some(id) => Ok(Some(Facility(load_required(ctx, FacilityById(id)).await?))),
+            Some(id) => Ok(Some(Facility::referenced(ctx, id).await?)),
             None => Ok(None),
         }
     }

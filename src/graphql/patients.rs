@@ -225,7 +225,7 @@ impl Patient {
     /// registered them on its own account.
     async fn registering_facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
         match self.0.registering_facility_id {
-            Some(id) => Ok(Some(Facility(load_required(ctx, FacilityById(id)).await?))),
+            Some(id) => Ok(Some(Facility::referenced(ctx, id).await?)),
             None => Ok(None),
         }
     }

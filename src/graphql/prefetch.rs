@@ -57,6 +57,25 @@ fn selects(selections: &[Lookahead<'_>], path: &[&str]) -> bool {
     })
 }
 
+/// Whether a selection of an object asks for nothing but its `id` (and
+/// `__typename`), fragments included: a reference answered from the
+/// foreign key alone.
+pub fn asks_only_id(field: async_graphql::SelectionField<'_>) -> bool {
+    field.selection_set().all(|child| matches!(child.name(), "id" | "__typename"))
+}
+
+/// Whether the object at `path` under `selections` asks for more than its
+/// `id` anywhere (and so must be loaded).
+fn needs_row(selections: &[Lookahead<'_>], path: &[&str]) -> bool {
+    selections.iter().any(|selection| {
+        let mut current = selection.field(path[0]);
+        for name in &path[1..] {
+            current = current.field(name);
+        }
+        current.selection_fields().into_iter().any(|field| !asks_only_id(field))
+    })
+}
+
 /// Loads, for the patients `rows`, the relations that `selections` (the
 /// selection sets of those patients) ask for.
 pub async fn patients(
@@ -74,7 +93,7 @@ pub async fn patients(
 
     if selects(selections, &["tests"]) {
         let tests = fetch(loader, ids.iter().map(|id| TestsOfPatient(*id))).await?;
-        if selects(selections, &["tests", "facility"]) {
+        if needs_row(selections, &["tests", "facility"]) {
             facilities.extend(tests.values().flatten().map(|t| t.facility_id));
         }
         if selects(selections, &["tests", "enteredBy"]) || selects(selections, &["tests", "enteredOnBehalf"]) {
@@ -85,7 +104,7 @@ pub async fn patients(
     }
     if selects(selections, &["hospitalisations"]) {
         let stays = fetch(loader, ids.iter().map(|id| HospitalisationsOfPatient(*id))).await?;
-        if selects(selections, &["hospitalisations", "hospital"]) {
+        if needs_row(selections, &["hospitalisations", "hospital"]) {
             facilities.extend(stays.values().flatten().map(|s| s.facility_id));
         }
         if selects(selections, &["hospitalisations", "conditions"]) {
@@ -117,7 +136,7 @@ pub async fn patients(
     if selects(selections, &["signInLock"]) {
         loader.feed_many(fetch(loader, ids.iter().map(|id| SignInFailuresOfPatient(*id))).await?).await;
     }
-    if selects(selections, &["registeringFacility"]) {
+    if needs_row(selections, &["registeringFacility"]) {
         facilities.extend(rows.iter().filter_map(|p| p.registering_facility_id));
     }
     let wants_prefecture =

@@ -11,7 +11,48 @@ both!(
     a_page_of_patients_with_relations_costs_the_same_statements_whatever_its_size,
     a_page_shows_each_patients_latest_health_report,
     a_page_shows_personal_fields_however_they_are_selected,
+    a_reference_that_asks_only_its_id_is_answered_without_loading_it,
 );
+
+async fn a_reference_that_asks_only_its_id_is_answered_without_loading_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    for _ in 0..3 {
+        patient_with_a_test(&app, &clinic).await;
+    }
+    let hc1 = app.login("hc1").await;
+    let page = |selection: &str| {
+        format!("{{ patients(first: 10) {{ nodes {{ id tests {{ id facility {{ {selection} }} }} }} }} }}")
+    };
+    let run = async |query: String| {
+        let before = app.query_count().await;
+        let response = app.gql(Some(&hc1), &query, json!({})).await;
+        let statements = app.query_count().await - before;
+        assert!(response["errors"].is_null(), "{response}");
+        (statements, response["data"]["patients"]["nodes"].clone())
+    };
+    let _ = run(page("id")).await;
+    let (by_id, ids) = run(page("id")).await;
+    let (named, with_names) = run(page("id name")).await;
+    let (fragment, through_fragment) = run(page("...on Facility { id __typename }")).await;
+    // The same facilities, one statement fewer when only the ID is asked
+    // for (through a fragment too).
+    assert_eq!(by_id + 1, named, "{ids} / {with_names}");
+    assert_eq!(fragment, by_id, "{through_fragment}");
+    let facility_ids = |nodes: &Value| -> Vec<Value> {
+        nodes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|node| node["tests"].as_array().cloned().unwrap_or_default())
+            .map(|test| test["facility"]["id"].clone())
+            .collect()
+    };
+    assert_eq!(facility_ids(&ids), facility_ids(&with_names));
+    assert!(facility_ids(&ids).iter().all(Value::is_string) && !facility_ids(&ids).is_empty());
+    assert!(with_names[0]["tests"][0]["facility"]["name"].is_string(), "{with_names}");
+    assert_eq!(through_fragment[0]["tests"][0]["facility"]["__typename"], "Facility");
+}
 
 const PAGE: &str = "query($first: Int!) { patients(first: $first) { edges { node {
     id
