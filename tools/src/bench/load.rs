@@ -82,6 +82,15 @@ pub struct Options {
     /// First day of the 90 days of (d).
     #[arg(long, default_value = "2022-07-01")]
     pub statistics_from: NaiveDate,
+    /// A PostGraphile 5 server on the same database (`tools/postgraphile`):
+    /// workloads (f) and (g) are then also run against it, with the same
+    /// driver, after checking that it answers the same rows.
+    #[arg(long)]
+    pub postgraphile: Option<String>,
+    /// Process ID of that PostGraphile server, for its CPU time and memory
+    /// (default: the process listening on its port, when visible).
+    #[arg(long)]
+    pub postgraphile_pid: Option<u32>,
     /// Where the started gateway's log goes.
     #[arg(long, default_value = "bench-gateway.log")]
     pub log: PathBuf,
@@ -112,6 +121,10 @@ pub const PERSONAL_PAGE: &str = include_str!("personal.graphql");
 /// workload (g).
 pub const DEIDENTIFIED_PAGE: &str = include_str!("deidentified.graphql");
 
+/// Pages (f) and (g) in PostGraphile 5's schema of the same tables.
+const POSTGRAPHILE_PERSONAL: &str = include_str!("postgraphile-personal.graphql");
+const POSTGRAPHILE_DEIDENTIFIED: &str = include_str!("postgraphile-deidentified.graphql");
+
 const RECORD_TEST: &str = "mutation RecordTest($input: RecordTestInput!) { recordTest(input: $input) { id result } }";
 
 const STATISTICS: &str = "query Daily($from: Date!, $to: Date!) { statistics { daily(from: $from, to: $to) { \
@@ -122,6 +135,8 @@ const TYPENAME: &str = "{ __typename }";
 /// One workload: the requests its workers send, round-robin.
 struct Workload {
     key: &'static str,
+    /// Another server than the gateway (URL, process), for a comparison.
+    elsewhere: Option<(String, Option<u32>)>,
     label: String,
     /// What it asks, and as whom.
     detail: String,
@@ -432,6 +447,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     for key in &keys {
         let workload = match *key {
             "a" => Workload {
+                elsewhere: None,
                 key: "a",
                 label: "dashboard list, 100 patients".to_owned(),
                 detail: format!(
@@ -443,6 +459,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 bodies: vec![body(DASHBOARD, json!({ "centre": fixture.centre_id.to_string() }))],
             },
             "b" => Workload {
+                elsewhere: None,
                 key: "b",
                 label: format!("full record of patient {record_patient}"),
                 detail: format!(
@@ -461,6 +478,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                     );
                 }
                 Workload {
+                    elsewhere: None,
                     key: "c",
                     label: format!("recordTest POSITIVE, {} patients", test_targets.len()),
                     detail: format!(
@@ -483,6 +501,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 }
             }
             "f" => Workload {
+                elsewhere: None,
                 key: "f",
                 label: "personal page, 100 patients".to_owned(),
                 detail: format!(
@@ -494,6 +513,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 bodies: vec![body(PERSONAL_PAGE, json!({ "centre": fixture.centre_id.to_string() }))],
             },
             "g" => Workload {
+                elsewhere: None,
                 key: "g",
                 label: "de-identified page, 100 patients".to_owned(),
                 detail: format!(
@@ -507,6 +527,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             "d" => {
                 let to = options.statistics_from + chrono::Duration::days(89);
                 Workload {
+                    elsewhere: None,
                     key: "d",
                     label: "statistics daily, 90 days".to_owned(),
                     detail: format!(
@@ -523,6 +544,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             _ => {
                 let anonymous = matches!(send(&client, &url, None, &body(TYPENAME, json!({}))).await, Answer::Ok);
                 Workload {
+                    elsewhere: None,
                     key: "e",
                     label: format!("{{ __typename }}, {}", if anonymous { "anonymous" } else { "signed in" }),
                     detail: "{ __typename }".to_owned(),
@@ -539,6 +561,37 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             anyhow::bail!("workload ({key}) {} fails: {}", workload.label, error.chars().take(600).collect::<String>());
         }
         workloads.push(workload);
+    }
+
+    // PostGraphile beside (f) and (g), once it answers the same rows.
+    if let Some(postgraphile) = &options.postgraphile {
+        let pg_pid = options.postgraphile_pid.or_else(|| {
+            reqwest::Url::parse(postgraphile).ok().and_then(|u| u.port_or_known_default()).and_then(listener_pid)
+        });
+        let variables = json!({ "centre": fixture.centre_id.to_string() });
+        let mut beside = Vec::new();
+        for workload in &workloads {
+            let (key, label, query) = match workload.key {
+                "f" => ("f-pg", "PostGraphile 5: personal page", POSTGRAPHILE_PERSONAL),
+                "g" => ("g-pg", "PostGraphile 5: de-identified page", POSTGRAPHILE_DEIDENTIFIED),
+                _ => continue,
+            };
+            let theirs = body(query, variables.clone());
+            let rows = same_rows(&client, (&url, workload), (postgraphile, &theirs)).await?;
+            beside.push(Workload {
+                elsewhere: Some((postgraphile.clone(), pg_pid)),
+                key,
+                label: label.to_owned(),
+                detail: format!(
+                    "allPatients(first: 100, condition: {{responsibleHealthCentreId: {}}}) of the same shape on \
+                     PostGraphile 5 at {postgraphile} (no authorisation, no audit); the same {rows} rows as ({})",
+                    fixture.centre_id, workload.key
+                ),
+                token: None,
+                bodies: vec![theirs],
+            });
+        }
+        workloads.extend(beside);
     }
 
     // The statements of one dashboard request, before anything is timed.
@@ -581,6 +634,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let mut dashboard = None;
     for workload in workloads {
         let workload = Arc::new(workload);
+        let (url, pid) = match &workload.elsewhere {
+            Some((other, other_pid)) => (other.clone(), *other_pid),
+            None => (url.clone(), pid),
+        };
         let job = {
             let (client, url, workload) = (client.clone(), url.clone(), workload.clone());
             Arc::new(move |n: u64| {
@@ -1286,4 +1343,58 @@ fn listener_pid(port: u16) -> Option<u32> {
         }
     }
     None
+}
+
+/// Checks that `theirs` (another server's request) answers the same
+/// patients, tests and stays, in the same order of patients, as the
+/// gateway's workload; answers how many rows that is.
+async fn same_rows(client: &reqwest::Client, ours: (&str, &Workload), theirs: (&str, &str)) -> anyhow::Result<usize> {
+    let fetch = async |url: &str, token: Option<&str>, body: &str| -> anyhow::Result<Value> {
+        let mut request = client.post(url).header("content-type", "application/json").body(body.to_owned());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let answer: Value = request.send().await?.json().await?;
+        anyhow::ensure!(answer["errors"].is_null(), "{url} answered errors: {answer}");
+        Ok(answer)
+    };
+    let (url, workload) = ours;
+    let gateway = fetch(url, workload.token.as_deref(), &workload.bodies[0]).await?;
+    let other = fetch(theirs.0, None, theirs.1).await?;
+    let ids = |list: &Value, key: &str| -> Vec<String> {
+        let mut ids: Vec<String> =
+            list.as_array().into_iter().flatten().filter_map(|row| row[key].as_str().map(str::to_owned)).collect();
+        ids.sort();
+        ids
+    };
+    let gateway_rows: Vec<(String, Vec<String>, Vec<String>)> = gateway["data"]["patients"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (p["id"].as_str().unwrap_or_default().to_owned(), ids(&p["tests"], "id"), ids(&p["hospitalisations"], "id"))
+        })
+        .collect();
+    let other_rows: Vec<(String, Vec<String>, Vec<String>)> = other["data"]["allPatients"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["rowId"].as_str().unwrap_or_default().to_owned(),
+                ids(&p["labTestsByPatientId"]["nodes"], "rowId"),
+                ids(&p["hospitalisationsByPatientId"]["nodes"], "rowId"),
+            )
+        })
+        .collect();
+    anyhow::ensure!(!gateway_rows.is_empty(), "the gateway's page is empty");
+    anyhow::ensure!(
+        gateway_rows == other_rows,
+        "the two servers answer different rows for ({}): {} patients against {}",
+        workload.key,
+        gateway_rows.len(),
+        other_rows.len()
+    );
+    let rows = gateway_rows.iter().map(|(_, tests, stays)| 1 + tests.len() + stays.len()).sum();
+    Ok(rows)
 }
