@@ -361,7 +361,7 @@ async fn a_replica_serves_past_figures_and_analysts_lists_only_while_it_has_repl
     let primary = Postgres::start();
     let mut standby = Postgres::standby_of(&primary);
     let flags =
-        ["--read-database-url", &standby.url(), "--request-deadline-ms", "1000", "--replica-list-lag-ms", "1000"];
+        ["--read-database-url", &standby.url(), "--request-deadline-ms", "4000", "--replica-list-lag-ms", "1000"];
     let gateway = Gateway::start_with(&primary.url(), true, primary.dir(), &flags).await;
     let clinic = gateway.login("clinic1").await;
     let analyst = gateway.login("analyst1").await;
@@ -417,7 +417,9 @@ async fn a_replica_serves_past_figures_and_analysts_lists_only_while_it_has_repl
     standby.execute("SELECT pg_wal_replay_pause()").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (second, after_second) = positive().await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Longer than the deadline and the list lag: a replica still replaying
+    // would cover both by now.
+    tokio::time::sleep(Duration::from_millis(5000)).await;
     let paused_reads = replica_reads().await;
     assert_eq!(positives(after_second.clone()).await, base + 2, "a lagging replica does not answer a later figure");
     let listed = gateway.gql(Some(&analyst), NEWEST, json!({})).await;
