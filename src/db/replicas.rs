@@ -95,8 +95,10 @@ impl Replicas {
             options
                 .max_connections(max_connections)
                 .min_connections(0)
-                .acquire_timeout(Duration::from_secs(2))
-                .connect_timeout(Duration::from_secs(2))
+                // A standby that stopped must cost a request little before
+                // the primary takes the read over.
+                .acquire_timeout(Duration::from_millis(500))
+                .connect_timeout(Duration::from_millis(500))
                 .sqlx_logging(false)
                 .connect_lazy(true);
             let db = Database::connect(options)
