@@ -23,6 +23,8 @@
 //! notifications). Each replica dispatches every event to its own
 //! subscribers; nothing is shared between replicas but the database.
 
+pub mod stages;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -92,6 +94,8 @@ pub struct CaseEvent {
     pub patient: patient::Model,
     /// The prefecture of the patient's current responsible health centre.
     pub patient_prefecture_id: i32,
+    /// When this server loaded it (for the fan-out stage's timing).
+    pub loaded_at: std::time::Instant,
 }
 
 /// Who a subscription listens for (decided by `policy::live_audience`).
@@ -106,6 +110,8 @@ pub struct EventHub {
     dispatched: Mutex<Cursor>,
     /// Live subscriptions, for the metrics.
     subscribers: AtomicI64,
+    /// How long events spend in each stage, for the metrics.
+    pub stages: stages::Stages,
 }
 
 impl EventHub {
@@ -115,6 +121,7 @@ impl EventHub {
             capacity: capacity.max(1),
             dispatched: Mutex::default(),
             subscribers: AtomicI64::new(0),
+            stages: stages::Stages::default(),
         }
     }
 
@@ -126,6 +133,8 @@ impl EventHub {
 
     /// Hands an event to its health centre's and prefecture's subscribers.
     fn publish(&self, event: Arc<CaseEvent>) {
+        let waited = (chrono::Utc::now() - event.event.occurred_at).to_std().unwrap_or_default();
+        self.stages.dispatch.observe(waited);
         let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for audience in
             [Audience::HealthCentre(event.event.health_centre_id), Audience::Prefecture(event.event.prefecture_id)]
@@ -152,6 +161,11 @@ impl EventHub {
     pub fn track(self: &Arc<Self>) -> SubscriberGuard {
         self.subscribers.fetch_add(1, Ordering::Relaxed);
         SubscriberGuard(self.clone())
+    }
+
+    /// Notes that a subscriber's stream took `event` from its channel.
+    pub fn taken(&self, event: &CaseEvent) {
+        self.stages.fanout.observe(event.loaded_at.elapsed());
     }
 
     /// Open subscriptions.
@@ -267,7 +281,14 @@ pub async fn load_events(
             };
             let patient = patients.get(&event.patient_id)?.clone();
             let patient_prefecture_id = *prefectures.get(&patient.responsible_health_centre_id)?;
-            Some(CaseEvent { event, test, access, patient, patient_prefecture_id })
+            Some(CaseEvent {
+                event,
+                test,
+                access,
+                patient,
+                patient_prefecture_id,
+                loaded_at: std::time::Instant::now(),
+            })
         })
         .collect();
     Ok(Loaded { events, pending })

@@ -127,6 +127,7 @@ async fn live_events(
         loop {
             match live.recv().await {
                 Ok(event) => {
+                    state.hub.taken(&event);
                     let cursor = Cursor::of(&event.event);
                     if cursor <= last || event.event.kind != kind {
                         continue;

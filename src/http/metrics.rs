@@ -118,6 +118,7 @@ async fn render(state: &HttpState) -> impl IntoResponse + use<> {
             body.push_str(&format!("hersys_db_replica_reads_total{{replica=\"{}\"}} {reads}\n", n + 1));
         }
     }
+    app.hub.stages.render(&mut body);
     state.pipeline.metrics.render(&mut body);
     crate::metrics::render_process(&mut body);
     crate::metrics::render_build_info(&mut body);

@@ -221,6 +221,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         tally.reconnects.load(Ordering::Relaxed)
     );
     println!("latency from commit to delivery: {}", describe(&*tally.latency.lock().await));
+    // The gateway's own account of where the time went.
+    if let Ok(response) = reqwest::get(format!("{base}/metrics")).await
+        && let Ok(text) = response.text().await
+    {
+        for stage in ["dispatch", "fanout"] {
+            println!("gateway stage {stage}: {}", stage_quantiles(&text, stage));
+        }
+    }
     println!("gateway memory at the end: {:.1} MiB", server.rss_bytes() as f64 / 1048576.0);
     for handle in handles {
         handle.abort();
@@ -365,4 +373,27 @@ async fn open(addr: &str, token: &str, after: Option<&str>) -> Option<Socket> {
     let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION, "variables": { "after": after } } });
     socket.send(Message::Text(subscribe.to_string().into())).await.ok()?;
     Some(socket)
+}
+
+/// The p50 and p99 of a stage of `hersys_live_stage_seconds` in the
+/// gateway's metrics, as the upper bounds of the buckets they fall in.
+fn stage_quantiles(metrics: &str, stage: &str) -> String {
+    let prefix = format!("hersys_live_stage_seconds_bucket{{stage=\"{stage}\",le=\"");
+    let buckets: Vec<(String, u64)> = metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix(prefix.as_str()))
+        .filter_map(|rest| {
+            let (bound, count) = rest.split_once("\"} ")?;
+            Some((bound.to_owned(), count.trim().parse().ok()?))
+        })
+        .collect();
+    let Some((_, total)) = buckets.last().cloned() else { return "not reported".to_owned() };
+    if total == 0 {
+        return "no events".to_owned();
+    }
+    let quantile = |q: f64| {
+        let wanted = (total as f64 * q).ceil() as u64;
+        buckets.iter().find(|(_, n)| *n >= wanted).map_or("?".to_owned(), |(bound, _)| bound.clone())
+    };
+    format!("{total} events, p50 <= {} s, p99 <= {} s", quantile(0.5), quantile(0.99))
 }
