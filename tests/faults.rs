@@ -791,17 +791,7 @@ impl Postgres {
     fn start() -> Postgres {
         let bin = postgres_bin();
         let as_postgres = is_root();
-        // Under /tmp when root: the `postgres` user must reach it.
-        let builder = tempfile::Builder::new().prefix("hersys-faults-pg-").tempdir_in(if as_postgres {
-            PathBuf::from("/tmp")
-        } else {
-            std::env::temp_dir()
-        });
-        let dir = builder.expect("a temporary directory");
-        if as_postgres {
-            let owner = Command::new("chown").args(["postgres:", &dir.path().display().to_string()]).status();
-            assert!(owner.is_ok_and(|s| s.success()), "chown the data directory to postgres");
-        }
+        let dir = server_dir("hersys-faults-pg-", as_postgres);
         let mut postgres = Postgres { bin, dir, port: 0, as_postgres, running: false };
         let data = postgres.data();
         postgres.run("initdb", &["-D", &data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-N"]);
@@ -819,16 +809,7 @@ impl Postgres {
     fn standby_of(primary: &Postgres) -> Postgres {
         let bin = primary.bin.clone();
         let as_postgres = primary.as_postgres;
-        let builder = tempfile::Builder::new().prefix("hersys-faults-standby-").tempdir_in(if as_postgres {
-            PathBuf::from("/tmp")
-        } else {
-            std::env::temp_dir()
-        });
-        let dir = builder.expect("a temporary directory");
-        if as_postgres {
-            let owner = Command::new("chown").args(["postgres:", &dir.path().display().to_string()]).status();
-            assert!(owner.is_ok_and(|s| s.success()), "chown the data directory to postgres");
-        }
+        let dir = server_dir("hersys-faults-standby-", as_postgres);
         let mut standby = Postgres { bin, dir, port: 0, as_postgres, running: false };
         let data = standby.data();
         let port = primary.port.to_string();
@@ -926,6 +907,23 @@ impl Drop for Postgres {
             eprintln!("--- PostgreSQL log ---\n{}", self.server_log());
         }
     }
+}
+
+/// A temporary directory for a server of the test's own, owned by the
+/// `postgres` user when PostgreSQL's programs run as it (and then under
+/// /tmp, which that user reaches).
+fn server_dir(prefix: &str, as_postgres: bool) -> tempfile::TempDir {
+    let builder = tempfile::Builder::new().prefix(prefix).tempdir_in(if as_postgres {
+        PathBuf::from("/tmp")
+    } else {
+        std::env::temp_dir()
+    });
+    let dir = builder.expect("a temporary directory");
+    if as_postgres {
+        let owner = Command::new("chown").args(["postgres:", &dir.path().display().to_string()]).status();
+        assert!(owner.is_ok_and(|s| s.success()), "chown the data directory to postgres");
+    }
+    dir
 }
 
 /// The directory of PostgreSQL's server programs: the newest

@@ -73,21 +73,6 @@ const COLUMNS: [&str; 10] = [
     "api_key_id",
 ];
 
-/// [`COLUMNS`] and the entry's `detail`.
-const DETAILED_COLUMNS: [&str; 11] = [
-    "at",
-    "account_id",
-    "actor_patient_id",
-    "action",
-    "patient_id",
-    "fields",
-    "operation",
-    "client_address",
-    "service_account_id",
-    "api_key_id",
-    "detail",
-];
-
 /// For a patient's own session: the patient acting.
 fn actor_patient(principal: &Principal) -> Option<i64> {
     principal.account_id.is_none().then_some(principal.patient_id).flatten()
@@ -322,12 +307,10 @@ async fn append_reads(
             sql.push(if parts == 0 { "WITH " } else { ", " });
             parts += 1;
             sql.push(&format!("group_{n} AS ("));
-            insert_entries(&mut sql, &COLUMNS, std::slice::from_ref(entry));
+            insert_entries(&mut sql, &[], std::slice::from_ref(entry));
             sql.push(" RETURNING id)");
         }
-        for (n, (rows, columns)) in
-            [(&single, &DETAILED_COLUMNS[..]), (&single_plain, &COLUMNS[..])].into_iter().enumerate()
-        {
+        for (n, (rows, columns)) in [(&single, &["detail"][..]), (&single_plain, &[][..])].into_iter().enumerate() {
             if !rows.is_empty() {
                 sql.push(if parts == 0 { "WITH " } else { ", " });
                 parts += 1;
@@ -355,7 +338,7 @@ async fn append_reads(
         return Ok(());
     }
     let txn = crate::db::begin_write(&state.db).await?;
-    for (rows, columns) in [(&single, &DETAILED_COLUMNS[..]), (&single_plain, &COLUMNS[..])] {
+    for (rows, columns) in [(&single, &["detail"][..]), (&single_plain, &[][..])] {
         if !rows.is_empty() {
             let mut sql = Sql::new(backend);
             insert_entries(&mut sql, columns, rows);
@@ -364,7 +347,7 @@ async fn append_reads(
     }
     for (entry, patients) in &groups {
         let mut sql = Sql::new(backend);
-        insert_entries(&mut sql, &COLUMNS, std::slice::from_ref(entry));
+        insert_entries(&mut sql, &[], std::slice::from_ref(entry));
         sql.push(" RETURNING id");
         let id: i64 = txn
             .query_one_raw(sql.build())
@@ -382,8 +365,10 @@ async fn append_reads(
     Ok(())
 }
 
-/// `INSERT INTO audit_entries (columns) VALUES …` for `rows`.
-fn insert_entries(sql: &mut Sql, columns: &[&str], rows: &[Vec<Value>]) {
+/// `INSERT INTO audit_entries (…) VALUES …` for `rows`: values of
+/// [`COLUMNS`] and then of `extra`.
+fn insert_entries(sql: &mut Sql, extra: &[&str], rows: &[Vec<Value>]) {
+    let columns: Vec<&str> = COLUMNS.iter().chain(extra).copied().collect();
     sql.push(&format!("INSERT INTO audit_entries ({}) VALUES ", columns.join(", ")));
     for (r, row) in rows.iter().enumerate() {
         sql.push(if r == 0 { "(" } else { ", (" });
