@@ -100,6 +100,9 @@ fn spawn(database_url: &str, addr: &str, log: &PathBuf) -> anyhow::Result<Child>
     Ok(Command::new(binary)
         .args(["serve", "--addr", addr])
         .env("DATABASE_URL", database_url)
+        // The benchmarks' own variable is no setting of the gateway, which
+        // refuses variables it does not know.
+        .env_remove("HERSYS_BIN")
         // The benchmarks are one client at many times any real client's
         // rate: the per-address and per-account limits would measure
         // themselves.
