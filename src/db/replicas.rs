@@ -65,11 +65,16 @@ impl std::fmt::Debug for Replicas {
 impl Replicas {
     /// No replica: every read goes to the primary.
     pub fn none() -> Replicas {
+        Replicas::of(Vec::new(), Duration::ZERO, Duration::ZERO)
+    }
+
+    fn of(replicas: Vec<Replica>, margin: Duration, max_list_lag: Duration) -> Replicas {
+        let duration = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
         Replicas {
-            replicas: Vec::new(),
+            replicas,
             next: AtomicUsize::new(0),
-            margin: chrono::Duration::zero(),
-            max_list_lag: chrono::Duration::zero(),
+            margin: duration(margin),
+            max_list_lag: duration(max_list_lag),
             samples: Mutex::new(VecDeque::new()),
         }
     }
@@ -110,13 +115,7 @@ impl Replicas {
                 reads: 0.into(),
             });
         }
-        Ok(Replicas {
-            replicas,
-            next: AtomicUsize::new(0),
-            margin: chrono::Duration::from_std(margin).unwrap_or(chrono::Duration::zero()),
-            max_list_lag: chrono::Duration::from_std(max_list_lag).unwrap_or(chrono::Duration::zero()),
-            samples: Mutex::new(VecDeque::new()),
-        })
+        Ok(Replicas::of(replicas, margin, max_list_lag))
     }
 
     pub fn is_empty(&self) -> bool {

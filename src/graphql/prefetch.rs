@@ -46,15 +46,18 @@ where
     loader.loader().load(&keys).await.map_err(db_error)
 }
 
+/// What `selection` selects at the path `path`.
+fn at<'a>(selection: &Lookahead<'a>, path: &[&str]) -> Lookahead<'a> {
+    let mut current = selection.field(path[0]);
+    for name in &path[1..] {
+        current = current.field(name);
+    }
+    current
+}
+
 /// Whether any of `selections` selects the path `path`.
 fn selects(selections: &[Lookahead<'_>], path: &[&str]) -> bool {
-    selections.iter().any(|selection| {
-        let mut current = selection.field(path[0]);
-        for name in &path[1..] {
-            current = current.field(name);
-        }
-        current.exists()
-    })
+    selections.iter().any(|selection| at(selection, path).exists())
 }
 
 /// Whether a selection of an object asks for nothing but its `id` (and
@@ -67,13 +70,7 @@ pub fn asks_only_id(field: async_graphql::SelectionField<'_>) -> bool {
 /// Whether the object at `path` under `selections` asks for more than its
 /// `id` anywhere (and so must be loaded).
 fn needs_row(selections: &[Lookahead<'_>], path: &[&str]) -> bool {
-    selections.iter().any(|selection| {
-        let mut current = selection.field(path[0]);
-        for name in &path[1..] {
-            current = current.field(name);
-        }
-        current.selection_fields().into_iter().any(|field| !asks_only_id(field))
-    })
+    selections.iter().any(|selection| at(selection, path).selection_fields().into_iter().any(|f| !asks_only_id(f)))
 }
 
 /// Loads, for the patients `rows`, the relations that `selections` (the

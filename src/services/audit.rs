@@ -448,7 +448,7 @@ pub async fn list(
     let mut query = audit_entry::Entity::find();
     if let Some(patient) = filter.patient_id {
         use sea_orm::sea_query::{Query, UnionType};
-        let alone = Query::select()
+        let mut alone = Query::select()
             .column(audit_entry::Column::Id)
             .from(audit_entry::Entity)
             .and_where(audit_entry::Column::PatientId.eq(patient))
@@ -458,8 +458,7 @@ pub async fn list(
             .from(audit_entry_patient::Entity)
             .and_where(audit_entry_patient::Column::PatientId.eq(patient))
             .to_owned();
-        query =
-            query.filter(audit_entry::Column::Id.in_subquery(alone.clone().union(UnionType::All, among).to_owned()));
+        query = query.filter(audit_entry::Column::Id.in_subquery(alone.union(UnionType::All, among).to_owned()));
     }
     if let Some(account) = filter.account_id {
         query = query.filter(audit_entry::Column::AccountId.eq(account));

@@ -298,7 +298,12 @@ async fn graphql(
     query: &str,
     variables: Value,
 ) -> anyhow::Result<Value> {
-    let mut request = client.post(url).json(&json!({ "query": query, "variables": variables }));
+    graphql_body(client, url, token, body(query, variables)).await
+}
+
+/// [`graphql`] with the request's JSON body already written.
+async fn graphql_body(client: &reqwest::Client, url: &str, token: Option<&str>, body: String) -> anyhow::Result<Value> {
+    let mut request = client.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -1349,25 +1354,16 @@ fn listener_pid(port: u16) -> Option<u32> {
 /// patients, tests and stays, in the same order of patients, as the
 /// gateway's workload; answers how many rows that is.
 async fn same_rows(client: &reqwest::Client, ours: (&str, &Workload), theirs: (&str, &str)) -> anyhow::Result<usize> {
-    let fetch = async |url: &str, token: Option<&str>, body: &str| -> anyhow::Result<Value> {
-        let mut request = client.post(url).header("content-type", "application/json").body(body.to_owned());
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let answer: Value = request.send().await?.json().await?;
-        anyhow::ensure!(answer["errors"].is_null(), "{url} answered errors: {answer}");
-        Ok(answer)
-    };
     let (url, workload) = ours;
-    let gateway = fetch(url, workload.token.as_deref(), &workload.bodies[0]).await?;
-    let other = fetch(theirs.0, None, theirs.1).await?;
+    let gateway = graphql_body(client, url, workload.token.as_deref(), workload.bodies[0].clone()).await?;
+    let other = graphql_body(client, theirs.0, None, theirs.1.to_owned()).await?;
     let ids = |list: &Value, key: &str| -> Vec<String> {
         let mut ids: Vec<String> =
             list.as_array().into_iter().flatten().filter_map(|row| row[key].as_str().map(str::to_owned)).collect();
         ids.sort();
         ids
     };
-    let gateway_rows: Vec<(String, Vec<String>, Vec<String>)> = gateway["data"]["patients"]["nodes"]
+    let gateway_rows: Vec<(String, Vec<String>, Vec<String>)> = gateway["patients"]["nodes"]
         .as_array()
         .into_iter()
         .flatten()
@@ -1375,7 +1371,7 @@ async fn same_rows(client: &reqwest::Client, ours: (&str, &Workload), theirs: (&
             (p["id"].as_str().unwrap_or_default().to_owned(), ids(&p["tests"], "id"), ids(&p["hospitalisations"], "id"))
         })
         .collect();
-    let other_rows: Vec<(String, Vec<String>, Vec<String>)> = other["data"]["allPatients"]["nodes"]
+    let other_rows: Vec<(String, Vec<String>, Vec<String>)> = other["allPatients"]["nodes"]
         .as_array()
         .into_iter()
         .flatten()
