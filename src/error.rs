@@ -48,6 +48,10 @@ pub enum AppError {
     /// server's deadline and was stopped (a mutation changed nothing);
     /// retry later, or ask for less.
     DeadlineExceeded(std::time::Duration),
+    /// `CONFLICT` at `input.confirmNewPerson`: the registration looks like
+    /// records already in the caller's reach (`extensions.candidates`, their
+    /// IDs); sent again with `confirmNewPerson: true`, it proceeds.
+    DuplicateSuspected { candidates: Vec<i64> },
     /// `BAD_USER_INPUT` with the message `PersistedQueryNotFound`, which
     /// Apollo clients answer by sending the query text with its hash.
     PersistedQueryNotFound,
@@ -92,7 +96,7 @@ impl AppError {
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::NotFound { .. } => "NOT_FOUND",
-            AppError::Conflict(_) => "CONFLICT",
+            AppError::Conflict(_) | AppError::DuplicateSuspected { .. } => "CONFLICT",
             AppError::RateLimited(_) | AppError::OverBound { .. } | AppError::RetryLater { .. } => "RATE_LIMITED",
             AppError::TooComplex { .. } => "QUERY_TOO_COMPLEX",
             AppError::Internal(_) => "INTERNAL",
@@ -133,6 +137,20 @@ impl AppError {
                 deadline.as_millis()
             ),
             AppError::PersistedQueryNotFound => "PersistedQueryNotFound".to_owned(),
+            AppError::DuplicateSuspected { candidates } => format!(
+                "input.confirmNewPerson: {} record(s) in your reach have the same name reading (or telephone number) and \
+                 date of birth (extensions.candidates); if this is the same person, complete that record (or register \
+                 a reinfection with previousPatientId); if not, send again with confirmNewPerson: true",
+                candidates.len()
+            ),
+        }
+    }
+
+    /// The records a registration may duplicate.
+    pub fn candidates(&self) -> Option<&[i64]> {
+        match self {
+            AppError::DuplicateSuspected { candidates } => Some(candidates),
+            _ => None,
         }
     }
 
@@ -148,6 +166,7 @@ impl AppError {
     pub fn field(&self) -> Option<&str> {
         match self {
             AppError::BadInput { field, .. } | AppError::NotFound { field, .. } => Some(field),
+            AppError::DuplicateSuspected { .. } => Some("input.confirmNewPerson"),
             _ => None,
         }
     }

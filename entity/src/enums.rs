@@ -173,3 +173,60 @@ pub enum BreakGlassFinding {
     #[sea_orm(string_value = "UNJUSTIFIED")]
     Unjustified,
 }
+
+/// Method of diagnosis on the notification form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum DiagnosisMethod {
+    #[sea_orm(string_value = "ISOLATION")]
+    Isolation,
+    #[sea_orm(string_value = "NUCLEIC_ACID_AMPLIFICATION")]
+    NucleicAcidAmplification,
+    #[sea_orm(string_value = "ANTIGEN_QUALITATIVE")]
+    AntigenQualitative,
+    #[sea_orm(string_value = "ANTIGEN_QUANTITATIVE")]
+    AntigenQuantitative,
+    #[sea_orm(string_value = "CLINICAL")]
+    Clinical,
+}
+
+/// The specimen a diagnosis was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum Specimen {
+    #[sea_orm(string_value = "SPUTUM")]
+    Sputum,
+    #[sea_orm(string_value = "TRACHEAL_ASPIRATE")]
+    TrachealAspirate,
+    #[sea_orm(string_value = "BRONCHOALVEOLAR_LAVAGE")]
+    BronchoalveolarLavage,
+    #[sea_orm(string_value = "PHARYNGEAL_SWAB")]
+    PharyngealSwab,
+    #[sea_orm(string_value = "NASAL_ASPIRATE")]
+    NasalAspirate,
+    #[sea_orm(string_value = "NASAL_SWAB")]
+    NasalSwab,
+    #[sea_orm(string_value = "NASOPHARYNGEAL_SWAB")]
+    NasopharyngealSwab,
+    #[sea_orm(string_value = "STOOL")]
+    Stool,
+    #[sea_orm(string_value = "SALIVA")]
+    Saliva,
+    #[sea_orm(string_value = "AUTOPSY_MATERIAL")]
+    AutopsyMaterial,
+    #[sea_orm(string_value = "OTHER")]
+    Other,
+}
+
+/// Whether a record counts: an active case, a suspected case closed as not
+/// a case, or a duplicate withdrawn (取下げ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum RecordStatus {
+    #[sea_orm(string_value = "ACTIVE")]
+    Active,
+    #[sea_orm(string_value = "NOT_A_CASE")]
+    NotACase,
+    #[sea_orm(string_value = "WITHDRAWN")]
+    Withdrawn,
+}

@@ -21,7 +21,7 @@ pub struct Model {
     pub guardian_name: Option<String>,
     pub onset_date: Option<Date>,
     pub diagnosis_date: Option<Date>,
-    pub diagnosis_method: Option<String>,
+    pub diagnosis_method: Option<DiagnosisMethod>,
     pub notes: Option<String>,
     /// The smartphone input ID (スマホ入力ID), digits only.
     #[sea_orm(unique)]
@@ -49,6 +49,32 @@ pub struct Model {
     pub registered_at: DateTimeUtc,
     pub recorded_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Where the patient is now, when not at the address (現在の所在地).
+    pub current_location: Option<String>,
+    pub first_visit_date: Option<Date>,
+    pub estimated_infection_date: Option<Date>,
+    /// Cause, route and region of infection, as the form's free text.
+    pub infection_route: Option<String>,
+    /// The symptoms at diagnosis: `Symptom` names, sorted, comma-separated.
+    pub symptoms: Option<String>,
+    pub specimen: Option<Specimen>,
+    pub spo2_at_diagnosis: Option<i16>,
+    pub severity_at_diagnosis: Option<Severity>,
+    pub needs_admission: Option<bool>,
+    /// `RiskFactor` names, sorted, comma-separated.
+    pub risk_factors: Option<String>,
+    pub vaccination_doses: Option<i16>,
+    /// An earlier infection whose record is out of reach: the earlier
+    /// smartphone input ID, date and place as free text.
+    pub prior_infection_note: Option<String>,
+    pub record_status: RecordStatus,
+    pub status_reason: Option<String>,
+    /// For a withdrawn duplicate: the record that survives.
+    pub withdrawn_into_patient_id: Option<i64>,
+    /// The name reading as searched (`domain::kana::search_key`).
+    pub name_kana_key: String,
+    /// The telephone number's digits.
+    pub phone_digits: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

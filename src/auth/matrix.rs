@@ -93,7 +93,7 @@ impl Access {
 }
 
 /// The column groups, in order.
-pub const GROUPS: [&str; 9] = [
+pub const GROUPS: [&str; 10] = [
     "de-identified fields",
     "personal fields",
     "tests and results",
@@ -103,34 +103,50 @@ pub const GROUPS: [&str; 9] = [
     "health reports",
     "follow-up calls and visits",
     "outcome and transfer",
+    "record completion and status",
 ];
 
 /// The personal fields (the "personal fields" group).
-pub const PERSONAL_FIELDS: [&str; 9] =
-    ["nameKanji", "nameKana", "birthDate", "address", "phone", "email", "smartphoneId", "previousSmartphoneId", "note"];
+pub const PERSONAL_FIELDS: [&str; 15] = [
+    "nameKanji",
+    "nameKana",
+    "birthDate",
+    "address",
+    "phone",
+    "email",
+    "smartphoneId",
+    "previousSmartphoneId",
+    "note",
+    "occupation",
+    "guardianName",
+    "currentLocation",
+    "infectionRoute",
+    "priorInfectionNote",
+    "notes",
+];
 
 use Access::{Forbidden as F, None as N, Read as R, Write as W, WriteLimited as L};
 
 /// One row: a role, a relationship, and the access to each group.
-pub type Row = (Role, Relationship, [Access; 9]);
+pub type Row = (Role, Relationship, [Access; 10]);
 
 /// The matrix. Columns as in `GROUPS`.
 pub const MATRIX: [Row; 15] = [
-    (Role::MedicalStaff, Relationship::RegisteringFacility, [R, R, W, N, N, N, N, N, N]),
-    (Role::MedicalStaff, Relationship::AdmittingHospital, [R, R, W, N, W, W, N, N, N]),
-    (Role::MedicalStaff, Relationship::OtherFacility, [N, N, N, N, N, N, N, N, N]),
-    (Role::MedicalStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N]),
-    (Role::HealthCentreStaff, Relationship::ResponsibleCentre, [R, R, L, W, W, L, W, W, W]),
-    (Role::HealthCentreStaff, Relationship::PreviousCentre, [R, R, N, N, N, N, N, N, N]),
-    (Role::HealthCentreStaff, Relationship::OtherCentre, [N, N, N, N, N, N, N, N, N]),
-    (Role::HealthCentreStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N]),
-    (Role::PrefectureStaff, Relationship::PrefectureAccommodation, [R, R, N, L, N, N, W, W, N]),
-    (Role::PrefectureStaff, Relationship::PrefectureOtherCare, [R, F, N, L, N, N, N, N, N]),
-    (Role::PrefectureStaff, Relationship::OtherPrefecture, [N, N, N, N, N, N, N, N, N]),
-    (Role::NationalAnalyst, Relationship::AnyPatient, [R, F, N, N, N, N, N, N, N]),
-    (Role::SystemAdmin, Relationship::AnyPatient, [N, N, N, N, N, N, N, N, N]),
-    (Role::Patient, Relationship::Themself, [R, R, N, N, N, N, W, N, N]),
-    (Role::Patient, Relationship::AnotherPatient, [N, N, N, N, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::RegisteringFacility, [R, R, W, N, N, N, N, N, N, L]),
+    (Role::MedicalStaff, Relationship::AdmittingHospital, [R, R, W, N, W, W, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::OtherFacility, [N, N, N, N, N, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::ResponsibleCentre, [R, R, L, W, W, L, W, W, W, W]),
+    (Role::HealthCentreStaff, Relationship::PreviousCentre, [R, R, N, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::OtherCentre, [N, N, N, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N, N]),
+    (Role::PrefectureStaff, Relationship::PrefectureAccommodation, [R, R, N, L, N, N, W, W, N, N]),
+    (Role::PrefectureStaff, Relationship::PrefectureOtherCare, [R, F, N, L, N, N, N, N, N, N]),
+    (Role::PrefectureStaff, Relationship::OtherPrefecture, [N, N, N, N, N, N, N, N, N, N]),
+    (Role::NationalAnalyst, Relationship::AnyPatient, [R, F, N, N, N, N, N, N, N, N]),
+    (Role::SystemAdmin, Relationship::AnyPatient, [N, N, N, N, N, N, N, N, N, N]),
+    (Role::Patient, Relationship::Themself, [R, R, N, N, N, N, W, N, N, N]),
+    (Role::Patient, Relationship::AnotherPatient, [N, N, N, N, N, N, N, N, N, N]),
 ];
 
 fn role_name(role: Role) -> &'static str {
@@ -183,7 +199,11 @@ pub fn markdown() -> String {
          - Care decision: the prefecture may place a patient in accommodation care (宿泊療養), which it runs; \
          every other decision is the responsible health centre's.\n\
          - Condition and discharge: the admitting hospital; a health centre only for a hospital without \
-         system access.\n\n\
+         system access.\n\
+         - Record completion and status: the registering facility completes and corrects the record's items \
+         (`updatePatient`); the responsible health centre does that too (for a facility without system access, \
+         naming it), and alone closes a record as not a case (`closePatientAsNotACase`) or withdraws a duplicate \
+         (`withdrawPatient`). Each change is kept in `Patient.history`, which is personal data like the items.\n\n\
          Break-glass access (`breakGlass`): medical institution and health centre staff, signed in as \
          themselves, may open a record outside their reach by stating a reason, for at most 240 minutes; \
          they read it as above and change nothing, each personal read is audited as \

@@ -5,9 +5,12 @@
 //! clients follows.
 
 pub mod calendar;
+pub mod kana;
+pub mod notification;
 pub mod password_policy;
 pub mod person;
 pub mod reference;
+pub mod release;
 pub mod smartphone_id;
 pub mod text;
 

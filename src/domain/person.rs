@@ -35,7 +35,8 @@ pub struct NameKana(String);
 
 impl NameKana {
     pub fn parse(raw: &str) -> Result<Self, Refusal> {
-        let name = normalise_spaces(raw);
+        // Half-width katakana (ﾔﾏﾀﾞ) is taken as its full-width letters.
+        let name = normalise_spaces(&super::kana::full_width(raw));
         if name.is_empty() {
             return Err("must not be empty");
         }
@@ -53,6 +54,10 @@ impl NameKana {
     }
     pub fn into_inner(self) -> String {
         self.0
+    }
+    /// The form the reading is searched by.
+    pub fn search_key(&self) -> String {
+        super::kana::search_key(&self.0).unwrap_or_default()
     }
 }
 
@@ -113,6 +118,10 @@ impl ContactPhone {
             return Err("must have between 6 and 15 digits");
         }
         Ok(ContactPhone(phone.to_owned()))
+    }
+    /// The number's digits, as it is searched by.
+    pub fn digits(&self) -> String {
+        super::kana::phone_digits(&self.0)
     }
     pub fn into_inner(self) -> String {
         self.0

@@ -188,3 +188,121 @@ pub enum Role {
     /// A patient signed in with their smartphone input ID (スマホ入力ID).
     Patient,
 }
+
+/// Method of diagnosis on the notification form (診断方法).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::DiagnosisMethod")]
+pub enum DiagnosisMethod {
+    /// Isolation and identification of the pathogen (分離・同定).
+    Isolation,
+    /// Nucleic-acid amplification: PCR, LAMP and the like (核酸増幅法).
+    NucleicAcidAmplification,
+    /// Qualitative antigen test (抗原定性検査).
+    AntigenQualitative,
+    /// Quantitative antigen test (抗原定量検査).
+    AntigenQuantitative,
+    /// Clinical diagnosis without a test (臨床診断), for symptomatic
+    /// household contacts from 2022.
+    Clinical,
+}
+
+/// The specimen the diagnosis was made from (検体).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Specimen")]
+pub enum Specimen {
+    /// Sputum (喀痰).
+    Sputum,
+    /// Tracheal aspirate (気道吸引液).
+    TrachealAspirate,
+    /// Bronchoalveolar lavage (肺胞洗浄液).
+    BronchoalveolarLavage,
+    /// Pharyngeal swab (咽頭拭い液).
+    PharyngealSwab,
+    /// Nasal aspirate (鼻腔吸引液).
+    NasalAspirate,
+    /// Nasal swab (鼻腔拭い液).
+    NasalSwab,
+    /// Nasopharyngeal swab (鼻咽頭拭い液).
+    NasopharyngealSwab,
+    /// Stool (便).
+    Stool,
+    /// Saliva (唾液).
+    Saliva,
+    /// Autopsy material (剖検材料).
+    AutopsyMaterial,
+    /// Another specimen.
+    Other,
+}
+
+/// Whether a record counts in the figures.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::RecordStatus")]
+pub enum RecordStatus {
+    /// A case (or a person under investigation) that counts.
+    Active,
+    /// A suspected case or contact whose tests found nothing, closed as not
+    /// a case (`closePatientAsNotACase`); counts in no figure from then on.
+    NotACase,
+    /// A duplicate withdrawn (取下げ) into the record that survives
+    /// (`withdrawPatient`); counts in no figure from then on.
+    Withdrawn,
+}
+
+/// A symptom at diagnosis, item 10 of the notification form (症状). (The
+/// daily health report has its own, `Symptom`.)
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::notification::Symptom")]
+pub enum SymptomAtDiagnosis {
+    /// Fever (発熱).
+    Fever,
+    /// Cough (咳).
+    Cough,
+    /// Sore throat (咽頭痛).
+    SoreThroat,
+    /// Runny nose (鼻汁).
+    RunnyNose,
+    /// Breathlessness (呼吸困難).
+    Breathlessness,
+    /// Fatigue (全身倦怠感).
+    Fatigue,
+    /// Headache (頭痛).
+    Headache,
+    /// Loss of smell (嗅覚異常).
+    LossOfSmell,
+    /// Loss of taste (味覚異常).
+    LossOfTaste,
+    /// Diarrhoea (下痢).
+    Diarrhoea,
+    /// Vomiting (嘔吐).
+    Vomiting,
+    /// Pneumonia (肺炎像).
+    Pneumonia,
+    /// Another symptom.
+    Other,
+}
+
+/// A risk factor for severe disease (重症化リスク因子).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::notification::RiskFactor")]
+pub enum RiskFactor {
+    /// Malignant tumour (悪性腫瘍).
+    Cancer,
+    /// Chronic obstructive pulmonary disease (COPD).
+    Copd,
+    /// Chronic kidney disease (慢性腎臓病).
+    ChronicKidneyDisease,
+    /// Hypertension (高血圧).
+    Hypertension,
+    /// Diabetes (糖尿病).
+    Diabetes,
+    /// Dyslipidaemia (脂質異常症).
+    Dyslipidaemia,
+    /// Obesity, BMI 30 or over (肥満).
+    Obesity,
+    /// Smoking (喫煙).
+    Smoking,
+    /// Immunosuppression (免疫抑制).
+    Immunosuppression,
+    /// Pregnancy (妊娠).
+    Pregnancy,
+}

@@ -13,6 +13,7 @@ impl From<AppError> for async_graphql::Error {
         let field = error.field().map(str::to_owned);
         let limit = error.limit();
         let retry_after = error.retry_after();
+        let candidates: Option<Vec<String>> = error.candidates().map(|ids| ids.iter().map(i64::to_string).collect());
         async_graphql::Error::new(error.message()).extend_with(|_, extensions| {
             extensions.set("code", code);
             if let Some(field) = field {
@@ -23,6 +24,9 @@ impl From<AppError> for async_graphql::Error {
             }
             if let Some(seconds) = retry_after {
                 extensions.set("retryAfterSeconds", seconds);
+            }
+            if let Some(candidates) = &candidates {
+                extensions.set("candidates", candidates.clone());
             }
         })
     }

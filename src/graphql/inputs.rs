@@ -2,7 +2,7 @@
 //! A refused value answers `BAD_USER_INPUT` naming the field by its path
 //! in the operation (`input.nameKana`).
 
-use async_graphql::{ID, InputObject};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::enums::*;
@@ -53,6 +53,11 @@ pub struct RegisterPatientInput {
     /// For a health centre entering on behalf of a facility without system
     /// access: that facility.
     pub facility_id: Option<ID>,
+    /// Registers the person even though records in the caller's reach have
+    /// the same reading (or telephone number) and date of birth: without it
+    /// such a registration is refused with `CONFLICT` listing them
+    /// (`extensions.candidates`).
+    pub confirm_new_person: Option<bool>,
 }
 
 fn field<T>(result: Result<T, &'static str>, name: &str) -> AppResult<T> {
@@ -75,6 +80,147 @@ impl RegisterPatientInput {
                 .previous_patient_id
                 .map(|id| parse_id(&id, "input.previousPatientId"))
                 .transpose()?,
+            facility_id: self.facility_id.map(|id| parse_id(&id, "input.facilityId")).transpose()?,
+            confirm_new_person: self.confirm_new_person.unwrap_or(false),
+        })
+    }
+}
+
+/// The items of a patient record to complete or correct (`updatePatient`).
+/// Every field is optional: one left out stays as it is, one set to `null`
+/// (or an empty text or list) is cleared, the basic items cannot be
+/// cleared. Each change is kept in the record's history.
+#[derive(InputObject, Default)]
+pub struct UpdatePatientInput {
+    /// Type of the person diagnosed (類型): a suspected case or a close
+    /// contact confirmed names `diagnosisDate` too.
+    pub case_type: Option<CaseType>,
+    /// Name in kanji (氏名).
+    pub name_kanji: Option<String>,
+    /// Name in katakana (フリガナ); half-width katakana is taken as its
+    /// full-width letters.
+    pub name_kana: Option<String>,
+    /// Sex (性別).
+    pub sex: Option<Sex>,
+    /// Date of birth (生年月日): a correction moves the age band in every
+    /// figure from the moment it is recorded.
+    pub birth_date: Option<Date>,
+    /// Address (住所).
+    pub address: MaybeUndefined<String>,
+    /// Telephone number.
+    pub phone: MaybeUndefined<String>,
+    /// E-mail address.
+    pub email: MaybeUndefined<String>,
+    /// For a health centre entering on behalf of a facility without system
+    /// access: that facility (recorded with each change).
+    pub facility_id: Option<ID>,
+    /// Occupation (職業), at most 100 characters.
+    pub occupation: MaybeUndefined<String>,
+    /// Guardian's name, for a minor (保護者氏名).
+    pub guardian_name: MaybeUndefined<String>,
+    /// Where the patient is, when not at the address (所在地), at most 200
+    /// characters.
+    pub current_location: MaybeUndefined<String>,
+    /// Onset date (発病年月日): from December 2019, not before the date of
+    /// birth, not in the future. Sets the release rule that applies.
+    pub onset_date: MaybeUndefined<Date>,
+    /// Diagnosis date (診断年月日), same bounds.
+    pub diagnosis_date: MaybeUndefined<Date>,
+    /// Method of diagnosis (診断方法).
+    pub diagnosis_method: MaybeUndefined<DiagnosisMethod>,
+    /// Specimen of the diagnosis (検体).
+    pub specimen: MaybeUndefined<Specimen>,
+    /// First visit date (初診年月日), same bounds.
+    pub first_visit_date: MaybeUndefined<Date>,
+    /// Estimated date of infection (感染推定日), same bounds.
+    pub estimated_infection_date: MaybeUndefined<Date>,
+    /// Cause, route and region of infection as the form's free text
+    /// (感染原因・感染経路・感染地域), at most 1,000 characters.
+    pub infection_route: MaybeUndefined<String>,
+    /// Symptoms at diagnosis (症状); an empty list clears them.
+    pub symptoms: Option<Vec<SymptomAtDiagnosis>>,
+    /// SpO2 on room air at diagnosis, 50 to 100 %.
+    pub spo2_at_diagnosis: MaybeUndefined<i32>,
+    /// Severity at diagnosis (診断時の重症度).
+    pub severity_at_diagnosis: MaybeUndefined<Severity>,
+    /// Whether admission is needed (入院の必要性).
+    pub needs_admission: MaybeUndefined<bool>,
+    /// Risk factors for severe disease; an empty list clears them.
+    pub risk_factors: Option<Vec<RiskFactor>>,
+    /// Doses of vaccine received (ワクチン接種歴), 0 to 10.
+    pub vaccination_doses: MaybeUndefined<i32>,
+    /// An earlier infection whose record is not reachable (another
+    /// district, or before the system): the earlier smartphone input ID,
+    /// date and place as free text, at most 500 characters.
+    pub prior_infection_note: MaybeUndefined<String>,
+    /// Notes (備考), at most 2,000 characters.
+    pub notes: MaybeUndefined<String>,
+}
+
+/// An optional item: left out keeps it, null clears it, a value is parsed.
+#[allow(clippy::type_complexity)]
+fn item<T, U>(value: MaybeUndefined<T>, parse: impl FnOnce(T) -> AppResult<Option<U>>) -> AppResult<Option<Option<U>>> {
+    match value {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => Ok(Some(None)),
+        MaybeUndefined::Value(v) => parse(v).map(Some),
+    }
+}
+
+/// A line of free text of at most `max` characters; empty is none.
+fn line(raw: &str, max: usize, name: &str) -> AppResult<Option<String>> {
+    let text = raw.trim();
+    if text.chars().count() > max {
+        return Err(AppError::bad_input(name, format!("must be at most {max} characters")));
+    }
+    field(crate::domain::text::check_line(text), name)?;
+    Ok((!text.is_empty()).then(|| text.to_owned()))
+}
+
+/// A note of free text of at most `max` characters; empty is none.
+fn note(raw: &str, max: usize, name: &str) -> AppResult<Option<String>> {
+    field(crate::domain::text::parse_note(raw, max), name)
+}
+
+impl UpdatePatientInput {
+    pub fn parse(self, today: NaiveDate) -> AppResult<crate::services::patient_record::PatientChanges> {
+        use crate::domain::notification::{check_doses, check_spo2};
+        Ok(crate::services::patient_record::PatientChanges {
+            case_type: self.case_type.map(Into::into),
+            name_kanji: self.name_kanji.map(|n| field(PersonName::parse(&n), "input.nameKanji")).transpose()?,
+            name_kana: self.name_kana.map(|n| field(NameKana::parse(&n), "input.nameKana")).transpose()?,
+            sex: self.sex.map(Into::into),
+            birth_date: self.birth_date.map(|d| field(BirthDate::parse(d.0, today), "input.birthDate")).transpose()?,
+            address: item(self.address, |a| field(PostalAddress::parse(&a), "input.address").map(Some))?,
+            phone: item(self.phone, |p| field(ContactPhone::parse(&p), "input.phone").map(Some))?,
+            email: item(self.email, |e| field(ContactEmail::parse(&e), "input.email").map(Some))?,
+            occupation: item(self.occupation, |o| line(&o, 100, "input.occupation"))?,
+            guardian_name: item(self.guardian_name, |g| {
+                if g.trim().is_empty() {
+                    return Ok(None);
+                }
+                field(PersonName::parse(&g), "input.guardianName").map(|n| Some(n.into_inner()))
+            })?,
+            current_location: item(self.current_location, |l| line(&l, 200, "input.currentLocation"))?,
+            onset_date: item(self.onset_date, |d| Ok(Some(d.0)))?,
+            diagnosis_date: item(self.diagnosis_date, |d| Ok(Some(d.0)))?,
+            diagnosis_method: item(self.diagnosis_method, |m| Ok(Some(m.into())))?,
+            specimen: item(self.specimen, |s| Ok(Some(s.into())))?,
+            first_visit_date: item(self.first_visit_date, |d| Ok(Some(d.0)))?,
+            estimated_infection_date: item(self.estimated_infection_date, |d| Ok(Some(d.0)))?,
+            infection_route: item(self.infection_route, |r| note(&r, 1_000, "input.infectionRoute"))?,
+            symptoms: self.symptoms.map(|list| list.into_iter().map(Into::into).collect()),
+            spo2_at_diagnosis: item(self.spo2_at_diagnosis, |v| {
+                field(check_spo2(v), "input.spo2AtDiagnosis").map(Some)
+            })?,
+            severity_at_diagnosis: item(self.severity_at_diagnosis, |s| Ok(Some(s.into())))?,
+            needs_admission: item(self.needs_admission, |b| Ok(Some(b)))?,
+            risk_factors: self.risk_factors.map(|list| list.into_iter().map(Into::into).collect()),
+            vaccination_doses: item(self.vaccination_doses, |v| {
+                field(check_doses(v), "input.vaccinationDoses").map(Some)
+            })?,
+            prior_infection_note: item(self.prior_infection_note, |n| note(&n, 500, "input.priorInfectionNote"))?,
+            notes: item(self.notes, |n| note(&n, 2_000, "input.notes"))?,
             facility_id: self.facility_id.map(|id| parse_id(&id, "input.facilityId")).transpose()?,
         })
     }
@@ -121,6 +267,9 @@ pub struct PatientFilterInput {
     pub registered_from: Option<DateTime<Utc>>,
     /// Registered before this moment.
     pub registered_to: Option<DateTime<Utc>>,
+    /// The record's status: `ACTIVE` leaves out records closed as not a
+    /// case and withdrawn duplicates.
+    pub record_status: Option<RecordStatus>,
 }
 
 impl PatientFilterInput {
@@ -136,6 +285,8 @@ impl PatientFilterInput {
             care_setting: self.care_setting.map(Into::into),
             registered_from: self.registered_from,
             registered_to: self.registered_to,
+            record_status: self.record_status.map(Into::into),
+            person: Default::default(),
         })
     }
 }

@@ -12,7 +12,7 @@ use super::care::{Hospitalisation, LabTest, Transfer};
 use super::context::{load, load_required, principal, signed_in, state};
 use super::enums::*;
 use super::follow_up::{FollowUpCall, HealthReport, MedicalVisit};
-use super::inputs::{PatientFilterInput, RegisterPatientInput};
+use super::inputs::{PatientFilterInput, RegisterPatientInput, UpdatePatientInput};
 use super::loaders::*;
 use super::organisations::{Facility, HealthCentre, Organisation, Prefecture, organisation};
 use super::pages::{
@@ -67,6 +67,75 @@ impl PatientsQuery {
         prefetch::patients(ctx, &nodes, &rows).await?;
         Ok(PatientConnection { rows, has_next_page, has_previous_page: after.is_some(), filter })
     }
+
+    /// People within the caller's reach by name reading (katakana, matched
+    /// whatever its width, small kana or spacing: ﾔﾏﾀﾞ ﾀﾛｳ finds ヤマダ
+    /// タロウ), date of birth and/or telephone number (its digits); every
+    /// criterion given must match, at least one is needed. For facilities
+    /// and health centres; records closed or withdrawn are found too (see
+    /// `recordStatus`). Newest registration first.
+    #[graphql(complexity = "super::limits::list_cost(first, 20, child_complexity)")]
+    async fn search_patients(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The name reading, in katakana (full- or half-width) or hiragana.")] name_kana: Option<String>,
+        #[graphql(desc = "The date of birth.")] birth_date: Option<Date>,
+        #[graphql(desc = "The telephone number; only its digits count, at least 4.")] phone: Option<String>,
+        #[graphql(desc = "Page size: 1 to 500, 20 by default.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<PatientConnection> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let first = page_size(first, 20, state.config.max_page_size)?;
+        let after = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
+        let person = services::patients::PersonSearch {
+            name_kana_key: name_kana
+                .map(|raw| {
+                    crate::domain::kana::search_key(&raw).ok_or_else(|| {
+                        AppError::bad_input("nameKana", "must be a name reading in katakana or hiragana")
+                    })
+                })
+                .transpose()?,
+            birth_date: birth_date.map(|d| d.0),
+            phone_digits: phone
+                .map(|raw| {
+                    let digits = crate::domain::kana::phone_digits(&raw);
+                    if digits.len() < 4 || digits.len() > 15 {
+                        return Err(AppError::bad_input("phone", "must hold 4 to 15 digits"));
+                    }
+                    Ok(digits)
+                })
+                .transpose()?,
+        };
+        if person.is_empty() {
+            return Err(
+                AppError::bad_input("nameKana", "give a name reading, a date of birth or a phone number").into()
+            );
+        }
+        // A match discloses that the person's reading, birth date or phone
+        // is what was searched: a read of those items, audited.
+        let searched: Vec<&'static str> = [
+            (person.name_kana_key.is_some(), "nameKana"),
+            (person.birth_date.is_some(), "birthDate"),
+            (person.phone_digits.is_some(), "phone"),
+        ]
+        .into_iter()
+        .filter_map(|(given, field)| given.then_some(field))
+        .collect();
+        let filter = PatientFilter { person, ..Default::default() };
+        let look_ahead = ctx.look_ahead();
+        let nodes = [look_ahead.field("edges").field("node"), look_ahead.field("nodes")];
+        let texts = Patient::text_columns(&nodes);
+        let texts = services::patients::TextColumns::Only(&texts);
+        let (rows, has_next_page) = services::patients::list(state, principal, &filter, first, after, texts).await?;
+        for row in &rows {
+            for field in &searched {
+                note_read(ctx, row.id, field);
+            }
+        }
+        prefetch::patients(ctx, &nodes, &rows).await?;
+        Ok(PatientConnection { rows, has_next_page, has_previous_page: after.is_some(), filter })
+    }
 }
 
 /// This area's part of the root `Mutation` (merged in `graphql/mod.rs`).
@@ -85,7 +154,78 @@ impl PatientsMutation {
         let principal = signed_in(ctx)?;
         let state = state(ctx);
         let parsed = input.parse(state.now().date_naive())?;
-        Ok(Patient(services::patients::register(state, principal, parsed).await?))
+        match services::patients::register(state, principal, parsed).await {
+            Ok(created) => Ok(Patient(created)),
+            Err(refused) => {
+                // The likely duplicates named in the refusal were found by
+                // their reading or phone and birth date: audited as read.
+                for id in refused.candidates().unwrap_or_default() {
+                    for field in ["nameKana", "phone", "birthDate"] {
+                        note_read(ctx, *id, field);
+                    }
+                }
+                Err(refused.into())
+            }
+        }
+    }
+
+    /// Completes or corrects a patient's record (the notification items,
+    /// the basic items, the case type) at `expectedVersion`: by the facility
+    /// that registered it or the responsible health centre (for a facility
+    /// without system access, naming it in `input.facilityId`). Each
+    /// changed item is kept in `Patient.history`; the figures follow the
+    /// correction from the moment it is recorded. `CONFLICT` when the
+    /// record has changed since `expectedVersion`.
+    async fn update_patient(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+        #[graphql(desc = "The version read (`Patient.version`).")] expected_version: i32,
+        #[graphql(desc = "The items to change.")] input: UpdatePatientInput,
+    ) -> Result<Patient> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let id = parse_id(&patient_id, "patientId")?;
+        let changes = input.parse(state.now().date_naive())?;
+        Ok(Patient(services::patient_record::update(state, principal, id, expected_version, changes).await?))
+    }
+
+    /// Closes a suspected case or a close contact without a positive test
+    /// as not a case: the responsible health centre only. From then on the
+    /// record counts in no figure (figures published before stay
+    /// reproducible as they were).
+    async fn close_patient_as_not_a_case(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+        #[graphql(desc = "The version read (`Patient.version`).")] expected_version: i32,
+        #[graphql(desc = "Why, at most 500 characters.")] reason: Option<String>,
+    ) -> Result<Patient> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let reason = reason_text(reason)?;
+        let closed = services::patient_record::close_as_not_a_case(state(ctx), principal, id, expected_version, reason);
+        Ok(Patient(closed.await?))
+    }
+
+    /// Withdraws a duplicate record (取下げ) into the record of the same
+    /// person that survives: the responsible health centre only. From then
+    /// on the duplicate counts in no figure.
+    async fn withdraw_patient(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The duplicate record.")] patient_id: ID,
+        #[graphql(desc = "The version read (`Patient.version`).")] expected_version: i32,
+        #[graphql(desc = "The record of the same person that stays.")] surviving_patient_id: ID,
+        #[graphql(desc = "Why, at most 500 characters.")] reason: Option<String>,
+    ) -> Result<Patient> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let surviving = parse_id(&surviving_patient_id, "survivingPatientId")?;
+        let reason = reason_text(reason)?;
+        let withdrawn =
+            services::patient_record::withdraw(state(ctx), principal, id, expected_version, surviving, reason);
+        Ok(Patient(withdrawn.await?))
     }
 
     /// Lifts the lock that failed sign-ins put on a patient's smartphone
@@ -101,6 +241,12 @@ impl PatientsMutation {
         let id = parse_id(&patient_id, "patientId")?;
         Ok(Patient(services::lockout::lift_patient_lock(state(ctx), principal, id).await?))
     }
+}
+
+/// The reason of a status change: a note of at most 500 characters.
+fn reason_text(reason: Option<String>) -> Result<Option<String>> {
+    let Some(reason) = reason else { return Ok(None) };
+    Ok(crate::domain::text::parse_note(&reason, 500).map_err(|why| AppError::bad_input("reason", why))?)
 }
 
 /// A patient or close contact: the record created at test time (新規作成).
@@ -142,6 +288,29 @@ impl Patient {
             }
             _ => Err(policy::personal_field_forbidden(field).into()),
         }
+    }
+
+    /// The expected release date and its rule, for an open case that
+    /// counts.
+    async fn release(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<(chrono::NaiveDate, &'static crate::domain::release::ReleaseRule)>> {
+        let p = &self.0;
+        if p.outcome.is_some() || p.record_status != entity::enums::RecordStatus::Active {
+            return Ok(None);
+        }
+        let first_positive = if p.onset_date.is_some() {
+            None
+        } else {
+            let tests = load(ctx, TestsOfPatient(p.id)).await?.unwrap_or_default();
+            tests
+                .iter()
+                .filter(|t| t.result == entity::enums::TestResult::Positive)
+                .map(|t| t.sampled_at.with_timezone(&crate::domain::calendar::local_offset()).date_naive())
+                .min()
+        };
+        Ok(crate::domain::release::expected_release(p.onset_date, first_positive))
     }
 
     fn personal_allowed(&self, ctx: &Context<'_>) -> bool {
@@ -203,6 +372,127 @@ impl Patient {
         self.personal(ctx, "previousSmartphoneId", |p| {
             p.previous_smartphone_id.clone().map(|id| SmartphoneId::from_stored(id).display())
         })
+    }
+    /// Occupation (職業). Personal data.
+    async fn occupation(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "occupation", |p| p.occupation.clone())
+    }
+    /// Guardian's name, for a minor (保護者氏名). Personal data.
+    async fn guardian_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "guardianName", |p| p.guardian_name.clone())
+    }
+    /// Where the patient is, when not at the address (所在地). Personal data.
+    async fn current_location(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "currentLocation", |p| p.current_location.clone())
+    }
+    /// Cause, route and region of infection, as entered (感染原因・感染経路・
+    /// 感染地域). Personal data.
+    async fn infection_route(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "infectionRoute", |p| p.infection_route.clone())
+    }
+    /// An earlier infection whose record is not reachable: the earlier
+    /// smartphone input ID, date and place as entered. Personal data.
+    async fn prior_infection_note(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "priorInfectionNote", |p| p.prior_infection_note.clone())
+    }
+    /// Notes (備考). Personal data.
+    async fn notes(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.personal(ctx, "notes", |p| p.notes.clone())
+    }
+    /// Onset date (発病年月日).
+    async fn onset_date(&self) -> Option<Date> {
+        self.0.onset_date.map(Date)
+    }
+    /// Diagnosis date (診断年月日).
+    async fn diagnosis_date(&self) -> Option<Date> {
+        self.0.diagnosis_date.map(Date)
+    }
+    /// Method of diagnosis (診断方法).
+    async fn diagnosis_method(&self) -> Option<DiagnosisMethod> {
+        self.0.diagnosis_method.map(Into::into)
+    }
+    /// Specimen of the diagnosis (検体).
+    async fn specimen(&self) -> Option<Specimen> {
+        self.0.specimen.map(Into::into)
+    }
+    /// First visit date (初診年月日).
+    async fn first_visit_date(&self) -> Option<Date> {
+        self.0.first_visit_date.map(Date)
+    }
+    /// Estimated date of infection (感染推定日).
+    async fn estimated_infection_date(&self) -> Option<Date> {
+        self.0.estimated_infection_date.map(Date)
+    }
+    /// Symptoms at diagnosis (症状).
+    async fn symptoms(&self) -> Vec<SymptomAtDiagnosis> {
+        use crate::domain::notification::{Symptom, read_set};
+        read_set(self.0.symptoms.as_deref(), Symptom::from_name).into_iter().map(Into::into).collect()
+    }
+    /// SpO2 on room air at diagnosis, in %.
+    async fn spo2_at_diagnosis(&self) -> Option<i32> {
+        self.0.spo2_at_diagnosis.map(i32::from)
+    }
+    /// Severity at diagnosis (診断時の重症度).
+    async fn severity_at_diagnosis(&self) -> Option<Severity> {
+        self.0.severity_at_diagnosis.map(Into::into)
+    }
+    /// Whether admission is needed (入院の必要性).
+    async fn needs_admission(&self) -> Option<bool> {
+        self.0.needs_admission
+    }
+    /// Risk factors for severe disease (重症化リスク因子).
+    async fn risk_factors(&self) -> Vec<RiskFactor> {
+        use crate::domain::notification::{RiskFactor as Factor, read_set};
+        read_set(self.0.risk_factors.as_deref(), Factor::from_name).into_iter().map(Into::into).collect()
+    }
+    /// Doses of vaccine received (ワクチン接種歴).
+    async fn vaccination_doses(&self) -> Option<i32> {
+        self.0.vaccination_doses.map(i32::from)
+    }
+    /// Whether the record counts: `ACTIVE`, `NOT_A_CASE` or `WITHDRAWN`.
+    async fn record_status(&self) -> RecordStatus {
+        self.0.record_status.into()
+    }
+    /// Why the record was closed or withdrawn, as entered.
+    async fn status_reason(&self) -> Option<&str> {
+        self.0.status_reason.as_deref()
+    }
+    /// For a withdrawn duplicate: the ID of the record that survives.
+    async fn withdrawn_into_patient_id(&self) -> Option<ID> {
+        self.0.withdrawn_into_patient_id.map(|id| ID(id.to_string()))
+    }
+    /// The earliest day of release from home or accommodation care
+    /// (療養解除) under the rule in force on the onset date (or, without
+    /// symptoms, on the day of the first positive sample); the rule's
+    /// condition of hours without symptoms may move it later. Null for a
+    /// case that has ended, a record that does not count, or one with
+    /// neither date.
+    async fn expected_release_date(&self, ctx: &Context<'_>) -> Result<Option<Date>> {
+        Ok(self.release(ctx).await?.map(|(day, _)| Date(day)))
+    }
+    /// The release rule that gives `expectedReleaseDate`, by the month it
+    /// came into force (`2020-05`, `2020-06`, `2022-09`).
+    async fn release_rule(&self, ctx: &Context<'_>) -> Result<Option<&'static str>> {
+        Ok(self.release(ctx).await?.map(|(_, rule)| rule.code))
+    }
+    /// Every change of the record's items, oldest first: old and new
+    /// values, who, when, for which facility. Personal data (the values of
+    /// personal items), like the items themselves.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<PatientChange>> {
+        self.personal(ctx, "history", |_| ())?;
+        let rows = services::patient_record::history(state(ctx), self.0.id).await?;
+        Ok(rows.into_iter().map(PatientChange).collect())
+    }
+    /// The record as it stood at `at` (its items; tests, stays and the
+    /// rest as they are now), from its history; null before it was
+    /// registered. Personal fields follow the same rules as the record's.
+    async fn as_recorded_at(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The moment.")] at: DateTime<Utc>,
+    ) -> Result<Option<Patient>> {
+        let rows = services::patient_record::history(state(ctx), self.0.id).await?;
+        Ok(services::patient_record::as_recorded_at(&self.0, &rows, at).map(Patient))
     }
     /// Whether the person had COVID-19 before (a reinfection record).
     async fn prior_infection(&self) -> bool {
@@ -350,6 +640,47 @@ impl Patient {
         let state = state(ctx);
         let row = load(ctx, SignInFailuresOfPatient(self.0.id)).await?.flatten();
         Ok(row.and_then(|row| crate::services::lockout::standing(&row, &state.config, state.now())).map(SignInLock))
+    }
+}
+
+/// One change of one item of a patient record.
+pub struct PatientChange(pub entity::patient_change::Model);
+
+/// One change of one item of a patient record (its history).
+#[Object]
+impl PatientChange {
+    /// The item, by its field name on `Patient` (e.g. `birthDate`).
+    async fn field(&self) -> &str {
+        &self.0.field
+    }
+    /// The value before, as text (dates ISO 8601, enumerations by name,
+    /// sets comma-separated); null when it was empty.
+    async fn old_value(&self) -> Option<&str> {
+        self.0.old_value.as_deref()
+    }
+    /// The value after, as text; null when cleared.
+    async fn new_value(&self) -> Option<&str> {
+        self.0.new_value.as_deref()
+    }
+    /// The record's version this change made.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// When the change was recorded.
+    async fn recorded_at(&self) -> DateTime<Utc> {
+        self.0.recorded_at
+    }
+    /// The account that made it.
+    async fn account_id(&self) -> ID {
+        ID(self.0.account_id.to_string())
+    }
+    /// The facility it was entered for (the caller's own, or the one a
+    /// health centre entered for); null for a health centre's own change.
+    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
+        match self.0.facility_id {
+            Some(id) => Ok(Some(Facility::referenced(ctx, id).await?)),
+            None => Ok(None),
+        }
     }
 }
 

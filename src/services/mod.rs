@@ -15,6 +15,7 @@ pub mod housekeeping;
 pub mod idempotency;
 pub mod lockout;
 pub mod organisations;
+pub mod patient_record;
 pub mod patient_write;
 pub mod patients;
 pub mod publication;

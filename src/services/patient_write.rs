@@ -142,6 +142,11 @@ impl<'a> Locked<'a> {
         &self.txn
     }
 
+    /// The patient as locked, before the decision.
+    pub(crate) fn patient(&self) -> &patient::Model {
+        &self.patient
+    }
+
     /// Step two: whether the caller may do `action` to this patient (at
     /// `facility`, for an action that concerns one).
     pub(crate) fn authorise(

@@ -1,7 +1,7 @@
 //! Patient records: registration (新規作成) and the scoped list.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{CareSetting, CaseType, Sex};
+use entity::enums::{CareSetting, CaseType, RecordStatus, Sex};
 use entity::{facility, health_centre, patient};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -29,6 +29,9 @@ pub struct NewPatient {
     pub previous_patient_id: Option<i64>,
     /// For a health centre entering on behalf of a facility.
     pub facility_id: Option<i64>,
+    /// The caller has seen the likely duplicates in reach and registers a
+    /// different person (or a reinfection) all the same.
+    pub confirm_new_person: bool,
 }
 
 /// Creates a patient record and its smartphone input ID.
@@ -89,14 +92,26 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
         None => None,
     };
 
+    if !input.confirm_new_person {
+        let key = input.name_kana.search_key();
+        let phone = input.phone.as_ref().map(ContactPhone::digits);
+        let found = likely_duplicates(&txn, principal, &key, input.birth_date.date(), phone.as_deref()).await?;
+        let found: Vec<i64> = found.into_iter().filter(|id| Some(*id) != input.previous_patient_id).collect();
+        if !found.is_empty() {
+            return Err(AppError::DuplicateSuspected { candidates: found });
+        }
+    }
+
     let smartphone_id = unique_smartphone_id(&txn).await?;
     let created = patient::ActiveModel {
         case_type: Set(input.case_type),
         name_kanji: Set(input.name_kanji.into_inner()),
+        name_kana_key: Set(input.name_kana.search_key()),
         name_kana: Set(input.name_kana.into_inner()),
         sex: Set(input.sex),
         birth_date: Set(input.birth_date.date()),
         address: Set(input.address.map(PostalAddress::into_inner)),
+        phone_digits: Set(input.phone.as_ref().map(ContactPhone::digits)),
         phone: Set(input.phone.map(ContactPhone::into_inner)),
         email: Set(input.email.map(ContactEmail::into_inner)),
         occupation: Set(None),
@@ -120,6 +135,21 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
         registered_at: Set(now),
         recorded_at: Set(now),
         updated_at: Set(now),
+        current_location: Set(None),
+        first_visit_date: Set(None),
+        estimated_infection_date: Set(None),
+        infection_route: Set(None),
+        symptoms: Set(None),
+        specimen: Set(None),
+        spo2_at_diagnosis: Set(None),
+        severity_at_diagnosis: Set(None),
+        needs_admission: Set(None),
+        risk_factors: Set(None),
+        vaccination_doses: Set(None),
+        prior_infection_note: Set(None),
+        record_status: Set(RecordStatus::Active),
+        status_reason: Set(None),
+        withdrawn_into_patient_id: Set(None),
         ..Default::default()
     }
     .insert(&txn)
@@ -136,6 +166,34 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
     txn.commit().await?;
     tracing::info!(patient_id = created.id, account_id, "patient registered");
     Ok(created)
+}
+
+/// The active records within the caller's reach that are likely the same
+/// person: the same reading (as searched) and date of birth, or the same
+/// telephone number and date of birth. At most ten, newest first.
+pub async fn likely_duplicates(
+    db: &impl sea_orm::ConnectionTrait,
+    principal: &Principal,
+    name_kana_key: &str,
+    birth_date: chrono::NaiveDate,
+    phone_digits: Option<&str>,
+) -> AppResult<Vec<i64>> {
+    let mut same = Condition::any().add(patient::Column::NameKanaKey.eq(name_kana_key));
+    if let Some(digits) = phone_digits.filter(|d| !d.is_empty()) {
+        same = same.add(patient::Column::PhoneDigits.eq(digits));
+    }
+    Ok(patient::Entity::find()
+        .filter(policy::patient_scope(principal))
+        .filter(patient::Column::BirthDate.eq(birth_date))
+        .filter(patient::Column::RecordStatus.eq(RecordStatus::Active))
+        .filter(same)
+        .select_only()
+        .column(patient::Column::Id)
+        .order_by_desc(patient::Column::Id)
+        .limit(10)
+        .into_tuple::<i64>()
+        .all(db)
+        .await?)
 }
 
 /// Draws smartphone IDs until one is free. With 10^11 possibilities a
@@ -163,6 +221,25 @@ pub struct PatientFilter {
     pub registered_from: Option<DateTime<Utc>>,
     /// Registered before.
     pub registered_to: Option<DateTime<Utc>>,
+    /// The record's status.
+    pub record_status: Option<RecordStatus>,
+    /// The people searched for (`searchPatients`).
+    pub person: PersonSearch,
+}
+
+/// What `searchPatients` looks for, each as stored for searching; all
+/// given ones must match.
+#[derive(Debug, Default, Clone)]
+pub struct PersonSearch {
+    pub name_kana_key: Option<String>,
+    pub birth_date: Option<chrono::NaiveDate>,
+    pub phone_digits: Option<String>,
+}
+
+impl PersonSearch {
+    pub fn is_empty(&self) -> bool {
+        self.name_kana_key.is_none() && self.birth_date.is_none() && self.phone_digits.is_none()
+    }
 }
 
 impl PatientFilter {
@@ -183,6 +260,18 @@ impl PatientFilter {
         if let Some(to) = self.registered_to {
             condition = condition.add(patient::Column::RegisteredAt.lt(to));
         }
+        if let Some(status) = self.record_status {
+            condition = condition.add(patient::Column::RecordStatus.eq(status));
+        }
+        if let Some(key) = &self.person.name_kana_key {
+            condition = condition.add(patient::Column::NameKanaKey.eq(key.as_str()));
+        }
+        if let Some(day) = self.person.birth_date {
+            condition = condition.add(patient::Column::BirthDate.eq(day));
+        }
+        if let Some(digits) = &self.person.phone_digits {
+            condition = condition.add(patient::Column::PhoneDigits.eq(digits.as_str()));
+        }
         condition
     }
 }
@@ -190,6 +279,11 @@ impl PatientFilter {
 fn scoped(principal: &Principal, filter: &PatientFilter) -> AppResult<Condition> {
     if !policy::may_read_clinical(principal) {
         return Err(AppError::forbidden("system administrators see no clinical data"));
+    }
+    if !filter.person.is_empty() && !policy::may_search_people(principal) {
+        return Err(AppError::forbidden(
+            "people are searched by name, birth date or phone only by facilities and health centres",
+        ));
     }
     Ok(Condition::all().add(policy::patient_scope(principal)).add(filter.condition()))
 }
@@ -229,7 +323,7 @@ pub async fn list(
 /// The personal text columns of a patient (names, contacts, smartphone
 /// IDs): the widest part of the row, and the only part a list can leave
 /// out.
-pub const TEXT_COLUMNS: [patient::Column; 7] = [
+pub const TEXT_COLUMNS: [patient::Column; 9] = [
     patient::Column::NameKanji,
     patient::Column::NameKana,
     patient::Column::Address,
@@ -237,6 +331,8 @@ pub const TEXT_COLUMNS: [patient::Column; 7] = [
     patient::Column::Email,
     patient::Column::SmartphoneId,
     patient::Column::PreviousSmartphoneId,
+    patient::Column::NameKanaKey,
+    patient::Column::PhoneDigits,
 ];
 
 /// Which of [`TEXT_COLUMNS`] a list reads. A page that shows none of them

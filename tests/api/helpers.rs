@@ -291,6 +291,9 @@ impl TestApp {
             "nameKana": name_kana,
             "sex": "MALE",
             "birthDate": "1980-04-01",
+            // The tests register the same person often; the duplicate check
+            // has its own tests.
+            "confirmNewPerson": true,
         });
         if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
             for (key, value) in extra {

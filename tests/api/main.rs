@@ -20,6 +20,7 @@ mod lifecycle;
 mod limits;
 mod loaders;
 mod matrix;
+mod notification;
 mod operations;
 mod organisations;
 mod readme;

@@ -50,6 +50,10 @@ const CALL: &str = "mutation($input: FollowUpCallInput!) { recordFollowUpCall(in
 const VISIT: &str = "mutation($input: MedicalVisitInput!) { recordMedicalVisit(input: $input) { id } }";
 const TRANSFER: &str = "mutation($p: ID!, $to: ID!) {
     transferPatient(patientId: $p, toHealthCentreId: $to) { responsibleHealthCentre { code } } }";
+const UPDATE: &str = "mutation($p: ID!, $v: Int!) { updatePatient(patientId: $p, expectedVersion: $v, \
+    input: { occupation: \"会社員\", onsetDate: \"2024-01-05\" }) { version } }";
+const WITHDRAW: &str = "mutation($p: ID!, $v: Int!, $s: ID!) { withdrawPatient(patientId: $p, expectedVersion: $v, \
+    survivingPatientId: $s) { recordStatus } }";
 const OUTCOME: &str = "mutation($p: ID!, $o: Outcome!) { recordOutcome(patientId: $p, outcome: $o) { outcome } }";
 
 /// The demo accounts' tokens and the IDs the checks name.
@@ -506,6 +510,23 @@ impl Walk<'_> {
         self.write(&format!("{at}: recordMedicalVisit"), may, t, VISIT, visit).await;
     }
 
+    /// Completing the record of `t` (`write` and `write*`), and withdrawing
+    /// `duplicate` into `t` (`write` only).
+    async fn record(&mut self, at: &str, access: Access, t: &Target, duplicate: &Target) {
+        let (complete, withdraw) = match access {
+            Access::Write => (true, true),
+            Access::WriteLimited => (true, false),
+            Access::None => (false, false),
+            other => return self.unknown(at, other),
+        };
+        let version = |response: Value| response["data"]["patient"]["version"].as_i64().unwrap_or_default();
+        let v = version(self.app.gql(Some(&t.owner), SNAPSHOT, json!({ "id": t.id })).await);
+        self.write(&format!("{at}: updatePatient"), complete, t, UPDATE, json!({ "p": t.id, "v": v })).await;
+        let v = version(self.app.gql(Some(&duplicate.owner), SNAPSHOT, json!({ "id": duplicate.id })).await);
+        let vars = json!({ "p": duplicate.id, "v": v, "s": t.id });
+        self.write(&format!("{at}: withdrawPatient"), withdraw, duplicate, WITHDRAW, vars).await;
+    }
+
     /// Transfer on `t`, the outcome on `ending` (an outcome ends the case).
     async fn outcome_and_transfer(&mut self, at: &str, access: Access, t: &Target, ending: &Target) {
         let may = match access {
@@ -596,6 +617,11 @@ async fn every_cell_of_the_authorisation_matrix_holds_against_the_server(backend
                     let ending = walk.target(role, relationship, other).await;
                     walk.outcome_and_transfer(&at, access, &t, &ending).await;
                 }
+                "record completion and status" => {
+                    let t = walk.target(role, relationship, other).await;
+                    let duplicate = walk.target(role, relationship, other).await;
+                    walk.record(&at, access, &t, &duplicate).await;
+                }
                 _ => walk.unknown(&at, access),
             }
         }
@@ -609,5 +635,5 @@ async fn every_cell_of_the_authorisation_matrix_holds_against_the_server(backend
         walk.failures.len(),
         walk.failures.join("\n")
     );
-    assert!(n >= MATRIX.len() * GROUPS.len() && n >= 13 * 9, "only {n} cells checked");
+    assert!(n >= MATRIX.len() * GROUPS.len() && n >= 13 * 10, "only {n} cells checked");
 }

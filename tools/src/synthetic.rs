@@ -574,6 +574,8 @@ impl Tables {
                     "registered_at",
                     "recorded_at",
                     "updated_at",
+                    "name_kana_key",
+                    "phone_digits",
                 ],
             ),
             tests: Table::new(
@@ -992,6 +994,7 @@ fn generate_case(
             responsible = to;
         }
     }
+    let phone = format!("090-{:04}-{:04}", rng.random_range(0..10000), rng.random_range(0..10000));
     t.patients.push(vec![
         v(id),
         v(case_type.to_value()),
@@ -1000,7 +1003,7 @@ fn generate_case(
         v(person.sex.to_value()),
         v(person.birth),
         v(format!("{}の住所", hersys::domain::reference::PREFECTURES[prefecture].1)),
-        v(format!("090-{:04}-{:04}", rng.random_range(0..10000), rng.random_range(0..10000))),
+        v(phone.clone()),
         v(smartphone.clone()),
         previous.as_ref().map_or_else(none_text, |(_, phone)| v(phone.clone())),
         previous.as_ref().map_or_else(none_int, |(patient, _)| v(*patient)),
@@ -1016,6 +1019,8 @@ fn generate_case(
         v(registered),
         v(registered + lag(rng)),
         v(registered),
+        v(hersys::domain::kana::search_key(&person.name_kana).unwrap_or_default()),
+        v(hersys::domain::kana::phone_digits(&phone)),
     ]);
 
     // The ledger, as the write transactions would have kept it.

@@ -99,6 +99,11 @@ pub enum CaseAction {
     /// See and lift the lock that failed sign-ins put on the patient's
     /// smartphone input ID.
     ManageSignIn,
+    /// Complete or correct the items of the record (`Target::facility`:
+    /// the registering facility, for medical staff).
+    CompleteRecord,
+    /// Close the record as not a case, or withdraw it as a duplicate.
+    ChangeRecordStatus,
 }
 
 /// What an action concerns besides the patient.
@@ -131,7 +136,16 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
             principal.patient_id == Some(patient.id) || responsible_centre || prefecture_accommodation
         }
         CaseAction::FollowUp => responsible_centre || prefecture_accommodation,
-        CaseAction::RecordOutcome | CaseAction::Transfer | CaseAction::ManageSignIn => responsible_centre,
+        CaseAction::RecordOutcome
+        | CaseAction::Transfer
+        | CaseAction::ManageSignIn
+        | CaseAction::ChangeRecordStatus => responsible_centre,
+        CaseAction::CompleteRecord => {
+            (principal.role == Role::MedicalStaff
+                && own_facility
+                && patient.registering_facility_id == target.facility.map(|f| f.id))
+                || responsible_centre
+        }
     };
     if allowed {
         return Ok(());
@@ -156,5 +170,11 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
         CaseAction::RecordOutcome => "the outcome is recorded by the responsible health centre",
         CaseAction::Transfer => "only the responsible health centre transfers a patient",
         CaseAction::ManageSignIn => "only the responsible health centre sees and lifts a patient's sign-in lock",
+        CaseAction::CompleteRecord => {
+            "a record is completed and corrected by the facility that registered it or the responsible health centre"
+        }
+        CaseAction::ChangeRecordStatus => {
+            "only the responsible health centre closes a record as not a case or withdraws a duplicate"
+        }
     }))
 }

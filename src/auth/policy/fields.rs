@@ -42,3 +42,12 @@ pub fn personal_field_forbidden(field: &str) -> AppError {
 pub fn may_read_from_replica(principal: &Principal) -> bool {
     matches!(principal.role, Role::NationalAnalyst | Role::SystemAdmin)
 }
+
+/// Who may look people up by name reading, date of birth or telephone
+/// number (`searchPatients`, and the duplicate check of a registration):
+/// the staff who register and care for patients, within their reach. A
+/// search by personal data is itself a disclosure, so analysts, operators,
+/// prefectures and patients may not.
+pub fn may_search_people(principal: &Principal) -> bool {
+    matches!(principal.role, Role::MedicalStaff | Role::HealthCentreStaff)
+}

@@ -99,6 +99,7 @@ impl History {
             outcome: self.outcome.filter(|(recorded, _, _)| *recorded <= at).map(|(_, outcome, when)| (outcome, when)),
             tests,
             stays,
+            counted: true,
         }
     }
 

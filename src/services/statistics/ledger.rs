@@ -165,6 +165,9 @@ pub struct Facts {
     /// Each test's sampling moment and result (`Pending` until known).
     pub tests: Vec<(DateTime<Utc>, TestResult)>,
     pub stays: Vec<Stay>,
+    /// Whether the record counts at all: not closed as not a case, not
+    /// withdrawn as a duplicate.
+    pub counted: bool,
 }
 
 /// A count of the ledger: metric, day and area.
@@ -321,8 +324,13 @@ fn care_flows(facts: &Facts, mut emit: impl FnMut(Metric, i32, i32)) {
 /// - an outcome DECEASED: 1 to `Deaths` on the day of death;
 /// - each hospital stay: the `Severe` and `SevereTokyo` flows;
 /// - the case while open: the `Hospital`, `Accommodation` or `Home` flow.
+///
+/// A record closed as not a case or withdrawn contributes nothing.
 pub fn contribution(facts: &Facts) -> Contribution {
     let mut out = Contribution::default();
+    if !facts.counted {
+        return out;
+    }
     for (sampled_at, result) in &facts.tests {
         let day = day_number(*sampled_at);
         out.count(Metric::Tests, day, facts, 1);
@@ -411,6 +419,8 @@ struct FactRow {
     icu: Option<bool>,
     ventilator: Option<bool>,
     ecmo: Option<bool>,
+    /// The record's status (patient).
+    status: Option<String>,
 }
 
 const FACTS: &str = "SELECT CAST(0 AS BIGINT) AS part, CAST(NULL AS BIGINT) AS id, p.registered_at AS at1, \
@@ -419,14 +429,14 @@ const FACTS: &str = "SELECT CAST(0 AS BIGINT) AS part, CAST(NULL AS BIGINT) AS i
      CAST(hc.prefecture_id AS BIGINT) AS prefecture_id, p.birth_date AS birth_date, \
      CAST(NULL AS BIGINT) AS entry_id, CAST(NULL AS TIMESTAMPTZ) AS entry_recorded_at, \
      CAST(NULL AS TIMESTAMPTZ) AS observed_at, CAST(NULL AS BOOLEAN) AS icu, CAST(NULL AS BOOLEAN) AS ventilator, \
-     CAST(NULL AS BOOLEAN) AS ecmo \
+     CAST(NULL AS BOOLEAN) AS ecmo, p.record_status AS status \
      FROM patients p JOIN health_centres hc ON hc.id = p.responsible_health_centre_id WHERE p.id = $1 \
      UNION ALL SELECT 1, NULL, sampled_at, NULL, NULL, result, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-     NULL, NULL, NULL, NULL FROM lab_tests WHERE patient_id = $1 \
+     NULL, NULL, NULL, NULL, NULL FROM lab_tests WHERE patient_id = $1 \
      UNION ALL SELECT 2, id, recorded_at, decided_at, NULL, care_setting, NULL, NULL, NULL, NULL, NULL, NULL, \
-     NULL, NULL, NULL, NULL, NULL, NULL FROM care_setting_changes WHERE patient_id = $1 \
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM care_setting_changes WHERE patient_id = $1 \
      UNION ALL SELECT 3, h.id, h.recorded_at, h.admitted_at, h.discharged_at, e.severity, NULL, NULL, NULL, NULL, \
-     NULL, NULL, e.id, e.recorded_at, e.observed_at, e.icu, e.ventilator, e.ecmo \
+     NULL, NULL, e.id, e.recorded_at, e.observed_at, e.icu, e.ventilator, e.ecmo, NULL \
      FROM hospitalisations h LEFT JOIN condition_entries e ON e.hospitalisation_id = h.id WHERE h.patient_id = $1 \
      ORDER BY part, id";
 
@@ -456,6 +466,7 @@ pub async fn load_facts(db: &impl ConnectionTrait, patient_id: i64) -> AppResult
         outcome: patient.outcome.map(|o| stored::<Outcome>(Some(o), "outcome")).transpose()?.zip(patient.at2),
         tests: Vec::new(),
         stays: Vec::new(),
+        counted: patient.status.as_deref().is_none_or(|status| status == "ACTIVE"),
     };
     for row in rows {
         match row.part {
@@ -831,6 +842,7 @@ mod tests {
             outcome: None,
             tests: vec![],
             stays: vec![],
+            counted: true,
         }
     }
 
