@@ -103,6 +103,12 @@ pub enum Outcome {
     Deceased,
     #[sea_orm(string_value = "OTHER")]
     Other,
+    #[sea_orm(string_value = "RELEASED_FROM_CARE")]
+    ReleasedFromCare,
+    #[sea_orm(string_value = "DISCHARGED")]
+    Discharged,
+    #[sea_orm(string_value = "TRANSFERRED_OUT")]
+    TransferredOut,
 }
 
 /// What kind of medical institution a facility is.
@@ -229,4 +235,16 @@ pub enum RecordStatus {
     NotACase,
     #[sea_orm(string_value = "WITHDRAWN")]
     Withdrawn,
+}
+
+/// Where a notification stands with the responsible health centre (受理).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum NotificationStatus {
+    #[sea_orm(string_value = "RECEIVED")]
+    Received,
+    #[sea_orm(string_value = "ACCEPTED")]
+    Accepted,
+    #[sea_orm(string_value = "RETURNED")]
+    Returned,
 }

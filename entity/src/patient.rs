@@ -75,6 +75,13 @@ pub struct Model {
     pub name_kana_key: String,
     /// The telephone number's digits.
     pub phone_digits: Option<String>,
+    /// Where the notification stands with the health centre (受理).
+    pub notification_status: NotificationStatus,
+    /// Why it was returned.
+    pub notification_reason: Option<String>,
+    pub notification_decided_at: Option<DateTimeUtc>,
+    /// For a release from care: the release rule it was decided under.
+    pub outcome_rule: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

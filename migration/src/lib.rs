@@ -21,6 +21,7 @@ mod m20261203_000013_service_accounts;
 mod m20261203_000014_break_glass;
 mod m20261204_000015_audit_read_groups;
 mod m20261204_000016_notification_completed;
+mod m20261204_000017_notification_acceptance;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_break_glass::Migration),
             Box::new(m20261204_000015_audit_read_groups::Migration),
             Box::new(m20261204_000016_notification_completed::Migration),
+            Box::new(m20261204_000017_notification_acceptance::Migration),
         ]
     }
 }

@@ -202,8 +202,9 @@ pub fn markdown() -> String {
          system access.\n\
          - Record completion and status: the registering facility completes and corrects the record's items \
          (`updatePatient`); the responsible health centre does that too (for a facility without system access, \
-         naming it), and alone closes a record as not a case (`closePatientAsNotACase`) or withdraws a duplicate \
-         (`withdrawPatient`). Each change is kept in `Patient.history`, which is personal data like the items.\n\n\
+         naming it), and alone closes a record as not a case (`closePatientAsNotACase`), withdraws a duplicate \
+         (`withdrawPatient`), and accepts or returns a facility's notification (`acceptNotification`, \
+         `returnNotification`). Each change is kept in `Patient.history`, which is personal data like the items.\n\n\
          Break-glass access (`breakGlass`): medical institution and health centre staff, signed in as \
          themselves, may open a record outside their reach by stating a reason, for at most 240 minutes; \
          they read it as above and change nothing, each personal read is audited as \

@@ -147,6 +147,10 @@ positional!(entity::patient::Model {
     withdrawn_into_patient_id: column,
     name_kana_key: column,
     phone_digits: column,
+    notification_status: enumerated,
+    notification_reason: column,
+    notification_decided_at: column,
+    outcome_rule: column,
 });
 
 positional!(entity::lab_test::Model {

@@ -101,6 +101,118 @@ pub fn check_case_day(day: NaiveDate, birth_date: NaiveDate, today: NaiveDate) -
     Ok(day)
 }
 
+/// The items a notification must hold, for some types of case, under the
+/// rules of a period: after the relaunch of 25 August 2020 the form was cut
+/// from about 120 items to about 20, and the items asked for went with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Requirement {
+    /// The first registration day the rule applies to.
+    pub from: NaiveDate,
+    /// The day it stopped applying, if it has.
+    pub until: Option<NaiveDate>,
+    /// The types of case (by stored name).
+    pub case_types: &'static [&'static str],
+    /// The items, by their field names.
+    pub items: &'static [&'static str],
+}
+
+const fn day(year: i32, month: u32, day: u32) -> NaiveDate {
+    match NaiveDate::from_ymd_opt(year, month, day) {
+        Some(date) => date,
+        None => NaiveDate::MIN,
+    }
+}
+
+const CASES_WITH_SYMPTOMS: &[&str] = &["CONFIRMED", "SUSPECTED"];
+const CARRIERS: &[&str] = &["ASYMPTOMATIC_CARRIER"];
+const DEATHS: &[&str] = &["DECEASED_CONFIRMED", "DECEASED_SUSPECTED"];
+const CONTACTS: &[&str] = &["CLOSE_CONTACT"];
+const FIRST: NaiveDate = day(2019, 12, 1);
+const RELAUNCH: NaiveDate = day(2020, 8, 25);
+
+/// Every rule, each type of case once per period.
+pub const REQUIREMENTS: [Requirement; 8] = [
+    Requirement {
+        from: FIRST,
+        until: Some(RELAUNCH),
+        case_types: CASES_WITH_SYMPTOMS,
+        items: &[
+            "address",
+            "phone",
+            "occupation",
+            "onsetDate",
+            "diagnosisDate",
+            "diagnosisMethod",
+            "firstVisitDate",
+            "estimatedInfectionDate",
+            "infectionRoute",
+            "severityAtDiagnosis",
+            "needsAdmission",
+        ],
+    },
+    Requirement {
+        from: FIRST,
+        until: Some(RELAUNCH),
+        case_types: CARRIERS,
+        items: &[
+            "address",
+            "phone",
+            "occupation",
+            "diagnosisDate",
+            "diagnosisMethod",
+            "estimatedInfectionDate",
+            "infectionRoute",
+        ],
+    },
+    Requirement {
+        from: FIRST,
+        until: Some(RELAUNCH),
+        case_types: DEATHS,
+        items: &["address", "diagnosisDate", "diagnosisMethod", "infectionRoute"],
+    },
+    Requirement { from: FIRST, until: Some(RELAUNCH), case_types: CONTACTS, items: &["address", "phone"] },
+    Requirement {
+        from: RELAUNCH,
+        until: None,
+        case_types: CASES_WITH_SYMPTOMS,
+        items: &[
+            "address",
+            "phone",
+            "onsetDate",
+            "diagnosisDate",
+            "diagnosisMethod",
+            "severityAtDiagnosis",
+            "needsAdmission",
+        ],
+    },
+    Requirement {
+        from: RELAUNCH,
+        until: None,
+        case_types: CARRIERS,
+        items: &["address", "phone", "diagnosisDate", "diagnosisMethod"],
+    },
+    Requirement {
+        from: RELAUNCH,
+        until: None,
+        case_types: DEATHS,
+        items: &["address", "diagnosisDate", "diagnosisMethod"],
+    },
+    Requirement { from: RELAUNCH, until: None, case_types: CONTACTS, items: &["address", "phone"] },
+];
+
+/// The items a record of `case_type` registered on `registered_on` must
+/// hold.
+pub fn required_items(case_type: &str, registered_on: NaiveDate) -> &'static [&'static str] {
+    REQUIREMENTS
+        .iter()
+        .find(|r| {
+            r.case_types.contains(&case_type)
+                && r.from <= registered_on
+                && r.until.is_none_or(|until| registered_on < until)
+        })
+        .map_or(&[], |r| r.items)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +223,34 @@ mod tests {
         assert_eq!(stored.as_deref(), Some("FEVER,COUGH"));
         assert_eq!(read_set(stored.as_deref(), Symptom::from_name), vec![Symptom::Fever, Symptom::Cough]);
         assert_eq!(store_set::<RiskFactor>(&[], RiskFactor::name), None);
+    }
+
+    #[test]
+    fn the_required_items_follow_the_type_and_the_relaunch() {
+        let before = NaiveDate::from_ymd_opt(2020, 8, 24).unwrap_or_default();
+        let after = NaiveDate::from_ymd_opt(2020, 8, 25).unwrap_or_default();
+        assert!(required_items("CONFIRMED", before).contains(&"infectionRoute"));
+        assert!(!required_items("CONFIRMED", after).contains(&"infectionRoute"));
+        assert!(required_items("CONFIRMED", after).contains(&"onsetDate"));
+        assert!(!required_items("ASYMPTOMATIC_CARRIER", after).contains(&"onsetDate"));
+        assert_eq!(required_items("CLOSE_CONTACT", after), &["address", "phone"]);
+        // Every type of case has one rule per period.
+        for case_type in [
+            "CONFIRMED",
+            "SUSPECTED",
+            "ASYMPTOMATIC_CARRIER",
+            "DECEASED_CONFIRMED",
+            "DECEASED_SUSPECTED",
+            "CLOSE_CONTACT",
+        ] {
+            for on in [before, after] {
+                let rules = REQUIREMENTS
+                    .iter()
+                    .filter(|r| r.case_types.contains(&case_type) && r.from <= on && r.until.is_none_or(|u| on < u))
+                    .count();
+                assert_eq!(rules, 1, "{case_type} on {on}");
+            }
+        }
     }
 
     #[test]

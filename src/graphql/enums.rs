@@ -103,6 +103,13 @@ pub enum Outcome {
     Deceased,
     /// Any other ending (e.g. moved abroad).
     Other,
+    /// Released from home or accommodation care (療養解除) under the release
+    /// rule in force (`Patient.outcomeRule`).
+    ReleasedFromCare,
+    /// Discharged from hospital at the end of the case (退院).
+    Discharged,
+    /// Moved out of the system's care (転出), e.g. abroad.
+    TransferredOut,
 }
 
 /// What kind of medical institution a facility is.
@@ -305,4 +312,17 @@ pub enum RiskFactor {
     Immunosuppression,
     /// Pregnancy (妊娠).
     Pregnancy,
+}
+
+/// Where a notification stands with the responsible health centre (受理).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::NotificationStatus")]
+pub enum NotificationStatus {
+    /// Sent by the facility, not yet decided by the health centre.
+    Received,
+    /// Accepted by the health centre (or entered by it).
+    Accepted,
+    /// Returned to the facility with a reason; received again once it is
+    /// corrected.
+    Returned,
 }

@@ -270,6 +270,11 @@ pub struct PatientFilterInput {
     /// The record's status: `ACTIVE` leaves out records closed as not a
     /// case and withdrawn duplicates.
     pub record_status: Option<RecordStatus>,
+    /// Where the notification stands with the health centre.
+    pub notification_status: Option<NotificationStatus>,
+    /// `true`: only records still lacking an item the rules in force
+    /// require (`Patient.missingItems`).
+    pub incomplete: Option<bool>,
 }
 
 impl PatientFilterInput {
@@ -287,6 +292,9 @@ impl PatientFilterInput {
             registered_to: self.registered_to,
             record_status: self.record_status.map(Into::into),
             person: Default::default(),
+            notification_status: self.notification_status.map(Into::into),
+            incomplete: self.incomplete.unwrap_or(false),
+            oldest_first: false,
         })
     }
 }

@@ -68,6 +68,40 @@ impl PatientsQuery {
         Ok(PatientConnection { rows, has_next_page, has_previous_page: after.is_some(), filter })
     }
 
+    /// The work queue of records still lacking an item the rules in force
+    /// require (`Patient.missingItems`), within the caller's reach (a
+    /// facility's registrations, a health centre's patients), oldest
+    /// registration first. For facilities and health centres.
+    #[graphql(complexity = "super::limits::list_cost(first, 20, child_complexity)")]
+    async fn incomplete_records(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size: 1 to 500, 20 by default.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<PatientConnection> {
+        let filter = PatientFilter { incomplete: true, oldest_first: true, ..Default::default() };
+        queue(ctx, filter, first, after).await
+    }
+
+    /// The work queue of notifications received and not yet accepted or
+    /// returned (受理), within the caller's reach, oldest first: a health
+    /// centre's to decide, a facility's waiting.
+    #[graphql(complexity = "super::limits::list_cost(first, 20, child_complexity)")]
+    async fn notifications_awaiting_acceptance(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size: 1 to 500, 20 by default.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<PatientConnection> {
+        let filter = PatientFilter {
+            notification_status: Some(entity::enums::NotificationStatus::Received),
+            record_status: Some(entity::enums::RecordStatus::Active),
+            oldest_first: true,
+            ..Default::default()
+        };
+        queue(ctx, filter, first, after).await
+    }
+
     /// People within the caller's reach by name reading (katakana, matched
     /// whatever its width, small kana or spacing: ﾔﾏﾀﾞ ﾀﾛｳ finds ヤマダ
     /// タロウ), date of birth and/or telephone number (its digits); every
@@ -136,6 +170,30 @@ impl PatientsQuery {
         prefetch::patients(ctx, &nodes, &rows).await?;
         Ok(PatientConnection { rows, has_next_page, has_previous_page: after.is_some(), filter })
     }
+}
+
+/// A work queue: the page of `filter` (oldest first) for staff who
+/// register and care for patients.
+async fn queue(
+    ctx: &Context<'_>,
+    filter: PatientFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<PatientConnection> {
+    let principal = signed_in(ctx)?;
+    if !policy::may_register_patients(principal) {
+        return Err(AppError::forbidden("work queues are for testing facilities and health centres").into());
+    }
+    let state = state(ctx);
+    let first = page_size(first, 20, state.config.max_page_size)?;
+    let after = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
+    let look_ahead = ctx.look_ahead();
+    let nodes = [look_ahead.field("edges").field("node"), look_ahead.field("nodes")];
+    let texts = Patient::text_columns(&nodes);
+    let texts = services::patients::TextColumns::Only(&texts);
+    let (rows, has_next_page) = services::patients::list(state, principal, &filter, first, after, texts).await?;
+    prefetch::patients(ctx, &nodes, &rows).await?;
+    Ok(PatientConnection { rows, has_next_page, has_previous_page: after.is_some(), filter })
 }
 
 /// This area's part of the root `Mutation` (merged in `graphql/mod.rs`).
@@ -226,6 +284,40 @@ impl PatientsMutation {
         let withdrawn =
             services::patient_record::withdraw(state(ctx), principal, id, expected_version, surviving, reason);
         Ok(Patient(withdrawn.await?))
+    }
+
+    /// Accepts a received notification (受理): the responsible health
+    /// centre only. `CONFLICT` unless it is `RECEIVED`.
+    async fn accept_notification(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+        #[graphql(desc = "The version read (`Patient.version`).")] expected_version: i32,
+    ) -> Result<Patient> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let decided = services::patient_record::decide_notification(state(ctx), principal, id, expected_version, None);
+        Ok(Patient(decided.await?))
+    }
+
+    /// Returns a received notification to the facility with the reason (a
+    /// missing or doubtful item): the responsible health centre only. The
+    /// facility's next correction (`updatePatient`) sends it back as
+    /// `RECEIVED`.
+    async fn return_notification(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+        #[graphql(desc = "The version read (`Patient.version`).")] expected_version: i32,
+        #[graphql(desc = "What to correct, 1 to 500 characters.")] reason: String,
+    ) -> Result<Patient> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let reason = reason_text(Some(reason))?
+            .ok_or_else(|| AppError::bad_input("reason", "must say what the facility is to correct"))?;
+        let decided =
+            services::patient_record::decide_notification(state(ctx), principal, id, expected_version, Some(reason));
+        Ok(Patient(decided.await?))
     }
 
     /// Lifts the lock that failed sign-ins put on a patient's smartphone
@@ -448,6 +540,29 @@ impl Patient {
     /// Doses of vaccine received (ワクチン接種歴).
     async fn vaccination_doses(&self) -> Option<i32> {
         self.0.vaccination_doses.map(i32::from)
+    }
+    /// Where the notification stands with the responsible health centre
+    /// (受理).
+    async fn notification_status(&self) -> NotificationStatus {
+        self.0.notification_status.into()
+    }
+    /// Why the notification was returned.
+    async fn notification_reason(&self) -> Option<&str> {
+        self.0.notification_reason.as_deref()
+    }
+    /// When the health centre last accepted or returned it.
+    async fn notification_decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.notification_decided_at
+    }
+    /// The items the record still lacks under the rules in force for its
+    /// type on the day it was registered, by their field names (empty when
+    /// complete, or when the record no longer counts).
+    async fn missing_items(&self) -> Vec<&'static str> {
+        services::patient_record::missing_items(&self.0)
+    }
+    /// For a release from care: the release rule it was decided under.
+    async fn outcome_rule(&self) -> Option<&str> {
+        self.0.outcome_rule.as_deref()
     }
     /// Whether the record counts: `ACTIVE`, `NOT_A_CASE` or `WITHDRAWN`.
     async fn record_status(&self) -> RecordStatus {

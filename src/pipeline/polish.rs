@@ -761,7 +761,11 @@ mod tests {
         let outcome = r#"mutation { recordOutcome(patientId: "1", outcome: X) { id } }"#;
         assert_eq!(
             polished(outcome, serde_json::json!({})).await,
-            [input(Some("outcome"), "outcome: \"X\" is not an Outcome; expected one of RECOVERED, DECEASED, OTHER")]
+            [input(
+                Some("outcome"),
+                "outcome: \"X\" is not an Outcome; expected one of RECOVERED, DECEASED, OTHER, RELEASED_FROM_CARE, \
+                 DISCHARGED, TRANSFERRED_OUT"
+            )]
         );
     }
 

@@ -11,7 +11,7 @@ use entity::{
     care_setting_change, condition_entry, facility, health_centre, hospitalisation, patient, patient_transfer,
 };
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::patient_write::{Locked, PatientWrite};
 use super::{clinical_moment, versioned_update};
@@ -327,6 +327,33 @@ pub async fn record_outcome(
         )
         .await?;
     }
+    // A release from care names the rule it follows, and comes no earlier
+    // than that rule allows.
+    let rule = if outcome == Outcome::ReleasedFromCare {
+        let first_positive = entity::lab_test::Entity::find()
+            .filter(entity::lab_test::Column::PatientId.eq(patient.id))
+            .filter(entity::lab_test::Column::Result.eq(entity::enums::TestResult::Positive))
+            .order_by_asc(entity::lab_test::Column::SampledAt)
+            .one(write.txn())
+            .await?
+            .map(|test| test.sampled_at.with_timezone(&crate::domain::calendar::local_offset()).date_naive());
+        let (earliest, rule) = crate::domain::release::expected_release(patient.onset_date, first_positive)
+            .ok_or_else(|| {
+                AppError::conflict(
+                    "a release from care follows the onset date (or a positive sample): record the onset date first",
+                )
+            })?;
+        let day = outcome_at.with_timezone(&crate::domain::calendar::local_offset()).date_naive();
+        if day < earliest {
+            return Err(AppError::bad_input(
+                "outcomeAt",
+                format!("the release rule in force ({}) allows release from {earliest} on", rule.code),
+            ));
+        }
+        Some(rule.code)
+    } else {
+        None
+    };
     let updated = write
         .update_patient(
             expected_version,
@@ -334,6 +361,7 @@ pub async fn record_outcome(
                 (patient::Column::Outcome, Expr::value(outcome)),
                 (patient::Column::OutcomeAt, Expr::value(outcome_at)),
                 (patient::Column::OutcomeRecordedAt, Expr::value(now)),
+                (patient::Column::OutcomeRule, Expr::value(rule)),
             ],
         )
         .await?;

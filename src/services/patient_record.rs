@@ -12,7 +12,7 @@
 //! ([`as_recorded_at`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::{CaseType, DiagnosisMethod, RecordStatus, Severity, Sex, Specimen};
+use entity::enums::{CaseType, DiagnosisMethod, NotificationStatus, RecordStatus, Severity, Sex, Specimen};
 use entity::{facility, patient, patient_change};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ActiveEnum, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -110,7 +110,7 @@ impl PatientChanges {
 /// The items of a record that its history follows, by their GraphQL names.
 /// (The search keys follow the reading and the phone; the version and the
 /// moments are the write's own.)
-pub const ITEMS: [(&str, patient::Column); 29] = [
+pub const ITEMS: [(&str, patient::Column); 31] = [
     ("caseType", patient::Column::CaseType),
     ("nameKanji", patient::Column::NameKanji),
     ("nameKana", patient::Column::NameKana),
@@ -140,6 +140,8 @@ pub const ITEMS: [(&str, patient::Column); 29] = [
     ("recordStatus", patient::Column::RecordStatus),
     ("statusReason", patient::Column::StatusReason),
     ("withdrawnIntoPatientId", patient::Column::WithdrawnIntoPatientId),
+    ("notificationStatus", patient::Column::NotificationStatus),
+    ("notificationReason", patient::Column::NotificationReason),
 ];
 
 /// An item's value as the history keeps it: dates in ISO 8601,
@@ -178,6 +180,8 @@ pub fn item_text(p: &patient::Model, item: &str) -> Option<String> {
         "recordStatus" => Some(p.record_status.to_value()),
         "statusReason" => p.status_reason.clone(),
         "withdrawnIntoPatientId" => text(&p.withdrawn_into_patient_id),
+        "notificationStatus" => Some(p.notification_status.to_value()),
+        "notificationReason" => p.notification_reason.clone(),
         _ => None,
     }
 }
@@ -233,6 +237,8 @@ fn restore_item(p: &mut patient::Model, item: &str, text: Option<&str>) {
         "recordStatus" => put(&mut p.record_status, named(text).flatten()),
         "statusReason" => p.status_reason = owned,
         "withdrawnIntoPatientId" => put(&mut p.withdrawn_into_patient_id, parsed(text)),
+        "notificationStatus" => put(&mut p.notification_status, named(text).flatten()),
+        "notificationReason" => p.notification_reason = owned,
         _ => {}
     }
 }
@@ -305,6 +311,9 @@ async fn store(
     if before.phone_digits != after.phone_digits {
         columns.push(patient::Column::PhoneDigits);
     }
+    if before.notification_decided_at != after.notification_decided_at {
+        columns.push(patient::Column::NotificationDecidedAt);
+    }
     let sets: Vec<(patient::Column, SimpleExpr)> = columns
         .into_iter()
         .filter_map(|column| active.get(column).into_value().map(|value| (column, Expr::value(value))))
@@ -374,8 +383,15 @@ pub async fn update(
         None => None,
     };
     let write = locked.authorise(CaseAction::CompleteRecord, registering.as_ref())?;
-    let after = changes.applied_to(write.patient());
+    let mut after = changes.applied_to(write.patient());
     check_items(&after, write.patient(), now.date_naive())?;
+    // A returned notification corrected by its facility is received again.
+    if after.notification_status == NotificationStatus::Returned
+        && policy::resubmits_notification(principal)
+        && !differences(write.patient(), &after).is_empty()
+    {
+        after.notification_status = NotificationStatus::Received;
+    }
     store(write, principal, expected_version, after, facility.map(|f| f.id), "UPDATE_PATIENT").await
 }
 
@@ -470,6 +486,57 @@ pub async fn withdraw(
     store(write, principal, expected_version, after, None, "WITHDRAW_PATIENT").await
 }
 
+/// Accepts a received notification (受理), or returns it to the facility
+/// with `reason` (a correction is then received again).
+pub async fn decide_notification(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+    expected_version: i32,
+    returned_for: Option<String>,
+) -> AppResult<patient::Model> {
+    let now = state.now();
+    let locked = Locked::open(state, principal, id, "patientId", now).await?;
+    let write = locked.authorise(CaseAction::DecideNotification, None)?;
+    let current = write.patient();
+    if current.notification_status != NotificationStatus::Received {
+        return Err(AppError::conflict(match current.notification_status {
+            NotificationStatus::Accepted => "the notification has already been accepted",
+            _ => "the notification has been returned: it is decided again once the facility has corrected it",
+        }));
+    }
+    let mut after = current.clone();
+    let action = match returned_for {
+        Some(reason) => {
+            after.notification_status = NotificationStatus::Returned;
+            after.notification_reason = Some(reason);
+            "RETURN_NOTIFICATION"
+        }
+        None => {
+            after.notification_status = NotificationStatus::Accepted;
+            after.notification_reason = None;
+            "ACCEPT_NOTIFICATION"
+        }
+    };
+    after.notification_decided_at = Some(now);
+    store(write, principal, expected_version, after, None, action).await
+}
+
+/// The items a record still lacks under the rules in force for its type on
+/// the day it was registered (`domain::notification::required_items`), by
+/// their field names; none for a record that no longer counts.
+pub fn missing_items(p: &patient::Model) -> Vec<&'static str> {
+    if p.record_status != RecordStatus::Active {
+        return Vec::new();
+    }
+    let registered = p.registered_at.with_timezone(&crate::domain::calendar::local_offset()).date_naive();
+    notification::required_items(p.case_type.to_value().as_str(), registered)
+        .iter()
+        .copied()
+        .filter(|item| item_text(p, item).is_none())
+        .collect()
+}
+
 fn ensure_active(patient: &patient::Model) -> AppResult<()> {
     if patient.record_status != RecordStatus::Active {
         return Err(AppError::conflict("the record has already been closed or withdrawn"));
@@ -542,6 +609,10 @@ mod tests {
             withdrawn_into_patient_id: Some(2),
             name_kana_key: "ヤマダタロウ".into(),
             phone_digits: Some("0312345678".into()),
+            notification_status: NotificationStatus::Returned,
+            notification_reason: Some("発病日の記入漏れ".into()),
+            notification_decided_at: Some(at),
+            outcome_rule: None,
         }
     }
 

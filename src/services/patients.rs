@@ -1,7 +1,7 @@
 //! Patient records: registration (新規作成) and the scoped list.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{CareSetting, CaseType, RecordStatus, Sex};
+use entity::enums::{CareSetting, CaseType, NotificationStatus, RecordStatus, Sex};
 use entity::{facility, health_centre, patient};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -148,6 +148,14 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
         vaccination_doses: Set(None),
         prior_infection_note: Set(None),
         record_status: Set(RecordStatus::Active),
+        notification_status: Set(if policy::notification_needs_acceptance(principal) {
+            NotificationStatus::Received
+        } else {
+            NotificationStatus::Accepted
+        }),
+        notification_reason: Set(None),
+        notification_decided_at: Set(None),
+        outcome_rule: Set(None),
         status_reason: Set(None),
         withdrawn_into_patient_id: Set(None),
         ..Default::default()
@@ -225,6 +233,13 @@ pub struct PatientFilter {
     pub record_status: Option<RecordStatus>,
     /// The people searched for (`searchPatients`).
     pub person: PersonSearch,
+    /// Where the notification stands.
+    pub notification_status: Option<NotificationStatus>,
+    /// Only records still lacking an item the rules in force require.
+    pub incomplete: bool,
+    /// The oldest registration first (the work queues), instead of the
+    /// newest.
+    pub oldest_first: bool,
 }
 
 /// What `searchPatients` looks for, each as stored for searching; all
@@ -272,8 +287,43 @@ impl PatientFilter {
         if let Some(digits) = &self.person.phone_digits {
             condition = condition.add(patient::Column::PhoneDigits.eq(digits.as_str()));
         }
+        if let Some(status) = self.notification_status {
+            condition = condition.add(patient::Column::NotificationStatus.eq(status));
+        }
+        if self.incomplete {
+            condition = condition.add(incomplete());
+        }
         condition
     }
+}
+
+/// Active records that lack an item the rule of their type and
+/// registration day requires (`domain::notification::REQUIREMENTS`): the
+/// same test as `patient_record::missing_items`, in SQL.
+fn incomplete() -> Condition {
+    use crate::domain::calendar::local_offset;
+    let midnight = |day: chrono::NaiveDate| {
+        day.and_hms_opt(0, 0, 0).and_then(|t| t.and_local_timezone(local_offset()).single()).map(|t| t.to_utc())
+    };
+    let mut any = Condition::any();
+    for rule in crate::domain::notification::REQUIREMENTS {
+        let mut lacking = Condition::any();
+        for item in rule.items {
+            if let Some((_, column)) = super::patient_record::ITEMS.iter().find(|(name, _)| name == item) {
+                lacking = lacking.add(column.is_null());
+            }
+        }
+        let mut case =
+            Condition::all().add(patient::Column::CaseType.is_in(rule.case_types.iter().copied())).add(lacking);
+        if let Some(from) = midnight(rule.from) {
+            case = case.add(patient::Column::RegisteredAt.gte(from));
+        }
+        if let Some(until) = rule.until.and_then(midnight) {
+            case = case.add(patient::Column::RegisteredAt.lt(until));
+        }
+        any = any.add(case);
+    }
+    Condition::all().add(patient::Column::RecordStatus.eq(RecordStatus::Active)).add(any)
 }
 
 fn scoped(principal: &Principal, filter: &PatientFilter) -> AppResult<Condition> {
@@ -300,9 +350,18 @@ pub async fn list(
 ) -> AppResult<(Vec<patient::Model>, bool)> {
     let mut query = texts.select().filter(scoped(principal, filter)?);
     if let Some(after) = after {
-        query = query.filter(patient::Column::Id.lt(after));
+        query = query.filter(if filter.oldest_first {
+            patient::Column::Id.gt(after)
+        } else {
+            patient::Column::Id.lt(after)
+        });
     }
-    let query = query.order_by_desc(patient::Column::Id).limit(first + 1);
+    let query = if filter.oldest_first {
+        query.order_by_asc(patient::Column::Id)
+    } else {
+        query.order_by_desc(patient::Column::Id)
+    };
+    let query = query.limit(first + 1);
     let read = |db: sea_orm::DatabaseConnection| {
         let query = query.clone();
         async move { AppResult::Ok(query.into_model::<ByPosition<patient::Model>>().all(&db).await?) }

@@ -22,6 +22,9 @@ both!(
     a_search_finds_the_reading_whatever_its_width_spacing_or_small_kana,
     registration_warns_of_a_likely_duplicate_and_proceeds_when_confirmed,
     release_dates_follow_the_rule_in_force_on_the_onset_date,
+    a_release_from_care_follows_the_rule_in_force_and_records_it,
+    the_health_centre_accepts_or_returns_a_notification_and_the_facility_sees_where_it_stands,
+    records_lacking_required_items_wait_in_a_queue_oldest_first,
 );
 
 const UPDATE: &str = "mutation($id: ID!, $v: Int!, $input: UpdatePatientInput!) { \
@@ -493,4 +496,151 @@ async fn release_dates_follow_the_rule_in_force_on_the_onset_date(backend: Backe
     record_positive(&app, &clinic, &id, Some("2022-10-01T10:00:00+09:00".to_owned())).await;
     let p = app.gql(Some(&clinic), query, json!({ "id": id })).await;
     assert_eq!(p["data"]["patient"], json!({ "expectedReleaseDate": "2022-10-09", "releaseRule": "2022-09" }), "{p}");
+}
+
+async fn a_release_from_care_follows_the_rule_in_force_and_records_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let health_centre = app.login("hc1").await;
+    let (id, _) = app.register_patient(&clinic, "カイジョ ジロウ", json!({})).await;
+    let response = update(&app, &clinic, &id, 1, json!({ "onsetDate": "2022-09-07" })).await;
+    updated(&response);
+    let outcome = "mutation($p: ID!, $at: DateTime!) { recordOutcome(patientId: $p, outcome: RELEASED_FROM_CARE, \
+        outcomeAt: $at) { outcome outcomeRule expectedReleaseDate } }";
+    let early = app.gql(Some(&health_centre), outcome, json!({ "p": id, "at": "2022-09-14T12:00:00+09:00" })).await;
+    assert_eq!(error_code(&early), Some("BAD_USER_INPUT"), "{early}");
+    assert_eq!(error_field(&early), Some("outcomeAt"), "{early}");
+    let released = app.gql(Some(&health_centre), outcome, json!({ "p": id, "at": "2022-09-15T10:00:00+09:00" })).await;
+    assert!(released["errors"].is_null(), "{released}");
+    assert_eq!(
+        released["data"]["recordOutcome"],
+        json!({ "outcome": "RELEASED_FROM_CARE", "outcomeRule": "2022-09", "expectedReleaseDate": null })
+    );
+}
+
+const NOTIFICATION: &str = "query($id: ID!) { patient(id: $id) { version notificationStatus notificationReason \
+    notificationDecidedAt } }";
+
+async fn notification(app: &TestApp, token: &str, id: &str) -> Value {
+    let response = app.gql(Some(token), NOTIFICATION, json!({ "id": id })).await;
+    assert!(response["errors"].is_null(), "{response}");
+    response["data"]["patient"].clone()
+}
+
+/// The IDs of a work queue, in order.
+async fn queue(app: &TestApp, token: &str, name: &str) -> Vec<String> {
+    let response = app.gql(Some(token), &format!("{{ {name}(first: 500) {{ nodes {{ id }} }} }}"), json!({})).await;
+    assert!(response["errors"].is_null(), "{name}: {response}");
+    response["data"][name]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn the_health_centre_accepts_or_returns_a_notification_and_the_facility_sees_where_it_stands(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let health_centre = app.login("hc1").await;
+    let (id, _) = app.register_patient(&clinic, "ジュリ ハナコ", json!({})).await;
+    assert_eq!(notification(&app, &clinic, &id).await["notificationStatus"], "RECEIVED");
+    assert!(queue(&app, &health_centre, "notificationsAwaitingAcceptance").await.contains(&id));
+
+    let decide = "mutation($id: ID!, $v: Int!) { acceptNotification(patientId: $id, expectedVersion: $v) { \
+        notificationStatus notificationDecidedAt version } }";
+    let give_back = "mutation($id: ID!, $v: Int!, $r: String!) { returnNotification(patientId: $id, \
+        expectedVersion: $v, reason: $r) { notificationStatus notificationReason version } }";
+    let by_clinic = app.gql(Some(&clinic), decide, json!({ "id": id, "v": 1 })).await;
+    assert_eq!(error_code(&by_clinic), Some("FORBIDDEN"), "{by_clinic}");
+    let no_reason = app.gql(Some(&health_centre), give_back, json!({ "id": id, "v": 1, "r": "  " })).await;
+    assert_eq!(error_field(&no_reason), Some("reason"), "{no_reason}");
+    let returned =
+        app.gql(Some(&health_centre), give_back, json!({ "id": id, "v": 1, "r": "発病日を記入してください" })).await;
+    assert!(returned["errors"].is_null(), "{returned}");
+
+    // The facility sees why; the centre cannot accept it until corrected.
+    let seen = notification(&app, &clinic, &id).await;
+    assert_eq!(
+        (&seen["notificationStatus"], &seen["notificationReason"]),
+        (&json!("RETURNED"), &json!("発病日を記入してください"))
+    );
+    assert!(!queue(&app, &health_centre, "notificationsAwaitingAcceptance").await.contains(&id));
+    let version = seen["version"].as_i64().expect("version");
+    let early = app.gql(Some(&health_centre), decide, json!({ "id": id, "v": version })).await;
+    assert_eq!(error_code(&early), Some("CONFLICT"), "{early}");
+    let today = Utc::now().date_naive().to_string();
+    let response = update(&app, &clinic, &id, version, json!({ "onsetDate": today })).await;
+    let version = updated(&response)["version"].as_i64().expect("version");
+    assert_eq!(notification(&app, &clinic, &id).await["notificationStatus"], "RECEIVED");
+    assert!(queue(&app, &health_centre, "notificationsAwaitingAcceptance").await.contains(&id));
+
+    let accepted = app.gql(Some(&health_centre), decide, json!({ "id": id, "v": version })).await;
+    assert!(accepted["errors"].is_null(), "{accepted}");
+    assert_eq!(accepted["data"]["acceptNotification"]["notificationStatus"], "ACCEPTED");
+    assert!(accepted["data"]["acceptNotification"]["notificationDecidedAt"].is_string());
+    assert!(!queue(&app, &health_centre, "notificationsAwaitingAcceptance").await.contains(&id));
+    let history = record(&app, &health_centre, &id).await["history"].clone();
+    let statuses: Vec<&Value> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|c| c["field"] == "notificationStatus")
+        .map(|c| &c["newValue"])
+        .collect();
+    assert_eq!(statuses, vec![&json!("RETURNED"), &json!("RECEIVED"), &json!("ACCEPTED")]);
+
+    // A health centre's own entry needs no acceptance.
+    let (own, _) = app.register_patient(&health_centre, "ジュリ タロウ", json!({})).await;
+    assert_eq!(notification(&app, &health_centre, &own).await["notificationStatus"], "ACCEPTED");
+}
+
+async fn records_lacking_required_items_wait_in_a_queue_oldest_first(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let health_centre = app.login("hc1").await;
+    let (first, _) = app.register_patient(&clinic, "ミカンリョウ イチ", json!({})).await;
+    let complete = json!({ "caseType": "CLOSE_CONTACT", "address": "東京都港区芝公園4-2-8", "phone": "03-1111-2222" });
+    let (contact, _) = app.register_patient(&clinic, "ミカンリョウ ニ", complete).await;
+    let (second, _) = app.register_patient(&clinic, "ミカンリョウ サン", json!({})).await;
+
+    let missing = "query($id: ID!) { patient(id: $id) { missingItems } }";
+    let response = app.gql(Some(&clinic), missing, json!({ "id": first })).await;
+    assert_eq!(
+        response["data"]["patient"]["missingItems"],
+        json!([
+            "address",
+            "phone",
+            "onsetDate",
+            "diagnosisDate",
+            "diagnosisMethod",
+            "severityAtDiagnosis",
+            "needsAdmission"
+        ]),
+        "{response}"
+    );
+    let response = app.gql(Some(&clinic), missing, json!({ "id": contact })).await;
+    assert_eq!(response["data"]["patient"]["missingItems"], json!([]), "{response}");
+
+    for token in [&clinic, &health_centre] {
+        let ids = queue(&app, token, "incompleteRecords").await;
+        let at = |id: &String| ids.iter().position(|x| x == id);
+        assert!(at(&first).is_some() && at(&first) < at(&second), "oldest first: {ids:?}");
+        assert_eq!(at(&contact), None, "{ids:?}");
+    }
+
+    // Completed, the record leaves the queue.
+    let today = Utc::now().date_naive().to_string();
+    let input = json!({ "address": "東京都港区芝公園4-2-8", "phone": "03-3333-4444", "onsetDate": today,
+        "diagnosisDate": today, "diagnosisMethod": "ANTIGEN_QUALITATIVE", "severityAtDiagnosis": "MILD",
+        "needsAdmission": false });
+    updated(&update(&app, &clinic, &first, 1, input).await);
+    let ids = queue(&app, &clinic, "incompleteRecords").await;
+    assert!(!ids.contains(&first) && ids.contains(&second), "{ids:?}");
+    let response = app.gql(Some(&clinic), missing, json!({ "id": first })).await;
+    assert_eq!(response["data"]["patient"]["missingItems"], json!([]), "{response}");
+
+    let analyst = app.login("analyst1").await;
+    let refused = app.gql(Some(&analyst), "{ incompleteRecords { nodes { id } } }", json!({})).await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
 }

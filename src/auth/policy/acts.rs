@@ -13,6 +13,20 @@ pub fn may_register_patients(principal: &Principal) -> bool {
     matches!(principal.role, Role::MedicalStaff | Role::HealthCentreStaff)
 }
 
+/// Whether a registration by the caller is a notification the responsible
+/// health centre still has to accept (受理): a facility's is; a health
+/// centre's own entry (for itself or typed in for a facility) is accepted
+/// as it is made.
+pub fn notification_needs_acceptance(principal: &Principal) -> bool {
+    principal.role == Role::MedicalStaff
+}
+
+/// Whether a correction by the caller sends a returned notification back
+/// to the health centre: one by the notifying facility does.
+pub fn resubmits_notification(principal: &Principal) -> bool {
+    principal.role == Role::MedicalStaff
+}
+
 /// Who may record tests and results on a patient they reach.
 pub fn may_record_tests(principal: &Principal) -> bool {
     matches!(principal.role, Role::MedicalStaff | Role::HealthCentreStaff)
@@ -104,6 +118,8 @@ pub enum CaseAction {
     CompleteRecord,
     /// Close the record as not a case, or withdraw it as a duplicate.
     ChangeRecordStatus,
+    /// Accept a received notification, or return it (受理).
+    DecideNotification,
 }
 
 /// What an action concerns besides the patient.
@@ -139,7 +155,8 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
         CaseAction::RecordOutcome
         | CaseAction::Transfer
         | CaseAction::ManageSignIn
-        | CaseAction::ChangeRecordStatus => responsible_centre,
+        | CaseAction::ChangeRecordStatus
+        | CaseAction::DecideNotification => responsible_centre,
         CaseAction::CompleteRecord => {
             (principal.role == Role::MedicalStaff
                 && own_facility
@@ -176,5 +193,6 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
         CaseAction::ChangeRecordStatus => {
             "only the responsible health centre closes a record as not a case or withdraws a duplicate"
         }
+        CaseAction::DecideNotification => "only the responsible health centre accepts or returns a notification",
     }))
 }
