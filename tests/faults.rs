@@ -556,7 +556,7 @@ impl Gateway {
     async fn register_patient(&self, token: &str) -> String {
         let input = json!({
             "caseType": "CONFIRMED", "nameKanji": "試験 太郎", "nameKana": "シケン タロウ",
-            "sex": "MALE", "birthDate": "1980-04-01",
+            "sex": "MALE", "birthDate": "1980-04-01", "confirmNewPerson": true,
         });
         let answer = self.gql(Some(token), REGISTER, json!({ "input": input })).await;
         answer["data"]["registerPatient"]["id"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()

@@ -22,6 +22,7 @@ mod m20261203_000014_break_glass;
 mod m20261204_000015_audit_read_groups;
 mod m20261204_000016_notification_completed;
 mod m20261204_000017_notification_acceptance;
+mod m20261204_000018_patient_referrals;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000015_audit_read_groups::Migration),
             Box::new(m20261204_000016_notification_completed::Migration),
             Box::new(m20261204_000017_notification_acceptance::Migration),
+            Box::new(m20261204_000018_patient_referrals::Migration),
         ]
     }
 }

@@ -13,6 +13,9 @@ pub enum Relationship {
     RegisteringFacility,
     /// The caller's hospital admitted the patient.
     AdmittingHospital,
+    /// The responsible health centre referred the patient to the caller's
+    /// facility.
+    ReferredFacility,
     /// Another facility's patient.
     OtherFacility,
     /// The caller's health centre is responsible for the patient.
@@ -45,6 +48,7 @@ impl Relationship {
         match self {
             Relationship::RegisteringFacility => "registering and testing facility",
             Relationship::AdmittingHospital => "admitting hospital",
+            Relationship::ReferredFacility => "facility the patient was referred to",
             Relationship::OtherFacility => "no relationship",
             Relationship::ResponsibleCentre => "responsible health centre",
             Relationship::PreviousCentre => "previous health centre (after a transfer)",
@@ -131,9 +135,10 @@ use Access::{Forbidden as F, None as N, Read as R, Write as W, WriteLimited as L
 pub type Row = (Role, Relationship, [Access; 10]);
 
 /// The matrix. Columns as in `GROUPS`.
-pub const MATRIX: [Row; 15] = [
+pub const MATRIX: [Row; 16] = [
     (Role::MedicalStaff, Relationship::RegisteringFacility, [R, R, W, N, N, N, N, N, N, L]),
     (Role::MedicalStaff, Relationship::AdmittingHospital, [R, R, W, N, W, W, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::ReferredFacility, [R, R, W, N, N, N, N, N, N, N]),
     (Role::MedicalStaff, Relationship::OtherFacility, [N, N, N, N, N, N, N, N, N, N]),
     (Role::MedicalStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N, N]),
     (Role::HealthCentreStaff, Relationship::ResponsibleCentre, [R, R, L, W, W, L, W, W, W, W]),

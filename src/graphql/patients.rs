@@ -102,6 +102,28 @@ impl PatientsQuery {
         queue(ctx, filter, first, after).await
     }
 
+    /// Open cases in home or accommodation care whose earliest release
+    /// from care (`expectedReleaseDate`, under the rule in force on the
+    /// onset date) falls on or before `on`, soonest first: the day's
+    /// release round of a health centre. Staff with clinical access, within
+    /// their reach.
+    #[graphql(complexity = "super::limits::list_cost(first, 500, child_complexity)")]
+    async fn patients_due_for_release(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The day (Japan time); today by default.")] on: Option<Date>,
+        #[graphql(desc = "At most this many, 1 to 500; 500 by default.")] first: Option<i32>,
+    ) -> Result<Vec<Patient>> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let first = page_size(first, 500, state.config.max_page_size)?;
+        let today = state.now().with_timezone(&crate::domain::calendar::local_offset()).date_naive();
+        let due = services::patient_record::due_for_release(state, principal, on.map_or(today, |d| d.0), first);
+        let rows: Vec<patient::Model> = due.await?.into_iter().map(|(row, _)| row).collect();
+        prefetch::patients(ctx, &[ctx.look_ahead()], &rows).await?;
+        Ok(rows.into_iter().map(Patient).collect())
+    }
+
     /// People within the caller's reach by name reading (katakana, matched
     /// whatever its width, small kana or spacing: ﾔﾏﾀﾞ ﾀﾛｳ finds ヤマダ
     /// タロウ), date of birth and/or telephone number (its digits); every
@@ -284,6 +306,27 @@ impl PatientsMutation {
         let withdrawn =
             services::patient_record::withdraw(state(ctx), principal, id, expected_version, surviving, reason);
         Ok(Patient(withdrawn.await?))
+    }
+
+    /// Refers a patient to a facility (紹介): the responsible health centre
+    /// only. The facility then reaches the record (tests, admission, its
+    /// personal data) as if it had registered it, instead of registering
+    /// the person a second time. Referring again to the same facility
+    /// changes nothing.
+    async fn refer_patient(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The patient.")] patient_id: ID,
+        #[graphql(desc = "The facility referred to.")] facility_id: ID,
+        #[graphql(desc = "A note for the facility, at most 500 characters.")] note: Option<String>,
+    ) -> Result<Patient> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let facility = parse_id(&facility_id, "facilityId")?;
+        let note =
+            note.map(|n| crate::domain::text::parse_note(&n, 500).map_err(|why| AppError::bad_input("note", why)));
+        let note = note.transpose()?.flatten();
+        Ok(Patient(services::patient_record::refer(state(ctx), principal, id, facility, note).await?))
     }
 
     /// Accepts a received notification (受理): the responsible health
@@ -560,6 +603,12 @@ impl Patient {
     async fn missing_items(&self) -> Vec<&'static str> {
         services::patient_record::missing_items(&self.0)
     }
+    /// The facilities the responsible health centre referred the patient
+    /// to, oldest first.
+    async fn referrals(&self, ctx: &Context<'_>) -> Result<Vec<Referral>> {
+        let rows = services::patient_record::referrals(state(ctx), self.0.id).await?;
+        Ok(rows.into_iter().map(Referral).collect())
+    }
     /// For a release from care: the release rule it was decided under.
     async fn outcome_rule(&self) -> Option<&str> {
         self.0.outcome_rule.as_deref()
@@ -755,6 +804,27 @@ impl Patient {
         let state = state(ctx);
         let row = load(ctx, SignInFailuresOfPatient(self.0.id)).await?.flatten();
         Ok(row.and_then(|row| crate::services::lockout::standing(&row, &state.config, state.now())).map(SignInLock))
+    }
+}
+
+/// A referral of a patient to a facility.
+pub struct Referral(pub entity::patient_referral::Model);
+
+/// A referral of a patient to a facility (紹介), which then reaches the
+/// record for testing and care.
+#[Object]
+impl Referral {
+    /// The facility referred to.
+    async fn facility(&self, ctx: &Context<'_>) -> Result<Facility> {
+        Facility::referenced(ctx, self.0.facility_id).await
+    }
+    /// When.
+    async fn referred_at(&self) -> DateTime<Utc> {
+        self.0.referred_at
+    }
+    /// The note for the facility.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
     }
 }
 

@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{CaseType, DiagnosisMethod, NotificationStatus, RecordStatus, Severity, Sex, Specimen};
-use entity::{facility, patient, patient_change};
+use entity::{facility, patient, patient_change, patient_referral};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ActiveEnum, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
@@ -520,6 +520,135 @@ pub async fn decide_notification(
     };
     after.notification_decided_at = Some(now);
     store(write, principal, expected_version, after, None, action).await
+}
+
+/// Refers a patient to a facility (紹介): from then on the facility
+/// reaches the record for testing and care. Referring again to the same
+/// facility changes nothing.
+pub async fn refer(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+    facility_id: i64,
+    note: Option<String>,
+) -> AppResult<patient::Model> {
+    let now = state.now();
+    let locked = Locked::open(state, principal, id, "patientId", now).await?;
+    let facility = facility::Entity::find_by_id(facility_id)
+        .one(locked.txn())
+        .await?
+        .ok_or_else(|| AppError::not_found("facilityId", "no facility has this ID"))?;
+    let write = locked.authorise(CaseAction::Refer, Some(&facility))?;
+    ensure_active(write.patient())?;
+    if write.patient().registering_facility_id == Some(facility.id) {
+        return Err(AppError::conflict("the facility registered this patient and reaches the record already"));
+    }
+    let already = patient_referral::Entity::find()
+        .filter(patient_referral::Column::PatientId.eq(id))
+        .filter(patient_referral::Column::FacilityId.eq(facility.id))
+        .one(write.txn())
+        .await?;
+    let patient = write.patient().clone();
+    if already.is_some() {
+        return Ok(patient);
+    }
+    let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
+    patient_referral::ActiveModel {
+        patient_id: Set(id),
+        facility_id: Set(facility.id),
+        referred_by_account_id: Set(account_id),
+        note: Set(note),
+        referred_at: Set(now),
+        ..Default::default()
+    }
+    .insert(write.txn())
+    .await?;
+    write.commit("REFER_PATIENT", &["referral"]).await?;
+    Ok(patient)
+}
+
+/// The referrals of a patient, oldest first.
+pub async fn referrals(state: &AppState, patient_id: i64) -> AppResult<Vec<patient_referral::Model>> {
+    Ok(patient_referral::Entity::find()
+        .filter(patient_referral::Column::PatientId.eq(patient_id))
+        .order_by_asc(patient_referral::Column::Id)
+        .all(&state.db)
+        .await?)
+}
+
+/// At most this many open cases are weighed for the release list of one
+/// request (a health centre's home and accommodation cases at the worst
+/// peak were a few thousand).
+const RELEASE_CANDIDATES: u64 = 20_000;
+
+/// The open cases in home or accommodation care within the caller's reach
+/// whose earliest release (`domain::release`) falls on or before `on`,
+/// soonest first: at most `first`.
+pub async fn due_for_release(
+    state: &AppState,
+    principal: &Principal,
+    on: NaiveDate,
+    first: u64,
+) -> AppResult<Vec<(patient::Model, NaiveDate)>> {
+    use entity::enums::{CareSetting, TestResult};
+    use sea_orm::QuerySelect;
+    policy::may_read_follow_up_lists(principal)?;
+    // No rule releases before day 8: a case with a later onset cannot be due.
+    let latest_onset = on - chrono::Duration::days(8);
+    let candidates: Vec<(i64, Option<NaiveDate>)> = patient::Entity::find()
+        .filter(policy::patient_scope(principal))
+        .filter(patient::Column::Outcome.is_null())
+        .filter(patient::Column::RecordStatus.eq(RecordStatus::Active))
+        .filter(patient::Column::CaseType.is_in([CaseType::Confirmed, CaseType::AsymptomaticCarrier]))
+        .filter(patient::Column::CareSetting.is_in([CareSetting::Home, CareSetting::Accommodation]))
+        .filter(
+            sea_orm::Condition::any()
+                .add(patient::Column::OnsetDate.is_null())
+                .add(patient::Column::OnsetDate.lte(latest_onset)),
+        )
+        .select_only()
+        .column(patient::Column::Id)
+        .column(patient::Column::OnsetDate)
+        .order_by_asc(patient::Column::Id)
+        .limit(RELEASE_CANDIDATES)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let without_onset: Vec<i64> = candidates.iter().filter(|(_, onset)| onset.is_none()).map(|(id, _)| *id).collect();
+    let mut first_positive: std::collections::HashMap<i64, NaiveDate> = std::collections::HashMap::new();
+    for ids in without_onset.chunks(1_000) {
+        let samples: Vec<(i64, DateTime<Utc>)> = entity::lab_test::Entity::find()
+            .filter(entity::lab_test::Column::PatientId.is_in(ids.iter().copied()))
+            .filter(entity::lab_test::Column::Result.eq(TestResult::Positive))
+            .select_only()
+            .column(entity::lab_test::Column::PatientId)
+            .column(entity::lab_test::Column::SampledAt)
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        for (id, at) in samples {
+            let day = at.with_timezone(&crate::domain::calendar::local_offset()).date_naive();
+            first_positive.entry(id).and_modify(|d| *d = (*d).min(day)).or_insert(day);
+        }
+    }
+    let mut due: Vec<(NaiveDate, i64)> = candidates
+        .into_iter()
+        .filter_map(|(id, onset)| {
+            let (day, _) = crate::domain::release::expected_release(onset, first_positive.get(&id).copied())?;
+            (day <= on).then_some((day, id))
+        })
+        .collect();
+    due.sort_unstable();
+    due.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    let ids: Vec<i64> = due.iter().map(|(_, id)| *id).collect();
+    let mut rows: std::collections::HashMap<i64, patient::Model> = patient::Entity::find()
+        .filter(patient::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    Ok(due.into_iter().filter_map(|(day, id)| rows.remove(&id).map(|p| (p, day))).collect())
 }
 
 /// The items a record still lacks under the rules in force for its type on

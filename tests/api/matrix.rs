@@ -54,6 +54,7 @@ const UPDATE: &str = "mutation($p: ID!, $v: Int!) { updatePatient(patientId: $p,
     input: { occupation: \"会社員\", onsetDate: \"2024-01-05\" }) { version } }";
 const WITHDRAW: &str = "mutation($p: ID!, $v: Int!, $s: ID!) { withdrawPatient(patientId: $p, expectedVersion: $v, \
     survivingPatientId: $s) { recordStatus } }";
+const REFER: &str = "mutation($p: ID!, $f: ID!) { referPatient(patientId: $p, facilityId: $f) { id } }";
 const OUTCOME: &str = "mutation($p: ID!, $o: Outcome!) { recordOutcome(patientId: $p, outcome: $o) { outcome } }";
 
 /// The demo accounts' tokens and the IDs the checks name.
@@ -203,6 +204,12 @@ impl Walk<'_> {
                 let mut target = fresh(id, phone_id, &d.hc1, "131032", &d.hospital);
                 target.stay = admitted["data"]["admitPatient"]["id"].as_str().map(str::to_owned);
                 target
+            }
+            Relationship::ReferredFacility => {
+                let (id, phone_id) = self.register(&d.hc1).await;
+                let vars = json!({ "p": id, "f": d.clinic_facility });
+                setup("hc1 refers to F13-0001", app.gql(Some(&d.hc1), REFER, vars).await);
+                fresh(id, phone_id, &d.hc1, "131032", &d.clinic)
             }
             Relationship::OtherFacility => {
                 let (id, phone_id) = self.register(&d.hc2).await;

@@ -25,6 +25,8 @@ both!(
     a_release_from_care_follows_the_rule_in_force_and_records_it,
     the_health_centre_accepts_or_returns_a_notification_and_the_facility_sees_where_it_stands,
     records_lacking_required_items_wait_in_a_queue_oldest_first,
+    a_health_centre_refers_its_patient_to_a_facility_which_then_tests_it,
+    the_release_round_lists_the_cases_due_soonest_first,
 );
 
 const UPDATE: &str = "mutation($id: ID!, $v: Int!, $input: UpdatePatientInput!) { \
@@ -642,5 +644,104 @@ async fn records_lacking_required_items_wait_in_a_queue_oldest_first(backend: Ba
 
     let analyst = app.login("analyst1").await;
     let refused = app.gql(Some(&analyst), "{ incompleteRecords { nodes { id } } }", json!({})).await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
+}
+
+async fn clinic_facility(app: &TestApp, token: &str) -> String {
+    let response = app.gql(Some(token), "{ facilities { id code } }", json!({})).await;
+    response["data"]["facilities"]
+        .as_array()
+        .and_then(|list| list.iter().find(|f| f["code"] == "F13-0001"))
+        .and_then(|f| f["id"].as_str())
+        .unwrap_or_else(|| panic!("no F13-0001: {response}"))
+        .to_owned()
+}
+
+async fn a_health_centre_refers_its_patient_to_a_facility_which_then_tests_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let health_centre = app.login("hc1").await;
+    let facility = clinic_facility(&app, &health_centre).await;
+    // A contact the health centre registered: out of the clinic's reach.
+    let (id, _) =
+        app.register_patient(&health_centre, "ショウカイ ハナコ", json!({ "caseType": "CLOSE_CONTACT" })).await;
+    let lookup = "query($id: ID!) { patient(id: $id) { id nameKanji referrals { facility { id } note } } }";
+    let unseen = app.gql(Some(&clinic), lookup, json!({ "id": id })).await;
+    assert_eq!(unseen["data"]["patient"], Value::Null, "{unseen}");
+
+    let refer =
+        "mutation($p: ID!, $f: ID!) { referPatient(patientId: $p, facilityId: $f, note: \"発熱あり、検査を\") { id } }";
+    let by_clinic = app.gql(Some(&clinic), refer, json!({ "p": id, "f": facility })).await;
+    assert!(matches!(error_code(&by_clinic), Some("NOT_FOUND" | "FORBIDDEN")), "{by_clinic}");
+    for _ in 0..2 {
+        let referred = app.gql(Some(&health_centre), refer, json!({ "p": id, "f": facility })).await;
+        assert!(referred["errors"].is_null(), "{referred}");
+    }
+    let seen = app.gql(Some(&clinic), lookup, json!({ "id": id })).await;
+    assert!(seen["errors"].is_null(), "{seen}");
+    assert_eq!(seen["data"]["patient"]["nameKanji"], "試験 太郎");
+    assert_eq!(
+        seen["data"]["patient"]["referrals"],
+        json!([{ "facility": { "id": facility }, "note": "発熱あり、検査を" }]),
+        "referring twice is one referral"
+    );
+    record_positive(&app, &clinic, &id, None).await;
+
+    // A facility's own registration is not referred to it.
+    let (own, _) = app.register_patient(&clinic, "ショウカイ タロウ", json!({})).await;
+    let again = app.gql(Some(&health_centre), refer, json!({ "p": own, "f": facility })).await;
+    assert_eq!(error_code(&again), Some("CONFLICT"), "{again}");
+}
+
+async fn the_release_round_lists_the_cases_due_soonest_first(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let health_centre = app.login("hc1").await;
+    let today = Utc::now().date_naive().to_string();
+    let mut ids = Vec::new();
+    for (kana, onset) in
+        [("カイジョ イチ", "2022-09-07"), ("カイジョ ニ", "2022-09-01"), ("カイジョ サン", today.as_str())]
+    {
+        let (id, _) = app.register_patient(&clinic, kana, json!({})).await;
+        updated(&update(&app, &clinic, &id, 1, json!({ "onsetDate": onset })).await);
+        let home = app
+            .gql(
+                Some(&health_centre),
+                "mutation($p: ID!) { setCareSetting(patientId: $p, setting: HOME) { id } }",
+                json!({ "p": id }),
+            )
+            .await;
+        assert!(home["errors"].is_null(), "{home}");
+        ids.push(id);
+    }
+    let round = |on: Option<&str>| {
+        let app = &app;
+        let token = health_centre.clone();
+        let ids = ids.clone();
+        let on = on.map(str::to_owned);
+        async move {
+            let query = "query($on: Date) { patientsDueForRelease(on: $on) { id expectedReleaseDate } }";
+            let response = app.gql(Some(&token), query, json!({ "on": on })).await;
+            let list = response["data"]["patientsDueForRelease"].as_array().unwrap_or_else(|| panic!("{response}"));
+            list.iter()
+                .filter(|p| p["id"].as_str().is_some_and(|id| ids.iter().any(|mine| mine == id)))
+                .map(|p| (p["id"].as_str().unwrap_or_default().to_owned(), p["expectedReleaseDate"].clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let (a, b) = (ids[0].clone(), ids[1].clone());
+    assert_eq!(
+        round(Some("2022-09-15")).await,
+        vec![(b.clone(), json!("2022-09-12")), (a.clone(), json!("2022-09-15"))]
+    );
+    assert_eq!(round(Some("2022-09-13")).await, vec![(b.clone(), json!("2022-09-12"))]);
+    assert_eq!(round(None).await.len(), 2, "today: the two, not the case that began today");
+
+    // Released, a case leaves the round.
+    let outcome = "mutation($p: ID!) { recordOutcome(patientId: $p, outcome: RELEASED_FROM_CARE) { outcomeRule } }";
+    let released = app.gql(Some(&health_centre), outcome, json!({ "p": b })).await;
+    assert_eq!(released["data"]["recordOutcome"]["outcomeRule"], "2020-06", "{released}");
+    assert_eq!(round(Some("2022-09-15")).await, vec![(a, json!("2022-09-15"))]);
+    let refused = app.gql(Some(&app.login("admin1").await), "{ patientsDueForRelease { id } }", json!({})).await;
     assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
 }

@@ -59,7 +59,7 @@ async fn the_readme_walk_through_works_as_written(backend: Backend) {
         }
         if operation.contains("patient(id: \"1\")") {
             let patient = &response["data"]["patient"];
-            assert_eq!(patient["outcome"], "RECOVERED");
+            assert_eq!(patient["outcome"], "RELEASED_FROM_CARE");
             assert_eq!(patient["tests"].as_array().map(Vec::len), Some(2));
             assert_eq!(patient["healthReports"][0]["byPatient"], true);
         }

@@ -120,6 +120,9 @@ pub enum CaseAction {
     ChangeRecordStatus,
     /// Accept a received notification, or return it (受理).
     DecideNotification,
+    /// Refer the patient to `Target::facility`, which then reaches the
+    /// record for testing and care.
+    Refer,
 }
 
 /// What an action concerns besides the patient.
@@ -156,7 +159,8 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
         | CaseAction::Transfer
         | CaseAction::ManageSignIn
         | CaseAction::ChangeRecordStatus
-        | CaseAction::DecideNotification => responsible_centre,
+        | CaseAction::DecideNotification
+        | CaseAction::Refer => responsible_centre,
         CaseAction::CompleteRecord => {
             (principal.role == Role::MedicalStaff
                 && own_facility
@@ -194,5 +198,6 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
             "only the responsible health centre closes a record as not a case or withdraws a duplicate"
         }
         CaseAction::DecideNotification => "only the responsible health centre accepts or returns a notification",
+        CaseAction::Refer => "only the responsible health centre refers a patient to a facility",
     }))
 }

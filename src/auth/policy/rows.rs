@@ -74,6 +74,16 @@ pub fn care_scope(principal: &Principal) -> Condition {
                             .and_where(hospitalisation::Column::FacilityId.eq(facility))
                             .to_owned(),
                     ),
+                )
+                // Or referred to it by the responsible health centre.
+                .add(
+                    patient::Column::Id.in_subquery(
+                        Query::select()
+                            .column(entity::patient_referral::Column::PatientId)
+                            .from(entity::patient_referral::Entity)
+                            .and_where(entity::patient_referral::Column::FacilityId.eq(facility))
+                            .to_owned(),
+                    ),
                 ),
             None => none(),
         },
