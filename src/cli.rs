@@ -341,6 +341,13 @@ pub struct ServeArgs {
     /// primary; 0 reads lists from the primary only.
     #[arg(long, env = "HERSYS_REPLICA_LIST_LAG_MS", default_value_t = 2000)]
     pub replica_list_lag_ms: u64,
+    /// From this day (YYYY-MM-DD, Japan time) only people aged 65 or over,
+    /// needing admission, at risk and needing treatment, or pregnant (and
+    /// deaths) are notified individually; facilities report the others as
+    /// daily counts by age band (`reportDailyCounts`). Unset: every case is
+    /// notified individually.
+    #[arg(long, env = "HERSYS_LIMITED_NOTIFICATION_FROM")]
+    pub limited_notification_from: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Args)]
@@ -459,6 +466,7 @@ impl ServeArgs {
         }
         config.read_database_urls = self.read_database_url.iter().cloned().map(Secret::new).collect();
         config.replica_list_lag = Duration::from_millis(self.replica_list_lag_ms);
+        config.limited_notification_from = self.limited_notification_from;
         if let Some(token) = &self.metrics_token {
             let length = token.expose().chars().count();
             if length < 16 || token.expose().chars().any(|c| !c.is_ascii_graphic()) {

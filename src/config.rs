@@ -159,6 +159,10 @@ pub struct Config {
     pub read_database_urls: Vec<Secret>,
     /// The most an analyst's list read from a replica may lag the primary.
     pub replica_list_lag: Duration,
+    /// From this day (Japan time) only the four groups are notified
+    /// individually and facilities report the other positives as daily
+    /// counts by age band; none: every case is notified individually.
+    pub limited_notification_from: Option<chrono::NaiveDate>,
     /// A latest health report with SpO2 at or below this (%) is a warning sign.
     pub warning_spo2_at_most: i32,
     /// A latest health report with a body temperature at or above this (°C)
@@ -215,6 +219,7 @@ impl Config {
             metrics_token: None,
             read_database_urls: Vec::new(),
             replica_list_lag: Duration::from_secs(2),
+            limited_notification_from: None,
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
         }

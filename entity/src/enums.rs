@@ -248,3 +248,18 @@ pub enum NotificationStatus {
     #[sea_orm(string_value = "RETURNED")]
     Returned,
 }
+
+/// The groups notified individually under the limited notification (from
+/// September 2022); deaths are always notified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum NotificationGroup {
+    #[sea_orm(string_value = "AGED_65_OR_OVER")]
+    Aged65OrOver,
+    #[sea_orm(string_value = "NEEDS_ADMISSION")]
+    NeedsAdmission,
+    #[sea_orm(string_value = "AT_RISK_NEEDING_TREATMENT")]
+    AtRiskNeedingTreatment,
+    #[sea_orm(string_value = "PREGNANT")]
+    Pregnant,
+}

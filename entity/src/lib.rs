@@ -14,6 +14,7 @@ pub mod audit_entry_patient;
 pub mod break_glass_access;
 pub mod care_setting_change;
 pub mod condition_entry;
+pub mod daily_case_count;
 pub mod enums;
 pub mod facility;
 pub mod follow_up_call;

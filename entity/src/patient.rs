@@ -82,6 +82,9 @@ pub struct Model {
     pub notification_decided_at: Option<DateTimeUtc>,
     /// For a release from care: the release rule it was decided under.
     pub outcome_rule: Option<String>,
+    /// Under the limited notification (from September 2022): the group the
+    /// person is notified individually for.
+    pub notification_group: Option<NotificationGroup>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,7 @@ mod m20261204_000015_audit_read_groups;
 mod m20261204_000016_notification_completed;
 mod m20261204_000017_notification_acceptance;
 mod m20261204_000018_patient_referrals;
+mod m20261204_000019_limited_notification;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000016_notification_completed::Migration),
             Box::new(m20261204_000017_notification_acceptance::Migration),
             Box::new(m20261204_000018_patient_referrals::Migration),
+            Box::new(m20261204_000019_limited_notification::Migration),
         ]
     }
 }

@@ -151,6 +151,7 @@ positional!(entity::patient::Model {
     notification_reason: column,
     notification_decided_at: column,
     outcome_rule: column,
+    notification_group: maybe_enumerated,
 });
 
 positional!(entity::lab_test::Model {

@@ -213,6 +213,24 @@ pub fn required_items(case_type: &str, registered_on: NaiveDate) -> &'static [&'
         .map_or(&[], |r| r.items)
 }
 
+/// Whether a case of `case_type` found on `day` must name the group it is
+/// notified for: under the limited notification (from `from`), confirmed
+/// cases and asymptomatic carriers are notified individually only for
+/// four groups; deaths, suspected cases and contacts as before.
+pub fn needs_group(case_type: &str, day: NaiveDate, from: Option<NaiveDate>) -> bool {
+    from.is_some_and(|from| day >= from) && matches!(case_type, "CONFIRMED" | "ASYMPTOMATIC_CARRIER")
+}
+
+/// Age in whole years on `on` of someone born on `birth`.
+pub fn age_on(birth: NaiveDate, on: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    let mut age = on.year() - birth.year();
+    if (on.month(), on.day()) < (birth.month(), birth.day()) {
+        age -= 1;
+    }
+    age.max(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +269,20 @@ mod tests {
                 assert_eq!(rules, 1, "{case_type} on {on}");
             }
         }
+    }
+
+    #[test]
+    fn under_the_limited_notification_cases_name_their_group() {
+        let at = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        let from = Some(at(2022, 9, 26));
+        assert!(!needs_group("CONFIRMED", at(2022, 9, 25), from));
+        assert!(needs_group("CONFIRMED", at(2022, 9, 26), from));
+        assert!(needs_group("ASYMPTOMATIC_CARRIER", at(2022, 10, 1), from));
+        assert!(!needs_group("DECEASED_CONFIRMED", at(2022, 10, 1), from));
+        assert!(!needs_group("CLOSE_CONTACT", at(2022, 10, 1), from));
+        assert!(!needs_group("CONFIRMED", at(2022, 10, 1), None));
+        assert_eq!(age_on(at(1957, 9, 27), at(2022, 9, 26)), 64);
+        assert_eq!(age_on(at(1957, 9, 26), at(2022, 9, 26)), 65);
     }
 
     #[test]

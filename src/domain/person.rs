@@ -184,6 +184,25 @@ pub enum AgeBand {
 }
 
 impl AgeBand {
+    /// Every band, youngest first (the position is the decade).
+    pub const ALL: [AgeBand; 10] = [
+        AgeBand::Under10,
+        AgeBand::Age10s,
+        AgeBand::Age20s,
+        AgeBand::Age30s,
+        AgeBand::Age40s,
+        AgeBand::Age50s,
+        AgeBand::Age60s,
+        AgeBand::Age70s,
+        AgeBand::Age80s,
+        AgeBand::Age90AndOver,
+    ];
+
+    /// The band of a decade as stored (0 under 10, …, 9 ninety and over).
+    pub fn from_decade(decade: i16) -> Option<AgeBand> {
+        usize::try_from(decade).ok().and_then(|d| Self::ALL.get(d).copied())
+    }
+
     /// The band of someone born on `birth` at the date `on`.
     pub fn at(birth: NaiveDate, on: NaiveDate) -> AgeBand {
         let mut age = on.year() - birth.year();

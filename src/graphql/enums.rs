@@ -326,3 +326,18 @@ pub enum NotificationStatus {
     /// corrected.
     Returned,
 }
+
+/// The groups notified individually under the limited notification (from
+/// September 2022); deaths are always notified.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::NotificationGroup")]
+pub enum NotificationGroup {
+    /// Aged 65 or over (set by age when not given).
+    Aged65OrOver,
+    /// Needing admission (入院を要する者).
+    NeedsAdmission,
+    /// At risk of severe disease and needing treatment or oxygen.
+    AtRiskNeedingTreatment,
+    /// Pregnant (妊婦).
+    Pregnant,
+}

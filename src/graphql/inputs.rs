@@ -58,6 +58,11 @@ pub struct RegisterPatientInput {
     /// such a registration is refused with `CONFLICT` listing them
     /// (`extensions.candidates`).
     pub confirm_new_person: Option<bool>,
+    /// Under the limited notification (from the date the operator set,
+    /// September 2022 in the real system): the group the person is notified
+    /// individually for. A confirmed case or carrier under 65 without one is
+    /// refused: it belongs in the facility's daily counts.
+    pub notification_group: Option<NotificationGroup>,
 }
 
 fn field<T>(result: Result<T, &'static str>, name: &str) -> AppResult<T> {
@@ -82,6 +87,7 @@ impl RegisterPatientInput {
                 .transpose()?,
             facility_id: self.facility_id.map(|id| parse_id(&id, "input.facilityId")).transpose()?,
             confirm_new_person: self.confirm_new_person.unwrap_or(false),
+            notification_group: self.notification_group.map(Into::into),
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod break_glass;
 pub mod care;
 pub mod context;
 pub mod crosstab;
+pub mod daily_counts;
 pub mod documents;
 pub mod enums;
 pub mod error;
@@ -65,6 +66,7 @@ pub struct MutationRoot(
     follow_up::FollowUpMutation,
     break_glass::BreakGlassMutation,
     organisations::OrganisationMutation,
+    daily_counts::DailyCountsMutation,
 );
 
 /// The API's part of the root `Query`, area by area.

@@ -609,6 +609,11 @@ impl Patient {
         let rows = services::patient_record::referrals(state(ctx), self.0.id).await?;
         Ok(rows.into_iter().map(Referral).collect())
     }
+    /// Under the limited notification: the group the person is notified
+    /// individually for.
+    async fn notification_group(&self) -> Option<NotificationGroup> {
+        self.0.notification_group.map(Into::into)
+    }
     /// For a release from care: the release rule it was decided under.
     async fn outcome_rule(&self) -> Option<&str> {
         self.0.outcome_rule.as_deref()

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod break_glass;
 pub mod care;
 pub mod crosstab;
+pub mod daily_counts;
 pub mod demo;
 pub mod follow_up;
 pub mod housekeeping;

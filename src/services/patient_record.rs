@@ -742,6 +742,7 @@ mod tests {
             notification_reason: Some("発病日の記入漏れ".into()),
             notification_decided_at: Some(at),
             outcome_rule: None,
+            notification_group: None,
         }
     }
 

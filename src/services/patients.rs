@@ -1,7 +1,7 @@
 //! Patient records: registration (新規作成) and the scoped list.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{CareSetting, CaseType, NotificationStatus, RecordStatus, Sex};
+use entity::enums::{CareSetting, CaseType, NotificationGroup, NotificationStatus, RecordStatus, Sex};
 use entity::{facility, health_centre, patient};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -32,6 +32,9 @@ pub struct NewPatient {
     /// The caller has seen the likely duplicates in reach and registers a
     /// different person (or a reinfection) all the same.
     pub confirm_new_person: bool,
+    /// Under the limited notification: the group the person is notified
+    /// individually for.
+    pub notification_group: Option<NotificationGroup>,
 }
 
 /// Creates a patient record and its smartphone input ID.
@@ -92,6 +95,7 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
         None => None,
     };
 
+    let group = notification_group(state, &input, now)?;
     if !input.confirm_new_person {
         let key = input.name_kana.search_key();
         let phone = input.phone.as_ref().map(ContactPhone::digits);
@@ -156,6 +160,7 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
         notification_reason: Set(None),
         notification_decided_at: Set(None),
         outcome_rule: Set(None),
+        notification_group: Set(group),
         status_reason: Set(None),
         withdrawn_into_patient_id: Set(None),
         ..Default::default()
@@ -174,6 +179,36 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
     txn.commit().await?;
     tracing::info!(patient_id = created.id, account_id, "patient registered");
     Ok(created)
+}
+
+/// The group a registration is notified for. Under the limited
+/// notification (`Config::limited_notification_from`) a confirmed case or
+/// carrier outside the four groups is not registered but counted in the
+/// facility's daily counts; someone 65 or over is in a group by age.
+fn notification_group(
+    state: &AppState,
+    input: &NewPatient,
+    now: DateTime<Utc>,
+) -> AppResult<Option<NotificationGroup>> {
+    use crate::domain::notification::{age_on, needs_group};
+    use sea_orm::ActiveEnum;
+    let today = now.with_timezone(&crate::domain::calendar::local_offset()).date_naive();
+    let from = state.config.limited_notification_from;
+    if input.notification_group.is_some() || !needs_group(&input.case_type.to_value(), today, from) {
+        return Ok(input.notification_group);
+    }
+    if age_on(input.birth_date.date(), today) >= 65 {
+        return Ok(Some(NotificationGroup::Aged65OrOver));
+    }
+    Err(AppError::bad_input(
+        "input.notificationGroup",
+        format!(
+            "from {} only people aged 65 or over, needing admission, at risk and needing treatment, or pregnant are \
+             notified individually: name the group, or count the case in the facility's daily counts \
+             (reportDailyCounts)",
+            from.unwrap_or_default()
+        ),
+    ))
 }
 
 /// The active records within the caller's reach that are likely the same

@@ -11,7 +11,9 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, error_code, error_field, spawn_app, spawn_app_with_clock};
+use crate::helpers::{
+    Backend, TestApp, error_code, error_field, spawn_app, spawn_app_configured, spawn_app_with_clock,
+};
 
 both!(
     a_clinic_registers_basic_items_and_completes_the_form_the_next_day,
@@ -27,6 +29,7 @@ both!(
     records_lacking_required_items_wait_in_a_queue_oldest_first,
     a_health_centre_refers_its_patient_to_a_facility_which_then_tests_it,
     the_release_round_lists_the_cases_due_soonest_first,
+    from_the_limited_notification_facilities_count_the_others_and_the_statistics_count_both,
 );
 
 const UPDATE: &str = "mutation($id: ID!, $v: Int!, $input: UpdatePatientInput!) { \
@@ -744,4 +747,95 @@ async fn the_release_round_lists_the_cases_due_soonest_first(backend: Backend) {
     assert_eq!(round(Some("2022-09-15")).await, vec![(a, json!("2022-09-15"))]);
     let refused = app.gql(Some(&app.login("admin1").await), "{ patientsDueForRelease { id } }", json!({})).await;
     assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
+}
+
+async fn from_the_limited_notification_facilities_count_the_others_and_the_statistics_count_both(backend: Backend) {
+    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("JST");
+    let today = Utc::now().with_timezone(&jst).date_naive();
+    let clock = Arc::new(hersys::clock::ManualClock::default());
+    let from = today - Duration::days(1);
+    let app =
+        spawn_app_configured(backend, clock.clone(), |config| config.limited_notification_from = Some(from)).await;
+    let clinic = app.login("clinic1").await;
+    let analyst = app.login("analyst1").await;
+    let start = positives_today(&app, &analyst, Utc::now()).await;
+
+    // Under 65 without a group: not notified individually.
+    let person = json!({ "caseType": "CONFIRMED", "nameKanji": "限定 太郎", "nameKana": "ゲンテイ タロウ",
+        "sex": "MALE", "birthDate": "1990-05-05" });
+    let refused = app.gql(Some(&clinic), REGISTER, json!({ "input": person })).await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    assert_eq!(error_field(&refused), Some("input.notificationGroup"), "{refused}");
+    let mut admitted = person.clone();
+    admitted["notificationGroup"] = json!("NEEDS_ADMISSION");
+    let response = app.gql(Some(&clinic), REGISTER, json!({ "input": admitted })).await;
+    assert!(response["errors"].is_null(), "{response}");
+    let mut elderly = person.clone();
+    elderly["birthDate"] = json!("1940-01-01");
+    elderly["nameKana"] = json!("ゲンテイ ハナコ");
+    let response = app
+        .gql(
+            Some(&clinic),
+            "mutation($input: RegisterPatientInput!) { registerPatient(input: $input) { notificationGroup } }",
+            json!({ "input": elderly }),
+        )
+        .await;
+    assert_eq!(response["data"]["registerPatient"]["notificationGroup"], "AGED_65_OR_OVER", "{response}");
+
+    // The others are counted by age band.
+    let report = "mutation($input: DailyCountsInput!) { reportDailyCounts(input: $input) { day total \
+        counts { ageBand count } } }";
+    let counts = json!({ "day": today.to_string(), "counts": [
+        { "ageBand": "AGE_20_TO_29", "count": 5 }, { "ageBand": "AGE_30_TO_39", "count": 3 } ] });
+    let reported = app.gql(Some(&clinic), report, json!({ "input": counts })).await;
+    assert!(reported["errors"].is_null(), "{reported}");
+    assert_eq!(reported["data"]["reportDailyCounts"]["total"], 8);
+    let published = Utc::now();
+    assert_eq!(positives_today(&app, &analyst, published).await, start + 8);
+
+    // A correction of one band replaces it, from the moment it is recorded.
+    clock.advance(Duration::minutes(5));
+    let (clinic, analyst) = (app.login("clinic1").await, app.login("analyst1").await);
+    let correction = json!({ "day": today.to_string(), "counts": [{ "ageBand": "AGE_20_TO_29", "count": 6 }] });
+    let corrected = app.gql(Some(&clinic), report, json!({ "input": correction })).await;
+    assert_eq!(corrected["data"]["reportDailyCounts"]["total"], 9, "{corrected}");
+    assert_eq!(
+        corrected["data"]["reportDailyCounts"]["counts"],
+        json!([{ "ageBand": "AGE_20_TO_29", "count": 6 }, { "ageBand": "AGE_30_TO_39", "count": 3 }])
+    );
+    assert_eq!(positives_today(&app, &analyst, published).await, start + 8, "the figure published before");
+    assert_eq!(positives_today(&app, &analyst, Utc::now() + Duration::minutes(5)).await, start + 9);
+
+    // Bad reports change nothing.
+    for (input, field) in [
+        (
+            json!({ "day": (from - Duration::days(1)).to_string(), "counts": [{ "ageBand": "AGE_20_TO_29", "count": 1 }] }),
+            "input.day",
+        ),
+        (json!({ "day": today.to_string(), "counts": [{ "ageBand": "AGE_20_TO_29", "count": -1 }] }), "input.counts"),
+        (
+            json!({ "day": today.to_string(), "counts": [{ "ageBand": "AGE_20_TO_29", "count": 1 }, { "ageBand": "AGE_20_TO_29", "count": 2 }] }),
+            "input.counts",
+        ),
+        (json!({ "day": today.to_string(), "counts": [] }), "input.counts"),
+    ] {
+        let refused = app.gql(Some(&clinic), report, json!({ "input": input })).await;
+        assert_eq!(error_field(&refused), Some(field), "{input}: {refused}");
+    }
+    assert_eq!(positives_today(&app, &analyst, Utc::now() + Duration::minutes(5)).await, start + 9);
+    let by_analyst = app
+        .gql(
+            Some(&analyst),
+            report,
+            json!({ "input": { "day": today.to_string(), "counts": [{ "ageBand": "AGE_20_TO_29", "count": 1 }] } }),
+        )
+        .await;
+    assert_eq!(error_code(&by_analyst), Some("FORBIDDEN"), "{by_analyst}");
+
+    // Where every case is notified, there are no daily counts.
+    let plain = spawn_app(backend).await;
+    let clinic = plain.login("clinic1").await;
+    let counts = json!({ "day": today.to_string(), "counts": [{ "ageBand": "AGE_20_TO_29", "count": 1 }] });
+    let refused = plain.gql(Some(&clinic), report, json!({ "input": counts })).await;
+    assert_eq!(error_code(&refused), Some("CONFLICT"), "{refused}");
 }
