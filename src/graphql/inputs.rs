@@ -63,6 +63,11 @@ pub struct RegisterPatientInput {
     /// individually for. A confirmed case or carrier under 65 without one is
     /// refused: it belongs in the facility's daily counts.
     pub notification_group: Option<NotificationGroup>,
+    /// An earlier infection whose record is not reachable (another
+    /// district, or before the system): the earlier smartphone input ID,
+    /// date and place as free text, at most 500 characters. Marks the
+    /// record as a reinfection.
+    pub prior_infection_note: Option<String>,
 }
 
 fn field<T>(result: Result<T, &'static str>, name: &str) -> AppResult<T> {
@@ -88,6 +93,11 @@ impl RegisterPatientInput {
             facility_id: self.facility_id.map(|id| parse_id(&id, "input.facilityId")).transpose()?,
             confirm_new_person: self.confirm_new_person.unwrap_or(false),
             notification_group: self.notification_group.map(Into::into),
+            prior_infection_note: self
+                .prior_infection_note
+                .map(|n| note(&n, 500, "input.priorInfectionNote"))
+                .transpose()?
+                .flatten(),
         })
     }
 }

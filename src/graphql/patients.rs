@@ -665,7 +665,7 @@ impl Patient {
     }
     /// Whether the person had COVID-19 before (a reinfection record).
     async fn prior_infection(&self) -> bool {
-        self.0.prior_infection
+        self.0.prior_infection || self.0.prior_infection_note.is_some()
     }
     /// On a reinfection, the ID of the earlier record.
     async fn previous_patient_id(&self) -> Option<ID> {

@@ -35,6 +35,8 @@ pub struct NewPatient {
     /// Under the limited notification: the group the person is notified
     /// individually for.
     pub notification_group: Option<NotificationGroup>,
+    /// An earlier infection whose record is out of reach, as free text.
+    pub prior_infection_note: Option<String>,
 }
 
 /// Creates a patient record and its smartphone input ID.
@@ -127,7 +129,7 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
         smartphone_id: Set(smartphone_id.as_digits().to_owned()),
         previous_smartphone_id: Set(previous.as_ref().map(|p| p.smartphone_id.clone())),
         previous_patient_id: Set(previous.as_ref().map(|p| p.id)),
-        prior_infection: Set(previous.is_some()),
+        prior_infection: Set(previous.is_some() || input.prior_infection_note.is_some()),
         responsible_health_centre_id: Set(responsible),
         registering_facility_id: Set(facility.as_ref().map(|f| f.id)),
         registered_by_account_id: Set(account_id),
@@ -150,7 +152,7 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
         needs_admission: Set(None),
         risk_factors: Set(None),
         vaccination_doses: Set(None),
-        prior_infection_note: Set(None),
+        prior_infection_note: Set(input.prior_infection_note.clone()),
         record_status: Set(RecordStatus::Active),
         notification_status: Set(if policy::notification_needs_acceptance(principal) {
             NotificationStatus::Received

@@ -459,6 +459,23 @@ async fn registration_warns_of_a_likely_duplicate_and_proceeds_when_confirmed(ba
     let after = app.gql(Some(&health_centre), count, json!({})).await["data"]["patients"]["totalCount"].clone();
     assert_eq!(before, after, "a warned registration writes nothing");
 
+    // A reinfection whose earlier record is in another district: the
+    // earlier infection as free text.
+    let mut elsewhere = json!({ "caseType": "CONFIRMED", "nameKanji": "再感染 花子", "nameKana": "サイカンセン ハナコ",
+        "sex": "FEMALE", "birthDate": "1977-07-07", "priorInfectionNote": "2021年8月 大阪市、旧ID 1234-5678" });
+    let query = "mutation($input: RegisterPatientInput!) { registerPatient(input: $input) { priorInfection \
+        priorInfectionNote previousPatientId } }";
+    let response = app.gql(Some(&clinic), query, json!({ "input": elsewhere })).await;
+    assert_eq!(
+        response["data"]["registerPatient"],
+        json!({ "priorInfection": true, "priorInfectionNote": "2021年8月 大阪市、旧ID 1234-5678", "previousPatientId": null }),
+        "{response}"
+    );
+    elsewhere["priorInfectionNote"] = json!("x".repeat(501));
+    elsewhere["nameKana"] = json!("サイカンセン ジロウ");
+    let response = app.gql(Some(&clinic), query, json!({ "input": elsewhere })).await;
+    assert_eq!(error_field(&response), Some("input.priorInfectionNote"), "{response}");
+
     // Another birth date is another person; confirmed, the same goes in.
     let mut other = again.clone();
     other["birthDate"] = json!("1966-06-07");
