@@ -263,3 +263,23 @@ pub enum NotificationGroup {
     #[sea_orm(string_value = "PREGNANT")]
     Pregnant,
 }
+
+/// Where a close contact met the case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum ExposureSetting {
+    #[sea_orm(string_value = "HOUSEHOLD")]
+    Household,
+    #[sea_orm(string_value = "WORKPLACE")]
+    Workplace,
+    #[sea_orm(string_value = "MEDICAL_INSTITUTION")]
+    MedicalInstitution,
+    #[sea_orm(string_value = "WELFARE_FACILITY")]
+    WelfareFacility,
+    #[sea_orm(string_value = "SCHOOL_OR_CHILDCARE")]
+    SchoolOrChildcare,
+    #[sea_orm(string_value = "DINING")]
+    Dining,
+    #[sea_orm(string_value = "OTHER")]
+    Other,
+}

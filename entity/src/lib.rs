@@ -29,6 +29,7 @@ pub mod organisation;
 pub mod outbox_event;
 pub mod patient;
 pub mod patient_change;
+pub mod patient_contact;
 pub mod patient_referral;
 pub mod patient_transfer;
 pub mod prefecture;

@@ -24,6 +24,7 @@ mod m20261204_000016_notification_completed;
 mod m20261204_000017_notification_acceptance;
 mod m20261204_000018_patient_referrals;
 mod m20261204_000019_limited_notification;
+mod m20261204_000020_patient_contacts;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000017_notification_acceptance::Migration),
             Box::new(m20261204_000018_patient_referrals::Migration),
             Box::new(m20261204_000019_limited_notification::Migration),
+            Box::new(m20261204_000020_patient_contacts::Migration),
         ]
     }
 }

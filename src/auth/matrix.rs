@@ -97,7 +97,7 @@ impl Access {
 }
 
 /// The column groups, in order.
-pub const GROUPS: [&str; 10] = [
+pub const GROUPS: [&str; 11] = [
     "de-identified fields",
     "personal fields",
     "tests and results",
@@ -108,6 +108,7 @@ pub const GROUPS: [&str; 10] = [
     "follow-up calls and visits",
     "outcome and transfer",
     "record completion and status",
+    "contacts",
 ];
 
 /// The personal fields (the "personal fields" group).
@@ -132,26 +133,26 @@ pub const PERSONAL_FIELDS: [&str; 15] = [
 use Access::{Forbidden as F, None as N, Read as R, Write as W, WriteLimited as L};
 
 /// One row: a role, a relationship, and the access to each group.
-pub type Row = (Role, Relationship, [Access; 10]);
+pub type Row = (Role, Relationship, [Access; 11]);
 
 /// The matrix. Columns as in `GROUPS`.
 pub const MATRIX: [Row; 16] = [
-    (Role::MedicalStaff, Relationship::RegisteringFacility, [R, R, W, N, N, N, N, N, N, L]),
-    (Role::MedicalStaff, Relationship::AdmittingHospital, [R, R, W, N, W, W, N, N, N, N]),
-    (Role::MedicalStaff, Relationship::ReferredFacility, [R, R, W, N, N, N, N, N, N, N]),
-    (Role::MedicalStaff, Relationship::OtherFacility, [N, N, N, N, N, N, N, N, N, N]),
-    (Role::MedicalStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N, N]),
-    (Role::HealthCentreStaff, Relationship::ResponsibleCentre, [R, R, L, W, W, L, W, W, W, W]),
-    (Role::HealthCentreStaff, Relationship::PreviousCentre, [R, R, N, N, N, N, N, N, N, N]),
-    (Role::HealthCentreStaff, Relationship::OtherCentre, [N, N, N, N, N, N, N, N, N, N]),
-    (Role::HealthCentreStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N, N]),
-    (Role::PrefectureStaff, Relationship::PrefectureAccommodation, [R, R, N, L, N, N, W, W, N, N]),
-    (Role::PrefectureStaff, Relationship::PrefectureOtherCare, [R, F, N, L, N, N, N, N, N, N]),
-    (Role::PrefectureStaff, Relationship::OtherPrefecture, [N, N, N, N, N, N, N, N, N, N]),
-    (Role::NationalAnalyst, Relationship::AnyPatient, [R, F, N, N, N, N, N, N, N, N]),
-    (Role::SystemAdmin, Relationship::AnyPatient, [N, N, N, N, N, N, N, N, N, N]),
-    (Role::Patient, Relationship::Themself, [R, R, N, N, N, N, W, N, N, N]),
-    (Role::Patient, Relationship::AnotherPatient, [N, N, N, N, N, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::RegisteringFacility, [R, R, W, N, N, N, N, N, N, L, N]),
+    (Role::MedicalStaff, Relationship::AdmittingHospital, [R, R, W, N, W, W, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::ReferredFacility, [R, R, W, N, N, N, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::OtherFacility, [N, N, N, N, N, N, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::ResponsibleCentre, [R, R, L, W, W, L, W, W, W, W, W]),
+    (Role::HealthCentreStaff, Relationship::PreviousCentre, [R, R, N, N, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::OtherCentre, [N, N, N, N, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N, N, N]),
+    (Role::PrefectureStaff, Relationship::PrefectureAccommodation, [R, R, N, L, N, N, W, W, N, N, N]),
+    (Role::PrefectureStaff, Relationship::PrefectureOtherCare, [R, F, N, L, N, N, N, N, N, N, N]),
+    (Role::PrefectureStaff, Relationship::OtherPrefecture, [N, N, N, N, N, N, N, N, N, N, N]),
+    (Role::NationalAnalyst, Relationship::AnyPatient, [R, F, N, N, N, N, N, N, N, N, N]),
+    (Role::SystemAdmin, Relationship::AnyPatient, [N, N, N, N, N, N, N, N, N, N, N]),
+    (Role::Patient, Relationship::Themself, [R, R, N, N, N, N, W, N, N, N, N]),
+    (Role::Patient, Relationship::AnotherPatient, [N, N, N, N, N, N, N, N, N, N, N]),
 ];
 
 fn role_name(role: Role) -> &'static str {
@@ -209,7 +210,11 @@ pub fn markdown() -> String {
          (`updatePatient`); the responsible health centre does that too (for a facility without system access, \
          naming it), and alone closes a record as not a case (`closePatientAsNotACase`), withdraws a duplicate \
          (`withdrawPatient`), and accepts or returns a facility's notification (`acceptNotification`, \
-         `returnNotification`). Each change is kept in `Patient.history`, which is personal data like the items.\n\n\
+         `returnNotification`).\n\
+         - Contacts: the health centre responsible for a case registers its close contacts (`registerContact`) \
+         and links people already in its reach (`linkContact`); a contact registered to another district's \
+         health centre is reached by that centre, and the first keeps the link (`Patient.contactLinks`, IDs \
+         only). Each change is kept in `Patient.history`, which is personal data like the items.\n\n\
          Break-glass access (`breakGlass`): medical institution and health centre staff, signed in as \
          themselves, may open a record outside their reach by stating a reason, for at most 240 minutes; \
          they read it as above and change nothing, each personal read is audited as \

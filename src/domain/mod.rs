@@ -7,6 +7,7 @@
 pub mod calendar;
 pub mod kana;
 pub mod notification;
+pub mod observation;
 pub mod password_policy;
 pub mod person;
 pub mod reference;

@@ -341,3 +341,23 @@ pub enum NotificationGroup {
     /// Pregnant (妊婦).
     Pregnant,
 }
+
+/// Where a close contact met the case.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::ExposureSetting")]
+pub enum ExposureSetting {
+    /// The same household (同居).
+    Household,
+    /// The workplace (職場).
+    Workplace,
+    /// A medical institution (医療機関).
+    MedicalInstitution,
+    /// An elderly or welfare facility (高齢者・福祉施設).
+    WelfareFacility,
+    /// A school or childcare (学校・保育所).
+    SchoolOrChildcare,
+    /// Dining or nightlife (会食・飲食店).
+    Dining,
+    /// Anywhere else.
+    Other,
+}

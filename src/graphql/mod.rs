@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod break_glass;
 pub mod care;
+pub mod contacts;
 pub mod context;
 pub mod crosstab;
 pub mod daily_counts;
@@ -67,6 +68,7 @@ pub struct MutationRoot(
     break_glass::BreakGlassMutation,
     organisations::OrganisationMutation,
     daily_counts::DailyCountsMutation,
+    contacts::ContactsMutation,
 );
 
 /// The API's part of the root `Query`, area by area.

@@ -603,6 +603,28 @@ impl Patient {
     async fn missing_items(&self) -> Vec<&'static str> {
         services::patient_record::missing_items(&self.0)
     }
+    /// The people registered or linked as this case's close contacts, within
+    /// the caller's reach (a contact handed to another district's health
+    /// centre shows in `contactLinks` by ID only).
+    async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<Patient>> {
+        let links = super::contacts::links(ctx, self.0.id, true).await?;
+        let ids: Vec<i64> = links.iter().map(|l| l.contact_patient_id).collect();
+        super::contacts::linked_people(ctx, &ids).await
+    }
+    /// The case this contact was registered from (the first, if several),
+    /// when within the caller's reach.
+    async fn index_patient(&self, ctx: &Context<'_>) -> Result<Option<Patient>> {
+        let links = super::contacts::links(ctx, self.0.id, false).await?;
+        let ids: Vec<i64> = links.iter().map(|l| l.index_patient_id).collect();
+        Ok(super::contacts::linked_people(ctx, &ids).await?.into_iter().next())
+    }
+    /// The links of this case to its contacts, and of this person to the
+    /// cases they met: setting, last exposure and observation period.
+    async fn contact_links(&self, ctx: &Context<'_>) -> Result<Vec<super::contacts::ContactLink>> {
+        let mut links = super::contacts::links(ctx, self.0.id, true).await?;
+        links.extend(super::contacts::links(ctx, self.0.id, false).await?);
+        Ok(links.into_iter().map(super::contacts::ContactLink).collect())
+    }
     /// The facilities the responsible health centre referred the patient
     /// to, oldest first.
     async fn referrals(&self, ctx: &Context<'_>) -> Result<Vec<Referral>> {

@@ -41,21 +41,36 @@ pub struct NewPatient {
 
 /// Creates a patient record and its smartphone input ID.
 pub async fn register(state: &AppState, principal: &Principal, input: NewPatient) -> AppResult<patient::Model> {
+    let now = state.now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let created = create(&txn, state, principal, input, now).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Creates the record of `input` in `txn` (with its audit entry), without
+/// committing: a registration, or the new person of a contact registered
+/// from a case (`contacts::register_contact`).
+pub(crate) async fn create(
+    txn: &sea_orm::DatabaseTransaction,
+    state: &AppState,
+    principal: &Principal,
+    input: NewPatient,
+    now: DateTime<Utc>,
+) -> AppResult<patient::Model> {
     if !policy::may_register_patients(principal) {
         return Err(AppError::forbidden("only testing facilities and health centres register patients"));
     }
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
-    let now = state.now();
-    let txn = crate::db::begin_write(&state.db).await?;
 
     // The registering facility: the caller's own, or for a health centre the
     // facility it enters for (which must lie in its district).
     let facility = match policy::entry_facility(principal, input.facility_id, "register patients")? {
-        policy::EntryFacility::Own(own) => facility::Entity::find_by_id(own).one(&txn).await?,
+        policy::EntryFacility::Own(own) => facility::Entity::find_by_id(own).one(txn).await?,
         policy::EntryFacility::Named(requested) => match requested {
             Some(id) => {
                 let found = facility::Entity::find_by_id(id)
-                    .one(&txn)
+                    .one(txn)
                     .await?
                     .ok_or_else(|| AppError::not_found("input.facilityId", "no facility has this ID"))?;
                 if !policy::may_enter_on_behalf(principal, &found) {
@@ -72,7 +87,7 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
     let responsible = match input.health_centre_id {
         Some(id) => {
             health_centre::Entity::find_by_id(id)
-                .one(&txn)
+                .one(txn)
                 .await?
                 .ok_or_else(|| AppError::not_found("input.healthCentreId", "no health centre has this ID"))?
                 .id
@@ -86,7 +101,7 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
 
     let previous = match input.previous_patient_id {
         Some(id) => {
-            let previous = reachable_patient(&txn, principal, id, "input.previousPatientId").await?;
+            let previous = reachable_patient(txn, principal, id, "input.previousPatientId").await?;
             if previous.outcome.is_none() {
                 return Err(AppError::conflict(
                     "input.previousPatientId: the earlier case has not ended; record its outcome before registering a reinfection",
@@ -101,14 +116,14 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
     if !input.confirm_new_person {
         let key = input.name_kana.search_key();
         let phone = input.phone.as_ref().map(ContactPhone::digits);
-        let found = likely_duplicates(&txn, principal, &key, input.birth_date.date(), phone.as_deref()).await?;
+        let found = likely_duplicates(txn, principal, &key, input.birth_date.date(), phone.as_deref()).await?;
         let found: Vec<i64> = found.into_iter().filter(|id| Some(*id) != input.previous_patient_id).collect();
         if !found.is_empty() {
             return Err(AppError::DuplicateSuspected { candidates: found });
         }
     }
 
-    let smartphone_id = unique_smartphone_id(&txn).await?;
+    let smartphone_id = unique_smartphone_id(txn).await?;
     let created = patient::ActiveModel {
         case_type: Set(input.case_type),
         name_kanji: Set(input.name_kanji.into_inner()),
@@ -167,10 +182,10 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
         withdrawn_into_patient_id: Set(None),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     super::audit::record(
-        &txn,
+        txn,
         principal,
         "REGISTER_PATIENT",
         Some(created.id),
@@ -178,7 +193,6 @@ pub async fn register(state: &AppState, principal: &Principal, input: NewPatient
         now,
     )
     .await?;
-    txn.commit().await?;
     tracing::info!(patient_id = created.id, account_id, "patient registered");
     Ok(created)
 }

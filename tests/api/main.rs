@@ -8,6 +8,7 @@ mod bad_input;
 mod bounds;
 mod breakglass;
 mod cases;
+mod contacts;
 mod crosstab;
 mod edge;
 mod errors;

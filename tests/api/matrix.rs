@@ -33,7 +33,7 @@ const LIST: &str = "{ patients(first: 500) { totalCount edges { node { id } } } 
 const SNAPSHOT: &str = "query($id: ID!) { patient(id: $id) {
     version careSetting outcome responsibleHealthCentre { code } tests { id result }
     hospitalisations { id dischargedAt severity conditions { id } }
-    healthReports { id } followUpCalls { id } medicalVisits { id } transfers { id }
+    healthReports { id } followUpCalls { id } medicalVisits { id } transfers { id } contactLinks { contactPatientId }
 } }";
 const RECORD_TEST: &str = "mutation($input: RecordTestInput!) { recordTest(input: $input) { id result } }";
 const BREAK_GLASS: &str = "mutation($p: ID!) { breakGlass(patientId: $p, reason: EMERGENCY_TREATMENT, \
@@ -54,6 +54,7 @@ const UPDATE: &str = "mutation($p: ID!, $v: Int!) { updatePatient(patientId: $p,
     input: { occupation: \"会社員\", onsetDate: \"2024-01-05\" }) { version } }";
 const WITHDRAW: &str = "mutation($p: ID!, $v: Int!, $s: ID!) { withdrawPatient(patientId: $p, expectedVersion: $v, \
     survivingPatientId: $s) { recordStatus } }";
+const REGISTER_CONTACT: &str = "mutation($input: RegisterContactInput!) { registerContact(input: $input) { id } }";
 const REFER: &str = "mutation($p: ID!, $f: ID!) { referPatient(patientId: $p, facilityId: $f) { id } }";
 const OUTCOME: &str = "mutation($p: ID!, $o: Outcome!) { recordOutcome(patientId: $p, outcome: $o) { outcome } }";
 
@@ -534,6 +535,19 @@ impl Walk<'_> {
         self.write(&format!("{at}: withdrawPatient"), withdraw, duplicate, WITHDRAW, vars).await;
     }
 
+    /// Registering a close contact of `t`.
+    async fn contacts(&mut self, at: &str, access: Access, t: &Target) {
+        let may = match access {
+            Access::Write => true,
+            Access::None => false,
+            other => return self.unknown(at, other),
+        };
+        let input = json!({ "indexPatientId": t.id, "lastExposureOn": "2024-01-05", "setting": "HOUSEHOLD",
+            "nameKanji": "接触 花子", "nameKana": "セッショク ハナコ", "sex": "FEMALE", "birthDate": "1990-02-02",
+            "confirmNewPerson": true });
+        self.write(&format!("{at}: registerContact"), may, t, REGISTER_CONTACT, json!({ "input": input })).await;
+    }
+
     /// Transfer on `t`, the outcome on `ending` (an outcome ends the case).
     async fn outcome_and_transfer(&mut self, at: &str, access: Access, t: &Target, ending: &Target) {
         let may = match access {
@@ -629,6 +643,10 @@ async fn every_cell_of_the_authorisation_matrix_holds_against_the_server(backend
                     let duplicate = walk.target(role, relationship, other).await;
                     walk.record(&at, access, &t, &duplicate).await;
                 }
+                "contacts" => {
+                    let t = walk.target(role, relationship, other).await;
+                    walk.contacts(&at, access, &t).await;
+                }
                 _ => walk.unknown(&at, access),
             }
         }
@@ -642,5 +660,5 @@ async fn every_cell_of_the_authorisation_matrix_holds_against_the_server(backend
         walk.failures.len(),
         walk.failures.join("\n")
     );
-    assert!(n >= MATRIX.len() * GROUPS.len() && n >= 13 * 10, "only {n} cells checked");
+    assert!(n >= MATRIX.len() * GROUPS.len() && n >= 13 * 11, "only {n} cells checked");
 }

@@ -123,6 +123,8 @@ pub enum CaseAction {
     /// Refer the patient to `Target::facility`, which then reaches the
     /// record for testing and care.
     Refer,
+    /// Register or link a close contact of this case (積極的疫学調査).
+    RegisterContact,
 }
 
 /// What an action concerns besides the patient.
@@ -160,7 +162,8 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
         | CaseAction::ManageSignIn
         | CaseAction::ChangeRecordStatus
         | CaseAction::DecideNotification
-        | CaseAction::Refer => responsible_centre,
+        | CaseAction::Refer
+        | CaseAction::RegisterContact => responsible_centre,
         CaseAction::CompleteRecord => {
             (principal.role == Role::MedicalStaff
                 && own_facility
@@ -199,5 +202,6 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
         }
         CaseAction::DecideNotification => "only the responsible health centre accepts or returns a notification",
         CaseAction::Refer => "only the responsible health centre refers a patient to a facility",
+        CaseAction::RegisterContact => "only the health centre responsible for the case registers its contacts",
     }))
 }

@@ -1,0 +1,170 @@
+//! Close contacts linked to their cases (積極的疫学調査): registering a
+//! contact from a case, linking someone already in reach, and the links as
+//! `Patient.contacts`, `Patient.indexPatient` and `Patient.contactLinks`
+//! (`services::contacts`).
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use entity::patient_contact;
+
+use super::context::{signed_in, state};
+use super::enums::{CaseType, ExposureSetting, NotificationGroup, Sex};
+use super::inputs::RegisterPatientInput;
+use super::patients::Patient;
+use super::scalars::Date;
+use crate::services::contacts::Exposure;
+use crate::services::{self, parse_id};
+
+/// This area's part of the root `Mutation` (merged in `graphql/mod.rs`).
+#[derive(Default)]
+pub struct ContactsMutation;
+
+#[Object]
+impl ContactsMutation {
+    /// Registers a close contact of a case (a new person, `CLOSE_CONTACT`,
+    /// with their own smartphone input ID) and links the two: the health
+    /// centre responsible for the case only. A contact living in another
+    /// district is registered to its health centre (`healthCentreId`); the
+    /// link stays visible here, the record only to those who reach it.
+    async fn register_contact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The contact and how they met the case.")] input: RegisterContactInput,
+    ) -> Result<Patient> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let index = parse_id(&input.index_patient_id, "input.indexPatientId")?;
+        let exposure = Exposure { setting: input.setting.into(), last_exposure_on: input.last_exposure_on.0 };
+        let person = input.person().parse(state.now().date_naive())?;
+        Ok(Patient(services::contacts::register_contact(state, principal, index, person, exposure).await?))
+    }
+
+    /// Links a person already within the caller's reach as a close contact
+    /// of a case: the health centre responsible for the case only. Linking
+    /// the same two again changes nothing.
+    async fn link_contact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case.")] index_patient_id: ID,
+        #[graphql(desc = "The contact's record.")] contact_patient_id: ID,
+        #[graphql(desc = "The last day of exposure (day 0 of the observation).")] last_exposure_on: Date,
+        #[graphql(desc = "Where they met.")] setting: ExposureSetting,
+    ) -> Result<Patient> {
+        let principal = signed_in(ctx)?;
+        let index = parse_id(&index_patient_id, "indexPatientId")?;
+        let contact = parse_id(&contact_patient_id, "contactPatientId")?;
+        let exposure = Exposure { setting: setting.into(), last_exposure_on: last_exposure_on.0 };
+        Ok(Patient(services::contacts::link_contact(state(ctx), principal, index, contact, exposure).await?))
+    }
+}
+
+/// A close contact of a case: the person's basic items and how they met it.
+#[derive(InputObject)]
+pub struct RegisterContactInput {
+    /// The case the contact met.
+    pub index_patient_id: ID,
+    /// The last day of exposure (day 0 of the observation period).
+    pub last_exposure_on: Date,
+    /// Where they met.
+    pub setting: ExposureSetting,
+    /// Name in kanji (氏名).
+    pub name_kanji: String,
+    /// Name in full-width katakana (フリガナ).
+    pub name_kana: String,
+    /// Sex (性別).
+    pub sex: Sex,
+    /// Date of birth (生年月日); not in the future.
+    pub birth_date: Date,
+    /// Address (住所).
+    pub address: Option<String>,
+    /// Telephone number.
+    pub phone: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// The health centre of the contact's district; by default the case's.
+    pub health_centre_id: Option<ID>,
+    /// For a health centre entering on behalf of a facility without system
+    /// access: that facility.
+    pub facility_id: Option<ID>,
+    /// Registers the person even though records in reach look the same
+    /// (then link that record with `linkContact` instead, if it is them).
+    pub confirm_new_person: Option<bool>,
+    /// Not used for contacts (they are not notified as cases); accepted for
+    /// symmetry with `RegisterPatientInput`.
+    pub notification_group: Option<NotificationGroup>,
+    /// An earlier infection whose record is not reachable, as free text.
+    pub prior_infection_note: Option<String>,
+}
+
+impl RegisterContactInput {
+    /// The person as a registration of a close contact.
+    fn person(&self) -> RegisterPatientInput {
+        RegisterPatientInput {
+            case_type: CaseType::CloseContact,
+            name_kanji: self.name_kanji.clone(),
+            name_kana: self.name_kana.clone(),
+            sex: self.sex,
+            birth_date: Date(self.birth_date.0),
+            address: self.address.clone(),
+            phone: self.phone.clone(),
+            email: self.email.clone(),
+            health_centre_id: self.health_centre_id.clone(),
+            previous_patient_id: None,
+            facility_id: self.facility_id.clone(),
+            confirm_new_person: self.confirm_new_person,
+            notification_group: self.notification_group,
+            prior_infection_note: self.prior_infection_note.clone(),
+        }
+    }
+}
+
+/// A link between a case and a close contact.
+pub struct ContactLink(pub patient_contact::Model);
+
+/// A link between a case and a close contact: who, where they met, the last
+/// day of exposure and the observation period it gives. It shows the other
+/// record's ID only; the record itself is read through `Patient.contacts`
+/// or `Patient.indexPatient`, within the caller's reach.
+#[Object]
+impl ContactLink {
+    /// The case.
+    async fn index_patient_id(&self) -> ID {
+        ID(self.0.index_patient_id.to_string())
+    }
+    /// The contact.
+    async fn contact_patient_id(&self) -> ID {
+        ID(self.0.contact_patient_id.to_string())
+    }
+    /// Where they met.
+    async fn setting(&self) -> ExposureSetting {
+        self.0.setting.into()
+    }
+    /// The last day of exposure.
+    async fn last_exposure_on(&self) -> Date {
+        Date(self.0.last_exposure_on)
+    }
+    /// The last day of the contact's health observation, under the rule in
+    /// force on the day of last exposure (14 days; 10 from 14 January 2022;
+    /// 7 from 28 January 2022; 5 from 22 July 2022).
+    async fn observation_ends_on(&self) -> Date {
+        Date(crate::domain::observation::observation_ends(self.0.last_exposure_on).0)
+    }
+    /// The observation rule applied, by the day it came into force.
+    async fn observation_rule(&self) -> &'static str {
+        crate::domain::observation::observation_ends(self.0.last_exposure_on).1.code
+    }
+}
+
+/// The links of a case to its contacts (`as_case`) or of a contact to the
+/// cases it met.
+pub async fn links(ctx: &Context<'_>, patient_id: i64, as_case: bool) -> Result<Vec<patient_contact::Model>> {
+    let state = state(ctx);
+    let (of_case, of_contact) = if as_case { (Some(patient_id), None) } else { (None, Some(patient_id)) };
+    Ok(services::contacts::links(state, of_case, of_contact).await?)
+}
+
+/// The linked people within the caller's reach.
+pub async fn linked_people(ctx: &Context<'_>, ids: &[i64]) -> Result<Vec<Patient>> {
+    let principal = signed_in(ctx)?;
+    let rows = services::contacts::reachable(state(ctx), principal, ids).await?;
+    Ok(rows.into_iter().map(Patient).collect())
+}

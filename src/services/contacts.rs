@@ -1,0 +1,143 @@
+//! Close contacts linked to the case they met (積極的疫学調査): the health
+//! centre responsible for a case registers its contacts (new people, as
+//! `CLOSE_CONTACT` records with their own smartphone input IDs, so they
+//! report their health like patients) or links people already in its reach.
+//! A link stays when the contact tests positive and becomes a case: it is
+//! then an edge of the transmission chain. A contact living in another
+//! district is registered to that district's health centre
+//! (`healthCentreId`); the first centre keeps the link but reaches the
+//! contact's record only through a care relationship of its own.
+
+use chrono::NaiveDate;
+use entity::enums::{CaseType, ExposureSetting};
+use entity::{patient, patient_contact};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use super::patient_write::Locked;
+use super::patients::NewPatient;
+use crate::auth::Principal;
+use crate::auth::policy::{self, CaseAction};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// How a contact met the case.
+#[derive(Debug, Clone, Copy)]
+pub struct Exposure {
+    pub setting: ExposureSetting,
+    pub last_exposure_on: NaiveDate,
+}
+
+/// Checks the day of last exposure: a clinical day, not in the future.
+fn check_exposure(exposure: &Exposure, today: NaiveDate) -> AppResult<()> {
+    crate::domain::text::check_clinical_day(exposure.last_exposure_on, today)
+        .map_err(|why| AppError::bad_input("input.lastExposureOn", why))
+}
+
+/// Registers a new person as a close contact of the case `index_id` and
+/// links the two, in one transaction.
+pub async fn register_contact(
+    state: &AppState,
+    principal: &Principal,
+    index_id: i64,
+    person: NewPatient,
+    exposure: Exposure,
+) -> AppResult<patient::Model> {
+    let now = state.now();
+    check_exposure(&exposure, now.with_timezone(&crate::domain::calendar::local_offset()).date_naive())?;
+    let write = Locked::open(state, principal, index_id, "input.indexPatientId", now)
+        .await?
+        .authorise(CaseAction::RegisterContact, None)?;
+    let person = NewPatient { case_type: CaseType::CloseContact, previous_patient_id: None, ..person };
+    let contact = super::patients::create(write.txn(), state, principal, person, now).await?;
+    link(write.txn(), principal, index_id, contact.id, exposure, now).await?;
+    write.commit("REGISTER_CONTACT", &["contacts"]).await?;
+    Ok(contact)
+}
+
+/// Links a person already in the caller's reach as a close contact of the
+/// case `index_id`. Linking the same two again changes nothing.
+pub async fn link_contact(
+    state: &AppState,
+    principal: &Principal,
+    index_id: i64,
+    contact_id: i64,
+    exposure: Exposure,
+) -> AppResult<patient::Model> {
+    if index_id == contact_id {
+        return Err(AppError::bad_input("contactPatientId", "a case is not its own contact"));
+    }
+    let now = state.now();
+    check_exposure(&exposure, now.with_timezone(&crate::domain::calendar::local_offset()).date_naive())?;
+    let write = Locked::open(state, principal, index_id, "indexPatientId", now)
+        .await?
+        .authorise(CaseAction::RegisterContact, None)?;
+    let contact = super::reachable_patient(write.txn(), principal, contact_id, "contactPatientId").await?;
+    let known = patient_contact::Entity::find()
+        .filter(patient_contact::Column::IndexPatientId.eq(index_id))
+        .filter(patient_contact::Column::ContactPatientId.eq(contact_id))
+        .one(write.txn())
+        .await?;
+    if known.is_none() {
+        link(write.txn(), principal, index_id, contact_id, exposure, now).await?;
+        write.commit("LINK_CONTACT", &["contacts"]).await?;
+    }
+    Ok(contact)
+}
+
+async fn link(
+    txn: &sea_orm::DatabaseTransaction,
+    principal: &Principal,
+    index_id: i64,
+    contact_id: i64,
+    exposure: Exposure,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
+    patient_contact::ActiveModel {
+        index_patient_id: Set(index_id),
+        contact_patient_id: Set(contact_id),
+        setting: Set(exposure.setting),
+        last_exposure_on: Set(exposure.last_exposure_on),
+        registered_by_account_id: Set(account_id),
+        recorded_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// The links of a case to its contacts (`Some(index)`), or of a contact to
+/// the cases it met (`None`, `contact`), oldest first.
+pub async fn links(
+    state: &AppState,
+    of_case: Option<i64>,
+    of_contact: Option<i64>,
+) -> AppResult<Vec<patient_contact::Model>> {
+    let mut query = patient_contact::Entity::find();
+    if let Some(index) = of_case {
+        query = query.filter(patient_contact::Column::IndexPatientId.eq(index));
+    }
+    if let Some(contact) = of_contact {
+        query = query.filter(patient_contact::Column::ContactPatientId.eq(contact));
+    }
+    Ok(query.order_by_asc(patient_contact::Column::Id).all(&state.db).await?)
+}
+
+/// The patients of `ids` within the caller's reach, in the order of `ids`:
+/// a linked person out of reach is left out (the link itself shows only
+/// its ID).
+pub async fn reachable(state: &AppState, principal: &Principal, ids: &[i64]) -> AppResult<Vec<patient::Model>> {
+    if ids.is_empty() || !policy::may_read_clinical(principal) {
+        return Ok(Vec::new());
+    }
+    let mut found: std::collections::HashMap<i64, patient::Model> = patient::Entity::find()
+        .filter(patient::Column::Id.is_in(ids.iter().copied()))
+        .filter(policy::patient_scope(principal))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}

@@ -1,0 +1,173 @@
+//! Close contacts linked to their cases: registering them from a case,
+//! handing one to another district, a contact turning positive with the
+//! link kept, and linking someone already in reach.
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::helpers::{Backend, TestApp, error_code, error_field, spawn_app};
+
+both!(
+    a_health_centre_registers_four_household_contacts_and_one_turns_positive,
+    only_the_case_s_health_centre_registers_its_contacts_and_bad_input_changes_nothing,
+);
+
+const REGISTER_CONTACT: &str = "mutation($input: RegisterContactInput!) { registerContact(input: $input) { \
+    id caseType smartphoneId indexPatient { id } } }";
+
+const LINKS: &str = "query($id: ID!) { patient(id: $id) { contacts { id nameKanji } indexPatient { id } \
+    contactLinks { indexPatientId contactPatientId setting lastExposureOn observationEndsOn observationRule } } }";
+
+fn contact(index: &str, kana: &str, extra: Value) -> Value {
+    let today = Utc::now().date_naive();
+    let mut input = json!({
+        "indexPatientId": index, "lastExposureOn": (today - Duration::days(1)).to_string(), "setting": "HOUSEHOLD",
+        "nameKanji": "接触 太郎", "nameKana": kana, "sex": "MALE", "birthDate": "1985-01-01",
+    });
+    if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+        for (key, value) in extra {
+            input.insert(key.clone(), value.clone());
+        }
+    }
+    json!({ "input": input })
+}
+
+async fn registered(app: &TestApp, token: &str, variables: Value) -> Value {
+    let response = app.gql(Some(token), REGISTER_CONTACT, variables).await;
+    assert!(response["errors"].is_null(), "registerContact failed: {response}");
+    response["data"]["registerContact"].clone()
+}
+
+async fn a_health_centre_registers_four_household_contacts_and_one_turns_positive(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let osaka = app.login("hc3").await;
+    let (case, _) = app.register_patient(&clinic, "インデックス タロウ", json!({})).await;
+    let osaka_centre = app.health_centre_id(&hc1, "271004").await;
+
+    let mut contacts = Vec::new();
+    for kana in ["セッショク イチ", "セッショク ニ", "セッショク サン"] {
+        let c = registered(&app, &hc1, contact(&case, kana, json!({}))).await;
+        assert_eq!(c["caseType"], "CLOSE_CONTACT");
+        assert_eq!(c["indexPatient"]["id"], json!(case));
+        assert!(c["smartphoneId"].is_string(), "a contact reports with their own ID: {c}");
+        contacts.push(c["id"].as_str().expect("id").to_owned());
+    }
+    // The fourth lives in Osaka: registered to the Osaka health centre.
+    let away =
+        registered(&app, &hc1, contact(&case, "セッショク ヨン", json!({ "healthCentreId": osaka_centre }))).await;
+    let away_id = away["id"].as_str().expect("id").to_owned();
+
+    let seen = app.gql(Some(&hc1), LINKS, json!({ "id": case })).await;
+    let p = &seen["data"]["patient"];
+    let listed: Vec<&str> =
+        p["contacts"].as_array().expect("contacts").iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(
+        listed,
+        contacts.iter().map(String::as_str).collect::<Vec<_>>(),
+        "the Osaka contact is not in reach: {seen}"
+    );
+    let links = p["contactLinks"].as_array().expect("links");
+    assert_eq!(links.len(), 4, "{seen}");
+    let exposure = Utc::now().date_naive() - Duration::days(1);
+    assert!(
+        links.iter().all(|l| l["observationEndsOn"] == json!((exposure + Duration::days(5)).to_string())
+            && l["observationRule"] == "2022-07-22"),
+        "{seen}"
+    );
+    assert!(links.iter().any(|l| l["contactPatientId"] == json!(away_id)));
+
+    // Osaka sees its contact (and the link, not the case's record).
+    let there = app.gql(Some(&osaka), LINKS, json!({ "id": away_id })).await;
+    assert!(there["errors"].is_null(), "{there}");
+    assert_eq!(there["data"]["patient"]["indexPatient"], Value::Null);
+    assert_eq!(there["data"]["patient"]["contactLinks"][0]["indexPatientId"], json!(case));
+
+    // A contact tests positive (at the clinic, referred there) and becomes
+    // a case; the link stays.
+    let facility = {
+        let response = app.gql(Some(&hc1), "{ facilities { id code } }", json!({})).await;
+        response["data"]["facilities"]
+            .as_array()
+            .and_then(|l| l.iter().find(|f| f["code"] == "F13-0001"))
+            .map(|f| f["id"].clone())
+            .expect("F13-0001")
+    };
+    let first = &contacts[0];
+    let refer = "mutation($p: ID!, $f: ID!) { referPatient(patientId: $p, facilityId: $f) { id } }";
+    let referred = app.gql(Some(&hc1), refer, json!({ "p": first, "f": facility })).await;
+    assert!(referred["errors"].is_null(), "{referred}");
+    let test = "mutation($input: RecordTestInput!) { recordTest(input: $input) { id } }";
+    let tested = app
+        .gql(Some(&clinic), test, json!({ "input": { "patientId": first, "kind": "PCR", "result": "POSITIVE" } }))
+        .await;
+    assert!(tested["errors"].is_null(), "{tested}");
+    let version = app.gql(Some(&hc1), "query($id: ID!) { patient(id: $id) { version } }", json!({ "id": first })).await;
+    let confirm = "mutation($id: ID!, $v: Int!, $d: Date!) { updatePatient(patientId: $id, expectedVersion: $v, \
+        input: { caseType: CONFIRMED, diagnosisDate: $d }) { caseType indexPatient { id } } }";
+    let vars =
+        json!({ "id": first, "v": version["data"]["patient"]["version"], "d": Utc::now().date_naive().to_string() });
+    let confirmed = app.gql(Some(&hc1), confirm, vars).await;
+    assert_eq!(
+        confirmed["data"]["updatePatient"],
+        json!({ "caseType": "CONFIRMED", "indexPatient": { "id": case } }),
+        "{confirmed}"
+    );
+
+    // Someone already in reach is linked rather than registered again.
+    let (known, _) = app.register_patient(&clinic, "キチ ノ ヒト", json!({})).await;
+    let link = "mutation($c: ID!, $k: ID!, $d: Date!) { linkContact(indexPatientId: $c, contactPatientId: $k, \
+        lastExposureOn: $d, setting: WORKPLACE) { id } }";
+    for _ in 0..2 {
+        let linked = app.gql(Some(&hc1), link, json!({ "c": case, "k": known, "d": exposure.to_string() })).await;
+        assert!(linked["errors"].is_null(), "{linked}");
+    }
+    let seen = app.gql(Some(&hc1), LINKS, json!({ "id": case })).await;
+    assert_eq!(seen["data"]["patient"]["contactLinks"].as_array().map(Vec::len), Some(5), "linked once: {seen}");
+
+    // The contact signs in with their own smartphone input ID and reports.
+    let phone_id = registered(&app, &hc1, contact(&case, "セッショク ゴ", json!({}))).await["smartphoneId"]
+        .as_str()
+        .expect("smartphone ID")
+        .to_owned();
+    let login = app
+        .gql(
+            None,
+            "mutation($s: String!) { patientLogin(smartphoneId: $s, birthDate: \"1985-01-01\") { token } }",
+            json!({ "s": phone_id }),
+        )
+        .await;
+    let token = login["data"]["patientLogin"]["token"].as_str().unwrap_or_else(|| panic!("{login}")).to_owned();
+    let report = "mutation { submitHealthReport(input: { bodyTemperature: 36.9, symptoms: [] }) { id } }";
+    let reported = app.gql(Some(&token), report, json!({})).await;
+    assert!(reported["errors"].is_null(), "{reported}");
+}
+
+async fn only_the_case_s_health_centre_registers_its_contacts_and_bad_input_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let hc2 = app.login("hc2").await;
+    let (case, _) = app.register_patient(&clinic, "インデックス ハナコ", json!({})).await;
+    let count = "{ patients(first: 1, filter: { caseType: CLOSE_CONTACT }) { totalCount } }";
+    let before = app.gql(Some(&hc1), count, json!({})).await["data"]["patients"]["totalCount"].clone();
+    let by_clinic = app.gql(Some(&clinic), REGISTER_CONTACT, contact(&case, "セッショク イチ", json!({}))).await;
+    assert_eq!(error_code(&by_clinic), Some("FORBIDDEN"), "{by_clinic}");
+    let by_other = app.gql(Some(&hc2), REGISTER_CONTACT, contact(&case, "セッショク イチ", json!({}))).await;
+    assert_eq!(error_code(&by_other), Some("NOT_FOUND"), "{by_other}");
+    let tomorrow = (Utc::now().date_naive() + Duration::days(2)).to_string();
+    for (variables, field) in [
+        (contact(&case, "セッショク イチ", json!({ "lastExposureOn": tomorrow })), "input.lastExposureOn"),
+        (contact(&case, "Sesshoku", json!({})), "input.nameKana"),
+        (contact("0", "セッショク イチ", json!({})), "input.indexPatientId"),
+    ] {
+        let refused = app.gql(Some(&hc1), REGISTER_CONTACT, variables).await;
+        assert_eq!(error_field(&refused), Some(field), "{refused}");
+    }
+    let seen = app.gql(Some(&hc1), LINKS, json!({ "id": case })).await;
+    assert_eq!(seen["data"]["patient"]["contactLinks"], json!([]), "{seen}");
+    let after = app.gql(Some(&hc1), count, json!({})).await["data"]["patients"]["totalCount"].clone();
+    assert_eq!(before, after, "nothing registered");
+}
