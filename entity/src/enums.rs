@@ -283,3 +283,37 @@ pub enum ExposureSetting {
     #[sea_orm(string_value = "OTHER")]
     Other,
 }
+
+/// The category of a case's infection route (感染経路).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum InfectionRoute {
+    #[sea_orm(string_value = "HOUSEHOLD")]
+    Household,
+    #[sea_orm(string_value = "WORKPLACE")]
+    Workplace,
+    #[sea_orm(string_value = "MEDICAL_INSTITUTION")]
+    MedicalInstitution,
+    #[sea_orm(string_value = "WELFARE_FACILITY")]
+    WelfareFacility,
+    #[sea_orm(string_value = "SCHOOL_OR_CHILDCARE")]
+    SchoolOrChildcare,
+    #[sea_orm(string_value = "DINING")]
+    Dining,
+    #[sea_orm(string_value = "OTHER")]
+    Other,
+    #[sea_orm(string_value = "UNKNOWN")]
+    Unknown,
+}
+
+/// How sure an infection route is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum RouteCertainty {
+    #[sea_orm(string_value = "CONFIRMED")]
+    Confirmed,
+    #[sea_orm(string_value = "PRESUMED")]
+    Presumed,
+    #[sea_orm(string_value = "UNKNOWN")]
+    Unknown,
+}

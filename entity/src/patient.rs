@@ -85,6 +85,10 @@ pub struct Model {
     /// Under the limited notification (from September 2022): the group the
     /// person is notified individually for.
     pub notification_group: Option<NotificationGroup>,
+    /// Where the infection most likely happened (感染経路).
+    pub infection_route_category: Option<InfectionRoute>,
+    /// How sure that is.
+    pub infection_route_certainty: Option<RouteCertainty>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -25,6 +25,7 @@ mod m20261204_000017_notification_acceptance;
 mod m20261204_000018_patient_referrals;
 mod m20261204_000019_limited_notification;
 mod m20261204_000020_patient_contacts;
+mod m20261204_000021_infection_route;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000018_patient_referrals::Migration),
             Box::new(m20261204_000019_limited_notification::Migration),
             Box::new(m20261204_000020_patient_contacts::Migration),
+            Box::new(m20261204_000021_infection_route::Migration),
         ]
     }
 }

@@ -152,6 +152,8 @@ positional!(entity::patient::Model {
     notification_decided_at: column,
     outcome_rule: column,
     notification_group: maybe_enumerated,
+    infection_route_category: maybe_enumerated,
+    infection_route_certainty: maybe_enumerated,
 });
 
 positional!(entity::lab_test::Model {

@@ -57,6 +57,51 @@ impl ContactsMutation {
     }
 }
 
+/// This area's part of the root `Query` (merged in `graphql/mod.rs`).
+#[derive(Default)]
+pub struct ContactsQuery;
+
+#[Object]
+impl ContactsQuery {
+    /// The transmission chain around a case: the contact links walked from
+    /// it in both directions (who met whom), `depth` links deep (1 to 6, 3
+    /// by default), at most 500 people. People within the caller's reach
+    /// are in `patients` with the usual field rules; the others appear in
+    /// `links` by ID only. Null when the case is out of reach.
+    #[graphql(complexity = "super::limits::list_cost(Some(500), 500, child_complexity)")]
+    async fn transmission_chain(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case to start from.")] patient_id: ID,
+        #[graphql(desc = "How many links deep, 1 to 6; 3 by default.")] depth: Option<i32>,
+    ) -> Result<Option<TransmissionChain>> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let depth = u32::try_from(depth.unwrap_or(3)).unwrap_or(0);
+        Ok(services::contacts::chain(state(ctx), principal, id, depth).await?.map(TransmissionChain))
+    }
+}
+
+/// A transmission chain around a case.
+pub struct TransmissionChain(services::contacts::Chain);
+
+/// A transmission chain around a case: who met whom.
+#[Object]
+impl TransmissionChain {
+    /// The contact links walked, oldest first.
+    async fn links(&self) -> Vec<ContactLink> {
+        self.0.links.iter().cloned().map(ContactLink).collect()
+    }
+    /// The people of the chain within the caller's reach.
+    async fn patients(&self) -> Vec<Patient> {
+        self.0.people.iter().cloned().map(Patient).collect()
+    }
+    /// Whether the walk stopped at 500 people.
+    async fn truncated(&self) -> bool {
+        self.0.truncated
+    }
+}
+
 /// A close contact of a case: the person's basic items and how they met it.
 #[derive(InputObject)]
 pub struct RegisterContactInput {

@@ -361,3 +361,37 @@ pub enum ExposureSetting {
     /// Anywhere else.
     Other,
 }
+
+/// The category of a case's infection route (感染経路).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::InfectionRoute")]
+pub enum InfectionRoute {
+    /// In the household (家庭内).
+    Household,
+    /// At work (職場).
+    Workplace,
+    /// In a medical institution (医療機関).
+    MedicalInstitution,
+    /// In an elderly or welfare facility (施設).
+    WelfareFacility,
+    /// At school or in childcare (学校・保育所).
+    SchoolOrChildcare,
+    /// Dining or nightlife (会食・接待を伴う飲食).
+    Dining,
+    /// Elsewhere.
+    Other,
+    /// Investigated, not found (感染経路不明).
+    Unknown,
+}
+
+/// How sure an infection route is.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::RouteCertainty")]
+pub enum RouteCertainty {
+    /// Confirmed (確定).
+    Confirmed,
+    /// Presumed (推定).
+    Presumed,
+    /// Unknown (不明).
+    Unknown,
+}

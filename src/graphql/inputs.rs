@@ -153,6 +153,11 @@ pub struct UpdatePatientInput {
     /// Cause, route and region of infection as the form's free text
     /// (感染原因・感染経路・感染地域), at most 1,000 characters.
     pub infection_route: MaybeUndefined<String>,
+    /// The category of the infection route; `UNKNOWN` when investigated and
+    /// not found (counted in the unknown-route share).
+    pub infection_route_category: MaybeUndefined<InfectionRoute>,
+    /// How sure the route is.
+    pub infection_route_certainty: MaybeUndefined<RouteCertainty>,
     /// Symptoms at diagnosis (症状); an empty list clears them.
     pub symptoms: Option<Vec<SymptomAtDiagnosis>>,
     /// SpO2 on room air at diagnosis, 50 to 100 %.
@@ -225,6 +230,8 @@ impl UpdatePatientInput {
             first_visit_date: item(self.first_visit_date, |d| Ok(Some(d.0)))?,
             estimated_infection_date: item(self.estimated_infection_date, |d| Ok(Some(d.0)))?,
             infection_route: item(self.infection_route, |r| note(&r, 1_000, "input.infectionRoute"))?,
+            infection_route_category: item(self.infection_route_category, |r| Ok(Some(r.into())))?,
+            infection_route_certainty: item(self.infection_route_certainty, |c| Ok(Some(c.into())))?,
             symptoms: self.symptoms.map(|list| list.into_iter().map(Into::into).collect()),
             spo2_at_diagnosis: item(self.spo2_at_diagnosis, |v| {
                 field(check_spo2(v), "input.spo2AtDiagnosis").map(Some)

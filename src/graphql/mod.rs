@@ -77,6 +77,7 @@ pub struct MutationRoot(
 pub struct ApiQuery(
     accounts::AccountsQuery,
     patients::PatientsQuery,
+    contacts::ContactsQuery,
     subscription::LiveQuery,
     follow_up::FollowUpQuery,
     organisations::OrganisationQuery,

@@ -525,6 +525,14 @@ impl Patient {
     async fn infection_route(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         self.personal(ctx, "infectionRoute", |p| p.infection_route.clone())
     }
+    /// The category of the infection route (感染経路).
+    async fn infection_route_category(&self) -> Option<InfectionRoute> {
+        self.0.infection_route_category.map(Into::into)
+    }
+    /// How sure the infection route is.
+    async fn infection_route_certainty(&self) -> Option<RouteCertainty> {
+        self.0.infection_route_certainty.map(Into::into)
+    }
     /// An earlier infection whose record is not reachable: the earlier
     /// smartphone input ID, date and place as entered. Personal data.
     async fn prior_infection_note(&self, ctx: &Context<'_>) -> Result<Option<String>> {

@@ -141,3 +141,69 @@ pub async fn reachable(state: &AppState, principal: &Principal, ids: &[i64]) -> 
         .collect();
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
+
+/// Most people one chain query walks to.
+pub const CHAIN_NODES: usize = 500;
+/// Deepest a chain query goes.
+pub const CHAIN_DEPTH: u32 = 6;
+
+/// A transmission chain around a case: the links walked and the people on
+/// them.
+#[derive(Debug)]
+pub struct Chain {
+    pub links: Vec<patient_contact::Model>,
+    /// The people of the chain within the caller's reach (the others appear
+    /// in `links` by ID only).
+    pub people: Vec<patient::Model>,
+    /// Whether the walk stopped at [`CHAIN_NODES`] people.
+    pub truncated: bool,
+}
+
+/// Walks the contact links from `start` in both directions (who met whom),
+/// `depth` links deep: `None` when the start is out of the caller's reach.
+/// One statement per level; at most [`CHAIN_NODES`] people.
+pub async fn chain(state: &AppState, principal: &Principal, start: i64, depth: u32) -> AppResult<Option<Chain>> {
+    if depth == 0 || depth > CHAIN_DEPTH {
+        return Err(AppError::bad_input("depth", format!("must be from 1 to {CHAIN_DEPTH}")));
+    }
+    if !policy::may_read_clinical(principal) || !super::patients::reaches(&state.db, principal, start).await? {
+        return Ok(None);
+    }
+    let mut seen: Vec<i64> = vec![start];
+    let mut frontier: Vec<i64> = vec![start];
+    let mut links: std::collections::BTreeMap<i64, patient_contact::Model> = std::collections::BTreeMap::new();
+    let mut truncated = false;
+    for _ in 0..depth {
+        if frontier.is_empty() {
+            break;
+        }
+        let found = patient_contact::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(patient_contact::Column::IndexPatientId.is_in(frontier.iter().copied()))
+                    .add(patient_contact::Column::ContactPatientId.is_in(frontier.iter().copied())),
+            )
+            .order_by_asc(patient_contact::Column::Id)
+            .all(&state.db)
+            .await?;
+        let mut next = Vec::new();
+        for link in found {
+            for end in [link.index_patient_id, link.contact_patient_id] {
+                if !seen.contains(&end) {
+                    if seen.len() >= CHAIN_NODES {
+                        truncated = true;
+                        continue;
+                    }
+                    seen.push(end);
+                    next.push(end);
+                }
+            }
+            if seen.contains(&link.index_patient_id) && seen.contains(&link.contact_patient_id) {
+                links.insert(link.id, link);
+            }
+        }
+        frontier = next;
+    }
+    let people = reachable(state, principal, &seen).await?;
+    Ok(Some(Chain { links: links.into_values().collect(), people, truncated }))
+}

@@ -12,7 +12,10 @@
 //! ([`as_recorded_at`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::{CaseType, DiagnosisMethod, NotificationStatus, RecordStatus, Severity, Sex, Specimen};
+use entity::enums::{
+    CaseType, DiagnosisMethod, InfectionRoute, NotificationStatus, RecordStatus, RouteCertainty, Severity, Sex,
+    Specimen,
+};
 use entity::{facility, patient, patient_change, patient_referral};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ActiveEnum, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -50,6 +53,8 @@ pub struct PatientChanges {
     pub first_visit_date: Option<Option<NaiveDate>>,
     pub estimated_infection_date: Option<Option<NaiveDate>>,
     pub infection_route: Option<Option<String>>,
+    pub infection_route_category: Option<Option<InfectionRoute>>,
+    pub infection_route_certainty: Option<Option<RouteCertainty>>,
     pub symptoms: Option<Vec<Symptom>>,
     pub spo2_at_diagnosis: Option<Option<i16>>,
     pub severity_at_diagnosis: Option<Option<Severity>>,
@@ -95,6 +100,8 @@ impl PatientChanges {
         set(&mut p.first_visit_date, &self.first_visit_date);
         set(&mut p.estimated_infection_date, &self.estimated_infection_date);
         set(&mut p.infection_route, &self.infection_route);
+        set(&mut p.infection_route_category, &self.infection_route_category);
+        set(&mut p.infection_route_certainty, &self.infection_route_certainty);
         set(&mut p.symptoms, &self.symptoms.as_ref().map(|s| notification::store_set(s, Symptom::name)));
         set(&mut p.spo2_at_diagnosis, &self.spo2_at_diagnosis);
         set(&mut p.severity_at_diagnosis, &self.severity_at_diagnosis);
@@ -110,7 +117,7 @@ impl PatientChanges {
 /// The items of a record that its history follows, by their GraphQL names.
 /// (The search keys follow the reading and the phone; the version and the
 /// moments are the write's own.)
-pub const ITEMS: [(&str, patient::Column); 31] = [
+pub const ITEMS: [(&str, patient::Column); 33] = [
     ("caseType", patient::Column::CaseType),
     ("nameKanji", patient::Column::NameKanji),
     ("nameKana", patient::Column::NameKana),
@@ -129,6 +136,8 @@ pub const ITEMS: [(&str, patient::Column); 31] = [
     ("firstVisitDate", patient::Column::FirstVisitDate),
     ("estimatedInfectionDate", patient::Column::EstimatedInfectionDate),
     ("infectionRoute", patient::Column::InfectionRoute),
+    ("infectionRouteCategory", patient::Column::InfectionRouteCategory),
+    ("infectionRouteCertainty", patient::Column::InfectionRouteCertainty),
     ("symptoms", patient::Column::Symptoms),
     ("spo2AtDiagnosis", patient::Column::Spo2AtDiagnosis),
     ("severityAtDiagnosis", patient::Column::SeverityAtDiagnosis),
@@ -169,6 +178,8 @@ pub fn item_text(p: &patient::Model, item: &str) -> Option<String> {
         "firstVisitDate" => text(&p.first_visit_date),
         "estimatedInfectionDate" => text(&p.estimated_infection_date),
         "infectionRoute" => p.infection_route.clone(),
+        "infectionRouteCategory" => p.infection_route_category.map(|r| r.to_value()),
+        "infectionRouteCertainty" => p.infection_route_certainty.map(|c| c.to_value()),
         "symptoms" => p.symptoms.clone(),
         "spo2AtDiagnosis" => text(&p.spo2_at_diagnosis),
         "severityAtDiagnosis" => p.severity_at_diagnosis.map(|s| s.to_value()),
@@ -226,6 +237,8 @@ fn restore_item(p: &mut patient::Model, item: &str, text: Option<&str>) {
         "firstVisitDate" => put(&mut p.first_visit_date, parsed(text)),
         "estimatedInfectionDate" => put(&mut p.estimated_infection_date, parsed(text)),
         "infectionRoute" => p.infection_route = owned,
+        "infectionRouteCategory" => put(&mut p.infection_route_category, named(text)),
+        "infectionRouteCertainty" => put(&mut p.infection_route_certainty, named(text)),
         "symptoms" => p.symptoms = owned,
         "spo2AtDiagnosis" => put(&mut p.spo2_at_diagnosis, parsed(text)),
         "severityAtDiagnosis" => put(&mut p.severity_at_diagnosis, named(text)),
@@ -743,6 +756,8 @@ mod tests {
             notification_decided_at: Some(at),
             outcome_rule: None,
             notification_group: None,
+            infection_route_category: Some(InfectionRoute::Household),
+            infection_route_certainty: Some(RouteCertainty::Presumed),
         }
     }
 

@@ -178,6 +178,8 @@ pub(crate) async fn create(
         notification_decided_at: Set(None),
         outcome_rule: Set(None),
         notification_group: Set(group),
+        infection_route_category: Set(None),
+        infection_route_certainty: Set(None),
         status_reason: Set(None),
         withdrawn_into_patient_id: Set(None),
         ..Default::default()

@@ -11,6 +11,7 @@ use crate::helpers::{Backend, TestApp, error_code, error_field, spawn_app};
 both!(
     a_health_centre_registers_four_household_contacts_and_one_turns_positive,
     only_the_case_s_health_centre_registers_its_contacts_and_bad_input_changes_nothing,
+    a_chain_shows_the_responsible_centre_its_cases_in_full_and_an_analyst_no_personal_field,
 );
 
 const REGISTER_CONTACT: &str = "mutation($input: RegisterContactInput!) { registerContact(input: $input) { \
@@ -170,4 +171,94 @@ async fn only_the_case_s_health_centre_registers_its_contacts_and_bad_input_chan
     assert_eq!(seen["data"]["patient"]["contactLinks"], json!([]), "{seen}");
     let after = app.gql(Some(&hc1), count, json!({})).await["data"]["patients"]["totalCount"].clone();
     assert_eq!(before, after, "nothing registered");
+}
+
+const CHAIN: &str = "query($id: ID!, $d: Int) { transmissionChain(patientId: $id, depth: $d) { truncated \
+    links { indexPatientId contactPatientId } patients { id nameKanji } } }";
+
+fn chain_links(response: &Value) -> Vec<(String, String)> {
+    let mut links: Vec<(String, String)> = response["data"]["transmissionChain"]["links"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{response}"))
+        .iter()
+        .map(|l| {
+            (
+                l["indexPatientId"].as_str().unwrap_or_default().to_owned(),
+                l["contactPatientId"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    links.sort();
+    links
+}
+
+fn chain_people(response: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = response["data"]["transmissionChain"]["patients"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{response}"))
+        .iter()
+        .filter_map(|p| p["id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn a_chain_shows_the_responsible_centre_its_cases_in_full_and_an_analyst_no_personal_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (a, _) = app.register_patient(&clinic, "レンサ エー", json!({})).await;
+    let b = registered(&app, &hc1, contact(&a, "レンサ ビー", json!({}))).await["id"].as_str().expect("b").to_owned();
+    let c = registered(&app, &hc1, contact(&b, "レンサ シー", json!({}))).await["id"].as_str().expect("c").to_owned();
+    let osaka = app.health_centre_id(&hc1, "271004").await;
+    let d = registered(&app, &hc1, contact(&a, "レンサ ディー", json!({ "healthCentreId": osaka }))).await["id"]
+        .as_str()
+        .expect("d")
+        .to_owned();
+
+    // The route of B's infection, as a category with its certainty.
+    let route = "mutation($id: ID!) { updatePatient(patientId: $id, expectedVersion: 1, input: { \
+        infectionRouteCategory: HOUSEHOLD, infectionRouteCertainty: CONFIRMED }) { infectionRouteCategory \
+        infectionRouteCertainty } }";
+    let routed = app.gql(Some(&hc1), route, json!({ "id": b })).await;
+    assert_eq!(
+        routed["data"]["updatePatient"],
+        json!({ "infectionRouteCategory": "HOUSEHOLD", "infectionRouteCertainty": "CONFIRMED" }),
+        "{routed}"
+    );
+
+    let mut expected_links = vec![(a.clone(), b.clone()), (b.clone(), c.clone()), (a.clone(), d.clone())];
+    expected_links.sort();
+    let mine = app.gql(Some(&hc1), CHAIN, json!({ "id": c, "d": 3 })).await;
+    assert!(mine["errors"].is_null(), "{mine}");
+    assert_eq!(chain_links(&mine), expected_links);
+    let mut in_reach = vec![a.clone(), b.clone(), c.clone()];
+    in_reach.sort();
+    assert_eq!(chain_people(&mine), in_reach, "Osaka's contact by ID only: {mine}");
+    let names = mine["data"]["transmissionChain"]["patients"].as_array().expect("patients");
+    assert!(names.iter().all(|p| p["nameKanji"].is_string()), "{mine}");
+    assert_eq!(mine["data"]["transmissionChain"]["truncated"], false);
+
+    // One link deep: only C's own link.
+    let near = app.gql(Some(&hc1), CHAIN, json!({ "id": c, "d": 1 })).await;
+    assert_eq!(chain_links(&near), vec![(b.clone(), c.clone())]);
+
+    // An analyst sees every node, without a personal field.
+    let analyst = app.login("analyst1").await;
+    let seen = app.gql(Some(&analyst), CHAIN, json!({ "id": c, "d": 3 })).await;
+    let mut everyone = vec![a.clone(), b.clone(), c.clone(), d.clone()];
+    everyone.sort();
+    assert_eq!(chain_people(&seen), everyone);
+    let people = seen["data"]["transmissionChain"]["patients"].as_array().expect("patients");
+    assert!(people.iter().all(|p| p["nameKanji"].is_null()), "{seen}");
+    let errors = seen["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 4, "{seen}");
+    assert!(errors.iter().all(|e| e["extensions"]["code"] == "FORBIDDEN"), "{seen}");
+
+    // Out of reach, nothing; the depth is bounded.
+    let hc2 = app.login("hc2").await;
+    let other = app.gql(Some(&hc2), CHAIN, json!({ "id": c })).await;
+    assert_eq!(other["data"]["transmissionChain"], Value::Null, "{other}");
+    let deep = app.gql(Some(&hc1), CHAIN, json!({ "id": c, "d": 7 })).await;
+    assert_eq!(error_field(&deep), Some("depth"), "{deep}");
 }
