@@ -13,6 +13,8 @@ pub mod audit_entry;
 pub mod audit_entry_patient;
 pub mod break_glass_access;
 pub mod care_setting_change;
+pub mod cluster;
+pub mod cluster_member;
 pub mod condition_entry;
 pub mod daily_case_count;
 pub mod enums;

@@ -55,6 +55,34 @@ impl ContactsMutation {
         let exposure = Exposure { setting: setting.into(), last_exposure_on: last_exposure_on.0 };
         Ok(Patient(services::contacts::link_contact(state(ctx), principal, index, contact, exposure).await?))
     }
+
+    /// Names a cluster for the caller's health centre (health centre staff).
+    async fn create_cluster(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The cluster.")] input: CreateClusterInput,
+    ) -> Result<Cluster> {
+        let principal = signed_in(ctx)?;
+        let name = line(Some(&input.name), 100, "input.name", false)?.unwrap_or_default();
+        let place = line(input.place.as_deref(), 200, "input.place", true)?;
+        let created = services::clusters::create(state(ctx), principal, name, input.setting.into(), place).await?;
+        Ok(Cluster(created))
+    }
+
+    /// Adds a case or contact of the caller's care relationships to a
+    /// cluster (health centre staff; a cluster may span districts, each
+    /// centre adding its own). Adding one again changes nothing.
+    async fn add_to_cluster(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The cluster.")] cluster_id: ID,
+        #[graphql(desc = "The case or contact.")] patient_id: ID,
+    ) -> Result<Cluster> {
+        let principal = signed_in(ctx)?;
+        let cluster = parse_id(&cluster_id, "clusterId")?;
+        let patient = parse_id(&patient_id, "patientId")?;
+        Ok(Cluster(services::clusters::add(state(ctx), principal, cluster, patient).await?))
+    }
 }
 
 /// This area's part of the root `Query` (merged in `graphql/mod.rs`).
@@ -80,6 +108,111 @@ impl ContactsQuery {
         let depth = u32::try_from(depth.unwrap_or(3)).unwrap_or(0);
         Ok(services::contacts::chain(state(ctx), principal, id, depth).await?.map(TransmissionChain))
     }
+
+    /// One cluster (no personal data; its `patients` through the row
+    /// scope). Staff with clinical access.
+    async fn cluster(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The cluster's ID.")] id: ID,
+    ) -> Result<Option<Cluster>> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&id, "id")?;
+        Ok(services::clusters::get(state(ctx), principal, id).await?.map(Cluster))
+    }
+
+    /// The clusters, newest first. Staff with clinical access.
+    #[graphql(complexity = "super::limits::list_cost(first, 100, child_complexity)")]
+    async fn clusters(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most this many, 1 to 500; 100 by default.")] first: Option<i32>,
+    ) -> Result<Vec<Cluster>> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let first = super::pages::page_size(first, 100, state.config.max_page_size)?;
+        Ok(services::clusters::list(state, principal, first).await?.into_iter().map(Cluster).collect())
+    }
+}
+
+/// A cluster (クラスター): cases linked to one place or event.
+pub struct Cluster(entity::cluster::Model);
+
+/// A cluster (クラスター): cases linked to one place or event, named by a
+/// health centre; its size and weekly counts as of any moment.
+#[Object]
+impl Cluster {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The name the health centre gave it.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The kind of place.
+    async fn setting(&self) -> ExposureSetting {
+        self.0.setting.into()
+    }
+    /// The place or event, as entered.
+    async fn place(&self) -> Option<&str> {
+        self.0.place.as_deref()
+    }
+    /// The health centre that named it.
+    async fn health_centre(&self, ctx: &Context<'_>) -> Result<super::organisations::HealthCentre> {
+        let centre = super::context::load_required(ctx, super::loaders::HealthCentreById(self.0.health_centre_id));
+        Ok(super::organisations::HealthCentre(centre.await?))
+    }
+    /// When it was named.
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created_at
+    }
+    /// How many people it had as of `asOf` (now by default).
+    async fn size(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The moment; now by default.")] as_of: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<i64> {
+        let state = state(ctx);
+        Ok(services::clusters::size(state, self.0.id, as_of.unwrap_or_else(|| state.now())).await?)
+    }
+    /// Its people as of `asOf` by the week of their registration (weeks
+    /// start on Monday, Japan time), oldest first.
+    async fn weeks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The moment; now by default.")] as_of: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Vec<ClusterWeek>> {
+        let state = state(ctx);
+        let weeks = services::clusters::weeks(state, self.0.id, as_of.unwrap_or_else(|| state.now())).await?;
+        Ok(weeks.into_iter().map(|(week_start, cases)| ClusterWeek { week_start: Date(week_start), cases }).collect())
+    }
+    /// Its people within the caller's reach.
+    async fn patients(&self, ctx: &Context<'_>) -> Result<Vec<Patient>> {
+        let principal = signed_in(ctx)?;
+        let rows = services::clusters::reachable_members(state(ctx), principal, self.0.id).await?;
+        Ok(rows.into_iter().map(Patient).collect())
+    }
+}
+
+/// A cluster's people registered in one week.
+#[derive(async_graphql::SimpleObject)]
+pub struct ClusterWeek {
+    /// The Monday the week starts on.
+    pub week_start: Date,
+    /// How many.
+    pub cases: i64,
+}
+
+/// A new cluster.
+#[derive(InputObject)]
+pub struct CreateClusterInput {
+    /// Its name, 1 to 100 characters (e.g. the place and month).
+    pub name: String,
+    /// The kind of place.
+    pub setting: ExposureSetting,
+    /// The place or event, at most 200 characters.
+    pub place: Option<String>,
 }
 
 /// A transmission chain around a case.
@@ -100,6 +233,22 @@ impl TransmissionChain {
     async fn truncated(&self) -> bool {
         self.0.truncated
     }
+}
+
+/// A line of text of 1 to `max` characters (`None` allowed when `optional`).
+fn line(raw: Option<&str>, max: usize, field: &str, optional: bool) -> Result<Option<String>> {
+    let text = raw.map(str::trim).unwrap_or_default();
+    if text.is_empty() {
+        if optional {
+            return Ok(None);
+        }
+        return Err(crate::error::AppError::bad_input(field, "must not be empty").into());
+    }
+    if text.chars().count() > max {
+        return Err(crate::error::AppError::bad_input(field, format!("must be at most {max} characters")).into());
+    }
+    crate::domain::text::check_line(text).map_err(|why| crate::error::AppError::bad_input(field, why))?;
+    Ok(Some(text.to_owned()))
 }
 
 /// A close contact of a case: the person's basic items and how they met it.

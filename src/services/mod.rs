@@ -8,6 +8,7 @@ pub mod appends;
 pub mod audit;
 pub mod break_glass;
 pub mod care;
+pub mod clusters;
 pub mod contacts;
 pub mod crosstab;
 pub mod daily_counts;

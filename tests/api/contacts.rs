@@ -6,12 +6,13 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, error_code, error_field, spawn_app};
+use crate::helpers::{Backend, TestApp, error_code, error_field, spawn_app, spawn_app_with_clock};
 
 both!(
     a_health_centre_registers_four_household_contacts_and_one_turns_positive,
     only_the_case_s_health_centre_registers_its_contacts_and_bad_input_changes_nothing,
     a_chain_shows_the_responsible_centre_its_cases_in_full_and_an_analyst_no_personal_field,
+    a_cluster_of_six_cases_across_two_centres_keeps_its_size_as_of_each_moment,
 );
 
 const REGISTER_CONTACT: &str = "mutation($input: RegisterContactInput!) { registerContact(input: $input) { \
@@ -261,4 +262,73 @@ async fn a_chain_shows_the_responsible_centre_its_cases_in_full_and_an_analyst_n
     assert_eq!(other["data"]["transmissionChain"], Value::Null, "{other}");
     let deep = app.gql(Some(&hc1), CHAIN, json!({ "id": c, "d": 7 })).await;
     assert_eq!(error_field(&deep), Some("depth"), "{deep}");
+}
+
+async fn a_cluster_of_six_cases_across_two_centres_keeps_its_size_as_of_each_moment(backend: Backend) {
+    use chrono::{Datelike, SecondsFormat};
+    let clock = std::sync::Arc::new(hersys::clock::ManualClock::default());
+    let app = spawn_app_with_clock(backend, clock.clone()).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let hc2 = app.login("hc2").await;
+    let mut ours = Vec::new();
+    for kana in ["クラスタ イチ", "クラスタ ニ", "クラスタ サン", "クラスタ ヨン"] {
+        ours.push(app.register_patient(&clinic, kana, json!({})).await.0);
+    }
+    let mut theirs = Vec::new();
+    for kana in ["クラスタ ゴ", "クラスタ ロク"] {
+        theirs.push(app.register_patient(&hc2, kana, json!({})).await.0);
+    }
+    let create = "mutation($input: CreateClusterInput!) { createCluster(input: $input) { id name setting } }";
+    let by_clinic = app.gql(Some(&clinic), create, json!({ "input": { "name": "X", "setting": "DINING" } })).await;
+    assert_eq!(error_code(&by_clinic), Some("FORBIDDEN"), "{by_clinic}");
+    let unnamed = app.gql(Some(&hc1), create, json!({ "input": { "name": " ", "setting": "DINING" } })).await;
+    assert_eq!(error_field(&unnamed), Some("input.name"), "{unnamed}");
+    let created = app
+        .gql(
+            Some(&hc1),
+            create,
+            json!({ "input": { "name": "港区飲食店 12月", "setting": "DINING", "place": "港区芝" } }),
+        )
+        .await;
+    let cluster = created["data"]["createCluster"]["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+
+    let add = "mutation($c: ID!, $p: ID!) { addToCluster(clusterId: $c, patientId: $p) { id } }";
+    for p in &ours {
+        let added = app.gql(Some(&hc1), add, json!({ "c": cluster, "p": p })).await;
+        assert!(added["errors"].is_null(), "{added}");
+    }
+    let across = app.gql(Some(&hc2), add, json!({ "c": cluster, "p": ours[0] })).await;
+    assert_eq!(error_code(&across), Some("NOT_FOUND"), "another centre adds only its own: {across}");
+    let first_four = Utc::now();
+    clock.advance(Duration::hours(1));
+    let (hc1, hc2) = (app.login("hc1").await, app.login("hc2").await);
+    for p in &theirs {
+        for _ in 0..2 {
+            let added = app.gql(Some(&hc2), add, json!({ "c": cluster, "p": p })).await;
+            assert!(added["errors"].is_null(), "{added}");
+        }
+    }
+
+    let query = "query($id: ID!, $at: DateTime) { cluster(id: $id) { name size then: size(asOf: $at) \
+        weeks { weekStart cases } earlier: weeks(asOf: $at) { weekStart cases } patients { id nameKanji } } }";
+    let at = first_four.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    let seen = app.gql(Some(&hc1), query, json!({ "id": cluster, "at": at })).await;
+    let c = &seen["data"]["cluster"];
+    assert_eq!((&c["size"], &c["then"]), (&json!(6), &json!(4)), "{seen}");
+    let today = Utc::now().with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST")).date_naive();
+    let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    assert_eq!(c["weeks"], json!([{ "weekStart": monday.to_string(), "cases": 6 }]), "{seen}");
+    assert_eq!(c["earlier"], json!([{ "weekStart": monday.to_string(), "cases": 4 }]), "{seen}");
+    assert_eq!(c["patients"].as_array().map(Vec::len), Some(4), "hc1 reads its own four: {seen}");
+
+    // The analyst sees all six, without a personal field.
+    let analyst = app.login("analyst1").await;
+    let seen = app.gql(Some(&analyst), query, json!({ "id": cluster, "at": at })).await;
+    let people = seen["data"]["cluster"]["patients"].as_array().unwrap_or_else(|| panic!("{seen}"));
+    assert_eq!(people.len(), 6);
+    assert!(people.iter().all(|p| p["nameKanji"].is_null()), "{seen}");
+    let admin = app.login("admin1").await;
+    let refused = app.gql(Some(&admin), "{ clusters { id } }", json!({})).await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
 }

@@ -152,3 +152,24 @@ pub fn may_read_follow_up_lists(principal: &Principal) -> Result<(), AppError> {
         _ => Ok(()),
     }
 }
+
+/// Who names clusters and adds cases to them: health centres, each adding
+/// the patients of its own care relationships (a cluster may span several
+/// districts).
+pub fn may_manage_clusters(principal: &Principal) -> Result<(), AppError> {
+    match principal.role {
+        Role::HealthCentreStaff => Ok(()),
+        _ => Err(AppError::forbidden("clusters are named and kept by health centres")),
+    }
+}
+
+/// Who reads clusters (name, setting, place, size over time; no personal
+/// data): staff with clinical access. Their members are read through the
+/// row scope like every patient.
+pub fn may_read_clusters(principal: &Principal) -> Result<(), AppError> {
+    if super::may_read_clinical(principal) && principal.role != Role::Patient {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("clusters are for staff with clinical access"))
+    }
+}
