@@ -27,6 +27,7 @@ mod m20261204_000019_limited_notification;
 mod m20261204_000020_patient_contacts;
 mod m20261204_000021_infection_route;
 mod m20261204_000022_clusters;
+mod m20261204_000023_ledger_route;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000020_patient_contacts::Migration),
             Box::new(m20261204_000021_infection_route::Migration),
             Box::new(m20261204_000022_clusters::Migration),
+            Box::new(m20261204_000023_ledger_route::Migration),
         ]
     }
 }

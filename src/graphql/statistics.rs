@@ -85,6 +85,45 @@ fn area_code(area: Area, code: Option<String>) -> Option<String> {
 /// prefecture staff their prefecture, health centre staff their district.
 #[Object]
 impl Statistics {
+    /// New cases per week (Monday to Sunday, by the day of the first
+    /// positive sample) over the weeks that meet `from` to `to`, and how
+    /// many of them had an infection route recorded as `UNKNOWN`
+    /// (感染経路不明割合), as the data stood at `asOf`.
+    async fn unknown_route(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "First day (Japan time).")] from: Date,
+        #[graphql(desc = "Last day (Japan time), inclusive.")] to: Date,
+        #[graphql(desc = "JIS code of a prefecture; national figures when omitted.")] prefecture_code: Option<String>,
+        #[graphql(desc = "The moment to compute as of; now by default. Not in the future.")] as_of: Option<
+            DateTime<Utc>,
+        >,
+    ) -> Result<Vec<UnknownRouteWeek>> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let as_of = statistics::as_of(state, as_of)?;
+        let prefecture = prefecture(ctx, prefecture_code.as_deref()).await?;
+        let area = statistics::area(principal, prefecture.as_ref().map(|p| p.0))?;
+        let weeks = state
+            .replicas
+            .as_of(
+                &state.db,
+                as_of,
+                |db| async move { statistics::unknown_route(&db, area, from.0, to.0, as_of).await },
+            )
+            .await?;
+        Ok(weeks
+            .into_iter()
+            .map(|w| UnknownRouteWeek {
+                week_start: Date(w.week_start),
+                cases: w.cases,
+                unknown: w.unknown,
+                share: (w.cases > 0).then(|| w.unknown as f64 / w.cases as f64),
+                as_of,
+            })
+            .collect())
+    }
+
     /// Tests, positives, negatives, deaths, severe cases and people
     /// requiring care per day from `from` to `to` (inclusive, at most 731
     /// days), as the data stood at `asOf`.
@@ -245,4 +284,19 @@ impl StatisticsQuery {
     async fn statistics(&self) -> Result<super::statistics::Statistics> {
         Ok(super::statistics::Statistics)
     }
+}
+
+/// New cases of one week and the share with an unknown infection route.
+#[derive(async_graphql::SimpleObject)]
+pub struct UnknownRouteWeek {
+    /// The Monday the week starts on.
+    pub week_start: Date,
+    /// New cases (first positive sample in the week).
+    pub cases: i64,
+    /// Of them, those whose route was recorded as `UNKNOWN`.
+    pub unknown: i64,
+    /// `unknown / cases`; null without cases.
+    pub share: Option<f64>,
+    /// The moment the figures are as of.
+    pub as_of: DateTime<Utc>,
 }

@@ -119,6 +119,7 @@ pub async fn report(state: &AppState, principal: &Principal, input: DailyCounts)
                 care_setting: CareSetting::Undecided.to_value(),
                 severity: None,
                 outcome: None,
+                route: None,
             };
             change.cases.insert(case, delta);
         }

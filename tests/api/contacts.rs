@@ -13,6 +13,7 @@ both!(
     only_the_case_s_health_centre_registers_its_contacts_and_bad_input_changes_nothing,
     a_chain_shows_the_responsible_centre_its_cases_in_full_and_an_analyst_no_personal_field,
     a_cluster_of_six_cases_across_two_centres_keeps_its_size_as_of_each_moment,
+    the_unknown_route_share_of_a_prefecture_and_week_is_the_one_computed_by_hand,
 );
 
 const REGISTER_CONTACT: &str = "mutation($input: RegisterContactInput!) { registerContact(input: $input) { \
@@ -331,4 +332,71 @@ async fn a_cluster_of_six_cases_across_two_centres_keeps_its_size_as_of_each_mom
     let admin = app.login("admin1").await;
     let refused = app.gql(Some(&admin), "{ clusters { id } }", json!({})).await;
     assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
+}
+
+async fn the_unknown_route_share_of_a_prefecture_and_week_is_the_one_computed_by_hand(backend: Backend) {
+    use chrono::SecondsFormat;
+    let clock = std::sync::Arc::new(hersys::clock::ManualClock::default());
+    let app = spawn_app_with_clock(backend, clock.clone()).await;
+    let clinic = app.login("clinic1").await;
+    let analyst = app.login("analyst1").await;
+    let today = Utc::now().with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST")).date_naive();
+    let query = "query($d: Date!, $at: DateTime) { statistics { unknownRoute(from: $d, to: $d, prefectureCode: \"13\", \
+        asOf: $at) { weekStart cases unknown share } } }";
+    let week = |response: &Value| -> (i64, i64, Value) {
+        let w = &response["data"]["statistics"]["unknownRoute"][0];
+        (
+            w["cases"].as_i64().unwrap_or_else(|| panic!("{response}")),
+            w["unknown"].as_i64().unwrap_or(-1),
+            w["share"].clone(),
+        )
+    };
+    let stamp = |at: chrono::DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    let (cases0, unknown0, _) = week(&app.gql(Some(&analyst), query, json!({ "d": today.to_string() })).await);
+
+    let routes = ["UNKNOWN", "UNKNOWN", "HOUSEHOLD", ""];
+    let mut ids = Vec::new();
+    for (n, route) in routes.iter().enumerate() {
+        let (id, _) =
+            app.register_patient(&clinic, &format!("ケイロ {}", ["イチ", "ニ", "サン", "ヨン"][n]), json!({})).await;
+        let test = "mutation($input: RecordTestInput!) { recordTest(input: $input) { id } }";
+        let tested = app
+            .gql(Some(&clinic), test, json!({ "input": { "patientId": id, "kind": "PCR", "result": "POSITIVE" } }))
+            .await;
+        assert!(tested["errors"].is_null(), "{tested}");
+        if !route.is_empty() {
+            let version =
+                app.gql(Some(&clinic), "query($id: ID!) { patient(id: $id) { version } }", json!({ "id": id })).await;
+            let set = "mutation($id: ID!, $v: Int!, $r: InfectionRoute!) { updatePatient(patientId: $id, \
+                expectedVersion: $v, input: { infectionRouteCategory: $r }) { id } }";
+            let vars = json!({ "id": id, "v": version["data"]["patient"]["version"], "r": route });
+            let done = app.gql(Some(&clinic), set, vars).await;
+            assert!(done["errors"].is_null(), "{done}");
+        }
+        ids.push(id);
+    }
+    let published = Utc::now();
+    let response = app.gql(Some(&analyst), query, json!({ "d": today.to_string(), "at": stamp(published) })).await;
+    let (cases, unknown, share) = week(&response);
+    assert_eq!((cases, unknown), (cases0 + 4, unknown0 + 2), "{response}");
+    let by_hand = (unknown0 + 2) as f64 / (cases0 + 4) as f64;
+    assert!((share.as_f64().unwrap_or(-1.0) - by_hand).abs() < 1e-9, "{share} vs {by_hand}");
+
+    // The route of one is found later: the week's share drops from then on,
+    // and stays as published before.
+    clock.advance(Duration::minutes(10));
+    let (clinic, analyst) = (app.login("clinic1").await, app.login("analyst1").await);
+    let version =
+        app.gql(Some(&clinic), "query($id: ID!) { patient(id: $id) { version } }", json!({ "id": ids[0] })).await;
+    let found = "mutation($id: ID!, $v: Int!) { updatePatient(patientId: $id, expectedVersion: $v, \
+        input: { infectionRouteCategory: DINING, infectionRouteCertainty: PRESUMED }) { id } }";
+    let done = app.gql(Some(&clinic), found, json!({ "id": ids[0], "v": version["data"]["patient"]["version"] })).await;
+    assert!(done["errors"].is_null(), "{done}");
+    let before = app.gql(Some(&analyst), query, json!({ "d": today.to_string(), "at": stamp(published) })).await;
+    assert_eq!(week(&before).1, unknown0 + 2, "as published: {before}");
+    let now = app
+        .gql(Some(&analyst), query, json!({ "d": today.to_string(), "at": stamp(Utc::now() + Duration::minutes(10)) }))
+        .await;
+    assert_eq!(week(&now).0, cases0 + 4);
+    assert_eq!(week(&now).1, unknown0 + 1, "{now}");
 }

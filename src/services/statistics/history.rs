@@ -100,6 +100,7 @@ impl History {
             tests,
             stays,
             counted: true,
+            route: None,
         }
     }
 

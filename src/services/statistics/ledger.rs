@@ -168,6 +168,8 @@ pub struct Facts {
     /// Whether the record counts at all: not closed as not a case, not
     /// withdrawn as a duplicate.
     pub counted: bool,
+    /// The infection-route category, once known.
+    pub route: Option<String>,
 }
 
 /// A count of the ledger: metric, day and area.
@@ -191,6 +193,8 @@ pub struct CaseKey {
     pub care_setting: String,
     pub severity: Option<String>,
     pub outcome: Option<String>,
+    /// The infection-route category, once known.
+    pub route: Option<String>,
 }
 
 /// What one patient contributes (or, as a difference, what changed).
@@ -362,6 +366,7 @@ pub fn contribution(facts: &Facts) -> Contribution {
             care_setting: facts.care_setting.to_value(),
             severity,
             outcome: facts.outcome.map(|(o, _)| o.to_value()),
+            route: facts.route.clone(),
         };
         out.cases.insert(case, 1);
     }
@@ -421,6 +426,8 @@ struct FactRow {
     ecmo: Option<bool>,
     /// The record's status (patient).
     status: Option<String>,
+    /// The infection-route category (patient).
+    route: Option<String>,
 }
 
 const FACTS: &str = "SELECT CAST(0 AS BIGINT) AS part, CAST(NULL AS BIGINT) AS id, p.registered_at AS at1, \
@@ -429,14 +436,14 @@ const FACTS: &str = "SELECT CAST(0 AS BIGINT) AS part, CAST(NULL AS BIGINT) AS i
      CAST(hc.prefecture_id AS BIGINT) AS prefecture_id, p.birth_date AS birth_date, \
      CAST(NULL AS BIGINT) AS entry_id, CAST(NULL AS TIMESTAMPTZ) AS entry_recorded_at, \
      CAST(NULL AS TIMESTAMPTZ) AS observed_at, CAST(NULL AS BOOLEAN) AS icu, CAST(NULL AS BOOLEAN) AS ventilator, \
-     CAST(NULL AS BOOLEAN) AS ecmo, p.record_status AS status \
+     CAST(NULL AS BOOLEAN) AS ecmo, p.record_status AS status, p.infection_route_category AS route \
      FROM patients p JOIN health_centres hc ON hc.id = p.responsible_health_centre_id WHERE p.id = $1 \
      UNION ALL SELECT 1, NULL, sampled_at, NULL, NULL, result, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-     NULL, NULL, NULL, NULL, NULL FROM lab_tests WHERE patient_id = $1 \
+     NULL, NULL, NULL, NULL, NULL, NULL FROM lab_tests WHERE patient_id = $1 \
      UNION ALL SELECT 2, id, recorded_at, decided_at, NULL, care_setting, NULL, NULL, NULL, NULL, NULL, NULL, \
-     NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM care_setting_changes WHERE patient_id = $1 \
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM care_setting_changes WHERE patient_id = $1 \
      UNION ALL SELECT 3, h.id, h.recorded_at, h.admitted_at, h.discharged_at, e.severity, NULL, NULL, NULL, NULL, \
-     NULL, NULL, e.id, e.recorded_at, e.observed_at, e.icu, e.ventilator, e.ecmo, NULL \
+     NULL, NULL, e.id, e.recorded_at, e.observed_at, e.icu, e.ventilator, e.ecmo, NULL, NULL \
      FROM hospitalisations h LEFT JOIN condition_entries e ON e.hospitalisation_id = h.id WHERE h.patient_id = $1 \
      ORDER BY part, id";
 
@@ -467,6 +474,7 @@ pub async fn load_facts(db: &impl ConnectionTrait, patient_id: i64) -> AppResult
         tests: Vec::new(),
         stays: Vec::new(),
         counted: patient.status.as_deref().is_none_or(|status| status == "ACTIVE"),
+        route: patient.route.clone(),
     };
     for row in rows {
         match row.part {
@@ -522,6 +530,7 @@ struct LedgerRow {
     care_setting: Option<String>,
     severity: Option<String>,
     outcome: Option<String>,
+    route: Option<String>,
     n: i64,
 }
 
@@ -534,13 +543,15 @@ pub async fn recorded(db: &impl ConnectionTrait, patient_id: i64) -> AppResult<C
         "SELECT CAST(0 AS BIGINT) AS part, CAST(metric AS BIGINT) AS metric, CAST(day AS BIGINT) AS day, \
          health_centre_id, CAST(prefecture_id AS BIGINT) AS prefecture_id, CAST(0 AS BIGINT) AS age_decade, \
          CAST(NULL AS TEXT) AS sex, CAST(NULL AS TEXT) AS case_type, CAST(NULL AS TEXT) AS care_setting, \
-         CAST(NULL AS TEXT) AS severity, CAST(NULL AS TEXT) AS outcome, CAST(SUM(delta) AS BIGINT) AS n \
+         CAST(NULL AS TEXT) AS severity, CAST(NULL AS TEXT) AS outcome, CAST(NULL AS TEXT) AS route, \
+         CAST(SUM(delta) AS BIGINT) AS n \
          FROM stat_events WHERE patient_id = $1 GROUP BY metric, day, health_centre_id, prefecture_id \
          UNION ALL \
          SELECT CAST(1 AS BIGINT), CAST(0 AS BIGINT), CAST(day AS BIGINT), health_centre_id, \
          CAST(prefecture_id AS BIGINT), CAST(age_decade AS BIGINT), sex, case_type, care_setting, severity, \
-         outcome, CAST(SUM(delta) AS BIGINT) FROM stat_cases WHERE patient_id = $1 \
-         GROUP BY day, health_centre_id, prefecture_id, age_decade, sex, case_type, care_setting, severity, outcome",
+         outcome, route, CAST(SUM(delta) AS BIGINT) FROM stat_cases WHERE patient_id = $1 \
+         GROUP BY day, health_centre_id, prefecture_id, age_decade, sex, case_type, care_setting, severity, outcome, \
+         route",
         patient_id,
     ))
     .all(db)
@@ -574,6 +585,7 @@ pub async fn recorded(db: &impl ConnectionTrait, patient_id: i64) -> AppResult<C
                 care_setting: row.care_setting.ok_or_else(missing)?,
                 severity: row.severity,
                 outcome: row.outcome,
+                route: row.route,
             };
             out.cases.insert(key, narrow(row.n)?);
         }
@@ -625,13 +637,14 @@ pub fn case_rows(patient_id: i64, change: &Contribution, at: DateTime<Utc>) -> V
                 Value::from(key.outcome.clone()),
                 Value::from(*delta),
                 Value::from(at),
+                Value::from(key.route.clone()),
             ]
         })
         .collect()
 }
 
 /// Columns of [`case_rows`].
-pub const CASE_COLUMNS: [&str; 12] = [
+pub const CASE_COLUMNS: [&str; 13] = [
     "patient_id",
     "day",
     "health_centre_id",
@@ -644,6 +657,7 @@ pub const CASE_COLUMNS: [&str; 12] = [
     "outcome",
     "delta",
     "recorded_at",
+    "route",
 ];
 
 /// Works out how the ledger must change to match the patient's rows as
@@ -843,6 +857,7 @@ mod tests {
             tests: vec![],
             stays: vec![],
             counted: true,
+            route: None,
         }
     }
 

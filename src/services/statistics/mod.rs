@@ -409,3 +409,69 @@ pub fn open_data_csv(counts: &[(NaiveDate, i32, i64)], as_of: DateTime<Utc>, sto
     }
     out
 }
+
+/// New cases of one week and how many of them had an unknown infection
+/// route (感染経路不明), as the ledger stood at a moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteWeek {
+    /// The Monday the week starts on.
+    pub week_start: NaiveDate,
+    pub cases: i64,
+    pub unknown: i64,
+}
+
+/// The weeks (Monday to Sunday, by the day of the first positive sample)
+/// that meet `from` to `to`, with the new cases of `area` and those whose
+/// route was recorded as unknown, as of `as_of`.
+pub async fn unknown_route(
+    db: &impl ConnectionTrait,
+    area: Area,
+    from: NaiveDate,
+    to: NaiveDate,
+    as_of: DateTime<Utc>,
+) -> AppResult<Vec<RouteWeek>> {
+    use ledger::{date_number, number_date};
+    if to < from || (to - from).num_days() > 731 {
+        return Err(AppError::bad_input("to", "must be from `from` to 731 days after it"));
+    }
+    // Whole weeks: from the Monday of `from` to the Sunday of `to`.
+    let first = date_number(from) - (date_number(from) + 3).rem_euclid(7);
+    let last = date_number(to) + 6 - (date_number(to) + 3).rem_euclid(7);
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT CAST(day - ((day + 3) % 7) AS BIGINT) AS week, CAST(SUM(delta) AS BIGINT) AS cases, ")
+        .push("CAST(SUM(CASE WHEN route = 'UNKNOWN' THEN delta ELSE 0 END) AS BIGINT) AS unknown ")
+        .push("FROM stat_cases WHERE recorded_at <= ")
+        .bind(as_of)
+        .push(" AND day >= ")
+        .bind(first)
+        .push(" AND day <= ")
+        .bind(last);
+    match area {
+        Area::Nation => {}
+        Area::Prefecture(id) => {
+            sql.push(" AND prefecture_id = ").bind(id);
+        }
+        Area::HealthCentre(id) => {
+            sql.push(" AND health_centre_id = ").bind(id);
+        }
+    }
+    sql.push(" GROUP BY day - ((day + 3) % 7) ORDER BY 1");
+    #[derive(Debug, FromQueryResult)]
+    struct Row {
+        week: i64,
+        cases: i64,
+        unknown: i64,
+    }
+    let rows = Row::find_by_statement(sql.build()).all(db).await?;
+    let mut found: std::collections::BTreeMap<i64, (i64, i64)> =
+        rows.into_iter().map(|r| (r.week, (r.cases, r.unknown))).collect();
+    let mut weeks = Vec::new();
+    let mut week = i64::from(first);
+    while week <= i64::from(last) {
+        let (cases, unknown) = found.remove(&week).unwrap_or((0, 0));
+        let day = i32::try_from(week).unwrap_or(i32::MAX);
+        weeks.push(RouteWeek { week_start: number_date(day), cases, unknown });
+        week += 7;
+    }
+    Ok(weeks)
+}
