@@ -55,17 +55,8 @@ impl PatientsQuery {
         #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<PatientConnection> {
         let principal = signed_in(ctx)?;
-        let state = state(ctx);
-        let first = page_size(first, 20, state.config.max_page_size)?;
-        let after = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
         let filter = filter.unwrap_or_default().parse()?;
-        let look_ahead = ctx.look_ahead();
-        let nodes = [look_ahead.field("edges").field("node"), look_ahead.field("nodes")];
-        let texts = Patient::text_columns(&nodes);
-        let texts = services::patients::TextColumns::Only(&texts);
-        let (rows, has_next_page) = services::patients::list(state, principal, &filter, first, after, texts).await?;
-        prefetch::patients(ctx, &nodes, &rows).await?;
-        Ok(PatientConnection { rows, has_next_page, has_previous_page: after.is_some(), filter })
+        page(ctx, principal, filter, first, after).await
     }
 
     /// The work queue of records still lacking an item the rules in force
@@ -141,9 +132,6 @@ impl PatientsQuery {
         #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<PatientConnection> {
         let principal = signed_in(ctx)?;
-        let state = state(ctx);
-        let first = page_size(first, 20, state.config.max_page_size)?;
-        let after = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
         let person = services::patients::PersonSearch {
             name_kana_key: name_kana
                 .map(|raw| {
@@ -179,18 +167,13 @@ impl PatientsQuery {
         .filter_map(|(given, field)| given.then_some(field))
         .collect();
         let filter = PatientFilter { person, ..Default::default() };
-        let look_ahead = ctx.look_ahead();
-        let nodes = [look_ahead.field("edges").field("node"), look_ahead.field("nodes")];
-        let texts = Patient::text_columns(&nodes);
-        let texts = services::patients::TextColumns::Only(&texts);
-        let (rows, has_next_page) = services::patients::list(state, principal, &filter, first, after, texts).await?;
-        for row in &rows {
+        let found = page(ctx, principal, filter, first, after).await?;
+        for row in &found.rows {
             for field in &searched {
                 note_read(ctx, row.id, field);
             }
         }
-        prefetch::patients(ctx, &nodes, &rows).await?;
-        Ok(PatientConnection { rows, has_next_page, has_previous_page: after.is_some(), filter })
+        Ok(found)
     }
 }
 
@@ -206,6 +189,20 @@ async fn queue(
     if !policy::may_register_patients(principal) {
         return Err(AppError::forbidden("work queues are for testing facilities and health centres").into());
     }
+    page(ctx, principal, filter, first, after).await
+}
+
+/// The page of the patients `filter` selects within the caller's reach
+/// (`first` 1 to 500, 20 by default; after the cursor `after`): only the
+/// personal text columns the selection can show are read, and the
+/// relations it asks for are loaded for the whole page at once.
+async fn page(
+    ctx: &Context<'_>,
+    principal: &crate::auth::Principal,
+    filter: PatientFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<PatientConnection> {
     let state = state(ctx);
     let first = page_size(first, 20, state.config.max_page_size)?;
     let after = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;

@@ -72,11 +72,25 @@ pub struct CareStatusFigures {
     pub severe_tokyo_definition: i64,
 }
 
-fn area_code(area: Area, code: Option<String>) -> Option<String> {
-    match area {
-        Area::Prefecture(_) => code,
+/// What a set of figures is asked of: the area the caller may see for the
+/// prefecture named (if any), that prefecture's JIS code, and the moment
+/// the figures are as of.
+struct Asked {
+    area: Area,
+    code: Option<String>,
+    as_of: DateTime<Utc>,
+}
+
+async fn asked(ctx: &Context<'_>, prefecture_code: Option<&str>, as_of: Option<DateTime<Utc>>) -> Result<Asked> {
+    let principal = signed_in(ctx)?;
+    let as_of = statistics::as_of(state(ctx), as_of)?;
+    let prefecture = prefecture(ctx, prefecture_code).await?;
+    let area = statistics::area(principal, prefecture.as_ref().map(|p| p.0))?;
+    let code = match area {
+        Area::Prefecture(id) => Some(prefecture.map_or_else(|| format!("{id:02}"), |(_, code)| code)),
         _ => None,
-    }
+    };
+    Ok(Asked { area, code, as_of })
 }
 
 /// Figures computed from the case records, each as of a moment (`asOf`,
@@ -99,11 +113,8 @@ impl Statistics {
             DateTime<Utc>,
         >,
     ) -> Result<Vec<UnknownRouteWeek>> {
-        let principal = signed_in(ctx)?;
         let state = state(ctx);
-        let as_of = statistics::as_of(state, as_of)?;
-        let prefecture = prefecture(ctx, prefecture_code.as_deref()).await?;
-        let area = statistics::area(principal, prefecture.as_ref().map(|p| p.0))?;
+        let Asked { area, as_of, .. } = asked(ctx, prefecture_code.as_deref(), as_of).await?;
         let weeks = state
             .replicas
             .as_of(
@@ -137,18 +148,8 @@ impl Statistics {
             DateTime<Utc>,
         >,
     ) -> Result<Vec<DailyFigures>> {
-        let principal = signed_in(ctx)?;
         let state = state(ctx);
-        let as_of = statistics::as_of(state, as_of)?;
-        let prefecture = prefecture(ctx, prefecture_code.as_deref()).await?;
-        let area = statistics::area(principal, prefecture.as_ref().map(|p| p.0))?;
-        let code = match area {
-            Area::Prefecture(id) => match prefecture {
-                Some((_, code)) => Some(code),
-                None => Some(format!("{id:02}")),
-            },
-            _ => None,
-        };
+        let Asked { area, code, as_of } = asked(ctx, prefecture_code.as_deref(), as_of).await?;
         let days = state
             .replicas
             .as_of(&state.db, as_of, |db| async move { statistics::daily(&db, area, from.0, to.0, as_of).await })
@@ -157,7 +158,7 @@ impl Statistics {
             .into_iter()
             .map(|d| DailyFigures {
                 date: Date(d.date),
-                prefecture_code: area_code(area, code.clone()),
+                prefecture_code: code.clone(),
                 tests: d.tests,
                 positives: d.positives,
                 negatives: d.negatives,
@@ -183,19 +184,12 @@ impl Statistics {
             DateTime<Utc>,
         >,
     ) -> Result<CareStatusFigures> {
-        let principal = signed_in(ctx)?;
         let state = state(ctx);
-        let as_of = statistics::as_of(state, as_of)?;
-        let prefecture = prefecture(ctx, prefecture_code.as_deref()).await?;
-        let area = statistics::area(principal, prefecture.as_ref().map(|p| p.0))?;
+        let Asked { area, code, as_of } = asked(ctx, prefecture_code.as_deref(), as_of).await?;
         let figures = state
             .replicas
             .as_of(&state.db, as_of, |db| async move { statistics::care_status(&db, area, as_of).await })
             .await?;
-        let code = match area {
-            Area::Prefecture(id) => Some(format!("{id:02}")),
-            _ => None,
-        };
         Ok(CareStatusFigures {
             as_of,
             prefecture_code: code,
