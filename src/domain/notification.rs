@@ -221,15 +221,7 @@ pub fn needs_group(case_type: &str, day: NaiveDate, from: Option<NaiveDate>) -> 
     from.is_some_and(|from| day >= from) && matches!(case_type, "CONFIRMED" | "ASYMPTOMATIC_CARRIER")
 }
 
-/// Age in whole years on `on` of someone born on `birth`.
-pub fn age_on(birth: NaiveDate, on: NaiveDate) -> i32 {
-    use chrono::Datelike;
-    let mut age = on.year() - birth.year();
-    if (on.month(), on.day()) < (birth.month(), birth.day()) {
-        age -= 1;
-    }
-    age.max(0)
-}
+pub use super::person::age_on;
 
 #[cfg(test)]
 mod tests {

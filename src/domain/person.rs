@@ -157,6 +157,15 @@ impl ContactEmail {
     }
 }
 
+/// Age in whole years on `on` of someone born on `birth` (0 before birth).
+pub fn age_on(birth: NaiveDate, on: NaiveDate) -> i32 {
+    let mut age = on.year() - birth.year();
+    if (on.month(), on.day()) < (birth.month(), birth.day()) {
+        age -= 1;
+    }
+    age.max(0)
+}
+
 /// Ten-year age bands of the MHLW open data ("under 10", "10s", …, "90 and
 /// over").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -205,11 +214,7 @@ impl AgeBand {
 
     /// The band of someone born on `birth` at the date `on`.
     pub fn at(birth: NaiveDate, on: NaiveDate) -> AgeBand {
-        let mut age = on.year() - birth.year();
-        if (on.month(), on.day()) < (birth.month(), birth.day()) {
-            age -= 1;
-        }
-        match age.max(0) / 10 {
+        match age_on(birth, on) / 10 {
             0 => AgeBand::Under10,
             1 => AgeBand::Age10s,
             2 => AgeBand::Age20s,

@@ -6,9 +6,10 @@
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use entity::patient_contact;
 
-use super::context::{signed_in, state};
+use super::context::{load, signed_in, state};
 use super::enums::{CaseType, ExposureSetting, NotificationGroup, Sex};
-use super::inputs::RegisterPatientInput;
+use super::inputs::{RegisterPatientInput, line};
+use super::loaders::{CasesOfContact, ContactsOfCase, ReachablePatientById};
 use super::patients::Patient;
 use super::scalars::Date;
 use crate::services::contacts::Exposure;
@@ -63,8 +64,9 @@ impl ContactsMutation {
         #[graphql(desc = "The cluster.")] input: CreateClusterInput,
     ) -> Result<Cluster> {
         let principal = signed_in(ctx)?;
-        let name = line(Some(&input.name), 100, "input.name", false)?.unwrap_or_default();
-        let place = line(input.place.as_deref(), 200, "input.place", true)?;
+        let name = line(&input.name, 100, "input.name")?
+            .ok_or_else(|| crate::error::AppError::bad_input("input.name", "must not be empty"))?;
+        let place = input.place.as_deref().map(|p| line(p, 200, "input.place")).transpose()?.flatten();
         let created = services::clusters::create(state(ctx), principal, name, input.setting.into(), place).await?;
         Ok(Cluster(created))
     }
@@ -235,22 +237,6 @@ impl TransmissionChain {
     }
 }
 
-/// A line of text of 1 to `max` characters (`None` allowed when `optional`).
-fn line(raw: Option<&str>, max: usize, field: &str, optional: bool) -> Result<Option<String>> {
-    let text = raw.map(str::trim).unwrap_or_default();
-    if text.is_empty() {
-        if optional {
-            return Ok(None);
-        }
-        return Err(crate::error::AppError::bad_input(field, "must not be empty").into());
-    }
-    if text.chars().count() > max {
-        return Err(crate::error::AppError::bad_input(field, format!("must be at most {max} characters")).into());
-    }
-    crate::domain::text::check_line(text).map_err(|why| crate::error::AppError::bad_input(field, why))?;
-    Ok(Some(text.to_owned()))
-}
-
 /// A close contact of a case: the person's basic items and how they met it.
 #[derive(InputObject)]
 pub struct RegisterContactInput {
@@ -349,16 +335,19 @@ impl ContactLink {
 }
 
 /// The links of a case to its contacts (`as_case`) or of a contact to the
-/// cases it met.
+/// cases it met, oldest first: one statement for a whole page of patients.
 pub async fn links(ctx: &Context<'_>, patient_id: i64, as_case: bool) -> Result<Vec<patient_contact::Model>> {
-    let state = state(ctx);
-    let (of_case, of_contact) = if as_case { (Some(patient_id), None) } else { (None, Some(patient_id)) };
-    Ok(services::contacts::links(state, of_case, of_contact).await?)
+    let links = if as_case {
+        load(ctx, ContactsOfCase(patient_id)).await?
+    } else {
+        load(ctx, CasesOfContact(patient_id)).await?
+    };
+    Ok(links.unwrap_or_default())
 }
 
-/// The linked people within the caller's reach.
+/// The linked people within the caller's reach, in the order of `ids`,
+/// loaded together through the row scope.
 pub async fn linked_people(ctx: &Context<'_>, ids: &[i64]) -> Result<Vec<Patient>> {
-    let principal = signed_in(ctx)?;
-    let rows = services::contacts::reachable(state(ctx), principal, ids).await?;
-    Ok(rows.into_iter().map(Patient).collect())
+    let rows = futures_util::future::try_join_all(ids.iter().map(|id| load(ctx, ReachablePatientById(*id)))).await?;
+    Ok(rows.into_iter().flatten().map(Patient).collect())
 }

@@ -189,7 +189,7 @@ fn item<T, U>(value: MaybeUndefined<T>, parse: impl FnOnce(T) -> AppResult<Optio
 }
 
 /// A line of free text of at most `max` characters; empty is none.
-fn line(raw: &str, max: usize, name: &str) -> AppResult<Option<String>> {
+pub(super) fn line(raw: &str, max: usize, name: &str) -> AppResult<Option<String>> {
     let text = raw.trim();
     if text.chars().count() > max {
         return Err(AppError::bad_input(name, format!("must be at most {max} characters")));
@@ -199,7 +199,7 @@ fn line(raw: &str, max: usize, name: &str) -> AppResult<Option<String>> {
 }
 
 /// A note of free text of at most `max` characters; empty is none.
-fn note(raw: &str, max: usize, name: &str) -> AppResult<Option<String>> {
+pub(super) fn note(raw: &str, max: usize, name: &str) -> AppResult<Option<String>> {
     field(crate::domain::text::parse_note(raw, max), name)
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use entity::{
     account, condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test,
-    medical_visit, organisation, patient, patient_transfer, prefecture, sign_in_failure,
+    medical_visit, organisation, patient, patient_contact, patient_transfer, prefecture, sign_in_failure,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Select};
 
@@ -147,6 +147,8 @@ children!(FollowUpCallsOfPatient, follow_up_call, PatientId, patient_id, CalledA
 children!(ConditionsOfHospitalisation, condition_entry, HospitalisationId, hospitalisation_id, ObservedAt, by_name);
 children!(MedicalVisitsOfPatient, medical_visit, PatientId, patient_id, VisitedOn, by_name);
 children!(TransfersOfPatient, patient_transfer, PatientId, patient_id, TransferredAt, by_name);
+children!(ContactsOfCase, patient_contact, IndexPatientId, index_patient_id, RecordedAt, by_name);
+children!(CasesOfContact, patient_contact, ContactPatientId, contact_patient_id, RecordedAt, by_name);
 
 /// A patient's most recent health report (by report time, then ID): a page
 /// that shows only the latest reads one row per patient, not them all.

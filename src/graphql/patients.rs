@@ -320,9 +320,7 @@ impl PatientsMutation {
         let principal = signed_in(ctx)?;
         let id = parse_id(&patient_id, "patientId")?;
         let facility = parse_id(&facility_id, "facilityId")?;
-        let note =
-            note.map(|n| crate::domain::text::parse_note(&n, 500).map_err(|why| AppError::bad_input("note", why)));
-        let note = note.transpose()?.flatten();
+        let note = note.map(|n| super::inputs::note(&n, 500, "note")).transpose()?.flatten();
         Ok(Patient(services::patient_record::refer(state(ctx), principal, id, facility, note).await?))
     }
 
@@ -377,8 +375,7 @@ impl PatientsMutation {
 
 /// The reason of a status change: a note of at most 500 characters.
 fn reason_text(reason: Option<String>) -> Result<Option<String>> {
-    let Some(reason) = reason else { return Ok(None) };
-    Ok(crate::domain::text::parse_note(&reason, 500).map_err(|why| AppError::bad_input("reason", why))?)
+    Ok(reason.map(|r| super::inputs::note(&r, 500, "reason")).transpose()?.flatten())
 }
 
 /// A patient or close contact: the record created at test time (新規作成).

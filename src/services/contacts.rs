@@ -107,23 +107,6 @@ async fn link(
     Ok(())
 }
 
-/// The links of a case to its contacts (`Some(index)`), or of a contact to
-/// the cases it met (`None`, `contact`), oldest first.
-pub async fn links(
-    state: &AppState,
-    of_case: Option<i64>,
-    of_contact: Option<i64>,
-) -> AppResult<Vec<patient_contact::Model>> {
-    let mut query = patient_contact::Entity::find();
-    if let Some(index) = of_case {
-        query = query.filter(patient_contact::Column::IndexPatientId.eq(index));
-    }
-    if let Some(contact) = of_contact {
-        query = query.filter(patient_contact::Column::ContactPatientId.eq(contact));
-    }
-    Ok(query.order_by_asc(patient_contact::Column::Id).all(&state.db).await?)
-}
-
 /// The patients of `ids` within the caller's reach, in the order of `ids`:
 /// a linked person out of reach is left out (the link itself shows only
 /// its ID).

@@ -65,6 +65,35 @@ pub async fn reachable_patient(
         .ok_or_else(|| AppError::not_found(field, "no patient with this ID is within your reach for changes"))
 }
 
+/// The facility an entry (a registration, a correction) is made for, as a
+/// row: medical staff's own; for a health centre the facility it names
+/// (`input.facilityId`, which must be one of its district without system
+/// access), or none when it enters on its own account. `what` says what is
+/// entered, for the refusal.
+pub async fn entry_facility(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    requested: Option<i64>,
+    what: &str,
+) -> AppResult<Option<entity::facility::Model>> {
+    match policy::entry_facility(principal, requested, what)? {
+        policy::EntryFacility::Own(own) => Ok(entity::facility::Entity::find_by_id(own).one(db).await?),
+        policy::EntryFacility::Named(None) => Ok(None),
+        policy::EntryFacility::Named(Some(id)) => {
+            let found = entity::facility::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(|| AppError::not_found("input.facilityId", "no facility has this ID"))?;
+            if !policy::may_enter_on_behalf(principal, &found) {
+                return Err(AppError::forbidden(
+                    "a health centre enters data on behalf of facilities of its own district without system access",
+                ));
+            }
+            Ok(Some(found))
+        }
+    }
+}
+
 /// Parses a GraphQL `ID` holding one of our numeric IDs.
 pub fn parse_id(raw: &str, field: &str) -> AppResult<i64> {
     raw.trim().parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| AppError::bad_input(field, "is not a valid ID"))

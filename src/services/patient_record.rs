@@ -353,31 +353,6 @@ async fn store(
     Ok(stored)
 }
 
-/// The facility a change is entered for: medical staff their own; a health
-/// centre the facility it names (which it may enter for), else none.
-async fn entered_for(
-    txn: &sea_orm::DatabaseTransaction,
-    principal: &Principal,
-    requested: Option<i64>,
-) -> AppResult<Option<facility::Model>> {
-    match policy::entry_facility(principal, requested, "complete records")? {
-        policy::EntryFacility::Own(own) => Ok(facility::Entity::find_by_id(own).one(txn).await?),
-        policy::EntryFacility::Named(None) => Ok(None),
-        policy::EntryFacility::Named(Some(id)) => {
-            let found = facility::Entity::find_by_id(id)
-                .one(txn)
-                .await?
-                .ok_or_else(|| AppError::not_found("input.facilityId", "no facility has this ID"))?;
-            if !policy::may_enter_on_behalf(principal, &found) {
-                return Err(AppError::forbidden(
-                    "a health centre enters data on behalf of facilities of its own district without system access",
-                ));
-            }
-            Ok(Some(found))
-        }
-    }
-}
-
 /// Completes or corrects the items of a record at `expected_version`.
 pub async fn update(
     state: &AppState,
@@ -388,7 +363,7 @@ pub async fn update(
 ) -> AppResult<patient::Model> {
     let now = state.now();
     let locked = Locked::open(state, principal, id, "patientId", now).await?;
-    let facility = entered_for(locked.txn(), principal, changes.facility_id).await?;
+    let facility = super::entry_facility(locked.txn(), principal, changes.facility_id, "complete records").await?;
     // The policy weighs the registering facility (medical staff complete
     // the records their own facility registered).
     let registering = match locked.patient().registering_facility_id {

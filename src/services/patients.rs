@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::{CareSetting, CaseType, NotificationGroup, NotificationStatus, RecordStatus, Sex};
-use entity::{facility, health_centre, patient};
+use entity::{health_centre, patient};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -65,24 +65,7 @@ pub(crate) async fn create(
 
     // The registering facility: the caller's own, or for a health centre the
     // facility it enters for (which must lie in its district).
-    let facility = match policy::entry_facility(principal, input.facility_id, "register patients")? {
-        policy::EntryFacility::Own(own) => facility::Entity::find_by_id(own).one(txn).await?,
-        policy::EntryFacility::Named(requested) => match requested {
-            Some(id) => {
-                let found = facility::Entity::find_by_id(id)
-                    .one(txn)
-                    .await?
-                    .ok_or_else(|| AppError::not_found("input.facilityId", "no facility has this ID"))?;
-                if !policy::may_enter_on_behalf(principal, &found) {
-                    return Err(AppError::forbidden(
-                        "a health centre enters data on behalf of facilities of its own district without system access",
-                    ));
-                }
-                Some(found)
-            }
-            None => None,
-        },
-    };
+    let facility = super::entry_facility(txn, principal, input.facility_id, "register patients").await?;
 
     let responsible = match input.health_centre_id {
         Some(id) => {

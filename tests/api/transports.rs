@@ -937,6 +937,26 @@ async fn personal_reads_are_audited_on_every_transport(backend: Backend) {
         }
     }
 
+    // A search's match is a read of the items searched by, on every
+    // transport.
+    for transport in Transport::ALL {
+        let name = format!("SearchOver{transport:?}");
+        let body = json!({
+            "query": format!("query {name} {{ searchPatients(phone: \"0312345678\") {{ nodes {{ id }} }} }}"),
+            "operationName": name,
+        });
+        let found = send(&app, transport, Some(&hc1), body).await;
+        assert_eq!(found.data()["searchPatients"]["nodes"], json!([{ "id": patient }]), "{transport:?}: {found:?}");
+    }
+    let log = audit_entries(&app, &admin, &patient).await;
+    for transport in Transport::ALL {
+        let name = format!("SearchOver{transport:?}");
+        let entries: Vec<&Value> = log.iter().filter(|entry| entry["operation"] == name.as_str()).collect();
+        assert_eq!(entries.len(), 1, "one entry for {name}: {log:?}");
+        assert_eq!(entries[0]["action"], "READ_PERSONAL", "{name}: {entries:?}");
+        assert_eq!(entries[0]["fields"], json!(["phone"]), "{name}: {entries:?}");
+    }
+
     // Each item of a subscription is a read of its own.
     let mut listeners = Vec::new();
     for transport in Transport::ALL {
