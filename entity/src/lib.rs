@@ -35,6 +35,7 @@ pub mod patient_contact;
 pub mod patient_referral;
 pub mod patient_transfer;
 pub mod prefecture;
+pub mod prefecture_capacity;
 pub mod service_account;
 pub mod session;
 pub mod sign_in_failure;

@@ -12,6 +12,10 @@ pub struct Model {
     pub transferred_by_account_id: i64,
     pub transferred_at: DateTimeUtc,
     pub recorded_at: DateTimeUtc,
+    /// Whether the centre it left keeps read access: yes after a transfer
+    /// of a case, no after a close contact is handed to the centre of the
+    /// area they live in.
+    pub keeps_access: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

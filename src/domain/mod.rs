@@ -10,6 +10,7 @@ pub mod notification;
 pub mod observation;
 pub mod password_policy;
 pub mod person;
+pub mod population;
 pub mod reference;
 pub mod release;
 pub mod smartphone_id;

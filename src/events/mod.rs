@@ -79,6 +79,9 @@ const BATCH: u64 = 500;
 pub const POSITIVE_RESULT: &str = "POSITIVE_RESULT";
 /// The kind of an outbox event of a break-glass access.
 pub const BREAK_GLASS: &str = "BREAK_GLASS";
+/// The kind of an outbox event of a close contact handed to another
+/// health centre.
+pub const CONTACT_HANDED_OVER: &str = "CONTACT_HANDED_OVER";
 
 /// An outbox event with the rows it is about, as delivered to subscribers.
 #[derive(Debug)]

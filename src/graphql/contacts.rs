@@ -57,6 +57,27 @@ impl ContactsMutation {
         Ok(Patient(services::contacts::link_contact(state(ctx), principal, index, contact, exposure).await?))
     }
 
+    /// Hands a close contact to the health centre of the area they live in
+    /// (the centre responsible for the contact only): that centre becomes
+    /// responsible and receives the record live (`contactHandovers`). The
+    /// centre handing over keeps the link to its case, by ID, and no longer
+    /// reads the contact's record unless it has another care relationship
+    /// with them. A case moves with `transferPatient` instead.
+    async fn hand_over_contact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The contact's record (case type `CLOSE_CONTACT`).")] patient_id: ID,
+        #[graphql(desc = "The health centre taking the contact over.")] to_health_centre_id: ID,
+        #[graphql(desc = "The record's `version` the handover was decided on; a stale one is refused with CONFLICT.")]
+        expected_version: Option<i32>,
+    ) -> Result<ID> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let to = parse_id(&to_health_centre_id, "toHealthCentreId")?;
+        let moved = services::care::hand_over_contact(state(ctx), principal, id, to, expected_version).await?;
+        Ok(ID(moved.id.to_string()))
+    }
+
     /// Names a cluster for the caller's health centre (health centre staff).
     async fn create_cluster(
         &self,
@@ -350,4 +371,26 @@ pub async fn links(ctx: &Context<'_>, patient_id: i64, as_case: bool) -> Result<
 pub async fn linked_people(ctx: &Context<'_>, ids: &[i64]) -> Result<Vec<Patient>> {
     let rows = futures_util::future::try_join_all(ids.iter().map(|id| load(ctx, ReachablePatientById(*id)))).await?;
     Ok(rows.into_iter().flatten().map(Patient).collect())
+}
+
+/// A close contact handed to the caller's health centre.
+pub struct ContactHandover(pub std::sync::Arc<crate::events::CaseEvent>);
+
+/// A close contact handed to the caller's health centre (or one in the
+/// caller's prefecture), with the record as it is now.
+#[Object]
+impl ContactHandover {
+    /// The event's cursor: pass it as `after` to resume after this event.
+    async fn cursor(&self) -> String {
+        crate::events::Cursor::of(&self.0.event).to_string()
+    }
+    /// When the contact was handed over (or registered to the centre).
+    async fn occurred_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.event.occurred_at
+    }
+    /// The contact's record. Field rules apply here as in queries; its
+    /// `contactLinks` name the case they met.
+    async fn patient(&self) -> Patient {
+        Patient(self.0.patient.clone())
+    }
 }

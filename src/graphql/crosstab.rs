@@ -45,6 +45,10 @@ pub enum CrossTabDimension {
     Severity,
     /// Outcome (転帰) as of `asOf`: null when none was recorded by then.
     Outcome,
+    /// Infection-route category (感染経路) as of `asOf`: null when none was
+    /// recorded by then; `UNKNOWN` when the investigation could not find
+    /// one.
+    Route,
 }
 
 /// A cross-tabulation of newly confirmed people (新規陽性者数), as the data
@@ -94,6 +98,9 @@ pub struct CrossTabCell {
     pub severity: Option<Severity>,
     /// `OUTCOME`: outcome as of `asOf`; null also when none was recorded.
     pub outcome: Option<Outcome>,
+    /// `ROUTE`: infection-route category as of `asOf`; null also when
+    /// none was recorded.
+    pub route: Option<super::enums::InfectionRoute>,
     /// The number of people in the cell; null when suppressed.
     pub count: Option<i64>,
     /// Whether the count is withheld: it is under `k`, or it had to be
@@ -160,6 +167,7 @@ pub async fn resolve(ctx: &Context<'_>, arguments: Arguments) -> Result<CrossTab
                 care_setting: cell.care_setting.map(Into::into),
                 severity: cell.severity.map(Into::into),
                 outcome: cell.outcome.map(Into::into),
+                route: cell.route.map(Into::into),
                 count: cell.count,
                 suppressed: cell.suppressed,
             })

@@ -69,6 +69,7 @@ pub struct MutationRoot(
     organisations::OrganisationMutation,
     daily_counts::DailyCountsMutation,
     contacts::ContactsMutation,
+    statistics::CapacityMutation,
 );
 
 /// The API's part of the root `Query`, area by area.

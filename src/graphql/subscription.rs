@@ -1,5 +1,5 @@
-//! Live events: the root `Subscription` (positive results and break-glass
-//! alerts, with resume) and `positiveResultHistory`, the pages of the same
+//! Live events: the root `Subscription` (positive results, break-glass
+//! alerts and contacts handed over, with resume) and `positiveResultHistory`, the pages of the same
 //! events for a client further behind than the replay window.
 
 use async_graphql::{Context, Object, Result};
@@ -12,7 +12,7 @@ use super::pages::page_size;
 use super::patients::Patient;
 use crate::auth::{Principal, policy};
 use crate::error::AppError;
-use crate::events::{BREAK_GLASS, CaseEvent, Cursor, Loaded, POSITIVE_RESULT, load_events};
+use crate::events::{BREAK_GLASS, CONTACT_HANDED_OVER, CaseEvent, Cursor, Loaded, POSITIVE_RESULT, load_events};
 use crate::state::AppState;
 use async_graphql::{ErrorExtensions, Subscription};
 use futures_util::{Stream, StreamExt};
@@ -68,6 +68,25 @@ impl Subscription {
         policy::may_receive_break_glass_alerts(&principal)?;
         let events = live_events(state(ctx), principal, BREAK_GLASS, after.as_deref()).await?;
         Ok(events.map(|event| event.map(BreakGlassAlert)))
+    }
+
+    /// Every close contact handed to the caller's health centre (health
+    /// centre staff) or to a centre in the caller's prefecture (prefecture
+    /// staff) by the centre that registered them (`handOverContact`).
+    /// Resumes with `after` and skips records that have left the caller's
+    /// reach since, exactly as `positiveResults`, under the same field
+    /// rules and read audit.
+    async fn contact_handovers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `cursor` of the last event received; omitted, only new events are sent.")] after: Option<
+            String,
+        >,
+    ) -> Result<impl Stream<Item = Result<super::contacts::ContactHandover>> + use<>> {
+        let principal = signed_in(ctx)?.clone();
+        policy::may_receive_positive_results(&principal)?;
+        let events = live_events(state(ctx), principal, CONTACT_HANDED_OVER, after.as_deref()).await?;
+        Ok(events.map(|event| event.map(super::contacts::ContactHandover)))
     }
 }
 
@@ -155,6 +174,9 @@ async fn live_events(
 
 const REPLAY_BATCH: u64 = 500;
 
+/// How long a history page waits for an unsettled event before answering.
+const HISTORY_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A page of `positiveResultHistory`: the events after `after` that the
 /// caller receives, oldest first.
 pub async fn history(
@@ -166,10 +188,22 @@ pub async fn history(
     policy::may_receive_positive_results(principal)?;
     let audience = policy::live_audience(principal)?;
     let after = after.map(parse_cursor).transpose()?.unwrap_or_default();
-    let Loaded { events, pending } =
-        load_events(&state.db, after, Some(audience), Some(POSITIVE_RESULT), first + 1).await?;
+    // An event whose transaction is still open elsewhere holds back the
+    // ones after it. Such a transaction usually commits within
+    // milliseconds, so a page that would otherwise be empty waits for it a
+    // little before answering "more to come" with nothing in it.
+    let patience = tokio::time::Instant::now() + HISTORY_PATIENCE;
+    let Loaded { events, pending } = loop {
+        let loaded = load_events(&state.db, after, Some(audience), Some(POSITIVE_RESULT), first + 1).await?;
+        if !loaded.events.is_empty() || !loaded.pending || tokio::time::Instant::now() >= patience {
+            break loaded;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     let has_next_page = events.len() as u64 > first || pending;
-    let mut end_cursor = None;
+    // Without an event, the page ends where it began: the client asks again
+    // from the same cursor.
+    let mut end_cursor = (after != Cursor::default()).then(|| after.to_string());
     let mut page = Vec::new();
     for event in events.into_iter().take(first as usize) {
         end_cursor = Some(Cursor::of(&event.event).to_string());

@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use super::HttpState;
+use crate::error::AppResult;
 use crate::services::publication;
+use crate::services::statistics::indicators::files;
 use crate::services::statistics::{self, OpenDataSeries};
 
 #[derive(Debug, serde::Deserialize)]
@@ -35,7 +37,7 @@ pub struct Publications {
     files: Mutex<BTreeMap<Publication, Arc<str>>>,
 }
 
-/// Publications kept: the four files of a couple of weeks.
+/// Publications kept: the six files of about ten days.
 const KEPT: usize = 64;
 
 impl Publications {
@@ -54,13 +56,56 @@ impl Publications {
     }
 }
 
+/// The files served.
+#[derive(Debug, Clone, Copy)]
+enum FileKind {
+    /// A daily series per prefecture.
+    Series(OpenDataSeries),
+    /// `unknown_route_share_weekly.csv`.
+    UnknownRouteWeekly,
+    /// `stage_indicators_daily.csv`.
+    StageIndicators,
+}
+
+impl FileKind {
+    fn of(name: &str) -> Option<Self> {
+        match name {
+            UNKNOWN_ROUTE => Some(FileKind::UnknownRouteWeekly),
+            STAGE => Some(FileKind::StageIndicators),
+            _ => OpenDataSeries::of_file(name).map(FileKind::Series),
+        }
+    }
+
+    fn file_name(self) -> &'static str {
+        match self {
+            FileKind::Series(series) => series.file_name(),
+            FileKind::UnknownRouteWeekly => UNKNOWN_ROUTE,
+            FileKind::StageIndicators => STAGE,
+        }
+    }
+
+    async fn compute(self, db: &sea_orm::DatabaseConnection, moment: DateTime<Utc>) -> AppResult<String> {
+        match self {
+            FileKind::Series(series) => {
+                let counts = statistics::by_day_and_prefecture(db, series, moment).await?;
+                Ok(statistics::open_data_csv(&counts, moment, series.is_stock()))
+            }
+            FileKind::UnknownRouteWeekly => files::unknown_route_weekly(db, moment).await,
+            FileKind::StageIndicators => files::stage_indicators_daily(db, moment).await,
+        }
+    }
+}
+
+const UNKNOWN_ROUTE: &str = "unknown_route_share_weekly.csv";
+const STAGE: &str = "stage_indicators_daily.csv";
+
 /// `GET /opendata/{file}`.
 pub async fn file(
     State(state): State<HttpState>,
     Path(file): Path<String>,
     params: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    let Some(series) = OpenDataSeries::of_file(&file) else {
+    let Some(kind) = FileKind::of(&file) else {
         return (StatusCode::NOT_FOUND, "no such open-data file\n").into_response();
     };
     let Ok(Query(params)) = params else {
@@ -73,30 +118,27 @@ pub async fn file(
     };
     let time = state.app.config.publication_time;
     let moment = publication::at_or_before(requested, time);
-    let name = series.file_name();
-    let body =
-        match state.opendata.get(moment, name) {
-            Some(body) => body,
-            None => match state
-                .app
-                .replicas
-                .as_of(&state.app.db, moment, |db| async move {
-                    statistics::by_day_and_prefecture(&db, series, moment).await
-                })
-                .await
-            {
-                Ok(counts) => {
-                    let body: Arc<str> = statistics::open_data_csv(&counts, moment, series.is_stock()).into();
-                    state.opendata.keep(moment, name, body.clone());
-                    body
-                }
-                Err(error) => {
-                    tracing::error!(code = error.code(), "an open-data file could not be computed");
-                    return (StatusCode::INTERNAL_SERVER_ERROR, "the file could not be computed; retry later\n")
-                        .into_response();
-                }
-            },
-        };
+    let name = kind.file_name();
+    let body = match state.opendata.get(moment, name) {
+        Some(body) => body,
+        None => match state
+            .app
+            .replicas
+            .as_of(&state.app.db, moment, |db| async move { kind.compute(&db, moment).await })
+            .await
+        {
+            Ok(body) => {
+                let body: Arc<str> = body.into();
+                state.opendata.keep(moment, name, body.clone());
+                body
+            }
+            Err(error) => {
+                tracing::error!(code = error.code(), "an open-data file could not be computed");
+                return (StatusCode::INTERNAL_SERVER_ERROR, "the file could not be computed; retry later\n")
+                    .into_response();
+            }
+        },
+    };
     // The latest publication may be cached until the next one; an earlier
     // one never changes.
     let now = state.app.now();

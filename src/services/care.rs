@@ -11,7 +11,9 @@ use entity::{
     care_setting_change, condition_entry, facility, health_centre, hospitalisation, patient, patient_transfer,
 };
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
 use super::patient_write::{Locked, PatientWrite};
 use super::{clinical_moment, versioned_update};
@@ -382,12 +384,64 @@ pub async fn transfer(
     to_health_centre_id: i64,
     expected_version: Option<i32>,
 ) -> AppResult<patient::Model> {
+    let updated =
+        move_to_centre(state, principal, patient_id, to_health_centre_id, expected_version, Move::Transfer).await?;
+    tracing::info!(patient_id, to_health_centre_id, "patient transferred");
+    Ok(updated)
+}
+
+/// Hands a close contact to the health centre of the area they live in:
+/// that centre becomes responsible and receives the record live
+/// (`contactHandovers`); the centre that registered the contact keeps the
+/// link to its case (by ID) but no longer reads the contact's record.
+pub async fn hand_over_contact(
+    state: &AppState,
+    principal: &Principal,
+    patient_id: i64,
+    to_health_centre_id: i64,
+    expected_version: Option<i32>,
+) -> AppResult<patient::Model> {
+    let updated =
+        move_to_centre(state, principal, patient_id, to_health_centre_id, expected_version, Move::Handover).await?;
+    tracing::info!(patient_id, to_health_centre_id, "contact handed over");
+    Ok(updated)
+}
+
+/// How a record changes health centre.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Move {
+    /// A case transferred: the previous centre keeps read access.
+    Transfer,
+    /// A close contact handed over: the previous centre keeps no access,
+    /// and the new one is told live.
+    Handover,
+}
+
+async fn move_to_centre(
+    state: &AppState,
+    principal: &Principal,
+    patient_id: i64,
+    to_health_centre_id: i64,
+    expected_version: Option<i32>,
+    how: Move,
+) -> AppResult<patient::Model> {
     let account_id = staff_account(principal)?;
     let now = state.now();
     let mut write =
         Locked::open(state, principal, patient_id, "patientId", now).await?.authorise(CaseAction::Transfer, None)?;
-    write.ensure_open("a transfer")?;
     let patient = write.patient().clone();
+    match how {
+        Move::Transfer => write.ensure_open("a transfer")?,
+        Move::Handover => {
+            write.ensure_open("a handover")?;
+            if patient.case_type != entity::enums::CaseType::CloseContact {
+                return Err(AppError::bad_input(
+                    "patientId",
+                    "only a close contact is handed over; a case moves with transferPatient",
+                ));
+            }
+        }
+    }
     let target = health_centre::Entity::find_by_id(to_health_centre_id)
         .one(write.txn())
         .await?
@@ -402,6 +456,7 @@ pub async fn transfer(
         transferred_by_account_id: Set(account_id),
         transferred_at: Set(now),
         recorded_at: Set(now),
+        keeps_access: Set(how == Move::Transfer),
         ..Default::default()
     }
     .insert(write.txn())
@@ -409,7 +464,33 @@ pub async fn transfer(
     let updated = write
         .update_patient(expected_version, vec![(patient::Column::ResponsibleHealthCentreId, Expr::value(target.id))])
         .await?;
-    write.commit("TRANSFER_PATIENT", &["responsibleHealthCentre"]).await?;
-    tracing::info!(patient_id, to_health_centre_id, account_id, "patient transferred");
+    match how {
+        Move::Transfer => write.commit("TRANSFER_PATIENT", &["responsibleHealthCentre"]).await?,
+        Move::Handover => {
+            let event = handover_event(patient.id, &target, now, write.txn().get_database_backend());
+            write.commit_with_event("HAND_OVER_CONTACT", &["responsibleHealthCentre"], event).await?;
+        }
+    }
     Ok(updated)
+}
+
+/// The outbox row behind `contactHandovers`, addressed to the centre that
+/// receives the contact.
+pub(super) fn handover_event(
+    patient_id: i64,
+    target: &health_centre::Model,
+    now: DateTime<Utc>,
+    backend: sea_orm::DbBackend,
+) -> impl FnOnce(&mut crate::db::Sql) + use<> {
+    let postgres = backend == sea_orm::DbBackend::Postgres;
+    let (centre_id, prefecture_id) = (target.id, target.prefecture_id);
+    move |sql: &mut crate::db::Sql| {
+        sql.push("INSERT INTO outbox_events (kind, patient_id, occurred_at, health_centre_id, prefecture_id) SELECT ");
+        sql.bind(crate::events::CONTACT_HANDED_OVER).push(", ").bind(patient_id).push(", ").bind(now);
+        sql.push(", ").bind(centre_id).push(", ").bind(prefecture_id);
+        if postgres {
+            // Wakes the dispatchers of every replica, on commit.
+            sql.push(&format!(" FROM (SELECT pg_notify('{}', '')) AS notified", crate::events::NOTIFY_CHANNEL));
+        }
+    }
 }

@@ -152,3 +152,54 @@ pub async fn reachable_members(
         .await?;
     super::contacts::reachable(state, principal, &ids).await
 }
+
+/// Clusters by setting in `area` as of `as_of`: for each setting with a
+/// cluster named by then (by a health centre of the area), how many
+/// clusters and how many people they held, in the order the schema lists
+/// the settings. One statement.
+pub async fn by_setting(
+    db: &impl sea_orm::ConnectionTrait,
+    area: crate::auth::policy::Area,
+    as_of: DateTime<Utc>,
+) -> AppResult<Vec<(ExposureSetting, i64, i64)>> {
+    use crate::auth::policy::Area;
+    use sea_orm::{ActiveEnum, FromQueryResult};
+    let mut sql = crate::db::Sql::new(db.get_database_backend());
+    sql.push(
+        "SELECT c.setting AS setting, CAST(COUNT(DISTINCT c.id) AS BIGINT) AS clusters, \
+         CAST(COUNT(m.id) AS BIGINT) AS members FROM clusters c \
+         JOIN health_centres hc ON hc.id = c.health_centre_id \
+         LEFT JOIN cluster_members m ON m.cluster_id = c.id AND m.recorded_at <= ",
+    );
+    sql.bind(as_of).push(" WHERE c.created_at <= ").bind(as_of);
+    match area {
+        Area::Nation => {}
+        Area::Prefecture(id) => {
+            sql.push(" AND hc.prefecture_id = ").bind(id);
+        }
+        Area::HealthCentre(id) => {
+            sql.push(" AND c.health_centre_id = ").bind(id);
+        }
+    }
+    sql.push(" GROUP BY c.setting");
+    #[derive(FromQueryResult)]
+    struct Row {
+        setting: String,
+        clusters: i64,
+        members: i64,
+    }
+    let rows = Row::find_by_statement(sql.build()).all(db).await?;
+    let mut found = rows
+        .into_iter()
+        .map(|r| {
+            let setting = ExposureSetting::try_from_value(&r.setting)
+                .map_err(|_| crate::error::AppError::Internal(anyhow::anyhow!("a cluster's setting is unknown")))?;
+            Ok((setting, r.clusters, r.members))
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    // In the order the schema lists the settings.
+    found.sort_by_key(|(setting, _, _)| {
+        <ExposureSetting as sea_orm::Iterable>::iter().position(|s| s == *setting).unwrap_or(usize::MAX)
+    });
+    Ok(found)
+}

@@ -5,8 +5,10 @@
 //! A link stays when the contact tests positive and becomes a case: it is
 //! then an edge of the transmission chain. A contact living in another
 //! district is registered to that district's health centre
-//! (`healthCentreId`); the first centre keeps the link but reaches the
-//! contact's record only through a care relationship of its own.
+//! (`healthCentreId`), or handed to it later (`care::hand_over_contact`);
+//! that centre is told live (`contactHandovers`), and the first keeps the
+//! link but reaches the contact's record only through a care relationship
+//! of its own.
 
 use chrono::NaiveDate;
 use entity::enums::{CaseType, ExposureSetting};
@@ -50,7 +52,18 @@ pub async fn register_contact(
     let person = NewPatient { case_type: CaseType::CloseContact, previous_patient_id: None, ..person };
     let contact = super::patients::create(write.txn(), state, principal, person, now).await?;
     link(write.txn(), principal, index_id, contact.id, exposure, now).await?;
-    write.commit("REGISTER_CONTACT", &["contacts"]).await?;
+    if principal.health_centre_id == Some(contact.responsible_health_centre_id) {
+        write.commit("REGISTER_CONTACT", &["contacts"]).await?;
+    } else {
+        // Registered straight to the centre of the contact's district: that
+        // centre is told live, as after a handover.
+        let centre = entity::health_centre::Entity::find_by_id(contact.responsible_health_centre_id)
+            .one(write.txn())
+            .await?
+            .ok_or_else(|| AppError::not_found("input.healthCentreId", "no health centre has this ID"))?;
+        let event = super::care::handover_event(contact.id, &centre, now, state.db.get_database_backend());
+        write.commit_with_event("REGISTER_CONTACT", &["contacts"], event).await?;
+    }
     Ok(contact)
 }
 

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use entity::enums::{CareSetting, CaseType, Outcome, Severity, Sex};
+use entity::enums::{CareSetting, CaseType, InfectionRoute, Outcome, Severity, Sex};
 use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, Iterable, QueryResult};
 
 use crate::db::Sql;
@@ -60,6 +60,8 @@ pub enum Dimension {
     Severity,
     /// Outcome (転帰).
     Outcome,
+    /// Infection-route category (感染経路).
+    Route,
 }
 
 /// A request for a cross-tabulation.
@@ -97,6 +99,9 @@ pub struct Cell {
     pub severity: Option<Severity>,
     /// `None` also when the dimension is chosen: no outcome by `as_of`.
     pub outcome: Option<Outcome>,
+    /// `None` also when the dimension is chosen: no route recorded by
+    /// `as_of`.
+    pub route: Option<InfectionRoute>,
     pub count: Option<i64>,
     pub suppressed: bool,
 }
@@ -169,6 +174,7 @@ fn column(dimension: Dimension) -> &'static str {
         Dimension::CareSetting => "care_setting",
         Dimension::Severity => "severity",
         Dimension::Outcome => "outcome",
+        Dimension::Route => "route",
     }
 }
 
@@ -217,6 +223,7 @@ fn grouped_statement(
                     Dimension::CaseType => "g.case_type AS case_type",
                     Dimension::CareSetting => "g.care_setting AS care_setting",
                     Dimension::Severity => "g.severity AS severity",
+                    Dimension::Route => "g.route AS route",
                     _ => "g.outcome AS outcome",
                 });
             }
@@ -341,6 +348,10 @@ fn read_row(row: &QueryResult, dimensions: &[Dimension]) -> AppResult<Row> {
             Dimension::Outcome => {
                 cell.outcome = stored(row, c)?;
                 cell.outcome.as_ref().map(rank)
+            }
+            Dimension::Route => {
+                cell.route = stored(row, c)?;
+                cell.route.as_ref().map(rank)
             }
         };
         key.push(part);
@@ -497,6 +508,7 @@ fn keep_only(cell: Cell, dimensions: &[Dimension], positions: &[usize]) -> Cell 
         case_type: None,
         care_setting: None,
         severity: None,
+        route: None,
         outcome: None,
         ..cell
     }

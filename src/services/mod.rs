@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod appends;
 pub mod audit;
 pub mod break_glass;
+pub mod capacity;
 pub mod care;
 pub mod clusters;
 pub mod contacts;

@@ -25,6 +25,7 @@ mod notification;
 mod operations;
 mod organisations;
 mod readme;
+mod reports;
 mod scope;
 mod security;
 mod signin;

@@ -48,6 +48,7 @@ transport_tests!(
     stream_and_batch_bounds_hold,
     operations_are_counted_on_every_transport,
     break_glass_is_told_live_and_its_reads_audited_as_such_on_every_transport,
+    a_contact_handed_over_is_told_live_to_the_receiving_centre_on_every_transport,
 );
 
 /// The tests that prove a stage's promise on every transport. A stage that
@@ -1553,4 +1554,98 @@ async fn break_glass_is_told_live_and_its_reads_audited_as_such_on_every_transpo
         .filter(|entry| entry["account"]["username"] == "hc2" && entry["action"] == "READ_PERSONAL_BREAK_GLASS")
         .count();
     assert_eq!(own, 0, "{log:?}");
+}
+
+/// A health centre hands a close contact living in Osaka to the Osaka
+/// centre: every transport's subscriber there receives the record live
+/// (under the field rules: the responsible centre reads its name), the
+/// centre handing over is told nothing and no longer reads the record,
+/// and the link to its case stays by ID. A resumed subscription replays
+/// the event after its cursor.
+async fn a_contact_handed_over_is_told_live_to_the_receiving_centre_on_every_transport(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let osaka = app.login("hc3").await;
+    let (case, _) = app.register_patient(&clinic, "ヒキツギ モト", json!({})).await;
+    let osaka_centre = app.health_centre_id(&hc1, "271004").await;
+    let exposure = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
+    let register = "mutation($input: RegisterContactInput!) { registerContact(input: $input) { id version } }";
+    let input = json!({ "input": {
+        "indexPatientId": case, "lastExposureOn": exposure, "setting": "WORKPLACE",
+        "nameKanji": "引継 花子", "nameKana": "ヒキツギ ハナコ", "sex": "FEMALE", "birthDate": "1990-02-03",
+    } });
+    let contact = ok(app.gql(Some(&hc1), register, input).await)["registerContact"].clone();
+    let contact_id = contact["id"].as_str().unwrap_or_else(|| panic!("{contact}")).to_owned();
+
+    let body = json!({ "query": "subscription { contactHandovers { cursor patient { id nameKana caseType \
+        contactLinks { indexPatientId } } } }" });
+    let mut receiving = Vec::new();
+    for transport in Transport::ALL {
+        if let Some(listener) = listen(&app, transport, &osaka, &body).await {
+            receiving.push((transport, listener));
+        }
+    }
+    let mut handing = listen(&app, Transport::TransportWs, &hc1, &body).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    // Only a contact is handed over; a bad centre changes nothing.
+    let hand = "mutation($p: ID!, $to: ID!) { handOverContact(patientId: $p, toHealthCentreId: $to) }";
+    let refused = app.gql(Some(&hc1), hand, json!({ "p": case, "to": osaka_centre })).await;
+    assert_eq!(crate::helpers::error_field(&refused), Some("patientId"), "{refused}");
+    let refused = app.gql(Some(&hc1), hand, json!({ "p": contact_id, "to": "999999" })).await;
+    assert_eq!(crate::helpers::error_field(&refused), Some("toHealthCentreId"), "{refused}");
+    // Osaka cannot take over someone else's contact itself.
+    let refused = app.gql(Some(&osaka), hand, json!({ "p": contact_id, "to": osaka_centre })).await;
+    assert!(refused["errors"].is_array() && refused["data"].is_null(), "{refused}");
+
+    let handed = ok(app.gql(Some(&hc1), hand, json!({ "p": contact_id, "to": osaka_centre })).await);
+    assert_eq!(handed["handOverContact"], contact_id.as_str());
+    let mut cursor = String::new();
+    for (transport, listener) in &mut receiving {
+        let item = listener.next_result().await;
+        let event = &item["data"]["contactHandovers"];
+        assert_eq!(event["patient"]["id"], contact_id.as_str(), "{transport:?}: {item}");
+        assert_eq!(event["patient"]["nameKana"], "ヒキツギ ハナコ", "{transport:?}: {item}");
+        assert_eq!(event["patient"]["caseType"], "CLOSE_CONTACT", "{transport:?}: {item}");
+        assert_eq!(event["patient"]["contactLinks"][0]["indexPatientId"], case.as_str(), "{transport:?}: {item}");
+        cursor = event["cursor"].as_str().unwrap_or_default().to_owned();
+    }
+
+    // The centre that handed over was told nothing (its next event is a
+    // contact handed to it), reads the contact no more, and keeps the link.
+    let back = app.login("hc3").await;
+    let hc1_centre = app.health_centre_id(&hc1, "131032").await;
+    let register_back = json!({ "input": {
+        "indexPatientId": contact_id, "lastExposureOn": exposure, "setting": "HOUSEHOLD",
+        "nameKanji": "戻 次郎", "nameKana": "モドリ ジロウ", "sex": "MALE", "birthDate": "1980-04-05",
+        "healthCentreId": hc1_centre,
+    } });
+    let returned = ok(app.gql(Some(&back), register, register_back).await)["registerContact"]["id"].clone();
+    if let Some(listener) = &mut handing {
+        let item = listener.next_result().await;
+        let event = &item["data"]["contactHandovers"];
+        assert_eq!(event["patient"]["id"], returned, "registered straight to hc1, not the handover: {item}");
+    }
+    let gone =
+        app.gql(Some(&hc1), "query($id: ID!) { patient(id: $id) { id nameKana } }", json!({ "id": contact_id })).await;
+    assert!(gone["data"]["patient"].is_null(), "no access kept after a handover: {gone}");
+    let links = ok(app
+        .gql(
+            Some(&hc1),
+            "query($id: ID!) { patient(id: $id) { contacts { id } contactLinks { contactPatientId } } }",
+            json!({ "id": case }),
+        )
+        .await);
+    assert_eq!(links["patient"]["contacts"], json!([]), "{links}");
+    assert_eq!(links["patient"]["contactLinks"][0]["contactPatientId"], contact_id.as_str(), "{links}");
+
+    // Resuming before the handover replays it, once.
+    let from_start = json!({ "query": "subscription($a: String) { contactHandovers(after: $a) { cursor patient { id } } }",
+        "variables": { "a": "0" } });
+    if let Some(mut resumed) = listen(&app, Transport::TransportWs, &osaka, &from_start).await {
+        let item = resumed.next_result().await;
+        assert_eq!(item["data"]["contactHandovers"]["cursor"], cursor.as_str(), "{item}");
+        assert_eq!(item["data"]["contactHandovers"]["patient"]["id"], contact_id.as_str(), "{item}");
+    }
 }

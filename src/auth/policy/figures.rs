@@ -46,3 +46,14 @@ pub fn statistics_area(principal: &Principal, prefecture: Option<i32>) -> Result
         _ => Err(AppError::forbidden("statistics are for analysts, prefectures and health centres")),
     }
 }
+
+/// The prefecture whose secured beds and rooms the caller reports: its own
+/// staff report for it (`requested`, when named, must be theirs); no one
+/// else does.
+pub fn capacity_prefecture(principal: &Principal, requested: Option<i32>) -> Result<i32, AppError> {
+    match (principal.role, principal.prefecture_id) {
+        (Role::PrefectureStaff, Some(own)) if requested.is_none_or(|p| p == own) => Ok(own),
+        (Role::PrefectureStaff, _) => Err(AppError::forbidden("prefecture staff report for their own prefecture")),
+        _ => Err(AppError::forbidden("beds and rooms secured are reported by prefectures")),
+    }
+}

@@ -88,13 +88,15 @@ pub fn care_scope(principal: &Principal) -> Condition {
             None => none(),
         },
         Role::HealthCentreStaff => match principal.health_centre_id {
-            // Responsible now, or responsible before a transfer (read access).
+            // Responsible now, or responsible before a transfer (read
+            // access; not after handing a contact over).
             Some(centre) => Condition::any().add(patient::Column::ResponsibleHealthCentreId.eq(centre)).add(
                 patient::Column::Id.in_subquery(
                     Query::select()
                         .column(patient_transfer::Column::PatientId)
                         .from(patient_transfer::Entity)
                         .and_where(patient_transfer::Column::FromHealthCentreId.eq(centre))
+                        .and_where(patient_transfer::Column::KeepsAccess.eq(true))
                         .to_owned(),
                 ),
             ),

@@ -54,10 +54,14 @@ pub enum Metric {
     Accommodation = 9,
     /// An open case in home care, not in hospital (flow).
     Home = 10,
+    /// A confirmed open case whose place of care is still being arranged
+    /// (調整中): not in hospital, and no care setting decided, or
+    /// `UNDECIDED` (flow).
+    Arranging = 11,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 11] = [
         Metric::Tests,
         Metric::Negatives,
         Metric::Positives,
@@ -68,6 +72,7 @@ impl Metric {
         Metric::Hospital,
         Metric::Accommodation,
         Metric::Home,
+        Metric::Arranging,
     ];
 
     pub fn code(self) -> i16 {
@@ -263,14 +268,18 @@ enum Place {
     Hospital,
     Accommodation,
     Home,
+    Arranging,
 }
 
-/// The flows of `Hospital`, `Accommodation` and `Home`: at the end of each
-/// day the case is open (no outcome by that day), it is in hospital if a
-/// stay is open, else where the care decision in force (the last decided by
-/// that day) puts it.
+/// The flows of `Hospital`, `Accommodation`, `Home` and `Arranging`: at
+/// the end of each day the case is open (no outcome by that day), it is in
+/// hospital if a stay is open, else where the care decision in force (the
+/// last decided by that day) puts it; a confirmed case (a positive sample
+/// by that day) with no decision, or `UNDECIDED`, is being arranged.
 fn care_flows(facts: &Facts, mut emit: impl FnMut(Metric, i32, i32)) {
     let outcome_day = facts.outcome.map(|(_, at)| day_number(at));
+    let confirmed_day =
+        facts.tests.iter().filter(|(_, result)| *result == TestResult::Positive).map(|(at, _)| day_number(*at)).min();
     let mut decisions: Vec<&CareDecision> = facts.care.iter().collect();
     decisions.sort_by_key(|d| (d.decided_at, d.recorded_at, d.id));
     let mut days: Vec<i32> = decisions.iter().map(|d| day_number(d.decided_at)).collect();
@@ -279,6 +288,7 @@ fn care_flows(facts: &Facts, mut emit: impl FnMut(Metric, i32, i32)) {
         days.extend(stay.discharged_at.map(day_number));
     }
     days.extend(outcome_day);
+    days.extend(confirmed_day);
     days.sort_unstable();
     days.dedup();
     let place_at = |day: i32| -> Option<Place> {
@@ -295,6 +305,9 @@ fn care_flows(facts: &Facts, mut emit: impl FnMut(Metric, i32, i32)) {
         match decisions.iter().rev().find(|d| day_number(d.decided_at) <= day).map(|d| d.setting) {
             Some(CareSetting::Accommodation) => Some(Place::Accommodation),
             Some(CareSetting::Home) => Some(Place::Home),
+            None | Some(CareSetting::Undecided) if confirmed_day.is_some_and(|first| first <= day) => {
+                Some(Place::Arranging)
+            }
             _ => None,
         }
     };
@@ -302,6 +315,7 @@ fn care_flows(facts: &Facts, mut emit: impl FnMut(Metric, i32, i32)) {
         Place::Hospital => Metric::Hospital,
         Place::Accommodation => Metric::Accommodation,
         Place::Home => Metric::Home,
+        Place::Arranging => Metric::Arranging,
     };
     let mut current = None;
     for day in days {
@@ -327,7 +341,8 @@ fn care_flows(facts: &Facts, mut emit: impl FnMut(Metric, i32, i32)) {
 ///   day of the outcome;
 /// - an outcome DECEASED: 1 to `Deaths` on the day of death;
 /// - each hospital stay: the `Severe` and `SevereTokyo` flows;
-/// - the case while open: the `Hospital`, `Accommodation` or `Home` flow.
+/// - the case while open: the `Hospital`, `Accommodation`, `Home` or
+///   `Arranging` flow.
 ///
 /// A record closed as not a case or withdrawn contributes nothing.
 pub fn contribution(facts: &Facts) -> Contribution {

@@ -18,6 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 pub mod history;
+pub mod indicators;
 pub mod ledger;
 
 use ledger::Metric;
@@ -265,20 +266,42 @@ pub struct CareStatus {
     pub accommodation: i64,
     /// Open cases in home care (not in hospital).
     pub home: i64,
+    /// Confirmed open cases whose place of care is being arranged.
+    pub arranging: i64,
     /// In hospital and severe by the national definition: ICU, ventilator
     /// or ECMO (or severity SEVERE).
     pub severe: i64,
     /// By Tokyo's definition: ventilator or ECMO.
     pub severe_tokyo_definition: i64,
+    /// Positive and without an outcome yet, wherever they are.
+    pub requiring_care: i64,
 }
 
 /// Care status of the area's open cases at the end of the day of `as_of`
-/// (Japan time), as recorded by `as_of`: the running sums of the care
-/// flows of the ledger up to that day.
+/// (Japan time), as recorded by `as_of`.
 pub async fn care_status(db: &impl ConnectionTrait, area: Area, as_of: DateTime<Utc>) -> AppResult<CareStatus> {
-    const METRICS: [Metric; 5] =
-        [Metric::Hospital, Metric::Accommodation, Metric::Home, Metric::Severe, Metric::SevereTokyo];
-    let selection = Selection { metrics: Some(&METRICS), ..Selection::of(area, None, ledger::day_number(as_of)) };
+    care_status_on(db, area, ledger::day_number(as_of), as_of).await
+}
+
+/// Care status of the area's open cases at the end of `day` (a day number),
+/// as recorded by `as_of`: the running sums of the care flows of the
+/// ledger up to that day.
+pub async fn care_status_on(
+    db: &impl ConnectionTrait,
+    area: Area,
+    day: i32,
+    as_of: DateTime<Utc>,
+) -> AppResult<CareStatus> {
+    const METRICS: [Metric; 7] = [
+        Metric::Hospital,
+        Metric::Accommodation,
+        Metric::Home,
+        Metric::Arranging,
+        Metric::Severe,
+        Metric::SevereTokyo,
+        Metric::RequiringCare,
+    ];
+    let selection = Selection { metrics: Some(&METRICS), ..Selection::of(area, None, day) };
     let mut totals: HashMap<Metric, i64> = HashMap::new();
     for (metric, _, _, n) in ledger_sums(db, selection, as_of).await? {
         *totals.entry(metric).or_insert(0) += n;
@@ -288,8 +311,10 @@ pub async fn care_status(db: &impl ConnectionTrait, area: Area, as_of: DateTime<
         hospital: get(Metric::Hospital),
         accommodation: get(Metric::Accommodation),
         home: get(Metric::Home),
+        arranging: get(Metric::Arranging),
         severe: get(Metric::Severe),
         severe_tokyo_definition: get(Metric::SevereTokyo),
+        requiring_care: get(Metric::RequiringCare),
     })
 }
 
@@ -367,6 +392,24 @@ pub async fn by_day_and_prefecture(
         .into_iter()
         .filter(|(_, _, _, n)| *n != 0)
         .filter_map(|(_, prefecture, day, n)| Some((ledger::number_date(day), i32::try_from(prefecture).ok()?, n)))
+        .collect())
+}
+
+/// The per-day changes of `metrics` per prefecture up to `last` (a day
+/// number), as of `as_of`: (metric, prefecture, day, change).
+pub(crate) async fn prefecture_changes(
+    db: &impl ConnectionTrait,
+    metrics: &'static [Metric],
+    last: i32,
+    as_of: DateTime<Utc>,
+) -> AppResult<Vec<(Metric, i32, i32, i64)>> {
+    let selection =
+        Selection { level: ledger::LEVEL_PREFECTURE, area: None, metrics: Some(metrics), from: None, to: last };
+    let sums = ledger_sums(db, selection, as_of).await?;
+    Ok(sums
+        .into_iter()
+        .filter(|(_, _, _, n)| *n != 0)
+        .filter_map(|(metric, prefecture, day, n)| Some((metric, i32::try_from(prefecture).ok()?, day, n)))
         .collect())
 }
 
