@@ -218,6 +218,7 @@ fn the_rows_of_a_case_are_written_through_the_unit_of_work() {
         "patient_change::ActiveModel",
         "patient_referral::ActiveModel",
         "patient_contact::ActiveModel",
+        "behaviour_entry::ActiveModel",
         "versioned_update::<lab_test::Entity>",
         "versioned_update::<hospitalisation::Entity>",
         "versioned_update::<patient::Entity>",

@@ -13,6 +13,9 @@ pub struct Model {
     pub decided_by_account_id: i64,
     pub decided_at: DateTimeUtc,
     pub recorded_at: DateTimeUtc,
+    /// A home-care decision for a resident cared for in their elderly or
+    /// welfare facility.
+    pub welfare_facility: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

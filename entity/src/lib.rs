@@ -11,6 +11,7 @@ pub mod account_change;
 pub mod api_key;
 pub mod audit_entry;
 pub mod audit_entry_patient;
+pub mod behaviour_entry;
 pub mod break_glass_access;
 pub mod care_setting_change;
 pub mod cluster;

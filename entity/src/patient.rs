@@ -40,6 +40,8 @@ pub struct Model {
     /// Whether the current care setting was decided by the prefecture
     /// itself (not the responsible health centre).
     pub care_decided_by_prefecture: bool,
+    /// Cared for in their elderly or welfare facility (a `HOME` decision).
+    pub in_welfare_facility: bool,
     pub outcome: Option<Outcome>,
     pub outcome_at: Option<DateTimeUtc>,
     pub outcome_recorded_at: Option<DateTimeUtc>,

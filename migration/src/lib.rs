@@ -29,6 +29,7 @@ mod m20261204_000021_infection_route;
 mod m20261204_000022_clusters;
 mod m20261204_000023_ledger_route;
 mod m20261204_000024_capacity_and_handovers;
+mod m20261204_000025_behaviour_history;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000022_clusters::Migration),
             Box::new(m20261204_000023_ledger_route::Migration),
             Box::new(m20261204_000024_capacity_and_handovers::Migration),
+            Box::new(m20261204_000025_behaviour_history::Migration),
         ]
     }
 }

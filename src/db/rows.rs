@@ -123,6 +123,7 @@ positional!(entity::patient::Model {
     registered_by_account_id: column,
     care_setting: enumerated,
     care_decided_by_prefecture: column,
+    in_welfare_facility: column,
     outcome: maybe_enumerated,
     outcome_at: column,
     outcome_recorded_at: column,

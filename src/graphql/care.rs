@@ -59,11 +59,18 @@ impl CareMutation {
         #[graphql(desc = "The care setting decided.")] setting: CareSetting,
         #[graphql(desc = "The patient's `version` the decision was made on; a stale one is refused with CONFLICT.")]
         expected_version: Option<i32>,
+        #[graphql(
+            desc = "With `HOME`: the patient is a resident cared for in their elderly or welfare facility                     (施設療養), counted apart in the care-status report. Not by default.",
+            default = false
+        )]
+        in_welfare_facility: bool,
     ) -> Result<Patient> {
         let principal = signed_in(ctx)?;
         let id = parse_id(&patient_id, "patientId")?;
+        let setting = setting.into();
         let patient =
-            services::care::set_care_setting(state(ctx), principal, id, setting.into(), expected_version).await?;
+            services::care::set_care_setting(state(ctx), principal, id, setting, in_welfare_facility, expected_version)
+                .await?;
         Ok(Patient(patient))
     }
 

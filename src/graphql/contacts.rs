@@ -78,6 +78,26 @@ impl ContactsMutation {
         Ok(ID(moved.id.to_string()))
     }
 
+    /// Adds an entry to a case's behaviour history before onset (行動歴):
+    /// the health centre responsible for the case, as part of its
+    /// investigation. Entries are kept as entered; a correction is a new
+    /// entry.
+    async fn record_behaviour(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case.")] patient_id: ID,
+        #[graphql(desc = "Where the person was, and when.")] input: BehaviourInput,
+    ) -> Result<BehaviourEntry> {
+        let principal = signed_in(ctx)?;
+        let id = parse_id(&patient_id, "patientId")?;
+        let place = line(&input.place, 200, "input.place")?
+            .ok_or_else(|| crate::error::AppError::bad_input("input.place", "must not be empty"))?;
+        let note = input.note.as_deref().map(|n| super::inputs::note(n, 1_000, "input.note")).transpose()?.flatten();
+        let entry =
+            services::contacts::Behaviour { day: input.date.0, place_kind: input.place_kind.into(), place, note };
+        Ok(BehaviourEntry(services::contacts::record_behaviour(state(ctx), principal, id, entry).await?))
+    }
+
     /// Names a cluster for the caller's health centre (health centre staff).
     async fn create_cluster(
         &self,
@@ -392,5 +412,51 @@ impl ContactHandover {
     /// `contactLinks` name the case they met.
     async fn patient(&self) -> Patient {
         Patient(self.0.patient.clone())
+    }
+}
+
+/// Where a person was on a day before onset.
+#[derive(InputObject)]
+pub struct BehaviourInput {
+    /// The day (Japan time); not in the future.
+    pub date: Date,
+    /// The kind of place.
+    pub place_kind: ExposureSetting,
+    /// The place or event, 1 to 200 characters (personal data).
+    pub place: String,
+    /// What happened there, at most 1,000 characters (personal data).
+    pub note: Option<String>,
+}
+
+/// An entry of a case's behaviour history before onset (行動歴).
+pub struct BehaviourEntry(pub entity::behaviour_entry::Model);
+
+/// An entry of a case's behaviour history before onset (行動歴). Personal
+/// data, read like the record's personal fields.
+#[Object]
+impl BehaviourEntry {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The day.
+    async fn date(&self) -> Date {
+        Date(self.0.day)
+    }
+    /// The kind of place.
+    async fn place_kind(&self) -> ExposureSetting {
+        self.0.place_kind.into()
+    }
+    /// The place or event.
+    async fn place(&self) -> &str {
+        &self.0.place
+    }
+    /// What happened there.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// When it was entered.
+    async fn recorded_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.recorded_at
     }
 }

@@ -668,6 +668,15 @@ impl Patient {
     async fn release_rule(&self, ctx: &Context<'_>) -> Result<Option<&'static str>> {
         Ok(self.release(ctx).await?.map(|(_, rule)| rule.code))
     }
+    /// The behaviour history before onset (行動歴) the health centre
+    /// recorded in its investigation, by day. Personal data: null, with a
+    /// `FORBIDDEN` error at its path, for those who may not read the
+    /// record's personal fields.
+    async fn behaviour_history(&self, ctx: &Context<'_>) -> Result<Option<Vec<super::contacts::BehaviourEntry>>> {
+        self.personal(ctx, "behaviourHistory", |_| ())?;
+        let rows = services::contacts::behaviour(state(ctx), self.0.id).await?;
+        Ok(Some(rows.into_iter().map(super::contacts::BehaviourEntry).collect()))
+    }
     /// Every change of the record's items, oldest first: old and new
     /// values, who, when, for which facility. Personal data (the values of
     /// personal items), like the items themselves.
@@ -715,6 +724,11 @@ impl Patient {
     /// Current care setting (療養場所).
     async fn care_setting(&self) -> CareSetting {
         self.0.care_setting.into()
+    }
+    /// Whether the `HOME` care is in the elderly or welfare facility the
+    /// patient lives in (施設療養).
+    async fn in_welfare_facility(&self) -> bool {
+        self.0.in_welfare_facility
     }
     /// Outcome (転帰); null while the case is open.
     async fn outcome(&self) -> Option<Outcome> {

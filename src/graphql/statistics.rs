@@ -62,8 +62,12 @@ pub struct CareStatusFigures {
     pub hospital: i64,
     /// Open cases in accommodation care, not in hospital (宿泊療養).
     pub accommodation: i64,
-    /// Open cases in home care, not in hospital (自宅療養).
+    /// Open cases in home care, not in hospital (自宅療養), other than in a
+    /// welfare facility.
     pub home: i64,
+    /// Open cases cared for in the elderly or welfare facility they live in
+    /// (社会福祉施設等療養).
+    pub welfare_facility: i64,
     /// In hospital and severe by the national definition (重症者数): ICU,
     /// mechanical ventilation or ECMO, or severity SEVERE.
     pub severe: i64,
@@ -189,11 +193,11 @@ impl Statistics {
     }
 
     /// The care-status report (療養状況等): how many open cases are in
-    /// hospital, accommodation and home care or still being arranged, how
-    /// many are severe, and the beds and rooms secured, at the end of the
-    /// day of `asOf` (Japan time) as the data stood at `asOf`: a case is
-    /// open until the day of its outcome, in hospital while a stay is open,
-    /// else where the care decision in force puts it.
+    /// hospital, accommodation, home care or a welfare facility, or still
+    /// being arranged, how many are severe, and the beds and rooms secured,
+    /// at the end of the day of `asOf` (Japan time) as the data stood at
+    /// `asOf`: a case is open until the day of its outcome, in hospital
+    /// while a stay is open, else where the care decision in force puts it.
     async fn care_status(
         &self,
         ctx: &Context<'_>,
@@ -223,6 +227,7 @@ impl Statistics {
             hospital: figures.hospital,
             accommodation: figures.accommodation,
             home: figures.home,
+            welfare_facility: figures.welfare,
             severe: figures.severe,
             severe_tokyo_definition: figures.severe_tokyo_definition,
             being_arranged: figures.arranging,

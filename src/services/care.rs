@@ -25,7 +25,7 @@ use crate::state::AppState;
 async fn record_care_setting(
     txn: &DatabaseTransaction,
     patient: &patient::Model,
-    setting: CareSetting,
+    (setting, welfare_facility): (CareSetting, bool),
     account_id: i64,
     at: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -33,6 +33,7 @@ async fn record_care_setting(
     care_setting_change::ActiveModel {
         patient_id: Set(patient.id),
         care_setting: Set(setting),
+        welfare_facility: Set(welfare_facility),
         decided_by_account_id: Set(account_id),
         decided_at: Set(at),
         recorded_at: Set(now),
@@ -53,8 +54,15 @@ pub async fn set_care_setting(
     principal: &Principal,
     patient_id: i64,
     setting: CareSetting,
+    in_welfare_facility: bool,
     expected_version: Option<i32>,
 ) -> AppResult<patient::Model> {
+    if in_welfare_facility && setting != CareSetting::Home {
+        return Err(AppError::bad_input(
+            "inWelfareFacility",
+            "care in a welfare facility is a HOME decision for a resident of the facility",
+        ));
+    }
     let account_id = staff_account(principal)?;
     let now = state.now();
     let mut write = Locked::open(state, principal, patient_id, "patientId", now)
@@ -65,15 +73,19 @@ pub async fn set_care_setting(
     if setting != CareSetting::Hospital && open_stay(write.txn(), patient.id).await?.is_some() {
         return Err(AppError::conflict("the patient is admitted: discharge them before deciding another care setting"));
     }
-    if patient.care_setting == setting && expected_version.is_none_or(|v| v == patient.version) {
+    if patient.care_setting == setting
+        && patient.in_welfare_facility == in_welfare_facility
+        && expected_version.is_none_or(|v| v == patient.version)
+    {
         return Ok(patient);
     }
-    record_care_setting(write.txn(), &patient, setting, account_id, now, now).await?;
+    record_care_setting(write.txn(), &patient, (setting, in_welfare_facility), account_id, now, now).await?;
     let updated = write
         .update_patient(
             expected_version,
             vec![
                 (patient::Column::CareSetting, Expr::value(setting)),
+                (patient::Column::InWelfareFacility, Expr::value(in_welfare_facility)),
                 (patient::Column::CareDecidedByPrefecture, Expr::value(policy::decides_as_prefecture(principal))),
             ],
         )
@@ -147,7 +159,7 @@ pub async fn admit(
     .insert(txn)
     .await?;
     if patient.care_setting != CareSetting::Hospital {
-        record_care_setting(txn, &patient, CareSetting::Hospital, account_id, admitted_at, now).await?;
+        record_care_setting(txn, &patient, (CareSetting::Hospital, false), account_id, admitted_at, now).await?;
     }
     let hospital = vec![
         (patient::Column::CareSetting, Expr::value(CareSetting::Hospital)),

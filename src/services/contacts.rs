@@ -13,7 +13,7 @@
 use chrono::NaiveDate;
 use entity::enums::{CaseType, ExposureSetting};
 use entity::{patient, patient_contact};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::patient_write::Locked;
 use super::patients::NewPatient;
@@ -202,4 +202,56 @@ pub async fn chain(state: &AppState, principal: &Principal, start: i64, depth: u
     }
     let people = reachable(state, principal, &seen).await?;
     Ok(Some(Chain { links: links.into_values().collect(), people, truncated }))
+}
+
+/// An entry of a case's behaviour history before onset.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    pub day: NaiveDate,
+    pub place_kind: ExposureSetting,
+    pub place: String,
+    pub note: Option<String>,
+}
+
+/// Adds an entry to the behaviour history of the case `patient_id`: the
+/// health centre responsible for the case, as part of its investigation.
+pub async fn record_behaviour(
+    state: &AppState,
+    principal: &Principal,
+    patient_id: i64,
+    entry: Behaviour,
+) -> AppResult<entity::behaviour_entry::Model> {
+    let now = state.now();
+    let today = now.with_timezone(&crate::domain::calendar::local_offset()).date_naive();
+    crate::domain::text::check_clinical_day(entry.day, today).map_err(|why| AppError::bad_input("input.date", why))?;
+    let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
+    let write = Locked::open(state, principal, patient_id, "patientId", now)
+        .await?
+        .authorise(CaseAction::RegisterContact, None)?;
+    let stored = entity::behaviour_entry::ActiveModel {
+        patient_id: Set(patient_id),
+        day: Set(entry.day),
+        place_kind: Set(entry.place_kind),
+        place: Set(entry.place),
+        note: Set(entry.note),
+        recorded_by_account_id: Set(account_id),
+        recorded_at: Set(now),
+        ..Default::default()
+    }
+    .insert(write.txn())
+    .await?;
+    write.commit("RECORD_BEHAVIOUR", &["behaviourHistory"]).await?;
+    Ok(stored)
+}
+
+/// The behaviour history of a case, by day, then in the order entered.
+pub async fn behaviour(state: &AppState, patient_id: i64) -> AppResult<Vec<entity::behaviour_entry::Model>> {
+    use entity::behaviour_entry::Column;
+    Ok(entity::behaviour_entry::Entity::find()
+        .filter(Column::PatientId.eq(patient_id))
+        .order_by_asc(Column::Day)
+        .order_by_asc(Column::Id)
+        .limit(1_000)
+        .all(&state.db)
+        .await?)
 }

@@ -702,6 +702,7 @@ mod tests {
             registered_by_account_id: 1,
             care_setting: entity::enums::CareSetting::Home,
             care_decided_by_prefecture: false,
+            in_welfare_facility: false,
             outcome: None,
             outcome_at: None,
             outcome_recorded_at: None,

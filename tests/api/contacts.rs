@@ -14,6 +14,7 @@ both!(
     a_chain_shows_the_responsible_centre_its_cases_in_full_and_an_analyst_no_personal_field,
     a_cluster_of_six_cases_across_two_centres_keeps_its_size_as_of_each_moment,
     the_unknown_route_share_of_a_prefecture_and_week_is_the_one_computed_by_hand,
+    the_behaviour_history_is_kept_by_the_responsible_centre_and_read_as_personal_data,
 );
 
 const REGISTER_CONTACT: &str = "mutation($input: RegisterContactInput!) { registerContact(input: $input) { \
@@ -399,4 +400,82 @@ async fn the_unknown_route_share_of_a_prefecture_and_week_is_the_one_computed_by
         .await;
     assert_eq!(week(&now).0, cases0 + 4);
     assert_eq!(week(&now).1, unknown0 + 1, "{now}");
+}
+
+/// The responsible centre records where a case was before onset; the
+/// entries come back by day, to those who may read the record's personal
+/// data, and each read is audited. Analysts get null with FORBIDDEN in
+/// place; other centres do not reach the case; wrong entries are refused by
+/// field and add nothing.
+async fn the_behaviour_history_is_kept_by_the_responsible_centre_and_read_as_personal_data(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let (case, _) = app.register_patient(&clinic, "コウドウ タロウ", json!({})).await;
+    let today = Utc::now().date_naive();
+    let record = "mutation($p: ID!, $input: BehaviourInput!) { recordBehaviour(patientId: $p, input: $input) { \
+        id date placeKind place note } }";
+    let entry = |days: i64, kind: &str, place: &str| {
+        json!({ "p": case, "input": { "date": (today - Duration::days(days)).to_string(), "placeKind": kind,
+            "place": place, "note": "2時間滞在" } })
+    };
+    for (days, kind, place) in [(2, "DINING", "居酒屋 みなと"), (5, "WORKPLACE", "港区の事務所")] {
+        let done = app.gql(Some(&hc1), record, entry(days, kind, place)).await;
+        assert!(done["errors"].is_null(), "{done}");
+    }
+    for (variables, field) in [
+        (entry(1, "DINING", "   "), "input.place"),
+        (entry(-2, "DINING", "未来の店"), "input.date"),
+        (entry(1, "DINING", &"長".repeat(201)), "input.place"),
+    ] {
+        let refused = app.gql(Some(&hc1), record, variables).await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+        assert_eq!(error_field(&refused), Some(field), "{refused}");
+    }
+    let refused = app.gql(Some(&clinic), record, entry(1, "OTHER", "駅")).await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"), "only the responsible centre investigates: {refused}");
+
+    let read = "query($id: ID!) { patient(id: $id) { id behaviourHistory { date placeKind place note } } }";
+    let seen = app.gql(Some(&hc1), read, json!({ "id": case })).await;
+    assert_eq!(
+        seen["data"]["patient"]["behaviourHistory"],
+        json!([
+            { "date": (today - Duration::days(5)).to_string(), "placeKind": "WORKPLACE", "place": "港区の事務所",
+              "note": "2時間滞在" },
+            { "date": (today - Duration::days(2)).to_string(), "placeKind": "DINING", "place": "居酒屋 みなと",
+              "note": "2時間滞在" },
+        ]),
+        "by day, nothing refused added: {seen}"
+    );
+    let facility = app.gql(Some(&clinic), read, json!({ "id": case })).await;
+    assert_eq!(facility["data"]["patient"]["behaviourHistory"].as_array().map(Vec::len), Some(2), "{facility}");
+    let analyst = app.login("analyst1").await;
+    let hidden = app.gql(Some(&analyst), read, json!({ "id": case })).await;
+    assert_eq!(hidden["data"]["patient"]["id"], json!(case), "{hidden}");
+    assert_eq!(hidden["data"]["patient"]["behaviourHistory"], Value::Null, "{hidden}");
+    assert_eq!(error_code(&hidden), Some("FORBIDDEN"), "{hidden}");
+    let other = app.login("hc2").await;
+    let away = app.gql(Some(&other), read, json!({ "id": case })).await;
+    assert_eq!(away["data"]["patient"], Value::Null, "{away}");
+
+    let admin = app.login("admin1").await;
+    let log = app
+        .gql(
+            Some(&admin),
+            "query($p: ID) { auditLog(patientId: $p, first: 50) { edges { node { action fields account { username } } } } }",
+            json!({ "p": case }),
+        )
+        .await;
+    let entries = log["data"]["auditLog"]["edges"].as_array().cloned().unwrap_or_default();
+    let audited = |action: &str, username: &str| {
+        entries.iter().any(|e| {
+            e["node"]["action"] == action
+                && e["node"]["account"]["username"] == username
+                && e["node"]["fields"].as_array().is_some_and(|f| f.contains(&json!("behaviourHistory")))
+        })
+    };
+    assert!(audited("RECORD_BEHAVIOUR", "hc1"), "{log}");
+    assert!(audited("READ_PERSONAL", "hc1"), "{log}");
+    assert!(audited("READ_PERSONAL", "clinic1"), "{log}");
+    assert!(!audited("READ_PERSONAL", "analyst1"), "nothing read, nothing audited: {log}");
 }

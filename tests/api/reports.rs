@@ -53,7 +53,7 @@ async fn set_route(app: &TestApp, token: &str, id: &str, route: &str) {
 }
 
 const CARE: &str = "query($p: String, $at: DateTime) { statistics { careStatus(prefectureCode: $p, asOf: $at) { \
-    hospital accommodation home beingArranged underCare severe bedsSecured severeBedsSecured \
+    hospital accommodation home welfareFacility beingArranged underCare severe bedsSecured severeBedsSecured \
     accommodationRoomsSecured bedOccupancy } } }";
 
 const STAGE: &str = "query($p: String, $d: Date, $at: DateTime) { statistics { stageIndicators(prefectureCode: $p, \
@@ -72,8 +72,8 @@ fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-/// Three positives in Tokyo: one admitted, one sent home, one still being
-/// arranged. The prefecture enters its beds; the care-status report and the
+/// Four positives in Tokyo: one admitted, one sent home, one cared for in
+/// the welfare facility they live in, one still being arranged. The prefecture enters its beds; the care-status report and the
 /// stage indicators follow, and a later report changes them only from the
 /// moment it is recorded. Wrong reports are refused by field and change
 /// nothing; only the prefecture's own staff report.
@@ -93,6 +93,7 @@ async fn a_prefecture_enters_its_beds_and_the_care_status_and_stage_indicators_f
     let admitted = positive(&app, &clinic, "ビョウショウ イチ").await;
     let home = positive(&app, &clinic, "ビョウショウ ニ").await;
     let _arranging = positive(&app, &clinic, "ビョウショウ サン").await;
+    let resident = positive(&app, &clinic, "ビョウショウ ヨン").await;
     let hospital_id = {
         let response = app.gql(Some(&hospital), "{ facilities { id code } }", json!({})).await;
         response["data"]["facilities"]
@@ -107,10 +108,19 @@ async fn a_prefecture_enters_its_beds_and_the_care_status_and_stage_indicators_f
     ok(app.gql(Some(&hc1), admit, json!({ "p": admitted, "f": hospital_id })).await);
     let decide = "mutation($p: ID!) { setCareSetting(patientId: $p, setting: HOME) { id } }";
     ok(app.gql(Some(&hc1), decide, json!({ "p": home })).await);
+    // A resident cared for in their welfare facility; the flag is only for
+    // home care.
+    let welfare = "mutation($p: ID!, $s: CareSetting!) { setCareSetting(patientId: $p, setting: $s, \
+        inWelfareFacility: true) { careSetting inWelfareFacility } }";
+    let refused = app.gql(Some(&hc1), welfare, json!({ "p": resident, "s": "ACCOMMODATION" })).await;
+    assert_eq!(error_field(&refused), Some("inWelfareFacility"), "{refused}");
+    let decided = ok(app.gql(Some(&hc1), welfare, json!({ "p": resident, "s": "HOME" })).await);
+    assert_eq!(decided["setCareSetting"], json!({ "careSetting": "HOME", "inWelfareFacility": true }));
 
     let care = ok(app.gql(Some(&pref), CARE, json!({})).await)["statistics"]["careStatus"].clone();
     let delta = |field: &str| care[field].as_i64().unwrap_or(-1) - before[field].as_i64().unwrap_or(0);
-    assert_eq!((delta("hospital"), delta("home"), delta("beingArranged"), delta("underCare")), (1, 1, 1, 3), "{care}");
+    let deltas = ["hospital", "home", "welfareFacility", "beingArranged", "underCare"].map(delta);
+    assert_eq!(deltas, [1, 1, 1, 1, 4], "{care}");
 
     // Refused reports change nothing.
     let input = |beds: i64, severe: i64, rooms: i64| json!({ "input": { "date": today.to_string(), "beds": beds, "severeBeds": severe, "accommodationRooms": rooms } });
@@ -161,10 +171,10 @@ async fn a_prefecture_enters_its_beds_and_the_care_status_and_stage_indicators_f
     let under_care = stage["underCare"].as_i64().expect("under care");
     let cases = stage["newCasesLastWeek"].as_i64().expect("cases");
     let tests = stage["testsLastWeek"].as_i64().expect("tests");
-    assert_eq!((cases, tests, stage["newCasesWeekBefore"].as_i64()), (3, 3, Some(0)), "{stage}");
+    assert_eq!((cases, tests, stage["newCasesWeekBefore"].as_i64()), (4, 4, Some(0)), "{stage}");
     assert!(close(&stage["bedOccupancy"], 0.5), "{stage}");
     assert!(close(&stage["underCarePer100k"], under_care as f64 * 100_000.0 / TOKYO), "{stage}");
-    assert!(close(&stage["newCasesPer100kLastWeek"], 3.0 * 100_000.0 / TOKYO), "{stage}");
+    assert!(close(&stage["newCasesPer100kLastWeek"], 4.0 * 100_000.0 / TOKYO), "{stage}");
     assert!(close(&stage["positivity"], 1.0), "every test positive: {stage}");
     assert_eq!(stage["weekOnWeekRatio"], Value::Null, "no case the week before: {stage}");
     assert_eq!(stage["unknownRouteShare"], json!(0.0), "no route unknown yet: {stage}");

@@ -892,7 +892,13 @@ fn generate_case(
         };
         let decided_recorded = decided + lag(rng);
         t.care.push(vec![v(ids.care), v(id), v(setting.to_value()), v(world.account), v(decided), v(decided_recorded)]);
-        history.care.push(CareDecision { id: ids.care, recorded_at: decided_recorded, decided_at: decided, setting });
+        history.care.push(CareDecision {
+            id: ids.care,
+            recorded_at: decided_recorded,
+            decided_at: decided,
+            setting,
+            welfare: false,
+        });
         ids.care += 1;
         let ended = decided + Duration::days(rng.random_range(7..15));
         if setting == CareSetting::Hospital {

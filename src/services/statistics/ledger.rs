@@ -58,10 +58,13 @@ pub enum Metric {
     /// (調整中): not in hospital, and no care setting decided, or
     /// `UNDECIDED` (flow).
     Arranging = 11,
+    /// An open case cared for in their elderly or welfare facility, not in
+    /// hospital (flow).
+    Welfare = 12,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 12] = [
         Metric::Tests,
         Metric::Negatives,
         Metric::Positives,
@@ -73,6 +76,7 @@ impl Metric {
         Metric::Accommodation,
         Metric::Home,
         Metric::Arranging,
+        Metric::Welfare,
     ];
 
     pub fn code(self) -> i16 {
@@ -150,6 +154,9 @@ pub struct CareDecision {
     pub recorded_at: DateTime<Utc>,
     pub decided_at: DateTime<Utc>,
     pub setting: CareSetting,
+    /// A `Home` decision for a resident cared for in their elderly or
+    /// welfare facility.
+    pub welfare: bool,
 }
 
 /// The facts about one patient that the figures are made of, as the
@@ -268,10 +275,12 @@ enum Place {
     Hospital,
     Accommodation,
     Home,
+    Welfare,
     Arranging,
 }
 
-/// The flows of `Hospital`, `Accommodation`, `Home` and `Arranging`: at
+/// The flows of `Hospital`, `Accommodation`, `Home` (or `Welfare`, home
+/// care in the resident's facility) and `Arranging`: at
 /// the end of each day the case is open (no outcome by that day), it is in
 /// hospital if a stay is open, else where the care decision in force (the
 /// last decided by that day) puts it; a confirmed case (a positive sample
@@ -302,10 +311,12 @@ fn care_flows(facts: &Facts, mut emit: impl FnMut(Metric, i32, i32)) {
         if in_hospital {
             return Some(Place::Hospital);
         }
-        match decisions.iter().rev().find(|d| day_number(d.decided_at) <= day).map(|d| d.setting) {
-            Some(CareSetting::Accommodation) => Some(Place::Accommodation),
-            Some(CareSetting::Home) => Some(Place::Home),
-            None | Some(CareSetting::Undecided) if confirmed_day.is_some_and(|first| first <= day) => {
+        let decision = decisions.iter().rev().find(|d| day_number(d.decided_at) <= day);
+        match decision.map(|d| (d.setting, d.welfare)) {
+            Some((CareSetting::Accommodation, _)) => Some(Place::Accommodation),
+            Some((CareSetting::Home, true)) => Some(Place::Welfare),
+            Some((CareSetting::Home, false)) => Some(Place::Home),
+            None | Some((CareSetting::Undecided, _)) if confirmed_day.is_some_and(|first| first <= day) => {
                 Some(Place::Arranging)
             }
             _ => None,
@@ -315,6 +326,7 @@ fn care_flows(facts: &Facts, mut emit: impl FnMut(Metric, i32, i32)) {
         Place::Hospital => Metric::Hospital,
         Place::Accommodation => Metric::Accommodation,
         Place::Home => Metric::Home,
+        Place::Welfare => Metric::Welfare,
         Place::Arranging => Metric::Arranging,
     };
     let mut current = None;
@@ -341,8 +353,8 @@ fn care_flows(facts: &Facts, mut emit: impl FnMut(Metric, i32, i32)) {
 ///   day of the outcome;
 /// - an outcome DECEASED: 1 to `Deaths` on the day of death;
 /// - each hospital stay: the `Severe` and `SevereTokyo` flows;
-/// - the case while open: the `Hospital`, `Accommodation`, `Home` or
-///   `Arranging` flow.
+/// - the case while open: the `Hospital`, `Accommodation`, `Home`,
+///   `Welfare` or `Arranging` flow.
 ///
 /// A record closed as not a case or withdrawn contributes nothing.
 pub fn contribution(facts: &Facts) -> Contribution {
@@ -443,6 +455,8 @@ struct FactRow {
     status: Option<String>,
     /// The infection-route category (patient).
     route: Option<String>,
+    /// Care in a welfare facility (care decision).
+    welfare: Option<bool>,
 }
 
 const FACTS: &str = "SELECT CAST(0 AS BIGINT) AS part, CAST(NULL AS BIGINT) AS id, p.registered_at AS at1, \
@@ -451,14 +465,15 @@ const FACTS: &str = "SELECT CAST(0 AS BIGINT) AS part, CAST(NULL AS BIGINT) AS i
      CAST(hc.prefecture_id AS BIGINT) AS prefecture_id, p.birth_date AS birth_date, \
      CAST(NULL AS BIGINT) AS entry_id, CAST(NULL AS TIMESTAMPTZ) AS entry_recorded_at, \
      CAST(NULL AS TIMESTAMPTZ) AS observed_at, CAST(NULL AS BOOLEAN) AS icu, CAST(NULL AS BOOLEAN) AS ventilator, \
-     CAST(NULL AS BOOLEAN) AS ecmo, p.record_status AS status, p.infection_route_category AS route \
+     CAST(NULL AS BOOLEAN) AS ecmo, p.record_status AS status, p.infection_route_category AS route, \
+     CAST(NULL AS BOOLEAN) AS welfare \
      FROM patients p JOIN health_centres hc ON hc.id = p.responsible_health_centre_id WHERE p.id = $1 \
      UNION ALL SELECT 1, NULL, sampled_at, NULL, NULL, result, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-     NULL, NULL, NULL, NULL, NULL, NULL FROM lab_tests WHERE patient_id = $1 \
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM lab_tests WHERE patient_id = $1 \
      UNION ALL SELECT 2, id, recorded_at, decided_at, NULL, care_setting, NULL, NULL, NULL, NULL, NULL, NULL, \
-     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM care_setting_changes WHERE patient_id = $1 \
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, welfare_facility FROM care_setting_changes WHERE patient_id = $1 \
      UNION ALL SELECT 3, h.id, h.recorded_at, h.admitted_at, h.discharged_at, e.severity, NULL, NULL, NULL, NULL, \
-     NULL, NULL, e.id, e.recorded_at, e.observed_at, e.icu, e.ventilator, e.ecmo, NULL, NULL \
+     NULL, NULL, e.id, e.recorded_at, e.observed_at, e.icu, e.ventilator, e.ecmo, NULL, NULL, NULL \
      FROM hospitalisations h LEFT JOIN condition_entries e ON e.hospitalisation_id = h.id WHERE h.patient_id = $1 \
      ORDER BY part, id";
 
@@ -499,6 +514,7 @@ pub async fn load_facts(db: &impl ConnectionTrait, patient_id: i64) -> AppResult
                 recorded_at: row.at1.ok_or_else(|| broken("care record"))?,
                 decided_at: row.at2.ok_or_else(|| broken("care decision time"))?,
                 setting: stored(row.text1, "care setting")?,
+                welfare: row.welfare.unwrap_or(false),
             }),
             _ => {
                 let id = row.id.ok_or_else(|| broken("stay"))?;

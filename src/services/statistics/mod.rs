@@ -264,8 +264,10 @@ pub struct CareStatus {
     pub hospital: i64,
     /// Open cases in accommodation care (not in hospital).
     pub accommodation: i64,
-    /// Open cases in home care (not in hospital).
+    /// Open cases in home care (not in hospital), not in a welfare facility.
     pub home: i64,
+    /// Open cases cared for in their elderly or welfare facility.
+    pub welfare: i64,
     /// Confirmed open cases whose place of care is being arranged.
     pub arranging: i64,
     /// In hospital and severe by the national definition: ICU, ventilator
@@ -292,10 +294,11 @@ pub async fn care_status_on(
     day: i32,
     as_of: DateTime<Utc>,
 ) -> AppResult<CareStatus> {
-    const METRICS: [Metric; 7] = [
+    const METRICS: [Metric; 8] = [
         Metric::Hospital,
         Metric::Accommodation,
         Metric::Home,
+        Metric::Welfare,
         Metric::Arranging,
         Metric::Severe,
         Metric::SevereTokyo,
@@ -311,6 +314,7 @@ pub async fn care_status_on(
         hospital: get(Metric::Hospital),
         accommodation: get(Metric::Accommodation),
         home: get(Metric::Home),
+        welfare: get(Metric::Welfare),
         arranging: get(Metric::Arranging),
         severe: get(Metric::Severe),
         severe_tokyo_definition: get(Metric::SevereTokyo),
