@@ -9,7 +9,14 @@
 //! both an antigen and a PCR test); positives get a care setting, hospital
 //! stays with condition entries, daily health reports during home and
 //! accommodation care, and an outcome; some are transferred, some are
-//! reinfected later; `recorded_at` lags the event, sometimes by days.
+//! reinfected later; `recorded_at` lags the event, sometimes by days. The
+//! investigation too: each case's infection route (about half unknown, a
+//! third in households) with its certainty, recorded a day or so after
+//! registration; most contacts, and a third of cases with a known route,
+//! linked to a recent case of their prefecture; half of the cases in
+//! workplaces, welfare facilities, schools, restaurants and hospitals in
+//! clusters of 5 to 30 named by their health centre; and every prefecture's
+//! beds and rooms secured, reported weekly.
 //!
 //! Rows are written in large multi-row statements inside transactions,
 //! with IDs assigned here so that children can refer to their parents
@@ -285,6 +292,37 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
     // The loader account cannot sign in: its hash matches no password.
     accounts.push(vec![v(account_id), v("synthetic-loader"), v("!"), v(organisation_id), v(0), v(now), v(now)]);
     accounts.flush(&txn).await?;
+    // What each prefecture secures, reported weekly: beds by population,
+    // more each quarter; a tenth of them for severe cases; rooms half as
+    // many again.
+    let mut capacity = Table::new(
+        "prefecture_capacity",
+        &[
+            "prefecture_id",
+            "day",
+            "beds",
+            "severe_beds",
+            "accommodation_rooms",
+            "recorded_by_account_id",
+            "recorded_at",
+        ],
+    );
+    for (p, weight) in POPULATION.iter().enumerate() {
+        for week in 0..=SPAN_DAYS / 7 {
+            let day = wave_start() + Duration::days(week * 7);
+            let beds = i64::from(*weight) * (12 + 3 * (week / 13)) / 4;
+            capacity.push(vec![
+                v(p as i32 + 1),
+                v(day.date_naive()),
+                v(beds),
+                v(beds / 10),
+                v(beds * 3 / 2),
+                v(account_id),
+                v(day + Duration::hours(9)),
+            ]);
+        }
+    }
+    capacity.flush(&txn).await?;
     txn.commit().await?;
 
     let mut ids = Ids {
@@ -296,6 +334,7 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
         condition: next_id(db, "condition_entries").await?,
         report: next_id(db, "health_reports").await?,
         transfer: next_id(db, "patient_transfers").await?,
+        cluster: next_id(db, "clusters").await?,
     };
     let progress = indicatif::ProgressBar::new(patients);
     progress.set_style(
@@ -387,6 +426,7 @@ pub async fn seed(db: &DatabaseConnection, patients: u64, seed: u64) -> anyhow::
             "condition_entries",
             "health_reports",
             "patient_transfers",
+            "clusters",
             "stat_events",
             "stat_cases",
         ] {
@@ -413,6 +453,7 @@ struct Ids {
     condition: i64,
     report: i64,
     transfer: i64,
+    cluster: i64,
 }
 
 struct Tables {
@@ -426,6 +467,9 @@ struct Tables {
     transfers: Table,
     events: Table,
     cases: Table,
+    contacts: Table,
+    clusters: Table,
+    members: Table,
 }
 
 /// A value in PostgreSQL's COPY text format.
@@ -491,7 +535,7 @@ impl Table {
 }
 
 impl Tables {
-    fn all(&mut self) -> [&mut Table; 10] {
+    fn all(&mut self) -> [&mut Table; 13] {
         [
             &mut self.patients,
             &mut self.tests,
@@ -503,6 +547,9 @@ impl Tables {
             &mut self.transfers,
             &mut self.events,
             &mut self.cases,
+            &mut self.contacts,
+            &mut self.clusters,
+            &mut self.members,
         ]
     }
 
@@ -576,6 +623,8 @@ impl Tables {
                     "updated_at",
                     "name_kana_key",
                     "phone_digits",
+                    "infection_route_category",
+                    "infection_route_certainty",
                 ],
             ),
             tests: Table::new(
@@ -653,6 +702,22 @@ impl Tables {
             ),
             events: Table::new("stat_events", &EVENT_COLUMNS),
             cases: Table::new("stat_cases", &ledger::CASE_COLUMNS),
+            contacts: Table::new(
+                "patient_contacts",
+                &[
+                    "index_patient_id",
+                    "contact_patient_id",
+                    "setting",
+                    "last_exposure_on",
+                    "registered_by_account_id",
+                    "recorded_at",
+                ],
+            ),
+            clusters: Table::new(
+                "clusters",
+                &["id", "name", "setting", "place", "health_centre_id", "created_by_account_id", "created_at"],
+            ),
+            members: Table::new("cluster_members", &["cluster_id", "patient_id", "added_by_account_id", "recorded_at"]),
         }
     }
 }
@@ -710,6 +775,64 @@ struct DailySums {
     /// Per recording day, the newest `recorded_at` of its (folded) deltas:
     /// `stat_fold_marks`.
     marks: HashMap<i32, DateTime<Utc>>,
+    /// The investigation's state while generating: recent cases per
+    /// prefecture, and the cluster being filled per prefecture and setting.
+    investigation: Investigation,
+}
+
+/// Recent cases per prefecture (contacts are linked to them) and the open
+/// cluster of each prefecture and setting.
+#[derive(Default)]
+struct Investigation {
+    recent: HashMap<usize, std::collections::VecDeque<i64>>,
+    open: HashMap<(usize, &'static str), OpenCluster>,
+}
+
+/// A cluster being filled: its ID, members so far and the size it stops at.
+struct OpenCluster {
+    id: i64,
+    members: u32,
+    target: u32,
+    /// When it was named: no member is added before.
+    named: DateTime<Utc>,
+}
+
+/// Infection-route categories of cases and their shares (%): about half
+/// unknown, a third in households, the rest in workplaces, welfare
+/// facilities, schools, dining and elsewhere.
+const ROUTES: [(&str, u32); 8] = [
+    ("UNKNOWN", 45),
+    ("HOUSEHOLD", 30),
+    ("WORKPLACE", 8),
+    ("WELFARE_FACILITY", 5),
+    ("SCHOOL_OR_CHILDCARE", 5),
+    ("DINING", 3),
+    ("MEDICAL_INSTITUTION", 2),
+    ("OTHER", 2),
+];
+
+/// Settings in which clusters are named.
+const CLUSTER_SETTINGS: [&str; 5] =
+    ["WORKPLACE", "WELFARE_FACILITY", "SCHOOL_OR_CHILDCARE", "DINING", "MEDICAL_INSTITUTION"];
+
+/// Settings where close contacts met their case, and their shares (%).
+const CONTACT_SETTINGS: [(&str, u32); 5] =
+    [("HOUSEHOLD", 55), ("WORKPLACE", 20), ("SCHOOL_OR_CHILDCARE", 10), ("DINING", 8), ("OTHER", 7)];
+
+impl Investigation {
+    /// A recent case of the prefecture, if any.
+    fn recent_case(&self, rng: &mut ChaCha8Rng, prefecture: usize) -> Option<i64> {
+        let recent = self.recent.get(&prefecture)?;
+        (!recent.is_empty()).then(|| recent[rng.random_range(0..recent.len())])
+    }
+
+    fn remember(&mut self, prefecture: usize, case: i64) {
+        let recent = self.recent.entry(prefecture).or_default();
+        recent.push_back(case);
+        if recent.len() > 64 {
+            recent.pop_front();
+        }
+    }
 }
 
 /// Writes one test (and its result) and adds it to the history.
@@ -758,6 +881,85 @@ fn push_test(
     });
     ids.test += 1;
     ids.result += 1;
+}
+
+/// The active epidemiological investigation of a record: a case's route
+/// (and certainty), a case or contact linked to a recent case of the
+/// prefecture as its contact, a case added to the cluster of its setting.
+/// Returns the route and certainty recorded for a case.
+#[allow(clippy::too_many_arguments)]
+fn investigate(
+    rng: &mut ChaCha8Rng,
+    ids: &mut Ids,
+    t: &mut Tables,
+    world: &World,
+    sums: &mut DailySums,
+    person: &Person,
+    id: i64,
+    (sampled, registered): (DateTime<Utc>, DateTime<Utc>),
+    positive: bool,
+) -> (Option<&'static str>, Option<&'static str>) {
+    let investigation = &mut sums.investigation;
+    let prefecture = person.prefecture;
+    let exposed = (sampled - Duration::days(rng.random_range(1..4))).date_naive();
+    let mut link = |index: i64, setting: &str| {
+        t.contacts.push(vec![v(index), v(id), v(setting), v(exposed), v(world.account), v(registered)]);
+    };
+    if !positive {
+        // Most people tested as contacts were named by a recent case.
+        if rng.random_ratio(4, 5)
+            && let Some(index) = investigation.recent_case(rng, prefecture)
+        {
+            let setting = CONTACT_SETTINGS[pick(rng, &CONTACT_SETTINGS.map(|(_, w)| w))].0;
+            link(index, setting);
+        }
+        return (None, None);
+    }
+    let route = ROUTES[pick(rng, &ROUTES.map(|(_, w)| w))].0;
+    let certainty = match route {
+        "UNKNOWN" => "UNKNOWN",
+        _ if rng.random_ratio(3, 5) => "CONFIRMED",
+        _ => "PRESUMED",
+    };
+    // A case with a known route was often a contact of an earlier case: a
+    // transmission edge.
+    if route != "UNKNOWN"
+        && rng.random_ratio(1, 3)
+        && let Some(index) = investigation.recent_case(rng, prefecture)
+    {
+        link(index, route);
+    }
+    if CLUSTER_SETTINGS.contains(&route) && rng.random_ratio(1, 2) {
+        let added = registered + Duration::days(2);
+        let key = (prefecture, route);
+        let open = investigation.open.get(&key).filter(|c| c.members < c.target).map(|c| (c.id, c.named));
+        let (cluster, named) = match open {
+            Some(found) => found,
+            None => {
+                let cluster = ids.cluster;
+                ids.cluster += 1;
+                let place = format!("{} {}", hersys::domain::reference::PREFECTURES[prefecture].1, route);
+                t.clusters.push(vec![
+                    v(cluster),
+                    v(format!("合成クラスター{cluster}")),
+                    v(route),
+                    v(place),
+                    v(person.centre),
+                    v(world.account),
+                    v(added),
+                ]);
+                let target = rng.random_range(5..31);
+                investigation.open.insert(key, OpenCluster { id: cluster, members: 0, target, named: added });
+                (cluster, added)
+            }
+        };
+        if let Some(open) = investigation.open.get_mut(&key) {
+            open.members += 1;
+        }
+        t.members.push(vec![v(cluster), v(id), v(world.account), v(added.max(named))]);
+    }
+    investigation.remember(prefecture, id);
+    (Some(route), Some(certainty))
 }
 
 /// A person (and now and then their reinfection, a record of its own).
@@ -843,6 +1045,7 @@ fn generate_case(
         outcome: None,
         tests: Vec::new(),
         stays: Vec::new(),
+        route: None,
     };
 
     if positive {
@@ -1000,6 +1203,10 @@ fn generate_case(
             responsible = to;
         }
     }
+    let (route, certainty) = investigate(rng, ids, t, world, sums, person, id, (sampled, registered), positive);
+    if let Some(route) = route {
+        history.route = Some((registered + Duration::hours(rng.random_range(12..72)), route.to_owned()));
+    }
     let phone = format!("090-{:04}-{:04}", rng.random_range(0..10000), rng.random_range(0..10000));
     t.patients.push(vec![
         v(id),
@@ -1027,6 +1234,8 @@ fn generate_case(
         v(registered),
         v(hersys::domain::kana::search_key(&person.name_kana).unwrap_or_default()),
         v(hersys::domain::kana::phone_digits(&phone)),
+        route.map_or_else(none_text, v),
+        certainty.map_or_else(none_text, v),
     ]);
 
     // The ledger, as the write transactions would have kept it.

@@ -211,15 +211,16 @@ fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
 async fn the_synthetic_ledger_matches_the_history_it_was_replayed_from(backend: Backend) {
     let app = Gateway::start(backend).await;
     let db = app.connect().await;
-    // 1,000 people with seed 12 include deaths, severe cases (by both
-    // definitions), transfers and reinfections; deaths and ventilators are
-    // rare, and smaller sets or other seeds often have none.
-    hersys_tools::synthetic::seed(&db, 1000, 12).await.expect("the synthetic data set loads");
+    // 3,000 people with seed 12 include deaths, severe cases (by both
+    // definitions), transfers, reinfections, contacts and clusters; deaths
+    // and ventilators are rare, and smaller sets or other seeds often have
+    // none.
+    hersys_tools::synthetic::seed(&db, 3000, 12).await.expect("the synthetic data set loads");
     // The gateway can write into a loaded set: its IDs continue after the
     // loader's.
     let clinic = app.login("clinic1").await;
     let registered = app.register_patient(&clinic, "ロード アト").await;
-    assert!(registered.parse::<i64>().expect("an ID") > 1000, "{registered}");
+    assert!(registered.parse::<i64>().expect("an ID") > 3000, "{registered}");
     let (from, to) =
         (NaiveDate::from_ymd_opt(2022, 1, 1).expect("a date"), NaiveDate::from_ymd_opt(2022, 12, 31).expect("a date"));
 
@@ -290,6 +291,30 @@ async fn the_synthetic_ledger_matches_the_history_it_was_replayed_from(backend: 
     let mut q = Query::new(db.get_database_backend());
     q.push("SELECT COUNT(*) AS n FROM patient_transfers");
     assert!(get::<i64>(&q.all(&db).await[0], "n") > 0, "no transfer: the areas as of a moment would prove little");
+
+    // The investigation: every case has a route, and the ledger's weekly
+    // unknown-route counts add up to the records'; contacts are linked and
+    // clusters named.
+    let now = Utc::now();
+    let weeks = hersys::services::statistics::unknown_route(&db, Area::Nation, from, to, now)
+        .await
+        .expect("the unknown-route weeks");
+    let (cases, unknown) = weeks.iter().fold((0, 0), |(c, u), w| (c + w.cases, u + w.unknown));
+    let count = |sql: &str| {
+        let mut q = Query::new(db.get_database_backend());
+        q.push(sql);
+        let db = &db;
+        async move { get::<i64>(&q.all(db).await[0], "n") }
+    };
+    let routed = count("SELECT COUNT(*) AS n FROM patients WHERE infection_route_category IS NOT NULL").await;
+    let unknown_records = count("SELECT COUNT(*) AS n FROM patients WHERE infection_route_category = 'UNKNOWN'").await;
+    assert_eq!((cases, unknown), (routed, unknown_records), "the ledger's routes are the records'");
+    assert!(unknown > 0 && unknown < cases, "{unknown} of {cases}");
+    assert!(count("SELECT COUNT(*) AS n FROM patient_contacts").await > 0, "no contact linked");
+    assert!(count("SELECT COUNT(*) AS n FROM cluster_members").await >= 5, "no cluster");
+    let settings = hersys::services::clusters::by_setting(&db, Area::Nation, now).await.expect("clusters by setting");
+    let members: i64 = settings.iter().map(|(_, _, m)| m).sum();
+    assert_eq!(members, count("SELECT COUNT(*) AS n FROM cluster_members").await);
 
     // Late entries: some day already past at one moment has other figures
     // as of a later moment.

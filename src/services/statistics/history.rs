@@ -45,6 +45,8 @@ pub struct History {
     pub outcome: Option<(DateTime<Utc>, Outcome, DateTime<Utc>)>,
     pub tests: Vec<TestRecord>,
     pub stays: Vec<StayRecord>,
+    /// The infection-route category, from the moment it was recorded.
+    pub route: Option<(DateTime<Utc>, String)>,
 }
 
 impl History {
@@ -100,7 +102,7 @@ impl History {
             tests,
             stays,
             counted: true,
-            route: None,
+            route: self.route.as_ref().filter(|(recorded, _)| *recorded <= at).map(|(_, route)| route.clone()),
         }
     }
 
@@ -109,6 +111,7 @@ impl History {
         let mut moments: Vec<DateTime<Utc>> = self.centres.iter().skip(1).map(|(at, _, _)| *at).collect();
         moments.extend(self.care.iter().map(|c| c.recorded_at));
         moments.extend(self.outcome.iter().map(|(at, _, _)| *at));
+        moments.extend(self.route.iter().map(|(at, _)| *at));
         for test in &self.tests {
             moments.push(test.recorded_at);
             moments.extend(test.results.iter().map(|(at, _)| *at));
@@ -163,6 +166,7 @@ mod tests {
             outcome: None,
             tests: vec![],
             stays: vec![],
+            route: None,
         }
     }
 

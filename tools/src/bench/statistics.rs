@@ -1,7 +1,9 @@
 //! `hersys-tools bench statistics`: times the statistics on a synthetic data set
 //! (seeding it first when the database has none) and prints the figures:
 //! the daily series nationwide and for each prefecture, a 4-dimension
-//! cross-tabulation, the care status and two open-data files.
+//! cross-tabulation, the care status, the reports of the investigation
+//! (unknown-route share, stage indicators, clusters by setting, the route
+//! cross-tabulation) and four open-data files.
 
 use std::time::{Duration, Instant};
 
@@ -65,7 +67,17 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     // Whatever was written through the gateway since is folded first, as
     // the running gateway's background task would have.
     statistics::ledger::fold_all(&db).await.map_err(describe)?;
-    for table in ["patients", "lab_tests", "stat_events", "stat_cases", "stat_daily"] {
+    for table in [
+        "patients",
+        "lab_tests",
+        "stat_events",
+        "stat_cases",
+        "stat_daily",
+        "patient_contacts",
+        "clusters",
+        "cluster_members",
+        "prefecture_capacity",
+    ] {
         let rows = sea_orm::ConnectionTrait::query_one_raw(
             &db,
             sea_orm::Statement::from_string(
@@ -135,6 +147,103 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let (median, max, _) =
         time(n, || async { statistics::care_status(&db, Area::Nation, as_of).await.map_err(describe) }).await?;
     println!("careStatus, nationwide: median {:.0} ms, max {:.0} ms", ms(median), ms(max));
+
+    let (median, max, weeks) =
+        time(n, || async { statistics::unknown_route(&db, Area::Nation, from, to, as_of).await.map_err(describe) })
+            .await?;
+    let (cases, unknown) = weeks.iter().fold((0, 0), |(c, u), w| (c + w.cases, u + w.unknown));
+    println!(
+        "unknownRoute, nationwide, 53 weeks: median {:.0} ms, max {:.0} ms ({unknown} of {cases} cases, {:.1} %)",
+        ms(median),
+        ms(max),
+        unknown as f64 * 100.0 / cases.max(1) as f64
+    );
+
+    let peak = NaiveDate::from_ymd_opt(2022, 8, 15).unwrap_or_default();
+    let (median, max, stage) = time(n, || async {
+        statistics::indicators::stage_indicators(&db, Area::Nation, peak, as_of).await.map_err(describe)
+    })
+    .await?;
+    println!(
+        "stageIndicators, nationwide, one day: median {:.0} ms, max {:.0} ms (on {peak}: bed occupancy {:.1} %, \
+         {:.1} under care and {:.1} new per 100,000, positivity {:.1} %, week on week {:.2}, unknown route {:.1} %)",
+        ms(median),
+        ms(max),
+        stage.bed_occupancy.unwrap_or(f64::NAN) * 100.0,
+        stage.under_care_per_100k,
+        stage.new_cases_per_100k,
+        stage.positivity.unwrap_or(f64::NAN) * 100.0,
+        stage.week_on_week.unwrap_or(f64::NAN),
+        stage.unknown_route_share.unwrap_or(f64::NAN) * 100.0
+    );
+    let (median, max, _) = time(n, || async {
+        for prefecture in 1..=47 {
+            statistics::indicators::stage_indicators(&db, Area::Prefecture(prefecture), peak, as_of)
+                .await
+                .map_err(describe)?;
+        }
+        Ok(())
+    })
+    .await?;
+    println!(
+        "stageIndicators, each of the 47 prefectures: median {:.0} ms, max {:.0} ms (47 queries)",
+        ms(median),
+        ms(max)
+    );
+
+    let (median, max, settings) =
+        time(n, || async { hersys::services::clusters::by_setting(&db, Area::Nation, as_of).await.map_err(describe) })
+            .await?;
+    let clusters: i64 = settings.iter().map(|(_, c, _)| c).sum();
+    let members: i64 = settings.iter().map(|(_, _, m)| m).sum();
+    println!(
+        "clustersBySetting, nationwide: median {:.0} ms, max {:.0} ms ({clusters} clusters of {members} people in {} settings)",
+        ms(median),
+        ms(max),
+        settings.len()
+    );
+
+    let request = crosstab::Request {
+        dimensions: vec![Dimension::Week, Dimension::Prefecture, Dimension::Route],
+        from,
+        to,
+        area: Area::Nation,
+        sex: None,
+        case_type: None,
+        as_of,
+        k: None,
+        for_publication: false,
+    };
+    let (median, max, table) = time(n, || async {
+        crosstab::cross_tab(&db, &request, hersys::config::DEFAULT_MAX_CROSSTAB_CELLS).await.map_err(describe)
+    })
+    .await?;
+    println!(
+        "crossTab week × prefecture × route, 365 days: median {:.0} ms, max {:.0} ms ({} cells, {} suppressed)",
+        ms(median),
+        ms(max),
+        table.cells.len(),
+        table.cells.iter().filter(|c| c.suppressed).count()
+    );
+
+    let (median, max, file) =
+        time(n, || async { statistics::indicators::files::stage_indicators_daily(&db, as_of).await.map_err(describe) })
+            .await?;
+    println!(
+        "stage_indicators_daily.csv (every day × 6 indicators × 47 prefectures): median {:.0} ms, max {:.0} ms ({} bytes)",
+        ms(median),
+        ms(max),
+        file.len()
+    );
+    let (median, max, file) =
+        time(n, || async { statistics::indicators::files::unknown_route_weekly(&db, as_of).await.map_err(describe) })
+            .await?;
+    println!(
+        "unknown_route_share_weekly.csv: median {:.0} ms, max {:.0} ms ({} bytes)",
+        ms(median),
+        ms(max),
+        file.len()
+    );
 
     for (file, series) in [
         ("newly_confirmed_cases_daily.csv", OpenDataSeries::NewlyConfirmed),
