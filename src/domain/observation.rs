@@ -39,9 +39,41 @@ pub fn observation_ends(last_exposure: NaiveDate) -> (NaiveDate, &'static Observ
     (last_exposure + chrono::Duration::days(i64::from(rule.days)), rule)
 }
 
+/// The days of last exposure (inclusive ranges) of the contacts still under
+/// observation on `day`: last exposed on `day` or before, and within the
+/// period of the rule in force on the day of exposure.
+pub fn exposures_observed_on(day: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut ranges = Vec::new();
+    for (i, rule) in RULES.iter().enumerate() {
+        let until = RULES.get(i + 1).map_or(day, |next| day.min(next.in_force_from - chrono::Duration::days(1)));
+        let from = rule.in_force_from.max(day - chrono::Duration::days(i64::from(rule.days)));
+        if from <= until {
+            ranges.push((from, until));
+        }
+    }
+    ranges
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_contacts_observed_on_a_day_are_those_whose_period_covers_it() {
+        let at = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        for day in [at(2021, 12, 30), at(2022, 1, 20), at(2022, 2, 1), at(2022, 7, 25), at(2024, 3, 3)] {
+            let ranges = exposures_observed_on(day);
+            // Every day of exposure in the month before is inside a range
+            // exactly when its period covers `day`.
+            for back in 0..30 {
+                let exposure = day - chrono::Duration::days(back);
+                let covered = observation_ends(exposure).0 >= day;
+                let inside = ranges.iter().filter(|(from, until)| *from <= exposure && exposure <= *until).count();
+                assert_eq!(inside, usize::from(covered), "{day}: exposure {exposure}");
+            }
+            assert!(ranges.iter().all(|(_, until)| *until <= day), "no exposure after the day");
+        }
+    }
 
     #[test]
     fn the_period_follows_the_day_of_last_exposure_across_the_changes() {

@@ -57,9 +57,11 @@ impl FollowUpQuery {
         Ok(Some(HealthReportConnection { edges, page_info }))
     }
 
-    /// Patients in accommodation or home care, case open, who have not
-    /// reported their health on `date` (default: today, Japan time), within
-    /// the caller's reach: the list to phone every morning.
+    /// Patients in accommodation or home care, and close contacts under
+    /// observation on `date` (their observation period not ended), case
+    /// open, who have not reported their health on `date` (default: today,
+    /// Japan time), within the caller's reach: the list to phone every
+    /// morning.
     #[graphql(complexity = "super::limits::list_cost(first, 500, child_complexity)")]
     async fn patients_not_reported(
         &self,
@@ -75,9 +77,10 @@ impl FollowUpQuery {
         Ok(rows.into_iter().map(Patient).collect())
     }
 
-    /// Patients in accommodation or home care, case open, whose latest health
-    /// report shows a warning sign (SpO2 at or below, or temperature at or
-    /// above, the configured thresholds: 93% and 38.5 °C by default).
+    /// Patients in accommodation or home care, and close contacts under
+    /// observation today, case open, whose latest health report shows a
+    /// warning sign (SpO2 at or below, or temperature at or above, the
+    /// configured thresholds: 93% and 38.5 °C by default).
     #[graphql(complexity = "super::limits::list_cost(first, 500, child_complexity)")]
     async fn patients_with_warning_signs(
         &self,

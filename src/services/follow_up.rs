@@ -227,18 +227,42 @@ pub async fn record_medical_visit(
     Ok(visit)
 }
 
-/// Patients in accommodation or home care whose case is open, within the
-/// caller's reach.
-fn in_care(principal: &Principal) -> AppResult<Condition> {
+/// Patients followed up on `day`, within the caller's reach, whose case is
+/// open: in accommodation or home care, or close contacts still under
+/// observation (their last exposure to a linked case within the period of
+/// the rule in force that day, `domain::observation`).
+fn in_care(principal: &Principal, day: NaiveDate) -> AppResult<Condition> {
     policy::may_read_follow_up_lists(principal)?;
+    let mut exposures = Condition::any();
+    for (from, until) in crate::domain::observation::exposures_observed_on(day) {
+        exposures = exposures.add(
+            Condition::all()
+                .add(entity::patient_contact::Column::LastExposureOn.gte(from))
+                .add(entity::patient_contact::Column::LastExposureOn.lte(until)),
+        );
+    }
+    let observed = Query::select()
+        .column(entity::patient_contact::Column::ContactPatientId)
+        .from(entity::patient_contact::Entity)
+        .cond_where(exposures)
+        .to_owned();
+    let contact = Condition::all()
+        .add(patient::Column::CaseType.eq(entity::enums::CaseType::CloseContact))
+        .add(patient::Column::Id.in_subquery(observed));
     Ok(Condition::all()
         .add(policy::patient_scope(principal))
-        .add(patient::Column::CareSetting.is_in([CareSetting::Accommodation, CareSetting::Home]))
-        .add(patient::Column::Outcome.is_null()))
+        .add(
+            Condition::any()
+                .add(patient::Column::CareSetting.is_in([CareSetting::Accommodation, CareSetting::Home]))
+                .add(contact),
+        )
+        .add(patient::Column::Outcome.is_null())
+        .add(patient::Column::RecordStatus.eq(entity::enums::RecordStatus::Active)))
 }
 
-/// Patients in accommodation or home care who have no health report on
-/// `day` (default: today), oldest registration first.
+/// Patients in accommodation or home care, and close contacts under
+/// observation, who have no health report on `day` (default: today),
+/// oldest registration first.
 pub async fn not_reported(
     state: &AppState,
     principal: &Principal,
@@ -254,7 +278,7 @@ pub async fn not_reported(
         .and_where(Expr::col(health_report::Column::ReportedAt).lt(end))
         .to_owned();
     Ok(patient::Entity::find()
-        .filter(in_care(principal)?)
+        .filter(in_care(principal, day)?)
         .filter(patient::Column::Id.not_in_subquery(reported))
         .order_by_asc(patient::Column::Id)
         .limit(limit)
@@ -262,9 +286,9 @@ pub async fn not_reported(
         .await?)
 }
 
-/// Patients in accommodation or home care whose latest health report shows
-/// a warning sign: SpO2 at or below, or temperature at or above, the
-/// configured thresholds.
+/// Patients in accommodation or home care, and close contacts under
+/// observation, whose latest health report shows a warning sign: SpO2 at
+/// or below, or temperature at or above, the configured thresholds.
 pub async fn warning_signs(state: &AppState, principal: &Principal, limit: u64) -> AppResult<Vec<patient::Model>> {
     let config = &state.config;
     // The latest report of each patient, by report time then ID.
@@ -284,7 +308,7 @@ pub async fn warning_signs(state: &AppState, principal: &Principal, limit: u64) 
         )
         .to_owned();
     Ok(patient::Entity::find()
-        .filter(in_care(principal)?)
+        .filter(in_care(principal, state.now().with_timezone(&local_offset()).date_naive())?)
         .filter(patient::Column::Id.in_subquery(warning))
         .order_by_asc(patient::Column::Id)
         .limit(limit)

@@ -144,9 +144,29 @@ async fn a_health_centre_registers_four_household_contacts_and_one_turns_positiv
         )
         .await;
     let token = login["data"]["patientLogin"]["token"].as_str().unwrap_or_else(|| panic!("{login}")).to_owned();
-    let report = "mutation { submitHealthReport(input: { bodyTemperature: 36.9, symptoms: [] }) { id } }";
+    // Contacts under observation are on the morning's list until they
+    // report; a fever puts them among the warning signs.
+    let not_reported = "{ patientsNotReported { nameKana caseType } }";
+    let listed = app.gql(Some(&hc1), not_reported, json!({})).await;
+    let names = |response: &Value, list: &str| -> Vec<String> {
+        response["data"][list]
+            .as_array()
+            .unwrap_or_else(|| panic!("{response}"))
+            .iter()
+            .filter_map(|p| p["nameKana"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let before = names(&listed, "patientsNotReported");
+    assert!(before.contains(&"セッショク ゴ".to_owned()), "{listed}");
+    assert!(before.contains(&"セッショク ニ".to_owned()), "{listed}");
+    assert!(!before.contains(&"セッショク ヨン".to_owned()), "Osaka's contact is not hc1's: {listed}");
+    let report = "mutation { submitHealthReport(input: { bodyTemperature: 38.9, symptoms: [FEVER] }) { id } }";
     let reported = app.gql(Some(&token), report, json!({})).await;
     assert!(reported["errors"].is_null(), "{reported}");
+    let after = app.gql(Some(&hc1), not_reported, json!({})).await;
+    assert!(!names(&after, "patientsNotReported").contains(&"セッショク ゴ".to_owned()), "{after}");
+    let warning = app.gql(Some(&hc1), "{ patientsWithWarningSigns { nameKana } }", json!({})).await;
+    assert!(names(&warning, "patientsWithWarningSigns").contains(&"セッショク ゴ".to_owned()), "{warning}");
 }
 
 async fn only_the_case_s_health_centre_registers_its_contacts_and_bad_input_changes_nothing(backend: Backend) {
