@@ -108,7 +108,7 @@ pub const GROUPS: [&str; 11] = [
     "follow-up calls and visits",
     "outcome and transfer",
     "record completion and status",
-    "contacts",
+    "contacts and investigation",
 ];
 
 /// The personal fields (the "personal fields" group).
@@ -211,10 +211,16 @@ pub fn markdown() -> String {
          naming it), and alone closes a record as not a case (`closePatientAsNotACase`), withdraws a duplicate \
          (`withdrawPatient`), and accepts or returns a facility's notification (`acceptNotification`, \
          `returnNotification`).\n\
-         - Contacts: the health centre responsible for a case registers its close contacts (`registerContact`) \
-         and links people already in its reach (`linkContact`); a contact registered to another district's \
-         health centre is reached by that centre, and the first keeps the link (`Patient.contactLinks`, IDs \
-         only). Each change is kept in `Patient.history`, which is personal data like the items.\n\n\
+         - Contacts and investigation: the health centre responsible for a case registers its close contacts \
+         (`registerContact`), links people already in its reach (`linkContact`), records the behaviour \
+         history before onset (`recordBehaviour`; read as `Patient.behaviourHistory`, personal data) and \
+         hands a contact living elsewhere to that district's centre (`handOverContact`); a contact registered \
+         or handed to another centre is reached by that centre, which is told live (`contactHandovers`), and \
+         the first keeps the link (`Patient.contactLinks`, IDs only) without read access. The route \
+         (`infectionRouteCategory`, `infectionRouteCertainty`) is an item of the record. Each change is kept \
+         in `Patient.history`, which is personal data like the items. Clusters (`createCluster`, \
+         `addToCluster`) are kept by health centres and read, without personal data, by staff with clinical \
+         access; their members through the row scope.\n\n\
          Break-glass access (`breakGlass`): medical institution and health centre staff, signed in as \
          themselves, may open a record outside their reach by stating a reason, for at most 240 minutes; \
          they read it as above and change nothing, each personal read is audited as \

@@ -439,8 +439,11 @@ async fn move_to_centre(
 ) -> AppResult<patient::Model> {
     let account_id = staff_account(principal)?;
     let now = state.now();
-    let mut write =
-        Locked::open(state, principal, patient_id, "patientId", now).await?.authorise(CaseAction::Transfer, None)?;
+    let action = match how {
+        Move::Transfer => CaseAction::Transfer,
+        Move::Handover => CaseAction::Investigate,
+    };
+    let mut write = Locked::open(state, principal, patient_id, "patientId", now).await?.authorise(action, None)?;
     let patient = write.patient().clone();
     match how {
         Move::Transfer => write.ensure_open("a transfer")?,

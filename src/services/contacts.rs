@@ -48,7 +48,7 @@ pub async fn register_contact(
     check_exposure(&exposure, now.with_timezone(&crate::domain::calendar::local_offset()).date_naive())?;
     let write = Locked::open(state, principal, index_id, "input.indexPatientId", now)
         .await?
-        .authorise(CaseAction::RegisterContact, None)?;
+        .authorise(CaseAction::Investigate, None)?;
     let person = NewPatient { case_type: CaseType::CloseContact, previous_patient_id: None, ..person };
     let contact = super::patients::create(write.txn(), state, principal, person, now).await?;
     link(write.txn(), principal, index_id, contact.id, exposure, now).await?;
@@ -83,7 +83,7 @@ pub async fn link_contact(
     check_exposure(&exposure, now.with_timezone(&crate::domain::calendar::local_offset()).date_naive())?;
     let write = Locked::open(state, principal, index_id, "indexPatientId", now)
         .await?
-        .authorise(CaseAction::RegisterContact, None)?;
+        .authorise(CaseAction::Investigate, None)?;
     let contact = super::reachable_patient(write.txn(), principal, contact_id, "contactPatientId").await?;
     let known = patient_contact::Entity::find()
         .filter(patient_contact::Column::IndexPatientId.eq(index_id))
@@ -225,9 +225,8 @@ pub async fn record_behaviour(
     let today = now.with_timezone(&crate::domain::calendar::local_offset()).date_naive();
     crate::domain::text::check_clinical_day(entry.day, today).map_err(|why| AppError::bad_input("input.date", why))?;
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
-    let write = Locked::open(state, principal, patient_id, "patientId", now)
-        .await?
-        .authorise(CaseAction::RegisterContact, None)?;
+    let write =
+        Locked::open(state, principal, patient_id, "patientId", now).await?.authorise(CaseAction::Investigate, None)?;
     let stored = entity::behaviour_entry::ActiveModel {
         patient_id: Set(patient_id),
         day: Set(entry.day),

@@ -55,6 +55,9 @@ const UPDATE: &str = "mutation($p: ID!, $v: Int!) { updatePatient(patientId: $p,
 const WITHDRAW: &str = "mutation($p: ID!, $v: Int!, $s: ID!) { withdrawPatient(patientId: $p, expectedVersion: $v, \
     survivingPatientId: $s) { recordStatus } }";
 const REGISTER_CONTACT: &str = "mutation($input: RegisterContactInput!) { registerContact(input: $input) { id } }";
+const BEHAVIOUR: &str =
+    "mutation($p: ID!, $input: BehaviourInput!) { recordBehaviour(patientId: $p, input: $input) { id } }";
+const HAND_OVER: &str = "mutation($p: ID!, $to: ID!) { handOverContact(patientId: $p, toHealthCentreId: $to) }";
 const REFER: &str = "mutation($p: ID!, $f: ID!) { referPatient(patientId: $p, facilityId: $f) { id } }";
 const OUTCOME: &str = "mutation($p: ID!, $o: Outcome!) { recordOutcome(patientId: $p, outcome: $o) { outcome } }";
 
@@ -545,7 +548,16 @@ impl Walk<'_> {
         let input = json!({ "indexPatientId": t.id, "lastExposureOn": "2024-01-05", "setting": "HOUSEHOLD",
             "nameKanji": "接触 花子", "nameKana": "セッショク ハナコ", "sex": "FEMALE", "birthDate": "1990-02-02",
             "confirmNewPerson": true });
-        self.write(&format!("{at}: registerContact"), may, t, REGISTER_CONTACT, json!({ "input": input })).await;
+        let registered =
+            self.write(&format!("{at}: registerContact"), may, t, REGISTER_CONTACT, json!({ "input": input })).await;
+        let entry = json!({ "p": t.id, "input": { "date": "2024-01-04", "placeKind": "DINING", "place": "食堂" } });
+        self.write(&format!("{at}: recordBehaviour"), may, t, BEHAVIOUR, entry).await;
+        // The contact registered (when allowed) is handed to another
+        // centre; refused, the case itself is tried (and stays as it was).
+        let to = if t.owner_centre == "131041" { &self.demo.centre_131032 } else { &self.demo.centre_131041 };
+        let contact = registered["data"]["registerContact"]["id"].clone();
+        let subject = if may { contact } else { json!(t.id) };
+        self.write(&format!("{at}: handOverContact"), may, t, HAND_OVER, json!({ "p": subject, "to": to })).await;
     }
 
     /// Transfer on `t`, the outcome on `ending` (an outcome ends the case).
@@ -643,7 +655,7 @@ async fn every_cell_of_the_authorisation_matrix_holds_against_the_server(backend
                     let duplicate = walk.target(role, relationship, other).await;
                     walk.record(&at, access, &t, &duplicate).await;
                 }
-                "contacts" => {
+                "contacts and investigation" => {
                     let t = walk.target(role, relationship, other).await;
                     walk.contacts(&at, access, &t).await;
                 }

@@ -123,8 +123,10 @@ pub enum CaseAction {
     /// Refer the patient to `Target::facility`, which then reaches the
     /// record for testing and care.
     Refer,
-    /// Register or link a close contact of this case (積極的疫学調査).
-    RegisterContact,
+    /// Investigate the case (積極的疫学調査): register or link its close
+    /// contacts, record its behaviour history, hand a close contact over to
+    /// the centre of their district.
+    Investigate,
 }
 
 /// What an action concerns besides the patient.
@@ -163,7 +165,7 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
         | CaseAction::ChangeRecordStatus
         | CaseAction::DecideNotification
         | CaseAction::Refer
-        | CaseAction::RegisterContact => responsible_centre,
+        | CaseAction::Investigate => responsible_centre,
         CaseAction::CompleteRecord => {
             (principal.role == Role::MedicalStaff
                 && own_facility
@@ -202,6 +204,8 @@ pub fn may_act(principal: &Principal, action: CaseAction, target: Target<'_>) ->
         }
         CaseAction::DecideNotification => "only the responsible health centre accepts or returns a notification",
         CaseAction::Refer => "only the responsible health centre refers a patient to a facility",
-        CaseAction::RegisterContact => "only the health centre responsible for the case registers its contacts",
+        CaseAction::Investigate => {
+            "only the responsible health centre investigates a case: its contacts, behaviour history and handovers"
+        }
     }))
 }
