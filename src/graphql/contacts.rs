@@ -236,6 +236,14 @@ impl Cluster {
         let rows = services::clusters::reachable_members(state(ctx), principal, self.0.id).await?;
         Ok(rows.into_iter().map(Patient).collect())
     }
+    /// The cluster's graph: the contact links between its members (who met
+    /// whom, by ID, as in `Patient.contactLinks`), at most 5,000. Staff
+    /// with clinical access; the records themselves through `patients`.
+    async fn links(&self, ctx: &Context<'_>) -> Result<Vec<ContactLink>> {
+        let principal = signed_in(ctx)?;
+        let rows = services::clusters::links(state(ctx), principal, self.0.id).await?;
+        Ok(rows.into_iter().map(ContactLink).collect())
+    }
 }
 
 /// A cluster's people registered in one week.

@@ -203,3 +203,28 @@ pub async fn by_setting(
     });
     Ok(found)
 }
+
+/// The contact links between the cluster's members, at most 5,000, in the
+/// order they were recorded.
+pub async fn links(
+    state: &AppState,
+    principal: &Principal,
+    cluster_id: i64,
+) -> AppResult<Vec<entity::patient_contact::Model>> {
+    use entity::patient_contact::Column;
+    policy::may_read_clusters(principal)?;
+    let members = || {
+        sea_orm::sea_query::Query::select()
+            .column(cluster_member::Column::PatientId)
+            .from(cluster_member::Entity)
+            .and_where(cluster_member::Column::ClusterId.eq(cluster_id))
+            .to_owned()
+    };
+    Ok(entity::patient_contact::Entity::find()
+        .filter(Column::IndexPatientId.in_subquery(members()))
+        .filter(Column::ContactPatientId.in_subquery(members()))
+        .order_by_asc(Column::Id)
+        .limit(5_000)
+        .all(&state.db)
+        .await?)
+}

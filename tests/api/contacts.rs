@@ -344,6 +344,27 @@ async fn a_cluster_of_six_cases_across_two_centres_keeps_its_size_as_of_each_mom
     assert_eq!(c["earlier"], json!([{ "weekStart": monday.to_string(), "cases": 4 }]), "{seen}");
     assert_eq!(c["patients"].as_array().map(Vec::len), Some(4), "hc1 reads its own four: {seen}");
 
+    // The cluster's graph: the links between its members only.
+    let clinic = app.login("clinic1").await;
+    let (outsider, _) = app.register_patient(&clinic, "クラスタ ソト", json!({})).await;
+    let link = "mutation($c: ID!, $k: ID!, $d: Date!) { linkContact(indexPatientId: $c, contactPatientId: $k, \
+        lastExposureOn: $d, setting: DINING) { id } }";
+    let day = (today - Duration::days(2)).to_string();
+    for (index, contact) in [(&ours[0], &ours[1]), (&ours[1], &ours[2]), (&ours[0], &outsider)] {
+        let linked = app.gql(Some(&hc1), link, json!({ "c": index, "k": contact, "d": day })).await;
+        assert!(linked["errors"].is_null(), "{linked}");
+    }
+    let graph = "query($id: ID!) { cluster(id: $id) { links { indexPatientId contactPatientId setting } } }";
+    let seen = app.gql(Some(&hc1), graph, json!({ "id": cluster })).await;
+    assert_eq!(
+        seen["data"]["cluster"]["links"],
+        json!([
+            { "indexPatientId": ours[0], "contactPatientId": ours[1], "setting": "DINING" },
+            { "indexPatientId": ours[1], "contactPatientId": ours[2], "setting": "DINING" },
+        ]),
+        "{seen}"
+    );
+
     // The analyst sees all six, without a personal field.
     let analyst = app.login("analyst1").await;
     let seen = app.gql(Some(&analyst), query, json!({ "id": cluster, "at": at })).await;
