@@ -233,7 +233,8 @@ pub fn markdown() -> String {
          created and changed only by `SYSTEM_ADMIN` (`createHealthCentre`, `updateHealthCentre`, \
          `createFacility`, `updateFacility`; on the command line `hersys health-centre` and `hersys facility`); \
          accounts, organisations and the audit log are readable only by `SYSTEM_ADMIN`, who reaches no \
-         patient.\n",
+         patient. The beds and rooms a prefecture secures are reported by its own staff only \
+         (`reportCapacity`) and read, with the figures, by those who read its statistics.\n",
         PERSONAL_FIELDS.map(|f| format!("`{f}`")).join(", ")
     ));
     out
