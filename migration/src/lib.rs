@@ -5,6 +5,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod append_only;
 mod m20261124_000001_initial_schema;
 mod m20261124_000002_idempotency_keys;
 mod m20261124_000003_append_only_audit;

@@ -46,39 +46,13 @@ impl MigrationTrait for Migration {
             .await?;
         let mut keeps_access = boolean("keeps_access").default(true).to_owned();
         manager.alter_table(Table::alter().table("patient_transfers").add_column(&mut keeps_access).to_owned()).await?;
-        let db = manager.get_connection();
-        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            db.execute_unprepared(
-                "CREATE FUNCTION prefecture_capacity_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                 BEGIN RAISE EXCEPTION 'capacity reports are append-only'; END $$",
-            )
-            .await?;
-            db.execute_unprepared(
-                "CREATE TRIGGER prefecture_capacity_append_only BEFORE UPDATE OR DELETE ON prefecture_capacity \
-                 FOR EACH ROW EXECUTE FUNCTION prefecture_capacity_append_only()",
-            )
-            .await?;
-        } else {
-            for event in ["UPDATE", "DELETE"] {
-                db.execute_unprepared(&format!(
-                    "CREATE TRIGGER prefecture_capacity_no_{} BEFORE {event} ON prefecture_capacity \
-                     BEGIN SELECT RAISE(ABORT, 'capacity reports are append-only'); END",
-                    event.to_lowercase()
-                ))
-                .await?;
-            }
-        }
+        crate::append_only::make(manager, "prefecture_capacity", "capacity reports are append-only").await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table("prefecture_capacity").to_owned()).await?;
-        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared("DROP FUNCTION IF EXISTS prefecture_capacity_append_only()")
-                .await?;
-        }
+        crate::append_only::drop_function(manager, "prefecture_capacity").await?;
         manager.alter_table(Table::alter().table("patient_transfers").drop_column("keeps_access").to_owned()).await
     }
 }

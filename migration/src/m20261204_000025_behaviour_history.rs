@@ -46,39 +46,13 @@ impl MigrationTrait for Migration {
             let mut flag = boolean(column).default(false).to_owned();
             manager.alter_table(Table::alter().table(table).add_column(&mut flag).to_owned()).await?;
         }
-        let db = manager.get_connection();
-        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            db.execute_unprepared(
-                "CREATE FUNCTION behaviour_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                 BEGIN RAISE EXCEPTION 'the behaviour history is append-only'; END $$",
-            )
-            .await?;
-            db.execute_unprepared(
-                "CREATE TRIGGER behaviour_entries_append_only BEFORE UPDATE OR DELETE ON behaviour_entries \
-                 FOR EACH ROW EXECUTE FUNCTION behaviour_entries_append_only()",
-            )
-            .await?;
-        } else {
-            for event in ["UPDATE", "DELETE"] {
-                db.execute_unprepared(&format!(
-                    "CREATE TRIGGER behaviour_entries_no_{} BEFORE {event} ON behaviour_entries \
-                     BEGIN SELECT RAISE(ABORT, 'the behaviour history is append-only'); END",
-                    event.to_lowercase()
-                ))
-                .await?;
-            }
-        }
+        crate::append_only::make(manager, "behaviour_entries", "the behaviour history is append-only").await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table("behaviour_entries").to_owned()).await?;
-        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared("DROP FUNCTION IF EXISTS behaviour_entries_append_only()")
-                .await?;
-        }
+        crate::append_only::drop_function(manager, "behaviour_entries").await?;
         manager.alter_table(Table::alter().table("patients").drop_column("in_welfare_facility").to_owned()).await?;
         manager
             .alter_table(Table::alter().table("care_setting_changes").drop_column("welfare_facility").to_owned())

@@ -519,4 +519,11 @@ async fn the_behaviour_history_is_kept_by_the_responsible_centre_and_read_as_per
     assert!(audited("READ_PERSONAL", "hc1"), "{log}");
     assert!(audited("READ_PERSONAL", "clinic1"), "{log}");
     assert!(!audited("READ_PERSONAL", "analyst1"), "nothing read, nothing audited: {log}");
+
+    // The entries are kept as entered, even against the database directly.
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.expect("direct connection");
+    assert!(db.execute_unprepared("UPDATE behaviour_entries SET place = 'x'").await.is_err());
+    assert!(db.execute_unprepared("DELETE FROM behaviour_entries").await.is_err());
+    let _ = db.close().await;
 }

@@ -190,6 +190,14 @@ async fn a_prefecture_enters_its_beds_and_the_care_status_and_stage_indicators_f
     assert_eq!(now["stageThree"], json!(["POSITIVITY"]), "{now}");
     let then = ok(app.gql(Some(&pref), STAGE, json!({ "p": "13", "at": stamp(first_report) })).await);
     assert!(close(&then["statistics"]["stageIndicators"]["bedOccupancy"], 0.5), "as published then: {then}");
+    // The reports are kept as made, even against the database directly.
+    {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(app.database_url.as_str()).await.expect("direct connection");
+        assert!(db.execute_unprepared("UPDATE prefecture_capacity SET beds = 0").await.is_err());
+        assert!(db.execute_unprepared("DELETE FROM prefecture_capacity").await.is_err());
+        let _ = db.close().await;
+    }
 
     // The analyst sees the nation: the same beds (Tokyo alone reported),
     // the national population.
