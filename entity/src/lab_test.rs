@@ -23,6 +23,9 @@ pub struct Model {
     /// health centre entering on behalf of a facility without system access.
     pub entered_by_organisation_id: i64,
     pub version: i32,
+    /// The facility's own specimen ID: with the facility, the test's
+    /// natural key.
+    pub specimen_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

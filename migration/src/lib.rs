@@ -31,6 +31,7 @@ mod m20261204_000022_clusters;
 mod m20261204_000023_ledger_route;
 mod m20261204_000024_capacity_and_handovers;
 mod m20261204_000025_behaviour_history;
+mod m20261204_000026_specimen_ids;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000023_ledger_route::Migration),
             Box::new(m20261204_000024_capacity_and_handovers::Migration),
             Box::new(m20261204_000025_behaviour_history::Migration),
+            Box::new(m20261204_000026_specimen_ids::Migration),
         ]
     }
 }

@@ -170,6 +170,7 @@ positional!(entity::lab_test::Model {
     recorded_by_account_id: column,
     entered_by_organisation_id: column,
     version: column,
+    specimen_id: column,
 });
 
 positional!(entity::hospitalisation::Model {

@@ -186,6 +186,10 @@ impl LabTest {
     async fn kind(&self) -> TestKind {
         self.0.kind.into()
     }
+    /// The facility's own specimen ID (検体ID), when it gave one.
+    async fn specimen_id(&self) -> Option<&str> {
+        self.0.specimen_id.as_deref()
+    }
     /// Current result; corrections are kept in the history.
     async fn result(&self) -> TestResult {
         self.0.result.into()

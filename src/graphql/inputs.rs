@@ -263,6 +263,11 @@ pub struct RecordTestInput {
     /// For a health centre entering on behalf of a facility: the facility
     /// that took the sample.
     pub facility_id: Option<ID>,
+    /// The facility's own specimen ID (検体ID), at most 64 characters: the
+    /// same test sent again (same patient, method and result) is
+    /// recognised and returned as it stands; any other use of the ID at
+    /// the facility is refused with CONFLICT.
+    pub specimen_id: Option<String>,
 }
 
 impl RecordTestInput {
@@ -273,6 +278,7 @@ impl RecordTestInput {
             result: self.result.unwrap_or(TestResult::Pending).into(),
             sampled_at: self.sampled_at,
             facility_id: self.facility_id.map(|id| parse_id(&id, "input.facilityId")).transpose()?,
+            specimen_id: self.specimen_id.map(|id| line(&id, 64, "input.specimenId")).transpose()?.flatten(),
         })
     }
 }

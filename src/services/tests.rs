@@ -25,9 +25,15 @@ pub struct NewTest {
     pub sampled_at: Option<DateTime<Utc>>,
     /// For a health centre entering on behalf of a facility.
     pub facility_id: Option<i64>,
+    /// The facility's own specimen ID: a test sent again with the same ID
+    /// is recognised.
+    pub specimen_id: Option<String>,
 }
 
-/// Records a test, with its result if known.
+/// Records a test, with its result if known. A test whose specimen ID the
+/// facility has already recorded, for the same patient, method and result,
+/// is the same test: it is returned as it stands and nothing is written;
+/// any other use of the ID is refused with `CONFLICT`.
 pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> AppResult<lab_test::Model> {
     if !policy::may_record_tests(principal) {
         return Err(AppError::forbidden("only testing facilities and health centres record tests"));
@@ -49,6 +55,17 @@ pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> 
     if sampled_at.date_naive() < patient.birth_date {
         return Err(AppError::bad_input("input.sampledAt", "must not be before the patient's date of birth"));
     }
+    if let Some(specimen_id) = &input.specimen_id
+        && let Some(known) = by_specimen(txn, facility.id, specimen_id).await?
+    {
+        if known.patient_id == patient.id && known.kind == input.kind && known.result == input.result {
+            return Ok(known);
+        }
+        return Err(AppError::conflict(
+            "input.specimenId: the facility already recorded this specimen for another test; a result changes \
+             with recordTestResult",
+        ));
+    }
 
     let resulted_at = (input.result != TestResult::Pending).then_some(now);
     let test = lab_test::ActiveModel {
@@ -63,6 +80,7 @@ pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> 
         recorded_by_account_id: Set(account_id),
         entered_by_organisation_id: Set(organisation_id),
         version: Set(1),
+        specimen_id: Set(input.specimen_id.clone()),
         ..Default::default()
     }
     .insert(txn)
@@ -78,6 +96,20 @@ pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> 
     }
     tracing::info!(test_id = test.id, patient_id = patient.id, account_id, "test recorded");
     Ok(test)
+}
+
+/// The test a facility recorded with a specimen ID, if any.
+pub async fn by_specimen(
+    db: &impl ConnectionTrait,
+    facility_id: i64,
+    specimen_id: &str,
+) -> AppResult<Option<lab_test::Model>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(lab_test::Entity::find()
+        .filter(lab_test::Column::FacilityId.eq(facility_id))
+        .filter(lab_test::Column::SpecimenId.eq(specimen_id))
+        .one(db)
+        .await?)
 }
 
 /// Sets the result of a test. A change appends to the result history;

@@ -14,6 +14,7 @@ mod edge;
 mod errors;
 mod federation;
 mod hygiene;
+mod imports;
 mod insider;
 mod keys;
 mod ledger;
