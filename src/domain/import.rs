@@ -397,90 +397,63 @@ fn moment(text: &str) -> Result<DateTime<Utc>, Refusal> {
         .ok_or("must be a moment in Japan time: 2022-08-01 09:30, or a date")
 }
 
+/// Reads a row's columns one by one, keeping every refusal.
+struct Reader<'a> {
+    header: &'a Header,
+    fields: &'a [String],
+    line: usize,
+    errors: Vec<RowError>,
+}
+
+impl Reader<'_> {
+    /// The column's value parsed, or `None` (empty and optional, or
+    /// refused: the refusal is kept).
+    fn read<T>(&mut self, column: Column, parse: impl FnOnce(&str) -> Result<T, Refusal>) -> Option<T> {
+        let Some(text) = self.header.get(self.fields, column) else {
+            if column.required() {
+                self.errors.push(RowError::new(self.line, Some(column), "must not be empty"));
+            }
+            return None;
+        };
+        parse(text).map_err(|why| self.errors.push(RowError::new(self.line, Some(column), why))).ok()
+    }
+}
+
 impl Row {
     /// Checks the values of a record against the header: every refusal of
     /// the row, each with its column, or the row.
     pub fn parse(header: &Header, line: usize, fields: &[String], now: DateTime<Utc>) -> Result<Row, Vec<RowError>> {
-        let mut errors = Vec::new();
         if fields.len() != header.width {
-            errors.push(RowError::new(
-                line,
-                None,
-                format!("has {} fields where the header has {}", fields.len(), header.width),
-            ));
-            return Err(errors);
+            let why = format!("has {} fields where the header has {}", fields.len(), header.width);
+            return Err(vec![RowError::new(line, None, why)]);
         }
         let today = now.with_timezone(&super::calendar::local_offset()).date_naive();
-        let mut take = |column: Column| -> Option<&str> {
-            let value = header.get(fields, column);
-            if value.is_none() && column.required() {
-                errors.push(RowError::new(line, Some(column), "must not be empty"));
-            }
-            value
-        };
-        let raw: Vec<(Column, Option<String>)> =
-            Column::ALL.into_iter().map(|c| (c, take(c).map(str::to_owned))).collect();
-        let value = |column: Column| raw.iter().find(|(c, _)| *c == column).and_then(|(_, v)| v.as_deref());
-        let mut check = |column: Column, outcome: Result<(), Refusal>| {
-            if let Err(why) = outcome {
-                errors.push(RowError::new(line, Some(column), why));
-            }
-        };
-        fn parsed<T>(
-            value: Option<&str>,
-            parse: impl FnOnce(&str) -> Result<T, Refusal>,
-        ) -> Option<Result<T, Refusal>> {
-            value.map(parse)
-        }
-        let specimen = parsed(value(Column::SpecimenId), |t| {
+        let mut r = Reader { header, fields, line, errors: Vec::new() };
+        let specimen_id = r.read(Column::SpecimenId, |t| {
             super::text::check_line(t)?;
             if t.chars().count() > 64 { Err("must be at most 64 characters") } else { Ok(t.to_owned()) }
         });
-        let facility =
-            parsed(value(Column::FacilityCode), |t| super::reference::InstitutionCode::parse(t).map(|_| t.to_owned()));
-        let name_kanji = parsed(value(Column::NameKanji), PersonName::parse);
-        let name_kana = parsed(value(Column::NameKana), NameKana::parse);
-        let sex = parsed(value(Column::Sex), sex);
-        let birth = parsed(value(Column::BirthDate), |t| BirthDate::parse(date(t)?, today));
-        let phone = parsed(value(Column::Phone), ContactPhone::parse);
-        let address = parsed(value(Column::Address), PostalAddress::parse);
-        let kind = parsed(value(Column::TestKind), test_kind);
-        let result = parsed(value(Column::Result), result);
-        let sampled = parsed(value(Column::SampledAt), |t| {
+        let facility_code =
+            r.read(Column::FacilityCode, |t| super::reference::InstitutionCode::parse(t).map(|_| t.to_owned()));
+        let name_kanji = r.read(Column::NameKanji, PersonName::parse);
+        let name_kana = r.read(Column::NameKana, NameKana::parse);
+        let sex = r.read(Column::Sex, sex);
+        let birth_date = r.read(Column::BirthDate, |t| BirthDate::parse(date(t)?, today));
+        let phone = r.read(Column::Phone, ContactPhone::parse);
+        let address = r.read(Column::Address, PostalAddress::parse);
+        let test_kind = r.read(Column::TestKind, test_kind);
+        let result = r.read(Column::Result, result);
+        let sampled_at = r.read(Column::SampledAt, |t| {
             let at = moment(t)?;
             let day = at.with_timezone(&super::calendar::local_offset()).date_naive();
             super::text::check_clinical_day(day, today)?;
-            if at > now { Err("must not be in the future") } else { Ok(at) }
+            match birth_date {
+                _ if at > now => Err("must not be in the future"),
+                Some(birth) if day < birth.date() => Err("must not be before the date of birth"),
+                _ => Ok(at),
+            }
         });
-        macro_rules! ok {
-            ($column:expr, $value:expr) => {
-                match $value {
-                    Some(Ok(value)) => Some(value),
-                    Some(Err(why)) => {
-                        check($column, Err(why));
-                        None
-                    }
-                    None => None,
-                }
-            };
-        }
-        let specimen = ok!(Column::SpecimenId, specimen);
-        let facility = ok!(Column::FacilityCode, facility);
-        let name_kanji = ok!(Column::NameKanji, name_kanji);
-        let name_kana = ok!(Column::NameKana, name_kana);
-        let sex = ok!(Column::Sex, sex);
-        let birth = ok!(Column::BirthDate, birth);
-        let phone = ok!(Column::Phone, phone);
-        let address = ok!(Column::Address, address);
-        let kind = ok!(Column::TestKind, kind);
-        let result = ok!(Column::Result, result);
-        let sampled = ok!(Column::SampledAt, sampled);
-        if let (Some(birth), Some(sampled)) = (&birth, &sampled)
-            && sampled.with_timezone(&super::calendar::local_offset()).date_naive() < birth.date()
-        {
-            check(Column::SampledAt, Err("must not be before the date of birth"));
-        }
-        match (specimen, name_kanji, name_kana, sex, birth, kind, result, sampled) {
+        match (specimen_id, name_kanji, name_kana, sex, birth_date, test_kind, result, sampled_at) {
             (
                 Some(specimen_id),
                 Some(name_kanji),
@@ -490,9 +463,9 @@ impl Row {
                 Some(test_kind),
                 Some(result),
                 Some(sampled_at),
-            ) if errors.is_empty() => Ok(Row {
+            ) if r.errors.is_empty() => Ok(Row {
                 line,
-                facility_code: facility,
+                facility_code,
                 specimen_id,
                 name_kanji,
                 name_kana,
@@ -504,7 +477,7 @@ impl Row {
                 result,
                 sampled_at,
             }),
-            _ => Err(errors),
+            _ => Err(r.errors),
         }
     }
 }

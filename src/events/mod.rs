@@ -83,6 +83,35 @@ pub const BREAK_GLASS: &str = "BREAK_GLASS";
 /// health centre.
 pub const CONTACT_HANDED_OVER: &str = "CONTACT_HANDED_OVER";
 
+/// The outbox row of an event of `kind` about `patient_id` (and its test,
+/// if any), addressed to the health centre `centre_id` and its prefecture
+/// at this moment: the last part of the statement a write appends its rows
+/// with (`PatientWrite::commit_with_event`). On PostgreSQL it also wakes
+/// the dispatchers of every replica, on commit; the row's transaction
+/// (`tx_id`, by default) orders it for them.
+pub fn outbox_row(
+    kind: &'static str,
+    lab_test_id: Option<i64>,
+    patient_id: i64,
+    centre_id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+    backend: sea_orm::DbBackend,
+) -> impl FnOnce(&mut crate::db::Sql) + use<> {
+    let postgres = backend == sea_orm::DbBackend::Postgres;
+    move |sql: &mut crate::db::Sql| {
+        sql.push(
+            "INSERT INTO outbox_events (kind, lab_test_id, patient_id, occurred_at, health_centre_id, prefecture_id) \
+             SELECT ",
+        );
+        sql.bind(kind).push(", ").bind(lab_test_id).push(", ").bind(patient_id);
+        sql.push(", ").bind(now).push(", hc.id, hc.prefecture_id FROM health_centres hc");
+        if postgres {
+            sql.push(&format!(", (SELECT pg_notify('{NOTIFY_CHANNEL}', '')) AS notified"));
+        }
+        sql.push(" WHERE hc.id = ").bind(centre_id);
+    }
+}
+
 /// An outbox event with the rows it is about, as delivered to subscribers.
 #[derive(Debug)]
 pub struct CaseEvent {

@@ -20,6 +20,7 @@ use super::{clinical_moment, versioned_update};
 use crate::auth::Principal;
 use crate::auth::policy::{self, CaseAction};
 use crate::error::{AppError, AppResult};
+use crate::events::CONTACT_HANDED_OVER;
 use crate::state::AppState;
 
 async fn record_care_setting(
@@ -482,30 +483,10 @@ async fn move_to_centre(
     match how {
         Move::Transfer => write.commit("TRANSFER_PATIENT", &["responsibleHealthCentre"]).await?,
         Move::Handover => {
-            let event = handover_event(patient.id, &target, now, write.txn().get_database_backend());
+            let backend = write.txn().get_database_backend();
+            let event = crate::events::outbox_row(CONTACT_HANDED_OVER, None, patient.id, target.id, now, backend);
             write.commit_with_event("HAND_OVER_CONTACT", &["responsibleHealthCentre"], event).await?;
         }
     }
     Ok(updated)
-}
-
-/// The outbox row behind `contactHandovers`, addressed to the centre that
-/// receives the contact.
-pub(super) fn handover_event(
-    patient_id: i64,
-    target: &health_centre::Model,
-    now: DateTime<Utc>,
-    backend: sea_orm::DbBackend,
-) -> impl FnOnce(&mut crate::db::Sql) + use<> {
-    let postgres = backend == sea_orm::DbBackend::Postgres;
-    let (centre_id, prefecture_id) = (target.id, target.prefecture_id);
-    move |sql: &mut crate::db::Sql| {
-        sql.push("INSERT INTO outbox_events (kind, patient_id, occurred_at, health_centre_id, prefecture_id) SELECT ");
-        sql.bind(crate::events::CONTACT_HANDED_OVER).push(", ").bind(patient_id).push(", ").bind(now);
-        sql.push(", ").bind(centre_id).push(", ").bind(prefecture_id);
-        if postgres {
-            // Wakes the dispatchers of every replica, on commit.
-            sql.push(&format!(" FROM (SELECT pg_notify('{}', '')) AS notified", crate::events::NOTIFY_CHANNEL));
-        }
-    }
 }

@@ -57,11 +57,14 @@ pub async fn register_contact(
     } else {
         // Registered straight to the centre of the contact's district: that
         // centre is told live, as after a handover.
-        let centre = entity::health_centre::Entity::find_by_id(contact.responsible_health_centre_id)
-            .one(write.txn())
-            .await?
-            .ok_or_else(|| AppError::not_found("input.healthCentreId", "no health centre has this ID"))?;
-        let event = super::care::handover_event(contact.id, &centre, now, state.db.get_database_backend());
+        let event = crate::events::outbox_row(
+            crate::events::CONTACT_HANDED_OVER,
+            None,
+            contact.id,
+            contact.responsible_health_centre_id,
+            now,
+            state.db.get_database_backend(),
+        );
         write.commit_with_event("REGISTER_CONTACT", &["contacts"], event).await?;
     }
     Ok(contact)

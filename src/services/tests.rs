@@ -214,28 +214,13 @@ async fn append_result(
 
 /// The outbox row behind the `positiveResults` subscription, addressed to
 /// the patient's responsible health centre (and its prefecture) at this
-/// moment: the last part of the statement that appends a test write's rows.
+/// moment.
 fn positive_event(
     test: &lab_test::Model,
     patient: &patient::Model,
     now: DateTime<Utc>,
     backend: sea_orm::DbBackend,
 ) -> impl FnOnce(&mut Sql) + use<> {
-    let postgres = backend == sea_orm::DbBackend::Postgres;
-    let (test_id, patient_id, health_centre_id) = (test.id, patient.id, patient.responsible_health_centre_id);
-    move |sql: &mut Sql| {
-        sql.push(
-            "INSERT INTO outbox_events (kind, lab_test_id, patient_id, occurred_at, health_centre_id, prefecture_id) \
-             SELECT ",
-        );
-        sql.bind(crate::events::POSITIVE_RESULT).push(", ").bind(test_id).push(", ").bind(patient_id);
-        sql.push(", ").bind(now).push(", hc.id, hc.prefecture_id FROM health_centres hc");
-        if postgres {
-            // Wakes the dispatchers of every replica, on commit. The row's
-            // transaction (`tx_id`, by default) orders it for them; see
-            // `events`.
-            sql.push(&format!(", (SELECT pg_notify('{}', '')) AS notified", crate::events::NOTIFY_CHANNEL));
-        }
-        sql.push(" WHERE hc.id = ").bind(health_centre_id);
-    }
+    let centre = patient.responsible_health_centre_id;
+    crate::events::outbox_row(crate::events::POSITIVE_RESULT, Some(test.id), patient.id, centre, now, backend)
 }

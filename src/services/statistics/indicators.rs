@@ -87,24 +87,8 @@ pub async fn route_counts(
     last: NaiveDate,
     as_of: DateTime<Utc>,
 ) -> AppResult<(i64, i64)> {
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT CAST(COALESCE(SUM(delta), 0) AS BIGINT) AS cases, ")
-        .push("CAST(COALESCE(SUM(CASE WHEN route = 'UNKNOWN' THEN delta ELSE 0 END), 0) AS BIGINT) AS unknown ")
-        .push("FROM stat_cases WHERE recorded_at <= ")
-        .bind(as_of)
-        .push(" AND day >= ")
-        .bind(ledger::date_number(first))
-        .push(" AND day <= ")
-        .bind(ledger::date_number(last));
-    match area {
-        Area::Nation => {}
-        Area::Prefecture(id) => {
-            sql.push(" AND prefecture_id = ").bind(id);
-        }
-        Area::HealthCentre(id) => {
-            sql.push(" AND health_centre_id = ").bind(id);
-        }
-    }
+    let days = (Some(ledger::date_number(first)), ledger::date_number(last));
+    let sql = super::route_sums(db.get_database_backend(), None, area, days, as_of);
     #[derive(FromQueryResult)]
     struct Row {
         cases: i64,
@@ -300,14 +284,10 @@ pub mod files {
         last: i32,
         as_of: DateTime<Utc>,
     ) -> AppResult<HashMap<i32, (Row, Row)>> {
-        let mut sql = crate::db::Sql::new(db.get_database_backend());
-        sql.push(
-            "SELECT CAST(day AS BIGINT) AS day, CAST(prefecture_id AS BIGINT) AS prefecture_id, \
-             CAST(SUM(delta) AS BIGINT) AS cases, \
-             CAST(SUM(CASE WHEN route = 'UNKNOWN' THEN delta ELSE 0 END) AS BIGINT) AS unknown \
-             FROM stat_cases WHERE recorded_at <= ",
-        );
-        sql.bind(as_of).push(" AND day <= ").bind(last).push(" GROUP BY day, prefecture_id");
+        let group =
+            ("CAST(day AS BIGINT) AS day, CAST(prefecture_id AS BIGINT) AS prefecture_id", "day, prefecture_id");
+        let sql =
+            super::super::route_sums(db.get_database_backend(), Some(group), super::Area::Nation, (None, last), as_of);
         #[derive(FromQueryResult)]
         struct Found {
             day: i64,

@@ -457,6 +457,48 @@ pub fn open_data_csv(counts: &[(NaiveDate, i32, i64)], as_of: DateTime<Utc>, sto
     out
 }
 
+/// The statement that sums new cases (`cases`) and those whose route was
+/// recorded as unknown (`unknown`) from the ledger of cases as of `as_of`,
+/// over the days `first..=last` (day numbers; from the beginning without
+/// `first`) in `area`; grouped, when `group` is given, by its expression,
+/// selected as its column. The weekly share, the stage indicators and the
+/// open-data file are each one such statement.
+pub(crate) fn route_sums(
+    backend: sea_orm::DbBackend,
+    group: Option<(&str, &str)>,
+    area: Area,
+    (first, last): (Option<i32>, i32),
+    as_of: DateTime<Utc>,
+) -> Sql {
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT ");
+    if let Some((column, _)) = group {
+        sql.push(column).push(", ");
+    }
+    sql.push("CAST(COALESCE(SUM(delta), 0) AS BIGINT) AS cases, ")
+        .push("CAST(COALESCE(SUM(CASE WHEN route = 'UNKNOWN' THEN delta ELSE 0 END), 0) AS BIGINT) AS unknown ")
+        .push("FROM stat_cases WHERE recorded_at <= ")
+        .bind(as_of)
+        .push(" AND day <= ")
+        .bind(last);
+    if let Some(first) = first {
+        sql.push(" AND day >= ").bind(first);
+    }
+    match area {
+        Area::Nation => {}
+        Area::Prefecture(id) => {
+            sql.push(" AND prefecture_id = ").bind(id);
+        }
+        Area::HealthCentre(id) => {
+            sql.push(" AND health_centre_id = ").bind(id);
+        }
+    }
+    if let Some((_, expression)) = group {
+        sql.push(" GROUP BY ").push(expression);
+    }
+    sql
+}
+
 /// New cases of one week and how many of them had an unknown infection
 /// route (感染経路不明), as the ledger stood at a moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -484,25 +526,10 @@ pub async fn unknown_route(
     // Whole weeks: from the Monday of `from` to the Sunday of `to`.
     let first = date_number(from) - (date_number(from) + 3).rem_euclid(7);
     let last = date_number(to) + 6 - (date_number(to) + 3).rem_euclid(7);
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT CAST(day - ((day + 3) % 7) AS BIGINT) AS week, CAST(SUM(delta) AS BIGINT) AS cases, ")
-        .push("CAST(SUM(CASE WHEN route = 'UNKNOWN' THEN delta ELSE 0 END) AS BIGINT) AS unknown ")
-        .push("FROM stat_cases WHERE recorded_at <= ")
-        .bind(as_of)
-        .push(" AND day >= ")
-        .bind(first)
-        .push(" AND day <= ")
-        .bind(last);
-    match area {
-        Area::Nation => {}
-        Area::Prefecture(id) => {
-            sql.push(" AND prefecture_id = ").bind(id);
-        }
-        Area::HealthCentre(id) => {
-            sql.push(" AND health_centre_id = ").bind(id);
-        }
-    }
-    sql.push(" GROUP BY day - ((day + 3) % 7) ORDER BY 1");
+    // 1970-01-01 was a Thursday: day + 3 is a multiple of 7 on Mondays.
+    let week = ("CAST(day - ((day + 3) % 7) AS BIGINT) AS week", "day - ((day + 3) % 7)");
+    let mut sql = route_sums(db.get_database_backend(), Some(week), area, (Some(first), last), as_of);
+    sql.push(" ORDER BY 1");
     #[derive(Debug, FromQueryResult)]
     struct Row {
         week: i64,

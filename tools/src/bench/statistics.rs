@@ -121,28 +121,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         ms(max)
     );
 
-    let request = crosstab::Request {
-        dimensions: vec![Dimension::Week, Dimension::Prefecture, Dimension::AgeBand, Dimension::Sex],
-        from,
-        to,
-        area: Area::Nation,
-        sex: None,
-        case_type: None,
-        as_of,
-        k: None,
-        for_publication: false,
-    };
-    let (median, max, table) = time(n, || async {
-        crosstab::cross_tab(&db, &request, hersys::config::DEFAULT_MAX_CROSSTAB_CELLS).await.map_err(describe)
-    })
-    .await?;
-    println!(
-        "crossTab week × prefecture × age band × sex, 365 days: median {:.0} ms, max {:.0} ms ({} cells, {} suppressed)",
-        ms(median),
-        ms(max),
-        table.cells.len(),
-        table.cells.iter().filter(|c| c.suppressed).count()
-    );
+    let dimensions = vec![Dimension::Week, Dimension::Prefecture, Dimension::AgeBand, Dimension::Sex];
+    cross_tab(&db, n, dimensions, "week × prefecture × age band × sex", (from, to), as_of).await?;
 
     let (median, max, _) =
         time(n, || async { statistics::care_status(&db, Area::Nation, as_of).await.map_err(describe) }).await?;
@@ -203,28 +183,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         settings.len()
     );
 
-    let request = crosstab::Request {
-        dimensions: vec![Dimension::Week, Dimension::Prefecture, Dimension::Route],
-        from,
-        to,
-        area: Area::Nation,
-        sex: None,
-        case_type: None,
-        as_of,
-        k: None,
-        for_publication: false,
-    };
-    let (median, max, table) = time(n, || async {
-        crosstab::cross_tab(&db, &request, hersys::config::DEFAULT_MAX_CROSSTAB_CELLS).await.map_err(describe)
-    })
-    .await?;
-    println!(
-        "crossTab week × prefecture × route, 365 days: median {:.0} ms, max {:.0} ms ({} cells, {} suppressed)",
-        ms(median),
-        ms(max),
-        table.cells.len(),
-        table.cells.iter().filter(|c| c.suppressed).count()
-    );
+    let dimensions = vec![Dimension::Week, Dimension::Prefecture, Dimension::Route];
+    cross_tab(&db, n, dimensions, "week × prefecture × route", (from, to), as_of).await?;
 
     let (median, max, file) =
         time(n, || async { statistics::indicators::files::stage_indicators_daily(&db, as_of).await.map_err(describe) })
@@ -261,6 +221,41 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             counts.len()
         );
     }
+    Ok(())
+}
+
+/// Times a nationwide cross-tabulation by `dimensions` over `from`..=`to`
+/// and prints it as `label`.
+async fn cross_tab(
+    db: &sea_orm::DatabaseConnection,
+    n: usize,
+    dimensions: Vec<Dimension>,
+    label: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    as_of: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let request = crosstab::Request {
+        dimensions,
+        from,
+        to,
+        area: Area::Nation,
+        sex: None,
+        case_type: None,
+        as_of,
+        k: None,
+        for_publication: false,
+    };
+    let (median, max, table) = time(n, || async {
+        crosstab::cross_tab(db, &request, hersys::config::DEFAULT_MAX_CROSSTAB_CELLS).await.map_err(describe)
+    })
+    .await?;
+    println!(
+        "crossTab {label}, 365 days: median {:.0} ms, max {:.0} ms ({} cells, {} suppressed)",
+        ms(median),
+        ms(max),
+        table.cells.len(),
+        table.cells.iter().filter(|c| c.suppressed).count()
+    );
     Ok(())
 }
 
