@@ -263,6 +263,10 @@ pub struct ServeArgs {
     /// Most events a subscription replays after its `after` cursor.
     #[arg(long, env = "HERSYS_REPLAY_WINDOW", default_value_t = 10_000)]
     pub replay_window: u64,
+    /// Items of an import written at once (on PostgreSQL; SQLite writes
+    /// one at a time).
+    #[arg(long, env = "HERSYS_IMPORT_WORKERS", default_value_t = 4)]
+    pub import_workers: usize,
     /// Time of day (Japan time, HH:MM) of the daily publication: the
     /// open-data files are as of it.
     #[arg(long, env = "HERSYS_PUBLICATION_TIME", default_value = "00:00", value_parser = parse_time_of_day)]
@@ -403,6 +407,7 @@ impl ServeArgs {
         config.max_streams_per_socket = at_least("max_streams_per_socket", self.max_streams_per_socket, 1)?;
         config.max_sockets_per_account = at_least("max_sockets_per_account", self.max_sockets_per_account, 1)?;
         config.replay_window = self.replay_window;
+        config.import_workers = at_least("import_workers", self.import_workers, 1)?;
         config.publication_time = self.publication_time;
         config.session_check_interval =
             Duration::from_secs(at_least("session_check_seconds", self.session_check_seconds, 1)?);

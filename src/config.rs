@@ -168,6 +168,8 @@ pub struct Config {
     /// A latest health report with a body temperature at or above this (°C)
     /// is a warning sign.
     pub warning_temperature_at_least: f64,
+    /// Items of an import written at once (PostgreSQL).
+    pub import_workers: usize,
 }
 
 impl Config {
@@ -222,6 +224,7 @@ impl Config {
             limited_notification_from: None,
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
+            import_workers: 4,
         }
     }
 }

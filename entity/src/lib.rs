@@ -25,6 +25,7 @@ pub mod health_centre;
 pub mod health_report;
 pub mod hospitalisation;
 pub mod idempotency_key;
+pub mod import_job;
 pub mod lab_test;
 pub mod lab_test_result;
 pub mod medical_visit;

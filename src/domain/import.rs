@@ -189,10 +189,14 @@ pub enum Column {
     TestKind,
     Result,
     SampledAt,
+    /// The date symptoms began (a notification item; optional).
+    OnsetDate,
+    /// A hospital's admission of the person (optional).
+    AdmittedAt,
 }
 
 impl Column {
-    pub const ALL: [Column; 11] = [
+    pub const ALL: [Column; 13] = [
         Column::FacilityCode,
         Column::SpecimenId,
         Column::NameKanji,
@@ -204,6 +208,8 @@ impl Column {
         Column::TestKind,
         Column::Result,
         Column::SampledAt,
+        Column::OnsetDate,
+        Column::AdmittedAt,
     ];
 
     /// The English header, also the name errors give.
@@ -220,6 +226,8 @@ impl Column {
             Column::TestKind => "test_kind",
             Column::Result => "result",
             Column::SampledAt => "sampled_at",
+            Column::OnsetDate => "onset_date",
+            Column::AdmittedAt => "admitted_at",
         }
     }
 
@@ -237,11 +245,13 @@ impl Column {
             Column::TestKind => &["検査方法", "検査種別"],
             Column::Result => &["検査結果", "結果"],
             Column::SampledAt => &["検体採取日時", "検体採取日"],
+            Column::OnsetDate => &["発症日", "発症年月日"],
+            Column::AdmittedAt => &["入院日時", "入院日", "入院年月日"],
         }
     }
 
     fn required(self) -> bool {
-        !matches!(self, Column::FacilityCode | Column::Phone | Column::Address)
+        !matches!(self, Column::FacilityCode | Column::Phone | Column::Address | Column::OnsetDate | Column::AdmittedAt)
     }
 
     fn of_header(text: &str) -> Option<Column> {
@@ -250,11 +260,20 @@ impl Column {
     }
 }
 
+/// Where in a file an item is: a line of a CSV file (of the record's
+/// start), or an entry of a FHIR bundle (from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Place {
+    Line(usize),
+    Entry(usize),
+}
+
 /// A refusal of one row (or of the header, line 1): where, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
-    pub line: usize,
-    /// The column (its English name), or `None` for the record as a whole.
+    pub place: Place,
+    /// The column (its English name) or the FHIR element, or `None` for
+    /// the record as a whole.
     pub field: Option<&'static str>,
     pub code: &'static str,
     pub message: String,
@@ -262,7 +281,11 @@ pub struct RowError {
 
 impl RowError {
     fn new(line: usize, field: Option<Column>, message: impl Into<String>) -> Self {
-        RowError { line, field: field.map(Column::name), code: "BAD_USER_INPUT", message: message.into() }
+        RowError::at(Place::Line(line), field.map(Column::name), "BAD_USER_INPUT", message)
+    }
+
+    pub fn at(place: Place, field: Option<&'static str>, code: &'static str, message: impl Into<String>) -> Self {
+        RowError { place, field, code, message: message.into() }
     }
 }
 
@@ -311,10 +334,11 @@ impl Header {
     }
 }
 
-/// One row, checked.
+/// One row, checked: a person and one test, with the notification items
+/// and the admission the file may add.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    pub line: usize,
+    pub place: Place,
     pub facility_code: Option<String>,
     pub specimen_id: String,
     pub name_kanji: PersonName,
@@ -326,9 +350,11 @@ pub struct Row {
     pub test_kind: TestKind,
     pub result: TestResult,
     pub sampled_at: DateTime<Utc>,
+    pub onset_date: Option<NaiveDate>,
+    pub admitted_at: Option<DateTime<Utc>>,
 }
 
-fn sex(text: &str) -> Result<Sex, Refusal> {
+pub(crate) fn sex(text: &str) -> Result<Sex, Refusal> {
     match text.to_ascii_uppercase().as_str() {
         "MALE" | "M" | "1" => Ok(Sex::Male),
         "FEMALE" | "F" | "2" => Ok(Sex::Female),
@@ -342,7 +368,7 @@ fn sex(text: &str) -> Result<Sex, Refusal> {
     }
 }
 
-fn test_kind(text: &str) -> Result<TestKind, Refusal> {
+pub(crate) fn test_kind(text: &str) -> Result<TestKind, Refusal> {
     match text.to_ascii_uppercase().as_str() {
         "PCR" => Ok(TestKind::Pcr),
         "ANTIGEN_QUANTITATIVE" => Ok(TestKind::AntigenQuantitative),
@@ -356,7 +382,7 @@ fn test_kind(text: &str) -> Result<TestKind, Refusal> {
     }
 }
 
-fn result(text: &str) -> Result<TestResult, Refusal> {
+pub(crate) fn result(text: &str) -> Result<TestResult, Refusal> {
     match text.to_ascii_uppercase().as_str() {
         "POSITIVE" => Ok(TestResult::Positive),
         "NEGATIVE" => Ok(TestResult::Negative),
@@ -373,7 +399,7 @@ fn result(text: &str) -> Result<TestResult, Refusal> {
 }
 
 /// A date as `2022-08-01` or `2022/8/1`.
-fn date(text: &str) -> Result<NaiveDate, Refusal> {
+pub(crate) fn date(text: &str) -> Result<NaiveDate, Refusal> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(text, "%Y/%m/%d"))
         .map_err(|_| "must be a date: 2022-08-01 or 2022/8/1")
@@ -381,7 +407,7 @@ fn date(text: &str) -> Result<NaiveDate, Refusal> {
 
 /// A moment in Japan time: `2022-08-01 09:30` (or with seconds, or with
 /// `/`), or a date alone (noon), or RFC 3339 with its offset.
-fn moment(text: &str) -> Result<DateTime<Utc>, Refusal> {
+pub(crate) fn moment(text: &str) -> Result<DateTime<Utc>, Refusal> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(at.with_timezone(&Utc));
     }
@@ -453,6 +479,19 @@ impl Row {
                 _ => Ok(at),
             }
         });
+        let onset_date = r.read(Column::OnsetDate, |t| {
+            let day = date(t)?;
+            super::text::check_clinical_day(day, today)?;
+            match birth_date {
+                Some(birth) if day < birth.date() => Err("must not be before the date of birth"),
+                _ => Ok(day),
+            }
+        });
+        let admitted_at = r.read(Column::AdmittedAt, |t| {
+            let at = moment(t)?;
+            super::text::check_clinical_day(at.with_timezone(&super::calendar::local_offset()).date_naive(), today)?;
+            if at > now { Err("must not be in the future") } else { Ok(at) }
+        });
         match (specimen_id, name_kanji, name_kana, sex, birth_date, test_kind, result, sampled_at) {
             (
                 Some(specimen_id),
@@ -464,7 +503,7 @@ impl Row {
                 Some(result),
                 Some(sampled_at),
             ) if r.errors.is_empty() => Ok(Row {
-                line,
+                place: Place::Line(line),
                 facility_code,
                 specimen_id,
                 name_kanji,
@@ -476,6 +515,8 @@ impl Row {
                 test_kind,
                 result,
                 sampled_at,
+                onset_date,
+                admitted_at,
             }),
             _ => Err(r.errors),
         }
@@ -572,7 +613,7 @@ mod tests {
         for missing in ["name_kana", "sex", "birth_date", "test_kind", "result", "sampled_at"] {
             assert!(named.contains(&Some(missing)), "{missing}: {errors:?}");
         }
-        assert!(errors.iter().all(|e| e.line == 1 && e.code == "BAD_USER_INPUT"));
+        assert!(errors.iter().all(|e| e.place == Place::Line(1) && e.code == "BAD_USER_INPUT"));
     }
 
     fn row(values: [&str; 9]) -> Result<Row, Vec<RowError>> {
@@ -595,8 +636,8 @@ mod tests {
         ])
         .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(
-            (read.line, read.sex, read.result, read.test_kind),
-            (7, Sex::Male, TestResult::Positive, TestKind::Pcr)
+            (read.place, read.sex, read.result, read.test_kind),
+            (Place::Line(7), Sex::Male, TestResult::Positive, TestKind::Pcr)
         );
         assert_eq!(read.sampled_at.to_rfc3339(), "2022-08-01T00:30:00+00:00");
         let english = row([
@@ -636,7 +677,7 @@ mod tests {
         ] {
             assert!(named.contains(&column), "{column}: {errors:?}");
         }
-        assert!(errors.iter().all(|e| e.line == 7));
+        assert!(errors.iter().all(|e| e.place == Place::Line(7)));
         let short = Row::parse(&header(&ENGLISH).unwrap_or_else(|e| panic!("{e:?}")), 3, &["a".to_owned()], now());
         assert!(short.is_err_and(|e| e.len() == 1 && e[0].field.is_none()));
         let before_birth =

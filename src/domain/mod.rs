@@ -5,6 +5,7 @@
 //! clients follows.
 
 pub mod calendar;
+pub mod fhir;
 pub mod import;
 pub mod kana;
 pub mod notification;

@@ -23,6 +23,9 @@ impl PersonName {
         super::text::check_line(&name)?;
         Ok(PersonName(name))
     }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
     pub fn into_inner(self) -> String {
         self.0
     }

@@ -3,6 +3,7 @@
 mod access;
 pub mod graphql;
 mod health;
+mod import;
 mod metrics;
 mod opendata;
 pub mod shutdown;
@@ -61,6 +62,8 @@ pub fn routers(app: AppState) -> (Router, Option<Router>) {
         .route("/graphql", get(graphql::ide))
         .route("/graphql/ws", get(websocket::upgrade))
         .route("/opendata/{file}", get(opendata::file))
+        .route("/import/csv", axum::routing::post(import::csv))
+        .route("/import/fhir", axum::routing::post(import::fhir))
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_by_address));
     let operations = Router::new()
         .route("/graphql", axum::routing::post(graphql::execute))

@@ -118,6 +118,24 @@ pub async fn admit(
         return Err(AppError::bad_input("facilityId", "is not a hospital"));
     }
     let mut write = locked.authorise(CaseAction::Admit, Some(&hospital))?;
+    let stay = admit_in(&mut write, &hospital, severity, admitted_at, (account_id, organisation_id), now).await?;
+    write.commit("ADMIT_PATIENT", &["hospitalisation", "careSetting"]).await?;
+    tracing::info!(patient_id, hospitalisation_id = stay.id, account_id, "patient admitted");
+    Ok(stay)
+}
+
+/// Admits the patient of `write` (authorised to admit to `hospital`) from
+/// `admitted_at`, without committing: the stay, its first condition entry
+/// and the care setting. `by` is the recording account and organisation.
+pub(crate) async fn admit_in(
+    write: &mut PatientWrite<'_>,
+    hospital: &facility::Model,
+    severity: Severity,
+    admitted_at: DateTime<Utc>,
+    by: (i64, i64),
+    now: DateTime<Utc>,
+) -> AppResult<hospitalisation::Model> {
+    let (account_id, organisation_id) = by;
     write.ensure_open("an admission")?;
     let patient = write.patient().clone();
     let txn = write.txn();
@@ -167,8 +185,6 @@ pub async fn admit(
         (patient::Column::CareDecidedByPrefecture, Expr::value(false)),
     ];
     write.update_patient(None, hospital).await?;
-    write.commit("ADMIT_PATIENT", &["hospitalisation", "careSetting"]).await?;
-    tracing::info!(patient_id, hospitalisation_id = stay.id, account_id, "patient admitted");
     Ok(stay)
 }
 

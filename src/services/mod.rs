@@ -17,6 +17,7 @@ pub mod demo;
 pub mod follow_up;
 pub mod housekeeping;
 pub mod idempotency;
+pub mod import;
 pub mod lockout;
 pub mod organisations;
 pub mod patient_record;

@@ -75,6 +75,19 @@ impl<'a> Locked<'a> {
         Ok(Locked { txn, principal, patient, lock, now })
     }
 
+    /// Goes on in `txn`, begun by the caller (which wrote in it what comes
+    /// before, such as the patient's registration), with the patient `id`.
+    pub(crate) async fn adopt(
+        txn: DatabaseTransaction,
+        principal: &'a Principal,
+        id: i64,
+        field: &str,
+        now: DateTime<Utc>,
+    ) -> AppResult<Self> {
+        let (patient, lock) = lock_reachable(&txn, principal, id, field).await?;
+        Ok(Locked { txn, principal, patient, lock, now })
+    }
+
     /// Begins the write of a laboratory test's patient (input field
     /// `testId`), with the test as it stands under the lock and its
     /// facility.
@@ -202,6 +215,12 @@ impl<'a> PatientWrite<'a> {
     /// The patient as this write last stored it.
     pub(crate) fn patient(&self) -> &patient::Model {
         &self.unit.patient
+    }
+
+    /// Whether the caller may also do `action` to this patient (at
+    /// `facility`), in the same write.
+    pub(crate) fn authorise_also(&self, action: CaseAction, facility: Option<&facility::Model>) -> AppResult<()> {
+        policy::may_act(self.unit.principal, action, Target { patient: &self.unit.patient, facility })
     }
 
     /// Refuses a change to an ended case; `what` names the change.

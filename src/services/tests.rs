@@ -8,7 +8,7 @@ use entity::{facility, lab_test, lab_test_result, patient};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Set};
 
-use super::patient_write::Locked;
+use super::patient_write::{Locked, PatientWrite};
 use super::{clinical_moment, versioned_update};
 use crate::auth::policy::CaseAction;
 use crate::auth::{Principal, policy};
@@ -35,17 +35,44 @@ pub struct NewTest {
 /// is the same test: it is returned as it stands and nothing is written;
 /// any other use of the ID is refused with `CONFLICT`.
 pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> AppResult<lab_test::Model> {
+    let now = state.now();
+    let locked = Locked::open(state, principal, input.patient_id, "input.patientId", now).await?;
+    let facility = testing_facility(locked.txn(), principal, input.facility_id).await?;
+    let write = locked.authorise(CaseAction::RecordTest, Some(&facility))?;
+    match record_in(&write, principal, &facility, &input, now).await? {
+        // Nothing was written: the transaction ends without a commit.
+        Recorded::Known(test) => Ok(test),
+        Recorded::New(test) => commit_recorded(write, &test, "RECORD_TEST", &["test"]).await.map(|()| test),
+    }
+}
+
+/// What [`record_in`] did.
+#[derive(Debug)]
+pub(crate) enum Recorded {
+    /// The facility had already recorded this specimen as this test:
+    /// nothing was written.
+    Known(lab_test::Model),
+    /// A new test, written but not yet committed.
+    New(lab_test::Model),
+}
+
+/// Records the test of `input` in `write` (authorised to record a test at
+/// `facility`), without committing; `input.patient_id` is not used (the
+/// patient is the write's).
+pub(crate) async fn record_in(
+    write: &PatientWrite<'_>,
+    principal: &Principal,
+    facility: &facility::Model,
+    input: &NewTest,
+    now: DateTime<Utc>,
+) -> AppResult<Recorded> {
     if !policy::may_record_tests(principal) {
         return Err(AppError::forbidden("only testing facilities and health centres record tests"));
     }
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let organisation_id = principal.organisation_id.ok_or_else(|| AppError::forbidden("staff only"))?;
-    let now = state.now();
     let sampled_at = clinical_moment(input.sampled_at.unwrap_or(now), now, "input.sampledAt")?;
-    let locked = Locked::open(state, principal, input.patient_id, "input.patientId", now).await?;
-    let facility = testing_facility(locked.txn(), principal, input.facility_id).await?;
-    let write = locked.authorise(CaseAction::RecordTest, Some(&facility))?;
-    let patient = write.patient().clone();
+    let patient = write.patient();
     let txn = write.txn();
     if patient.outcome.is_some() {
         return Err(AppError::conflict(
@@ -59,7 +86,7 @@ pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> 
         && let Some(known) = by_specimen(txn, facility.id, specimen_id).await?
     {
         if known.patient_id == patient.id && known.kind == input.kind && known.result == input.result {
-            return Ok(known);
+            return Ok(Recorded::Known(known));
         }
         return Err(AppError::conflict(
             "input.specimenId: the facility already recorded this specimen for another test; a result changes \
@@ -88,14 +115,25 @@ pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> 
     if let Some(resulted_at) = resulted_at {
         append_result(txn, &test, input.result, resulted_at, now, account_id).await?;
     }
-    if input.result == TestResult::Positive {
-        let event = positive_event(&test, &patient, now, txn.get_database_backend());
-        write.commit_with_event("RECORD_TEST", &["test"], event).await?;
-    } else {
-        write.commit("RECORD_TEST", &["test"]).await?;
-    }
     tracing::info!(test_id = test.id, patient_id = patient.id, account_id, "test recorded");
-    Ok(test)
+    Ok(Recorded::New(test))
+}
+
+/// Commits a write that recorded `test` (audited as `action`, naming
+/// `fields`): with the event of a positive result in the outbox when it is
+/// one.
+pub(crate) async fn commit_recorded(
+    write: PatientWrite<'_>,
+    test: &lab_test::Model,
+    action: &str,
+    fields: &[&str],
+) -> AppResult<()> {
+    if test.result == TestResult::Positive {
+        let event = positive_event(test, write.patient(), test.recorded_at, write.txn().get_database_backend());
+        write.commit_with_event(action, fields, event).await
+    } else {
+        write.commit(action, fields).await
+    }
 }
 
 /// The test a facility recorded with a specimen ID, if any.
@@ -169,7 +207,7 @@ pub async fn record_result(
 
 /// The facility a test is recorded for: medical staff's own, or for a
 /// health centre the facility of its district it enters for.
-async fn testing_facility(
+pub(crate) async fn testing_facility(
     txn: &DatabaseTransaction,
     principal: &Principal,
     requested: Option<i64>,
