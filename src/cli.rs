@@ -42,6 +42,12 @@ pub enum Command {
     Facility(FacilityCommand),
     /// Prints the authorisation matrix (docs/authorisation.md).
     AuthorisationMatrix,
+    /// Sends a file of registrations and test results (CSV or a FHIR
+    /// bundle) to a running gateway, with a progress bar, and prints its
+    /// report: a facility's nightly batch. The token (a session or an API
+    /// key) is read from `HERSYS_TOKEN`, never from a flag. Exits 0 when
+    /// every item was accepted or already there, 2 when some were refused.
+    Import(crate::import_client::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -687,6 +693,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::auth::matrix::markdown());
             Ok(())
         }
+        Command::Import(args) => crate::import_client::run(args).await,
         Command::ExportSchema(args) => {
             if args.api {
                 print!("{}", crate::graphql::api_sdl());

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod import_client;
 pub mod metrics;
 pub mod pipeline;
 pub mod redact;

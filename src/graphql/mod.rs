@@ -18,6 +18,7 @@ pub mod enums;
 pub mod error;
 pub mod federation;
 pub mod follow_up;
+pub mod imports;
 pub mod inputs;
 pub mod limits;
 pub mod loaders;
@@ -85,6 +86,7 @@ pub struct ApiQuery(
     audit::AuditQuery,
     break_glass::BreakGlassQuery,
     statistics::StatisticsQuery,
+    imports::ImportsQuery,
 );
 
 pub type HersysSchema = Schema<Query, MutationRoot, subscription::Subscription>;

@@ -833,3 +833,61 @@ pub async fn read_fhir(import: Import, body: &[u8]) -> AppResult<Report> {
     }
     import.finish(None).await
 }
+
+/// An import job of the caller's organisation (its staff follow one
+/// another's imports; nobody else sees them).
+pub async fn job(state: &AppState, principal: &Principal, id: i64) -> AppResult<Option<import_job::Model>> {
+    let Some(organisation_id) = principal.organisation_id else { return Ok(None) };
+    Ok(import_job::Entity::find_by_id(id)
+        .filter(import_job::Column::OrganisationId.eq(organisation_id))
+        .one(&state.db)
+        .await?)
+}
+
+/// The import jobs of the caller's organisation, newest first: a page of
+/// `first` after the job `after`, whether more follow, and how many there
+/// are in all.
+pub async fn jobs(
+    state: &AppState,
+    principal: &Principal,
+    first: u64,
+    after: Option<i64>,
+) -> AppResult<(Vec<import_job::Model>, bool, u64)> {
+    use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+    let Some(organisation_id) = principal.organisation_id else { return Ok((Vec::new(), false, 0)) };
+    let all = import_job::Entity::find().filter(import_job::Column::OrganisationId.eq(organisation_id));
+    let total = all.clone().count(&state.db).await?;
+    let mut page = all.order_by_desc(import_job::Column::Id).limit(first + 1);
+    if let Some(after) = after {
+        page = page.filter(import_job::Column::Id.lt(after));
+    }
+    let mut rows = page.all(&state.db).await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more, total))
+}
+
+/// A refusal as a finished job's report keeps it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct JobError {
+    pub line: Option<usize>,
+    pub entry: Option<usize>,
+    pub field: Option<String>,
+    pub code: String,
+    pub message: String,
+}
+
+/// The refusals a finished job's report lists, and how many more it
+/// counted.
+pub fn listed_errors(job: &import_job::Model) -> (Vec<JobError>, u64) {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Stored {
+        errors: Vec<JobError>,
+        errors_not_listed: u64,
+    }
+    match job.report.as_deref().and_then(|text| serde_json::from_str::<Stored>(text).ok()) {
+        Some(stored) => (stored.errors, stored.errors_not_listed),
+        None => (Vec::new(), 0),
+    }
+}

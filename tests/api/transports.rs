@@ -381,7 +381,7 @@ impl Socket {
         if self.legacy { "data" } else { "next" }
     }
 
-    async fn start(&mut self, id: &str, body: &Value) {
+    pub(crate) async fn start(&mut self, id: &str, body: &Value) {
         let kind = if self.legacy { "start" } else { "subscribe" };
         self.send(json!({ "id": id, "type": kind, "payload": body })).await;
     }
