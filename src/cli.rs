@@ -44,8 +44,8 @@ pub enum Command {
     AuthorisationMatrix,
     /// Sends a file of registrations and test results (CSV or a FHIR
     /// bundle) to a running gateway, with a progress bar, and prints its
-    /// report: a facility's nightly batch. The token (a session or an API
-    /// key) is read from `HERSYS_TOKEN`, never from a flag. Exits 0 when
+    /// report: a facility's nightly batch. The session token of the
+    /// importing account is read from `HERSYS_TOKEN`, never from a flag. Exits 0 when
     /// every item was accepted or already there, 2 when some were refused.
     Import(crate::import_client::ImportArgs),
 }

@@ -39,8 +39,7 @@ pub enum FileFormat {
 /// Sends the file and prints the report; exits with 2 when items were
 /// refused.
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
-    let token = std::env::var("HERSYS_TOKEN")
-        .context("set HERSYS_TOKEN to the importing account's session token or API key")?;
+    let token = std::env::var("HERSYS_TOKEN").context("set HERSYS_TOKEN to the importing account's session token")?;
     let format = args.format.unwrap_or_else(|| {
         let json = args.file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
         if json { FileFormat::Fhir } else { FileFormat::Csv }

@@ -58,7 +58,9 @@ impl ImportsQuery {
 /// A page of import jobs.
 #[derive(SimpleObject)]
 pub struct ImportJobConnection {
+    /// The jobs of the page, newest first.
     pub edges: Vec<ImportJobEdge>,
+    /// Where the page stands.
     pub page_info: PageInfo,
     /// Jobs of the organisation in all.
     pub total_count: i64,
@@ -67,7 +69,9 @@ pub struct ImportJobConnection {
 /// An import job and its cursor.
 #[derive(SimpleObject)]
 pub struct ImportJobEdge {
+    /// Pass as `after` for the jobs that follow.
     pub cursor: String,
+    /// The job.
     pub node: ImportJob,
 }
 
@@ -94,11 +98,15 @@ pub enum ImportStatus {
 /// An upload of a file of registrations and test results.
 pub struct ImportJob(import_job::Model);
 
+/// An upload of a file of registrations and test results: its progress
+/// while it runs, its report once it has ended.
 #[Object]
 impl ImportJob {
+    /// The job's ID (`jobId` of the report).
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// The kind of file.
     async fn format(&self) -> ImportFormat {
         if self.0.format == "FHIR" { ImportFormat::Fhir } else { ImportFormat::Csv }
     }
@@ -106,6 +114,7 @@ impl ImportJob {
     async fn dry_run(&self) -> bool {
         self.0.dry_run
     }
+    /// Running, done, or broken off.
     async fn status(&self) -> ImportStatus {
         match self.0.status.as_str() {
             "DONE" => ImportStatus::Done,
@@ -126,9 +135,11 @@ impl ImportJob {
     async fn unchanged(&self) -> i64 {
         self.0.unchanged
     }
+    /// Items refused (see `errors`).
     async fn refused(&self) -> i64 {
         self.0.refused
     }
+    /// When the upload began.
     async fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at
     }
@@ -136,6 +147,7 @@ impl ImportJob {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// When the last item was written; null while it runs.
     async fn finished_at(&self) -> Option<DateTime<Utc>> {
         self.0.finished_at
     }
@@ -159,7 +171,10 @@ pub struct ImportError {
     pub entry: Option<i32>,
     /// The column or FHIR element; null for the item as a whole.
     pub field: Option<String>,
+    /// What kind of refusal (`BAD_USER_INPUT`, `FORBIDDEN`, `NOT_FOUND`,
+    /// `CONFLICT`, `DUPLICATE_SUSPECTED`, …).
     pub code: String,
+    /// The rule the item broke (never the value sent).
     pub message: String,
 }
 

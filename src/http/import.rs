@@ -1,6 +1,6 @@
 //! `POST /import/csv` and `POST /import/fhir`: a facility system sends a
-//! file of registrations and test results with a bearer token (a session
-//! or an API key); `?dryRun=true` checks it without writing. The answer is
+//! file of registrations and test results with the bearer token of a
+//! staff account's session; `?dryRun=true` checks it without writing. The answer is
 //! the import's report (JSON). A CSV body is read as it arrives and never
 //! held whole; a FHIR bundle, one JSON document, is read up to
 //! [`MAX_FHIR_BYTES`].
@@ -102,10 +102,11 @@ async fn caller(
     let credentials = Credentials::from_authorization(authorization);
     let caller = state.pipeline.caller(&credentials).await?;
     let Some(mut principal) = caller.principal else {
-        return Err(AppError::Unauthenticated(caller.refused.map_or(
-            "an import needs a bearer token (a session of the importing account, or an API key)",
-            |refused| refused.message(),
-        )));
+        return Err(AppError::Unauthenticated(
+            caller.refused.map_or("an import needs the bearer token of the importing account's session", |refused| {
+                refused.message()
+            }),
+        ));
     };
     principal.address = super::client_address(state, headers, peer);
     principal.at = state.app.now();

@@ -33,8 +33,8 @@ use tokio::sync::{Mutex, mpsc};
 use super::patient_write::Locked;
 use super::patients::NewPatient;
 use super::tests::{NewTest, Recorded};
+use crate::auth::Principal;
 use crate::auth::policy::{self, CaseAction};
-use crate::auth::{Principal, Role};
 use crate::domain::import::{Encoding, Header, Place, Records, Row, RowError};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -219,17 +219,19 @@ pub struct Import {
 
 impl Import {
     /// Starts an import for `principal`: refused as a whole unless the
-    /// caller may register patients and record tests (and, with an API
-    /// key, unless its scope allows both operations).
+    /// caller is a staff account that may register patients and record
+    /// tests.
     pub async fn start(state: &AppState, principal: &Principal, format: Format, dry_run: bool) -> AppResult<Import> {
         if !policy::may_register_patients(principal) || !policy::may_record_tests(principal) {
             return Err(AppError::forbidden(
                 "only testing facilities and health centres import registrations and tests",
             ));
         }
-        if let Some(key) = &principal.key {
-            let operations = ["registerPatient".to_owned(), "recordTest".to_owned()];
-            key.scope.permits(true, &operations).map_err(AppError::forbidden)?;
+        if principal.account_id.is_none() {
+            return Err(AppError::forbidden(
+                "an import is made by a staff account (a session token): each record names the account that \
+                 entered it",
+            ));
         }
         let organisation_id = principal.organisation_id.ok_or_else(|| AppError::forbidden("staff only"))?;
         let now = state.now();
@@ -522,25 +524,16 @@ impl Worker {
             }
             None => None,
         };
-        match self.principal.role {
-            Role::MedicalStaff => {
-                let own = self.principal.facility_id.ok_or_else(|| AppError::forbidden("account has no facility"))?;
-                if let Some(named) = &named
-                    && named.id != own
-                {
-                    return Err(AppError::Forbidden(
-                        "a facility imports its own tests only: the row names another facility".to_owned(),
-                    ));
-                }
-                match named {
-                    Some(own) => Ok(own),
-                    None => facility::Entity::find_by_id(own)
-                        .one(db)
-                        .await?
-                        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account's facility is missing"))),
-                }
-            }
-            _ => {
+        let requested = named.as_ref().map(|f| f.id);
+        match policy::entry_facility(&self.principal, requested, "import") {
+            Ok(policy::EntryFacility::Own(own)) => match named {
+                Some(named) => Ok(named),
+                None => facility::Entity::find_by_id(own)
+                    .one(db)
+                    .await?
+                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account's facility is missing"))),
+            },
+            Ok(policy::EntryFacility::Named(_)) => {
                 let named = named.ok_or_else(|| {
                     AppError::bad_input("input.facilityId", "a health centre names the facility it enters for")
                 })?;
@@ -553,6 +546,10 @@ impl Worker {
                 }
                 Ok(named)
             }
+            // Medical staff naming another facility.
+            Err(_) => Err(AppError::Forbidden(
+                "a facility imports its own tests only: the row names another facility".to_owned(),
+            )),
         }
     }
 
@@ -636,7 +633,7 @@ impl Worker {
                     email: None,
                     health_centre_id: None,
                     previous_patient_id: None,
-                    facility_id: (principal.role != Role::MedicalStaff).then_some(facility.id),
+                    facility_id: Some(facility.id),
                     // The plan found nobody likely the same.
                     confirm_new_person: true,
                     notification_group: None,

@@ -188,25 +188,30 @@ fn specimens(patient: &Value) -> Vec<String> {
     ids
 }
 
-/// The specimen IDs of the positives `positiveResultHistory` gives `token`,
-/// sorted, and its last cursor.
+/// The specimen IDs of every positive `positiveResultHistory` gives
+/// `token`, sorted, and the last cursor. Read as a client must: page after
+/// page while `hasNextPage`, which on PostgreSQL also holds while an
+/// event's transaction is not yet settled (the page may then be empty and
+/// is asked again from the same cursor).
 async fn positives_received(app: &TestApp, token: &str) -> (Vec<String>, Option<String>) {
-    let response = app
-        .gql(
-            Some(token),
-            "{ positiveResultHistory(first: 500) { edges { node { test { specimenId } } } pageInfo { endCursor } } }",
-            json!({}),
-        )
-        .await;
-    let history = &response["data"]["positiveResultHistory"];
-    let mut ids: Vec<String> = history["edges"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{response}"))
-        .iter()
-        .map(|e| e["node"]["test"]["specimenId"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    ids.sort();
-    (ids, history["pageInfo"]["endCursor"].as_str().map(str::to_owned))
+    const HISTORY: &str = "query($after: String) { positiveResultHistory(after: $after, first: 500) {
+        edges { node { test { specimenId } } } pageInfo { hasNextPage endCursor } } }";
+    let mut ids = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..1000 {
+        let response = app.gql(Some(token), HISTORY, json!({ "after": after })).await;
+        let history = &response["data"]["positiveResultHistory"];
+        let edges = history["edges"].as_array().unwrap_or_else(|| panic!("{response}"));
+        ids.extend(edges.iter().map(|e| e["node"]["test"]["specimenId"].as_str().unwrap_or_default().to_owned()));
+        if let Some(cursor) = history["pageInfo"]["endCursor"].as_str() {
+            after = Some(cursor.to_owned());
+        }
+        if history["pageInfo"]["hasNextPage"] == false {
+            ids.sort();
+            return (ids, after);
+        }
+    }
+    panic!("positiveResultHistory never reached its end for {token}");
 }
 
 const POSITIVE_RESULTS: &str = "subscription($after: String) { positiveResults(after: $after) {
@@ -606,13 +611,27 @@ async fn the_same_file_imported_twice_changes_nothing_the_second_time(backend: B
     expected_positives.sort();
     assert_eq!(positives, expected_positives);
 
-    // Again, for real and as a dry run: all of it is already there.
-    for dry_run in [false, true] {
-        let again = import_csv(&app, &clinic, dry_run, first.clone()).await;
+    // Again, for real and as a dry run, and exported again by another
+    // program (a byte-order mark, CRLF): all of it is already there.
+    let mut exported_again = b"\xEF\xBB\xBF".to_vec();
+    exported_again.extend(first.replace('\n', "\r\n").into_bytes());
+    for (dry_run, body) in
+        [(false, first.clone().into_bytes()), (true, first.clone().into_bytes()), (false, exported_again)]
+    {
+        let again = import_csv(&app, &clinic, dry_run, body).await;
         assert_eq!(counts(&again), [4, 0, 4, 0, 0], "dry run {dry_run}: {again}");
         assert_eq!(again["errors"], json!([]), "{again}");
         assert_eq!(holdings(&app, &clinic, &hc1).await, (people.clone(), positives.clone()), "nothing changed");
     }
+
+    // A specimen already sent may not come back with another result: the
+    // row is refused and nothing changes (a result changes with
+    // recordTestResult).
+    let changed = import_csv(&app, &clinic, false, file(&[row("R-1", "ichiro", "NEGATIVE")])).await;
+    assert_eq!(counts(&changed), [1, 0, 0, 1, 0], "{changed}");
+    let errors = refusals(&changed);
+    assert_eq!((errors.len(), errors[0].0, errors[0].2.as_str()), (1, 2, "CONFLICT"), "{changed}");
+    assert_eq!(holdings(&app, &clinic, &hc1).await, (people.clone(), positives.clone()), "nothing changed");
 
     // Half old, half new: a new person, and a new specimen of a known one.
     let overlapping = file(&[
@@ -718,6 +737,11 @@ async fn a_clinic_row_for_another_facility_is_refused_alone(backend: Backend) {
 
     // The clinic's refused row names its column. (Checked last so that the
     // rest of this story is proved whatever happens here.)
+    // SERVER BUG, failing until fixed: `Worker::facility` in
+    // src/services/import.rs refuses another facility's row with
+    // `AppError::Forbidden`, which carries no field, so `Worker::refusal`
+    // reports `"field": null` instead of `"facility_code"` (FHIR:
+    // `Organization.identifier`).
     assert_eq!(errors, [refusal(3, Some("facility_code"), "FORBIDDEN")], "{errors:?}");
 }
 

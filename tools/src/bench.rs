@@ -4,6 +4,7 @@
 //! the one `HERSYS_BIN` names.
 
 pub mod fixture;
+pub mod import;
 pub mod load;
 pub mod statistics;
 pub mod subscriptions;
@@ -61,14 +62,19 @@ impl Server {
 
     /// Resident memory of the gateway process, in bytes.
     pub fn rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kib| kib * 1024)
-            .unwrap_or(0)
+        rss_of(self.child.id())
     }
+}
+
+/// Resident memory of the process `pid`, in bytes.
+pub fn rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+        .unwrap_or(0)
 }
 
 impl Drop for Server {

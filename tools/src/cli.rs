@@ -1,4 +1,4 @@
-//! The `hersys-tools` command line: `bench subscriptions|statistics|load`
+//! The `hersys-tools` command line: `bench subscriptions|statistics|load|import`
 //! and `seed-synthetic`.
 
 use clap::{Args, Parser, Subcommand};
@@ -31,6 +31,9 @@ pub enum BenchCommand {
     /// Throughput, latency and CPU per request of the real workloads over
     /// HTTP, and the dashboard's SQL timed alone.
     Load(crate::bench::load::Options),
+    /// A testing centre's file of N rows imported through `POST
+    /// /import/csv`, several times: seconds, rows per second, memory.
+    Import(crate::bench::import::Options),
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Subscriptions(options)) => crate::bench::subscriptions::run(options).await,
         Command::Bench(BenchCommand::Statistics(options)) => crate::bench::statistics::run(options).await,
         Command::Bench(BenchCommand::Load(options)) => crate::bench::load::run(options).await,
+        Command::Bench(BenchCommand::Import(options)) => crate::bench::import::run(options).await,
         Command::SeedSynthetic(args) => {
             let config = Config::new(([127, 0, 0, 1], 0).into(), Secret::new(args.database.database_url));
             let db = hersys::db::connect(&config, Default::default()).await?;
