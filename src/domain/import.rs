@@ -90,7 +90,9 @@ impl Records {
             if self.overlong {
                 continue;
             }
-            if self.pending.len() >= MAX_RECORD_BYTES {
+            // One byte more than the bound: a record's `\r` before its
+            // line break is not part of it.
+            if self.pending.len() > MAX_RECORD_BYTES {
                 self.overlong = true;
                 self.pending.clear();
                 continue;
@@ -123,6 +125,11 @@ impl Records {
         let mut record = std::mem::take(&mut self.pending);
         if record.last() == Some(&b'\r') {
             record.pop();
+        }
+        if record.len() > MAX_RECORD_BYTES {
+            out.push((self.line, Err("the record is longer than 16 KiB")));
+            self.quoted = false;
+            return;
         }
         let blank = record.iter().all(|b| b.is_ascii_whitespace()) && !record.contains(&b',');
         if !blank {
@@ -297,19 +304,19 @@ pub struct Header {
 }
 
 impl Header {
-    /// The header of line 1: every column known, none twice, every
-    /// required one present.
-    pub fn parse(fields: &[String]) -> Result<Header, Vec<RowError>> {
+    /// The header (the file's first record, on `line`): every column
+    /// known, none twice, every required one present.
+    pub fn parse(line: usize, fields: &[String]) -> Result<Header, Vec<RowError>> {
         let mut positions = Vec::new();
         let mut errors = Vec::new();
         for (index, text) in fields.iter().enumerate() {
             match Column::of_header(text) {
                 Some(column) if positions.iter().any(|(c, _)| *c == column) => {
-                    errors.push(RowError::new(1, Some(column), "the column appears twice"));
+                    errors.push(RowError::new(line, Some(column), "the column appears twice"));
                 }
                 Some(column) => positions.push((column, index)),
                 None => errors.push(RowError::new(
-                    1,
+                    line,
                     None,
                     format!("unknown column {:?} (see the layout: {})", text.trim(), Self::layout()),
                 )),
@@ -317,7 +324,7 @@ impl Header {
         }
         for column in Column::ALL.into_iter().filter(|c| c.required()) {
             if !positions.iter().any(|(c, _)| *c == column) {
-                errors.push(RowError::new(1, Some(column), "a required column is missing"));
+                errors.push(RowError::new(line, Some(column), "a required column is missing"));
             }
         }
         if errors.is_empty() { Ok(Header { positions, width: fields.len() }) } else { Err(errors) }
@@ -577,6 +584,19 @@ mod tests {
         assert!(matches!(got[1], (2, Err(_))));
         assert!(matches!(&got[2], (3, Ok(r)) if r == b"ok,1"));
         assert!(records.pending.capacity() <= MAX_RECORD_BYTES * 2);
+        // The bound is on the record, whatever its line break.
+        for (length, ending, accepted) in [
+            (MAX_RECORD_BYTES, "\r\n", true),
+            (MAX_RECORD_BYTES, "\n", true),
+            (MAX_RECORD_BYTES + 1, "\r\n", false),
+            (MAX_RECORD_BYTES + 1, "\n", false),
+        ] {
+            let mut bytes = vec![b'y'; length];
+            bytes.extend(ending.as_bytes());
+            let got = all(&mut Records::default(), &bytes);
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].1.is_ok(), accepted, "{length} bytes and {ending:?}");
+        }
     }
 
     #[test]
@@ -594,7 +614,7 @@ mod tests {
     }
 
     fn header(names: &[&str]) -> Result<Header, Vec<RowError>> {
-        Header::parse(&names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+        Header::parse(1, &names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
     }
 
     const ENGLISH: [&str; 9] =

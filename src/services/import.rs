@@ -323,11 +323,15 @@ impl Import {
     /// Counts an item refused before it could be planned (unreadable,
     /// invalid values).
     pub async fn refuse(&self, errors: Vec<RowError>) {
-        if !is_header(&errors) {
-            self.progress.records.fetch_add(1, Ordering::Relaxed);
-        }
+        self.progress.records.fetch_add(1, Ordering::Relaxed);
         count_outcome(&self.progress, &self.refusals, Outcome::Refused(errors.into_iter().map(Into::into).collect()))
             .await;
+    }
+
+    /// Lists refusals of the file as a whole (its header, its document):
+    /// no item is counted.
+    pub async fn refuse_file(&self, errors: Vec<RowError>) {
+        self.refusals.lock().await.add(errors.into_iter().map(Into::into));
     }
 
     /// Waits for every item sent, and records the report: `DONE`, or
@@ -395,11 +399,6 @@ impl Import {
     }
 }
 
-/// Whether the refusal is of the header alone (line 1, no item).
-fn is_header(errors: &[RowError]) -> bool {
-    !errors.is_empty() && errors.iter().all(|e| e.place == Place::Line(1))
-}
-
 async fn count_outcome(progress: &Progress, refusals: &Mutex<Refusals>, outcome: Outcome) {
     match outcome {
         Outcome::Accepted { positive } => {
@@ -410,9 +409,7 @@ async fn count_outcome(progress: &Progress, refusals: &Mutex<Refusals>, outcome:
             progress.unchanged.fetch_add(1, Ordering::Relaxed);
         }
         Outcome::Refused(errors) => {
-            if !errors.iter().all(|e| e.line == Some(1)) {
-                progress.refused.fetch_add(1, Ordering::Relaxed);
-            }
+            progress.refused.fetch_add(1, Ordering::Relaxed);
             refusals.lock().await.add(errors);
         }
     }
@@ -451,6 +448,33 @@ fn person_shard(row: &Row, workers: usize) -> usize {
     (hasher.finish() % workers.max(1) as u64) as usize
 }
 
+/// A refusal of an item: the service's error, and the field it concerns
+/// when the error itself names none (`input.facilityId` for a facility the
+/// caller may not import for, `input.specimenId` for a reused specimen).
+#[derive(Debug)]
+struct ItemError {
+    error: AppError,
+    field: Option<&'static str>,
+}
+
+impl ItemError {
+    fn at(field: &'static str) -> impl FnOnce(AppError) -> ItemError {
+        move |error| ItemError { error, field: Some(field) }
+    }
+}
+
+impl From<AppError> for ItemError {
+    fn from(error: AppError) -> Self {
+        ItemError { error, field: None }
+    }
+}
+
+impl From<sea_orm::DbErr> for ItemError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        ItemError { error: error.into(), field: None }
+    }
+}
+
 /// What a worker needs to plan and write items.
 struct Worker {
     state: AppState,
@@ -462,11 +486,11 @@ struct Worker {
 
 impl Worker {
     async fn item(&self, row: &Row) -> Outcome {
-        let refused = |error: AppError| {
-            if let AppError::Internal(cause) = &error {
+        let refused = |refusal: ItemError| {
+            if let AppError::Internal(cause) = &refusal.error {
                 tracing::error!(error = %cause, "an import item failed");
             }
-            Outcome::Refused(vec![self.refusal(row.place, &error)])
+            Outcome::Refused(vec![self.refusal(row.place, &refusal)])
         };
         let plan = match self.plan(&self.state.db, row).await {
             Ok(plan) => plan,
@@ -485,13 +509,32 @@ impl Worker {
         };
         match written {
             Ok(outcome) => outcome,
+            // Another worker wrote the same specimen meanwhile (the unique
+            // index refused this one): the item is planned again, and is
+            // then unchanged or refused as any reuse is.
+            Err(ItemError { error: AppError::Internal(_), .. }) if self.specimen_taken(row).await => {
+                match self.plan(&self.state.db, row).await {
+                    Ok(Plan::Unchanged) => Outcome::Unchanged,
+                    Ok(_) => refused(ItemError::from(AppError::conflict(
+                        "the same specimen was being written for another row of the file",
+                    ))),
+                    Err(error) => refused(error),
+                }
+            }
             Err(error) => refused(error),
         }
     }
 
+    /// Whether the row's facility already holds its specimen.
+    async fn specimen_taken(&self, row: &Row) -> bool {
+        let Ok(facility) = self.facility(&self.state.db, row).await else { return false };
+        super::tests::by_specimen(&self.state.db, facility.id, &row.specimen_id).await.is_ok_and(|t| t.is_some())
+    }
+
     /// A refusal of the service, named in the file's terms.
-    fn refusal(&self, place: Place, error: &AppError) -> ReportError {
-        let field = error.field().and_then(|f| self.format.field(f));
+    fn refusal(&self, place: Place, refusal: &ItemError) -> ReportError {
+        let error = &refusal.error;
+        let field = error.field().or(refusal.field).and_then(|f| self.format.field(f));
         let message = match error {
             AppError::DuplicateSuspected { candidates } => format!(
                 "likely the same person as the record(s) {} within your reach, with other details: correct the \
@@ -554,8 +597,11 @@ impl Worker {
     }
 
     /// What the row will do, by reading only.
-    async fn plan(&self, db: &impl ConnectionTrait, row: &Row) -> AppResult<Plan> {
-        let facility = self.facility(db, row).await?;
+    async fn plan(&self, db: &impl ConnectionTrait, row: &Row) -> Result<Plan, ItemError> {
+        let facility = self.facility(db, row).await.map_err(ItemError::at("input.facilityId"))?;
+        if row.admitted_at.is_some() && facility.kind != FacilityKind::Hospital {
+            return Err(AppError::bad_input("input.admittedAt", "only a hospital's items record an admission").into());
+        }
         if let Some(known) = super::tests::by_specimen(db, facility.id, &row.specimen_id).await? {
             let person = patient::Entity::find_by_id(known.patient_id).one(db).await?;
             let same_person = person.as_ref().is_some_and(|p| same_person(p, row));
@@ -565,10 +611,10 @@ impl Worker {
             if same_person && known.kind == row.test_kind && known.result == TestResult::Pending {
                 return Ok(Plan::Result { test_id: known.id });
             }
-            return Err(AppError::conflict(
-                "input.specimenId: the facility already sent this specimen for another person, method or result; \
-                 a result changes with recordTestResult",
-            ));
+            return Err(ItemError::at("input.specimenId")(AppError::conflict(
+                "the facility already sent this specimen for another person, method or result; a result changes \
+                 with recordTestResult",
+            )));
         }
         let phone = row.phone.as_ref().map(crate::domain::ContactPhone::digits);
         let key = row.name_kana.search_key();
@@ -584,23 +630,23 @@ impl Worker {
             [one] if one.outcome.is_none() && one.record_status == RecordStatus::Active => {
                 Ok(Plan::New { facility, patient: Some(one.id) })
             }
-            [one] if one.outcome.is_some() => Err(AppError::conflict(
+            [one] if one.outcome.is_some() => Err(ItemError::at("input.confirmNewPerson")(AppError::conflict(
                 "the person's earlier case has ended: a reinfection is registered with registerPatient \
                  (previousPatientId)",
-            )),
-            _ => Err(AppError::DuplicateSuspected { candidates: found }),
+            ))),
+            _ => Err(AppError::DuplicateSuspected { candidates: found }.into()),
         }
     }
 
     /// The pending result of a specimen sent before, now known.
-    async fn result(&self, row: &Row, test_id: i64) -> AppResult<Outcome> {
+    async fn result(&self, row: &Row, test_id: i64) -> Result<Outcome, ItemError> {
         let test = super::tests::record_result(&self.state, &self.principal, test_id, row.result, None).await?;
         Ok(Outcome::Accepted { positive: test.result == TestResult::Positive })
     }
 
     /// The row's registration (when the person is new), test, notification
     /// items and admission, in one transaction.
-    async fn write(&self, row: &Row) -> AppResult<Outcome> {
+    async fn write(&self, row: &Row) -> Result<Outcome, ItemError> {
         let state = &self.state;
         let principal: &Principal = &self.principal;
         let now = state.now();
@@ -745,7 +791,7 @@ where
         }
         if csv.header.is_none() && !csv.stopped {
             let why = format!("the file is empty: its first line is the header ({})", Header::layout());
-            import.refuse(vec![RowError::at(Place::Line(1), None, "BAD_USER_INPUT", why)]).await;
+            import.refuse_file(vec![RowError::at(Place::Line(1), None, "BAD_USER_INPUT", why)]).await;
         }
     }
     import.finish(broken.as_deref()).await
@@ -761,6 +807,16 @@ struct CsvRows {
 }
 
 impl CsvRows {
+    /// Refuses a record: an item, or the header (then the file).
+    async fn refuse(&mut self, import: &Import, errors: Vec<RowError>) {
+        if self.header.is_some() {
+            import.refuse(errors).await;
+        } else {
+            self.stopped = true;
+            import.refuse_file(errors).await;
+        }
+    }
+
     async fn record(&mut self, import: &Import, (line, record): crate::domain::import::Record) {
         if self.stopped {
             return;
@@ -768,7 +824,7 @@ impl CsvRows {
         let refuse = |why: &str| vec![RowError::at(Place::Line(line), None, "BAD_USER_INPUT", why)];
         let record = match record {
             Ok(record) => record,
-            Err(why) => return import.refuse(refuse(why)).await,
+            Err(why) => return self.refuse(import, refuse(why)).await,
         };
         if !record.is_ascii() && self.encoding.is_none() {
             self.encoding = Some(Encoding::detect(&record));
@@ -779,18 +835,18 @@ impl CsvRows {
                 Encoding::Utf8 => "is not valid UTF-8 text (the file's encoding, as its first lines show)",
                 Encoding::ShiftJis => "is not valid Shift_JIS text (the file's encoding, as its first lines show)",
             };
-            return import.refuse(refuse(why)).await;
+            return self.refuse(import, refuse(why)).await;
         };
         let fields = match crate::domain::import::fields(&text) {
             Ok(fields) => fields,
-            Err(why) => return import.refuse(refuse(why)).await,
+            Err(why) => return self.refuse(import, refuse(why)).await,
         };
         let Some(header) = &self.header else {
-            match Header::parse(&fields) {
+            match Header::parse(line, &fields) {
                 Ok(header) => self.header = Some(header),
                 Err(errors) => {
                     self.stopped = true;
-                    import.refuse(errors).await;
+                    import.refuse_file(errors).await;
                 }
             }
             return;
@@ -812,7 +868,7 @@ pub async fn read_fhir(import: Import, body: &[u8]) -> AppResult<Report> {
         Err(error) => {
             // The position only: the error's text could quote the body.
             let why = format!("the body is not JSON (line {}, column {})", error.line(), error.column());
-            import.refuse(refuse_all(why)).await;
+            import.refuse_file(refuse_all(why)).await;
             return import.finish(None).await;
         }
     };
@@ -826,7 +882,7 @@ pub async fn read_fhir(import: Import, body: &[u8]) -> AppResult<Report> {
                 }
             }
         }
-        Err(why) => import.refuse(refuse_all(why)).await,
+        Err(why) => import.refuse_file(refuse_all(why)).await,
     }
     import.finish(None).await
 }
