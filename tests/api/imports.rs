@@ -782,3 +782,89 @@ async fn a_likely_duplicate_in_a_file_is_refused_and_never_created(backend: Back
     assert_eq!(record["id"], registered.as_str());
     assert_eq!(specimens(record), ["D-3"], "the matching row's test is on the registered record");
 }
+
+both!(the_command_line_sends_the_sample_files_and_the_jobs_keep_their_reports);
+
+/// Runs `hersys import` against the test server with `token`; its exit
+/// code and the report it printed.
+async fn command_line(app: &TestApp, token: &str, args: &[&str]) -> (Option<i32>, Value) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hersys"))
+        .arg("import")
+        .args(["--url", &app.url("")])
+        .args(args)
+        .env("HERSYS_TOKEN", token)
+        .env_remove("HERSYS_URL")
+        .output()
+        .await
+        .expect("hersys import runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|_| {
+        panic!("no report on standard output: {stdout}\n{}", String::from_utf8_lossy(&output.stderr))
+    });
+    (output.status.code(), report)
+}
+
+/// A facility's nightly batch: `hersys import` streams the committed sample
+/// files (the testing centre's day in Shift_JIS, the hospital's FHIR
+/// bundle) to the gateway, checks first with `--dry-run`, and exits 0
+/// when everything was accepted or already there, 2 when items were
+/// refused. Each upload is a job whose counts and refusals the
+/// organisation's staff read in GraphQL, and nobody else.
+async fn the_command_line_sends_the_sample_files_and_the_jobs_keep_their_reports(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hospital = app.login("hospital1").await;
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/import");
+    let day = format!("{samples}/testing-centre-day.sjis.csv");
+
+    let (code, checked) = command_line(&app, &clinic, &["--dry-run", &day]).await;
+    assert_eq!((code, checked["dryRun"].as_bool(), checked["accepted"].as_u64()), (Some(0), Some(true), Some(5)));
+    let (code, first) = command_line(&app, &clinic, &[&day]).await;
+    assert_eq!(code, Some(0), "{first}");
+    assert_eq!(counts(&first), [5, 5, 0, 0, 2], "records, accepted, unchanged, refused, positives: {first}");
+    let (code, again) = command_line(&app, &clinic, &[&day]).await;
+    assert_eq!((code, counts(&again)), (Some(0), [5, 0, 5, 0, 0]), "{again}");
+    let names: Vec<String> =
+        patients(&app, &clinic).await.iter().filter_map(|p| p["nameKanji"].as_str().map(str::to_owned)).collect();
+    assert!(names.iter().any(|n| n == "山田 太郎"), "decoded from Shift_JIS: {names:?}");
+
+    let bundle = format!("{samples}/hospital-admission.fhir.json");
+    let (code, admitted) = command_line(&app, &hospital, &[&bundle]).await;
+    assert_eq!((code, counts(&admitted)), (Some(0), [1, 1, 0, 0, 1]), "{admitted}");
+
+    // A file with a refused row exits 2.
+    let broken = std::env::temp_dir().join(format!("hersys-import-{}-{:?}.csv", std::process::id(), backend));
+    std::fs::write(
+        &broken,
+        "specimen_id,name_kanji,name_kana,sex,birth_date,test_kind,result,sampled_at\nX-1,試験 一,シケン イチ,X,1980-01-01,PCR,陰性,2026-11-30\n",
+    )
+    .expect("written");
+    let (code, refused) = command_line(&app, &clinic, &[broken.to_str().unwrap_or_default()]).await;
+    let _ = std::fs::remove_file(&broken);
+    assert_eq!((code, counts(&refused)), (Some(2), [1, 0, 0, 1, 0]), "{refused}");
+
+    // The jobs: the clinic's four, newest first, with their counts and
+    // refusals; the hospital sees only its own; an unknown ID is null.
+    let jobs = "{ importJobs(first: 10) { totalCount edges { node { id format dryRun status recordsRead accepted \
+                unchanged refused finishedAt errors { line field code } errorsNotListed } } } }";
+    let listed = app.gql(Some(&clinic), jobs, json!({})).await;
+    let list = &listed["data"]["importJobs"];
+    assert_eq!(list["totalCount"], 4, "{listed}");
+    let latest = &list["edges"][0]["node"];
+    assert_eq!(latest["id"].as_str(), refused["jobId"].as_i64().map(|id| id.to_string()).as_deref(), "{listed}");
+    assert_eq!((latest["status"].as_str(), latest["refused"].as_i64()), (Some("DONE"), Some(1)), "{listed}");
+    assert_eq!(latest["errors"], json!([{ "line": 2, "field": "sex", "code": "BAD_USER_INPUT" }]), "{listed}");
+    assert!(latest["finishedAt"].is_string(), "{listed}");
+    let dry = &list["edges"][3]["node"];
+    assert_eq!((dry["dryRun"].as_bool(), dry["accepted"].as_i64()), (Some(true), Some(5)), "{listed}");
+    let theirs = app.gql(Some(&hospital), jobs, json!({})).await;
+    assert_eq!(theirs["data"]["importJobs"]["totalCount"], 1, "{theirs}");
+    assert_eq!(theirs["data"]["importJobs"]["edges"][0]["node"]["format"], "FHIR", "{theirs}");
+    let job = "query($id: ID!) { importJob(id: $id) { id accepted } }";
+    let other = app.gql(Some(&hospital), job, json!({ "id": refused["jobId"].to_string() })).await;
+    assert_eq!(other["data"]["importJob"], Value::Null, "another organisation's job is out of reach: {other}");
+    let own = app.gql(Some(&clinic), job, json!({ "id": first["jobId"].to_string() })).await;
+    assert_eq!(own["data"]["importJob"]["accepted"], 5, "{own}");
+    let bad = app.gql(Some(&clinic), job, json!({ "id": "x" })).await;
+    assert_eq!(error_field(&bad), Some("id"), "{bad}");
+}
