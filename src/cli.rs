@@ -271,7 +271,7 @@ pub struct ServeArgs {
     pub replay_window: u64,
     /// Items of an import written at once (on PostgreSQL; SQLite writes
     /// one at a time).
-    #[arg(long, env = "HERSYS_IMPORT_WORKERS", default_value_t = 4)]
+    #[arg(long, env = "HERSYS_IMPORT_WORKERS", default_value_t = 8)]
     pub import_workers: usize,
     /// Time of day (Japan time, HH:MM) of the daily publication: the
     /// open-data files are as of it.

@@ -224,7 +224,7 @@ impl Config {
             limited_notification_from: None,
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
-            import_workers: 4,
+            import_workers: 8,
         }
     }
 }

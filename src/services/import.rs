@@ -12,7 +12,8 @@
 //! and whether the person is already in reach (the same name, reading,
 //! date of birth and sex: the test is added to that record; only likely
 //! the same: refused as a suspected duplicate, never created twice). A dry
-//! run stops after the plan. The write plans again inside its transaction.
+//! run stops after the plan; a real run plans inside the item's
+//! transaction, then writes.
 //!
 //! Items run on a few workers at once; the items of one person always go
 //! to the same worker, one after another, so that two of them never create
@@ -492,21 +493,15 @@ impl Worker {
             }
             Outcome::Refused(vec![self.refusal(row.place, &refusal)])
         };
-        let plan = match self.plan(&self.state.db, row).await {
-            Ok(plan) => plan,
-            Err(error) => return refused(error),
-        };
         if self.dry_run {
-            return match plan {
-                Plan::Unchanged => Outcome::Unchanged,
-                _ => Outcome::Accepted { positive: row.result == TestResult::Positive },
+            return match self.plan(&self.state.db, row).await {
+                Ok(Plan::Unchanged) => Outcome::Unchanged,
+                Ok(_) => Outcome::Accepted { positive: row.result == TestResult::Positive },
+                Err(error) => refused(error),
             };
         }
-        let written = match plan {
-            Plan::Unchanged => return Outcome::Unchanged,
-            Plan::Result { test_id } => self.result(row, test_id).await,
-            Plan::New { .. } => self.write(row).await,
-        };
+        // A real run plans inside the item's transaction (`write`).
+        let written = self.write(row).await;
         match written {
             Ok(outcome) => outcome,
             // Another worker wrote the same specimen meanwhile (the unique
@@ -651,8 +646,8 @@ impl Worker {
         let principal: &Principal = &self.principal;
         let now = state.now();
         let txn = crate::db::begin_write(&state.db).await?;
-        // Planned again inside the transaction: what was read before may
-        // have changed.
+        // Planned inside the transaction, so that what the plan read is
+        // what the write builds on.
         let (facility, existing) = match self.plan(&txn, row).await? {
             Plan::New { facility, patient } => (facility, patient),
             Plan::Unchanged => return Ok(Outcome::Unchanged),
@@ -698,7 +693,9 @@ impl Worker {
             facility_id: Some(facility.id),
             specimen_id: Some(row.specimen_id.clone()),
         };
-        let test = match super::tests::record_in(&write, principal, &facility, &test, now).await? {
+        // The plan looked the specimen up in this transaction.
+        let checked = super::tests::Specimen::New;
+        let test = match super::tests::record_in(&write, principal, &facility, &test, now, checked).await? {
             Recorded::Known(_) => return Ok(Outcome::Unchanged),
             Recorded::New(test) => test,
         };

@@ -39,7 +39,7 @@ pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> 
     let locked = Locked::open(state, principal, input.patient_id, "input.patientId", now).await?;
     let facility = testing_facility(locked.txn(), principal, input.facility_id).await?;
     let write = locked.authorise(CaseAction::RecordTest, Some(&facility))?;
-    match record_in(&write, principal, &facility, &input, now).await? {
+    match record_in(&write, principal, &facility, &input, now, Specimen::Unchecked).await? {
         // Nothing was written: the transaction ends without a commit.
         Recorded::Known(test) => Ok(test),
         Recorded::New(test) => commit_recorded(write, &test, "RECORD_TEST", &["test"]).await.map(|()| test),
@@ -56,6 +56,15 @@ pub(crate) enum Recorded {
     New(lab_test::Model),
 }
 
+/// Whether the caller already found, in the same transaction, that the
+/// facility has not recorded the test's specimen ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Specimen {
+    Unchecked,
+    /// Looked up in this transaction: new (the unique index still guards).
+    New,
+}
+
 /// Records the test of `input` in `write` (authorised to record a test at
 /// `facility`), without committing; `input.patient_id` is not used (the
 /// patient is the write's).
@@ -65,6 +74,7 @@ pub(crate) async fn record_in(
     facility: &facility::Model,
     input: &NewTest,
     now: DateTime<Utc>,
+    specimen: Specimen,
 ) -> AppResult<Recorded> {
     if !policy::may_record_tests(principal) {
         return Err(AppError::forbidden("only testing facilities and health centres record tests"));
@@ -83,6 +93,7 @@ pub(crate) async fn record_in(
         return Err(AppError::bad_input("input.sampledAt", "must not be before the patient's date of birth"));
     }
     if let Some(specimen_id) = &input.specimen_id
+        && specimen == Specimen::Unchecked
         && let Some(known) = by_specimen(txn, facility.id, specimen_id).await?
     {
         if known.patient_id == patient.id && known.kind == input.kind && known.result == input.result {
