@@ -35,7 +35,14 @@ pub struct NewTest {
 /// is the same test: it is returned as it stands and nothing is written;
 /// any other use of the ID is refused with `CONFLICT`.
 pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> AppResult<lab_test::Model> {
+    // Who may record and whether the moment is plausible are answered
+    // before anything is read.
+    if !policy::may_record_tests(principal) {
+        return Err(AppError::forbidden("only testing facilities and health centres record tests"));
+    }
+    principal.account_id.and(principal.organisation_id).ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
+    clinical_moment(input.sampled_at.unwrap_or(now), now, "input.sampledAt")?;
     let locked = Locked::open(state, principal, input.patient_id, "input.patientId", now).await?;
     let facility = testing_facility(locked.txn(), principal, input.facility_id).await?;
     let write = locked.authorise(CaseAction::RecordTest, Some(&facility))?;
