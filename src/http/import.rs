@@ -18,6 +18,15 @@ use crate::error::AppError;
 use crate::pipeline::Credentials;
 use crate::services::import::{self, Format, Import};
 
+/// Imports a gateway runs at once: each keeps its workers' database
+/// connections busy, so more would take the pool from everyone else. A
+/// further upload is refused with `RATE_LIMITED` and `Retry-After` before
+/// its body is read.
+pub const AT_ONCE: usize = 2;
+
+/// Seconds after which a refused upload may try again.
+const RETRY_AFTER: u64 = 30;
+
 /// Largest FHIR bundle accepted; larger exports are sent as several
 /// bundles (or as CSV, which has no bound).
 pub const MAX_FHIR_BYTES: usize = 64 * 1024 * 1024;
@@ -40,6 +49,12 @@ async fn run(state: HttpState, request: Request, format: Format) -> Response {
     let principal = match caller(&state, &parts.headers, peer).await {
         Ok(principal) => principal,
         Err(error) => return refusal(&error),
+    };
+    let Ok(_running) = state.imports.clone().try_acquire_owned() else {
+        let why = format!("{AT_ONCE} imports are running on this gateway: retry after {RETRY_AFTER} s");
+        let mut refused = refusal(&AppError::RateLimited(why));
+        refused.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from(RETRY_AFTER));
+        return refused;
     };
     let import = match Import::start(&state.app, &principal, format, dry_run).await {
         Ok(import) => import,

@@ -35,6 +35,8 @@ pub struct HttpState {
     pub pipeline: Arc<Pipeline>,
     /// The open-data files of recent publications.
     pub opendata: Arc<opendata::Publications>,
+    /// Imports running at once ([`import::AT_ONCE`]).
+    pub imports: Arc<tokio::sync::Semaphore>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -52,6 +54,7 @@ pub fn routers(app: AppState) -> (Router, Option<Router>) {
     let state = HttpState {
         pipeline: Arc::new(Pipeline::new(app.clone())),
         opendata: Arc::new(opendata::Publications::default()),
+        imports: Arc::new(tokio::sync::Semaphore::new(import::AT_ONCE)),
         app,
     };
     // What clients call is limited per address; probes and metrics are not.

@@ -868,3 +868,88 @@ async fn the_command_line_sends_the_sample_files_and_the_jobs_keep_their_reports
     let bad = app.gql(Some(&clinic), job, json!({ "id": "x" })).await;
     assert_eq!(error_field(&bad), Some("id"), "{bad}");
 }
+
+both!(a_third_import_at_once_is_told_to_retry_and_changes_nothing);
+
+/// The answer to an upload: its status, `Retry-After`, and its JSON.
+type Answer = tokio::task::JoinHandle<(u16, Option<String>, Value)>;
+
+/// An upload whose body the test sends piece by piece: the sender of the
+/// pieces, and the answer once the body ends.
+fn open_upload(app: &TestApp, token: &str) -> (tokio::sync::mpsc::Sender<Vec<u8>>, Answer) {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let pieces = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|piece| (Ok::<_, std::io::Error>(piece), receiver))
+    });
+    let request = app.client.post(app.url("/import/csv")).bearer_auth(token).body(reqwest::Body::wrap_stream(pieces));
+    let answer = tokio::spawn(async move {
+        let response = request.send().await.expect("the import answered");
+        let status = response.status().as_u16();
+        let retry = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (status, retry, response.json().await.expect("JSON"))
+    });
+    (sender, answer)
+}
+
+/// Each import keeps database connections busy for as long as its file
+/// lasts, so a gateway runs two at once: a third upload is refused at once
+/// with `RATE_LIMITED` and `Retry-After`, before its body is read, and
+/// writes nothing; once one ends, the next is taken.
+async fn a_third_import_at_once_is_told_to_retry_and_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let header = b"specimen_id,name_kanji,name_kana,sex,birth_date,test_kind,result,sampled_at\n".to_vec();
+    let row = |n: u32| {
+        format!(
+            "AT-{n},同時 {n},ドウジ {},MALE,1980-01-0{n},PCR,NEGATIVE,{}\n",
+            ["イチ", "ニ", "サン"][n as usize - 1],
+            days_ago(1)
+        )
+        .into_bytes()
+    };
+    let (first, first_answer) = open_upload(&app, &clinic);
+    let (second, second_answer) = open_upload(&app, &clinic);
+    first.send(header.clone()).await.expect("sent");
+    second.send(header.clone()).await.expect("sent");
+    // Both are running once their jobs say so.
+    let running = "{ importJobs { edges { node { status } } } }";
+    let mut waited = 0;
+    loop {
+        let jobs = app.gql(Some(&clinic), running, json!({})).await;
+        let count = jobs["data"]["importJobs"]["edges"].as_array().map_or(0, |e| e.len());
+        if count == 2 {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 200, "the two imports did not start: {jobs}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let mut third = header.clone();
+    third.extend(row(3));
+    let response = app
+        .client
+        .post(app.url("/import/csv"))
+        .bearer_auth(&clinic)
+        .body(third.clone())
+        .send()
+        .await
+        .expect("answered");
+    let (status, retry) = (response.status().as_u16(), response.headers().get("retry-after").cloned());
+    let refused: Value = response.json().await.expect("JSON");
+    assert_eq!(status, 429, "{refused}");
+    assert!(retry.is_some(), "Retry-After is set");
+    assert_eq!(refused["errors"][0]["code"], "RATE_LIMITED", "{refused}");
+    assert!(patients(&app, &clinic).await.is_empty(), "the third file wrote nothing");
+
+    for (n, (pieces, answer)) in [(first, first_answer), (second, second_answer)].into_iter().enumerate() {
+        pieces.send(row(n as u32 + 1)).await.expect("sent");
+        drop(pieces);
+        let (status, retry, report) = answer.await.expect("answered");
+        assert_eq!((status, retry), (200, None), "{report}");
+        assert_eq!(counts(&report), [1, 1, 0, 0, 0], "{report}");
+    }
+    let report = import_csv(&app, &clinic, false, third).await;
+    assert_eq!(counts(&report), [1, 1, 0, 0, 0], "the retry is taken: {report}");
+    assert_eq!(patients(&app, &clinic).await.len(), 3);
+}
