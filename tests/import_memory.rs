@@ -367,6 +367,17 @@ async fn a_one_gigabyte_file_is_imported_with_flat_memory() {
         mib(MEMORY_LIMIT_BYTES)
     );
 
+    // Flat: a gigabyte read adds next to nothing to what the gateway held
+    // before it (a leak of a few bytes per row would show here well below
+    // the limit above).
+    let growth = highest_rss.saturating_sub(rss_before);
+    assert!(
+        growth < 48 * 1024 * 1024,
+        "the server's resident memory grew by {:.1} MiB while it read {:.0} MiB",
+        mib(growth),
+        mib(bytes)
+    );
+
     // Every row read and counted once; only the good ones written.
     assert_eq!(report["status"], "DONE", "{report}");
     assert_eq!(report["dryRun"], false, "{report}");
