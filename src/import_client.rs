@@ -48,19 +48,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let size = file.metadata().await?.len();
     let sent = Arc::new(AtomicU64::new(0));
     let counted = sent.clone();
-    let chunks = futures_util::stream::unfold(file, |mut file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buffer = vec![0u8; 64 * 1024];
-        match file.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buffer.truncate(n);
-                Some((Ok::<_, std::io::Error>(buffer), file))
-            }
-            Err(error) => Some((Err(error), file)),
-        }
-    });
-    let body = reqwest::Body::wrap_stream(futures_util::StreamExt::inspect(chunks, move |chunk| {
+    let body = reqwest::Body::wrap_stream(futures_util::StreamExt::inspect(file_chunks(file), move |chunk| {
         if let Ok(chunk) = chunk {
             counted.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         }
@@ -97,6 +85,25 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         std::process::exit(2);
     }
     Ok(())
+}
+
+/// A file read as a stream of chunks of 64 KiB, for a streamed request
+/// body.
+pub fn file_chunks(
+    file: tokio::fs::File,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buffer = vec![0u8; 64 * 1024];
+        match file.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((Ok(buffer), file))
+            }
+            Err(error) => Some((Err(error), file)),
+        }
+    })
 }
 
 /// Draws the share of the file sent, every quarter second on a terminal

@@ -229,7 +229,7 @@ impl Item<'_, '_> {
                 let taken = self.check(
                     at,
                     "Specimen.collection.collectedDateTime",
-                    moment(taken.ok_or("must be given"), self.now, today),
+                    moment(taken.ok_or("must be given"), self.now),
                 );
                 (id, taken)
             }
@@ -267,7 +267,7 @@ impl Item<'_, '_> {
         };
         let onset_date = self.onset(patient_index, today);
         // An inpatient encounter of the person: the admission, once.
-        let admitted_at = if admitted.contains(&patient_index) { None } else { self.admission(patient_index, today) };
+        let admitted_at = if admitted.contains(&patient_index) { None } else { self.admission(patient_index) };
         if admitted_at.is_some() {
             admitted.push(patient_index);
         }
@@ -341,23 +341,21 @@ impl Item<'_, '_> {
     }
 
     /// The start of the person's inpatient `Encounter`, if any.
-    fn admission(&mut self, patient: usize, today: NaiveDate) -> Option<DateTime<Utc>> {
+    fn admission(&mut self, patient: usize) -> Option<DateTime<Utc>> {
         let (index, encounter) = self.bundle.of_kind("Encounter").find(|(_, e)| {
             self.bundle.follow(&e["subject"], "Patient").is_some_and(|(p, _)| p == patient)
                 && matches!(e["class"]["code"].as_str(), Some("IMP" | "ACUTE" | "NONAC"))
         })?;
         let start = encounter["period"]["start"].as_str();
         let now = self.now;
-        self.check(Place::Entry(index + 1), "Encounter.period.start", moment(start.ok_or("must be given"), now, today))
+        self.check(Place::Entry(index + 1), "Encounter.period.start", moment(start.ok_or("must be given"), now))
     }
 }
 
 /// A FHIR `dateTime` (with its offset; a date alone is noon in Japan)
 /// that is a plausible clinical moment.
-fn moment(text: Result<&str, Refusal>, now: DateTime<Utc>, today: NaiveDate) -> Result<DateTime<Utc>, Refusal> {
-    let at = super::import::moment(text?)?;
-    super::text::check_clinical_day(at.with_timezone(&super::calendar::local_offset()).date_naive(), today)?;
-    if at > now { Err("must not be in the future") } else { Ok(at) }
+fn moment(text: Result<&str, Refusal>, now: DateTime<Utc>) -> Result<DateTime<Utc>, Refusal> {
+    super::import::past_moment(text?, now)
 }
 
 fn specimen_text(text: &str) -> Result<String, Refusal> {

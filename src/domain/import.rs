@@ -430,6 +430,16 @@ pub(crate) fn moment(text: &str) -> Result<DateTime<Utc>, Refusal> {
         .ok_or("must be a moment in Japan time: 2022-08-01 09:30, or a date")
 }
 
+/// A moment of a clinical event (as [`moment`] reads it) that has
+/// happened: on a clinical day up to today (Japan time) and not after
+/// `now`.
+pub(crate) fn past_moment(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Refusal> {
+    let at = moment(text)?;
+    let local = |t: DateTime<Utc>| t.with_timezone(&super::calendar::local_offset()).date_naive();
+    super::text::check_clinical_day(local(at), local(now))?;
+    if at > now { Err("must not be in the future") } else { Ok(at) }
+}
+
 /// Reads a row's columns one by one, keeping every refusal.
 struct Reader<'a> {
     header: &'a Header,
@@ -477,12 +487,11 @@ impl Row {
         let test_kind = r.read(Column::TestKind, test_kind);
         let result = r.read(Column::Result, result);
         let sampled_at = r.read(Column::SampledAt, |t| {
-            let at = moment(t)?;
-            let day = at.with_timezone(&super::calendar::local_offset()).date_naive();
-            super::text::check_clinical_day(day, today)?;
+            let at = past_moment(t, now)?;
             match birth_date {
-                _ if at > now => Err("must not be in the future"),
-                Some(birth) if day < birth.date() => Err("must not be before the date of birth"),
+                Some(birth) if at.with_timezone(&super::calendar::local_offset()).date_naive() < birth.date() => {
+                    Err("must not be before the date of birth")
+                }
                 _ => Ok(at),
             }
         });
@@ -494,11 +503,7 @@ impl Row {
                 _ => Ok(day),
             }
         });
-        let admitted_at = r.read(Column::AdmittedAt, |t| {
-            let at = moment(t)?;
-            super::text::check_clinical_day(at.with_timezone(&super::calendar::local_offset()).date_naive(), today)?;
-            if at > now { Err("must not be in the future") } else { Ok(at) }
-        });
+        let admitted_at = r.read(Column::AdmittedAt, |t| past_moment(t, now));
         match (specimen_id, name_kanji, name_kana, sex, birth_date, test_kind, result, sampled_at) {
             (
                 Some(specimen_id),

@@ -125,10 +125,8 @@ async fn caller(
     };
     principal.address = super::client_address(state, headers, peer);
     principal.at = state.app.now();
-    let holder = principal.account_id.or_else(|| principal.key.as_ref().map(|key| -key.service_account_id));
-    if let (Some(limiter), Some(account)) = (&state.pipeline.rate_limits.per_account, holder)
-        && let Err(wait) = limiter.take(&account, 1)
-    {
+    if let Err(wait) = state.pipeline.rate_limits.take_account(Some(&principal), 1) {
+        state.pipeline.metrics.rate_limited();
         let seconds = crate::pipeline::ratelimit::retry_after_seconds(wait);
         return Err(AppError::RateLimited(format!("too many requests from this account: retry after {seconds} s")));
     }

@@ -386,18 +386,9 @@ impl Pipeline {
         {
             return Err(refused(wait, "this address"));
         }
-        // A service account is limited like an account; its bucket is
-        // numbered below zero so that it never shares one with an account.
-        let holder = caller
-            .principal
-            .as_ref()
-            .and_then(|p| p.account_id.or_else(|| p.key.as_ref().map(|key| -key.service_account_id)));
-        if let (Some(limiter), Some(account)) = (&self.rate_limits.per_account, holder)
-            && let Err(wait) = limiter.take(&account, operations)
-        {
-            return Err(refused(wait, "this account"));
-        }
-        Ok(())
+        self.rate_limits
+            .take_account(caller.principal.as_ref(), operations)
+            .map_err(|wait| refused(wait, "this account"))
     }
 
     /// Runs a request (one operation or a batch) through every stage.

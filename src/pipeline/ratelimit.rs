@@ -87,6 +87,18 @@ impl RateLimits {
     pub fn new(per_address: Option<Rate>, per_account: Option<Rate>) -> Self {
         RateLimits { per_address: per_address.map(Limiter::new), per_account: per_account.map(Limiter::new) }
     }
+
+    /// Takes `count` tokens from the bucket of the caller's account; `Err`
+    /// is how long to wait. A service account is limited like an account;
+    /// its bucket is numbered below zero so that it never shares one with
+    /// an account. No limit, or nobody signed in: nothing to take.
+    pub fn take_account(&self, principal: Option<&crate::auth::Principal>, count: usize) -> Result<(), Duration> {
+        let holder = principal.and_then(|p| p.account_id.or_else(|| p.key.as_ref().map(|key| -key.service_account_id)));
+        match (&self.per_account, holder) {
+            (Some(limiter), Some(account)) => limiter.take(&account, count),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Whole seconds to wait, at least one, as `Retry-After` wants them.

@@ -867,6 +867,19 @@ async fn the_command_line_sends_the_sample_files_and_the_jobs_keep_their_reports
     assert_eq!(own["data"]["importJob"]["accepted"], 5, "{own}");
     let bad = app.gql(Some(&clinic), job, json!({ "id": "x" })).await;
     assert_eq!(error_field(&bad), Some("id"), "{bad}");
+
+    // The jobs' reach is the same on every transport.
+    for transport in Transport::ALL {
+        let body = |id: &Value| json!({ "query": job, "variables": { "id": id.to_string() } });
+        let other = crate::transports::send(&app, transport, Some(&hospital), body(&refused["jobId"])).await;
+        assert_eq!(
+            other.data().get("importJob"),
+            Some(&Value::Null),
+            "answered, out of reach: {transport:?}: {other:?}"
+        );
+        let own = crate::transports::send(&app, transport, Some(&clinic), body(&first["jobId"])).await;
+        assert_eq!(own.data()["importJob"]["accepted"], 5, "{transport:?}: {own:?}");
+    }
 }
 
 both!(a_third_import_at_once_is_told_to_retry_and_changes_nothing);

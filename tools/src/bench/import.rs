@@ -120,7 +120,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             })
         };
         let file = tokio::fs::File::open(&path).await?;
-        let body = reqwest::Body::wrap_stream(tokio_util_stream(file));
+        let body = reqwest::Body::wrap_stream(hersys::import_client::file_chunks(file));
         let started = Instant::now();
         let report: Value =
             http.post(format!("{base}/import/csv")).bearer_auth(&token).body(body).send().await?.json().await?;
@@ -164,22 +164,4 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         rates[0].1,
     );
     Ok(())
-}
-
-/// A file as a stream of 64 KiB chunks.
-fn tokio_util_stream(
-    file: tokio::fs::File,
-) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
-    futures_util::stream::unfold(file, |mut file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buffer = vec![0u8; 64 * 1024];
-        match file.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buffer.truncate(n);
-                Some((Ok(buffer), file))
-            }
-            Err(error) => Some((Err(error), file)),
-        }
-    })
 }
