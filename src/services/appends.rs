@@ -29,11 +29,17 @@ struct Insert {
 }
 
 impl Appends {
-    /// Adds `rows` (values in the order of `columns`) for `table`.
+    /// Adds `rows` (values in the order of `columns`) for `table`: to the
+    /// rows already added for the same table and columns, if any, so that
+    /// each table is one insert.
     pub fn push(&mut self, table: &'static str, columns: &'static [&'static str], rows: Vec<Vec<Value>>) {
         debug_assert!(rows.iter().all(|row| row.len() == columns.len()), "a row of {table} does not fit its columns");
-        if !rows.is_empty() {
-            self.inserts.push(Insert { table, columns, rows });
+        if rows.is_empty() {
+            return;
+        }
+        match self.inserts.iter_mut().find(|insert| insert.table == table && insert.columns == columns) {
+            Some(insert) => insert.rows.extend(rows),
+            None => self.inserts.push(Insert { table, columns, rows }),
         }
     }
 

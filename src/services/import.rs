@@ -25,14 +25,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use entity::enums::{CaseType, FacilityKind, RecordStatus, Severity, TestResult};
-use entity::{facility, import_job, patient};
+use entity::{facility, import_job, lab_test, patient};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 
+use super::appends::Appends;
 use super::patient_write::Locked;
-use super::patients::NewPatient;
+use super::patients::{EnteredFor, NewPatient};
+use super::statistics::ledger::Facts;
 use super::tests::{NewTest, Recorded};
 use crate::auth::Principal;
 use crate::auth::policy::{self, CaseAction};
@@ -46,6 +48,11 @@ pub const MAX_LISTED: usize = 1000;
 
 /// Items in flight per worker before the reader waits.
 const QUEUE: usize = 32;
+
+/// Most items a worker takes from its queue at once, and looks up in one
+/// statement each for their specimens and their people
+/// ([`Worker::clear`]).
+const BATCH: usize = 32;
 
 /// The kind of file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -259,6 +266,7 @@ impl Import {
         let progress = Arc::new(Progress::default());
         let refusals = Arc::new(Mutex::new(Refusals::default()));
         let facilities = Arc::new(Mutex::new(HashMap::new()));
+        let prefectures = Arc::new(Mutex::new(HashMap::new()));
         // SQLite has one writer at a time: more workers would only wait.
         let count = match state.db.get_database_backend() {
             sea_orm::DbBackend::Sqlite => 1,
@@ -274,12 +282,17 @@ impl Import {
                 format,
                 dry_run,
                 facilities: facilities.clone(),
+                prefectures: prefectures.clone(),
             };
             let (progress, refusals) = (progress.clone(), refusals.clone());
             handles.push(tokio::spawn(async move {
-                while let Some(row) = receiver.recv().await {
-                    let outcome = worker.item(&row).await;
-                    count_outcome(&progress, &refusals, outcome).await;
+                let mut batch = Vec::with_capacity(BATCH);
+                while receiver.recv_many(&mut batch, BATCH).await > 0 {
+                    let clear = worker.clear(&batch).await;
+                    for (row, clear) in batch.drain(..).zip(clear) {
+                        let outcome = worker.item(&row, clear).await;
+                        count_outcome(&progress, &refusals, outcome).await;
+                    }
                 }
             }));
             workers.push(sender);
@@ -483,10 +496,99 @@ struct Worker {
     format: Format,
     dry_run: bool,
     facilities: Arc<Mutex<HashMap<String, Option<facility::Model>>>>,
+    /// The prefecture of each health centre met.
+    prefectures: Arc<Mutex<HashMap<i64, i32>>>,
 }
 
 impl Worker {
-    async fn item(&self, row: &Row) -> Outcome {
+    /// Which of `batch` are clear to write without planning: their
+    /// facility resolves, it holds none of their specimens, and nobody in
+    /// the caller's reach is likely the same person, as two statements for
+    /// the whole batch found. An item that shares its specimen or its
+    /// person with an item before it in the batch is not clear: it is
+    /// planned when its turn comes, after that item is written. The others
+    /// are planned in their own transaction, as they would be alone.
+    ///
+    /// What was found absent may be written by someone else before the
+    /// item is: the same specimen meets the unique index (the item is then
+    /// planned again, [`Self::item`]); a likely duplicate registered
+    /// elsewhere meanwhile is not seen, as it would not be by a plan in the
+    /// item's transaction either while that registration was uncommitted.
+    async fn clear(&self, batch: &[Row]) -> Vec<Option<facility::Model>> {
+        if self.dry_run || batch.len() < 2 {
+            return vec![None; batch.len()];
+        }
+        let mut facilities = Vec::with_capacity(batch.len());
+        for row in batch {
+            facilities.push(self.facility(&self.state.db, row).await.ok());
+        }
+        let mut specimens: HashMap<i64, Vec<&str>> = HashMap::new();
+        for (row, facility) in batch.iter().zip(&facilities) {
+            if let Some(facility) = facility {
+                specimens.entry(facility.id).or_default().push(&row.specimen_id);
+            }
+        }
+        let mut sent = sea_orm::Condition::any();
+        for (facility_id, ids) in &specimens {
+            sent = sent.add(
+                sea_orm::Condition::all()
+                    .add(lab_test::Column::FacilityId.eq(*facility_id))
+                    .add(lab_test::Column::SpecimenId.is_in(ids.iter().copied())),
+            );
+        }
+        let known: Vec<(i64, Option<String>)> = if specimens.is_empty() {
+            Vec::new()
+        } else {
+            let found = lab_test::Entity::find()
+                .filter(sent)
+                .select_only()
+                .column(lab_test::Column::FacilityId)
+                .column(lab_test::Column::SpecimenId)
+                .into_tuple()
+                .all(&self.state.db)
+                .await;
+            match found {
+                Ok(found) => found,
+                Err(_) => return vec![None; batch.len()],
+            }
+        };
+        let keys: Vec<String> = batch.iter().map(|row| row.name_kana.search_key()).collect();
+        let phones: Vec<Option<String>> =
+            batch.iter().map(|row| row.phone.as_ref().map(crate::domain::ContactPhone::digits)).collect();
+        let sought: Vec<super::patients::Sought> = batch
+            .iter()
+            .zip(keys.iter().zip(&phones))
+            .map(|(row, (key, phone))| super::patients::Sought {
+                name_kana_key: key,
+                birth_date: row.birth_date.date(),
+                phone_digits: phone.as_deref(),
+            })
+            .collect();
+        let Ok(in_reach) = super::patients::people_in_reach(&self.state.db, &self.principal, &sought).await else {
+            return vec![None; batch.len()];
+        };
+        let mut clear = Vec::with_capacity(batch.len());
+        for (i, (row, facility)) in batch.iter().zip(facilities).enumerate() {
+            let Some(facility) = facility else {
+                clear.push(None);
+                continue;
+            };
+            let sent_before = known.iter().any(|(f, id)| *f == facility.id && id.as_deref() == Some(&row.specimen_id));
+            let earlier = batch[..i].iter().zip(&sought[..i]).any(|(other, person)| {
+                other.specimen_id == row.specimen_id
+                    || (person.birth_date == sought[i].birth_date
+                        && (person.name_kana_key == sought[i].name_kana_key
+                            || (person.phone_digits.is_some_and(|d| !d.is_empty())
+                                && person.phone_digits == sought[i].phone_digits)))
+            });
+            clear.push((!sent_before && !in_reach[i] && !earlier).then_some(facility));
+        }
+        clear
+    }
+
+    /// The item's outcome; `clear`: its facility, when [`Self::clear`]
+    /// found it needs no plan.
+    async fn item(&self, row: &Row, clear: Option<facility::Model>) -> Outcome {
         let refused = |refusal: ItemError| {
             if let AppError::Internal(cause) = &refusal.error {
                 tracing::error!(error = %cause, "an import item failed");
@@ -501,7 +603,7 @@ impl Worker {
             };
         }
         // A real run plans inside the item's transaction (`write`).
-        let written = self.write(row).await;
+        let written = self.write(row, clear).await;
         match written {
             Ok(outcome) => outcome,
             // Another worker wrote the same specimen meanwhile (the unique
@@ -545,6 +647,20 @@ impl Worker {
         ReportError::from(RowError::at(place, field, code, message))
     }
 
+    /// The prefecture of the health centre `id`.
+    async fn prefecture_of(&self, db: &impl ConnectionTrait, id: i64) -> AppResult<i32> {
+        let mut known = self.prefectures.lock().await;
+        if let Some(prefecture) = known.get(&id) {
+            return Ok(*prefecture);
+        }
+        let centre = entity::health_centre::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a record names a health centre that does not exist")))?;
+        known.insert(id, centre.prefecture_id);
+        Ok(centre.prefecture_id)
+    }
+
     /// The facility a row is for, as the caller's rights decide it.
     async fn facility(&self, db: &impl ConnectionTrait, row: &Row) -> AppResult<facility::Model> {
         let named = match &row.facility_code {
@@ -566,10 +682,20 @@ impl Worker {
         match policy::entry_facility(&self.principal, requested, "import") {
             Ok(policy::EntryFacility::Own(own)) => match named {
                 Some(named) => Ok(named),
-                None => facility::Entity::find_by_id(own)
-                    .one(db)
-                    .await?
-                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account's facility is missing"))),
+                None => {
+                    // Kept under a key no facility code can be (codes are
+                    // never empty).
+                    let mut known = self.facilities.lock().await;
+                    if let Some(Some(found)) = known.get("") {
+                        return Ok(found.clone());
+                    }
+                    let found = facility::Entity::find_by_id(own)
+                        .one(db)
+                        .await?
+                        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account's facility is missing")))?;
+                    known.insert(String::new(), Some(found.clone()));
+                    Ok(found)
+                }
             },
             Ok(policy::EntryFacility::Named(_)) => {
                 let named = named.ok_or_else(|| {
@@ -641,14 +767,18 @@ impl Worker {
 
     /// The row's registration (when the person is new), test, notification
     /// items and admission, in one transaction.
-    async fn write(&self, row: &Row) -> Result<Outcome, ItemError> {
+    async fn write(&self, row: &Row, clear: Option<facility::Model>) -> Result<Outcome, ItemError> {
         let state = &self.state;
         let principal: &Principal = &self.principal;
         let now = state.now();
         let txn = crate::db::begin_write(&state.db).await?;
         // Planned inside the transaction, so that what the plan read is
-        // what the write builds on.
-        let (facility, existing) = match self.plan(&txn, row).await? {
+        // what the write builds on, unless found clear.
+        let plan = match clear {
+            Some(facility) => Plan::New { facility, patient: None },
+            None => self.plan(&txn, row).await?,
+        };
+        let (facility, existing) = match plan {
             Plan::New { facility, patient } => (facility, patient),
             Plan::Unchanged => return Ok(Outcome::Unchanged),
             Plan::Result { test_id } => {
@@ -656,8 +786,8 @@ impl Worker {
                 return self.result(row, test_id).await;
             }
         };
-        let patient_id = match existing {
-            Some(id) => id,
+        let locked = match existing {
+            Some(id) => Locked::adopt(txn, principal, id, "input.patientId", now).await?,
             None => {
                 let registration = NewPatient {
                     case_type: if row.result == TestResult::Positive {
@@ -680,10 +810,15 @@ impl Worker {
                     notification_group: None,
                     prior_infection_note: None,
                 };
-                super::patients::create(&txn, state, principal, registration, now).await?.id
+                let mut appends = Appends::default();
+                let entered_for = EnteredFor::Checked(facility.clone());
+                let created =
+                    super::patients::create_in(&txn, state, principal, (registration, entered_for), now, &mut appends)
+                        .await?;
+                Locked::created(txn, principal, created, appends, now)
             }
         };
-        let locked = Locked::adopt(txn, principal, patient_id, "input.patientId", now).await?;
+        let patient_id = locked.patient().id;
         let mut write = locked.authorise(CaseAction::RecordTest, Some(&facility))?;
         let test = NewTest {
             patient_id,
@@ -695,10 +830,17 @@ impl Worker {
         };
         // The plan looked the specimen up in this transaction.
         let checked = super::tests::Specimen::New;
-        let test = match super::tests::record_in(&write, principal, &facility, &test, now, checked).await? {
+        let test = match super::tests::record_in(&mut write, principal, &facility, &test, now, checked).await? {
             Recorded::Known(_) => return Ok(Outcome::Unchanged),
             Recorded::New(test) => test,
         };
+        if write.created_here() && row.admitted_at.is_none() {
+            // The record and this test are all its rows.
+            let patient = write.patient();
+            let prefecture_id = self.prefecture_of(write.txn(), patient.responsible_health_centre_id).await?;
+            let facts = Facts::of_new_record(patient, prefecture_id, vec![(test.sampled_at, test.result)]);
+            write.facts_known(facts);
+        }
         let mut fields = vec!["test"];
         if let Some(onset) = row.onset_date
             && write.patient().onset_date.is_none()

@@ -40,11 +40,19 @@ use crate::state::AppState;
 #[derive(Debug)]
 pub struct PatientLock {
     id: i64,
+    /// The patient was created by this transaction: nothing of it was
+    /// committed before (the ledger holds nothing of it yet).
+    created: bool,
 }
 
 impl PatientLock {
     pub fn patient_id(&self) -> i64 {
         self.id
+    }
+
+    /// Whether this transaction created the patient.
+    pub fn created_here(&self) -> bool {
+        self.created
     }
 }
 
@@ -58,6 +66,12 @@ pub(crate) struct Locked<'a> {
     patient: patient::Model,
     lock: PatientLock,
     now: DateTime<Utc>,
+    /// Rows for the append-only tables, written with the ledger's and the
+    /// audit's just before the commit.
+    appends: Appends,
+    /// The patient's facts for the ledger, when the write that created it
+    /// knows them all ([`PatientWrite::facts_known`]).
+    facts: Option<statistics::ledger::Facts>,
 }
 
 impl<'a> Locked<'a> {
@@ -72,7 +86,7 @@ impl<'a> Locked<'a> {
     ) -> AppResult<Self> {
         let txn = crate::db::begin_write(&state.db).await?;
         let (patient, lock) = lock_reachable(&txn, principal, id, field).await?;
-        Ok(Locked { txn, principal, patient, lock, now })
+        Ok(Locked { txn, principal, patient, lock, now, appends: Appends::default(), facts: None })
     }
 
     /// Goes on in `txn`, begun by the caller (which wrote in it what comes
@@ -85,7 +99,23 @@ impl<'a> Locked<'a> {
         now: DateTime<Utc>,
     ) -> AppResult<Self> {
         let (patient, lock) = lock_reachable(&txn, principal, id, field).await?;
-        Ok(Locked { txn, principal, patient, lock, now })
+        Ok(Locked { txn, principal, patient, lock, now, appends: Appends::default(), facts: None })
+    }
+
+    /// Goes on in `txn`, which created `patient` (`patients::create_in`,
+    /// whose appended rows come along in `appends`). Nothing is read: a
+    /// row this transaction inserted is seen by no other until the commit,
+    /// so none can have changed or locked it, and it is the caller's own
+    /// registration, within its reach by the rule that let it register.
+    pub(crate) fn created(
+        txn: DatabaseTransaction,
+        principal: &'a Principal,
+        patient: patient::Model,
+        appends: Appends,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let lock = PatientLock { id: patient.id, created: true };
+        Locked { txn, principal, patient, lock, now, appends, facts: None }
     }
 
     /// Begins the write of a laboratory test's patient (input field
@@ -148,7 +178,7 @@ impl<'a> Locked<'a> {
             .one(&txn)
             .await?
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a row names a facility that does not exist")))?;
-        Ok((Locked { txn, principal, patient, lock, now }, held, facility))
+        Ok((Locked { txn, principal, patient, lock, now, appends: Appends::default(), facts: None }, held, facility))
     }
 
     pub(crate) fn txn(&self) -> &DatabaseTransaction {
@@ -186,7 +216,7 @@ async fn lock_reachable(
         .one(txn)
         .await?;
     if let Some(patient) = locked {
-        return Ok((patient, PatientLock { id }));
+        return Ok((patient, PatientLock { id, created: false }));
     }
     // Not found. Either the patient is out of reach (or does not exist), or
     // this statement waited for another write of the patient, and when that
@@ -196,7 +226,7 @@ async fn lock_reachable(
     // with the lock held, nothing can change it between the two.
     patient::Entity::find_by_id(id).lock(LockType::NoKeyUpdate).one(txn).await?;
     let patient = reachable_patient(txn, principal, id, field).await?;
-    Ok((patient, PatientLock { id }))
+    Ok((patient, PatientLock { id, created: false }))
 }
 
 /// Step three: an authorised write. Its rows go through [`Self::txn`]; the
@@ -215,6 +245,25 @@ impl<'a> PatientWrite<'a> {
     /// The patient as this write last stored it.
     pub(crate) fn patient(&self) -> &patient::Model {
         &self.unit.patient
+    }
+
+    /// Rows for the append-only tables (a test's result history, say),
+    /// written with the ledger's and the audit's just before the commit.
+    pub(crate) fn appends(&mut self) -> &mut Appends {
+        &mut self.unit.appends
+    }
+
+    /// Whether this transaction created the patient.
+    pub(crate) fn created_here(&self) -> bool {
+        self.unit.lock.created_here()
+    }
+
+    /// The patient's facts for the ledger as this write leaves them, known
+    /// to the write that created the patient (`Facts::of_new_record`),
+    /// so that the ledger's refresh need not read them back. Ignored for a
+    /// patient created before this transaction.
+    pub(crate) fn facts_known(&mut self, facts: statistics::ledger::Facts) {
+        self.unit.facts = Some(facts);
     }
 
     /// Whether the caller may also do `action` to this patient (at
@@ -296,9 +345,10 @@ impl<'a> PatientWrite<'a> {
     }
 
     async fn with_ledger_and_audit(self, action: &str, fields: &[&str]) -> AppResult<(Locked<'a>, Appends)> {
-        let PatientWrite { unit } = self;
-        let mut appends = Appends::default();
-        statistics::ledger::refresh_patient(&unit.txn, &unit.lock, unit.now, &mut appends).await?;
+        let PatientWrite { mut unit } = self;
+        let mut appends = std::mem::take(&mut unit.appends);
+        let known = unit.facts.take();
+        statistics::ledger::refresh_patient(&unit.txn, &unit.lock, unit.now, &mut appends, known).await?;
         audit::append(&mut appends, unit.principal, action, Some(unit.lock.patient_id()), fields, unit.now);
         Ok((unit, appends))
     }

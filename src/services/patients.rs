@@ -2,11 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::{CareSetting, CaseType, NotificationGroup, NotificationStatus, RecordStatus, Sex};
-use entity::{health_centre, patient};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use entity::{facility, health_centre, patient};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
+use super::appends::Appends;
 use super::reachable_patient;
 use crate::auth::{Principal, policy};
 use crate::db::rows::ByPosition;
@@ -58,6 +57,33 @@ pub(crate) async fn create(
     input: NewPatient,
     now: DateTime<Utc>,
 ) -> AppResult<patient::Model> {
+    let mut appends = Appends::default();
+    let created = create_in(txn, state, principal, (input, EnteredFor::Input), now, &mut appends).await?;
+    appends.write(txn).await?;
+    Ok(created)
+}
+
+/// The facility a registration is entered for.
+pub(crate) enum EnteredFor {
+    /// As the input names it (`facility_id`), checked here.
+    Input,
+    /// A facility the caller already resolved with the same rule
+    /// (`policy::entry_facility`, and `may_enter_on_behalf` for one named):
+    /// an import's row, whose facility every row of the file shares.
+    Checked(facility::Model),
+}
+
+/// [`create`], with the registration's audit entry added to `appends`,
+/// which the caller writes before its commit (with the rest of its
+/// write's appended rows).
+pub(crate) async fn create_in(
+    txn: &sea_orm::DatabaseTransaction,
+    state: &AppState,
+    principal: &Principal,
+    (input, entered_for): (NewPatient, EnteredFor),
+    now: DateTime<Utc>,
+    appends: &mut Appends,
+) -> AppResult<patient::Model> {
     if !policy::may_register_patients(principal) {
         return Err(AppError::forbidden("only testing facilities and health centres register patients"));
     }
@@ -65,7 +91,10 @@ pub(crate) async fn create(
 
     // The registering facility: the caller's own, or for a health centre the
     // facility it enters for (which must lie in its district).
-    let facility = super::entry_facility(txn, principal, input.facility_id, "register patients").await?;
+    let facility = match entered_for {
+        EnteredFor::Input => super::entry_facility(txn, principal, input.facility_id, "register patients").await?,
+        EnteredFor::Checked(facility) => Some(facility),
+    };
 
     let responsible = match input.health_centre_id {
         Some(id) => {
@@ -106,8 +135,7 @@ pub(crate) async fn create(
         }
     }
 
-    let smartphone_id = unique_smartphone_id(txn).await?;
-    let created = patient::ActiveModel {
+    let record = patient::ActiveModel {
         case_type: Set(input.case_type),
         name_kanji: Set(input.name_kanji.into_inner()),
         name_kana_key: Set(input.name_kana.search_key()),
@@ -124,7 +152,7 @@ pub(crate) async fn create(
         diagnosis_date: Set(None),
         diagnosis_method: Set(None),
         notes: Set(None),
-        smartphone_id: Set(smartphone_id.as_digits().to_owned()),
+        smartphone_id: Set(String::new()),
         previous_smartphone_id: Set(previous.as_ref().map(|p| p.smartphone_id.clone())),
         previous_patient_id: Set(previous.as_ref().map(|p| p.id)),
         prior_infection: Set(previous.is_some() || input.prior_infection_note.is_some()),
@@ -166,18 +194,16 @@ pub(crate) async fn create(
         status_reason: Set(None),
         withdrawn_into_patient_id: Set(None),
         ..Default::default()
-    }
-    .insert(txn)
-    .await?;
-    super::audit::record(
-        txn,
+    };
+    let created = insert_with_smartphone_id(txn, record).await?;
+    super::audit::append(
+        appends,
         principal,
         "REGISTER_PATIENT",
         Some(created.id),
         &["caseType", "nameKanji", "nameKana", "sex", "birthDate", "address", "phone", "email"],
         now,
-    )
-    .await?;
+    );
     tracing::info!(patient_id = created.id, account_id, "patient registered");
     Ok(created)
 }
@@ -240,16 +266,69 @@ pub async fn likely_duplicates(
         .await?)
 }
 
-/// Draws smartphone IDs until one is free. With 10^11 possibilities a
-/// second draw is already rare; the unique index is the final guard.
-async fn unique_smartphone_id(txn: &sea_orm::DatabaseTransaction) -> AppResult<SmartphoneId> {
+/// A person looked for by [`people_in_reach`]: reading key, date of birth
+/// and phone digits, as [`likely_duplicates`] takes them.
+pub(crate) struct Sought<'a> {
+    pub name_kana_key: &'a str,
+    pub birth_date: chrono::NaiveDate,
+    pub phone_digits: Option<&'a str>,
+}
+
+/// For each of `sought`, whether [`likely_duplicates`] would find anyone:
+/// one statement for them all.
+pub(crate) async fn people_in_reach(
+    db: &impl sea_orm::ConnectionTrait,
+    principal: &Principal,
+    sought: &[Sought<'_>],
+) -> AppResult<Vec<bool>> {
+    let keys: Vec<&str> = sought.iter().map(|s| s.name_kana_key).collect();
+    let phones: Vec<&str> = sought.iter().filter_map(|s| s.phone_digits).filter(|d| !d.is_empty()).collect();
+    let mut same = Condition::any().add(patient::Column::NameKanaKey.is_in(keys));
+    if !phones.is_empty() {
+        same = same.add(patient::Column::PhoneDigits.is_in(phones));
+    }
+    let births: Vec<chrono::NaiveDate> = sought.iter().map(|s| s.birth_date).collect();
+    let found: Vec<(String, Option<String>, chrono::NaiveDate)> = patient::Entity::find()
+        .filter(policy::patient_scope(principal))
+        .filter(patient::Column::BirthDate.is_in(births))
+        .filter(patient::Column::RecordStatus.eq(RecordStatus::Active))
+        .filter(same)
+        .select_only()
+        .column(patient::Column::NameKanaKey)
+        .column(patient::Column::PhoneDigits)
+        .column(patient::Column::BirthDate)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(sought
+        .iter()
+        .map(|s| {
+            let phone = s.phone_digits.filter(|d| !d.is_empty());
+            found.iter().any(|(key, digits, born)| {
+                *born == s.birth_date && (key == s.name_kana_key || (phone.is_some() && digits.as_deref() == phone))
+            })
+        })
+        .collect())
+}
+
+/// Inserts `record` with a smartphone input ID drawn at random, drawing
+/// again while the unique index finds it taken (the insert then writes
+/// nothing). With 10^11 possibilities a second draw is already rare.
+async fn insert_with_smartphone_id(
+    txn: &sea_orm::DatabaseTransaction,
+    mut record: patient::ActiveModel,
+) -> AppResult<patient::Model> {
+    use sea_orm::TryInsertResult;
+    use sea_orm::sea_query::OnConflict;
     for _ in 0..8 {
-        let candidate = SmartphoneId::generate();
-        let taken =
-            patient::Entity::find().filter(patient::Column::SmartphoneId.eq(candidate.as_digits())).count(txn).await?
-                > 0;
-        if !taken {
-            return Ok(candidate);
+        record.smartphone_id = Set(SmartphoneId::generate().as_digits().to_owned());
+        let inserted = patient::Entity::insert(record.clone())
+            .on_conflict(OnConflict::column(patient::Column::SmartphoneId).do_nothing().to_owned())
+            .try_insert()
+            .exec_with_returning(txn)
+            .await?;
+        if let TryInsertResult::Inserted(created) = inserted {
+            return Ok(created);
         }
     }
     Err(AppError::Internal(anyhow::anyhow!("no free smartphone input ID after 8 draws")))

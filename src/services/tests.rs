@@ -4,10 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::{TestKind, TestResult};
-use entity::{facility, lab_test, lab_test_result, patient};
+use entity::{facility, lab_test, patient};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Set};
+use sea_orm::{ActiveEnum, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Set, Value};
 
+use super::appends::Appends;
 use super::patient_write::{Locked, PatientWrite};
 use super::{clinical_moment, versioned_update};
 use crate::auth::policy::CaseAction;
@@ -46,7 +47,8 @@ pub async fn record(state: &AppState, principal: &Principal, input: NewTest) -> 
     let locked = Locked::open(state, principal, input.patient_id, "input.patientId", now).await?;
     let facility = testing_facility(locked.txn(), principal, input.facility_id).await?;
     let write = locked.authorise(CaseAction::RecordTest, Some(&facility))?;
-    match record_in(&write, principal, &facility, &input, now, Specimen::Unchecked).await? {
+    let mut write = write;
+    match record_in(&mut write, principal, &facility, &input, now, Specimen::Unchecked).await? {
         // Nothing was written: the transaction ends without a commit.
         Recorded::Known(test) => Ok(test),
         Recorded::New(test) => commit_recorded(write, &test, "RECORD_TEST", &["test"]).await.map(|()| test),
@@ -76,7 +78,7 @@ pub(crate) enum Specimen {
 /// `facility`), without committing; `input.patient_id` is not used (the
 /// patient is the write's).
 pub(crate) async fn record_in(
-    write: &PatientWrite<'_>,
+    write: &mut PatientWrite<'_>,
     principal: &Principal,
     facility: &facility::Model,
     input: &NewTest,
@@ -131,9 +133,9 @@ pub(crate) async fn record_in(
     .insert(txn)
     .await?;
     if let Some(resulted_at) = resulted_at {
-        append_result(txn, &test, input.result, resulted_at, now, account_id).await?;
+        append_result(write.appends(), &test, input.result, resulted_at, now, account_id);
     }
-    tracing::info!(test_id = test.id, patient_id = patient.id, account_id, "test recorded");
+    tracing::info!(test_id = test.id, patient_id = test.patient_id, account_id, "test recorded");
     Ok(Recorded::New(test))
 }
 
@@ -186,7 +188,7 @@ pub async fn record_result(
     let account_id = principal.account_id.ok_or_else(|| AppError::forbidden("staff only"))?;
     let now = state.now();
     let (locked, test, facility) = Locked::open_test(state, principal, test_id, now).await?;
-    let write = locked.authorise(CaseAction::RecordTest, Some(&facility))?;
+    let mut write = locked.authorise(CaseAction::RecordTest, Some(&facility))?;
     let patient = write.patient().clone();
     let txn = write.txn();
     if patient.outcome.is_some() {
@@ -207,7 +209,8 @@ pub async fn record_result(
         "test",
     )
     .await?;
-    append_result(txn, &test, result, resulted_at, now, account_id).await?;
+    append_result(write.appends(), &test, result, resulted_at, now, account_id);
+    let txn = write.txn();
     let stored = lab_test::Entity::find_by_id(test.id)
         .one(txn)
         .await?
@@ -247,25 +250,25 @@ pub(crate) async fn testing_facility(
     }
 }
 
-async fn append_result(
-    db: &impl ConnectionTrait,
+/// Adds the entry of the test's result history, written with the write's
+/// other appended rows.
+fn append_result(
+    appends: &mut Appends,
     test: &lab_test::Model,
     result: TestResult,
     resulted_at: DateTime<Utc>,
     now: DateTime<Utc>,
     account_id: i64,
-) -> AppResult<()> {
-    lab_test_result::ActiveModel {
-        lab_test_id: Set(test.id),
-        result: Set(result),
-        resulted_at: Set(resulted_at),
-        recorded_at: Set(now),
-        recorded_by_account_id: Set(account_id),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
+) {
+    const COLUMNS: [&str; 5] = ["lab_test_id", "result", "resulted_at", "recorded_at", "recorded_by_account_id"];
+    let row = vec![
+        Value::from(test.id),
+        Value::from(result.to_value()),
+        Value::from(resulted_at),
+        Value::from(now),
+        Value::from(account_id),
+    ];
+    appends.push("lab_test_results", &COLUMNS, vec![row]);
 }
 
 /// The outbox row behind the `positiveResults` subscription, addressed to

@@ -304,6 +304,31 @@ async fn a_testing_centre_s_day_in_shift_jis_reaches_the_health_centre_live(back
         [("S-102".to_owned(), "山田 太郎".to_owned()), ("S-104".to_owned(), "相馬 翔".to_owned())],
         "exactly the two positives of the file, each once"
     );
+    assert_ledger_matches_the_records(&app).await;
+}
+
+/// Every record's rows in the statistics ledger are exactly what a recount
+/// of its rows gives: an import writes a new person's figures from what
+/// it wrote, without reading them back, and they must be the same.
+async fn assert_ledger_matches_the_records(app: &TestApp) {
+    use hersys::services::statistics::ledger;
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.expect("direct connection");
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT id FROM patients ORDER BY id"))
+        .await
+        .expect("patients");
+    assert!(!rows.is_empty());
+    for row in rows {
+        let id: i64 = row.try_get("", "id").expect("an ID");
+        let facts = ledger::load_facts(&db, id).await.expect("facts");
+        let made = facts.map(|facts| ledger::contribution(&facts)).unwrap_or_default();
+        let held = ledger::recorded(&db, id).await.expect("the ledger");
+        assert!(
+            made.minus(&held).is_empty() && held.minus(&made).is_empty(),
+            "patient {id}: the ledger holds {held:?}, the records make {made:?}"
+        );
+    }
 }
 
 /// An R4 Organization entry of the bundles below: the facility by its
@@ -445,6 +470,7 @@ async fn a_hospital_s_fhir_bundle_records_the_admission(backend: Backend) {
     let seen = patients(&app, &hc1).await;
     assert_eq!(named(&seen, "入院 花子")["careSetting"], "HOSPITAL");
     assert_eq!(positives_received(&app, &hc1).await.0, ["H-2001"]);
+    assert_ledger_matches_the_records(&app).await;
 }
 
 /// A moment as the gateway writes it, for comparison with one written
@@ -664,6 +690,7 @@ async fn the_same_file_imported_twice_changes_nothing_the_second_time(backend: B
     let report = import_csv(&app, &clinic, false, resulted).await;
     assert_eq!(counts(&report), [1, 0, 1, 0, 0], "the result is known now: {report}");
     assert_eq!(holdings(&app, &clinic, &hc1).await, (after, positives));
+    assert_ledger_matches_the_records(&app).await;
 }
 
 /// A clinic imports its own tests only: a row naming the hospital is

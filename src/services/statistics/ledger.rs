@@ -184,6 +184,34 @@ pub struct Facts {
     pub route: Option<String>,
 }
 
+impl Facts {
+    /// The facts of a record registered by the transaction under way, whose
+    /// only other rows are its `tests` (no care decision, stay, outcome or
+    /// route yet), with the prefecture of its health centre: what
+    /// [`load_facts`] would read back, known without reading.
+    pub fn of_new_record(
+        patient: &entity::patient::Model,
+        prefecture_id: i32,
+        tests: Vec<(DateTime<Utc>, TestResult)>,
+    ) -> Facts {
+        Facts {
+            health_centre_id: patient.responsible_health_centre_id,
+            prefecture_id,
+            sex: patient.sex,
+            case_type: patient.case_type,
+            birth_date: patient.birth_date,
+            registered_at: patient.registered_at,
+            care_setting: patient.care_setting,
+            care: Vec::new(),
+            outcome: None,
+            tests,
+            stays: Vec::new(),
+            counted: patient.record_status == entity::enums::RecordStatus::Active,
+            route: patient.infection_route_category.as_ref().map(ActiveEnum::to_value),
+        }
+    }
+}
+
 /// A count of the ledger: metric, day and area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CountKey {
@@ -700,6 +728,7 @@ pub async fn refresh_patient(
     patient: &PatientLock,
     now: DateTime<Utc>,
     appends: &mut Appends,
+    known: Option<Facts>,
 ) -> AppResult<()> {
     // The lock makes the writes of one patient refresh one after another:
     // each reads the facts and sums below only after the write before it
@@ -707,8 +736,13 @@ pub async fn refresh_patient(
     // each add a delta computed without the other (a person counted twice
     // as a first positive).
     let patient_id = patient.patient_id();
-    let after = load_facts(db, patient_id).await?.map(|facts| contribution(&facts)).unwrap_or_default();
-    let before = recorded(db, patient_id).await?;
+    // The facts a write that created the patient knows need not be read.
+    let after = match known.filter(|_| patient.created_here()) {
+        Some(facts) => contribution(&facts),
+        None => load_facts(db, patient_id).await?.map(|facts| contribution(&facts)).unwrap_or_default(),
+    };
+    // A patient this transaction created has nothing in the ledger yet.
+    let before = if patient.created_here() { Contribution::default() } else { recorded(db, patient_id).await? };
     let change = after.minus(&before);
     if change.is_empty() {
         return Ok(());
