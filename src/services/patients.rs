@@ -195,7 +195,7 @@ pub(crate) async fn create_in(
         withdrawn_into_patient_id: Set(None),
         ..Default::default()
     };
-    let created = insert_with_smartphone_id(txn, record).await?;
+    let created = insert_with_smartphone_id(txn, record, SmartphoneId::generate).await?;
     super::audit::append(
         appends,
         principal,
@@ -311,24 +311,30 @@ pub(crate) async fn people_in_reach(
         .collect())
 }
 
-/// Inserts `record` with a smartphone input ID drawn at random, drawing
-/// again while the unique index finds it taken (the insert then writes
-/// nothing). With 10^11 possibilities a second draw is already rare.
+/// Inserts `record` with a smartphone input ID from `draw` (at random),
+/// drawing again while the unique index finds it taken (the insert then
+/// writes nothing). With 10^11 possibilities a second draw is rare, but
+/// among hundreds of thousands of records it happens.
 async fn insert_with_smartphone_id(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &impl sea_orm::ConnectionTrait,
     mut record: patient::ActiveModel,
+    mut draw: impl FnMut() -> SmartphoneId,
 ) -> AppResult<patient::Model> {
     use sea_orm::TryInsertResult;
     use sea_orm::sea_query::OnConflict;
     for _ in 0..8 {
-        record.smartphone_id = Set(SmartphoneId::generate().as_digits().to_owned());
+        record.smartphone_id = Set(draw().as_digits().to_owned());
         let inserted = patient::Entity::insert(record.clone())
             .on_conflict(OnConflict::column(patient::Column::SmartphoneId).do_nothing().to_owned())
             .try_insert()
             .exec_with_returning(txn)
-            .await?;
-        if let TryInsertResult::Inserted(created) = inserted {
-            return Ok(created);
+            .await;
+        // The ID was taken: nothing was inserted, so nothing came back
+        // (which the ORM reports as a record not found).
+        match inserted {
+            Ok(TryInsertResult::Inserted(created)) => return Ok(created),
+            Ok(_) | Err(sea_orm::DbErr::RecordNotFound(_)) => continue,
+            Err(error) => return Err(error.into()),
         }
     }
     Err(AppError::Internal(anyhow::anyhow!("no free smartphone input ID after 8 draws")))
@@ -567,4 +573,59 @@ pub async fn get(state: &AppState, principal: &Principal, id: i64) -> AppResult<
         .one(&state.db)
         .await?;
     Ok(row.map(|row| row.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    use super::*;
+
+    /// A record of the demo data set's first account and health centre.
+    async fn record(db: &sea_orm::DatabaseConnection) -> patient::ActiveModel {
+        let account = entity::account::Entity::find().one(db).await.expect("a read").expect("a demo account");
+        let centre = health_centre::Entity::find().one(db).await.expect("a read").expect("a demo centre");
+        let now = Utc::now();
+        patient::ActiveModel {
+            case_type: Set(CaseType::Confirmed),
+            name_kanji: Set("試験 太郎".to_owned()),
+            name_kana: Set("シケン タロウ".to_owned()),
+            name_kana_key: Set("しけんたろう".to_owned()),
+            sex: Set(Sex::Male),
+            birth_date: Set(NaiveDate::from_ymd_opt(1980, 1, 1).expect("a date")),
+            prior_infection: Set(false),
+            responsible_health_centre_id: Set(centre.id),
+            registered_by_account_id: Set(account.id),
+            care_setting: Set(CareSetting::Undecided),
+            version: Set(1),
+            registered_at: Set(now),
+            recorded_at: Set(now),
+            updated_at: Set(now),
+            record_status: Set(RecordStatus::Active),
+            notification_status: Set(NotificationStatus::Accepted),
+            ..Default::default()
+        }
+    }
+
+    /// A drawn ID already taken is drawn again; the record is written once,
+    /// with the free ID.
+    #[tokio::test]
+    async fn a_smartphone_id_already_taken_is_drawn_again() {
+        let db = sea_orm::Database::connect("sqlite::memory:").await.expect("an in-memory database");
+        crate::db::migrate(&db).await.expect("migrations");
+        crate::services::demo::seed_demo(&db).await.expect("the demo data");
+        let taken = SmartphoneId::generate();
+        let first = insert_with_smartphone_id(&db, record(&db).await, || taken.clone()).await.expect("inserted");
+        assert_eq!(first.smartphone_id, taken.as_digits());
+
+        let free = SmartphoneId::generate();
+        let mut draws = vec![free.clone(), taken.clone()];
+        let second = insert_with_smartphone_id(&db, record(&db).await, || draws.pop().expect("two draws at most"))
+            .await
+            .expect("inserted");
+        assert_eq!(second.smartphone_id, free.as_digits());
+        assert!(draws.is_empty(), "the taken ID was drawn first, then the free one");
+        assert_eq!(patient::Entity::find().count(&db).await.expect("a count"), 2);
+    }
 }
