@@ -25,9 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use entity::enums::{CaseType, FacilityKind, RecordStatus, Severity, TestResult};
-use entity::{facility, import_job, lab_test, patient};
+use entity::{facility, import_job, patient};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 
@@ -48,11 +48,6 @@ pub const MAX_LISTED: usize = 1000;
 
 /// Items in flight per worker before the reader waits.
 const QUEUE: usize = 32;
-
-/// Most items a worker takes from its queue at once, and looks up in one
-/// statement each for their specimens and their people
-/// ([`Worker::clear`]).
-const BATCH: usize = 32;
 
 /// The kind of file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -286,13 +281,9 @@ impl Import {
             };
             let (progress, refusals) = (progress.clone(), refusals.clone());
             handles.push(tokio::spawn(async move {
-                let mut batch = Vec::with_capacity(BATCH);
-                while receiver.recv_many(&mut batch, BATCH).await > 0 {
-                    let clear = worker.clear(&batch).await;
-                    for (row, clear) in batch.drain(..).zip(clear) {
-                        let outcome = worker.item(&row, clear).await;
-                        count_outcome(&progress, &refusals, outcome).await;
-                    }
+                while let Some(row) = receiver.recv().await {
+                    let outcome = worker.item(&row).await;
+                    count_outcome(&progress, &refusals, outcome).await;
                 }
             }));
             workers.push(sender);
@@ -501,94 +492,7 @@ struct Worker {
 }
 
 impl Worker {
-    /// Which of `batch` are clear to write without planning: their
-    /// facility resolves, it holds none of their specimens, and nobody in
-    /// the caller's reach is likely the same person, as two statements for
-    /// the whole batch found. An item that shares its specimen or its
-    /// person with an item before it in the batch is not clear: it is
-    /// planned when its turn comes, after that item is written. The others
-    /// are planned in their own transaction, as they would be alone.
-    ///
-    /// What was found absent may be written by someone else before the
-    /// item is: the same specimen meets the unique index (the item is then
-    /// planned again, [`Self::item`]); a likely duplicate registered
-    /// elsewhere meanwhile is not seen, as it would not be by a plan in the
-    /// item's transaction either while that registration was uncommitted.
-    async fn clear(&self, batch: &[Row]) -> Vec<Option<facility::Model>> {
-        if self.dry_run || batch.len() < 2 {
-            return vec![None; batch.len()];
-        }
-        let mut facilities = Vec::with_capacity(batch.len());
-        for row in batch {
-            facilities.push(self.facility(&self.state.db, row).await.ok());
-        }
-        let mut specimens: HashMap<i64, Vec<&str>> = HashMap::new();
-        for (row, facility) in batch.iter().zip(&facilities) {
-            if let Some(facility) = facility {
-                specimens.entry(facility.id).or_default().push(&row.specimen_id);
-            }
-        }
-        let mut sent = sea_orm::Condition::any();
-        for (facility_id, ids) in &specimens {
-            sent = sent.add(
-                sea_orm::Condition::all()
-                    .add(lab_test::Column::FacilityId.eq(*facility_id))
-                    .add(lab_test::Column::SpecimenId.is_in(ids.iter().copied())),
-            );
-        }
-        let known: Vec<(i64, Option<String>)> = if specimens.is_empty() {
-            Vec::new()
-        } else {
-            let found = lab_test::Entity::find()
-                .filter(sent)
-                .select_only()
-                .column(lab_test::Column::FacilityId)
-                .column(lab_test::Column::SpecimenId)
-                .into_tuple()
-                .all(&self.state.db)
-                .await;
-            match found {
-                Ok(found) => found,
-                Err(_) => return vec![None; batch.len()],
-            }
-        };
-        let keys: Vec<String> = batch.iter().map(|row| row.name_kana.search_key()).collect();
-        let phones: Vec<Option<String>> =
-            batch.iter().map(|row| row.phone.as_ref().map(crate::domain::ContactPhone::digits)).collect();
-        let sought: Vec<super::patients::Sought> = batch
-            .iter()
-            .zip(keys.iter().zip(&phones))
-            .map(|(row, (key, phone))| super::patients::Sought {
-                name_kana_key: key,
-                birth_date: row.birth_date.date(),
-                phone_digits: phone.as_deref(),
-            })
-            .collect();
-        let Ok(in_reach) = super::patients::people_in_reach(&self.state.db, &self.principal, &sought).await else {
-            return vec![None; batch.len()];
-        };
-        let mut clear = Vec::with_capacity(batch.len());
-        for (i, (row, facility)) in batch.iter().zip(facilities).enumerate() {
-            let Some(facility) = facility else {
-                clear.push(None);
-                continue;
-            };
-            let sent_before = known.iter().any(|(f, id)| *f == facility.id && id.as_deref() == Some(&row.specimen_id));
-            let earlier = batch[..i].iter().zip(&sought[..i]).any(|(other, person)| {
-                other.specimen_id == row.specimen_id
-                    || (person.birth_date == sought[i].birth_date
-                        && (person.name_kana_key == sought[i].name_kana_key
-                            || (person.phone_digits.is_some_and(|d| !d.is_empty())
-                                && person.phone_digits == sought[i].phone_digits)))
-            });
-            clear.push((!sent_before && !in_reach[i] && !earlier).then_some(facility));
-        }
-        clear
-    }
-
-    /// The item's outcome; `clear`: its facility, when [`Self::clear`]
-    /// found it needs no plan.
-    async fn item(&self, row: &Row, clear: Option<facility::Model>) -> Outcome {
+    async fn item(&self, row: &Row) -> Outcome {
         let refused = |refusal: ItemError| {
             if let AppError::Internal(cause) = &refusal.error {
                 tracing::error!(error = %cause, "an import item failed");
@@ -603,7 +507,7 @@ impl Worker {
             };
         }
         // A real run plans inside the item's transaction (`write`).
-        let written = self.write(row, clear).await;
+        let written = self.write(row).await;
         match written {
             Ok(outcome) => outcome,
             // Another worker wrote the same specimen meanwhile (the unique
@@ -767,18 +671,14 @@ impl Worker {
 
     /// The row's registration (when the person is new), test, notification
     /// items and admission, in one transaction.
-    async fn write(&self, row: &Row, clear: Option<facility::Model>) -> Result<Outcome, ItemError> {
+    async fn write(&self, row: &Row) -> Result<Outcome, ItemError> {
         let state = &self.state;
         let principal: &Principal = &self.principal;
         let now = state.now();
         let txn = crate::db::begin_write(&state.db).await?;
         // Planned inside the transaction, so that what the plan read is
-        // what the write builds on, unless found clear.
-        let plan = match clear {
-            Some(facility) => Plan::New { facility, patient: None },
-            None => self.plan(&txn, row).await?,
-        };
-        let (facility, existing) = match plan {
+        // what the write builds on.
+        let (facility, existing) = match self.plan(&txn, row).await? {
             Plan::New { facility, patient } => (facility, patient),
             Plan::Unchanged => return Ok(Outcome::Unchanged),
             Plan::Result { test_id } => {

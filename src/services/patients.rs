@@ -266,51 +266,6 @@ pub async fn likely_duplicates(
         .await?)
 }
 
-/// A person looked for by [`people_in_reach`]: reading key, date of birth
-/// and phone digits, as [`likely_duplicates`] takes them.
-pub(crate) struct Sought<'a> {
-    pub name_kana_key: &'a str,
-    pub birth_date: chrono::NaiveDate,
-    pub phone_digits: Option<&'a str>,
-}
-
-/// For each of `sought`, whether [`likely_duplicates`] would find anyone:
-/// one statement for them all.
-pub(crate) async fn people_in_reach(
-    db: &impl sea_orm::ConnectionTrait,
-    principal: &Principal,
-    sought: &[Sought<'_>],
-) -> AppResult<Vec<bool>> {
-    let keys: Vec<&str> = sought.iter().map(|s| s.name_kana_key).collect();
-    let phones: Vec<&str> = sought.iter().filter_map(|s| s.phone_digits).filter(|d| !d.is_empty()).collect();
-    let mut same = Condition::any().add(patient::Column::NameKanaKey.is_in(keys));
-    if !phones.is_empty() {
-        same = same.add(patient::Column::PhoneDigits.is_in(phones));
-    }
-    let births: Vec<chrono::NaiveDate> = sought.iter().map(|s| s.birth_date).collect();
-    let found: Vec<(String, Option<String>, chrono::NaiveDate)> = patient::Entity::find()
-        .filter(policy::patient_scope(principal))
-        .filter(patient::Column::BirthDate.is_in(births))
-        .filter(patient::Column::RecordStatus.eq(RecordStatus::Active))
-        .filter(same)
-        .select_only()
-        .column(patient::Column::NameKanaKey)
-        .column(patient::Column::PhoneDigits)
-        .column(patient::Column::BirthDate)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(sought
-        .iter()
-        .map(|s| {
-            let phone = s.phone_digits.filter(|d| !d.is_empty());
-            found.iter().any(|(key, digits, born)| {
-                *born == s.birth_date && (key == s.name_kana_key || (phone.is_some() && digits.as_deref() == phone))
-            })
-        })
-        .collect())
-}
-
 /// Inserts `record` with a smartphone input ID from `draw` (at random),
 /// drawing again while the unique index finds it taken (the insert then
 /// writes nothing). With 10^11 possibilities a second draw is rare, but
