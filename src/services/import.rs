@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use entity::enums::{CaseType, FacilityKind, RecordStatus, Severity, TestResult};
-use entity::{facility, import_job, patient};
+use entity::{facility, import_job, lab_test, patient};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
@@ -627,7 +627,8 @@ impl Worker {
         if row.admitted_at.is_some() && facility.kind != FacilityKind::Hospital {
             return Err(AppError::bad_input("input.admittedAt", "only a hospital's items record an admission").into());
         }
-        if let Some(known) = super::tests::by_specimen(db, facility.id, &row.specimen_id).await? {
+        let (sent_before, found) = self.look_up(db, &facility, row).await?;
+        if sent_before && let Some(known) = super::tests::by_specimen(db, facility.id, &row.specimen_id).await? {
             let person = patient::Entity::find_by_id(known.patient_id).one(db).await?;
             let same_person = person.as_ref().is_some_and(|p| same_person(p, row));
             if same_person && known.kind == row.test_kind && known.result == row.result {
@@ -641,11 +642,6 @@ impl Worker {
                  with recordTestResult",
             )));
         }
-        let phone = row.phone.as_ref().map(crate::domain::ContactPhone::digits);
-        let key = row.name_kana.search_key();
-        let found =
-            super::patients::likely_duplicates(db, &self.principal, &key, row.birth_date.date(), phone.as_deref())
-                .await?;
         if found.is_empty() {
             return Ok(Plan::New { facility, patient: None });
         }
@@ -661,6 +657,51 @@ impl Worker {
             ))),
             _ => Err(AppError::DuplicateSuspected { candidates: found }.into()),
         }
+    }
+
+    /// In one statement: whether the row's facility has sent its specimen
+    /// before, and the people in the caller's reach likely the row's
+    /// person (as `patients::likely_duplicates` finds them: the newest ten).
+    async fn look_up(
+        &self,
+        db: &impl ConnectionTrait,
+        facility: &facility::Model,
+        row: &Row,
+    ) -> AppResult<(bool, Vec<i64>)> {
+        use sea_orm::sea_query::{Query, UnionType};
+        let mut sent = Query::select()
+            .expr_as(Expr::val(1i64), "part")
+            .expr_as(Expr::col((lab_test::Entity, lab_test::Column::Id)), "id")
+            .from(lab_test::Entity)
+            .and_where(lab_test::Column::FacilityId.eq(facility.id))
+            .and_where(lab_test::Column::SpecimenId.eq(row.specimen_id.as_str()))
+            .to_owned();
+        let phone = row.phone.as_ref().map(crate::domain::ContactPhone::digits).filter(|d| !d.is_empty());
+        let people = Query::select()
+            .expr_as(Expr::val(2i64), "part")
+            .expr_as(Expr::col((patient::Entity, patient::Column::Id)), "id")
+            .from(patient::Entity)
+            .cond_where(super::patients::likely_the_same(
+                &self.principal,
+                &row.name_kana.search_key(),
+                row.birth_date.date(),
+                phone.as_deref(),
+            ))
+            .to_owned();
+        sent.union(UnionType::All, people);
+        let rows = db.query_all_raw(db.get_database_backend().build(&sent)).await?;
+        let mut sent_before = false;
+        let mut found = Vec::new();
+        for row in rows {
+            let id: i64 = row.try_get("", "id")?;
+            match row.try_get::<i64>("", "part")? {
+                1 => sent_before = true,
+                _ => found.push(id),
+            }
+        }
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        found.truncate(super::patients::MOST_CANDIDATES);
+        Ok((sent_before, found))
     }
 
     /// The pending result of a specimen sent before, now known.

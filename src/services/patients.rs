@@ -248,22 +248,37 @@ pub async fn likely_duplicates(
     birth_date: chrono::NaiveDate,
     phone_digits: Option<&str>,
 ) -> AppResult<Vec<i64>> {
+    Ok(patient::Entity::find()
+        .filter(likely_the_same(principal, name_kana_key, birth_date, phone_digits))
+        .select_only()
+        .column(patient::Column::Id)
+        .order_by_desc(patient::Column::Id)
+        .limit(MOST_CANDIDATES as u64)
+        .into_tuple::<i64>()
+        .all(db)
+        .await?)
+}
+
+/// Most likely duplicates named in a refusal (the newest).
+pub(crate) const MOST_CANDIDATES: usize = 10;
+
+/// The active records in the caller's reach likely the same person: the
+/// same date of birth, and the same reading or phone number.
+pub(crate) fn likely_the_same(
+    principal: &Principal,
+    name_kana_key: &str,
+    birth_date: chrono::NaiveDate,
+    phone_digits: Option<&str>,
+) -> Condition {
     let mut same = Condition::any().add(patient::Column::NameKanaKey.eq(name_kana_key));
     if let Some(digits) = phone_digits.filter(|d| !d.is_empty()) {
         same = same.add(patient::Column::PhoneDigits.eq(digits));
     }
-    Ok(patient::Entity::find()
-        .filter(policy::patient_scope(principal))
-        .filter(patient::Column::BirthDate.eq(birth_date))
-        .filter(patient::Column::RecordStatus.eq(RecordStatus::Active))
-        .filter(same)
-        .select_only()
-        .column(patient::Column::Id)
-        .order_by_desc(patient::Column::Id)
-        .limit(10)
-        .into_tuple::<i64>()
-        .all(db)
-        .await?)
+    Condition::all()
+        .add(policy::patient_scope(principal))
+        .add(patient::Column::BirthDate.eq(birth_date))
+        .add(patient::Column::RecordStatus.eq(RecordStatus::Active))
+        .add(same)
 }
 
 /// Inserts `record` with a smartphone input ID from `draw` (at random),
