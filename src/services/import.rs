@@ -486,7 +486,8 @@ struct Worker {
     principal: Arc<Principal>,
     format: Format,
     dry_run: bool,
-    facilities: Arc<Mutex<HashMap<String, Option<facility::Model>>>>,
+    /// The facilities met, by code (`None`: the caller's own).
+    facilities: Arc<Mutex<HashMap<Option<String>, Option<facility::Model>>>>,
     /// The prefecture of each health centre met.
     prefectures: Arc<Mutex<HashMap<i64, i32>>>,
 }
@@ -565,19 +566,29 @@ impl Worker {
         Ok(centre.prefecture_id)
     }
 
+    /// A facility the import has met, read once: by its code (`Some`), or
+    /// the caller's own (`None`), as `query` finds it.
+    async fn known_facility(
+        &self,
+        db: &impl ConnectionTrait,
+        code: Option<&String>,
+        query: sea_orm::Select<facility::Entity>,
+    ) -> AppResult<Option<facility::Model>> {
+        let mut known = self.facilities.lock().await;
+        if let Some(found) = known.get(&code.cloned()) {
+            return Ok(found.clone());
+        }
+        let found = query.one(db).await?;
+        known.insert(code.cloned(), found.clone());
+        Ok(found)
+    }
+
     /// The facility a row is for, as the caller's rights decide it.
     async fn facility(&self, db: &impl ConnectionTrait, row: &Row) -> AppResult<facility::Model> {
         let named = match &row.facility_code {
             Some(code) => {
-                let mut known = self.facilities.lock().await;
-                let found = match known.get(code) {
-                    Some(found) => found.clone(),
-                    None => {
-                        let found = facility::Entity::find().filter(facility::Column::Code.eq(code)).one(db).await?;
-                        known.insert(code.clone(), found.clone());
-                        found
-                    }
-                };
+                let query = facility::Entity::find().filter(facility::Column::Code.eq(code));
+                let found = self.known_facility(db, Some(code), query).await?;
                 Some(found.ok_or_else(|| AppError::not_found("input.facilityId", "no facility has this code"))?)
             }
             None => None,
@@ -586,20 +597,10 @@ impl Worker {
         match policy::entry_facility(&self.principal, requested, "import") {
             Ok(policy::EntryFacility::Own(own)) => match named {
                 Some(named) => Ok(named),
-                None => {
-                    // Kept under a key no facility code can be (codes are
-                    // never empty).
-                    let mut known = self.facilities.lock().await;
-                    if let Some(Some(found)) = known.get("") {
-                        return Ok(found.clone());
-                    }
-                    let found = facility::Entity::find_by_id(own)
-                        .one(db)
-                        .await?
-                        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account's facility is missing")))?;
-                    known.insert(String::new(), Some(found.clone()));
-                    Ok(found)
-                }
+                None => self
+                    .known_facility(db, None, facility::Entity::find_by_id(own))
+                    .await?
+                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account's facility is missing"))),
             },
             Ok(policy::EntryFacility::Named(_)) => {
                 let named = named.ok_or_else(|| {
@@ -673,8 +674,7 @@ impl Worker {
             .expr_as(Expr::val(1i64), "part")
             .expr_as(Expr::col((lab_test::Entity, lab_test::Column::Id)), "id")
             .from(lab_test::Entity)
-            .and_where(lab_test::Column::FacilityId.eq(facility.id))
-            .and_where(lab_test::Column::SpecimenId.eq(row.specimen_id.as_str()))
+            .cond_where(super::tests::specimen_of(facility.id, &row.specimen_id))
             .to_owned();
         let phone = row.phone.as_ref().map(crate::domain::ContactPhone::digits).filter(|d| !d.is_empty());
         let people = Query::select()

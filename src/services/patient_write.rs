@@ -86,7 +86,7 @@ impl<'a> Locked<'a> {
     ) -> AppResult<Self> {
         let txn = crate::db::begin_write(&state.db).await?;
         let (patient, lock) = lock_reachable(&txn, principal, id, field).await?;
-        Ok(Locked { txn, principal, patient, lock, now, appends: Appends::default(), facts: None })
+        Ok(Locked::new(txn, principal, patient, lock, now))
     }
 
     /// Goes on in `txn`, begun by the caller (which wrote in it what comes
@@ -99,7 +99,7 @@ impl<'a> Locked<'a> {
         now: DateTime<Utc>,
     ) -> AppResult<Self> {
         let (patient, lock) = lock_reachable(&txn, principal, id, field).await?;
-        Ok(Locked { txn, principal, patient, lock, now, appends: Appends::default(), facts: None })
+        Ok(Locked::new(txn, principal, patient, lock, now))
     }
 
     /// Goes on in `txn`, which created `patient` (`patients::create_in`,
@@ -115,7 +115,18 @@ impl<'a> Locked<'a> {
         now: DateTime<Utc>,
     ) -> Self {
         let lock = PatientLock { id: patient.id, created: true };
-        Locked { txn, principal, patient, lock, now, appends, facts: None }
+        Locked { appends, ..Locked::new(txn, principal, patient, lock, now) }
+    }
+
+    /// The unit with nothing appended yet.
+    fn new(
+        txn: DatabaseTransaction,
+        principal: &'a Principal,
+        patient: patient::Model,
+        lock: PatientLock,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Locked { txn, principal, patient, lock, now, appends: Appends::default(), facts: None }
     }
 
     /// Begins the write of a laboratory test's patient (input field
@@ -178,7 +189,7 @@ impl<'a> Locked<'a> {
             .one(&txn)
             .await?
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a row names a facility that does not exist")))?;
-        Ok((Locked { txn, principal, patient, lock, now, appends: Appends::default(), facts: None }, held, facility))
+        Ok((Locked::new(txn, principal, patient, lock, now), held, facility))
     }
 
     pub(crate) fn txn(&self) -> &DatabaseTransaction {

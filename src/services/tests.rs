@@ -162,12 +162,16 @@ pub async fn by_specimen(
     facility_id: i64,
     specimen_id: &str,
 ) -> AppResult<Option<lab_test::Model>> {
-    use sea_orm::{ColumnTrait, QueryFilter};
-    Ok(lab_test::Entity::find()
-        .filter(lab_test::Column::FacilityId.eq(facility_id))
-        .filter(lab_test::Column::SpecimenId.eq(specimen_id))
-        .one(db)
-        .await?)
+    use sea_orm::QueryFilter;
+    Ok(lab_test::Entity::find().filter(specimen_of(facility_id, specimen_id)).one(db).await?)
+}
+
+/// A test's natural key: the facility and its specimen ID.
+pub(crate) fn specimen_of(facility_id: i64, specimen_id: &str) -> sea_orm::Condition {
+    use sea_orm::ColumnTrait;
+    sea_orm::Condition::all()
+        .add(lab_test::Column::FacilityId.eq(facility_id))
+        .add(lab_test::Column::SpecimenId.eq(specimen_id))
 }
 
 /// Sets the result of a test. A change appends to the result history;
