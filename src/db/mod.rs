@@ -164,30 +164,62 @@ pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
 /// A database that cannot be reached reads as `kind=unavailable`, whatever
 /// step noticed it.
 pub fn describe_db_error(error: &DbErr) -> anyhow::Error {
-    let code = match error {
-        DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)) => {
-            e.as_database_error().and_then(|d| d.code().map(|c| c.into_owned()))
-        }
-        _ => None,
-    };
-    if is_unavailable(error) {
-        return anyhow::anyhow!(
-            "database error: kind=unavailable code={}: the database is unavailable",
-            code.as_deref().unwrap_or("-")
-        );
-    }
-    let kind = match error {
-        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => "connection",
-        DbErr::Query(_) => "query",
-        DbErr::Exec(_) => "exec",
-        DbErr::RecordNotFound(_) | DbErr::RecordNotInserted | DbErr::RecordNotUpdated => "record",
-        DbErr::Type(_) | DbErr::Json(_) | DbErr::TryIntoErr { .. } => "type",
-        _ => "other",
-    };
-    anyhow::anyhow!("database error: kind={kind} code={}", code.as_deref().unwrap_or("-"))
+    anyhow::Error::new(DbFailure::of(error))
 }
+
+/// A database error as the gateway keeps it: its kind and the database's
+/// error code, never the message (which may quote values).
+#[derive(Debug)]
+pub struct DbFailure {
+    kind: &'static str,
+    code: Option<String>,
+}
+
+impl DbFailure {
+    fn of(error: &DbErr) -> DbFailure {
+        let code = match error {
+            DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+            | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+            | DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)) => {
+                e.as_database_error().and_then(|d| d.code().map(|c| c.into_owned()))
+            }
+            _ => None,
+        };
+        if is_unavailable(error) {
+            return DbFailure { kind: "unavailable", code };
+        }
+        let kind = match error {
+            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => "connection",
+            DbErr::Query(_) => "query",
+            DbErr::Exec(_) => "exec",
+            DbErr::RecordNotFound(_) | DbErr::RecordNotInserted | DbErr::RecordNotUpdated => "record",
+            DbErr::Type(_) | DbErr::Json(_) | DbErr::TryIntoErr { .. } => "type",
+            _ => "other",
+        };
+        DbFailure { kind, code }
+    }
+
+    /// Whether `cause` (an internal error's) is a unique-constraint
+    /// violation: PostgreSQL's 23505, SQLite's 2067 (or 1555 for a
+    /// primary key).
+    pub fn is_unique_violation(cause: &anyhow::Error) -> bool {
+        cause
+            .downcast_ref::<DbFailure>()
+            .is_some_and(|failure| matches!(failure.code.as_deref(), Some("23505" | "2067" | "1555")))
+    }
+}
+
+impl std::fmt::Display for DbFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let code = self.code.as_deref().unwrap_or("-");
+        match self.kind {
+            "unavailable" => write!(f, "database error: kind=unavailable code={code}: the database is unavailable"),
+            kind => write!(f, "database error: kind={kind} code={code}"),
+        }
+    }
+}
+
+impl std::error::Error for DbFailure {}
 
 /// Whether a database error means the database cannot be reached: no
 /// connection could be taken from the pool (the server refuses connections

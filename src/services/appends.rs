@@ -10,21 +10,26 @@
 //! describe: what is collected and not written is simply lost with the
 //! transaction it belonged to (an error on the way there rolls both back).
 
-use sea_orm::{ConnectionTrait, DbBackend, Value};
+use std::borrow::Cow;
+
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait, Iterable, TryIntoModel, Value};
 
 use crate::db::Sql;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// The rows one write appends.
 #[derive(Debug, Default)]
 pub struct Appends {
     inserts: Vec<Insert>,
+    /// How many of the first inserts are whole records
+    /// ([`Appends::push_record`]), which the other rows may refer to.
+    records: usize,
 }
 
 #[derive(Debug)]
 struct Insert {
     table: &'static str,
-    columns: &'static [&'static str],
+    columns: Cow<'static, [&'static str]>,
     rows: Vec<Vec<Value>>,
 }
 
@@ -37,10 +42,42 @@ impl Appends {
         if rows.is_empty() {
             return;
         }
-        match self.inserts.iter_mut().find(|insert| insert.table == table && insert.columns == columns) {
+        match self.inserts.iter_mut().find(|insert| insert.table == table && *insert.columns == *columns) {
             Some(insert) => insert.rows.extend(rows),
-            None => self.inserts.push(Insert { table, columns, rows }),
+            None => self.inserts.push(Insert { table, columns: Cow::Borrowed(columns), rows }),
         }
+    }
+
+    /// Adds `record`, every column set (its ID drawn beforehand), as a row
+    /// of its table, ahead of the rows that are not records (which may
+    /// refer to it), and answers it as stored. On PostgreSQL the foreign
+    /// keys of one statement are checked at its end, so the order matters
+    /// on SQLite only, where each table is a statement of its own.
+    pub fn push_record<A, M>(&mut self, record: A) -> AppResult<M>
+    where
+        A: ActiveModelTrait + TryIntoModel<M>,
+        M: sea_orm::ModelTrait,
+    {
+        let table = A::Entity::default().table_name();
+        let mut columns = Vec::new();
+        let mut row = Vec::new();
+        for column in <A::Entity as EntityTrait>::Column::iter() {
+            let value = record.get(column).into_value().ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("an appended record of {table} leaves a column unset"))
+            })?;
+            columns.push(sea_orm::IdenStatic::as_str(&column));
+            row.push(value);
+        }
+        let stored = record.try_into_model()?;
+        let columns: Cow<'static, [&'static str]> = Cow::Owned(columns);
+        match self.inserts[..self.records].iter_mut().find(|insert| insert.table == table) {
+            Some(insert) => insert.rows.push(row),
+            None => {
+                self.inserts.insert(self.records, Insert { table, columns, rows: vec![row] });
+                self.records += 1;
+            }
+        }
+        Ok(stored)
     }
 
     /// Sends the rows collected.
@@ -58,7 +95,7 @@ impl Appends {
         last: Option<impl FnOnce(&mut Sql)>,
     ) -> AppResult<u64> {
         let backend = db.get_database_backend();
-        let Appends { mut inserts } = self;
+        let Appends { mut inserts, .. } = self;
         if backend == DbBackend::Postgres {
             let main = match last {
                 Some(last) => Main::Given(last),
@@ -105,7 +142,8 @@ enum Main<F> {
 
 impl Insert {
     fn write(self, sql: &mut Sql) {
-        sql.push(&format!("INSERT INTO {} ({}) VALUES ", self.table, self.columns.join(", ")));
+        let columns: Vec<String> = self.columns.iter().map(|column| format!("\"{column}\"")).collect();
+        sql.push(&format!("INSERT INTO {} ({}) VALUES ", self.table, columns.join(", ")));
         for (r, row) in self.rows.into_iter().enumerate() {
             sql.push(if r == 0 { "(" } else { ", (" });
             for (c, value) in row.into_iter().enumerate() {

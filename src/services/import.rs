@@ -27,13 +27,13 @@ use chrono::{DateTime, Utc};
 use entity::enums::{CaseType, FacilityKind, RecordStatus, Severity, TestResult};
 use entity::{facility, import_job, lab_test, patient};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement};
 use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 
 use super::appends::Appends;
 use super::patient_write::Locked;
-use super::patients::{EnteredFor, NewPatient};
+use super::patients::{Appended, EnteredFor, NewPatient};
 use super::statistics::ledger::Facts;
 use super::tests::{NewTest, Recorded};
 use crate::auth::Principal;
@@ -262,6 +262,7 @@ impl Import {
         let refusals = Arc::new(Mutex::new(Refusals::default()));
         let facilities = Arc::new(Mutex::new(HashMap::new()));
         let prefectures = Arc::new(Mutex::new(HashMap::new()));
+        let ids = Arc::new(Mutex::new(Vec::new()));
         // SQLite has one writer at a time: more workers would only wait.
         let count = match state.db.get_database_backend() {
             sea_orm::DbBackend::Sqlite => 1,
@@ -278,6 +279,7 @@ impl Import {
                 dry_run,
                 facilities: facilities.clone(),
                 prefectures: prefectures.clone(),
+                ids: ids.clone(),
             };
             let (progress, refusals) = (progress.clone(), refusals.clone());
             handles.push(tokio::spawn(async move {
@@ -490,7 +492,27 @@ struct Worker {
     facilities: Arc<Mutex<HashMap<Option<String>, Option<facility::Model>>>>,
     /// The prefecture of each health centre met.
     prefectures: Arc<Mutex<HashMap<i64, i32>>>,
+    /// IDs drawn for new people and their tests (PostgreSQL).
+    ids: Arc<Mutex<Vec<NewIds>>>,
 }
+
+/// The IDs of a new person's record and test, drawn from their tables'
+/// sequences before the rows are written, so that both go with the rest
+/// of the item's rows in one statement.
+#[derive(Debug, Clone, Copy)]
+struct NewIds {
+    patient: i64,
+    test: i64,
+}
+
+/// How many pairs of IDs are drawn at a time: one statement per this many
+/// new people. IDs drawn and not used (a refused row, the end of the file)
+/// leave a gap, as a rolled-back insert does.
+const IDS_AT_A_TIME: i64 = 64;
+
+/// How often an item is written again when a unique index refused it for a
+/// reason that drawing again removes (a smartphone input ID taken).
+const WRITES_PER_ITEM: usize = 4;
 
 impl Worker {
     async fn item(&self, row: &Row) -> Outcome {
@@ -508,7 +530,20 @@ impl Worker {
             };
         }
         // A real run plans inside the item's transaction (`write`).
-        let written = self.write(row).await;
+        let mut written = self.write(row).await;
+        for _ in 1..WRITES_PER_ITEM {
+            match &written {
+                // A new person's smartphone input ID was found taken as
+                // the rows were written (their specimen was not): drawn
+                // again with the next write.
+                Err(ItemError { error: AppError::Internal(cause), .. })
+                    if crate::db::DbFailure::is_unique_violation(cause) && !self.specimen_taken(row).await =>
+                {
+                    written = self.write(row).await;
+                }
+                _ => break,
+            }
+        }
         match written {
             Ok(outcome) => outcome,
             // Another worker wrote the same specimen meanwhile (the unique
@@ -704,6 +739,25 @@ impl Worker {
         Ok((sent_before, found))
     }
 
+    /// The next IDs for a new person and their test, drawn in blocks.
+    async fn new_ids(&self, db: &impl ConnectionTrait) -> AppResult<NewIds> {
+        let mut drawn = self.ids.lock().await;
+        if drawn.is_empty() {
+            let rows = db
+                .query_all_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT nextval(pg_get_serial_sequence('patients', 'id')) AS patient, \
+                     nextval(pg_get_serial_sequence('lab_tests', 'id')) AS test FROM generate_series(1, $1)",
+                    [IDS_AT_A_TIME.into()],
+                ))
+                .await?;
+            for row in rows.iter().rev() {
+                drawn.push(NewIds { patient: row.try_get("", "patient")?, test: row.try_get("", "test")? });
+            }
+        }
+        drawn.pop().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no IDs drawn for a new person")))
+    }
+
     /// The pending result of a specimen sent before, now known.
     async fn result(&self, row: &Row, test_id: i64) -> Result<Outcome, ItemError> {
         let test = super::tests::record_result(&self.state, &self.principal, test_id, row.result, None).await?;
@@ -726,6 +780,12 @@ impl Worker {
                 drop(txn);
                 return self.result(row, test_id).await;
             }
+        };
+        // A new person without an admission, on PostgreSQL: the record and
+        // the test are appended with the other rows, all in one statement.
+        let appended = match (existing, row.admitted_at) {
+            (None, None) if crate::db::is_postgres(&txn) => Some(self.new_ids(&txn).await?),
+            _ => None,
         };
         let locked = match existing {
             Some(id) => Locked::adopt(txn, principal, id, "input.patientId", now).await?,
@@ -752,10 +812,15 @@ impl Worker {
                     prior_infection_note: None,
                 };
                 let mut appends = Appends::default();
-                let entered_for = EnteredFor::Checked(facility.clone());
-                let created =
-                    super::patients::create_in(&txn, state, principal, (registration, entered_for), now, &mut appends)
-                        .await?;
+                let entry = (registration, EnteredFor::Checked(facility.clone()));
+                let created = match appended {
+                    Some(ids) => {
+                        let appended = Appended { id: ids.patient, onset_date: row.onset_date };
+                        super::patients::create_appended(&txn, state, principal, (entry, appended), now, &mut appends)
+                            .await?
+                    }
+                    None => super::patients::create_in(&txn, state, principal, entry, now, &mut appends).await?,
+                };
                 Locked::created(txn, principal, created, appends, now)
             }
         };
@@ -770,7 +835,10 @@ impl Worker {
             specimen_id: Some(row.specimen_id.clone()),
         };
         // The plan looked the specimen up in this transaction.
-        let checked = super::tests::Specimen::New;
+        let checked = match appended {
+            Some(ids) => super::tests::Specimen::NewAppended(ids.test),
+            None => super::tests::Specimen::New,
+        };
         let test = match super::tests::record_in(&mut write, principal, &facility, &test, now, checked).await? {
             Recorded::Known(_) => return Ok(Outcome::Unchanged),
             Recorded::New(test) => test,
@@ -783,7 +851,10 @@ impl Worker {
             write.facts_known(facts);
         }
         let mut fields = vec!["test"];
-        if let Some(onset) = row.onset_date
+        if appended.is_some() && row.onset_date.is_some() {
+            // Registered with it.
+            fields.push("onsetDate");
+        } else if let Some(onset) = row.onset_date
             && write.patient().onset_date.is_none()
         {
             write.update_patient(None, vec![(patient::Column::OnsetDate, Expr::value(onset))]).await?;

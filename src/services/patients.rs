@@ -80,10 +80,69 @@ pub(crate) async fn create_in(
     txn: &sea_orm::DatabaseTransaction,
     state: &AppState,
     principal: &Principal,
-    (input, entered_for): (NewPatient, EnteredFor),
+    entry: (NewPatient, EnteredFor),
     now: DateTime<Utc>,
     appends: &mut Appends,
 ) -> AppResult<patient::Model> {
+    let record = registration(txn, state, principal, entry, now).await?;
+    let created = insert_with_smartphone_id(txn, record, SmartphoneId::generate).await?;
+    registered(appends, principal, &created, now);
+    Ok(created)
+}
+
+/// A registration whose row is not sent now but appended, with the rest of
+/// its write's rows, to the one statement before the commit (an import's
+/// new person on PostgreSQL).
+pub(crate) struct Appended {
+    /// The record's ID, drawn from the table's sequence beforehand.
+    pub id: i64,
+    /// The date of onset, known with the registration.
+    pub onset_date: Option<chrono::NaiveDate>,
+}
+
+/// [`create_in`], with the record appended to `appends` ahead of the rows
+/// that refer to it instead of inserted now. A smartphone input ID found
+/// taken fails the statement that writes the appended rows (a unique
+/// violation): the caller writes the whole again.
+pub(crate) async fn create_appended(
+    txn: &sea_orm::DatabaseTransaction,
+    state: &AppState,
+    principal: &Principal,
+    (entry, appended): ((NewPatient, EnteredFor), Appended),
+    now: DateTime<Utc>,
+    appends: &mut Appends,
+) -> AppResult<patient::Model> {
+    let mut record = registration(txn, state, principal, entry, now).await?;
+    record.id = Set(appended.id);
+    record.onset_date = Set(appended.onset_date);
+    record.smartphone_id = Set(SmartphoneId::generate().as_digits().to_owned());
+    let created: patient::Model = appends.push_record(record)?;
+    registered(appends, principal, &created, now);
+    Ok(created)
+}
+
+/// The registration's audit entry.
+fn registered(appends: &mut Appends, principal: &Principal, created: &patient::Model, now: DateTime<Utc>) {
+    super::audit::append(
+        appends,
+        principal,
+        "REGISTER_PATIENT",
+        Some(created.id),
+        &["caseType", "nameKanji", "nameKana", "sex", "birthDate", "address", "phone", "email"],
+        now,
+    );
+    tracing::info!(patient_id = created.id, account_id = created.registered_by_account_id, "patient registered");
+}
+
+/// The checks of a registration and the record they lead to, without its
+/// ID and smartphone input ID, which are drawn as it is written.
+async fn registration(
+    txn: &sea_orm::DatabaseTransaction,
+    state: &AppState,
+    principal: &Principal,
+    (input, entered_for): (NewPatient, EnteredFor),
+    now: DateTime<Utc>,
+) -> AppResult<patient::ActiveModel> {
     if !policy::may_register_patients(principal) {
         return Err(AppError::forbidden("only testing facilities and health centres register patients"));
     }
@@ -193,19 +252,11 @@ pub(crate) async fn create_in(
         infection_route_certainty: Set(None),
         status_reason: Set(None),
         withdrawn_into_patient_id: Set(None),
+        care_decided_by_prefecture: Set(false),
+        in_welfare_facility: Set(false),
         ..Default::default()
     };
-    let created = insert_with_smartphone_id(txn, record, SmartphoneId::generate).await?;
-    super::audit::append(
-        appends,
-        principal,
-        "REGISTER_PATIENT",
-        Some(created.id),
-        &["caseType", "nameKanji", "nameKana", "sex", "birthDate", "address", "phone", "email"],
-        now,
-    );
-    tracing::info!(patient_id = created.id, account_id, "patient registered");
-    Ok(created)
+    Ok(record)
 }
 
 /// The group a registration is notified for. Under the limited
@@ -597,5 +648,60 @@ mod tests {
         assert_eq!(second.smartphone_id, free.as_digits());
         assert!(draws.is_empty(), "the taken ID was drawn first, then the free one");
         assert_eq!(patient::Entity::find().count(&db).await.expect("a count"), 2);
+    }
+
+    /// A record appended (its ID drawn beforehand) is written as answered;
+    /// one whose smartphone input ID is taken fails the write as a unique
+    /// violation, which the import takes as the sign to write again, and
+    /// leaves nothing behind.
+    #[tokio::test]
+    async fn an_appended_record_is_stored_as_answered_and_a_taken_id_is_a_unique_violation() {
+        use sea_orm::TransactionTrait;
+        let db = sea_orm::Database::connect("sqlite::memory:").await.expect("an in-memory database");
+        crate::db::migrate(&db).await.expect("migrations");
+        crate::services::demo::seed_demo(&db).await.expect("the demo data");
+        let before = patient::Entity::find().count(&db).await.expect("a count");
+        let next_id = |db| async move {
+            patient::Entity::find()
+                .order_by_desc(patient::Column::Id)
+                .one(db)
+                .await
+                .expect("a read")
+                .map_or(1, |p| p.id)
+                + 1
+        };
+
+        // Every column of a record as the database holds it, under a new ID
+        // and smartphone input ID.
+        let model = insert_with_smartphone_id(&db, record(&db).await, SmartphoneId::generate).await.expect("inserted");
+        let mut first = sea_orm::IntoActiveModel::into_active_model(model);
+        first.id = Set(next_id(&db).await);
+        first.smartphone_id = Set(SmartphoneId::generate().as_digits().to_owned());
+        let mut appends = Appends::default();
+        let answered: patient::Model = appends.push_record(first.clone()).expect("every column set");
+        let txn = db.begin().await.expect("a transaction");
+        appends.write(&txn).await.expect("written");
+        txn.commit().await.expect("committed");
+        let stored = patient::Entity::find_by_id(answered.id).one(&db).await.expect("a read").expect("the record");
+        assert_eq!(stored, answered);
+
+        let mut unset = Appends::default();
+        let refused = unset.push_record::<_, patient::Model>(record(&db).await);
+        assert!(matches!(refused, Err(AppError::Internal(_))), "a record without its ID is not appended");
+
+        let mut again = Appends::default();
+        let mut second = first;
+        second.id = Set(next_id(&db).await);
+        let _: patient::Model = again.push_record(second).expect("every column set");
+        let txn = db.begin().await.expect("a transaction");
+        let written = again.write(&txn).await;
+        drop(txn);
+        match written {
+            Err(AppError::Internal(cause)) => {
+                assert!(crate::db::DbFailure::is_unique_violation(&cause), "not a unique violation: {cause}")
+            }
+            other => panic!("a taken smartphone ID was written: {other:?}"),
+        }
+        assert_eq!(patient::Entity::find().count(&db).await.expect("a count"), before + 2);
     }
 }

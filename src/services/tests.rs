@@ -72,6 +72,10 @@ pub(crate) enum Specimen {
     Unchecked,
     /// Looked up in this transaction: new (the unique index still guards).
     New,
+    /// New as for `New`, and the test's row is appended with the write's
+    /// other rows (`Appends::push_record`) under this ID, drawn from the
+    /// table's sequence beforehand, instead of inserted now.
+    NewAppended(i64),
 }
 
 /// Records the test of `input` in `write` (authorised to record a test at
@@ -115,7 +119,7 @@ pub(crate) async fn record_in(
     }
 
     let resulted_at = (input.result != TestResult::Pending).then_some(now);
-    let test = lab_test::ActiveModel {
+    let record = lab_test::ActiveModel {
         patient_id: Set(patient.id),
         facility_id: Set(facility.id),
         kind: Set(input.kind),
@@ -129,9 +133,11 @@ pub(crate) async fn record_in(
         version: Set(1),
         specimen_id: Set(input.specimen_id.clone()),
         ..Default::default()
-    }
-    .insert(txn)
-    .await?;
+    };
+    let test = match specimen {
+        Specimen::NewAppended(id) => write.appends().push_record(lab_test::ActiveModel { id: Set(id), ..record })?,
+        Specimen::Unchecked | Specimen::New => record.insert(txn).await?,
+    };
     if let Some(resulted_at) = resulted_at {
         append_result(write.appends(), &test, input.result, resulted_at, now, account_id);
     }
