@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use entity::enums::{CaseType, FacilityKind, RecordStatus, Severity, TestResult};
 use entity::{facility, import_job, lab_test, patient};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 
@@ -743,14 +743,14 @@ impl Worker {
     async fn new_ids(&self, db: &impl ConnectionTrait) -> AppResult<NewIds> {
         let mut drawn = self.ids.lock().await;
         if drawn.is_empty() {
-            let rows = db
-                .query_all_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT nextval(pg_get_serial_sequence('patients', 'id')) AS patient, \
-                     nextval(pg_get_serial_sequence('lab_tests', 'id')) AS test FROM generate_series(1, $1)",
-                    [IDS_AT_A_TIME.into()],
-                ))
-                .await?;
+            let mut sql = crate::db::Sql::new(DbBackend::Postgres);
+            sql.push(
+                "SELECT nextval(pg_get_serial_sequence('patients', 'id')) AS patient, \
+                 nextval(pg_get_serial_sequence('lab_tests', 'id')) AS test FROM generate_series(1, ",
+            )
+            .bind(IDS_AT_A_TIME)
+            .push(")");
+            let rows = db.query_all_raw(sql.build()).await?;
             for row in rows.iter().rev() {
                 drawn.push(NewIds { patient: row.try_get("", "patient")?, test: row.try_get("", "test")? });
             }
