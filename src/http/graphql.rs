@@ -1,4 +1,4 @@
-//! GraphQL over HTTP: `POST /graphql` and the IDE on `GET /graphql`.
+//! GraphQL over HTTP: `POST /graphql` (the IDE on `GET /graphql` is `ide.rs`).
 //!
 //! A thin adapter: the body is read and parsed here (so that a malformed
 //! one is itself a GraphQL response with `extensions.code`, never a bare
@@ -19,23 +19,13 @@
 use std::net::SocketAddr;
 
 use async_graphql::BatchRequest;
-use async_graphql::http::GraphiQLSource;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::HttpState;
 use crate::pipeline::{Answer, Credentials, Origin, Transport, Verdict};
-
-/// The in-browser IDE.
-pub async fn ide(State(state): State<HttpState>) -> Response {
-    if !state.app.config.ide {
-        return (StatusCode::NOT_FOUND, "the IDE is switched off\n").into_response();
-    }
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("HER-SYS").finish())
-        .into_response()
-}
 
 /// The media type of GraphQL responses in the current specification.
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";

@@ -3,6 +3,7 @@
 mod access;
 pub mod graphql;
 mod health;
+mod ide;
 mod import;
 mod metrics;
 mod opendata;
@@ -62,7 +63,9 @@ pub fn routers(app: AppState) -> (Router, Option<Router>) {
     // operation, on every transport); the other routes here, and each
     // WebSocket connection, take one per request.
     let limited = Router::new()
-        .route("/graphql", get(graphql::ide))
+        .route("/graphql", get(ide::page))
+        .route("/ide/ide.js", get(ide::script))
+        .route("/ide/ide.css", get(ide::stylesheet))
         .route("/graphql/ws", get(websocket::upgrade))
         .route("/opendata/{file}", get(opendata::file))
         .route("/import/csv", axum::routing::post(import::csv))

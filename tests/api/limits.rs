@@ -98,8 +98,10 @@ async fn introspection_can_be_switched_off(backend: Backend) {
     let token = app.login("hc1").await;
     let introspection = app.gql(Some(&token), "{ __schema { types { name } } }", json!({})).await;
     assert!(introspection["data"]["__schema"].is_null(), "{introspection}");
-    let ide = app.client.get(app.url("/graphql")).send().await.expect("sent");
-    assert_eq!(ide.status().as_u16(), 404);
+    for path in ["/graphql", "/ide/ide.js", "/ide/ide.css"] {
+        let ide = app.client.get(app.url(path)).send().await.expect("sent");
+        assert_eq!(ide.status().as_u16(), 404, "{path}");
+    }
     let normal = app.gql(Some(&token), "{ me { username } }", json!({})).await;
     assert_eq!(normal["data"]["me"]["username"], "hc1");
 }

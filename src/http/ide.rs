@@ -1,0 +1,89 @@
+//! The in-browser IDE at `GET /graphql`: GraphiQL, built from npm
+//! (`web/ide`) and embedded in the binary, so that the page loads its
+//! script and stylesheet from the gateway itself and nothing from another
+//! origin, on a closed network as on the internet. A strict
+//! Content-Security-Policy holds the page to that: scripts, styles and
+//! connections (HTTP and WebSocket) to this origin only, fonts and
+//! pictures inlined, no frames, no forms, no inline script.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::HttpState;
+
+/// The page's script and stylesheet, as `web/ide` builds them.
+const SCRIPT: &[u8] = include_bytes!("ide/ide.js");
+const STYLESHEET: &[u8] = include_bytes!("ide/ide.css");
+
+/// What the IDE's page may load and talk to: its own origin.
+pub const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                          font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+                          frame-ancestors 'none'";
+
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>HER-SYS GraphQL</title>
+<link rel="stylesheet" href="/ide/ide.css">
+</head>
+<body>
+<div id="graphiql"></div>
+<script src="/ide/ide.js"></script>
+</body>
+</html>
+"#;
+
+/// `GET /graphql`: the page.
+pub async fn page(State(state): State<HttpState>) -> Response {
+    if !state.app.config.ide {
+        return (StatusCode::NOT_FOUND, "the IDE is switched off\n").into_response();
+    }
+    let mut response = PAGE.into_response();
+    protect(response.headers_mut(), "text/html; charset=utf-8");
+    response
+}
+
+/// `GET /ide/ide.js`.
+pub async fn script(State(state): State<HttpState>, request: HeaderMap) -> Response {
+    asset(&state, &request, SCRIPT, "text/javascript; charset=utf-8")
+}
+
+/// `GET /ide/ide.css`.
+pub async fn stylesheet(State(state): State<HttpState>, request: HeaderMap) -> Response {
+    asset(&state, &request, STYLESHEET, "text/css; charset=utf-8")
+}
+
+/// An embedded file, revalidated by its tag on every load (a new build
+/// serves its new files at once; an unchanged one answers 304).
+fn asset(state: &HttpState, request: &HeaderMap, body: &'static [u8], media: &'static str) -> Response {
+    if !state.app.config.ide {
+        return (StatusCode::NOT_FOUND, "the IDE is switched off\n").into_response();
+    }
+    let tag = format!("\"{:016x}\"", fingerprint(body));
+    let unchanged = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == tag);
+    let mut response = if unchanged { StatusCode::NOT_MODIFIED.into_response() } else { body.into_response() };
+    let headers = response.headers_mut();
+    protect(headers, media);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(tag) = HeaderValue::from_str(&tag) {
+        headers.insert(header::ETAG, tag);
+    }
+    response
+}
+
+/// The headers of every IDE response: its media type and the policy.
+fn protect(headers: &mut HeaderMap, media: &'static str) {
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
+/// FNV-1a over the file: a tag that changes with its content.
+fn fingerprint(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+}
