@@ -1,12 +1,12 @@
 //! The audit log as system administrators read it (`services::audit`).
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::accounts::StaffAccount;
 use super::context::{load_required, signed_in, state};
 use super::loaders::*;
-use super::pages::{PageInfo, decode_kind_cursor, encode_kind_cursor, page_size};
+use super::pages::{PageInfo, decode_kind_cursor, encode_kind_cursor, page_size_or_count};
 use crate::services::{self, parse_id};
 
 /// This area's part of the root `Query` (merged in `graphql/mod.rs`).
@@ -26,12 +26,12 @@ impl AuditQuery {
         #[graphql(desc = "Only entries by this staff account.")] account_id: Option<ID>,
         #[graphql(desc = "Only entries at or after this moment.")] from: Option<DateTime<Utc>>,
         #[graphql(desc = "Only entries before this moment.")] to: Option<DateTime<Utc>>,
-        #[graphql(desc = "Page size: 1 to 500, 50 by default.")] first: Option<i32>,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default; 0 for `totalCount` alone.")] first: Option<i32>,
         #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
     ) -> Result<AuditEntryConnection> {
         let principal = signed_in(ctx)?;
         let state = state(ctx);
-        let first = page_size(first, 50, state.config.max_page_size)?;
+        let first = page_size_or_count(first, 50, state.config.max_page_size)?;
         let after = after.as_deref().map(|c| decode_kind_cursor("audit", c, "after")).transpose()?;
         let filter = services::audit::AuditFilter {
             patient_id: patient_id.map(|id| parse_id(&id, "patientId")).transpose()?,
@@ -54,7 +54,7 @@ impl AuditQuery {
                 node: AuditEntry { entry, about },
             })
             .collect();
-        Ok(AuditEntryConnection { edges, page_info })
+        Ok(AuditEntryConnection { edges, page_info, filter })
     }
 }
 
@@ -156,9 +156,21 @@ pub struct AuditEntryEdge {
 
 /// A page of the audit log, newest first (Relay connection).
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct AuditEntryConnection {
     /// The page's entries with their cursors.
     pub edges: Vec<AuditEntryEdge>,
     /// Pagination state.
     pub page_info: PageInfo,
+    #[graphql(skip)]
+    pub filter: services::audit::AuditFilter,
+}
+
+#[ComplexObject]
+impl AuditEntryConnection {
+    /// How many entries match the filters (all pages). Costs one counting
+    /// statement, run only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::audit::count(state(ctx), signed_in(ctx)?, &self.filter).await?)
+    }
 }

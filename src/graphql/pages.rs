@@ -43,6 +43,18 @@ pub fn page_size(first: Option<i32>, default: u64, max: u64) -> Result<u64, AppE
     }
 }
 
+/// A page size argument of a connection with `totalCount`: 0 asks for the
+/// count alone (no items; `hasNextPage` says whether any match), 1 to
+/// `max` for a page; anything else is refused.
+pub fn page_size_or_count(first: Option<i32>, default: u64, max: u64) -> Result<u64, AppError> {
+    match first {
+        Some(0) => Ok(0),
+        Some(n) if n >= 1 && (n as u64) <= max => Ok(n as u64),
+        None => Ok(default.min(max)),
+        Some(_) => Err(AppError::bad_input("first", format!("must be between 0 (the count alone) and {max}"))),
+    }
+}
+
 /// Most items a list of a patient's record (tests, stays, health reports,
 /// calls, visits, transfers) or of a stay (conditions) answers: its latest
 /// ones, in the list's order. It is also the weight of such a list in the

@@ -51,7 +51,7 @@ impl PatientsQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Filters, combined with AND.")] filter: Option<PatientFilterInput>,
-        #[graphql(desc = "Page size: 1 to 500, 20 by default.")] first: Option<i32>,
+        #[graphql(desc = "Page size: 1 to 500, 20 by default; 0 for `totalCount` alone.")] first: Option<i32>,
         #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<PatientConnection> {
         let principal = signed_in(ctx)?;
@@ -67,7 +67,7 @@ impl PatientsQuery {
     async fn incomplete_records(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page size: 1 to 500, 20 by default.")] first: Option<i32>,
+        #[graphql(desc = "Page size: 1 to 500, 20 by default; 0 for `totalCount` alone.")] first: Option<i32>,
         #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<PatientConnection> {
         let filter = PatientFilter { incomplete: true, oldest_first: true, ..Default::default() };
@@ -81,7 +81,7 @@ impl PatientsQuery {
     async fn notifications_awaiting_acceptance(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page size: 1 to 500, 20 by default.")] first: Option<i32>,
+        #[graphql(desc = "Page size: 1 to 500, 20 by default; 0 for `totalCount` alone.")] first: Option<i32>,
         #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<PatientConnection> {
         let filter = PatientFilter {
@@ -128,7 +128,7 @@ impl PatientsQuery {
         #[graphql(desc = "The name reading, in katakana (full- or half-width) or hiragana.")] name_kana: Option<String>,
         #[graphql(desc = "The date of birth.")] birth_date: Option<Date>,
         #[graphql(desc = "The telephone number; only its digits count, at least 4.")] phone: Option<String>,
-        #[graphql(desc = "Page size: 1 to 500, 20 by default.")] first: Option<i32>,
+        #[graphql(desc = "Page size: 1 to 500, 20 by default; 0 for `totalCount` alone.")] first: Option<i32>,
         #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<PatientConnection> {
         let principal = signed_in(ctx)?;
@@ -193,7 +193,8 @@ async fn queue(
 }
 
 /// The page of the patients `filter` selects within the caller's reach
-/// (`first` 1 to 500, 20 by default; after the cursor `after`): only the
+/// (`first` 1 to 500, 20 by default, or 0 for the count alone; after the
+/// cursor `after`): only the
 /// personal text columns the selection can show are read, and the
 /// relations it asks for are loaded for the whole page at once.
 async fn page(
@@ -204,7 +205,7 @@ async fn page(
     after: Option<String>,
 ) -> Result<PatientConnection> {
     let state = state(ctx);
-    let first = page_size(first, 20, state.config.max_page_size)?;
+    let first = super::pages::page_size_or_count(first, 20, state.config.max_page_size)?;
     let after = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
     let look_ahead = ctx.look_ahead();
     let nodes = [look_ahead.field("edges").field("node"), look_ahead.field("nodes")];

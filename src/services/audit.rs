@@ -445,30 +445,7 @@ pub async fn list(
     {
         return Err(AppError::not_found("patientId", "no patient has this ID"));
     }
-    let mut query = audit_entry::Entity::find();
-    if let Some(patient) = filter.patient_id {
-        use sea_orm::sea_query::{Query, UnionType};
-        let mut alone = Query::select()
-            .column(audit_entry::Column::Id)
-            .from(audit_entry::Entity)
-            .and_where(audit_entry::Column::PatientId.eq(patient))
-            .to_owned();
-        let among = Query::select()
-            .column(audit_entry_patient::Column::EntryId)
-            .from(audit_entry_patient::Entity)
-            .and_where(audit_entry_patient::Column::PatientId.eq(patient))
-            .to_owned();
-        query = query.filter(audit_entry::Column::Id.in_subquery(alone.union(UnionType::All, among).to_owned()));
-    }
-    if let Some(account) = filter.account_id {
-        query = query.filter(audit_entry::Column::AccountId.eq(account));
-    }
-    if let Some(from) = filter.from {
-        query = query.filter(audit_entry::Column::At.gte(from));
-    }
-    if let Some(to) = filter.to {
-        query = query.filter(audit_entry::Column::At.lt(to));
-    }
+    let mut query = filtered(filter);
     if let Some(after) = after {
         query = query.filter(audit_entry::Column::Id.lt(after));
     }
@@ -503,4 +480,42 @@ pub async fn list(
         .collect();
     record(&state.db, principal, "READ_AUDIT_LOG", filter.patient_id, &[], state.now()).await?;
     Ok((entries, more))
+}
+
+/// How many entries of the log match `filter` (every page): for system
+/// administrators only, like the log.
+pub async fn count(state: &AppState, principal: &Principal, filter: &AuditFilter) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    crate::auth::policy::may_read_audit_log(principal)?;
+    Ok(filtered(filter).count(&state.db).await?)
+}
+
+/// The entries `filter` keeps: about its patient (alone or among others,
+/// both by index), by its account, within its moments.
+fn filtered(filter: &AuditFilter) -> sea_orm::Select<audit_entry::Entity> {
+    let mut query = audit_entry::Entity::find();
+    if let Some(patient) = filter.patient_id {
+        use sea_orm::sea_query::{Query, UnionType};
+        let mut alone = Query::select()
+            .column(audit_entry::Column::Id)
+            .from(audit_entry::Entity)
+            .and_where(audit_entry::Column::PatientId.eq(patient))
+            .to_owned();
+        let among = Query::select()
+            .column(audit_entry_patient::Column::EntryId)
+            .from(audit_entry_patient::Entity)
+            .and_where(audit_entry_patient::Column::PatientId.eq(patient))
+            .to_owned();
+        query = query.filter(audit_entry::Column::Id.in_subquery(alone.union(UnionType::All, among).to_owned()));
+    }
+    if let Some(account) = filter.account_id {
+        query = query.filter(audit_entry::Column::AccountId.eq(account));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_entry::Column::At.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_entry::Column::At.lt(to));
+    }
+    query
 }

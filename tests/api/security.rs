@@ -23,6 +23,7 @@ both!(
     the_database_itself_refuses_to_change_or_delete_audit_entries,
     every_write_of_the_case_flow_and_every_account_action_leaves_its_audit_entry,
     a_page_read_is_one_entry_per_set_of_fields_found_under_each_patient,
+    connections_count_their_items_and_first_0_asks_for_the_count_alone,
 );
 
 const READS: &str = "query($p: ID, $first: Int) { auditLog(patientId: $p, first: $first) { edges { node { \
@@ -689,5 +690,68 @@ async fn personal_data_tokens_and_passwords_never_reach_the_logs(backend: Backen
     ];
     for secret in forbidden {
         assert!(!logs.contains(secret), "the logs contain personal data or a secret ({} characters)", secret.len());
+    }
+}
+
+/// `totalCount` counts every page of the audit log as filtered, and of a
+/// patient list within the caller's reach; `first: 0` answers the count
+/// alone, with no items; a negative size is refused naming `first`.
+async fn connections_count_their_items_and_first_0_asks_for_the_count_alone(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let admin = app.login("admin1").await;
+    for kana in ["カウント イチ", "カウント ニ", "カウント サン"] {
+        app.register_patient(&clinic, kana, json!({})).await;
+    }
+    let me = app.gql(Some(&clinic), "{ me { id } }", json!({})).await;
+    let clinic_id = me["data"]["me"]["id"].as_str().unwrap_or_else(|| panic!("{me}")).to_owned();
+
+    // The clinic's entries, page by page (two at a time), against the count.
+    let log = "query($a: ID, $first: Int, $after: String, $from: DateTime) { auditLog(accountId: $a, first: $first, \
+               after: $after, from: $from) { totalCount edges { node { action } } pageInfo { hasNextPage endCursor } } }";
+    let mut listed = 0;
+    let mut after: Option<String> = None;
+    let mut counts = Vec::new();
+    loop {
+        let page = app.gql(Some(&admin), log, json!({ "a": clinic_id, "first": 2, "after": after })).await;
+        assert!(page["errors"].is_null(), "{page}");
+        let page = &page["data"]["auditLog"];
+        listed += page["edges"].as_array().map_or(0, Vec::len);
+        counts.push(page["totalCount"].as_u64().unwrap_or_else(|| panic!("{page}")));
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    // A sign-in and three registrations at least, over several pages.
+    assert!(listed >= 4 && counts.len() >= 2, "{listed} entries, counts {counts:?}");
+    assert!(counts.iter().all(|count| *count == listed as u64), "every page counts them all: {listed} vs {counts:?}");
+
+    let alone = app.gql(Some(&admin), log, json!({ "a": clinic_id, "first": 0 })).await;
+    assert!(alone["errors"].is_null(), "{alone}");
+    assert_eq!(alone["data"]["auditLog"]["totalCount"], listed, "{alone}");
+    assert_eq!(alone["data"]["auditLog"]["edges"], json!([]), "{alone}");
+    assert_eq!(alone["data"]["auditLog"]["pageInfo"]["hasNextPage"], true, "{alone}");
+    let none = app.gql(Some(&admin), log, json!({ "a": clinic_id, "first": 0, "from": "2999-01-01T00:00:00Z" })).await;
+    assert_eq!(none["data"]["auditLog"]["totalCount"], 0, "{none}");
+    assert_eq!(none["data"]["auditLog"]["pageInfo"]["hasNextPage"], false, "{none}");
+    let refused = app.gql(Some(&clinic), log, json!({ "a": clinic_id, "first": 0 })).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+
+    // A patient list: the count alone equals the rows of the whole list.
+    let patients =
+        "query($first: Int) { patients(first: $first) { totalCount nodes { id } pageInfo { hasNextPage } } }";
+    let whole = app.gql(Some(&clinic), patients, json!({ "first": 500 })).await;
+    let rows = whole["data"]["patients"]["nodes"].as_array().map_or(0, Vec::len);
+    assert!(rows >= 3, "{whole}");
+    let count = app.gql(Some(&clinic), patients, json!({ "first": 0 })).await;
+    assert!(count["errors"].is_null(), "{count}");
+    assert_eq!(count["data"]["patients"]["totalCount"], rows, "{count}");
+    assert_eq!(count["data"]["patients"]["nodes"], json!([]), "{count}");
+    assert_eq!(count["data"]["patients"]["pageInfo"]["hasNextPage"], true, "{count}");
+    for first in [-1, 100_000] {
+        let wrong = app.gql(Some(&clinic), patients, json!({ "first": first })).await;
+        assert_eq!(wrong["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{wrong}");
+        assert_eq!(wrong["errors"][0]["extensions"]["field"], "first", "{wrong}");
     }
 }
