@@ -4,28 +4,7 @@
 // missed. Usage: HERSYS_URL=http://127.0.0.1:8080 node graphql-ws-client.mjs
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-
-const base = process.env.HERSYS_URL ?? 'http://127.0.0.1:8080';
-const password = process.env.HERSYS_DEMO_PASSWORD ?? 'hersys-demo-2026';
-
-async function graphql(query, variables = {}, token) {
-  const response = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
-
-async function login(username) {
-  const data = await graphql('mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }', {
-    u: username,
-    p: password,
-  });
-  return data.login.token;
-}
+import { base, check, graphql, login } from './gateway.mjs';
 
 async function recordPositive(token, patientId) {
   const data = await graphql(
@@ -68,10 +47,6 @@ function collect(token, after, count, onReady) {
     );
     client.on('connected', () => setTimeout(onReady, 200));
   });
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
 }
 
 const clinic = await login('clinic1');

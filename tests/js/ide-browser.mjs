@@ -7,36 +7,12 @@
 // Usage: HERSYS_URL=http://127.0.0.1:8080 node ide-browser.mjs
 import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import { base, check, graphql, login } from './gateway.mjs';
 
-const base = process.env.HERSYS_URL ?? 'http://127.0.0.1:8080';
-const password = process.env.HERSYS_DEMO_PASSWORD ?? 'hersys-demo-2026';
 const artefacts = process.env.HERSYS_ARTEFACTS ?? 'artefacts/browser';
 const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const origin = new URL(base).origin;
 mkdirSync(artefacts, { recursive: true });
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function graphql(query, variables = {}, token) {
-  const response = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
-
-async function login(username) {
-  const data = await graphql('mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }', {
-    u: username,
-    p: password,
-  });
-  return data.login.token;
-}
 
 // The page's headers: the policy that holds it to its own origin.
 const page0 = await fetch(`${base}/graphql`, { headers: { accept: 'text/html' } });
