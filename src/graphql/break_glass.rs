@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::context::{load, load_required, signed_in, state};
 use super::loaders::*;
 use super::organisations::{Organisation, organisation};
-use super::pages::{PageInfo, decode_kind_cursor, encode_kind_cursor, page_size};
+use super::pages::{PageInfo, decode_kind_cursor, encode_kind_cursor};
 use super::patients::Patient;
 use crate::events::{CaseEvent, Cursor};
 use crate::services::{self, parse_id};
@@ -113,6 +113,8 @@ impl BreakGlassAccess {
 pub struct BreakGlassAccessConnection {
     pub nodes: Vec<break_glass_access::Model>,
     pub page_info: PageInfo,
+    /// The list's filter, for its count.
+    pub unreviewed_only: bool,
 }
 
 /// A page of break-glass accesses, newest first.
@@ -125,6 +127,11 @@ impl BreakGlassAccessConnection {
     /// Where the page stands; `endCursor` is the next page's `after`.
     async fn page_info(&self) -> &PageInfo {
         &self.page_info
+    }
+    /// How many accesses the list holds (all pages). Costs one counting
+    /// statement, run only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::break_glass::count(state(ctx), signed_in(ctx)?, self.unreviewed_only).await?)
     }
 }
 
@@ -171,12 +178,12 @@ impl BreakGlassQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only those not reviewed yet.", default = false)] unreviewed_only: bool,
-        #[graphql(desc = "Page size: 1 to 500, 50 by default.")] first: Option<i32>,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default; 0 for `totalCount` alone.")] first: Option<i32>,
         #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
     ) -> Result<BreakGlassAccessConnection> {
         let principal = signed_in(ctx)?;
         let state = state(ctx);
-        let first = page_size(first, 50, state.config.max_page_size)?;
+        let first = super::pages::page_size_or_count(first, 50, state.config.max_page_size)?;
         let after = after.as_deref().map(|c| decode_kind_cursor("breakGlass", c, "after")).transpose()?;
         let (nodes, has_next_page) =
             services::break_glass::list(state, principal, unreviewed_only, first, after).await?;
@@ -186,7 +193,7 @@ impl BreakGlassQuery {
             start_cursor: nodes.first().map(|r| encode_kind_cursor("breakGlass", r.id)),
             end_cursor: nodes.last().map(|r| encode_kind_cursor("breakGlass", r.id)),
         };
-        Ok(BreakGlassAccessConnection { nodes, page_info })
+        Ok(BreakGlassAccessConnection { nodes, page_info, unreviewed_only })
     }
 }
 

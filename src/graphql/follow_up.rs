@@ -30,13 +30,13 @@ impl FollowUpQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The patient's ID.")] patient_id: ID,
-        #[graphql(desc = "Page size: 1 to 500, 50 by default.")] first: Option<i32>,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default; 0 for `totalCount` alone.")] first: Option<i32>,
         #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Option<HealthReportConnection>> {
         let principal = signed_in(ctx)?;
         let state = state(ctx);
         let patient_id = parse_id(&patient_id, "patientId")?;
-        let first = page_size(first, 50, state.config.max_page_size)?;
+        let first = super::pages::page_size_or_count(first, 50, state.config.max_page_size)?;
         let after = after.as_deref().map(|c| decode_kind_cursor("report", c, "after")).transpose()?;
         let page = services::follow_up::health_report_page(state, principal, patient_id, first, after).await?;
         let Some((patient, rows, has_next_page)) = page else { return Ok(None) };
@@ -54,7 +54,7 @@ impl FollowUpQuery {
                 node: HealthReport { row, personal },
             })
             .collect();
-        Ok(Some(HealthReportConnection { edges, page_info }))
+        Ok(Some(HealthReportConnection { edges, page_info, patient_id }))
     }
 
     /// Patients in accommodation or home care, and close contacts under
@@ -258,11 +258,24 @@ pub struct HealthReportEdge {
 /// A page of one patient's health reports, newest recorded first (Relay
 /// connection).
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct HealthReportConnection {
     /// The page's reports with their cursors.
     pub edges: Vec<HealthReportEdge>,
     /// Pagination state.
     pub page_info: PageInfo,
+    #[graphql(skip)]
+    pub patient_id: i64,
+}
+
+#[async_graphql::ComplexObject]
+impl HealthReportConnection {
+    /// How many reports the patient has (all pages). Costs one counting
+    /// statement, run only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        let count = services::follow_up::health_report_count(state(ctx), signed_in(ctx)?, self.patient_id).await?;
+        Ok(count.unwrap_or_default())
+    }
 }
 
 /// A telephone follow-up of a patient in accommodation or home care.

@@ -131,13 +131,7 @@ pub async fn list(
     first: u64,
     after: Option<i64>,
 ) -> AppResult<(Vec<break_glass_access::Model>, bool)> {
-    let mut query = break_glass_access::Entity::find();
-    if let BreakGlassListing::OfHealthCentre(centre) = policy::break_glass_listing(principal)? {
-        query = query.filter(break_glass_access::Column::HealthCentreId.eq(centre));
-    }
-    if unreviewed_only {
-        query = query.filter(break_glass_access::Column::ReviewedAt.is_null());
-    }
+    let mut query = listed(principal, unreviewed_only)?;
     if let Some(after) = after {
         query = query.filter(break_glass_access::Column::Id.lt(after));
     }
@@ -145,6 +139,25 @@ pub async fn list(
     let more = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok((rows, more))
+}
+
+/// How many accesses [`list`] holds over all its pages.
+pub async fn count(state: &AppState, principal: &Principal, unreviewed_only: bool) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(listed(principal, unreviewed_only)?.count(&state.db).await?)
+}
+
+/// The accesses the caller may list: every one for administrators, those
+/// to its patients for a health centre.
+fn listed(principal: &Principal, unreviewed_only: bool) -> AppResult<sea_orm::Select<break_glass_access::Entity>> {
+    let mut query = break_glass_access::Entity::find();
+    if let BreakGlassListing::OfHealthCentre(centre) = policy::break_glass_listing(principal)? {
+        query = query.filter(break_glass_access::Column::HealthCentreId.eq(centre));
+    }
+    if unreviewed_only {
+        query = query.filter(break_glass_access::Column::ReviewedAt.is_null());
+    }
+    Ok(query)
 }
 
 /// Records an administrator's finding on an access, once.

@@ -154,6 +154,15 @@ pub async fn health_report_page(
     Ok(Some((patient, rows, has_next_page)))
 }
 
+/// How many health reports the patient `patient_id` has (every page of
+/// [`health_report_page`]); `None` when the patient is out of reach.
+pub async fn health_report_count(state: &AppState, principal: &Principal, patient_id: i64) -> AppResult<Option<u64>> {
+    use sea_orm::PaginatorTrait;
+    let Some(patient) = super::patients::get(state, principal, patient_id).await? else { return Ok(None) };
+    let select = health_report::Entity::find().filter(health_report::Column::PatientId.eq(patient.id));
+    Ok(Some(select.count(&state.db).await?))
+}
+
 /// Records a follow-up call (reached or not, and its result).
 pub async fn record_follow_up_call(
     state: &AppState,

@@ -231,7 +231,7 @@ async fn every_health_report_of_a_patient_can_be_paged(backend: Backend) {
     }
     let history = "query($p: ID!, $n: Int, $after: String) { healthReportHistory(patientId: $p, first: $n, \
                    after: $after) { edges { cursor node { id bodyTemperature note } } \
-                   pageInfo { hasNextPage hasPreviousPage endCursor } } }";
+                   pageInfo { hasNextPage hasPreviousPage endCursor } totalCount } }";
     let first = app.gql(Some(&hc1), history, json!({ "p": patient, "n": 2 })).await;
     let page = &first["data"]["healthReportHistory"];
     let seen: Vec<&str> = page["edges"]
@@ -248,6 +248,14 @@ async fn every_health_report_of_a_patient_can_be_paged(backend: Backend) {
     assert_eq!(page["edges"][0]["node"]["id"], ids[0].as_str(), "{second}");
     assert_eq!(page["pageInfo"]["hasNextPage"], false, "{second}");
     assert_eq!(page["pageInfo"]["hasPreviousPage"], true, "{second}");
+    // Every page counts all three; `first: 0` asks for the count alone.
+    assert_eq!(first["data"]["healthReportHistory"]["totalCount"], 3, "{first}");
+    assert_eq!(page["totalCount"], 3, "{second}");
+    let count = app.gql(Some(&hc1), history, json!({ "p": patient, "n": 0 })).await;
+    let page = &count["data"]["healthReportHistory"];
+    assert_eq!(page["totalCount"], 3, "{count}");
+    assert_eq!(page["edges"], json!([]), "{count}");
+    assert_eq!(page["pageInfo"]["hasNextPage"], true, "{count}");
     // Out of reach: null, as `patient` is.
     let hc3 = app.login("hc3").await;
     let away = app.gql(Some(&hc3), history, json!({ "p": patient })).await;
@@ -255,6 +263,7 @@ async fn every_health_report_of_a_patient_can_be_paged(backend: Backend) {
     for (variables, field) in [
         (json!({ "p": patient, "after": "not-a-cursor" }), "after"),
         (json!({ "p": patient, "n": 501 }), "first"),
+        (json!({ "p": patient, "n": -1 }), "first"),
         (json!({ "p": "x" }), "patientId"),
     ] {
         let refused = app.gql(Some(&hc1), history, variables).await;

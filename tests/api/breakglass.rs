@@ -21,8 +21,8 @@ const BREAK_GLASS: &str = "mutation($p: ID!, $r: BreakGlassReason!, $e: String!,
     breakGlass(patientId: $p, reason: $r, explanation: $e, minutes: $m) {
         id reason explanation grantedAt expiresAt openedBy patient { id nameKana phone } } }";
 const READ: &str = "query($id: ID!) { patient(id: $id) { id nameKana phone } }";
-const LIST: &str = "query($u: Boolean! = false) { breakGlassAccesses(unreviewedOnly: $u) {
-    nodes { id patientId openedBy reason finding reviewedBy reviewNote } pageInfo { hasNextPage } } }";
+const LIST: &str = "query($u: Boolean! = false, $first: Int) { breakGlassAccesses(unreviewedOnly: $u, first: $first) {
+    totalCount nodes { id patientId openedBy reason finding reviewedBy reviewNote } pageInfo { hasNextPage } } }";
 const REVIEW: &str = "mutation($a: ID!, $f: BreakGlassFinding!, $n: String) {
     reviewBreakGlassAccess(accessId: $a, finding: $f, note: $n) { id finding reviewedBy reviewedAt reviewNote } }";
 const WHY: &str = "brought in by ambulance with low oxygen saturation";
@@ -176,6 +176,13 @@ async fn administrators_review_every_access_once_and_health_centres_see_those_to
     assert_eq!(theirs["breakGlassAccesses"]["nodes"].as_array().map(Vec::len), Some(1), "{theirs}");
     let others = ok(app.gql(Some(&hc1), LIST, json!({})).await);
     assert_eq!(others["breakGlassAccesses"]["nodes"].as_array().map(Vec::len), Some(0), "{others}");
+    // Counted as listed, over every page; `first: 0` for the count alone.
+    assert_eq!(theirs["breakGlassAccesses"]["totalCount"], 1, "{theirs}");
+    assert_eq!(others["breakGlassAccesses"]["totalCount"], 0, "{others}");
+    let count = ok(app.gql(Some(&admin), LIST, json!({ "u": true, "first": 0 })).await);
+    assert_eq!(count["breakGlassAccesses"]["totalCount"], 1, "{count}");
+    assert_eq!(count["breakGlassAccesses"]["nodes"], json!([]), "{count}");
+    assert_eq!(count["breakGlassAccesses"]["pageInfo"]["hasNextPage"], true, "{count}");
     let refused = app.gql(Some(&hospital), LIST, json!({})).await;
     assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
 
@@ -197,7 +204,9 @@ async fn administrators_review_every_access_once_and_health_centres_see_those_to
 
     let pending = ok(app.gql(Some(&admin), LIST, json!({ "u": true })).await);
     assert_eq!(pending["breakGlassAccesses"]["nodes"].as_array().map(Vec::len), Some(0), "{pending}");
+    assert_eq!(pending["breakGlassAccesses"]["totalCount"], 0, "{pending}");
     let all = ok(app.gql(Some(&admin), LIST, json!({ "u": false })).await);
+    assert_eq!(all["breakGlassAccesses"]["totalCount"], 1, "{all}");
     assert_eq!(all["breakGlassAccesses"]["nodes"][0]["finding"], "JUSTIFIED", "{all}");
 
     // The review is audited.
