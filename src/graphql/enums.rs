@@ -395,3 +395,12 @@ pub enum RouteCertainty {
     /// Unknown (不明).
     Unknown,
 }
+
+/// The order of a list by registration.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RegistrationOrder {
+    /// The latest registration first.
+    NewestFirst,
+    /// The earliest registration first.
+    OldestFirst,
+}

@@ -304,6 +304,12 @@ pub struct PatientFilterInput {
     /// `true`: only records still lacking an item the rules in force
     /// require (`Patient.missingItems`).
     pub incomplete: Option<bool>,
+    /// Sex as entered.
+    pub sex: Option<Sex>,
+    /// The prefecture of the responsible health centre.
+    pub prefecture_id: Option<ID>,
+    /// `true`: open cases only (no outcome recorded); `false`: ended ones.
+    pub open: Option<bool>,
 }
 
 impl PatientFilterInput {
@@ -324,6 +330,14 @@ impl PatientFilterInput {
             notification_status: self.notification_status.map(Into::into),
             incomplete: self.incomplete.unwrap_or(false),
             oldest_first: false,
+            sex: self.sex.map(Into::into),
+            prefecture_id: self
+                .prefecture_id
+                .map(|id| {
+                    id.parse::<i32>().map_err(|_| AppError::bad_input("filter.prefectureId", "is not a prefecture ID"))
+                })
+                .transpose()?,
+            open: self.open,
         })
     }
 }

@@ -45,17 +45,19 @@ impl PatientsQuery {
     }
 
     /// The patients within the caller's reach, newest registration first
-    /// (Relay connection).
+    /// unless `order` says otherwise (Relay connection).
     #[graphql(complexity = "super::limits::list_cost(first, 20, child_complexity)")]
     async fn patients(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Filters, combined with AND.")] filter: Option<PatientFilterInput>,
+        #[graphql(desc = "The order of registration; newest first by default.")] order: Option<RegistrationOrder>,
         #[graphql(desc = "Page size: 1 to 500, 20 by default; 0 for `totalCount` alone.")] first: Option<i32>,
         #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<PatientConnection> {
         let principal = signed_in(ctx)?;
         let filter = filter.unwrap_or_default().parse()?;
+        let filter = PatientFilter { oldest_first: order == Some(RegistrationOrder::OldestFirst), ..filter };
         page(ctx, principal, filter, first, after).await
     }
 

@@ -382,6 +382,12 @@ pub struct PatientFilter {
     /// The oldest registration first (the work queues), instead of the
     /// newest.
     pub oldest_first: bool,
+    /// Sex as entered.
+    pub sex: Option<Sex>,
+    /// The prefecture of the responsible health centre.
+    pub prefecture_id: Option<i32>,
+    /// `true`: open cases only (no outcome yet); `false`: ended ones.
+    pub open: Option<bool>,
 }
 
 /// What `searchPatients` looks for, each as stored for searching; all
@@ -434,6 +440,23 @@ impl PatientFilter {
         }
         if self.incomplete {
             condition = condition.add(incomplete());
+        }
+        if let Some(sex) = self.sex {
+            condition = condition.add(patient::Column::Sex.eq(sex));
+        }
+        if let Some(prefecture) = self.prefecture_id {
+            use sea_orm::sea_query::Query;
+            let centres = Query::select()
+                .column(health_centre::Column::Id)
+                .from(health_centre::Entity)
+                .and_where(health_centre::Column::PrefectureId.eq(prefecture))
+                .to_owned();
+            condition = condition.add(patient::Column::ResponsibleHealthCentreId.in_subquery(centres));
+        }
+        match self.open {
+            Some(true) => condition = condition.add(patient::Column::Outcome.is_null()),
+            Some(false) => condition = condition.add(patient::Column::Outcome.is_not_null()),
+            None => {}
         }
         condition
     }

@@ -10,6 +10,7 @@ mod breakglass;
 mod cases;
 mod contacts;
 mod crosstab;
+mod dashboards;
 mod edge;
 mod errors;
 mod federation;
