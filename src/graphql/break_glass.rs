@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::context::{load, load_required, signed_in, state};
 use super::loaders::*;
 use super::organisations::{Organisation, organisation};
-use super::pages::{PageInfo, decode_kind_cursor, encode_kind_cursor};
+use super::pages::{PageInfo, decode_kind_cursor, encode_kind_cursor, page_size_or_count};
 use super::patients::Patient;
 use crate::events::{CaseEvent, Cursor};
 use crate::services::{self, parse_id};
@@ -183,7 +183,7 @@ impl BreakGlassQuery {
     ) -> Result<BreakGlassAccessConnection> {
         let principal = signed_in(ctx)?;
         let state = state(ctx);
-        let first = super::pages::page_size_or_count(first, 50, state.config.max_page_size)?;
+        let first = page_size_or_count(first, 50, state.config.max_page_size)?;
         let after = after.as_deref().map(|c| decode_kind_cursor("breakGlass", c, "after")).transpose()?;
         let (nodes, has_next_page) =
             services::break_glass::list(state, principal, unreviewed_only, first, after).await?;

@@ -8,7 +8,7 @@ use entity::{follow_up_call, health_report};
 
 use super::context::{signed_in, state};
 use super::inputs::{FollowUpCallInput, HealthReportInput, MedicalVisitInput};
-use super::pages::{PageInfo, decode_kind_cursor, encode_kind_cursor, page_size};
+use super::pages::{PageInfo, decode_kind_cursor, encode_kind_cursor, page_size, page_size_or_count};
 use super::patients::{Patient, personal_note};
 use super::prefetch;
 use super::scalars::Date;
@@ -36,7 +36,7 @@ impl FollowUpQuery {
         let principal = signed_in(ctx)?;
         let state = state(ctx);
         let patient_id = parse_id(&patient_id, "patientId")?;
-        let first = super::pages::page_size_or_count(first, 50, state.config.max_page_size)?;
+        let first = page_size_or_count(first, 50, state.config.max_page_size)?;
         let after = after.as_deref().map(|c| decode_kind_cursor("report", c, "after")).transpose()?;
         let page = services::follow_up::health_report_page(state, principal, patient_id, first, after).await?;
         let Some((patient, rows, has_next_page)) = page else { return Ok(None) };

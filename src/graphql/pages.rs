@@ -47,12 +47,11 @@ pub fn page_size(first: Option<i32>, default: u64, max: u64) -> Result<u64, AppE
 /// count alone (no items; `hasNextPage` says whether any match), 1 to
 /// `max` for a page; anything else is refused.
 pub fn page_size_or_count(first: Option<i32>, default: u64, max: u64) -> Result<u64, AppError> {
-    match first {
-        Some(0) => Ok(0),
-        Some(n) if n >= 1 && (n as u64) <= max => Ok(n as u64),
-        None => Ok(default.min(max)),
-        Some(_) => Err(AppError::bad_input("first", format!("must be between 0 (the count alone) and {max}"))),
+    if first == Some(0) {
+        return Ok(0);
     }
+    page_size(first, default, max)
+        .map_err(|_| AppError::bad_input("first", format!("must be between 0 (the count alone) and {max}")))
 }
 
 /// Most items a list of a patient's record (tests, stays, health reports,

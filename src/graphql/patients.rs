@@ -16,7 +16,8 @@ use super::inputs::{PatientFilterInput, RegisterPatientInput, UpdatePatientInput
 use super::loaders::*;
 use super::organisations::{Facility, HealthCentre, Organisation, Prefecture, organisation};
 use super::pages::{
-    PageInfo, decode_kind_cursor, encode_kind_cursor, latest, page_size, record_list_cost, record_list_size,
+    PageInfo, decode_kind_cursor, encode_kind_cursor, latest, page_size, page_size_or_count, record_list_cost,
+    record_list_size,
 };
 use super::prefetch;
 use super::scalars::Date;
@@ -196,9 +197,9 @@ async fn queue(
 
 /// The page of the patients `filter` selects within the caller's reach
 /// (`first` 1 to 500, 20 by default, or 0 for the count alone; after the
-/// cursor `after`): only the
-/// personal text columns the selection can show are read, and the
-/// relations it asks for are loaded for the whole page at once.
+/// cursor `after`): only the personal text columns the selection can show
+/// are read, and the relations it asks for are loaded for the whole page
+/// at once.
 async fn page(
     ctx: &Context<'_>,
     principal: &crate::auth::Principal,
@@ -207,7 +208,7 @@ async fn page(
     after: Option<String>,
 ) -> Result<PatientConnection> {
     let state = state(ctx);
-    let first = super::pages::page_size_or_count(first, 20, state.config.max_page_size)?;
+    let first = page_size_or_count(first, 20, state.config.max_page_size)?;
     let after = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
     let look_ahead = ctx.look_ahead();
     let nodes = [look_ahead.field("edges").field("node"), look_ahead.field("nodes")];

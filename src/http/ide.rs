@@ -6,6 +6,8 @@
 //! connections (HTTP and WebSocket) to this origin only, fonts and
 //! pictures inlined, no frames, no forms, no inline script.
 
+use std::sync::LazyLock;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -46,31 +48,37 @@ pub async fn page(State(state): State<HttpState>) -> Response {
     response
 }
 
+/// The tags of the embedded files, computed once.
+static SCRIPT_TAG: LazyLock<HeaderValue> = LazyLock::new(|| tag_of(SCRIPT));
+static STYLESHEET_TAG: LazyLock<HeaderValue> = LazyLock::new(|| tag_of(STYLESHEET));
+
 /// `GET /ide/ide.js`.
 pub async fn script(State(state): State<HttpState>, request: HeaderMap) -> Response {
-    asset(&state, &request, SCRIPT, "text/javascript; charset=utf-8")
+    asset(&state, &request, (SCRIPT, &SCRIPT_TAG), "text/javascript; charset=utf-8")
 }
 
 /// `GET /ide/ide.css`.
 pub async fn stylesheet(State(state): State<HttpState>, request: HeaderMap) -> Response {
-    asset(&state, &request, STYLESHEET, "text/css; charset=utf-8")
+    asset(&state, &request, (STYLESHEET, &STYLESHEET_TAG), "text/css; charset=utf-8")
 }
 
-/// An embedded file, revalidated by its tag on every load (a new build
+/// An embedded file with its tag, revalidated on every load (a new build
 /// serves its new files at once; an unchanged one answers 304).
-fn asset(state: &HttpState, request: &HeaderMap, body: &'static [u8], media: &'static str) -> Response {
+fn asset(
+    state: &HttpState,
+    request: &HeaderMap,
+    (body, tag): (&'static [u8], &HeaderValue),
+    media: &'static str,
+) -> Response {
     if !state.app.config.ide {
         return (StatusCode::NOT_FOUND, "the IDE is switched off\n").into_response();
     }
-    let tag = format!("\"{:016x}\"", fingerprint(body));
-    let unchanged = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == tag);
+    let unchanged = request.get(header::IF_NONE_MATCH) == Some(tag);
     let mut response = if unchanged { StatusCode::NOT_MODIFIED.into_response() } else { body.into_response() };
     let headers = response.headers_mut();
     protect(headers, media);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(tag) = HeaderValue::from_str(&tag) {
-        headers.insert(header::ETAG, tag);
-    }
+    headers.insert(header::ETAG, tag.clone());
     response
 }
 
@@ -83,7 +91,9 @@ fn protect(headers: &mut HeaderMap, media: &'static str) {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
-/// FNV-1a over the file: a tag that changes with its content.
-fn fingerprint(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+/// A tag that changes with the file's content: FNV-1a over it, quoted.
+fn tag_of(bytes: &[u8]) -> HeaderValue {
+    let hash =
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3));
+    HeaderValue::from_str(&format!("\"{hash:016x}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
 }

@@ -854,6 +854,9 @@ async fn the_command_line_sends_the_sample_files_and_the_jobs_keep_their_reports
     let names: Vec<String> =
         patients(&app, &clinic).await.iter().filter_map(|p| p["nameKanji"].as_str().map(str::to_owned)).collect();
     assert!(names.iter().any(|n| n == "山田 太郎"), "decoded from Shift_JIS: {names:?}");
+    // A new person's onset date (発症日) is written with the registration.
+    let listed = patients(&app, &clinic).await;
+    assert_eq!(named(&listed, "山田 太郎")["onsetDate"], "2026-11-28", "{listed:?}");
 
     let bundle = format!("{samples}/hospital-admission.fhir.json");
     let (code, admitted) = command_line(&app, &hospital, &[&bundle]).await;
