@@ -229,6 +229,9 @@ pub struct ServeArgs {
     /// Do not serve the in-browser IDE on GET /graphql.
     #[arg(long, env = "HERSYS_NO_IDE")]
     pub no_ide: bool,
+    /// Do not serve the health-centre console on GET /console.
+    #[arg(long, env = "HERSYS_NO_CONSOLE")]
+    pub no_console: bool,
     /// Refuse introspection queries.
     #[arg(long, env = "HERSYS_NO_INTROSPECTION")]
     pub no_introspection: bool,
@@ -358,6 +361,19 @@ pub struct ServeArgs {
     /// notified individually.
     #[arg(long, env = "HERSYS_LIMITED_NOTIFICATION_FROM")]
     pub limited_notification_from: Option<chrono::NaiveDate>,
+    /// From this time of day (HH:MM, Japan time), a patient in care who
+    /// has sent no health report that day is put on their health centre's
+    /// queue and announced live (`NOT_REPORTED`).
+    #[arg(long, env = "HERSYS_NOT_REPORTED_BY", default_value = "12:00", value_parser = parse_time_of_day)]
+    pub not_reported_by: chrono::NaiveTime,
+    /// Minutes after a positive result whose care setting is still
+    /// undecided it is put on the health centre's queue and announced live
+    /// (`UNDECIDED_POSITIVE`).
+    #[arg(long, env = "HERSYS_UNDECIDED_AFTER_MINUTES", default_value_t = 360, value_parser = clap::value_parser!(u32).range(1..=10080))]
+    pub undecided_after_minutes: u32,
+    /// Seconds between two rounds of the watch that looks for both.
+    #[arg(long, env = "HERSYS_WATCH_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub watch_interval_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -401,6 +417,7 @@ impl ServeArgs {
             Duration::from_secs(at_least("session_lifetime_hours", self.session_lifetime_hours, 1)? * 3600);
         config.session_cache = Duration::from_millis(self.session_cache_ms);
         config.ide = !self.no_ide;
+        config.console = !self.no_console;
         config.introspection = !self.no_introspection;
         config.max_complexity = at_least("max_complexity", self.max_complexity, 1)?;
         config.max_depth = at_least("max_depth", self.max_depth, 1)?;
@@ -478,6 +495,9 @@ impl ServeArgs {
         config.read_database_urls = self.read_database_url.iter().cloned().map(Secret::new).collect();
         config.replica_list_lag = Duration::from_millis(self.replica_list_lag_ms);
         config.limited_notification_from = self.limited_notification_from;
+        config.not_reported_by = self.not_reported_by;
+        config.undecided_after = Duration::from_secs(u64::from(self.undecided_after_minutes) * 60);
+        config.watch_interval = Duration::from_secs(self.watch_interval_secs);
         if let Some(token) = &self.metrics_token {
             let length = token.expose().chars().count();
             if length < 16 || token.expose().chars().any(|c| !c.is_ascii_graphic()) {

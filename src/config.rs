@@ -66,6 +66,8 @@ pub struct Config {
     pub max_page_size: u64,
     /// Serve the in-browser IDE on `GET /graphql`.
     pub ide: bool,
+    /// Serve the health-centre console on `GET /console`.
+    pub console: bool,
     /// Answer introspection queries (switch off in production if clients
     /// use the committed schema files).
     pub introspection: bool,
@@ -170,6 +172,15 @@ pub struct Config {
     pub warning_temperature_at_least: f64,
     /// Items of an import written at once (PostgreSQL).
     pub import_workers: usize,
+    /// How often the watch looks for patients not reported and positives
+    /// still undecided.
+    pub watch_interval: std::time::Duration,
+    /// From this time of day (Japan time), a patient in care without a
+    /// health report that day is an item of their centre's queue.
+    pub not_reported_by: chrono::NaiveTime,
+    /// A positive whose care setting is still undecided this long after
+    /// the result is an item of its centre's queue.
+    pub undecided_after: Duration,
 }
 
 impl Config {
@@ -188,6 +199,7 @@ impl Config {
             max_health_reports_per_day: 24,
             max_page_size: 500,
             ide: true,
+            console: true,
             introspection: true,
             max_depth: 16,
             max_complexity: 1_000_000,
@@ -224,6 +236,9 @@ impl Config {
             limited_notification_from: None,
             warning_spo2_at_most: 93,
             warning_temperature_at_least: 38.5,
+            watch_interval: std::time::Duration::from_secs(60),
+            not_reported_by: chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default(),
+            undecided_after: Duration::from_secs(6 * 3600),
             import_workers: 8,
         }
     }

@@ -115,6 +115,7 @@ impl Application {
             state.config.statistics_fold_interval,
         );
         crate::services::housekeeping::start(state.clone());
+        crate::services::watch::start(state.clone());
         let shutdown = Shutdown::default();
         // Long-lived connections (WebSockets) learn of the shutdown from the
         // request's extensions.

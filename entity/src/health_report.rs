@@ -17,6 +17,9 @@ pub struct Model {
     /// Symptom names, comma-separated, in the order of the Symptom enumeration.
     pub symptoms: String,
     pub note: Option<String>,
+    /// Emergency signs (the national list of thirteen) ticked, by name,
+    /// comma-separated; empty when none.
+    pub emergency_signs: String,
     pub reported_at: DateTimeUtc,
     pub recorded_at: DateTimeUtc,
 }

@@ -41,5 +41,6 @@ pub mod prefecture_capacity;
 pub mod service_account;
 pub mod session;
 pub mod sign_in_failure;
+pub mod work_item;
 
 pub use sea_orm;

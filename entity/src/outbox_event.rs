@@ -1,6 +1,7 @@
-//! The transactional outbox of live case events: positive results and
-//! break-glass accesses. Read in `(tx_id, id)` order, which is also its
-//! cursor.
+//! The transactional outbox of live case events: positive results,
+//! break-glass accesses, transfers in, contacts handed over, health
+//! alerts, patients not reported, undecided positives and changes to work
+//! items. Read in `(tx_id, id)` order, which is also its cursor.
 #[allow(unused_imports)]
 use crate::enums::*;
 use sea_orm::entity::prelude::*;
@@ -10,7 +11,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// `POSITIVE_RESULT` or `BREAK_GLASS`.
+    /// The event's kind (`POSITIVE_RESULT`, `BREAK_GLASS`, …).
     pub kind: String,
     /// The positive test (`POSITIVE_RESULT`).
     pub lab_test_id: Option<i64>,
@@ -24,6 +25,16 @@ pub struct Model {
     pub tx_id: i64,
     /// The access (`BREAK_GLASS`).
     pub break_glass_access_id: Option<i64>,
+    /// The health report an alert is about (`EMERGENCY_SIGNS`, `WARNING_SIGNS`).
+    pub health_report_id: Option<i64>,
+    /// The queue item a change is about (`WORK_ITEM_UPDATED`): its event's ID.
+    pub item_event_id: Option<i64>,
+    /// What the event says beyond its rows: the signs or reasons of an
+    /// alert, the day of a missing report. Names, never personal values.
+    pub detail: Option<String>,
+    /// Makes an event written on a timer unique (the kind, the patient or
+    /// test, the day); empty for events written by a case's own write.
+    pub dedup_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -33,6 +33,7 @@ mod m20261204_000024_capacity_and_handovers;
 mod m20261204_000025_behaviour_history;
 mod m20261204_000026_specimen_ids;
 mod m20261205_000027_import_jobs;
+mod m20261206_000028_case_events_and_work_items;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000025_behaviour_history::Migration),
             Box::new(m20261204_000026_specimen_ids::Migration),
             Box::new(m20261205_000027_import_jobs::Migration),
+            Box::new(m20261206_000028_case_events_and_work_items::Migration),
         ]
     }
 }

@@ -199,6 +199,7 @@ positional!(entity::health_report::Model {
     spo2: column,
     symptoms: column,
     note: column,
+    emergency_signs: column,
     reported_at: column,
     recorded_at: column,
 });

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use entity::{break_glass_access, health_centre, lab_test, outbox_event, patient};
+use entity::{break_glass_access, health_centre, health_report, lab_test, outbox_event, patient, work_item};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter};
 use tokio::sync::broadcast;
 
@@ -82,6 +82,34 @@ pub const BREAK_GLASS: &str = "BREAK_GLASS";
 /// The kind of an outbox event of a close contact handed to another
 /// health centre.
 pub const CONTACT_HANDED_OVER: &str = "CONTACT_HANDED_OVER";
+/// The kind of an outbox event of a case transferred to another health
+/// centre, addressed to the one it moved to.
+pub const TRANSFER_IN: &str = "TRANSFER_IN";
+/// The kind of an outbox event of a health report with one of the
+/// national emergency signs.
+pub const EMERGENCY_SIGNS: &str = "EMERGENCY_SIGNS";
+/// The kind of an outbox event of a health report past a warning
+/// threshold, or markedly worse than the patient's previous one.
+pub const WARNING_SIGNS: &str = "WARNING_SIGNS";
+/// The kind of an outbox event of a patient in care who has not reported
+/// by the configured time of day (written by the watch).
+pub const NOT_REPORTED: &str = "NOT_REPORTED";
+/// The kind of an outbox event of a positive whose care setting is still
+/// undecided after the configured time (written by the watch).
+pub const UNDECIDED_POSITIVE: &str = "UNDECIDED_POSITIVE";
+/// The kind of an outbox event of a change to a work item (acknowledged,
+/// assigned, done), so that the centre's other staff see it live.
+pub const WORK_ITEM_UPDATED: &str = "WORK_ITEM_UPDATED";
+
+/// What an outbox event names beyond its patient and health centre.
+#[derive(Debug, Default, Clone)]
+pub struct EventRefs {
+    pub lab_test_id: Option<i64>,
+    pub health_report_id: Option<i64>,
+    pub item_event_id: Option<i64>,
+    /// Names (signs, reasons, a day), never a personal value.
+    pub detail: Option<String>,
+}
 
 /// The outbox row of an event of `kind` about `patient_id` (and its test,
 /// if any), addressed to the health centre `centre_id` and its prefecture
@@ -97,13 +125,26 @@ pub fn outbox_row(
     now: chrono::DateTime<chrono::Utc>,
     backend: sea_orm::DbBackend,
 ) -> impl FnOnce(&mut crate::db::Sql) + use<> {
+    outbox_row_with(kind, EventRefs { lab_test_id, ..EventRefs::default() }, patient_id, centre_id, now, backend)
+}
+
+/// [`outbox_row`] with every reference an event may carry.
+pub fn outbox_row_with(
+    kind: &'static str,
+    refs: EventRefs,
+    patient_id: i64,
+    centre_id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+    backend: sea_orm::DbBackend,
+) -> impl FnOnce(&mut crate::db::Sql) + use<> {
     let postgres = backend == sea_orm::DbBackend::Postgres;
     move |sql: &mut crate::db::Sql| {
         sql.push(
-            "INSERT INTO outbox_events (kind, lab_test_id, patient_id, occurred_at, health_centre_id, prefecture_id) \
-             SELECT ",
+            "INSERT INTO outbox_events (kind, lab_test_id, health_report_id, item_event_id, detail, patient_id, \
+             occurred_at, health_centre_id, prefecture_id) SELECT ",
         );
-        sql.bind(kind).push(", ").bind(lab_test_id).push(", ").bind(patient_id);
+        sql.bind(kind).push(", ").bind(refs.lab_test_id).push(", ").bind(refs.health_report_id);
+        sql.push(", ").bind(refs.item_event_id).push(", ").bind(refs.detail).push(", ").bind(patient_id);
         sql.push(", ").bind(now).push(", hc.id, hc.prefecture_id FROM health_centres hc");
         if postgres {
             sql.push(&format!(", (SELECT pg_notify('{NOTIFY_CHANNEL}', '')) AS notified"));
@@ -120,6 +161,10 @@ pub struct CaseEvent {
     pub test: Option<lab_test::Model>,
     /// The access (`BREAK_GLASS`).
     pub access: Option<break_glass_access::Model>,
+    /// The health report (`EMERGENCY_SIGNS`, `WARNING_SIGNS`).
+    pub report: Option<health_report::Model>,
+    /// The work item as it stands after the change (`WORK_ITEM_UPDATED`).
+    pub item: Option<work_item::Model>,
     /// The patient as loaded for this delivery (now, not when the result
     /// was recorded): its current responsible health centre decides who may
     /// still receive the event.
@@ -241,13 +286,14 @@ pub struct Loaded {
 }
 
 /// Loads up to `limit` settled outbox rows after `after` for `audience`
-/// (every audience without one) of `kind` (every kind without one), with
-/// the tests, accesses and patients they are about, in cursor order.
+/// (every audience without one) of `kinds` (every kind without them), with
+/// the tests, accesses, reports, items and patients they are about, in
+/// cursor order.
 pub async fn load_events(
     db: &DatabaseConnection,
     after: Cursor,
     audience: Option<Audience>,
-    kind: Option<&str>,
+    kinds: Option<&[&str]>,
     limit: u64,
 ) -> AppResult<Loaded> {
     let backend = db.get_database_backend();
@@ -255,18 +301,25 @@ pub async fn load_events(
     let mut sql = Sql::new(backend);
     sql.push(&format!(
         "SELECT id, kind, lab_test_id, patient_id, health_centre_id, prefecture_id, occurred_at, tx_id, \
-         break_glass_access_id, {settled} AS settled FROM outbox_events WHERE (tx_id, id) > ("
+         break_glass_access_id, health_report_id, item_event_id, detail, dedup_key, {settled} AS settled \
+         FROM outbox_events WHERE (tx_id, id) > ("
     ));
     sql.bind(after.tx_id).push(", ").bind(after.id).push(")");
-    restrict(&mut sql, audience, kind);
+    restrict(&mut sql, audience, kinds);
     // Settled rows sort before the others: their transactions are older.
     sql.push(&format!(" ORDER BY tx_id, id LIMIT {limit}"));
     let rows = OutboxRow::find_by_statement(sql.build()).all(db).await?;
     let pending = rows.iter().any(|row| !row.settled);
     let events: Vec<outbox_event::Model> =
         rows.into_iter().take_while(|row| row.settled).map(|row| row.event).collect();
+    Ok(Loaded { events: with_rows(db, events).await?, pending })
+}
+
+/// The events with the tests, accesses, reports, items and patients they
+/// are about; an event whose row is missing is left out.
+pub async fn with_rows(db: &impl ConnectionTrait, events: Vec<outbox_event::Model>) -> AppResult<Vec<CaseEvent>> {
     if events.is_empty() {
-        return Ok(Loaded { events: Vec::new(), pending });
+        return Ok(Vec::new());
     }
     let test_ids: Vec<i64> = events.iter().filter_map(|e| e.lab_test_id).collect();
     let access_ids: Vec<i64> = events.iter().filter_map(|e| e.break_glass_access_id).collect();
@@ -283,6 +336,20 @@ pub async fn load_events(
         let found =
             break_glass_access::Entity::find().filter(break_glass_access::Column::Id.is_in(access_ids)).all(db).await?;
         found.into_iter().map(|a| (a.id, a)).collect()
+    };
+    let report_ids: Vec<i64> = events.iter().filter_map(|e| e.health_report_id).collect();
+    let reports: HashMap<i64, health_report::Model> = if report_ids.is_empty() {
+        HashMap::new()
+    } else {
+        let found = health_report::Entity::find().filter(health_report::Column::Id.is_in(report_ids)).all(db).await?;
+        found.into_iter().map(|r| (r.id, r)).collect()
+    };
+    let item_ids: Vec<i64> = events.iter().filter_map(|e| e.item_event_id).collect();
+    let items: HashMap<i64, work_item::Model> = if item_ids.is_empty() {
+        HashMap::new()
+    } else {
+        let found = work_item::Entity::find().filter(work_item::Column::EventId.is_in(item_ids)).all(db).await?;
+        found.into_iter().map(|i| (i.event_id, i)).collect()
     };
     let patients: HashMap<i64, patient::Model> = patient::Entity::find()
         .filter(patient::Column::Id.is_in(patient_ids))
@@ -311,47 +378,54 @@ pub async fn load_events(
                 Some(id) => Some(accesses.get(&id)?.clone()),
                 None => None,
             };
+            let report = match event.health_report_id {
+                Some(id) => Some(reports.get(&id)?.clone()),
+                None => None,
+            };
+            let item = event.item_event_id.and_then(|id| items.get(&id).cloned());
             let patient = patients.get(&event.patient_id)?.clone();
             let patient_prefecture_id = *prefectures.get(&patient.responsible_health_centre_id)?;
             Some(CaseEvent {
                 event,
                 test,
                 access,
+                report,
+                item,
                 patient,
                 patient_prefecture_id,
                 loaded_at: std::time::Instant::now(),
             })
         })
         .collect();
-    Ok(Loaded { events, pending })
+    Ok(events)
 }
 
-/// Narrows an outbox read to `audience` and `kind`, where given.
-fn restrict(sql: &mut Sql, audience: Option<Audience>, kind: Option<&str>) {
+/// Narrows an outbox read to `audience` and `kinds`, where given.
+fn restrict(sql: &mut Sql, audience: Option<Audience>, kinds: Option<&[&str]>) {
     match audience {
         Some(Audience::HealthCentre(id)) => sql.push(" AND health_centre_id = ").bind(id),
         Some(Audience::Prefecture(id)) => sql.push(" AND prefecture_id = ").bind(id),
         None => sql,
     };
-    if let Some(kind) = kind {
-        sql.push(" AND kind = ").bind(kind);
+    if let Some(kinds) = kinds {
+        sql.push(" AND kind IN (").bind_list(kinds.iter().copied()).push(")");
     }
 }
 
-/// Whether more than `window` events of `audience` and `kind` follow
+/// Whether more than `window` events of `audience` and `kinds` follow
 /// `after`.
 pub async fn more_than(
     db: &DatabaseConnection,
     after: Cursor,
     audience: Audience,
-    kind: &str,
+    kinds: &[&str],
     window: u64,
 ) -> AppResult<bool> {
     let backend = db.get_database_backend();
     let mut sql = Sql::new(backend);
     sql.push("SELECT id FROM outbox_events WHERE (tx_id, id) > (");
     sql.bind(after.tx_id).push(", ").bind(after.id).push(")");
-    restrict(&mut sql, Some(audience), Some(kind));
+    restrict(&mut sql, Some(audience), Some(kinds));
     sql.push(&format!(" ORDER BY tx_id, id LIMIT 1 OFFSET {window}"));
     Ok(db.query_one_raw(sql.build()).await?.is_some())
 }

@@ -207,6 +207,56 @@ impl Symptom {
     }
 }
 
+/// The national list of emergency signs (緊急性の高い症状) a person in
+/// home or accommodation care is asked to check; any one of them in a
+/// report raises an alert (`EMERGENCY_SIGNS`) at the health centre.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EmergencySign {
+    /// The face is clearly pale (顔色が明らかに悪い).
+    PaleFace,
+    /// The lips are turning purple (唇が紫色になっている).
+    PurpleLips,
+    /// Not themself; something is wrong (いつもと違う、様子がおかしい).
+    UnusualBehaviour,
+    /// Breathing fast (息が荒くなった).
+    RapidBreathing,
+    /// Suddenly breathless (急に息苦しくなった).
+    SuddenBreathlessness,
+    /// Out of breath after moving a little in daily life (日常生活の中で少し動くと息があがる).
+    BreathlessOnExertion,
+    /// Chest pain (胸の痛みがある).
+    ChestPain,
+    /// Cannot lie down; can breathe only sitting up (横になれない・座らないと息ができない).
+    CannotLieDown,
+    /// Breathing with the shoulders (肩で息をしている).
+    ShoulderBreathing,
+    /// Wheezing that began suddenly, within about two hours (突然ぜーぜーしはじめた).
+    SuddenWheezing,
+    /// Dazed, responding weakly (ぼんやりしている).
+    Dazed,
+    /// Confused, not answering (もうろうとしている).
+    Unresponsive,
+    /// The pulse skips or feels irregular (脈がとぶ・脈のリズムが乱れる).
+    IrregularPulse,
+}
+
+impl EmergencySign {
+    /// The stored (and public) name of the sign.
+    pub fn stored_name(self) -> &'static str {
+        EmergencySign::items()
+            .iter()
+            .find(|item| item.value == self)
+            .map(|item| item.name)
+            .unwrap_or("UNUSUAL_BEHAVIOUR")
+    }
+
+    pub fn parse_stored(list: &str) -> Vec<EmergencySign> {
+        list.split(',')
+            .filter_map(|name| EmergencySign::items().iter().find(|item| item.name == name).map(|item| item.value))
+            .collect()
+    }
+}
+
 /// A daily health report.
 pub struct HealthReport {
     pub row: health_report::Model,
@@ -231,6 +281,10 @@ impl HealthReport {
     /// Symptoms reported.
     async fn symptoms(&self) -> Vec<Symptom> {
         Symptom::parse_stored(&self.row.symptoms)
+    }
+    /// Emergency signs ticked (the national list); empty when none.
+    async fn emergency_signs(&self) -> Vec<EmergencySign> {
+        EmergencySign::parse_stored(&self.row.emergency_signs)
     }
     /// Free-text message to the health centre. Personal data.
     async fn note(&self, ctx: &Context<'_>) -> Result<Option<String>> {

@@ -354,6 +354,10 @@ pub struct HealthReportInput {
     pub spo2: Option<i32>,
     /// Symptoms felt; an empty list for none.
     pub symptoms: Vec<super::follow_up::Symptom>,
+    /// Emergency signs (the national list) noticed; any one raises an
+    /// alert at the health centre. None by default.
+    #[graphql(default)]
+    pub emergency_signs: Vec<super::follow_up::EmergencySign>,
     /// A message to the health centre, or what `OTHER` means.
     pub note: Option<String>,
     /// When the report was made; now by default.
@@ -365,7 +369,11 @@ impl HealthReportInput {
         let mut symptoms: Vec<&'static str> = self.symptoms.iter().map(|s| s.stored_name()).collect();
         symptoms.sort_unstable();
         symptoms.dedup();
+        let mut emergency_signs: Vec<&'static str> = self.emergency_signs.iter().map(|s| s.stored_name()).collect();
+        emergency_signs.sort_unstable();
+        emergency_signs.dedup();
         Ok(crate::services::follow_up::NewHealthReport {
+            emergency_signs,
             patient_id: self.patient_id.map(|id| parse_id(&id, "input.patientId")).transpose()?,
             body_temperature: self.body_temperature,
             spo2: self.spo2,

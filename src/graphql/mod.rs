@@ -30,6 +30,7 @@ pub mod scalars;
 pub mod spans;
 pub mod statistics;
 pub mod subscription;
+pub mod work;
 
 use async_graphql::Schema;
 
@@ -71,6 +72,7 @@ pub struct MutationRoot(
     daily_counts::DailyCountsMutation,
     contacts::ContactsMutation,
     statistics::CapacityMutation,
+    work::WorkMutation,
 );
 
 /// The API's part of the root `Query`, area by area.
@@ -87,6 +89,7 @@ pub struct ApiQuery(
     break_glass::BreakGlassQuery,
     statistics::StatisticsQuery,
     imports::ImportsQuery,
+    work::WorkQuery,
 );
 
 pub type HersysSchema = Schema<Query, MutationRoot, subscription::Subscription>;

@@ -49,7 +49,7 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<PositiveResultEvent>> + use<>> {
         let principal = signed_in(ctx)?.clone();
         policy::may_receive_positive_results(&principal)?;
-        let events = live_events(state(ctx), principal, POSITIVE_RESULT, after.as_deref()).await?;
+        let events = live_events(state(ctx), principal, vec![POSITIVE_RESULT], after.as_deref()).await?;
         Ok(events.map(|event| event.map(PositiveResultEvent)))
     }
 
@@ -66,8 +66,48 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<BreakGlassAlert>> + use<>> {
         let principal = signed_in(ctx)?.clone();
         policy::may_receive_break_glass_alerts(&principal)?;
-        let events = live_events(state(ctx), principal, BREAK_GLASS, after.as_deref()).await?;
+        let events = live_events(state(ctx), principal, vec![BREAK_GLASS], after.as_deref()).await?;
         Ok(events.map(|event| event.map(BreakGlassAlert)))
+    }
+
+    /// Every case event of the caller's health centre (health centre
+    /// staff) or of the centres of the caller's prefecture (prefecture
+    /// staff), typed by `kind`: new positives, positives still undecided,
+    /// emergency and warning signs in health reports, patients not
+    /// reported, transfers in, contacts handed over, break-glass accesses
+    /// (health centre staff only) and changes to the work queue's items
+    /// by colleagues. Resumes with `after` and skips patients who have left
+    /// the caller's reach, exactly as `positiveResults`, under the same
+    /// field rules and read audit. With `kinds`, only those.
+    async fn case_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `cursor` of the last event received; omitted, only new events are sent.")] after: Option<
+            String,
+        >,
+        #[graphql(desc = "Only these kinds; every kind the caller receives when omitted.")] kinds: Option<
+            Vec<super::work::CaseEventKind>,
+        >,
+    ) -> Result<impl Stream<Item = Result<super::work::CaseEvent>> + use<>> {
+        let principal = signed_in(ctx)?.clone();
+        policy::may_receive_positive_results(&principal)?;
+        let mut kinds: Vec<&'static str> = match kinds {
+            None => super::work::ALL_KINDS.iter().map(|kind| kind.stored()).collect(),
+            Some(kinds) if kinds.is_empty() => {
+                return Err(AppError::bad_input("kinds", "must name at least one kind (omit it for every kind)").into());
+            }
+            Some(kinds) => kinds.into_iter().map(|kind| kind.stored()).collect(),
+        };
+        if let Err(refused) = policy::may_receive_break_glass_alerts(&principal) {
+            kinds.retain(|kind| *kind != BREAK_GLASS);
+            if kinds.is_empty() {
+                return Err(refused.into());
+            }
+        }
+        kinds.sort_unstable();
+        kinds.dedup();
+        let events = live_events(state(ctx), principal, kinds, after.as_deref()).await?;
+        Ok(events.map(|event| event.map(super::work::CaseEvent)))
     }
 
     /// Every close contact handed to the caller's health centre (health
@@ -85,19 +125,19 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<super::contacts::ContactHandover>> + use<>> {
         let principal = signed_in(ctx)?.clone();
         policy::may_receive_positive_results(&principal)?;
-        let events = live_events(state(ctx), principal, CONTACT_HANDED_OVER, after.as_deref()).await?;
+        let events = live_events(state(ctx), principal, vec![CONTACT_HANDED_OVER], after.as_deref()).await?;
         Ok(events.map(|event| event.map(super::contacts::ContactHandover)))
     }
 }
 
-/// The outbox events of `kind` for the caller's audience: those after
+/// The outbox events of `kinds` for the caller's audience: those after
 /// `after` replayed first (at most `replayWindow`), then the live ones,
 /// with no gap and no duplicate, each only while its patient is within
 /// the caller's reach at the moment it is sent.
-async fn live_events(
+pub(super) async fn live_events(
     state: &AppState,
     principal: Principal,
-    kind: &'static str,
+    kinds: Vec<&'static str>,
     after: Option<&str>,
 ) -> Result<impl Stream<Item = Result<Arc<CaseEvent>>> + use<>, AppError> {
     let audience = policy::live_audience(&principal)?;
@@ -105,21 +145,21 @@ async fn live_events(
     let state = state.clone();
     if let Some(after) = after {
         let window = state.config.replay_window;
-        if crate::events::more_than(&state.db, after, audience, kind, window).await? {
+        if crate::events::more_than(&state.db, after, audience, &kinds, window).await? {
             return Err(replay_window_exceeded(window));
         }
     }
     // Listen before replaying, so that nothing falls between the two.
     let mut live = state.hub.subscribe(audience);
     let guard = state.hub.track();
-    tracing::info!(session_id = principal.session_id, ?audience, kind, "subscribed");
+    tracing::info!(session_id = principal.session_id, ?audience, ?kinds, "subscribed");
     Ok(async_stream::stream! {
         let _guard = guard;
         let mut last = after.unwrap_or_default();
         if after.is_some() {
             loop {
                 // Settled events only: one not settled yet comes live.
-                let batch = match load_events(&state.db, last, Some(audience), Some(kind), REPLAY_BATCH).await {
+                let batch = match load_events(&state.db, last, Some(audience), Some(&kinds), REPLAY_BATCH).await {
                     Ok(Loaded { events, .. }) => events,
                     Err(error) => {
                         yield Err(error.into());
@@ -148,7 +188,7 @@ async fn live_events(
                 Ok(event) => {
                     state.hub.taken(&event);
                     let cursor = Cursor::of(&event.event);
-                    if cursor <= last || event.event.kind != kind {
+                    if cursor <= last || !kinds.contains(&event.event.kind.as_str()) {
                         continue;
                     }
                     last = cursor;
@@ -194,7 +234,7 @@ pub async fn history(
     // little before answering "more to come" with nothing in it.
     let patience = tokio::time::Instant::now() + HISTORY_PATIENCE;
     let Loaded { events, pending } = loop {
-        let loaded = load_events(&state.db, after, Some(audience), Some(POSITIVE_RESULT), first + 1).await?;
+        let loaded = load_events(&state.db, after, Some(audience), Some(&[POSITIVE_RESULT]), first + 1).await?;
         if !loaded.events.is_empty() || !loaded.pending || tokio::time::Instant::now() >= patience {
             break loaded;
         }
@@ -262,7 +302,7 @@ impl PositiveResultEventEdge {
 }
 
 /// Whether the event's patient is within the subscriber's reach now.
-async fn in_reach(state: &AppState, principal: &Principal, event: &CaseEvent) -> Result<bool, AppError> {
+pub(super) async fn in_reach(state: &AppState, principal: &Principal, event: &CaseEvent) -> Result<bool, AppError> {
     match policy::reaches_row(principal, &event.patient, event.patient_prefecture_id) {
         Some(answer) => Ok(answer),
         None => {
@@ -285,7 +325,7 @@ fn replay_window_exceeded(window: u64) -> AppError {
     )
 }
 
-fn parse_cursor(cursor: &str) -> Result<Cursor, AppError> {
+pub(super) fn parse_cursor(cursor: &str) -> Result<Cursor, AppError> {
     Cursor::parse(cursor).ok_or_else(|| AppError::bad_input("after", "is not a cursor of this subscription"))
 }
 

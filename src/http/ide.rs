@@ -41,10 +41,10 @@ const PAGE: &str = r#"<!doctype html>
 /// `GET /graphql`: the page.
 pub async fn page(State(state): State<HttpState>) -> Response {
     if !state.app.config.ide {
-        return (StatusCode::NOT_FOUND, "the IDE is switched off\n").into_response();
+        return (StatusCode::NOT_FOUND, "this page is switched off\n").into_response();
     }
     let mut response = PAGE.into_response();
-    protect(response.headers_mut(), "text/html; charset=utf-8");
+    protect(response.headers_mut(), "text/html; charset=utf-8", POLICY);
     response
 }
 
@@ -54,45 +54,48 @@ static STYLESHEET_TAG: LazyLock<HeaderValue> = LazyLock::new(|| tag_of(STYLESHEE
 
 /// `GET /ide/ide.js`.
 pub async fn script(State(state): State<HttpState>, request: HeaderMap) -> Response {
-    asset(&state, &request, (SCRIPT, &SCRIPT_TAG), "text/javascript; charset=utf-8")
+    asset(state.app.config.ide, &request, (SCRIPT, &SCRIPT_TAG), "text/javascript; charset=utf-8", POLICY)
 }
 
 /// `GET /ide/ide.css`.
 pub async fn stylesheet(State(state): State<HttpState>, request: HeaderMap) -> Response {
-    asset(&state, &request, (STYLESHEET, &STYLESHEET_TAG), "text/css; charset=utf-8")
+    asset(state.app.config.ide, &request, (STYLESHEET, &STYLESHEET_TAG), "text/css; charset=utf-8", POLICY)
 }
 
-/// An embedded file with its tag, revalidated on every load (a new build
-/// serves its new files at once; an unchanged one answers 304).
-fn asset(
-    state: &HttpState,
+/// An embedded file of a page (the IDE's, the console's) with its tag,
+/// revalidated on every load (a new build serves its new files at once;
+/// an unchanged one answers 304); 404 when the page is switched off.
+pub(super) fn asset(
+    enabled: bool,
     request: &HeaderMap,
     (body, tag): (&'static [u8], &HeaderValue),
     media: &'static str,
+    policy: &'static str,
 ) -> Response {
-    if !state.app.config.ide {
-        return (StatusCode::NOT_FOUND, "the IDE is switched off\n").into_response();
+    if !enabled {
+        return (StatusCode::NOT_FOUND, "this page is switched off\n").into_response();
     }
     let unchanged = request.get(header::IF_NONE_MATCH) == Some(tag);
     let mut response = if unchanged { StatusCode::NOT_MODIFIED.into_response() } else { body.into_response() };
     let headers = response.headers_mut();
-    protect(headers, media);
+    protect(headers, media, policy);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(header::ETAG, tag.clone());
     response
 }
 
-/// The headers of every IDE response: its media type and the policy.
-fn protect(headers: &mut HeaderMap, media: &'static str) {
+/// The headers of every response of an embedded page: its media type and
+/// the page's policy.
+pub(super) fn protect(headers: &mut HeaderMap, media: &'static str, policy: &'static str) {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
 /// A tag that changes with the file's content: FNV-1a over it, quoted.
-fn tag_of(bytes: &[u8]) -> HeaderValue {
+pub(super) fn tag_of(bytes: &[u8]) -> HeaderValue {
     let hash =
         bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3));
     HeaderValue::from_str(&format!("\"{hash:016x}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"\""))

@@ -1,6 +1,7 @@
 //! The HTTP surface (axum only): routes, layers, health and metrics.
 
 mod access;
+mod console;
 pub mod graphql;
 mod health;
 mod ide;
@@ -66,6 +67,9 @@ pub fn routers(app: AppState) -> (Router, Option<Router>) {
         .route("/graphql", get(ide::page))
         .route("/ide/ide.js", get(ide::script))
         .route("/ide/ide.css", get(ide::stylesheet))
+        .route("/console", get(console::page))
+        .route("/console/console.js", get(console::script))
+        .route("/console/console.css", get(console::stylesheet))
         .route("/graphql/ws", get(websocket::upgrade))
         .route("/opendata/{file}", get(opendata::file))
         .route("/import/csv", axum::routing::post(import::csv))

@@ -496,13 +496,14 @@ async fn move_to_centre(
     let updated = write
         .update_patient(expected_version, vec![(patient::Column::ResponsibleHealthCentreId, Expr::value(target.id))])
         .await?;
-    match how {
-        Move::Transfer => write.commit("TRANSFER_PATIENT", &["responsibleHealthCentre"]).await?,
-        Move::Handover => {
-            let backend = write.txn().get_database_backend();
-            let event = crate::events::outbox_row(CONTACT_HANDED_OVER, None, patient.id, target.id, now, backend);
-            write.commit_with_event("HAND_OVER_CONTACT", &["responsibleHealthCentre"], event).await?;
-        }
-    }
+    // The centre the record moves to is told live, and finds it in its
+    // queue.
+    let backend = write.txn().get_database_backend();
+    let (kind, action) = match how {
+        Move::Transfer => (crate::events::TRANSFER_IN, "TRANSFER_PATIENT"),
+        Move::Handover => (CONTACT_HANDED_OVER, "HAND_OVER_CONTACT"),
+    };
+    let event = crate::events::outbox_row(kind, None, patient.id, target.id, now, backend);
+    write.commit_with_event(action, &["responsibleHealthCentre"], event).await?;
     Ok(updated)
 }

@@ -66,10 +66,11 @@ pub const WARNING: &str = "warning: every demo account (admin1, admin2, hc1, …
      outside reach a gateway that holds it";
 
 /// The demo accounts: username and the kind of organisation each is in.
-const DEMO_ACCOUNTS: [(&str, OrganisationKind); 9] = [
+const DEMO_ACCOUNTS: [(&str, OrganisationKind); 10] = [
     ("clinic1", OrganisationKind::MedicalInstitution),
     ("hospital1", OrganisationKind::MedicalInstitution),
     ("hc1", OrganisationKind::HealthCentre),
+    ("hc1b", OrganisationKind::HealthCentre),
     ("hc2", OrganisationKind::HealthCentre),
     ("hc3", OrganisationKind::HealthCentre),
     ("pref13", OrganisationKind::Prefecture),
@@ -171,6 +172,11 @@ pub async fn seed_demo_with(db: &DatabaseConnection, force: bool) -> anyhow::Res
             health_centre_id: Some(centres[0].id),
             ..staff(OrganisationKind::HealthCentre, &centres[0].name_en, "hc1")
         },
+        // A second staff member of the same centre, who shares its queue.
+        DemoAccount {
+            health_centre_id: Some(centres[0].id),
+            ..staff(OrganisationKind::HealthCentre, &centres[0].name_en, "hc1b")
+        },
         DemoAccount {
             health_centre_id: Some(centres[1].id),
             ..staff(OrganisationKind::HealthCentre, &centres[1].name_en, "hc2")
@@ -232,7 +238,7 @@ impl std::fmt::Display for OwnAccounts {
 /// organisation or with another password (e.g. an `admin1` made with
 /// `hersys account add`); every service account (the demo data set has
 /// none). Only the accounts with demo usernames have their password
-/// checked, at most nine.
+/// checked, at most ten.
 async fn own_accounts(db: &DatabaseConnection) -> anyhow::Result<OwnAccounts> {
     let usernames = DEMO_ACCOUNTS.map(|(username, _)| username);
     let other = account::Entity::find().filter(account::Column::Username.is_not_in(usernames)).count(db).await?;
@@ -301,6 +307,6 @@ mod tests {
     #[test]
     fn the_warning_names_the_published_password_and_every_demo_account_is_listed() {
         assert!(WARNING.contains(DEMO_PASSWORD));
-        assert_eq!(DEMO_ACCOUNTS.len(), 9, "the accounts of docs/contract.md");
+        assert_eq!(DEMO_ACCOUNTS.len(), 10, "the accounts of docs/contract.md");
     }
 }

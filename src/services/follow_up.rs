@@ -33,8 +33,56 @@ pub struct NewHealthReport {
     pub body_temperature: f64,
     pub spo2: Option<i32>,
     pub symptoms: Vec<&'static str>,
+    /// Emergency signs of the national list, by name.
+    pub emergency_signs: Vec<&'static str>,
     pub note: Option<String>,
     pub reported_at: Option<DateTime<Utc>>,
+}
+
+/// The warning thresholds a report is judged by.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    pub spo2_at_most: i32,
+    pub temperature_at_least: f64,
+}
+
+/// What a report's warning signs are: a threshold reached (`LOW_SPO2`,
+/// `HIGH_TEMPERATURE`), or a marked worsening against the previous report
+/// (`SPO2_FALLING`: three points or more lower; `NEW_BREATHLESSNESS`).
+/// Answers the reasons when one of them is new against the previous
+/// report (a reading still past a threshold alerts once, not every day);
+/// none otherwise.
+pub fn warning_reasons(
+    limits: Thresholds,
+    report: (f64, Option<i32>, &[&str]),
+    previous: Option<&health_report::Model>,
+) -> Vec<&'static str> {
+    let (temperature, spo2, symptoms) = report;
+    let past = |temperature: f64, spo2: Option<i32>| {
+        let mut reasons = Vec::new();
+        if spo2.is_some_and(|s| s <= limits.spo2_at_most) {
+            reasons.push("LOW_SPO2");
+        }
+        if temperature >= limits.temperature_at_least {
+            reasons.push("HIGH_TEMPERATURE");
+        }
+        reasons
+    };
+    let mut reasons = past(temperature, spo2);
+    let before = previous.map(|p| past(p.body_temperature, p.spo2)).unwrap_or_default();
+    if let (Some(now), Some(then)) = (spo2, previous.and_then(|p| p.spo2))
+        && then - now >= 3
+    {
+        reasons.push("SPO2_FALLING");
+    }
+    let breathless = "SHORTNESS_OF_BREATH";
+    if symptoms.contains(&breathless) && previous.is_some_and(|p| !p.symptoms.split(',').any(|s| s == breathless)) {
+        reasons.push("NEW_BREATHLESSNESS");
+    }
+    if reasons.iter().all(|reason| before.contains(reason)) {
+        return Vec::new();
+    }
+    reasons
 }
 
 /// Checks a free-text note (`domain::text::parse_note`): at most `max`
@@ -72,17 +120,30 @@ pub async fn submit_health_report(
         .await?
         .authorise(CaseAction::SubmitHealthReport, None)?;
     write.ensure_open("a health report")?;
-    let patient = write.patient();
+    let patient = write.patient().clone();
     if reporter == ReporterKind::Patient {
         within_daily_reports(write.txn(), state.config.max_health_reports_per_day, patient.id, now).await?;
     }
+    let previous = health_report::Entity::find()
+        .filter(health_report::Column::PatientId.eq(patient.id))
+        .order_by_desc(health_report::Column::ReportedAt)
+        .order_by_desc(health_report::Column::Id)
+        .one(write.txn())
+        .await?;
+    let limits = Thresholds {
+        spo2_at_most: state.config.warning_spo2_at_most,
+        temperature_at_least: state.config.warning_temperature_at_least,
+    };
+    let temperature = (input.body_temperature * 10.0).round() / 10.0;
+    let reasons = warning_reasons(limits, (temperature, input.spo2, &input.symptoms), previous.as_ref());
     let report = health_report::ActiveModel {
         patient_id: Set(patient.id),
         reporter: Set(reporter),
         reported_by_account_id: Set(principal.account_id),
-        body_temperature: Set((input.body_temperature * 10.0).round() / 10.0),
+        body_temperature: Set(temperature),
         spo2: Set(input.spo2),
         symptoms: Set(input.symptoms.join(",")),
+        emergency_signs: Set(input.emergency_signs.join(",")),
         note: Set(note),
         reported_at: Set(reported_at),
         recorded_at: Set(now),
@@ -90,8 +151,38 @@ pub async fn submit_health_report(
     }
     .insert(write.txn())
     .await?;
-    write.commit("SUBMIT_HEALTH_REPORT", &["bodyTemperature", "spo2", "symptoms", "note"]).await?;
-    tracing::info!(patient_id, report_id = report.id, "health report submitted");
+    let fields = ["bodyTemperature", "spo2", "symptoms", "emergencySigns", "note"];
+    // Emergency signs come first: the centre is told of those whatever
+    // else the report says.
+    let alert = if !input.emergency_signs.is_empty() {
+        Some((crate::events::EMERGENCY_SIGNS, input.emergency_signs.join(",")))
+    } else if !reasons.is_empty() {
+        Some((crate::events::WARNING_SIGNS, reasons.join(",")))
+    } else {
+        None
+    };
+    let alerted = alert.is_some();
+    match alert {
+        Some((kind, detail)) => {
+            let refs = crate::events::EventRefs {
+                health_report_id: Some(report.id),
+                detail: Some(detail),
+                ..Default::default()
+            };
+            let backend = write.txn().get_database_backend();
+            let event = crate::events::outbox_row_with(
+                kind,
+                refs,
+                patient.id,
+                patient.responsible_health_centre_id,
+                now,
+                backend,
+            );
+            write.commit_with_event("SUBMIT_HEALTH_REPORT", &fields, event).await?;
+        }
+        None => write.commit("SUBMIT_HEALTH_REPORT", &fields).await?,
+    }
+    tracing::info!(patient_id, report_id = report.id, alerted, "health report submitted");
     Ok(report)
 }
 
@@ -242,6 +333,13 @@ pub async fn record_medical_visit(
 /// the rule in force that day, `domain::observation`).
 fn in_care(principal: &Principal, day: NaiveDate) -> AppResult<Condition> {
     policy::may_read_follow_up_lists(principal)?;
+    Ok(Condition::all().add(policy::patient_scope(principal)).add(followed_on(day)))
+}
+
+/// The patients followed up on `day`, in every centre: open, active
+/// records in accommodation or home care, and close contacts under
+/// observation.
+pub(super) fn followed_on(day: NaiveDate) -> Condition {
     let mut exposures = Condition::any();
     for (from, until) in crate::domain::observation::exposures_observed_on(day) {
         exposures = exposures.add(
@@ -258,15 +356,14 @@ fn in_care(principal: &Principal, day: NaiveDate) -> AppResult<Condition> {
     let contact = Condition::all()
         .add(patient::Column::CaseType.eq(entity::enums::CaseType::CloseContact))
         .add(patient::Column::Id.in_subquery(observed));
-    Ok(Condition::all()
-        .add(policy::patient_scope(principal))
+    Condition::all()
         .add(
             Condition::any()
                 .add(patient::Column::CareSetting.is_in([CareSetting::Accommodation, CareSetting::Home]))
                 .add(contact),
         )
         .add(patient::Column::Outcome.is_null())
-        .add(patient::Column::RecordStatus.eq(entity::enums::RecordStatus::Active)))
+        .add(patient::Column::RecordStatus.eq(entity::enums::RecordStatus::Active))
 }
 
 /// Patients in accommodation or home care, and close contacts under

@@ -29,6 +29,8 @@ pub mod service_accounts;
 pub mod sessions;
 pub mod statistics;
 pub mod tests;
+pub mod watch;
+pub mod work_queue;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};

@@ -93,12 +93,13 @@ async fn introspection_can_be_switched_off(backend: Backend) {
     let app = spawn_app_configured(backend, Arc::new(ManualClock::default()), |config| {
         config.introspection = false;
         config.ide = false;
+        config.console = false;
     })
     .await;
     let token = app.login("hc1").await;
     let introspection = app.gql(Some(&token), "{ __schema { types { name } } }", json!({})).await;
     assert!(introspection["data"]["__schema"].is_null(), "{introspection}");
-    for path in ["/graphql", "/ide/ide.js", "/ide/ide.css"] {
+    for path in ["/graphql", "/ide/ide.js", "/ide/ide.css", "/console", "/console/console.js", "/console/console.css"] {
         let ide = app.client.get(app.url(path)).send().await.expect("sent");
         assert_eq!(ide.status().as_u16(), 404, "{path}");
     }

@@ -12,7 +12,7 @@ both!(
     every_request_writes_one_access_line_without_personal_data_or_tokens,
     metrics_need_the_token_when_one_is_set,
     metrics_on_their_own_address_are_served_only_there,
-    the_ide_is_served_from_the_gateway_alone_under_a_strict_policy,
+    the_ide_and_the_console_are_served_from_the_gateway_alone_under_a_strict_policy,
 );
 
 /// The access lines (target `hersys::access`) of the request with this
@@ -206,28 +206,34 @@ async fn metrics_on_their_own_address_are_served_only_there(backend: Backend) {
 /// the browser to this origin, and a file the browser holds is revalidated
 /// by its tag. (The browser check in `tests/js/ide-browser.mjs` runs it in
 /// Chromium with other origins blocked.)
-async fn the_ide_is_served_from_the_gateway_alone_under_a_strict_policy(backend: Backend) {
+async fn the_ide_and_the_console_are_served_from_the_gateway_alone_under_a_strict_policy(backend: Backend) {
     let app = spawn_app(backend).await;
-    let page = app.client.get(app.url("/graphql")).header("accept", "text/html").send().await.expect("sent");
-    assert_eq!(page.status().as_u16(), 200);
-    let policy = page.headers()["content-security-policy"].to_str().expect("text").to_owned();
-    for directive in ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'"] {
-        assert!(policy.contains(directive), "{directive} missing from {policy}");
-    }
-    assert!(!policy.contains("unsafe"), "{policy}");
-    let html = page.text().await.expect("a page");
-    assert!(!html.contains("http:") && !html.contains("https:") && !html.contains("//"), "another origin: {html}");
-    assert!(!html.contains("<script>") && !html.contains("<style"), "inline code: {html}");
-    for (path, media) in [("/ide/ide.js", "text/javascript"), ("/ide/ide.css", "text/css")] {
-        assert!(html.contains(path), "the page does not load {path}");
-        let file = app.client.get(app.url(path)).send().await.expect("sent");
-        assert_eq!(file.status().as_u16(), 200, "{path}");
-        assert!(file.headers()["content-type"].to_str().expect("text").starts_with(media), "{path}");
-        assert_eq!(file.headers()["content-security-policy"].to_str().expect("text"), policy, "{path}");
-        assert_eq!(file.headers()["x-content-type-options"], "nosniff", "{path}");
-        let tag = file.headers()["etag"].clone();
-        assert!(file.bytes().await.expect("a body").len() > 10_000, "{path} is the built file");
-        let again = app.client.get(app.url(path)).header("if-none-match", tag).send().await.expect("sent");
-        assert_eq!(again.status().as_u16(), 304, "{path} revalidated");
+    for (page, files) in [
+        ("/graphql", [("/ide/ide.js", "text/javascript"), ("/ide/ide.css", "text/css")]),
+        ("/console", [("/console/console.js", "text/javascript"), ("/console/console.css", "text/css")]),
+    ] {
+        let answer = app.client.get(app.url(page)).header("accept", "text/html").send().await.expect("sent");
+        assert_eq!(answer.status().as_u16(), 200, "{page}");
+        let policy = answer.headers()["content-security-policy"].to_str().expect("text").to_owned();
+        for directive in ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'"] {
+            assert!(policy.contains(directive), "{page}: {directive} missing from {policy}");
+        }
+        assert!(!policy.contains("unsafe"), "{page}: {policy}");
+        assert_eq!(answer.headers()["x-frame-options"], "DENY", "{page}");
+        let html = answer.text().await.expect("a page");
+        assert!(!html.contains("http:") && !html.contains("https:") && !html.contains("//"), "another origin: {html}");
+        assert!(!html.contains("<script>") && !html.contains("<style"), "inline code: {html}");
+        for (path, media) in files {
+            assert!(html.contains(path), "{page} does not load {path}");
+            let file = app.client.get(app.url(path)).send().await.expect("sent");
+            assert_eq!(file.status().as_u16(), 200, "{path}");
+            assert!(file.headers()["content-type"].to_str().expect("text").starts_with(media), "{path}");
+            assert_eq!(file.headers()["content-security-policy"].to_str().expect("text"), policy, "{path}");
+            assert_eq!(file.headers()["x-content-type-options"], "nosniff", "{path}");
+            let tag = file.headers()["etag"].clone();
+            assert!(file.bytes().await.expect("a body").len() > 3_000, "{path} is the built file");
+            let again = app.client.get(app.url(path)).header("if-none-match", tag).send().await.expect("sent");
+            assert_eq!(again.status().as_u16(), 304, "{path} revalidated");
+        }
     }
 }

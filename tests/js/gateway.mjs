@@ -1,7 +1,7 @@
 // What the JavaScript checks share: the gateway's address, GraphQL over
 // POST and signing in with a demo account.
 export const base = process.env.HERSYS_URL ?? 'http://127.0.0.1:8080';
-const password = process.env.HERSYS_DEMO_PASSWORD ?? 'hersys-demo-2026';
+export const password = process.env.HERSYS_DEMO_PASSWORD ?? 'hersys-demo-2026';
 
 /** Sends one operation; GraphQL errors are thrown. */
 export async function graphql(query, variables = {}, token) {

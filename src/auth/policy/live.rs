@@ -38,3 +38,24 @@ pub fn live_audience(principal: &Principal) -> Result<Audience, AppError> {
         _ => Err(AppError::forbidden("live case events are pushed to health centres and prefectures")),
     }
 }
+
+/// Who reads a work queue, and whose: a health centre's staff their
+/// centre's, a prefecture's staff every centre's of their prefecture (to
+/// see where the work piles up; they do not act on it).
+pub fn may_read_work_queue(principal: &Principal) -> Result<Audience, AppError> {
+    live_audience(principal)
+        .map_err(|_| AppError::forbidden("work queues belong to health centres, and prefectures oversee them"))
+}
+
+/// Who acts on an item of the queue of `centre` (acknowledges, assigns,
+/// marks done): its own staff, signed in as themselves. Answers the
+/// account that acts.
+pub fn may_act_on_work_item(principal: &Principal, centre: i64) -> Result<i64, AppError> {
+    match (principal.role, principal.health_centre_id, principal.account_id, &principal.key) {
+        (Role::HealthCentreStaff, Some(own), Some(account), None) if own == centre => Ok(account),
+        (Role::HealthCentreStaff, _, _, None) => {
+            Err(AppError::not_found("id", "no item of your health centre's queue has this ID"))
+        }
+        _ => Err(AppError::forbidden("only the health centre's own staff, signed in as themselves, act on its queue")),
+    }
+}

@@ -1,0 +1,27 @@
+//! What a health centre's staff did with an event of their work queue. An
+//! event of a queue kind without a row here is open.
+#[allow(unused_imports)]
+use crate::enums::*;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "work_items")]
+pub struct Model {
+    /// The outbox event the item is.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub event_id: i64,
+    /// The health centre whose queue holds it.
+    pub health_centre_id: i64,
+    /// `ACKNOWLEDGED` or `DONE` (an open item has no row).
+    pub state: String,
+    /// The staff member it is assigned to.
+    pub assignee_account_id: Option<i64>,
+    pub updated_by_account_id: i64,
+    pub updated_at: DateTimeUtc,
+    pub version: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,154 @@
+//! The watch: what becomes work because time passed, not because someone
+//! wrote. Every `watch_interval` it puts on the health centres' queues, as
+//! outbox events (so they are announced live like any other):
+//!
+//! - `NOT_REPORTED`: from `not_reported_by` (Japan time), each patient
+//!   followed up today (accommodation or home care, a close contact under
+//!   observation) who has sent no health report today, once per day;
+//! - `UNDECIDED_POSITIVE`: each positive result whose patient's care
+//!   setting is still undecided `undecided_after` after it, once per test.
+//!
+//! Each event carries a `dedup_key` under a unique index, so a round that
+//! runs on several servers at once, or again after a restart, writes each
+//! one once.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::enums::{CareSetting, RecordStatus};
+use entity::{health_centre, health_report, outbox_event, patient};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection};
+
+use crate::domain::calendar::{day_bounds, local_offset};
+use crate::error::AppResult;
+use crate::events::{NOT_REPORTED, NOTIFY_CHANNEL, POSITIVE_RESULT, UNDECIDED_POSITIVE};
+use crate::state::AppState;
+
+/// How far back a round looks for undecided positives: older ones were
+/// put on the queue by an earlier round, or were decided.
+const UNDECIDED_LOOKBACK: chrono::Duration = chrono::Duration::days(7);
+
+/// Runs [`round`] every `config.watch_interval`.
+pub fn start(state: AppState) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(state.config.watch_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = round(&state).await {
+                tracing::warn!(code = error.code(), "the watch's round failed; retrying at the next");
+            }
+        }
+    });
+}
+
+/// One round: writes the events that are due and not written yet.
+/// Answers how many it wrote.
+pub async fn round(state: &AppState) -> AppResult<u64> {
+    let now = state.now();
+    let local = now.with_timezone(&local_offset());
+    let mut written = 0;
+    if local.time() >= state.config.not_reported_by {
+        written += not_reported(&state.db, local.date_naive(), now).await?;
+    }
+    let undecided_after =
+        chrono::Duration::from_std(state.config.undecided_after).unwrap_or(chrono::Duration::hours(6));
+    written += undecided(&state.db, now - undecided_after, now).await?;
+    if written > 0 {
+        tracing::info!(written, "the watch put items on the queues");
+        if crate::db::is_postgres(&state.db) {
+            state.db.execute_unprepared(&format!("SELECT pg_notify('{NOTIFY_CHANNEL}', '')")).await?;
+        }
+    }
+    Ok(written)
+}
+
+/// The outbox row of each patient followed up on `day` without a health
+/// report that day.
+async fn not_reported(db: &DatabaseConnection, day: NaiveDate, now: DateTime<Utc>) -> AppResult<u64> {
+    let (start, end) = day_bounds(day);
+    let reported = Query::select()
+        .column(health_report::Column::PatientId)
+        .from(health_report::Entity)
+        .and_where(Expr::col(health_report::Column::ReportedAt).gte(start))
+        .and_where(Expr::col(health_report::Column::ReportedAt).lt(end))
+        .to_owned();
+    let mut select = events_of(NOT_REPORTED, Expr::val(None::<i64>), &format!("{NOT_REPORTED}:{day}:"), "patients.id");
+    select.expr(Expr::val(day.to_string())).expr(Expr::val(now)).from(patient::Entity);
+    at_centre(&mut select)
+        .cond_where(super::follow_up::followed_on(day))
+        .and_where(patient::Column::Id.not_in_subquery(reported));
+    insert(db, select).await
+}
+
+/// The outbox row of each positive result recorded between a week before
+/// `due` and `due` whose patient's care setting is still undecided.
+async fn undecided(db: &DatabaseConnection, due: DateTime<Utc>, now: DateTime<Utc>) -> AppResult<u64> {
+    let mut select = events_of(
+        UNDECIDED_POSITIVE,
+        Expr::col((outbox_event::Entity, outbox_event::Column::LabTestId)),
+        &format!("{UNDECIDED_POSITIVE}:"),
+        "outbox_events.lab_test_id",
+    );
+    select.expr(Expr::val(None::<String>)).expr(Expr::val(now)).from(outbox_event::Entity).inner_join(
+        patient::Entity,
+        Expr::col((patient::Entity, patient::Column::Id))
+            .equals((outbox_event::Entity, outbox_event::Column::PatientId)),
+    );
+    at_centre(&mut select)
+        .and_where(outbox_event::Column::Kind.eq(POSITIVE_RESULT))
+        .and_where(outbox_event::Column::OccurredAt.lte(due))
+        .and_where(outbox_event::Column::OccurredAt.gt(due - UNDECIDED_LOOKBACK))
+        .and_where(patient::Column::CareSetting.eq(CareSetting::Undecided))
+        .and_where(patient::Column::Outcome.is_null())
+        .and_where(patient::Column::RecordStatus.eq(RecordStatus::Active));
+    insert(db, select).await
+}
+
+/// The first columns of a watch event's row: kind, test, patient,
+/// centre, prefecture (of the patient's responsible centre now, joined by
+/// [`at_centre`]) and the key `key_prefix` followed by `key_column`; the
+/// caller adds the detail and the moment, then the rows it reads.
+fn events_of(kind: &str, test: Expr, key_prefix: &str, key_column: &str) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .expr(Expr::val(kind))
+        .expr(test)
+        .column((patient::Entity, patient::Column::Id))
+        .column((health_centre::Entity, health_centre::Column::Id))
+        .column((health_centre::Entity, health_centre::Column::PrefectureId))
+        .expr(Expr::cust_with_values(format!("? || CAST({key_column} AS TEXT)"), [key_prefix.to_owned()]));
+    select
+}
+
+/// Joins the patient's responsible health centre (after `patients` is in
+/// the statement).
+fn at_centre(select: &mut SelectStatement) -> &mut SelectStatement {
+    select.inner_join(
+        health_centre::Entity,
+        Expr::col((health_centre::Entity, health_centre::Column::Id))
+            .equals((patient::Entity, patient::Column::ResponsibleHealthCentreId)),
+    )
+}
+
+/// Inserts the rows `select` reads into the outbox, skipping those whose
+/// key is taken.
+async fn insert(db: &DatabaseConnection, select: SelectStatement) -> AppResult<u64> {
+    let mut insert = Query::insert();
+    insert
+        .into_table(outbox_event::Entity)
+        .columns([
+            outbox_event::Column::Kind,
+            outbox_event::Column::LabTestId,
+            outbox_event::Column::PatientId,
+            outbox_event::Column::HealthCentreId,
+            outbox_event::Column::PrefectureId,
+            outbox_event::Column::DedupKey,
+            outbox_event::Column::Detail,
+            outbox_event::Column::OccurredAt,
+        ])
+        .select_from(select)
+        .map_err(|error| crate::error::AppError::Internal(anyhow::anyhow!("the watch's statement: {error}")))?
+        .on_conflict(OnConflict::column(outbox_event::Column::DedupKey).do_nothing().to_owned());
+    let backend = db.get_database_backend();
+    Ok(db.execute_raw(backend.build(&insert)).await?.rows_affected())
+}
