@@ -170,7 +170,7 @@ impl Loader<LatestHealthReportOfPatient> for AppLoader {
         let mut sql = crate::db::Sql::new(self.db.get_database_backend());
         sql.push(
             "SELECT id, patient_id, reporter, reported_by_account_id, body_temperature, spo2, symptoms, note, \
-             reported_at, recorded_at FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY patient_id \
+             emergency_signs, reported_at, recorded_at FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY patient_id \
              ORDER BY reported_at DESC, id DESC) AS newest FROM health_reports r WHERE patient_id IN (",
         );
         sql.bind_list(keys.iter().map(|k| k.0)).push(")) ranked WHERE newest = 1");

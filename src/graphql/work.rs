@@ -199,6 +199,7 @@ impl CaseEvent {
             id: ID(item_id.to_string()),
             state: WorkItemState::from_service(ItemState::of(row)),
             assignee_id: row.and_then(|r| r.assignee_account_id).map(|id| ID(id.to_string())),
+            updated_by_id: row.map(|r| ID(r.updated_by_account_id.to_string())),
             updated_at: row.map(|r| r.updated_at),
             version: row.map_or(0, |r| r.version),
         }
@@ -214,6 +215,8 @@ pub struct WorkItem {
     pub state: WorkItemState,
     /// The staff account it is assigned to (see `colleagues`).
     pub assignee_id: Option<ID>,
+    /// The staff account that last acted on it.
+    pub updated_by_id: Option<ID>,
     /// When someone last acted on it.
     pub updated_at: Option<DateTime<Utc>>,
     /// Its version: 0 until someone acts on it; pass it as

@@ -66,7 +66,7 @@ const EVENT_FIELDS = `
   cursor kind occurredAt emergencySigns warningReasons day
   patient { id nameKanji nameKana ageBand responsibleHealthCentre { nameJa name } }
   test { id kind result }
-  item { id state assigneeId version updatedAt }
+  item { id state assigneeId updatedById version updatedAt }
 `;
 
 const SIGN_IN = `mutation SignIn($u: String!, $p: String!) {
@@ -172,13 +172,13 @@ function Restricted({ t }) {
   return <span className="restricted" title={t.restrictedHelp}>{t.restricted}</span>;
 }
 
-/** The fields of `value` that arrived as errors, by path below `root`. */
-function refusedFields(errors, root) {
-  const refused = new Set();
+/** The fields below `root` that arrived as errors: path → error code. */
+function failedFields(errors, root) {
+  const failed = new Map();
   for (const error of errors ?? []) {
-    if (error.path?.[0] === root && error.path.length >= 2) refused.add(error.path.slice(1).join('.'));
+    if (error.path?.[0] === root && error.path.length >= 2) failed.set(error.path[1], error.extensions?.code);
   }
-  return refused;
+  return failed;
 }
 
 function patientName(t, patient) {
@@ -290,7 +290,9 @@ function Queue({ t, lang, token, account, canAct, refreshKey, onOpenPatient, onS
               </td>
               <td>{describe(t, event)}</td>
               <td>{t.states[event.item.state]}</td>
-              <td>{nameOf(event.item.assigneeId)}</td>
+              <td>
+                {event.item.assigneeId ? nameOf(event.item.assigneeId) : event.item.updatedById ? `(${nameOf(event.item.updatedById)})` : ''}
+              </td>
               {canAct && (
                 <td className="actions">
                   {event.item.state === 'OPEN' && <button onClick={() => act('acknowledge', event)} data-testid="acknowledge">{t.acknowledge}</button>}
@@ -322,7 +324,10 @@ function PatientPanel({ t, lang, token, id, onClose }) {
   const format = useMemo(() => timeFormat(lang), [lang]);
   if (!answer) return <aside className="patient">…</aside>;
   const patient = answer.data?.patient;
-  const refused = refusedFields(answer.errors, 'patient');
+  const failed = failedFields(answer.errors, 'patient');
+  // Refused by the field rules: restricted; anything else: not available.
+  const shown = (name, value) =>
+    !failed.has(name) ? (value ?? '—') : failed.get(name) === 'FORBIDDEN' ? <Restricted t={t} /> : <span className="error">{t.unavailable}</span>;
   if (!patient) {
     return (
       <aside className="patient" data-testid="patient">
@@ -334,7 +339,7 @@ function PatientPanel({ t, lang, token, id, onClose }) {
   const field = (name, value) => (
     <div key={name}>
       <dt>{t.fields[name] ?? name}</dt>
-      <dd data-field={name}>{refused.has(name) ? <Restricted t={t} /> : (value ?? '—')}</dd>
+      <dd data-field={name}>{shown(name, value)}</dd>
     </div>
   );
   const report = patient.latestHealthReport;
@@ -361,8 +366,8 @@ function PatientPanel({ t, lang, token, id, onClose }) {
         )}
       </dl>
       <h3>{t.tests}</h3>
-      {refused.has('tests') ? (
-        <Restricted t={t} />
+      {failed.has('tests') ? (
+        shown('tests')
       ) : (
         <ul>
           {(patient.tests ?? []).map((test) => (
