@@ -371,3 +371,97 @@ impl ConditionEntry {
         self.row.recorded_at
     }
 }
+
+/// This area's part of the root `Query` (merged in `graphql/mod.rs`).
+#[derive(Default)]
+pub struct CareQuery;
+
+#[Object]
+impl CareQuery {
+    /// The laboratory tests of the patients within the caller's reach,
+    /// newest recorded first (Relay connection), with filters for
+    /// dashboards: "today's positives by PCR at my facility" is one query.
+    /// `first: 0` answers `totalCount` alone.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::list_cost(first, 50, child_complexity)")]
+    async fn lab_tests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only tests with this result.")] result: Option<TestResult>,
+        #[graphql(desc = "Only tests of this method.")] kind: Option<TestKind>,
+        #[graphql(desc = "Only tests sampled at or after this moment.")] sampled_from: Option<DateTime<Utc>>,
+        #[graphql(desc = "Only tests sampled before this moment.")] sampled_to: Option<DateTime<Utc>>,
+        #[graphql(desc = "Only tests of this facility.")] facility_id: Option<ID>,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default; 0 for `totalCount` alone.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<LabTestConnection> {
+        let principal = signed_in(ctx)?;
+        let state = state(ctx);
+        let first = super::pages::page_size_or_count(first, 50, state.config.max_page_size)?;
+        let after = after.as_deref().map(|c| super::pages::decode_kind_cursor("test", c, "after")).transpose()?;
+        let filter = services::tests::TestFilter {
+            result: result.map(Into::into),
+            kind: kind.map(Into::into),
+            sampled_from,
+            sampled_to,
+            facility_id: facility_id.map(|id| parse_id(&id, "facilityId")).transpose()?,
+        };
+        let (tests, has_next_page) = if first == 0 {
+            (Vec::new(), services::tests::count(state, principal, &filter).await? > 0)
+        } else {
+            services::tests::list(state, principal, &filter, after, first).await?
+        };
+        Ok(LabTestConnection { tests, has_next_page, has_previous_page: after.is_some(), filter })
+    }
+}
+
+/// A page of laboratory tests, newest recorded first (Relay connection).
+pub struct LabTestConnection {
+    tests: Vec<lab_test::Model>,
+    has_next_page: bool,
+    has_previous_page: bool,
+    filter: services::tests::TestFilter,
+}
+
+/// A page of laboratory tests, newest recorded first (Relay connection).
+#[Object]
+impl LabTestConnection {
+    /// The tests of the page, each with its cursor.
+    async fn edges(&self) -> Vec<LabTestEdge> {
+        self.tests.iter().map(|test| LabTestEdge(test.clone())).collect()
+    }
+    /// The tests of the page.
+    async fn nodes(&self) -> Vec<LabTest> {
+        self.tests.iter().cloned().map(LabTest).collect()
+    }
+    /// Pagination state.
+    async fn page_info(&self) -> super::pages::PageInfo {
+        super::pages::PageInfo {
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            start_cursor: self.tests.first().map(|t| super::pages::encode_kind_cursor("test", t.id)),
+            end_cursor: self.tests.last().map(|t| super::pages::encode_kind_cursor("test", t.id)),
+        }
+    }
+    /// How many tests match (all pages). Costs one counting statement, run
+    /// only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::tests::count(state(ctx), signed_in(ctx)?, &self.filter).await?)
+    }
+}
+
+/// A laboratory test with its cursor.
+pub struct LabTestEdge(lab_test::Model);
+
+/// A laboratory test with its cursor.
+#[Object]
+impl LabTestEdge {
+    /// Opaque cursor of the test; pass it as `after`.
+    async fn cursor(&self) -> String {
+        super::pages::encode_kind_cursor("test", self.0.id)
+    }
+    /// The test.
+    async fn node(&self) -> LabTest {
+        LabTest(self.0.clone())
+    }
+}

@@ -310,6 +310,11 @@ pub struct PatientFilterInput {
     pub prefecture_id: Option<ID>,
     /// `true`: open cases only (no outcome recorded); `false`: ended ones.
     pub open: Option<bool>,
+    /// The ten-year age band at registration (`Patient.ageBand`).
+    pub age_band: Option<super::enums::AgeBand>,
+    /// The severity of a hospital stay not ended yet (its latest recorded
+    /// condition).
+    pub severity: Option<super::enums::Severity>,
 }
 
 impl PatientFilterInput {
@@ -338,6 +343,8 @@ impl PatientFilterInput {
                 })
                 .transpose()?,
             open: self.open,
+            age_band: self.age_band.map(Into::into),
+            severity: self.severity.map(Into::into),
         })
     }
 }

@@ -90,6 +90,7 @@ pub struct ApiQuery(
     statistics::StatisticsQuery,
     imports::ImportsQuery,
     work::WorkQuery,
+    care::CareQuery,
 );
 
 pub type HersysSchema = Schema<Query, MutationRoot, subscription::Subscription>;

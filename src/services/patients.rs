@@ -388,6 +388,10 @@ pub struct PatientFilter {
     pub prefecture_id: Option<i32>,
     /// `true`: open cases only (no outcome yet); `false`: ended ones.
     pub open: Option<bool>,
+    /// The ten-year age band at registration (as `Patient.ageBand`).
+    pub age_band: Option<crate::domain::AgeBand>,
+    /// The severity of a hospital stay not ended yet (its latest condition).
+    pub severity: Option<entity::enums::Severity>,
 }
 
 /// What `searchPatients` looks for, each as stored for searching; all
@@ -406,7 +410,7 @@ impl PersonSearch {
 }
 
 impl PatientFilter {
-    fn condition(&self) -> Condition {
+    fn condition(&self, backend: sea_orm::DbBackend) -> Condition {
         let mut condition = Condition::all();
         if let Some(id) = self.health_centre_id {
             condition = condition.add(patient::Column::ResponsibleHealthCentreId.eq(id));
@@ -458,8 +462,49 @@ impl PatientFilter {
             Some(false) => condition = condition.add(patient::Column::Outcome.is_not_null()),
             None => {}
         }
+        if let Some(band) = self.age_band {
+            condition = condition.add(age_band(band, backend));
+        }
+        if let Some(severity) = self.severity {
+            use sea_orm::sea_query::Query;
+            let staying = Query::select()
+                .column(entity::hospitalisation::Column::PatientId)
+                .from(entity::hospitalisation::Entity)
+                .and_where(entity::hospitalisation::Column::DischargedAt.is_null())
+                .and_where(entity::hospitalisation::Column::Severity.eq(severity))
+                .to_owned();
+            condition = condition.add(patient::Column::Id.in_subquery(staying));
+        }
         condition
     }
+}
+
+/// Patients whose age at registration falls in `band`, as `AgeBand::at`
+/// reckons it: with the registration day and the birth date as numbers
+/// `YYYYMMDD`, the age is their difference divided by 10,000 (a birthday
+/// not reached yet that year counts one year less, 29 February too).
+fn age_band(band: crate::domain::AgeBand, backend: sea_orm::DbBackend) -> Condition {
+    use sea_orm::sea_query::Expr;
+    let (on, birth) = if backend == sea_orm::DbBackend::Postgres {
+        (
+            "CAST(to_char(patients.registered_at AT TIME ZONE 'UTC', 'YYYYMMDD') AS INTEGER)",
+            "CAST(to_char(patients.birth_date, 'YYYYMMDD') AS INTEGER)",
+        )
+    } else {
+        (
+            "CAST(strftime('%Y%m%d', patients.registered_at) AS INTEGER)",
+            "CAST(strftime('%Y%m%d', patients.birth_date) AS INTEGER)",
+        )
+    };
+    let decade = crate::domain::AgeBand::ALL.iter().position(|b| *b == band).unwrap_or_default();
+    let mut condition = Condition::all();
+    if decade > 0 {
+        condition = condition.add(Expr::cust(format!("{on} - {birth} >= {}", decade * 100_000)));
+    }
+    if decade + 1 < crate::domain::AgeBand::ALL.len() {
+        condition = condition.add(Expr::cust(format!("{on} - {birth} < {}", (decade + 1) * 100_000)));
+    }
+    condition
 }
 
 /// Active records that lack an item the rule of their type and
@@ -491,7 +536,7 @@ fn incomplete() -> Condition {
     Condition::all().add(patient::Column::RecordStatus.eq(RecordStatus::Active)).add(any)
 }
 
-fn scoped(principal: &Principal, filter: &PatientFilter) -> AppResult<Condition> {
+fn scoped(principal: &Principal, filter: &PatientFilter, backend: sea_orm::DbBackend) -> AppResult<Condition> {
     if !policy::may_read_clinical(principal) {
         return Err(AppError::forbidden("system administrators see no clinical data"));
     }
@@ -500,7 +545,7 @@ fn scoped(principal: &Principal, filter: &PatientFilter) -> AppResult<Condition>
             "people are searched by name, birth date or phone only by facilities and health centres",
         ));
     }
-    Ok(Condition::all().add(policy::patient_scope(principal)).add(filter.condition()))
+    Ok(Condition::all().add(policy::patient_scope(principal)).add(filter.condition(backend)))
 }
 
 /// One page of the caller's patients, newest first, after the patient with
@@ -513,7 +558,7 @@ pub async fn list(
     after: Option<i64>,
     texts: TextColumns<'_>,
 ) -> AppResult<(Vec<patient::Model>, bool)> {
-    let mut query = texts.select().filter(scoped(principal, filter)?);
+    let mut query = texts.select().filter(scoped(principal, filter, state.db.get_database_backend())?);
     if let Some(after) = after {
         query = query.filter(if filter.oldest_first {
             patient::Column::Id.gt(after)
@@ -591,7 +636,10 @@ impl TextColumns<'_> {
 
 /// How many patients match, within the caller's reach.
 pub async fn count(state: &AppState, principal: &Principal, filter: &PatientFilter) -> AppResult<u64> {
-    Ok(patient::Entity::find().filter(scoped(principal, filter)?).count(&state.db).await?)
+    Ok(patient::Entity::find()
+        .filter(scoped(principal, filter, state.db.get_database_backend())?)
+        .count(&state.db)
+        .await?)
 }
 
 /// Whether a patient is within the caller's reach now.

@@ -293,3 +293,72 @@ fn positive_event(
     let centre = patient.responsible_health_centre_id;
     crate::events::outbox_row(crate::events::POSITIVE_RESULT, Some(test.id), patient.id, centre, now, backend)
 }
+
+/// Which tests a root list shows.
+#[derive(Debug, Clone, Default)]
+pub struct TestFilter {
+    pub result: Option<TestResult>,
+    pub kind: Option<TestKind>,
+    /// Sampled at or after.
+    pub sampled_from: Option<DateTime<Utc>>,
+    /// Sampled before.
+    pub sampled_to: Option<DateTime<Utc>>,
+    /// Tested at this facility.
+    pub facility_id: Option<i64>,
+}
+
+/// The tests of the patients within the caller's reach under `filter`,
+/// as a query (the row scope is a condition on the patient, never a
+/// filter after loading).
+fn tests_in_reach(principal: &Principal, filter: &TestFilter) -> sea_orm::Select<lab_test::Entity> {
+    use sea_orm::sea_query::Query;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let reached = Query::select()
+        .column(patient::Column::Id)
+        .from(patient::Entity)
+        .cond_where(policy::patient_scope(principal))
+        .to_owned();
+    let mut select = lab_test::Entity::find().filter(lab_test::Column::PatientId.in_subquery(reached));
+    if let Some(result) = filter.result {
+        select = select.filter(lab_test::Column::Result.eq(result));
+    }
+    if let Some(kind) = filter.kind {
+        select = select.filter(lab_test::Column::Kind.eq(kind));
+    }
+    if let Some(from) = filter.sampled_from {
+        select = select.filter(lab_test::Column::SampledAt.gte(from));
+    }
+    if let Some(to) = filter.sampled_to {
+        select = select.filter(lab_test::Column::SampledAt.lt(to));
+    }
+    if let Some(facility) = filter.facility_id {
+        select = select.filter(lab_test::Column::FacilityId.eq(facility));
+    }
+    select
+}
+
+/// A page of the tests within reach, newest recorded first: up to `first`
+/// after the test `after`, and whether more follow.
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    filter: &TestFilter,
+    after: Option<i64>,
+    first: u64,
+) -> AppResult<(Vec<lab_test::Model>, bool)> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut select = tests_in_reach(principal, filter);
+    if let Some(after) = after {
+        select = select.filter(lab_test::Column::Id.lt(after));
+    }
+    let mut rows = select.order_by_desc(lab_test::Column::Id).limit(first + 1).all(&state.db).await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more))
+}
+
+/// How many tests within reach match `filter`.
+pub async fn count(state: &AppState, principal: &Principal, filter: &TestFilter) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(tests_in_reach(principal, filter).count(&state.db).await?)
+}
