@@ -163,7 +163,8 @@ pub struct CaseEvent {
     pub access: Option<break_glass_access::Model>,
     /// The health report (`EMERGENCY_SIGNS`, `WARNING_SIGNS`).
     pub report: Option<health_report::Model>,
-    /// The work item as it stands after the change (`WORK_ITEM_UPDATED`).
+    /// The work item the event is (or, for `WORK_ITEM_UPDATED`, the one it
+    /// changed) as it stood when the event was loaded; none while open.
     pub item: Option<work_item::Model>,
     /// The patient as loaded for this delivery (now, not when the result
     /// was recorded): its current responsible health centre decides who may
@@ -344,7 +345,9 @@ pub async fn with_rows(db: &impl ConnectionTrait, events: Vec<outbox_event::Mode
         let found = health_report::Entity::find().filter(health_report::Column::Id.is_in(report_ids)).all(db).await?;
         found.into_iter().map(|r| (r.id, r)).collect()
     };
-    let item_ids: Vec<i64> = events.iter().filter_map(|e| e.item_event_id).collect();
+    // The item an event is (or, for a change, the one it changed), as it
+    // stands now.
+    let item_ids: Vec<i64> = events.iter().map(|e| e.item_event_id.unwrap_or(e.id)).collect();
     let items: HashMap<i64, work_item::Model> = if item_ids.is_empty() {
         HashMap::new()
     } else {
@@ -382,7 +385,7 @@ pub async fn with_rows(db: &impl ConnectionTrait, events: Vec<outbox_event::Mode
                 Some(id) => Some(reports.get(&id)?.clone()),
                 None => None,
             };
-            let item = event.item_event_id.and_then(|id| items.get(&id).cloned());
+            let item = items.get(&event.item_event_id.unwrap_or(event.id)).cloned();
             let patient = patients.get(&event.patient_id)?.clone();
             let patient_prefecture_id = *prefectures.get(&patient.responsible_health_centre_id)?;
             Some(CaseEvent {

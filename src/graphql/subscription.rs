@@ -251,7 +251,7 @@ pub async fn history(
             page.push(PositiveResultEvent(Arc::new(event)));
         }
     }
-    Ok(PositiveResultEventConnection { events: page, has_next_page, end_cursor })
+    Ok(PositiveResultEventConnection { events: page, has_next_page, end_cursor, after })
 }
 
 /// A page of positive results (Relay connection), oldest first.
@@ -259,6 +259,7 @@ pub struct PositiveResultEventConnection {
     events: Vec<PositiveResultEvent>,
     has_next_page: bool,
     end_cursor: Option<String>,
+    after: Cursor,
 }
 
 /// A page of positive results (Relay connection), oldest first.
@@ -271,6 +272,14 @@ impl PositiveResultEventConnection {
     /// The events of the page.
     async fn nodes(&self) -> Vec<PositiveResultEvent> {
         self.events.iter().map(|event| PositiveResultEvent(event.0.clone())).collect()
+    }
+    /// How many positive results after `after` the caller receives (this
+    /// page and the ones after it): those of patients within the caller's
+    /// reach now, as each delivery checks. Costs one counting statement,
+    /// run only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        let principal = signed_in(ctx)?;
+        Ok(crate::services::case_events::count(state(ctx), principal, &[POSITIVE_RESULT], self.after).await?)
     }
     /// Whether more events follow `endCursor`, and the cursor to continue
     /// from: the next page's `after`, or `positiveResults(after:)` to

@@ -86,10 +86,12 @@ impl CaseEventKind {
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum WarningReason {
     /// SpO2 at or below the warning threshold.
+    #[graphql(name = "LOW_SPO2")]
     LowSpo2,
     /// Body temperature at or above the warning threshold.
     HighTemperature,
     /// SpO2 three points or more below the previous report's.
+    #[graphql(name = "SPO2_FALLING")]
     Spo2Falling,
     /// Shortness of breath that the previous report did not have.
     NewBreathlessness,

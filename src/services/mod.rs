@@ -9,6 +9,7 @@ pub mod audit;
 pub mod break_glass;
 pub mod capacity;
 pub mod care;
+pub mod case_events;
 pub mod clusters;
 pub mod contacts;
 pub mod crosstab;

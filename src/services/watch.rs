@@ -116,8 +116,14 @@ fn events_of(kind: &str, test: Expr, key_prefix: &str, key_column: &str) -> Sele
         .column((patient::Entity, patient::Column::Id))
         .column((health_centre::Entity, health_centre::Column::Id))
         .column((health_centre::Entity, health_centre::Column::PrefectureId))
-        .expr(Expr::cust_with_values(format!("? || CAST({key_column} AS TEXT)"), [key_prefix.to_owned()]));
+        .expr(Expr::cust(format!("'{}' || CAST({key_column} AS TEXT)", plain(key_prefix))));
     select
+}
+
+/// A key's prefix as written into the statement: the kind, a day and
+/// colons, never anything a client sent; any other character is dropped.
+fn plain(prefix: &str) -> String {
+    prefix.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-')).collect()
 }
 
 /// Joins the patient's responsible health centre (after `patients` is in

@@ -138,18 +138,7 @@ pub async fn list(
     let mut rows = select.order_by_desc(outbox_event::Column::Id).limit(first + 1).all(&state.db).await?;
     let more = rows.len() as u64 > first;
     rows.truncate(first as usize);
-    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    let mut items: std::collections::HashMap<i64, work_item::Model> = work_item::Entity::find()
-        .filter(work_item::Column::EventId.is_in(ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|i| (i.event_id, i))
-        .collect();
-    let mut page = events::with_rows(&state.db, rows).await?;
-    for event in &mut page {
-        event.item = items.remove(&event.event.id);
-    }
+    let page = events::with_rows(&state.db, rows).await?;
     Ok((page, more))
 }
 
@@ -311,11 +300,8 @@ pub async fn act(
     txn.execute_raw(sql.build()).await?;
     txn.commit().await?;
     tracing::info!(item = event.id, action = action.audit_name(), "work item changed");
-    let item = work_item::Entity::find_by_id(event.id).one(&state.db).await?;
     let mut loaded = events::with_rows(&state.db, vec![event]).await?;
-    let mut event = loaded.pop().ok_or_else(|| AppError::Internal(anyhow::anyhow!("work item without its rows")))?;
-    event.item = item;
-    Ok(event)
+    loaded.pop().ok_or_else(|| AppError::Internal(anyhow::anyhow!("work item without its rows")))
 }
 
 /// Whether `kinds` are all queue kinds (for the argument's refusal).

@@ -35,3 +35,4 @@ mod statistics;
 mod stores;
 mod subscriptions;
 mod transports;
+mod work;

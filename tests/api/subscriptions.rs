@@ -186,12 +186,14 @@ async fn a_replay_skips_a_patient_who_has_left_the_subscribers_reach(backend: Ba
     let history = app
         .gql(
             Some(&pref13),
-            "{ positiveResultHistory(after: \"0\") { nodes { test { id } patient { id } } pageInfo { endCursor } } }",
+            "{ positiveResultHistory(after: \"0\") { totalCount nodes { test { id } patient { id } } pageInfo { endCursor } } }",
             json!({}),
         )
         .await;
     let nodes = history["data"]["positiveResultHistory"]["nodes"].as_array().cloned().unwrap_or_default();
     assert_eq!(nodes.len(), 1, "{history}");
+    // The count leaves out what the page leaves out.
+    assert_eq!(history["data"]["positiveResultHistory"]["totalCount"], 1, "{history}");
     assert_eq!(nodes[0]["test"]["id"], stayed_test.as_str(), "{history}");
 
     // The previous health centre keeps read access: both replay.
@@ -250,6 +252,8 @@ async fn a_cursor_beyond_the_replay_window_is_sent_to_the_history_query(backend:
         }
     }
     assert_eq!(paged, written, "every event once, in order");
+    let counted = app.gql(Some(&hc1), "{ positiveResultHistory(after: \"0\") { totalCount } }", json!({})).await;
+    assert_eq!(counted["data"]["positiveResultHistory"]["totalCount"], written.len(), "{counted}");
     let mut resumed = Subscriber::connect(&app, Protocol::Transport, &hc1, Some(&after)).await;
     resumed.expect_silence().await;
     let next = record(&app, &clinic, &patient, "POSITIVE").await;
