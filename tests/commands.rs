@@ -105,8 +105,8 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-const DEMO_USERNAMES: [&str; 9] =
-    ["clinic1", "hospital1", "hc1", "hc2", "hc3", "pref13", "analyst1", "admin1", "admin2"];
+const DEMO_USERNAMES: [&str; 10] =
+    ["clinic1", "hospital1", "hc1", "hc1b", "hc2", "hc3", "pref13", "analyst1", "admin1", "admin2"];
 
 async fn demo_seed_refuses_a_database_with_accounts_of_its_own(db: Database) {
     let url = db.url.as_str();

@@ -97,7 +97,7 @@ impl Access {
 }
 
 /// The column groups, in order.
-pub const GROUPS: [&str; 11] = [
+pub const GROUPS: [&str; 12] = [
     "de-identified fields",
     "personal fields",
     "tests and results",
@@ -109,6 +109,7 @@ pub const GROUPS: [&str; 11] = [
     "outcome and transfer",
     "record completion and status",
     "contacts and investigation",
+    "work queue",
 ];
 
 /// The personal fields (the "personal fields" group).
@@ -133,26 +134,26 @@ pub const PERSONAL_FIELDS: [&str; 15] = [
 use Access::{Forbidden as F, None as N, Read as R, Write as W, WriteLimited as L};
 
 /// One row: a role, a relationship, and the access to each group.
-pub type Row = (Role, Relationship, [Access; 11]);
+pub type Row = (Role, Relationship, [Access; 12]);
 
 /// The matrix. Columns as in `GROUPS`.
 pub const MATRIX: [Row; 16] = [
-    (Role::MedicalStaff, Relationship::RegisteringFacility, [R, R, W, N, N, N, N, N, N, L, N]),
-    (Role::MedicalStaff, Relationship::AdmittingHospital, [R, R, W, N, W, W, N, N, N, N, N]),
-    (Role::MedicalStaff, Relationship::ReferredFacility, [R, R, W, N, N, N, N, N, N, N, N]),
-    (Role::MedicalStaff, Relationship::OtherFacility, [N, N, N, N, N, N, N, N, N, N, N]),
-    (Role::MedicalStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N, N, N]),
-    (Role::HealthCentreStaff, Relationship::ResponsibleCentre, [R, R, L, W, W, L, W, W, W, W, W]),
-    (Role::HealthCentreStaff, Relationship::PreviousCentre, [R, R, N, N, N, N, N, N, N, N, N]),
-    (Role::HealthCentreStaff, Relationship::OtherCentre, [N, N, N, N, N, N, N, N, N, N, N]),
-    (Role::HealthCentreStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N, N, N]),
-    (Role::PrefectureStaff, Relationship::PrefectureAccommodation, [R, R, N, L, N, N, W, W, N, N, N]),
-    (Role::PrefectureStaff, Relationship::PrefectureOtherCare, [R, F, N, L, N, N, N, N, N, N, N]),
-    (Role::PrefectureStaff, Relationship::OtherPrefecture, [N, N, N, N, N, N, N, N, N, N, N]),
-    (Role::NationalAnalyst, Relationship::AnyPatient, [R, F, N, N, N, N, N, N, N, N, N]),
-    (Role::SystemAdmin, Relationship::AnyPatient, [N, N, N, N, N, N, N, N, N, N, N]),
-    (Role::Patient, Relationship::Themself, [R, R, N, N, N, N, W, N, N, N, N]),
-    (Role::Patient, Relationship::AnotherPatient, [N, N, N, N, N, N, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::RegisteringFacility, [R, R, W, N, N, N, N, N, N, L, N, N]),
+    (Role::MedicalStaff, Relationship::AdmittingHospital, [R, R, W, N, W, W, N, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::ReferredFacility, [R, R, W, N, N, N, N, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::OtherFacility, [N, N, N, N, N, N, N, N, N, N, N, N]),
+    (Role::MedicalStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::ResponsibleCentre, [R, R, L, W, W, L, W, W, W, W, W, W]),
+    (Role::HealthCentreStaff, Relationship::PreviousCentre, [R, R, N, N, N, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::OtherCentre, [N, N, N, N, N, N, N, N, N, N, N, N]),
+    (Role::HealthCentreStaff, Relationship::BreakGlass, [R, R, N, N, N, N, N, N, N, N, N, N]),
+    (Role::PrefectureStaff, Relationship::PrefectureAccommodation, [R, R, N, L, N, N, W, W, N, N, N, R]),
+    (Role::PrefectureStaff, Relationship::PrefectureOtherCare, [R, F, N, L, N, N, N, N, N, N, N, R]),
+    (Role::PrefectureStaff, Relationship::OtherPrefecture, [N, N, N, N, N, N, N, N, N, N, N, N]),
+    (Role::NationalAnalyst, Relationship::AnyPatient, [R, F, N, N, N, N, N, N, N, N, N, N]),
+    (Role::SystemAdmin, Relationship::AnyPatient, [N, N, N, N, N, N, N, N, N, N, N, N]),
+    (Role::Patient, Relationship::Themself, [R, R, N, N, N, N, W, N, N, N, N, N]),
+    (Role::Patient, Relationship::AnotherPatient, [N, N, N, N, N, N, N, N, N, N, N, N]),
 ];
 
 fn role_name(role: Role) -> &'static str {
@@ -226,6 +227,11 @@ pub fn markdown() -> String {
          they read it as above and change nothing, each personal read is audited as \
          `READ_PERSONAL_BREAK_GLASS`, the responsible health centre is told live (`breakGlassAlerts`), and \
          administrators review every access (`breakGlassAccesses`, `reviewBreakGlassAccess`).\n\n\
+         Work queue: the items of a health centre's queue (`workQueue`, `caseEvents`) are the case events \
+         addressed to it whose patient it reaches now; its own staff act on them (`acknowledgeWorkItem`, \
+         `assignWorkItem`, `completeWorkItem`, `reopenWorkItem`), each action audited. A prefecture's staff \
+         read the queues of its centres, with the field rules above, and act on none; a centre a patient left \
+         keeps the items it had, not the new ones.\n\n\
          A patient's sign-in lock (`Patient.signInLock`, `liftPatientSignInLock`): only the responsible health \
          centre sees and lifts it; anyone else who reaches the patient gets `FORBIDDEN`.\n\n\
          Not patient data: reference lists (prefectures, health centres, facilities) are readable by every \

@@ -376,20 +376,25 @@ pub async fn not_reported(
     limit: u64,
 ) -> AppResult<Vec<patient::Model>> {
     let day = day.unwrap_or_else(|| state.now().with_timezone(&local_offset()).date_naive());
-    let (start, end) = day_bounds(day);
-    let reported = Query::select()
-        .column(health_report::Column::PatientId)
-        .from(health_report::Entity)
-        .and_where(Expr::col(health_report::Column::ReportedAt).gte(start))
-        .and_where(Expr::col(health_report::Column::ReportedAt).lt(end))
-        .to_owned();
     Ok(patient::Entity::find()
         .filter(in_care(principal, day)?)
-        .filter(patient::Column::Id.not_in_subquery(reported))
+        .filter(patient::Column::Id.not_in_subquery(reported_on(day)))
         .order_by_asc(patient::Column::Id)
         .limit(limit)
         .all(&state.db)
         .await?)
+}
+
+/// The patients with a health report made on `day` (Japan time), as a
+/// subquery.
+pub(super) fn reported_on(day: NaiveDate) -> sea_orm::sea_query::SelectStatement {
+    let (start, end) = day_bounds(day);
+    Query::select()
+        .column(health_report::Column::PatientId)
+        .from(health_report::Entity)
+        .and_where(Expr::col(health_report::Column::ReportedAt).gte(start))
+        .and_where(Expr::col(health_report::Column::ReportedAt).lt(end))
+        .to_owned()
 }
 
 /// Patients in accommodation or home care, and close contacts under
@@ -420,4 +425,51 @@ pub async fn warning_signs(state: &AppState, principal: &Principal, limit: u64) 
         .limit(limit)
         .all(&state.db)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Thresholds, warning_reasons};
+    use entity::enums::ReporterKind;
+    use entity::health_report;
+
+    const LIMITS: Thresholds = Thresholds { spo2_at_most: 93, temperature_at_least: 38.5 };
+
+    fn report(temperature: f64, spo2: Option<i32>, symptoms: &str) -> health_report::Model {
+        health_report::Model {
+            id: 1,
+            patient_id: 1,
+            reporter: ReporterKind::Patient,
+            reported_by_account_id: None,
+            body_temperature: temperature,
+            spo2,
+            symptoms: symptoms.to_owned(),
+            emergency_signs: String::new(),
+            note: None,
+            reported_at: chrono::Utc::now(),
+            recorded_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_report_warns_when_a_reason_is_new_against_the_previous_one() {
+        // The first report past a threshold warns; a normal one does not.
+        assert_eq!(warning_reasons(LIMITS, (36.5, Some(97), &[]), None), Vec::<&str>::new());
+        assert_eq!(warning_reasons(LIMITS, (36.5, Some(93), &[]), None), vec!["LOW_SPO2"]);
+        assert_eq!(warning_reasons(LIMITS, (38.5, None, &[]), None), vec!["HIGH_TEMPERATURE"]);
+        // The same low reading the next day does not warn again …
+        let low = report(36.5, Some(92), "");
+        assert_eq!(warning_reasons(LIMITS, (36.5, Some(92), &[]), Some(&low)), Vec::<&str>::new());
+        // … but a fever on top of it does, with every reason it has.
+        assert_eq!(warning_reasons(LIMITS, (38.9, Some(92), &[]), Some(&low)), vec!["LOW_SPO2", "HIGH_TEMPERATURE"]);
+        // A fall of three points warns above the threshold too; two do not.
+        let fine = report(36.5, Some(98), "COUGH");
+        assert_eq!(warning_reasons(LIMITS, (36.5, Some(95), &[]), Some(&fine)), vec!["SPO2_FALLING"]);
+        assert_eq!(warning_reasons(LIMITS, (36.5, Some(96), &[]), Some(&fine)), Vec::<&str>::new());
+        // Breathlessness is new only against a report without it.
+        let breathless = ["SHORTNESS_OF_BREATH"];
+        assert_eq!(warning_reasons(LIMITS, (36.5, Some(97), &breathless), Some(&fine)), vec!["NEW_BREATHLESSNESS"]);
+        let already = report(36.5, Some(97), "COUGH,SHORTNESS_OF_BREATH");
+        assert_eq!(warning_reasons(LIMITS, (36.5, Some(97), &breathless), Some(&already)), Vec::<&str>::new());
+    }
 }

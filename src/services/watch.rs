@@ -14,11 +14,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{CareSetting, RecordStatus};
-use entity::{health_centre, health_report, outbox_event, patient};
+use entity::{health_centre, outbox_event, patient};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection};
 
-use crate::domain::calendar::{day_bounds, local_offset};
+use crate::domain::calendar::local_offset;
 use crate::error::AppResult;
 use crate::events::{NOT_REPORTED, NOTIFY_CHANNEL, POSITIVE_RESULT, UNDECIDED_POSITIVE};
 use crate::state::AppState;
@@ -65,18 +65,11 @@ pub async fn round(state: &AppState) -> AppResult<u64> {
 /// The outbox row of each patient followed up on `day` without a health
 /// report that day.
 async fn not_reported(db: &DatabaseConnection, day: NaiveDate, now: DateTime<Utc>) -> AppResult<u64> {
-    let (start, end) = day_bounds(day);
-    let reported = Query::select()
-        .column(health_report::Column::PatientId)
-        .from(health_report::Entity)
-        .and_where(Expr::col(health_report::Column::ReportedAt).gte(start))
-        .and_where(Expr::col(health_report::Column::ReportedAt).lt(end))
-        .to_owned();
     let mut select = events_of(NOT_REPORTED, Expr::val(None::<i64>), &format!("{NOT_REPORTED}:{day}:"), "patients.id");
     select.expr(Expr::val(day.to_string())).expr(Expr::val(now)).from(patient::Entity);
     at_centre(&mut select)
         .cond_where(super::follow_up::followed_on(day))
-        .and_where(patient::Column::Id.not_in_subquery(reported));
+        .and_where(patient::Column::Id.not_in_subquery(super::follow_up::reported_on(day)));
     insert(db, select).await
 }
 

@@ -342,3 +342,32 @@ fn database_names_are_replaced_in_urls() {
     assert_eq!(with_database("postgres://u@h/db?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
     assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
 }
+
+/// A WebSocket to the gateway, as the subscription tests hold it.
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How long a test waits for an answer the server owes it.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A JSON message as a WebSocket text frame.
+pub fn ws_text(value: Value) -> tokio_tungstenite::tungstenite::Message {
+    tokio_tungstenite::tungstenite::Message::Text(value.to_string().into())
+}
+
+/// The next text message as JSON, `None` when the socket closes; close
+/// frames come back as `{"type": "close", "code": …}`.
+pub async fn next_ws_message(socket: &mut Socket) -> Option<Value> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(PATIENCE, socket.next()).await.expect("an answer in time")?;
+        match message {
+            Ok(Message::Text(body)) => return serde_json::from_str(body.as_str()).ok(),
+            Ok(Message::Close(frame)) => {
+                return Some(json!({ "type": "close", "code": frame.map(|f| u16::from(f.code)) }));
+            }
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}

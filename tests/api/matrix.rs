@@ -167,6 +167,9 @@ async fn patient_login(app: &TestApp, smartphone_id: &str) -> String {
     response["data"]["patientLogin"]["token"].as_str().unwrap_or_else(|| panic!("no token: {response}")).to_owned()
 }
 
+const QUEUE: &str = "{ workQueue(kinds: [EMERGENCY_SIGNS], first: 500) { nodes { patient { id } item { id } } } }";
+const ACKNOWLEDGE: &str = "mutation($id: ID!) { acknowledgeWorkItem(id: $id) { item { state } } }";
+
 impl Walk<'_> {
     fn cell(&mut self, at: &str, ok: bool, detail: impl FnOnce() -> String) {
         self.cells += 1;
@@ -310,6 +313,37 @@ impl Walk<'_> {
             });
         }
         response
+    }
+
+    /// The work queue: the responsible centre's patient reports an
+    /// emergency sign, which is an item of that centre's queue. `write`:
+    /// the caller finds it and acknowledges it; `read`: finds it and is
+    /// refused; `none`: finds nothing (or may not read queues) and is
+    /// refused, the item left open.
+    async fn work_queue(&mut self, at: &str, access: Access, t: &Target) {
+        let report = json!({ "input": { "patientId": t.id, "bodyTemperature": 37.0, "symptoms": [],
+            "emergencySigns": ["CHEST_PAIN"] } });
+        setup("the responsible centre enters an emergency sign", self.app.gql(Some(&t.owner), REPORT, report).await);
+        let item_of = |response: &Value| {
+            response["data"]["workQueue"]["nodes"].as_array().into_iter().flatten().find_map(|node| {
+                (node["patient"]["id"] == t.id.as_str())
+                    .then(|| node["item"]["id"].as_str().unwrap_or_default().to_owned())
+            })
+        };
+        let item = item_of(&self.app.gql(Some(&t.owner), QUEUE, json!({})).await)
+            .unwrap_or_else(|| panic!("{at}: the item is not in the responsible centre's queue"));
+        let seen = self.app.gql(Some(&t.caller), QUEUE, json!({})).await;
+        let found = item_of(&seen).is_some();
+        let acted = self.app.gql(Some(&t.caller), ACKNOWLEDGE, json!({ "id": item })).await;
+        let state = self.app.gql(Some(&t.owner), QUEUE, json!({})).await;
+        let still_open = item_of(&state).is_some();
+        let refused = matches!(error_code(&acted), Some("FORBIDDEN" | "NOT_FOUND")) && !succeeded(&acted);
+        match access {
+            Access::Write => self.cell(at, found && succeeded(&acted), || format!("{seen} / {acted}")),
+            Access::Read => self.cell(at, found && refused && still_open, || format!("{seen} / {acted}")),
+            Access::None => self.cell(at, !found && refused && still_open, || format!("{seen} / {acted}")),
+            other => self.unknown(at, other),
+        }
     }
 
     /// A cell whose access has no meaning for its group (e.g. `read` for
@@ -659,6 +693,10 @@ async fn every_cell_of_the_authorisation_matrix_holds_against_the_server(backend
                     let t = walk.target(role, relationship, other).await;
                     walk.contacts(&at, access, &t).await;
                 }
+                "work queue" => {
+                    let t = walk.target(role, relationship, other).await;
+                    walk.work_queue(&at, access, &t).await;
+                }
                 _ => walk.unknown(&at, access),
             }
         }
@@ -672,5 +710,5 @@ async fn every_cell_of_the_authorisation_matrix_holds_against_the_server(backend
         walk.failures.len(),
         walk.failures.join("\n")
     );
-    assert!(n >= MATRIX.len() * GROUPS.len() && n >= 13 * 11, "only {n} cells checked");
+    assert!(n >= MATRIX.len() * GROUPS.len() && n >= 13 * 12, "only {n} cells checked");
 }

@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, PATIENCE, Socket, TestApp, next_ws_message, spawn_app, ws_text};
 
 both!(
     a_health_centre_receives_its_own_positives_and_nothing_else,
@@ -406,15 +405,10 @@ enum Protocol {
     Legacy,
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 struct Subscriber {
     socket: Socket,
     protocol: Protocol,
 }
-
-/// How long a test waits for something that should come.
-const PATIENCE: Duration = Duration::from_secs(10);
 
 impl Subscriber {
     /// Connects, authenticates in connection_init and waits for the ack.
@@ -431,8 +425,8 @@ impl Subscriber {
             Some(token) => json!({ "authorization": format!("Bearer {token}") }),
             None => json!({}),
         };
-        socket.send(text(json!({ "type": "connection_init", "payload": payload }))).await.expect("init sent");
-        let answer = next_message(&mut socket).await;
+        socket.send(ws_text(json!({ "type": "connection_init", "payload": payload }))).await.expect("init sent");
+        let answer = next_ws_message(&mut socket).await;
         (socket, answer)
     }
 
@@ -445,7 +439,7 @@ impl Subscriber {
         };
         let message =
             json!({ "id": "1", "type": start, "payload": { "query": SUBSCRIPTION, "variables": { "after": after } } });
-        socket.send(text(message)).await.expect("subscribe sent");
+        socket.send(ws_text(message)).await.expect("subscribe sent");
         // Give the server a moment to register before the test records.
         tokio::time::sleep(Duration::from_millis(150)).await;
         Subscriber { socket, protocol }
@@ -454,7 +448,7 @@ impl Subscriber {
     /// The next message of the subscription (next/data, error, complete).
     async fn next(&mut self) -> Value {
         loop {
-            let message = next_message(&mut self.socket).await.unwrap_or_else(|| panic!("the stream ended"));
+            let message = next_ws_message(&mut self.socket).await.unwrap_or_else(|| panic!("the stream ended"));
             if matches!(message["type"].as_str(), Some("ka" | "ping" | "pong")) {
                 continue;
             }
@@ -477,26 +471,6 @@ impl Subscriber {
     async fn expect_silence(&mut self) {
         let quiet = tokio::time::timeout(Duration::from_millis(700), self.next()).await;
         assert!(quiet.is_err(), "unexpected message: {:?}", quiet.ok());
-    }
-}
-
-fn text(value: Value) -> Message {
-    Message::Text(value.to_string().into())
-}
-
-/// The next text message as JSON, `None` when the socket closes; close
-/// frames come back as `{"type": "close", "code": …}`.
-async fn next_message(socket: &mut Socket) -> Option<Value> {
-    loop {
-        let message = tokio::time::timeout(PATIENCE, socket.next()).await.expect("an answer in time")?;
-        match message {
-            Ok(Message::Text(body)) => return serde_json::from_str(body.as_str()).ok(),
-            Ok(Message::Close(frame)) => {
-                return Some(json!({ "type": "close", "code": frame.map(|f| u16::from(f.code)) }));
-            }
-            Ok(_) => continue,
-            Err(_) => return None,
-        }
     }
 }
 
@@ -703,10 +677,10 @@ async fn subscriptions_over_a_limit_are_refused_on_both_transports(backend: Back
     let (mut socket, ack) = Subscriber::open(&app, Protocol::Transport, Some(&hc1)).await;
     assert_eq!(ack.as_ref().map(|a| a["type"].clone()), Some(json!("connection_ack")), "{ack:?}");
     socket
-        .send(text(json!({ "id": "1", "type": "subscribe", "payload": { "query": query } })))
+        .send(ws_text(json!({ "id": "1", "type": "subscribe", "payload": { "query": query } })))
         .await
         .expect("subscribe sent");
-    let answer = next_message(&mut socket).await.expect("an answer");
+    let answer = next_ws_message(&mut socket).await.expect("an answer");
     // An operation refused before it runs gets the protocol's `error`
     // message with the GraphQL errors.
     assert_eq!(answer["type"], "error", "{answer}");

@@ -9,14 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{FixedOffset, NaiveTime};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use hersys::clock::{Clock, ManualClock};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, error_code, error_field, spawn_app_configured};
+use crate::helpers::{
+    Backend, PATIENCE, Socket, TestApp, error_code, error_field, next_ws_message, spawn_app_configured, ws_text,
+};
 
 both!(
     emergency_signs_reach_the_patients_centre_only,
@@ -65,9 +66,6 @@ const ASSIGN: &str = concat!(
     " } }"
 );
 
-/// How long a test waits for something that should come.
-const PATIENCE: Duration = Duration::from_secs(10);
-
 /// The code of the first Tokyo health centre (hc1, hc1b).
 const HC1_CODE: &str = "131032";
 /// The code of the second Tokyo health centre (hc2).
@@ -91,8 +89,6 @@ fn ok(response: Value) -> Value {
     response["data"].clone()
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// A subscription over graphql-transport-ws.
 struct Subscriber {
     socket: Socket,
@@ -105,12 +101,12 @@ impl Subscriber {
         request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("the upgrade");
         let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
-        socket.send(text(init)).await.expect("init sent");
-        let ack = next_message(&mut socket).await;
+        socket.send(ws_text(init)).await.expect("init sent");
+        let ack = next_ws_message(&mut socket).await;
         assert_eq!(ack.as_ref().map(|a| a["type"].clone()), Some(json!("connection_ack")), "{ack:?}");
         let subscribe =
             json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
-        socket.send(text(subscribe)).await.expect("subscribe sent");
+        socket.send(ws_text(subscribe)).await.expect("subscribe sent");
         // Give the server a moment to register before the test writes.
         tokio::time::sleep(Duration::from_millis(150)).await;
         Subscriber { socket }
@@ -124,7 +120,7 @@ impl Subscriber {
     /// The next message of the subscription (next, error, complete).
     async fn next(&mut self) -> Value {
         loop {
-            let message = next_message(&mut self.socket).await.unwrap_or_else(|| panic!("the stream ended"));
+            let message = next_ws_message(&mut self.socket).await.unwrap_or_else(|| panic!("the stream ended"));
             if matches!(message["type"].as_str(), Some("ping" | "pong")) {
                 continue;
             }
@@ -144,26 +140,6 @@ impl Subscriber {
     async fn expect_silence(&mut self) {
         let quiet = tokio::time::timeout(Duration::from_millis(700), self.next()).await;
         assert!(quiet.is_err(), "unexpected message: {:?}", quiet.ok());
-    }
-}
-
-fn text(value: Value) -> Message {
-    Message::Text(value.to_string().into())
-}
-
-/// The next text message as JSON, `None` when the socket closes; close
-/// frames come back as `{"type": "close", "code": …}`.
-async fn next_message(socket: &mut Socket) -> Option<Value> {
-    loop {
-        let message = tokio::time::timeout(PATIENCE, socket.next()).await.expect("an answer in time")?;
-        match message {
-            Ok(Message::Text(body)) => return serde_json::from_str(body.as_str()).ok(),
-            Ok(Message::Close(frame)) => {
-                return Some(json!({ "type": "close", "code": frame.map(|f| u16::from(f.code)) }));
-            }
-            Ok(_) => continue,
-            Err(_) => return None,
-        }
     }
 }
 
