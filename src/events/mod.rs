@@ -97,6 +97,12 @@ pub const NOT_REPORTED: &str = "NOT_REPORTED";
 /// The kind of an outbox event of a positive whose care setting is still
 /// undecided after the configured time (written by the watch).
 pub const UNDECIDED_POSITIVE: &str = "UNDECIDED_POSITIVE";
+/// The kind of an outbox event of a facility's notification waiting for
+/// the health centre's acceptance (written by the watch).
+pub const NOTIFICATION_RECEIVED: &str = "NOTIFICATION_RECEIVED";
+/// The kind of an outbox event of a case whose release from care is due
+/// (written by the watch).
+pub const RELEASE_DUE: &str = "RELEASE_DUE";
 /// The kind of an outbox event of a change to a work item (acknowledged,
 /// assigned, done), so that the centre's other staff see it live.
 pub const WORK_ITEM_UPDATED: &str = "WORK_ITEM_UPDATED";

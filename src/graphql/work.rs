@@ -40,6 +40,12 @@ pub enum CaseEventKind {
     TransferIn,
     /// A close contact handed over to the caller's health centre.
     ContactHandedOver,
+    /// A facility's notification (発生届) waiting for the centre's
+    /// acceptance (`acceptNotification`), found by the watch.
+    NotificationReceived,
+    /// A case in home or accommodation care whose release (療養解除) is due
+    /// under the rule of its onset date, found by the watch.
+    ReleaseDue,
     /// Someone broke the glass to a patient of the caller's centre (health
     /// centre staff only).
     BreakGlass,
@@ -49,7 +55,7 @@ pub enum CaseEventKind {
 }
 
 /// Every kind, in the order of the enumeration.
-pub const ALL_KINDS: [CaseEventKind; 9] = [
+pub const ALL_KINDS: [CaseEventKind; 11] = [
     CaseEventKind::PositiveResult,
     CaseEventKind::UndecidedPositive,
     CaseEventKind::EmergencySigns,
@@ -57,6 +63,8 @@ pub const ALL_KINDS: [CaseEventKind; 9] = [
     CaseEventKind::NotReported,
     CaseEventKind::TransferIn,
     CaseEventKind::ContactHandedOver,
+    CaseEventKind::NotificationReceived,
+    CaseEventKind::ReleaseDue,
     CaseEventKind::BreakGlass,
     CaseEventKind::WorkItemUpdated,
 ];
@@ -72,6 +80,8 @@ impl CaseEventKind {
             CaseEventKind::NotReported => events::NOT_REPORTED,
             CaseEventKind::TransferIn => events::TRANSFER_IN,
             CaseEventKind::ContactHandedOver => events::CONTACT_HANDED_OVER,
+            CaseEventKind::NotificationReceived => events::NOTIFICATION_RECEIVED,
+            CaseEventKind::ReleaseDue => events::RELEASE_DUE,
             CaseEventKind::BreakGlass => events::BREAK_GLASS,
             CaseEventKind::WorkItemUpdated => events::WORK_ITEM_UPDATED,
         }

@@ -18,7 +18,7 @@ use entity::enums::{
 };
 use entity::{facility, patient, patient_change, patient_referral};
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ActiveEnum, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::patient_write::Locked;
 use crate::auth::Principal;
@@ -578,13 +578,34 @@ pub async fn due_for_release(
     on: NaiveDate,
     first: u64,
 ) -> AppResult<Vec<(patient::Model, NaiveDate)>> {
+    policy::may_read_follow_up_lists(principal)?;
+    let due = releases_due(&state.db, policy::patient_scope(principal), on, first).await?;
+    let ids: Vec<i64> = due.iter().map(|(_, id)| *id).collect();
+    let mut rows: std::collections::HashMap<i64, patient::Model> = patient::Entity::find()
+        .filter(patient::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    Ok(due.into_iter().filter_map(|(day, id)| rows.remove(&id).map(|p| (p, day))).collect())
+}
+
+/// The open cases in home or accommodation care among `scope` whose
+/// release is due on `on` or before (the day and the patient's ID),
+/// earliest first, at most `first`.
+pub(super) async fn releases_due(
+    db: &impl ConnectionTrait,
+    scope: sea_orm::Condition,
+    on: NaiveDate,
+    first: u64,
+) -> AppResult<Vec<(NaiveDate, i64)>> {
     use entity::enums::{CareSetting, TestResult};
     use sea_orm::QuerySelect;
-    policy::may_read_follow_up_lists(principal)?;
     // No rule releases before day 8: a case with a later onset cannot be due.
     let latest_onset = on - chrono::Duration::days(8);
     let candidates: Vec<(i64, Option<NaiveDate>)> = patient::Entity::find()
-        .filter(policy::patient_scope(principal))
+        .filter(scope)
         .filter(patient::Column::Outcome.is_null())
         .filter(patient::Column::RecordStatus.eq(RecordStatus::Active))
         .filter(patient::Column::CaseType.is_in([CaseType::Confirmed, CaseType::AsymptomaticCarrier]))
@@ -600,7 +621,7 @@ pub async fn due_for_release(
         .order_by_asc(patient::Column::Id)
         .limit(RELEASE_CANDIDATES)
         .into_tuple()
-        .all(&state.db)
+        .all(db)
         .await?;
     let without_onset: Vec<i64> = candidates.iter().filter(|(_, onset)| onset.is_none()).map(|(id, _)| *id).collect();
     let mut first_positive: std::collections::HashMap<i64, NaiveDate> = std::collections::HashMap::new();
@@ -612,7 +633,7 @@ pub async fn due_for_release(
             .column(entity::lab_test::Column::PatientId)
             .column(entity::lab_test::Column::SampledAt)
             .into_tuple()
-            .all(&state.db)
+            .all(db)
             .await?;
         for (id, at) in samples {
             let day = at.with_timezone(&crate::domain::calendar::local_offset()).date_naive();
@@ -628,15 +649,7 @@ pub async fn due_for_release(
         .collect();
     due.sort_unstable();
     due.truncate(usize::try_from(first).unwrap_or(usize::MAX));
-    let ids: Vec<i64> = due.iter().map(|(_, id)| *id).collect();
-    let mut rows: std::collections::HashMap<i64, patient::Model> = patient::Entity::find()
-        .filter(patient::Column::Id.is_in(ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
-    Ok(due.into_iter().filter_map(|(day, id)| rows.remove(&id).map(|p| (p, day))).collect())
+    Ok(due)
 }
 
 /// The items a record still lacks under the rules in force for its type on

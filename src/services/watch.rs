@@ -6,44 +6,60 @@
 //!   followed up today (accommodation or home care, a close contact under
 //!   observation) who has sent no health report today, once per day;
 //! - `UNDECIDED_POSITIVE`: each positive result whose patient's care
-//!   setting is still undecided `undecided_after` after it, once per test.
+//!   setting is still undecided `undecided_after` after it, once per test;
+//! - `NOTIFICATION_RECEIVED`: each facility's notification waiting for the
+//!   centre's acceptance, once for each time it is sent (again after a
+//!   return);
+//! - `RELEASE_DUE`: each case in home or accommodation care whose release
+//!   is due today or earlier under the rule of its onset date, once per
+//!   case; looked for every `RELEASE_ROUNDS` rounds, since it reads the
+//!   candidates' tests.
 //!
 //! Each event carries a `dedup_key` under a unique index, so a round that
 //! runs on several servers at once, or again after a restart, writes each
 //! one once.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::{CareSetting, RecordStatus};
+use entity::enums::{CareSetting, NotificationStatus, RecordStatus};
 use entity::{health_centre, outbox_event, patient};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection};
 
 use crate::domain::calendar::local_offset;
 use crate::error::AppResult;
-use crate::events::{NOT_REPORTED, NOTIFY_CHANNEL, POSITIVE_RESULT, UNDECIDED_POSITIVE};
+use crate::events::{
+    NOT_REPORTED, NOTIFICATION_RECEIVED, NOTIFY_CHANNEL, POSITIVE_RESULT, RELEASE_DUE, UNDECIDED_POSITIVE,
+};
 use crate::state::AppState;
 
 /// How far back a round looks for undecided positives: older ones were
 /// put on the queue by an earlier round, or were decided.
 const UNDECIDED_LOOKBACK: chrono::Duration = chrono::Duration::days(7);
 
+/// Releases due are looked for every this many rounds (every 15 minutes
+/// at the default interval).
+const RELEASE_ROUNDS: u64 = 15;
+
+/// Most releases due put on the queues in one round.
+const RELEASES_PER_ROUND: u64 = 5_000;
+
 /// Runs [`round`] every `config.watch_interval`.
 pub fn start(state: AppState) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(state.config.watch_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        for count in 0u64.. {
             ticks.tick().await;
-            if let Err(error) = round(&state).await {
+            if let Err(error) = round(&state, count % RELEASE_ROUNDS == 0).await {
                 tracing::warn!(code = error.code(), "the watch's round failed; retrying at the next");
             }
         }
     });
 }
 
-/// One round: writes the events that are due and not written yet.
-/// Answers how many it wrote.
-pub async fn round(state: &AppState) -> AppResult<u64> {
+/// One round: writes the events that are due and not written yet (the
+/// releases due only `with_releases`). Answers how many it wrote.
+pub async fn round(state: &AppState, with_releases: bool) -> AppResult<u64> {
     let now = state.now();
     let local = now.with_timezone(&local_offset());
     let mut written = 0;
@@ -53,6 +69,10 @@ pub async fn round(state: &AppState) -> AppResult<u64> {
     let undecided_after =
         chrono::Duration::from_std(state.config.undecided_after).unwrap_or(chrono::Duration::hours(6));
     written += undecided(&state.db, now - undecided_after, now).await?;
+    written += notifications(&state.db, now).await?;
+    if with_releases {
+        written += releases(&state.db, local.date_naive(), now).await?;
+    }
     if written > 0 {
         tracing::info!(written, "the watch put items on the queues");
         if crate::db::is_postgres(&state.db) {
@@ -65,7 +85,8 @@ pub async fn round(state: &AppState) -> AppResult<u64> {
 /// The outbox row of each patient followed up on `day` without a health
 /// report that day.
 async fn not_reported(db: &DatabaseConnection, day: NaiveDate, now: DateTime<Utc>) -> AppResult<u64> {
-    let mut select = events_of(NOT_REPORTED, Expr::val(None::<i64>), &format!("{NOT_REPORTED}:{day}:"), "patients.id");
+    let mut select =
+        events_of(NOT_REPORTED, Expr::val(None::<i64>), key(&format!("{NOT_REPORTED}:{day}:"), &["patients.id"]));
     select.expr(Expr::val(day.to_string())).expr(Expr::val(now)).from(patient::Entity);
     at_centre(&mut select)
         .cond_where(super::follow_up::followed_on(day))
@@ -79,8 +100,7 @@ async fn undecided(db: &DatabaseConnection, due: DateTime<Utc>, now: DateTime<Ut
     let mut select = events_of(
         UNDECIDED_POSITIVE,
         Expr::col((outbox_event::Entity, outbox_event::Column::LabTestId)),
-        &format!("{UNDECIDED_POSITIVE}:"),
-        "outbox_events.lab_test_id",
+        key(&format!("{UNDECIDED_POSITIVE}:"), &["outbox_events.lab_test_id"]),
     );
     select.expr(Expr::val(None::<String>)).expr(Expr::val(now)).from(outbox_event::Entity).inner_join(
         patient::Entity,
@@ -97,11 +117,47 @@ async fn undecided(db: &DatabaseConnection, due: DateTime<Utc>, now: DateTime<Ut
     insert(db, select).await
 }
 
+/// The outbox row of each facility's notification waiting for acceptance:
+/// once per sending (the key carries the moment of the last return).
+async fn notifications(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<u64> {
+    let returned = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        "COALESCE(CAST(EXTRACT(EPOCH FROM patients.notification_decided_at) AS BIGINT), 0)"
+    } else {
+        "COALESCE(CAST(strftime('%s', patients.notification_decided_at) AS INTEGER), 0)"
+    };
+    let mut select = events_of(
+        NOTIFICATION_RECEIVED,
+        Expr::val(None::<i64>),
+        key(&format!("{NOTIFICATION_RECEIVED}:"), &["patients.id", returned]),
+    );
+    select.expr(Expr::val(None::<String>)).expr(Expr::val(now)).from(patient::Entity);
+    at_centre(&mut select)
+        .and_where(patient::Column::NotificationStatus.eq(NotificationStatus::Received))
+        .and_where(patient::Column::RecordStatus.eq(RecordStatus::Active));
+    insert(db, select).await
+}
+
+/// The outbox row of each case whose release is due on `today` or before,
+/// with the day it is due.
+async fn releases(db: &DatabaseConnection, today: NaiveDate, now: DateTime<Utc>) -> AppResult<u64> {
+    let due = super::patient_record::releases_due(db, sea_orm::Condition::all(), today, RELEASES_PER_ROUND).await?;
+    let mut written = 0;
+    for chunk in due.chunks(500) {
+        let ids: Vec<i64> = chunk.iter().map(|(_, id)| *id).collect();
+        let mut select =
+            events_of(RELEASE_DUE, Expr::val(None::<i64>), key(&format!("{RELEASE_DUE}:"), &["patients.id"]));
+        select.expr(Expr::val(None::<String>)).expr(Expr::val(now)).from(patient::Entity);
+        at_centre(&mut select).and_where(patient::Column::Id.is_in(ids));
+        written += insert(db, select).await?;
+    }
+    Ok(written)
+}
+
 /// The first columns of a watch event's row: kind, test, patient,
 /// centre, prefecture (of the patient's responsible centre now, joined by
-/// [`at_centre`]) and the key `key_prefix` followed by `key_column`; the
-/// caller adds the detail and the moment, then the rows it reads.
-fn events_of(kind: &str, test: Expr, key_prefix: &str, key_column: &str) -> SelectStatement {
+/// [`at_centre`]) and the key (see [`key`]); the caller adds the detail
+/// and the moment, then the rows it reads.
+fn events_of(kind: &str, test: Expr, key: String) -> SelectStatement {
     let mut select = Query::select();
     select
         .expr(Expr::val(kind))
@@ -109,8 +165,15 @@ fn events_of(kind: &str, test: Expr, key_prefix: &str, key_column: &str) -> Sele
         .column((patient::Entity, patient::Column::Id))
         .column((health_centre::Entity, health_centre::Column::Id))
         .column((health_centre::Entity, health_centre::Column::PrefectureId))
-        .expr(Expr::cust(format!("'{}' || CAST({key_column} AS TEXT)", plain(key_prefix))));
+        .expr(Expr::cust(key));
     select
+}
+
+/// An event's key as SQL: `prefix` followed by `parts` (expressions of
+/// the rows read) as text, separated by colons.
+fn key(prefix: &str, parts: &[&str]) -> String {
+    let parts: Vec<String> = parts.iter().map(|part| format!("CAST({part} AS TEXT)")).collect();
+    format!("'{}' || {}", plain(prefix), parts.join(" || ':' || "))
 }
 
 /// A key's prefix as written into the statement: the kind, a day and

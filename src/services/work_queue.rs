@@ -1,6 +1,7 @@
 //! A health centre's work queue: the case events its staff act on (a new
 //! positive, a transfer in, a contact handed over, a health alert, a patient
-//! not reported, a positive still undecided, a break-glass access), each an
+//! not reported, a positive still undecided, a notification to accept, a
+//! release due, a break-glass access), each an
 //! item that is open until someone acknowledges it, takes it (assigned) or
 //! marks it done. The items are the outbox's events, read under the row
 //! scope; what staff did is a `work_items` row, audited, and announced to
@@ -23,7 +24,7 @@ use crate::events::{self, CaseEvent, EventRefs};
 use crate::state::AppState;
 
 /// The kinds of events that are items of a queue.
-pub const QUEUE_KINDS: [&str; 8] = [
+pub const QUEUE_KINDS: [&str; 10] = [
     events::POSITIVE_RESULT,
     events::UNDECIDED_POSITIVE,
     events::EMERGENCY_SIGNS,
@@ -31,6 +32,8 @@ pub const QUEUE_KINDS: [&str; 8] = [
     events::NOT_REPORTED,
     events::TRANSFER_IN,
     events::CONTACT_HANDED_OVER,
+    events::NOTIFICATION_RECEIVED,
+    events::RELEASE_DUE,
     events::BREAK_GLASS,
 ];
 

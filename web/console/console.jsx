@@ -24,6 +24,8 @@ const QUEUE_KINDS = [
   'NOT_REPORTED',
   'TRANSFER_IN',
   'CONTACT_HANDED_OVER',
+  'NOTIFICATION_RECEIVED',
+  'RELEASE_DUE',
   'BREAK_GLASS',
 ];
 // Events that sound and flash.
