@@ -431,6 +431,7 @@ function Console({ t, lang, setLang, session, locked, onUnlocked, onSignOut, onL
       },
     });
     let refresh = null;
+    const seen = new Set();
     const subscribe = () =>
       client.subscribe(
         { query: SUBSCRIPTION, variables: { after: cursor.current } },
@@ -438,7 +439,11 @@ function Console({ t, lang, setLang, session, locked, onUnlocked, onSignOut, onL
           next: ({ data, errors }) => {
             if (codeOf(errors) === 'UNAUTHENTICATED') return onSessionEnded();
             const event = data?.caseEvents;
-            if (!event) return;
+            // A connection that comes back subscribes again from the cursor
+            // it began with: what was shown already is not shown twice.
+            if (!event || seen.has(event.cursor)) return;
+            seen.add(event.cursor);
+            if (seen.size > 1000) seen.delete(seen.values().next().value);
             cursor.current = event.cursor;
             session.cursor = event.cursor;
             setEvents((previous) => [event, ...previous].slice(0, 100));
