@@ -480,6 +480,13 @@ function Console({ t, lang, setLang, session, locked, onUnlocked, onSignOut, onL
     if (!locked) setUnseen(0);
   }, [locked]);
 
+  // The tab's title counts the alerts not dismissed yet, so that a console
+  // behind another window still tells.
+  const pending = locked ? unseen : alert ? 1 : 0;
+  useEffect(() => {
+    document.title = `${pending > 0 ? `(${pending}) ` : ''}${t.title}`;
+  }, [pending, t.title]);
+
   if (locked) {
     // The live feed goes on behind the lock, which shows how many alerts
     // came and nothing about whom.
