@@ -371,3 +371,16 @@ pub async fn next_ws_message(socket: &mut Socket) -> Option<Value> {
         }
     }
 }
+
+/// Records a PCR test of `patient` with `result` as `token` and returns its
+/// ID.
+pub async fn record_test(app: &TestApp, token: &str, patient: &str, result: &str) -> String {
+    let response = app
+        .gql(
+            Some(token),
+            "mutation($input: RecordTestInput!) { recordTest(input: $input) { id } }",
+            json!({ "input": { "patientId": patient, "kind": "PCR", "result": result } }),
+        )
+        .await;
+    response["data"]["recordTest"]["id"].as_str().unwrap_or_else(|| panic!("{response}")).to_owned()
+}

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::both;
-use crate::helpers::{Backend, PATIENCE, Socket, TestApp, next_ws_message, spawn_app, ws_text};
+use crate::helpers::{Backend, PATIENCE, Socket, TestApp, next_ws_message, record_test as record, spawn_app, ws_text};
 
 both!(
     a_health_centre_receives_its_own_positives_and_nothing_else,
@@ -472,18 +472,6 @@ impl Subscriber {
         let quiet = tokio::time::timeout(Duration::from_millis(700), self.next()).await;
         assert!(quiet.is_err(), "unexpected message: {:?}", quiet.ok());
     }
-}
-
-/// Records a test with `result` and returns its ID.
-async fn record(app: &TestApp, token: &str, patient: &str, result: &str) -> String {
-    let response = app
-        .gql(
-            Some(token),
-            "mutation($input: RecordTestInput!) { recordTest(input: $input) { id } }",
-            json!({ "input": { "patientId": patient, "kind": "PCR", "result": result } }),
-        )
-        .await;
-    response["data"]["recordTest"]["id"].as_str().unwrap_or_else(|| panic!("{response}")).to_owned()
 }
 
 async fn a_health_centre_receives_its_own_positives_and_nothing_else(backend: Backend) {

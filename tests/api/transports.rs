@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::both;
-use crate::helpers::{Backend, DEMO_PASSWORD, TestApp, spawn_app, spawn_app_configured};
+use crate::helpers::{Backend, DEMO_PASSWORD, TestApp, record_test, spawn_app, spawn_app_configured};
 
 /// Declares the tests (on both backends) and keeps their names, so that
 /// the table of stages can be checked against them.
@@ -639,18 +639,6 @@ pub(crate) fn assert_refused_before_running(transport: Transport, reply: &Reply,
             assert!(reply.completed, "{reply:?}");
         }
     }
-}
-
-/// Records a test of `patient` as `token` and returns its ID.
-async fn record_test(app: &TestApp, token: &str, patient: &str, result: &str) -> String {
-    let response = app
-        .gql(
-            Some(token),
-            "mutation($input: RecordTestInput!) { recordTest(input: $input) { id } }",
-            json!({ "input": { "patientId": patient, "kind": "PCR", "result": result } }),
-        )
-        .await;
-    response["data"]["recordTest"]["id"].as_str().unwrap_or_else(|| panic!("{response}")).to_owned()
 }
 
 /// Each account's ID and its organisation's ID, by username.

@@ -16,7 +16,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::both;
 use crate::helpers::{
-    Backend, PATIENCE, Socket, TestApp, error_code, error_field, next_ws_message, spawn_app_configured, ws_text,
+    Backend, PATIENCE, Socket, TestApp, error_code, error_field, next_ws_message, record_test as record,
+    spawn_app_configured, ws_text,
 };
 
 both!(
@@ -195,18 +196,6 @@ impl EventStream {
 // ---------------------------------------------------------------------------
 // What the tests do through the API
 // ---------------------------------------------------------------------------
-
-/// Records a PCR test with `result` and returns its ID.
-async fn record(app: &TestApp, token: &str, patient: &str, result: &str) -> String {
-    let response = app
-        .gql(
-            Some(token),
-            "mutation($input: RecordTestInput!) { recordTest(input: $input) { id } }",
-            json!({ "input": { "patientId": patient, "kind": "PCR", "result": result } }),
-        )
-        .await;
-    response["data"]["recordTest"]["id"].as_str().unwrap_or_else(|| panic!("{response}")).to_owned()
-}
 
 /// Submits a health report on the patient's behalf and returns its ID.
 async fn report(
