@@ -91,21 +91,11 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<super::work::CaseEvent>> + use<>> {
         let principal = signed_in(ctx)?.clone();
         policy::may_receive_positive_results(&principal)?;
-        let mut kinds: Vec<&'static str> = match kinds {
-            None => super::work::ALL_KINDS.iter().map(|kind| kind.stored()).collect(),
-            Some(kinds) if kinds.is_empty() => {
-                return Err(AppError::bad_input("kinds", "must name at least one kind (omit it for every kind)").into());
-            }
-            Some(kinds) => kinds.into_iter().map(|kind| kind.stored()).collect(),
-        };
-        if let Err(refused) = policy::may_receive_break_glass_alerts(&principal) {
-            kinds.retain(|kind| *kind != BREAK_GLASS);
-            if kinds.is_empty() {
-                return Err(refused.into());
-            }
+        let named = super::work::named_kinds(kinds, super::work::ALL_KINDS.map(|kind| kind.stored()), "kinds")?;
+        let kinds = crate::services::case_events::receivable(&principal, named);
+        if kinds.is_empty() {
+            return Err(AppError::forbidden("break-glass alerts are pushed to the patients' health centres").into());
         }
-        kinds.sort_unstable();
-        kinds.dedup();
         let events = live_events(state(ctx), principal, kinds, after.as_deref()).await?;
         Ok(events.map(|event| event.map(super::work::CaseEvent)))
     }

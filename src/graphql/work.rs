@@ -297,19 +297,32 @@ pub struct Colleague {
     pub username: String,
 }
 
-/// The kinds a queue or subscription argument names, refused when empty
-/// or when one is not of the queue (`field` names the argument).
-pub(super) fn queue_kinds(kinds: Option<Vec<CaseEventKind>>, field: &str) -> Result<Vec<&'static str>, AppError> {
-    let Some(kinds) = kinds else { return Ok(work_queue::QUEUE_KINDS.to_vec()) };
-    if kinds.is_empty() {
-        return Err(AppError::bad_input(field, "must name at least one kind (omit it for every kind)"));
-    }
-    let mut stored: Vec<&'static str> = kinds.into_iter().map(CaseEventKind::stored).collect();
+/// The stored kinds a `kinds` argument (`field`) names, in a stable order
+/// without repeats; `all` when it is omitted; refused when empty.
+pub(super) fn named_kinds(
+    kinds: Option<Vec<CaseEventKind>>,
+    all: impl IntoIterator<Item = &'static str>,
+    field: &str,
+) -> Result<Vec<&'static str>, AppError> {
+    let mut stored: Vec<&'static str> = match kinds {
+        None => all.into_iter().collect(),
+        Some(kinds) if kinds.is_empty() => {
+            return Err(AppError::bad_input(field, "must name at least one kind (omit it for every kind)"));
+        }
+        Some(kinds) => kinds.into_iter().map(CaseEventKind::stored).collect(),
+    };
+    stored.sort_unstable();
+    stored.dedup();
+    Ok(stored)
+}
+
+/// The kinds a queue argument names (every kind of work item when
+/// omitted), refused when one is not a kind of work item.
+fn queue_kinds(kinds: Option<Vec<CaseEventKind>>, field: &str) -> Result<Vec<&'static str>, AppError> {
+    let stored = named_kinds(kinds, work_queue::QUEUE_KINDS, field)?;
     if let Some(other) = stored.iter().find(|kind| !work_queue::is_queue_kind(kind)) {
         return Err(AppError::bad_input(field, format!("{other} is not a kind of work item")));
     }
-    stored.sort_unstable();
-    stored.dedup();
     Ok(stored)
 }
 

@@ -311,13 +311,8 @@ pub struct TestFilter {
 /// as a query (the row scope is a condition on the patient, never a
 /// filter after loading).
 fn tests_in_reach(principal: &Principal, filter: &TestFilter) -> sea_orm::Select<lab_test::Entity> {
-    use sea_orm::sea_query::Query;
     use sea_orm::{ColumnTrait, QueryFilter};
-    let reached = Query::select()
-        .column(patient::Column::Id)
-        .from(patient::Entity)
-        .cond_where(policy::patient_scope(principal))
-        .to_owned();
+    let reached = super::patients::reached_ids(principal);
     let mut select = lab_test::Entity::find().filter(lab_test::Column::PatientId.in_subquery(reached));
     if let Some(result) = filter.result {
         select = select.filter(lab_test::Column::Result.eq(result));

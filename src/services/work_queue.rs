@@ -8,7 +8,7 @@
 //! the centre's other staff live by a `WORK_ITEM_UPDATED` event in the same
 //! transaction.
 
-use entity::{account, outbox_event, patient, work_item};
+use entity::{account, outbox_event, work_item};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -46,6 +46,8 @@ pub enum ItemState {
 }
 
 impl ItemState {
+    const ALL: [ItemState; 3] = [ItemState::Open, ItemState::Acknowledged, ItemState::Done];
+
     pub fn name(self) -> &'static str {
         match self {
             ItemState::Open => "OPEN",
@@ -78,25 +80,10 @@ pub struct QueueFilter {
 /// The queue's items for `principal` under `filter`, as a query.
 fn queue(principal: &Principal, filter: &QueueFilter) -> AppResult<Select<outbox_event::Entity>> {
     let audience = policy::may_read_work_queue(principal)?;
-    let mut kinds = filter.kinds.clone();
-    if policy::may_receive_break_glass_alerts(principal).is_err() {
-        kinds.retain(|kind| *kind != events::BREAK_GLASS);
-    }
-    let reached = Query::select()
-        .column(patient::Column::Id)
-        .from(patient::Entity)
-        .cond_where(policy::patient_scope(principal))
-        .to_owned();
-    let mut select = outbox_event::Entity::find()
-        .filter(outbox_event::Column::Kind.is_in(kinds))
-        .filter(outbox_event::Column::PatientId.in_subquery(reached));
-    select = match audience {
-        Audience::HealthCentre(centre) => select.filter(outbox_event::Column::HealthCentreId.eq(centre)),
-        Audience::Prefecture(prefecture) => select.filter(outbox_event::Column::PrefectureId.eq(prefecture)),
-    };
+    let mut select = super::case_events::in_reach(principal, audience, filter.kinds.clone());
     let stored: Vec<&str> = filter.states.iter().map(|state| state.name()).collect();
     let others: Vec<&str> =
-        ["OPEN", "ACKNOWLEDGED", "DONE"].into_iter().filter(|state| !stored.contains(state)).collect();
+        ItemState::ALL.iter().map(|state| state.name()).filter(|state| !stored.contains(state)).collect();
     let rows_in = |states: Vec<&str>| {
         Query::select()
             .column(work_item::Column::EventId)
@@ -193,14 +180,7 @@ pub async fn act(
         return Err(not_found());
     }
     let account = policy::may_act_on_work_item(principal, event.health_centre_id)?;
-    let reached = patient::Entity::find_by_id(event.patient_id)
-        .filter(policy::patient_scope(principal))
-        .select_only()
-        .column(patient::Column::Id)
-        .into_tuple::<i64>()
-        .one(&txn)
-        .await?;
-    if reached.is_none() {
+    if !super::patients::reaches(&txn, principal, event.patient_id).await? {
         return Err(not_found());
     }
     let current = work_item::Entity::find_by_id(event.id).one(&txn).await?;

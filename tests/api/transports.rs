@@ -49,6 +49,7 @@ transport_tests!(
     operations_are_counted_on_every_transport,
     break_glass_is_told_live_and_its_reads_audited_as_such_on_every_transport,
     a_contact_handed_over_is_told_live_to_the_receiving_centre_on_every_transport,
+    the_work_queue_and_its_actions_hold_on_every_transport,
 );
 
 /// The tests that prove a stage's promise on every transport. A stage that
@@ -1635,5 +1636,67 @@ async fn a_contact_handed_over_is_told_live_to_the_receiving_centre_on_every_tra
         let item = resumed.next_result().await;
         assert_eq!(item["data"]["contactHandovers"]["cursor"], cursor.as_str(), "{item}");
         assert_eq!(item["data"]["contactHandovers"]["patient"]["id"], contact_id.as_str(), "{item}");
+    }
+}
+
+/// Whatever carries the operation, the work queue lists only what the row
+/// scope lets through (with the field rules of a query), another centre
+/// cannot act on an item, and an action is audited once and told live to
+/// a colleague listening on the same transport (over `POST`, which holds
+/// nothing open, the colleague listens on a WebSocket).
+async fn the_work_queue_and_its_actions_hold_on_every_transport(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let hc1b = app.login("hc1b").await;
+    let hc2 = app.login("hc2").await;
+    let admin = app.login("admin1").await;
+    let hc2_centre = app.health_centre_id(&hc1, "131041").await;
+    let (theirs, _) = app.register_patient(&clinic, "ホカノ タロウ", json!({ "healthCentreId": hc2_centre })).await;
+    record_test(&app, &clinic, &theirs, "POSITIVE").await;
+    let queue = json!({ "query": "{ workQueue(kinds: [POSITIVE_RESULT], first: 500) {
+        nodes { patient { id nameKanji } item { id } } } }" });
+    let live = json!({ "query": "subscription { caseEvents(kinds: [WORK_ITEM_UPDATED]) { item { id state } } }" });
+    let acknowledge = "mutation($id: ID!) { acknowledgeWorkItem(id: $id) { item { id state } } }";
+    for transport in Transport::ALL {
+        let (ours, _) = app.register_patient(&clinic, "キュー タロウ", json!({})).await;
+        record_test(&app, &clinic, &ours, "POSITIVE").await;
+        let mut colleague = match listen(&app, transport, &hc1b, &live).await {
+            Some(listener) => listener,
+            None => listen(&app, Transport::TransportWs, &hc1b, &live).await.expect("a WebSocket listens"),
+        };
+        tokio::time::sleep(Duration::from_millis(150)).await;
+
+        let read = send(&app, transport, Some(&hc1), queue.clone()).await;
+        let nodes = read.data()["workQueue"]["nodes"].as_array().cloned().unwrap_or_default();
+        let ours_node = nodes.iter().find(|node| node["patient"]["id"] == ours.as_str());
+        let ours_node = ours_node.unwrap_or_else(|| panic!("{transport:?}: the item is not listed: {read:?}"));
+        assert_eq!(ours_node["patient"]["nameKanji"], "試験 太郎", "{transport:?}: {read:?}");
+        assert!(!nodes.iter().any(|node| node["patient"]["id"] == theirs.as_str()), "{transport:?}: {read:?}");
+        let item = ours_node["item"]["id"].as_str().unwrap_or_default().to_owned();
+
+        let body = json!({ "query": acknowledge, "variables": { "id": item } });
+        let refused = send(&app, transport, Some(&hc2), body.clone()).await;
+        assert_eq!(refused.first_code().as_deref(), Some("NOT_FOUND"), "{transport:?}: {refused:?}");
+        let done = send(&app, transport, Some(&hc1), body).await;
+        assert_eq!(done.data()["acknowledgeWorkItem"]["item"]["state"], "ACKNOWLEDGED", "{transport:?}: {done:?}");
+        let told = colleague.next_result().await;
+        assert_eq!(told["data"]["caseEvents"]["item"]["id"], item.as_str(), "{transport:?}: {told}");
+        assert_eq!(told["data"]["caseEvents"]["item"]["state"], "ACKNOWLEDGED", "{transport:?}: {told}");
+
+        let log = ok(app
+            .gql(
+                Some(&admin),
+                "query($p: ID) { auditLog(patientId: $p, first: 50) { edges { node { action } } } }",
+                json!({ "p": ours }),
+            )
+            .await);
+        let actions: Vec<&Value> =
+            log["auditLog"]["edges"].as_array().into_iter().flatten().map(|e| &e["node"]["action"]).collect();
+        let acknowledged = actions.iter().filter(|action| **action == "ACKNOWLEDGE_WORK_ITEM").count();
+        assert_eq!(
+            acknowledged, 1,
+            "{transport:?}: the refused attempt is not audited as done, the action once: {log}"
+        );
     }
 }
