@@ -183,8 +183,10 @@ async fn build_world(router: &Router) -> World {
         .map(|f| text(&f["id"], "hospital id").to_owned())
         .expect("setup: a hospital");
 
-    let organisations = call(router, Some(&admin), "{ organisations { id kind } }", json!({})).await;
-    let organisations = organisations["data"]["organisations"].as_array().expect("setup: organisations").clone();
+    let organisations =
+        call(router, Some(&admin), "{ organisations(first: 500) { nodes { id kind } } }", json!({})).await;
+    let organisations =
+        organisations["data"]["organisations"]["nodes"].as_array().expect("setup: organisations").clone();
     for organisation in &organisations {
         world.organisations.push(text(&organisation["id"], "organisation id").to_owned());
     }
@@ -471,6 +473,11 @@ const ACCOUNT: &[&str] = &[
     "{ id }",
     "{ id username role disabledAt lockedUntil passwordChangedAt createdAt organisation { id name kind } }",
 ];
+const ACCOUNTS: &[&str] = &[
+    "{ totalCount }",
+    "{ nodes { id } pageInfo { endCursor hasNextPage } }",
+    "{ edges { cursor node { id username role disabledAt lockedUntil passwordChangedAt createdAt organisation { id name kind } } } }",
+];
 const SCALAR: &[&str] = &[""];
 
 const OPS: &[Op] = &[
@@ -534,16 +541,16 @@ const OPS: &[Op] = &[
         root: Root::Query,
         parent: None,
         name: "patientsNotReported",
-        args: &[opt("date", Ty::Date), opt("first", Ty::Int(IntOf::First))],
-        selections: &["{ id nameKana latestHealthReport { bodyTemperature reportedAt } }"],
+        args: &[opt("date", Ty::Date), opt("first", Ty::Int(IntOf::First)), opt("after", Ty::Str(Text::Cursor))],
+        selections: &["{ totalCount nodes { id nameKana latestHealthReport { bodyTemperature reportedAt } } }"],
         weight: 3,
     },
     Op {
         root: Root::Query,
         parent: None,
         name: "patientsWithWarningSigns",
-        args: &[opt("first", Ty::Int(IntOf::First))],
-        selections: &["{ id latestHealthReport { spo2 bodyTemperature } }"],
+        args: &[opt("first", Ty::Int(IntOf::First)), opt("after", Ty::Str(Text::Cursor))],
+        selections: &["{ totalCount nodes { id latestHealthReport { spo2 bodyTemperature } } }"],
         weight: 3,
     },
     Op {
@@ -564,13 +571,32 @@ const OPS: &[Op] = &[
         ],
         weight: 5,
     },
-    Op { root: Root::Query, parent: None, name: "accounts", args: &[], selections: ACCOUNT, weight: 2 },
+    Op {
+        root: Root::Query,
+        parent: None,
+        name: "accounts",
+        args: &[opt("first", Ty::Int(IntOf::First)), opt("after", Ty::Str(Text::Cursor))],
+        selections: ACCOUNTS,
+        weight: 2,
+    },
     Op {
         root: Root::Query,
         parent: None,
         name: "organisations",
-        args: &[],
-        selections: &["{ id name kind }"],
+        args: &[opt("first", Ty::Int(IntOf::First)), opt("after", Ty::Str(Text::Cursor))],
+        selections: &["{ totalCount nodes { id name kind } }"],
+        weight: 2,
+    },
+    Op {
+        root: Root::Query,
+        parent: None,
+        name: "facilitiesConnection",
+        args: &[
+            opt("healthCentreId", Ty::Id(IdOf::Centre)),
+            opt("first", Ty::Int(IntOf::First)),
+            opt("after", Ty::Str(Text::Cursor)),
+        ],
+        selections: &["{ totalCount edges { cursor node { id code kind } } pageInfo { hasNextPage } }"],
         weight: 2,
     },
     Op {

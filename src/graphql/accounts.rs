@@ -13,6 +13,7 @@ use super::enums::*;
 use super::inputs::ApiKeyScopeInput;
 use super::loaders::*;
 use super::organisations::{Organisation, organisation};
+use super::pages::{IdConnection, id_page_request};
 use super::scalars::Date;
 use crate::auth::Principal;
 use crate::auth::keys::Scope;
@@ -38,11 +39,19 @@ impl AccountsQuery {
         Ok(rows.into_iter().map(|row| OpenSession { current: row.id == principal.session_id, row }).collect())
     }
 
-    /// Every staff account. For system administrators only.
-    async fn accounts(&self, ctx: &Context<'_>) -> Result<Vec<StaffAccount>> {
+    /// The staff accounts in the order they were made (Relay connection).
+    /// For system administrators only.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, child_complexity)")]
+    async fn accounts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default; 0 for `totalCount` alone.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<IdConnection<StaffAccount>> {
         let principal = signed_in(ctx)?;
-        let rows = services::accounts::list_accounts(state(ctx), principal).await?;
-        Ok(rows.into_iter().map(StaffAccount).collect())
+        let request = id_page_request(ctx, "account", first, after.as_deref(), 50)?;
+        let page = services::accounts::list_accounts(state(ctx), principal, request).await?;
+        Ok(IdConnection::new("account", page, request, |row| row.id, StaffAccount))
     }
 
     /// Account changes that need a second administrator, newest first:
@@ -388,6 +397,7 @@ impl OpenSession {
 }
 
 /// A staff account as system administrators manage it.
+#[derive(Clone)]
 pub struct StaffAccount(pub account::Model);
 
 /// A staff account (利用者アカウント). Its role follows from its organisation.

@@ -182,6 +182,11 @@ impl LabTest {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// Global identity (`Node`): opaque, unique across every type; pass it
+    /// to `node`.
+    pub(super) async fn node_id(&self) -> ID {
+        super::node::node_id("LabTest", self.0.id)
+    }
     /// Method of the test.
     async fn kind(&self) -> TestKind {
         self.0.kind.into()
@@ -272,6 +277,11 @@ impl Hospitalisation {
     /// Stable identifier of the stay.
     async fn id(&self) -> ID {
         ID(self.row.id.to_string())
+    }
+    /// Global identity (`Node`): opaque, unique across every type; pass it
+    /// to `node`.
+    pub(super) async fn node_id(&self) -> ID {
+        super::node::node_id("Hospitalisation", self.row.id)
     }
     /// The admitting hospital.
     async fn hospital(&self, ctx: &Context<'_>) -> Result<Facility> {

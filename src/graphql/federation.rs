@@ -105,7 +105,20 @@ async fn resolve(ctx: &Context<'_>, representation: &Value) -> Result<Entity, Ap
     let code = key(representation, "code");
     let typename = key(representation, "__typename").unwrap_or_default();
     let missing = || AppError::bad_input("representations", format!("a {typename} is identified by its key fields"));
-    match (typename.as_str(), id, code) {
+    by_key(ctx, &typename, id, code).await.unwrap_or_else(|| Err(missing()))
+}
+
+/// The entity of type `typename` with key `id` (or `code`) under the
+/// caller's row and field rules: `None` when the type has no such key,
+/// an error naming `representations` when it is no entity at all. Shared
+/// by `_entities` and `node` (`graphql::node`).
+pub(super) async fn by_key(
+    ctx: &Context<'_>,
+    typename: &str,
+    id: Option<String>,
+    code: Option<String>,
+) -> Option<Result<Entity, AppError>> {
+    Some(match (typename, id, code) {
         ("Patient", Some(id), _) => patient(ctx, id.into()).await.map(Entity::Patient),
         ("LabTest", Some(id), _) => lab_test(ctx, id.into()).await.map(Entity::LabTest),
         ("Hospitalisation", Some(id), _) => hospitalisation(ctx, id.into()).await.map(Entity::Hospitalisation),
@@ -114,11 +127,9 @@ async fn resolve(ctx: &Context<'_>, representation: &Value) -> Result<Entity, Ap
         ("Facility", Some(id), _) => facility(ctx, id.into()).await.map(Entity::Facility),
         ("Prefecture", Some(id), _) => prefecture_by_id(ctx, id.into()).await.map(Entity::Prefecture),
         ("Prefecture", None, Some(code)) => prefecture_by_code(ctx, code).await.map(Entity::Prefecture),
-        ("Patient" | "LabTest" | "Hospitalisation" | "HealthCentre" | "Facility" | "Prefecture", _, _) => {
-            Err(missing())
-        }
+        ("Patient" | "LabTest" | "Hospitalisation" | "HealthCentre" | "Facility" | "Prefecture", _, _) => return None,
         _ => Err(AppError::bad_input("representations", format!("{typename} is not an entity of this subgraph"))),
-    }
+    })
 }
 
 fn out_of_reach(what: &str) -> AppError {

@@ -8,10 +8,11 @@ use entity::{follow_up_call, health_report};
 
 use super::context::{signed_in, state};
 use super::inputs::{FollowUpCallInput, HealthReportInput, MedicalVisitInput};
-use super::pages::{PageInfo, decode_kind_cursor, encode_kind_cursor, page_size, page_size_or_count};
-use super::patients::{Patient, personal_note};
-use super::prefetch;
+use super::pages::{PageInfo, decode_kind_cursor, encode_kind_cursor, page_size_or_count};
+use super::patients::{PatientConnection, personal_note};
 use super::scalars::Date;
+use crate::services::follow_up::FollowUpList;
+use crate::services::patients::PatientFilter;
 use crate::services::{self, parse_id};
 
 /// This area's part of the root `Query` (merged in `graphql/mod.rs`).
@@ -60,40 +61,47 @@ impl FollowUpQuery {
     /// Patients in accommodation or home care, and close contacts under
     /// observation on `date` (their observation period not ended), case
     /// open, who have not reported their health on `date` (default: today,
-    /// Japan time), within the caller's reach: the list to phone every
-    /// morning.
-    #[graphql(complexity = "super::limits::list_cost(first, 500, child_complexity)")]
+    /// Japan time), within the caller's reach, oldest registration first
+    /// (Relay connection): the list to phone every morning.
+    #[graphql(complexity = "super::limits::list_cost(first, 20, child_complexity)")]
     async fn patients_not_reported(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The day (Japan time); today by default.")] date: Option<Date>,
-        #[graphql(desc = "At most this many, 1 to 500; 500 by default.")] first: Option<i32>,
-    ) -> Result<Vec<Patient>> {
-        let principal = signed_in(ctx)?;
-        let state = state(ctx);
-        let first = page_size(first, 500, state.config.max_page_size)?;
-        let rows = services::follow_up::not_reported(state, principal, date.map(|d| d.0), first).await?;
-        prefetch::patients(ctx, &[ctx.look_ahead()], &rows).await?;
-        Ok(rows.into_iter().map(Patient).collect())
+        #[graphql(desc = "Page size: 1 to 500, 20 by default; 0 for `totalCount` alone.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<PatientConnection> {
+        let list = FollowUpList::not_reported(state(ctx), date.map(|d| d.0));
+        follow_up_page(ctx, list, first, after).await
     }
 
     /// Patients in accommodation or home care, and close contacts under
     /// observation today, case open, whose latest health report shows a
     /// warning sign (SpO2 at or below, or temperature at or above, the
-    /// configured thresholds: 93% and 38.5 °C by default).
-    #[graphql(complexity = "super::limits::list_cost(first, 500, child_complexity)")]
+    /// configured thresholds: 93% and 38.5 °C by default), within the
+    /// caller's reach, oldest registration first (Relay connection).
+    #[graphql(complexity = "super::limits::list_cost(first, 20, child_complexity)")]
     async fn patients_with_warning_signs(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "At most this many, 1 to 500; 500 by default.")] first: Option<i32>,
-    ) -> Result<Vec<Patient>> {
-        let principal = signed_in(ctx)?;
-        let state = state(ctx);
-        let first = page_size(first, 500, state.config.max_page_size)?;
-        let rows = services::follow_up::warning_signs(state, principal, first).await?;
-        prefetch::patients(ctx, &[ctx.look_ahead()], &rows).await?;
-        Ok(rows.into_iter().map(Patient).collect())
+        #[graphql(desc = "Page size: 1 to 500, 20 by default; 0 for `totalCount` alone.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<PatientConnection> {
+        follow_up_page(ctx, FollowUpList::warning_signs(state(ctx)), first, after).await
     }
+}
+
+/// A page of a follow-up list: the patient list's page, under its row
+/// scope, field rules and read audit, with the list as a filter.
+async fn follow_up_page(
+    ctx: &Context<'_>,
+    list: FollowUpList,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<PatientConnection> {
+    let principal = signed_in(ctx)?;
+    let filter = PatientFilter { follow_up: Some(list), oldest_first: true, ..Default::default() };
+    super::patients::page(ctx, principal, filter, first, after).await
 }
 
 /// This area's part of the root `Mutation` (merged in `graphql/mod.rs`).

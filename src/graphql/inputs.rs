@@ -345,6 +345,7 @@ impl PatientFilterInput {
             open: self.open,
             age_band: self.age_band.map(Into::into),
             severity: self.severity.map(Into::into),
+            follow_up: None,
         })
     }
 }

@@ -22,6 +22,7 @@ pub mod imports;
 pub mod inputs;
 pub mod limits;
 pub mod loaders;
+pub mod node;
 pub mod organisations;
 pub mod pages;
 pub mod patients;
@@ -91,6 +92,7 @@ pub struct ApiQuery(
     imports::ImportsQuery,
     work::WorkQuery,
     care::CareQuery,
+    node::NodeQuery,
 );
 
 pub type HersysSchema = Schema<Query, MutationRoot, subscription::Subscription>;

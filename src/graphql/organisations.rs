@@ -9,6 +9,7 @@ use entity::{facility, health_centre, organisation, prefecture};
 use super::context::{load_required, signed_in, state};
 use super::enums::*;
 use super::loaders::*;
+use super::pages::{IdConnection, id_page_request};
 use crate::auth::policy;
 use crate::domain::{InstitutionCode, InstitutionName, PrefectureCode};
 use crate::error::AppError;
@@ -246,12 +247,37 @@ impl OrganisationQuery {
         Ok(rows.into_iter().map(Facility::new).collect())
     }
 
-    /// Every organisation accounts can belong to. For system administrators
-    /// only.
-    async fn organisations(&self, ctx: &Context<'_>) -> Result<Vec<Organisation>> {
+    /// Medical institutions in the order of their IDs, optionally those
+    /// covered by one health centre (Relay connection): `facilities` a page
+    /// at a time, with their count.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, child_complexity)")]
+    async fn facilities_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The covering health centre.")] health_centre_id: Option<ID>,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default; 0 for `totalCount` alone.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<IdConnection<Facility>> {
         let principal = signed_in(ctx)?;
-        let rows = services::accounts::list_organisations(state(ctx), principal).await?;
-        Ok(rows.into_iter().map(Organisation).collect())
+        let centre = health_centre_id.map(|id| parse_id(&id, "healthCentreId")).transpose()?;
+        let request = id_page_request(ctx, "facility", first, after.as_deref(), 50)?;
+        let page = services::reference::facility_page(state(ctx), principal, centre, request).await?;
+        Ok(IdConnection::new("facility", page, request, |row| row.id, Facility::new))
+    }
+
+    /// The organisations accounts can belong to, in the order they were
+    /// made (Relay connection). For system administrators only.
+    #[graphql(complexity = "super::limits::list_cost(first, 50, child_complexity)")]
+    async fn organisations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size: 1 to 500, 50 by default; 0 for `totalCount` alone.")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<IdConnection<Organisation>> {
+        let principal = signed_in(ctx)?;
+        let request = id_page_request(ctx, "organisation", first, after.as_deref(), 50)?;
+        let page = services::accounts::list_organisations(state(ctx), principal, request).await?;
+        Ok(IdConnection::new("organisation", page, request, |row| row.id, Organisation))
     }
 }
 
@@ -264,6 +290,11 @@ impl Prefecture {
     /// Identifier: the JIS X 0401 number.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
+    }
+    /// Global identity (`Node`): opaque, unique across every type; pass it
+    /// to `node`.
+    pub(super) async fn node_id(&self) -> ID {
+        super::node::node_id("Prefecture", self.0.id)
     }
     /// Two-digit JIS X 0401 code, "01" (Hokkaido) to "47" (Okinawa).
     async fn code(&self) -> &str {
@@ -289,6 +320,11 @@ impl HealthCentre {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// Global identity (`Node`): opaque, unique across every type; pass it
+    /// to `node`.
+    pub(super) async fn node_id(&self) -> ID {
+        super::node::node_id("HealthCentre", self.0.id)
+    }
     /// Public code of the health centre.
     async fn code(&self) -> &str {
         &self.0.code
@@ -310,6 +346,7 @@ impl HealthCentre {
 /// A medical institution that tests or admits patients: its row, or only
 /// its ID when the selection asks for nothing else (a reference such as
 /// `facility { id }`, answered from the foreign key without a load).
+#[derive(Clone)]
 pub struct Facility {
     id: i64,
     row: Option<facility::Model>,
@@ -348,6 +385,11 @@ impl Facility {
     async fn id(&self) -> ID {
         ID(self.id.to_string())
     }
+    /// Global identity (`Node`): opaque, unique across every type; pass it
+    /// to `node`.
+    pub(super) async fn node_id(&self) -> ID {
+        super::node::node_id("Facility", self.id)
+    }
     /// Public code of the facility.
     async fn code(&self, ctx: &Context<'_>) -> Result<String> {
         Ok(self.row(ctx).await?.code.clone())
@@ -377,6 +419,7 @@ impl Facility {
 }
 
 /// An organisation that accounts belong to.
+#[derive(Clone)]
 pub struct Organisation(pub organisation::Model);
 
 /// An organisation that accounts belong to, and what it stands for: a health

@@ -86,3 +86,86 @@ pub(super) fn latest<T>(mut rows: Vec<T>, count: usize) -> std::vec::IntoIter<T>
     rows.drain(..skip);
     rows.into_iter()
 }
+
+/// A page of a list in the order of row ID (Relay connection): the staff
+/// accounts, the organisations, the facilities.
+#[derive(async_graphql::SimpleObject)]
+#[graphql(
+    concrete(name = "StaffAccountConnection", params(super::accounts::StaffAccount)),
+    concrete(name = "OrganisationConnection", params(super::organisations::Organisation)),
+    concrete(name = "FacilityConnection", params(super::organisations::Facility))
+)]
+pub struct IdConnection<T: async_graphql::OutputType>
+where
+    IdEdge<T>: async_graphql::OutputType,
+{
+    /// The page's items with their cursors.
+    pub edges: Vec<IdEdge<T>>,
+    /// The page's items.
+    pub nodes: Vec<T>,
+    /// Pagination state.
+    pub page_info: PageInfo,
+    /// How many items the whole list holds under the same arguments (all
+    /// pages). Costs one counting statement, run only when selected.
+    pub total_count: u64,
+}
+
+/// An item of a list in the order of row ID, with its cursor.
+#[derive(async_graphql::SimpleObject)]
+#[graphql(
+    concrete(name = "StaffAccountEdge", params(super::accounts::StaffAccount)),
+    concrete(name = "OrganisationEdge", params(super::organisations::Organisation)),
+    concrete(name = "FacilityEdge", params(super::organisations::Facility))
+)]
+pub struct IdEdge<T: async_graphql::OutputType> {
+    /// Opaque cursor of the item; pass it as `after`.
+    pub cursor: String,
+    /// The item.
+    pub node: T,
+}
+
+/// The page a field of an [`IdConnection`] asks for: `first` (1 to the
+/// server's maximum, `default` when absent, 0 for the count alone) after
+/// the cursor `after` of a list of `kind`, counted when `totalCount` is
+/// selected.
+pub(super) fn id_page_request(
+    ctx: &async_graphql::Context<'_>,
+    kind: &str,
+    first: Option<i32>,
+    after: Option<&str>,
+    default: u64,
+) -> Result<crate::services::IdPageRequest, AppError> {
+    let max = super::context::state(ctx).config.max_page_size;
+    Ok(crate::services::IdPageRequest {
+        first: page_size_or_count(first, default, max)?,
+        after: after.map(|cursor| decode_kind_cursor(kind, cursor, "after")).transpose()?,
+        count: ctx.look_ahead().field("totalCount").exists(),
+    })
+}
+
+impl<T: async_graphql::OutputType + Clone> IdConnection<T>
+where
+    IdEdge<T>: async_graphql::OutputType,
+{
+    /// The connection of `page`, the rows of a list of `kind` after
+    /// `request.after`, each row `id_of` and made an item by `item`.
+    pub(super) fn new<M>(
+        kind: &str,
+        page: crate::services::IdPage<M>,
+        request: crate::services::IdPageRequest,
+        id_of: impl Fn(&M) -> i64,
+        item: impl Fn(M) -> T,
+    ) -> Self {
+        let cursors: Vec<String> = page.rows.iter().map(|row| encode_kind_cursor(kind, id_of(row))).collect();
+        let nodes: Vec<T> = page.rows.into_iter().map(item).collect();
+        let page_info = PageInfo {
+            has_next_page: page.has_next_page,
+            has_previous_page: request.after.is_some(),
+            start_cursor: cursors.first().cloned(),
+            end_cursor: cursors.last().cloned(),
+        };
+        let edges =
+            cursors.into_iter().zip(nodes.iter().cloned()).map(|(cursor, node)| IdEdge { cursor, node }).collect();
+        IdConnection { edges, nodes, page_info, total_count: page.total.unwrap_or_default() }
+    }
+}

@@ -200,7 +200,7 @@ async fn queue(
 /// cursor `after`): only the personal text columns the selection can show
 /// are read, and the relations it asks for are loaded for the whole page
 /// at once.
-async fn page(
+pub(super) async fn page(
     ctx: &Context<'_>,
     principal: &crate::auth::Principal,
     filter: PatientFilter,
@@ -457,6 +457,11 @@ impl Patient {
     /// Stable identifier of the record.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
+    }
+    /// Global identity (`Node`): opaque, unique across every type; pass it
+    /// to `node`.
+    pub(super) async fn node_id(&self) -> ID {
+        super::node::node_id("Patient", self.0.id)
     }
     /// Type of the person diagnosed (類型).
     async fn case_type(&self) -> CaseType {

@@ -211,9 +211,10 @@ impl CaseEvent {
             id: ID(item_id.to_string()),
             state: WorkItemState::from_service(ItemState::of(row)),
             assignee_id: row.and_then(|r| r.assignee_account_id).map(|id| ID(id.to_string())),
-            updated_by_id: row.map(|r| ID(r.updated_by_account_id.to_string())),
+            updated_by_id: row.and_then(|r| r.updated_by_account_id).map(|id| ID(id.to_string())),
             updated_at: row.map(|r| r.updated_at),
             version: row.map_or(0, |r| r.version),
+            closed_because: row.and_then(|r| r.closed_because.as_deref()).and_then(ItemClosure::parse),
         }
     }
 }
@@ -227,13 +228,46 @@ pub struct WorkItem {
     pub state: WorkItemState,
     /// The staff account it is assigned to (see `colleagues`).
     pub assignee_id: Option<ID>,
-    /// The staff account that last acted on it.
+    /// The staff account that last acted on it; null when the gateway
+    /// closed it (see `closedBecause`).
     pub updated_by_id: Option<ID>,
-    /// When someone last acted on it.
+    /// When someone, or the gateway, last acted on it.
     pub updated_at: Option<DateTime<Utc>>,
     /// Its version: 0 until someone acts on it; pass it as
     /// `expectedVersion` to act only on what you saw.
     pub version: i32,
+    /// Why the gateway marked it done by itself, the cause of the item
+    /// having ended; null when staff acted on it last.
+    pub closed_because: Option<ItemClosure>,
+}
+
+/// Why the gateway closed a work item: its cause ended. Items that need a
+/// person (a new positive, an alert, a transfer in, a contact handed over,
+/// a break-glass access) are never closed by the gateway, nor is an item
+/// that staff reopened.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ItemClosure {
+    /// The care setting of an undecided positive was decided.
+    CareSettingDecided,
+    /// The patient not reported sent a health report.
+    Reported,
+    /// The notification to accept was accepted or returned.
+    NotificationDecided,
+    /// The case ended (an outcome was recorded, or the record closed or
+    /// withdrawn).
+    CaseEnded,
+}
+
+impl ItemClosure {
+    fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "CARE_SETTING_DECIDED" => Some(ItemClosure::CareSettingDecided),
+            "REPORTED" => Some(ItemClosure::Reported),
+            "NOTIFICATION_DECIDED" => Some(ItemClosure::NotificationDecided),
+            "CASE_ENDED" => Some(ItemClosure::CaseEnded),
+            _ => None,
+        }
+    }
 }
 
 /// A page of a work queue, newest first (Relay connection), with the

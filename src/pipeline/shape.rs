@@ -454,6 +454,25 @@ impl<'a> Source<'a> {
         (matches!(kind, Kind::Object(_)) && self.types.applies(abstract_type, name)).then_some(name.as_str())
     }
 
+    /// The concrete type of an object at a union or interface position
+    /// without its `__typename`: the one member whose selection has every
+    /// key the object has (`node { nodeId ... on Patient { id nameKanji } }`
+    /// answered with `id` can only be a patient). None when several fit.
+    fn only_fitting(&self, abstract_type: &str, map: &IndexMap<Name, Value>, entry: &Entry<'a>) -> Option<&'a str> {
+        let mut fitting = None;
+        for member in self.types.possible.get(abstract_type)? {
+            let plan = self.collect(entry.selection_sets(), member);
+            if map.keys().all(|key| plan.entries.iter().any(|e| e.key == key)) {
+                if fitting.is_some() {
+                    return None;
+                }
+                fitting = Some(member);
+            }
+        }
+        let (name, _) = self.types.types.get_key_value(fitting?)?;
+        Some(name.as_str())
+    }
+
     /// The response keys under which a selection asks for `__typename`.
     fn typename_keys(&self, set: &'a SelectionSet, keys: &mut Vec<&'a Name>, visited: &mut Vec<&'a Name>) {
         for selection in &set.items {
@@ -595,7 +614,11 @@ impl<'a> Walk<'a> {
             // Without its `__typename` the concrete type of a value is not
             // known, and guessing could add fields it does not have.
             (Kind::Interface(_) | Kind::Union, Value::Object(map)) => {
-                match self.source.concrete_type(type_name, map, &self.plans[at.0].entries[at.1]) {
+                let entry = &self.plans[at.0].entries[at.1];
+                let known = self.source.concrete_type(type_name, map, entry);
+                // A failed field is missing only below an error: then the
+                // keys the object has may tell its type.
+                match known.or_else(|| self.error_below().then(|| self.source.only_fitting(type_name, map, entry))?) {
                     Some(object) => object,
                     None => return,
                 }
@@ -881,6 +904,14 @@ mod tests {
             shaped(query, data, &["_entities.1.nameKanji"]),
             r#"{"_entities":[{"nameKanji":"山田","id":"1"},null]}"#
         );
+        // Without `__typename`, a key only one member selects names it;
+        // when several members fit, the object is left as it is.
+        let query = r#"{ node(nodeId: "x") { nodeId ... on Patient { id nameKanji } } }"#;
+        assert_eq!(
+            shaped(query, r#"{"node": {"id": "1", "nodeId": "x"}}"#, &["node.nameKanji"]),
+            r#"{"node":{"nodeId":"x","id":"1","nameKanji":null}}"#
+        );
+        assert_eq!(shaped(query, r#"{"node": {"nodeId": "x"}}"#, &["node.nameKanji"]), r#"{"node":{"nodeId":"x"}}"#);
         // An aliased `__typename` names the type as well.
         let query = r#"{ _entities(representations: [{__typename: "Patient", id: "1"}]) { t: __typename ... on Patient { id nameKanji } } }"#;
         let data = r#"{"_entities": [{"id": "1", "t": "Patient"}]}"#;

@@ -647,16 +647,26 @@ pub async fn assign_organisation(
     Ok(updated)
 }
 
-/// Every account, for system administrators.
-pub async fn list_accounts(state: &AppState, principal: &Principal) -> AppResult<Vec<account::Model>> {
+/// A page of the staff accounts in the order they were made, for system
+/// administrators.
+pub async fn list_accounts(
+    state: &AppState,
+    principal: &Principal,
+    request: super::IdPageRequest,
+) -> AppResult<super::IdPage<account::Model>> {
     require_admin(principal)?;
-    Ok(account::Entity::find().order_by_asc(account::Column::Username).all(&state.db).await?)
+    super::id_page(&state.db, account::Entity::find(), account::Column::Id, request).await
 }
 
-/// Every organisation, for system administrators.
-pub async fn list_organisations(state: &AppState, principal: &Principal) -> AppResult<Vec<organisation::Model>> {
+/// A page of the organisations in the order they were made, for system
+/// administrators.
+pub async fn list_organisations(
+    state: &AppState,
+    principal: &Principal,
+    request: super::IdPageRequest,
+) -> AppResult<super::IdPage<organisation::Model>> {
     require_admin(principal)?;
-    Ok(organisation::Entity::find().order_by_asc(organisation::Column::Id).all(&state.db).await?)
+    super::id_page(&state.db, organisation::Entity::find(), organisation::Column::Id, request).await
 }
 
 /// The operator's organisation, created if missing (for the first

@@ -327,15 +327,6 @@ pub async fn record_medical_visit(
     Ok(visit)
 }
 
-/// Patients followed up on `day`, within the caller's reach, whose case is
-/// open: in accommodation or home care, or close contacts still under
-/// observation (their last exposure to a linked case within the period of
-/// the rule in force that day, `domain::observation`).
-fn in_care(principal: &Principal, day: NaiveDate) -> AppResult<Condition> {
-    policy::may_read_follow_up_lists(principal)?;
-    Ok(Condition::all().add(policy::patient_scope(principal)).add(followed_on(day)))
-}
-
 /// The patients followed up on `day`, in every centre: open, active
 /// records in accommodation or home care, and close contacts under
 /// observation.
@@ -366,23 +357,48 @@ pub(super) fn followed_on(day: NaiveDate) -> Condition {
         .add(patient::Column::RecordStatus.eq(entity::enums::RecordStatus::Active))
 }
 
-/// Patients in accommodation or home care, and close contacts under
-/// observation, who have no health report on `day` (default: today),
-/// oldest registration first.
-pub async fn not_reported(
-    state: &AppState,
-    principal: &Principal,
-    day: Option<NaiveDate>,
-    limit: u64,
-) -> AppResult<Vec<patient::Model>> {
-    let day = day.unwrap_or_else(|| state.now().with_timezone(&local_offset()).date_naive());
-    Ok(patient::Entity::find()
-        .filter(in_care(principal, day)?)
-        .filter(patient::Column::Id.not_in_subquery(reported_on(day)))
-        .order_by_asc(patient::Column::Id)
-        .limit(limit)
-        .all(&state.db)
-        .await?)
+/// A follow-up list of a health centre, as a patient filter adds it
+/// (`patients::PatientFilter::follow_up`): among the patients followed up
+/// on the day (`followed_on`), those who have not reported, or those whose
+/// latest report shows a warning sign.
+#[derive(Debug, Clone, Copy)]
+pub enum FollowUpList {
+    /// No health report made on the day (Japan time).
+    NotReportedOn(NaiveDate),
+    /// The latest report shows SpO2 at or below, or a temperature at or
+    /// above, the thresholds.
+    WarningSigns { day: NaiveDate, limits: Thresholds },
+}
+
+impl FollowUpList {
+    /// The patients who did not report on `day` (today by default).
+    pub fn not_reported(state: &AppState, day: Option<NaiveDate>) -> Self {
+        FollowUpList::NotReportedOn(day.unwrap_or_else(|| state.now().with_timezone(&local_offset()).date_naive()))
+    }
+
+    /// Today's patients with warning signs, under the configured thresholds.
+    pub fn warning_signs(state: &AppState) -> Self {
+        FollowUpList::WarningSigns {
+            day: state.now().with_timezone(&local_offset()).date_naive(),
+            limits: Thresholds {
+                spo2_at_most: state.config.warning_spo2_at_most,
+                temperature_at_least: state.config.warning_temperature_at_least,
+            },
+        }
+    }
+
+    /// The list as a condition on patients, in every centre (the caller's
+    /// row scope is added by the patient list).
+    pub(super) fn condition(self) -> Condition {
+        match self {
+            FollowUpList::NotReportedOn(day) => {
+                followed_on(day).add(patient::Column::Id.not_in_subquery(reported_on(day)))
+            }
+            FollowUpList::WarningSigns { day, limits } => {
+                followed_on(day).add(patient::Column::Id.in_subquery(warning(limits)))
+            }
+        }
+    }
 }
 
 /// The patients with a health report made on `day` (Japan time), as a
@@ -397,34 +413,24 @@ pub(super) fn reported_on(day: NaiveDate) -> sea_orm::sea_query::SelectStatement
         .to_owned()
 }
 
-/// Patients in accommodation or home care, and close contacts under
-/// observation, whose latest health report shows a warning sign: SpO2 at
-/// or below, or temperature at or above, the configured thresholds.
-pub async fn warning_signs(state: &AppState, principal: &Principal, limit: u64) -> AppResult<Vec<patient::Model>> {
-    let config = &state.config;
-    // The latest report of each patient, by report time then ID.
+/// The patients whose latest health report (by report time, then ID)
+/// shows a warning sign under `limits`, as a subquery.
+fn warning(limits: Thresholds) -> sea_orm::sea_query::SelectStatement {
     let latest = Expr::cust_with_values(
         "health_reports.id = (SELECT r2.id FROM health_reports r2 WHERE r2.patient_id = health_reports.patient_id \
          ORDER BY r2.reported_at DESC, r2.id DESC LIMIT 1)",
         Vec::<sea_orm::Value>::new(),
     );
-    let warning = Query::select()
+    Query::select()
         .column(health_report::Column::PatientId)
         .from(health_report::Entity)
         .and_where(latest)
         .cond_where(
             Condition::any()
-                .add(health_report::Column::Spo2.lte(config.warning_spo2_at_most))
-                .add(health_report::Column::BodyTemperature.gte(config.warning_temperature_at_least)),
+                .add(health_report::Column::Spo2.lte(limits.spo2_at_most))
+                .add(health_report::Column::BodyTemperature.gte(limits.temperature_at_least)),
         )
-        .to_owned();
-    Ok(patient::Entity::find()
-        .filter(in_care(principal, state.now().with_timezone(&local_offset()).date_naive())?)
-        .filter(patient::Column::Id.in_subquery(warning))
-        .order_by_asc(patient::Column::Id)
-        .limit(limit)
-        .all(&state.db)
-        .await?)
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -143,3 +143,48 @@ where
     }
     Ok(())
 }
+
+/// What a caller asks of a list paged by row ID: up to `first` rows (0
+/// for none) after the row `after`, and the count of the whole list when
+/// `count`.
+#[derive(Debug, Clone, Copy)]
+pub struct IdPageRequest {
+    pub first: u64,
+    pub after: Option<i64>,
+    pub count: bool,
+}
+
+/// A page of a list in the order of row ID: its rows, whether more follow
+/// (with `first` 0: whether any match), and the whole list's count when
+/// asked for.
+#[derive(Debug)]
+pub struct IdPage<M> {
+    pub rows: Vec<M>,
+    pub has_next_page: bool,
+    pub total: Option<u64>,
+}
+
+/// One page of `select` in ascending order of `id`, as `request` asks:
+/// one statement for the page (a row more than asked tells whether more
+/// follow) and one for the count when asked.
+pub(crate) async fn id_page<E>(
+    db: &impl ConnectionTrait,
+    select: sea_orm::Select<E>,
+    id: E::Column,
+    request: IdPageRequest,
+) -> AppResult<IdPage<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryOrder, QuerySelect};
+    let total = if request.count { Some(select.clone().count(db).await?) } else { None };
+    let mut page = select;
+    if let Some(after) = request.after {
+        page = page.filter(id.gt(after));
+    }
+    let mut rows = page.order_by_asc(id).limit(request.first + 1).all(db).await?;
+    let has_next_page = rows.len() as u64 > request.first;
+    rows.truncate(request.first as usize);
+    Ok(IdPage { rows, has_next_page, total })
+}

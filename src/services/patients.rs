@@ -392,6 +392,9 @@ pub struct PatientFilter {
     pub age_band: Option<crate::domain::AgeBand>,
     /// The severity of a hospital stay not ended yet (its latest condition).
     pub severity: Option<entity::enums::Severity>,
+    /// One of the health centre's follow-up lists (staff with clinical
+    /// access only).
+    pub follow_up: Option<super::follow_up::FollowUpList>,
 }
 
 /// What `searchPatients` looks for, each as stored for searching; all
@@ -475,6 +478,9 @@ impl PatientFilter {
                 .to_owned();
             condition = condition.add(patient::Column::Id.in_subquery(staying));
         }
+        if let Some(list) = self.follow_up {
+            condition = condition.add(list.condition());
+        }
         condition
     }
 }
@@ -539,6 +545,9 @@ fn incomplete() -> Condition {
 fn scoped(principal: &Principal, filter: &PatientFilter, backend: sea_orm::DbBackend) -> AppResult<Condition> {
     if !policy::may_read_clinical(principal) {
         return Err(AppError::forbidden("system administrators see no clinical data"));
+    }
+    if filter.follow_up.is_some() {
+        policy::may_read_follow_up_lists(principal)?;
     }
     if !filter.person.is_empty() && !policy::may_search_people(principal) {
         return Err(AppError::forbidden(

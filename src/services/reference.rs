@@ -46,13 +46,36 @@ pub async fn facilities(
     principal: &Principal,
     health_centre_id: Option<i64>,
 ) -> AppResult<Vec<facility::Model>> {
+    let query = facilities_of(state, principal, health_centre_id).await?;
+    Ok(query.order_by_asc(facility::Column::Code).all(&state.db).await?)
+}
+
+/// A page of the facilities (of one covering health centre), in the order
+/// of their IDs.
+pub async fn facility_page(
+    state: &AppState,
+    principal: &Principal,
+    health_centre_id: Option<i64>,
+    request: super::IdPageRequest,
+) -> AppResult<super::IdPage<facility::Model>> {
+    let query = facilities_of(state, principal, health_centre_id).await?;
+    super::id_page(&state.db, query, facility::Column::Id, request).await
+}
+
+/// The facilities a caller may list, of one health centre when given (one
+/// that does not exist is `NOT_FOUND`).
+async fn facilities_of(
+    state: &AppState,
+    principal: &Principal,
+    health_centre_id: Option<i64>,
+) -> AppResult<sea_orm::Select<facility::Entity>> {
     may_read(principal)?;
-    let mut query = facility::Entity::find().order_by_asc(facility::Column::Code);
+    let mut query = facility::Entity::find();
     if let Some(id) = health_centre_id {
         if health_centre::Entity::find_by_id(id).one(&state.db).await?.is_none() {
             return Err(AppError::not_found("healthCentreId", "no health centre has this ID"));
         }
         query = query.filter(facility::Column::HealthCentreId.eq(id));
     }
-    Ok(query.all(&state.db).await?)
+    Ok(query)
 }

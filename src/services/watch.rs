@@ -18,12 +18,22 @@
 //! Each event carries a `dedup_key` under a unique index, so a round that
 //! runs on several servers at once, or again after a restart, writes each
 //! one once.
+//!
+//! The same round closes the items whose cause has ended since
+//! ([`close_ended`]): an undecided positive whose care setting is decided,
+//! a patient not reported who has reported, a notification accepted or
+//! returned, and any of these (and a release due) once the case has ended.
+//! It marks them done with the reason (`work_items.closed_because`) and no
+//! staff account, announced like a staff action; an item someone reopened
+//! is theirs, and the watch leaves it.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{CareSetting, NotificationStatus, RecordStatus};
-use entity::{health_centre, outbox_event, patient};
+use entity::{health_centre, outbox_event, patient, work_item};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use crate::domain::calendar::local_offset;
 use crate::error::AppResult;
@@ -73,6 +83,7 @@ pub async fn round(state: &AppState, with_releases: bool) -> AppResult<u64> {
     if with_releases {
         written += releases(&state.db, local.date_naive(), now).await?;
     }
+    written += close_ended(&state.db, now).await?;
     if written > 0 {
         tracing::info!(written, "the watch put items on the queues");
         if crate::db::is_postgres(&state.db) {
@@ -151,6 +162,91 @@ async fn releases(db: &DatabaseConnection, today: NaiveDate, now: DateTime<Utc>)
         written += insert(db, select).await?;
     }
     Ok(written)
+}
+
+/// How far back the watch looks for items to close: older ones are left to
+/// staff.
+const CLOSE_LOOKBACK: chrono::Duration = chrono::Duration::days(30);
+
+/// Most items of one kind and cause closed in one round (the next round
+/// goes on).
+const CLOSED_PER_ROUND: u64 = 500;
+
+/// The causes that end an item, by kind: the stored reason and the
+/// condition on the event (its patient, a later report) that says so.
+fn endings() -> Vec<(&'static str, &'static str, Condition)> {
+    let ended = Condition::any()
+        .add(patient::Column::Outcome.is_not_null())
+        .add(patient::Column::RecordStatus.ne(RecordStatus::Active));
+    let patients = |condition: Condition| {
+        Condition::all().add(outbox_event::Column::PatientId.in_subquery(
+            Query::select().column(patient::Column::Id).from(patient::Entity).cond_where(condition).to_owned(),
+        ))
+    };
+    let reported = Expr::cust(
+        "EXISTS (SELECT 1 FROM health_reports r WHERE r.patient_id = outbox_events.patient_id \
+         AND r.recorded_at >= outbox_events.occurred_at)",
+    );
+    vec![
+        (UNDECIDED_POSITIVE, "CASE_ENDED", patients(ended.clone())),
+        (
+            UNDECIDED_POSITIVE,
+            "CARE_SETTING_DECIDED",
+            patients(Condition::all().add(patient::Column::CareSetting.ne(CareSetting::Undecided))),
+        ),
+        (NOT_REPORTED, "CASE_ENDED", patients(ended.clone())),
+        (NOT_REPORTED, "REPORTED", Condition::all().add(reported)),
+        (NOTIFICATION_RECEIVED, "CASE_ENDED", patients(ended.clone())),
+        (
+            NOTIFICATION_RECEIVED,
+            "NOTIFICATION_DECIDED",
+            patients(Condition::all().add(patient::Column::NotificationStatus.ne(NotificationStatus::Received))),
+        ),
+        (RELEASE_DUE, "CASE_ENDED", patients(ended)),
+    ]
+}
+
+/// Closes the items of the last [`CLOSE_LOOKBACK`] whose cause has ended
+/// and that nobody has marked done or reopened (see the module's
+/// comment). Answers how many it closed.
+async fn close_ended(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<u64> {
+    let settled = Query::select()
+        .column(work_item::Column::EventId)
+        .from(work_item::Entity)
+        .and_where(work_item::Column::State.ne(super::work_queue::ItemState::Acknowledged.name()))
+        .to_owned();
+    let mut closed = 0;
+    for (kind, because, condition) in endings() {
+        let events = outbox_event::Entity::find()
+            .filter(outbox_event::Column::Kind.eq(kind))
+            .filter(outbox_event::Column::OccurredAt.gt(now - CLOSE_LOOKBACK))
+            .filter(outbox_event::Column::Id.not_in_subquery(settled.clone()))
+            .filter(condition)
+            .order_by_asc(outbox_event::Column::Id)
+            .limit(CLOSED_PER_ROUND)
+            .all(db)
+            .await?;
+        if events.is_empty() {
+            continue;
+        }
+        let ids: Vec<i64> = events.iter().map(|event| event.id).collect();
+        let items: std::collections::HashMap<i64, work_item::Model> = work_item::Entity::find()
+            .filter(work_item::Column::EventId.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|item| (item.event_id, item))
+            .collect();
+        for event in &events {
+            if super::work_queue::close_ended(db, event, items.get(&event.id), because, now).await? {
+                closed += 1;
+            }
+        }
+    }
+    if closed > 0 {
+        tracing::info!(closed, "the watch closed items whose cause ended");
+    }
+    Ok(closed)
 }
 
 /// The first columns of a watch event's row: kind, test, patient,

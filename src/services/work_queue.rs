@@ -228,9 +228,10 @@ pub async fn act(
         health_centre_id: Set(event.health_centre_id),
         state: Set(next.name().to_owned()),
         assignee_account_id: Set(assignee),
-        updated_by_account_id: Set(account),
+        updated_by_account_id: Set(Some(account)),
         updated_at: Set(now),
         version: Set(version + 1),
+        closed_because: Set(None),
     };
     if current.is_some() {
         // The version read under this transaction's write lock (SQLite:
@@ -309,4 +310,67 @@ pub async fn colleagues(state: &AppState, principal: &Principal) -> AppResult<Ve
         .into_tuple()
         .all(&state.db)
         .await?)
+}
+
+/// Marks the item `event` done because its cause ended (`because`, as
+/// stored), unless someone acted on it meanwhile (it must still be as
+/// `current` says: never acted on, or acknowledged at that version), and
+/// announces the change like a staff action. Answers whether it closed it.
+pub(super) async fn close_ended(
+    db: &sea_orm::DatabaseConnection,
+    event: &outbox_event::Model,
+    current: Option<&work_item::Model>,
+    because: &'static str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<bool> {
+    let txn = crate::db::begin_write(db).await?;
+    let row = work_item::ActiveModel {
+        event_id: Set(event.id),
+        health_centre_id: Set(event.health_centre_id),
+        state: Set(ItemState::Done.name().to_owned()),
+        assignee_account_id: Set(current.and_then(|item| item.assignee_account_id)),
+        updated_by_account_id: Set(None),
+        updated_at: Set(now),
+        version: Set(current.map_or(0, |item| item.version) + 1),
+        closed_because: Set(Some(because.to_owned())),
+    };
+    let changed = match current {
+        Some(item) => {
+            work_item::Entity::update_many()
+                .set(row)
+                .filter(work_item::Column::EventId.eq(event.id))
+                .filter(work_item::Column::State.eq(ItemState::Acknowledged.name()))
+                .filter(work_item::Column::Version.eq(item.version))
+                .exec(&txn)
+                .await?
+                .rows_affected
+        }
+        None => {
+            let insert = work_item::Entity::insert(row)
+                .on_conflict(sea_orm::sea_query::OnConflict::column(work_item::Column::EventId).do_nothing().to_owned())
+                .try_insert()
+                .exec_without_returning(&txn)
+                .await?;
+            match insert {
+                sea_orm::TryInsertResult::Inserted(count) => count,
+                _ => 0,
+            }
+        }
+    };
+    if changed != 1 {
+        return Ok(false);
+    }
+    let refs = EventRefs {
+        item_event_id: Some(event.id),
+        detail: Some(ItemState::Done.name().to_owned()),
+        ..EventRefs::default()
+    };
+    let backend = txn.get_database_backend();
+    let mut sql = Sql::new(backend);
+    events::outbox_row_with(events::WORK_ITEM_UPDATED, refs, event.patient_id, event.health_centre_id, now, backend)(
+        &mut sql,
+    );
+    txn.execute_raw(sql.build()).await?;
+    txn.commit().await?;
+    Ok(true)
 }

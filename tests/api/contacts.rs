@@ -146,10 +146,10 @@ async fn a_health_centre_registers_four_household_contacts_and_one_turns_positiv
     let token = login["data"]["patientLogin"]["token"].as_str().unwrap_or_else(|| panic!("{login}")).to_owned();
     // Contacts under observation are on the morning's list until they
     // report; a fever puts them among the warning signs.
-    let not_reported = "{ patientsNotReported { nameKana caseType } }";
+    let not_reported = "{ patientsNotReported(first: 500) { nodes { nameKana caseType } } }";
     let listed = app.gql(Some(&hc1), not_reported, json!({})).await;
     let names = |response: &Value, list: &str| -> Vec<String> {
-        response["data"][list]
+        response["data"][list]["nodes"]
             .as_array()
             .unwrap_or_else(|| panic!("{response}"))
             .iter()
@@ -165,7 +165,8 @@ async fn a_health_centre_registers_four_household_contacts_and_one_turns_positiv
     assert!(reported["errors"].is_null(), "{reported}");
     let after = app.gql(Some(&hc1), not_reported, json!({})).await;
     assert!(!names(&after, "patientsNotReported").contains(&"セッショク ゴ".to_owned()), "{after}");
-    let warning = app.gql(Some(&hc1), "{ patientsWithWarningSigns { nameKana } }", json!({})).await;
+    let warning =
+        app.gql(Some(&hc1), "{ patientsWithWarningSigns(first: 500) { nodes { nameKana } } }", json!({})).await;
     assert!(names(&warning, "patientsWithWarningSigns").contains(&"セッショク ゴ".to_owned()), "{warning}");
 }
 

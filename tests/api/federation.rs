@@ -35,7 +35,7 @@ async fn the_service_sdl_links_federation_v2_and_declares_the_entities(backend: 
     let response = app.gql(Some(&token), "{ _service { sdl } }", json!({})).await;
     let sdl = response["data"]["_service"]["sdl"].as_str().unwrap_or_else(|| panic!("{response}"));
     assert!(sdl.contains("https://specs.apollo.dev/federation/v2"), "links federation v2");
-    assert!(sdl.contains("type Patient @key(fields: \"id\")"));
+    assert!(sdl.contains("type Patient implements Node @key(fields: \"id\")"), "{sdl}");
     assert!(sdl.contains("@key(fields: \"code\") @shareable"));
     assert!(sdl.contains("positiveResults"), "subscriptions pass through the router");
 }

@@ -21,8 +21,9 @@ fn ok(response: Value) -> Value {
 }
 
 async fn organisation(app: &TestApp, admin: &str, kind: &str) -> String {
-    let organisations = ok(app.gql(Some(admin), "{ organisations { id kind } }", json!({})).await);
-    organisations["organisations"]
+    let organisations =
+        ok(app.gql(Some(admin), "{ organisations(first: 500) { nodes { id kind } } }", json!({})).await);
+    organisations["organisations"]["nodes"]
         .as_array()
         .and_then(|list| list.iter().find(|o| o["kind"] == kind))
         .and_then(|o| o["id"].as_str())
@@ -31,8 +32,8 @@ async fn organisation(app: &TestApp, admin: &str, kind: &str) -> String {
 }
 
 async fn account_id(app: &TestApp, admin: &str, username: &str) -> String {
-    let accounts = ok(app.gql(Some(admin), "{ accounts { id username } }", json!({})).await);
-    accounts["accounts"]
+    let accounts = ok(app.gql(Some(admin), "{ accounts(first: 500) { nodes { id username } } }", json!({})).await);
+    accounts["accounts"]["nodes"]
         .as_array()
         .and_then(|list| list.iter().find(|a| a["username"] == username))
         .and_then(|a| a["id"].as_str())

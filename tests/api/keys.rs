@@ -39,15 +39,16 @@ const KEY_ENDED: &str = "the API key has expired or was revoked";
 
 /// The organisation of a demo account.
 async fn organisation_of(app: &TestApp, admin: &str, username: &str) -> String {
-    let response = app.gql(Some(admin), "{ accounts { username organisation { id } } }", json!({})).await;
-    let accounts = response["data"]["accounts"].as_array().unwrap_or_else(|| panic!("{response}"));
+    let response =
+        app.gql(Some(admin), "{ accounts(first: 500) { nodes { username organisation { id } } } }", json!({})).await;
+    let accounts = response["data"]["accounts"]["nodes"].as_array().unwrap_or_else(|| panic!("{response}"));
     let account = accounts.iter().find(|a| a["username"] == username).unwrap_or_else(|| panic!("no {username}"));
     account["organisation"]["id"].as_str().expect("an ID").to_owned()
 }
 
 async fn account_id(app: &TestApp, admin: &str, username: &str) -> String {
-    let response = app.gql(Some(admin), "{ accounts { id username } }", json!({})).await;
-    let accounts = response["data"]["accounts"].as_array().unwrap_or_else(|| panic!("{response}"));
+    let response = app.gql(Some(admin), "{ accounts(first: 500) { nodes { id username } } }", json!({})).await;
+    let accounts = response["data"]["accounts"]["nodes"].as_array().unwrap_or_else(|| panic!("{response}"));
     let account = accounts.iter().find(|a| a["username"] == username).unwrap_or_else(|| panic!("no {username}"));
     account["id"].as_str().expect("an ID").to_owned()
 }
@@ -147,7 +148,7 @@ async fn a_named_operation_key_runs_its_operation_and_nothing_else(backend: Back
     assert_eq!(enabled["data"]["enableAccount"]["username"], "analyst1", "{enabled}");
     for (query, variables) in [
         ("mutation($a: ID!) { disableAccount(accountId: $a) { username } }", json!({ "a": analyst })),
-        ("{ accounts { username } }", json!({})),
+        ("{ accounts { nodes { username } } }", json!({})),
         (
             "mutation($a: ID!) { enableAccount(accountId: $a) { username } x: disableAccount(accountId: $a) { username } }",
             json!({ "a": analyst }),

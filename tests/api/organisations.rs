@@ -16,6 +16,8 @@ both!(
     only_administrators_manage_health_centres_and_facilities,
     system_access_is_taken_away_only_once_the_accounts_are_disabled,
     a_scoped_api_key_and_an_idempotency_key_work_with_the_new_mutations,
+    administrative_lists_page_as_connections_with_their_counts,
+    a_node_id_names_one_object_under_the_callers_rules,
 );
 
 const ME: &str = "{ me { organisation { id kind \
@@ -29,7 +31,8 @@ const CREATE_FACILITY: &str = "mutation($input: CreateFacilityInput!) { createFa
     id code name nameJa kind hasSystemAccess healthCentre { id } } }";
 const UPDATE_FACILITY: &str = "mutation($id: ID!, $input: UpdateFacilityInput!) { \
     updateFacility(id: $id, input: $input) { id code name nameJa kind hasSystemAccess } }";
-const ORGANISATIONS: &str = "{ organisations { id name kind healthCentre { id } facility { id } prefecture { id } } }";
+const ORGANISATIONS: &str =
+    "{ organisations(first: 500) { nodes { id name kind healthCentre { id } facility { id } prefecture { id } } } }";
 
 fn ok(response: Value) -> Value {
     assert!(response["errors"].is_null(), "{response}");
@@ -53,16 +56,18 @@ async fn facility_id(app: &TestApp, token: &str, code: &str) -> String {
 /// The organisations standing for a health centre or facility with `id`.
 async fn organisations_of(app: &TestApp, admin: &str, relation: &str, id: &str) -> Vec<Value> {
     let response = ok(app.gql(Some(admin), ORGANISATIONS, json!({})).await);
-    let list = response["organisations"].as_array().cloned().unwrap_or_default();
+    let list = response["organisations"]["nodes"].as_array().cloned().unwrap_or_default();
     list.into_iter().filter(|o| o[relation]["id"] == id).collect()
 }
 
 /// How many health centres, facilities and organisations there are.
 async fn counts(app: &TestApp, admin: &str) -> (usize, usize, usize) {
-    let response =
-        ok(app.gql(Some(admin), "{ healthCentres { id } facilities { id } organisations { id } }", json!({})).await);
+    let response = ok(app
+        .gql(Some(admin), "{ healthCentres { id } facilities { id } organisations { totalCount } }", json!({}))
+        .await);
     let len = |name: &str| response[name].as_array().map(Vec::len).unwrap_or_default();
-    (len("healthCentres"), len("facilities"), len("organisations"))
+    let organisations = response["organisations"]["totalCount"].as_u64().unwrap_or_default() as usize;
+    (len("healthCentres"), len("facilities"), organisations)
 }
 
 /// The audit entries of reference data changes, oldest first.
@@ -422,8 +427,8 @@ async fn system_access_is_taken_away_only_once_the_accounts_are_disabled(backend
 
     let refused = app.gql(Some(&admin), UPDATE_FACILITY, withdraw.clone()).await;
     assert_eq!(error_code(&refused), Some("CONFLICT"), "clinic1 can still sign in: {refused}");
-    let accounts = ok(app.gql(Some(&admin), "{ accounts { id username } }", json!({})).await);
-    let clinic1 = accounts["accounts"]
+    let accounts = ok(app.gql(Some(&admin), "{ accounts(first: 500) { nodes { id username } } }", json!({})).await);
+    let clinic1 = accounts["accounts"]["nodes"]
         .as_array()
         .into_iter()
         .flatten()
@@ -447,8 +452,9 @@ async fn system_access_is_taken_away_only_once_the_accounts_are_disabled(backend
 async fn a_scoped_api_key_and_an_idempotency_key_work_with_the_new_mutations(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = app.login("admin1").await;
-    let organisations = ok(app.gql(Some(&admin), "{ organisations { id kind } }", json!({})).await);
-    let operator = organisations["organisations"]
+    let organisations =
+        ok(app.gql(Some(&admin), "{ organisations(first: 500) { nodes { id kind } } }", json!({})).await);
+    let operator = organisations["organisations"]["nodes"]
         .as_array()
         .into_iter()
         .flatten()
@@ -520,4 +526,173 @@ async fn a_scoped_api_key_and_an_idempotency_key_work_with_the_new_mutations(bac
         .expect("audited");
     assert_eq!(created["serviceAccountId"], owner, "{created}");
     assert!(created["apiKeyId"].is_string() && created["account"].is_null(), "{created}");
+}
+
+/// Pages through `field(args)` a page of `size` at a time and answers
+/// every node's `key`, checking each page's cursors and count on the way.
+async fn walk(app: &TestApp, token: &str, field: &str, args: &str, size: usize, key: &str) -> Vec<String> {
+    let mut after: Option<String> = None;
+    let mut seen = Vec::new();
+    let mut total = None;
+    for _ in 0..100 {
+        let query = format!(
+            "query($after: String) {{ {field}({args} first: {size}, after: $after) {{ totalCount \
+             edges {{ cursor node {{ {key} }} }} nodes {{ {key} }} pageInfo {{ hasNextPage hasPreviousPage endCursor }} }} }}"
+        );
+        let page = ok(app.gql(Some(token), &query, json!({ "after": after })).await)[field].clone();
+        let nodes = page["nodes"].as_array().cloned().unwrap_or_default();
+        assert!(nodes.len() <= size, "{page}");
+        let edges = page["edges"].as_array().cloned().unwrap_or_default();
+        assert_eq!(edges.iter().map(|e| e["node"].clone()).collect::<Vec<_>>(), nodes, "edges and nodes agree: {page}");
+        assert_eq!(page["pageInfo"]["hasPreviousPage"], after.is_some(), "{page}");
+        let count = page["totalCount"].as_u64().unwrap_or_else(|| panic!("{page}"));
+        assert_eq!(*total.get_or_insert(count), count, "the count does not change between pages: {page}");
+        seen.extend(nodes.iter().map(|n| n[key].as_str().unwrap_or_else(|| panic!("{n}")).to_owned()));
+        if page["pageInfo"]["hasNextPage"] != true {
+            assert_eq!(seen.len() as u64, count, "every item once: {seen:?}");
+            return seen;
+        }
+        after = edges.last().and_then(|e| e["cursor"].as_str()).map(str::to_owned);
+        assert_eq!(after.as_deref(), page["pageInfo"]["endCursor"].as_str(), "{page}");
+    }
+    panic!("{field} did not end");
+}
+
+/// Accounts, organisations and facilities are Relay connections: pages in
+/// a stable order whose union is the whole list once, `totalCount` (alone
+/// with `first: 0`), cursors refused when foreign, and the same
+/// authorisation as before.
+async fn administrative_lists_page_as_connections_with_their_counts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login("admin1").await;
+    let hc1 = app.login("hc1").await;
+
+    let usernames = walk(&app, &admin, "accounts", "", 3, "username").await;
+    for demo in ["clinic1", "hospital1", "hc1", "hc1b", "hc2", "hc3", "pref13", "analyst1", "admin1", "admin2"] {
+        assert_eq!(usernames.iter().filter(|u| u.as_str() == demo).count(), 1, "{demo} once: {usernames:?}");
+    }
+    let organisations = walk(&app, &admin, "organisations", "", 2, "id").await;
+    let mut unique = organisations.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), organisations.len(), "{organisations:?}");
+
+    // The facilities, all and of one centre, as the plain list has them.
+    let plain = ok(app.gql(Some(&hc1), "{ facilities { id healthCentre { id } } }", json!({})).await);
+    let mut all: Vec<String> = plain["facilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["id"].as_str().map(str::to_owned))
+        .collect();
+    all.sort();
+    let mut paged = walk(&app, &hc1, "facilitiesConnection", "", 2, "id").await;
+    paged.sort();
+    assert_eq!(paged, all);
+    let centre = plain["facilities"][0]["healthCentre"]["id"].as_str().unwrap_or_else(|| panic!("{plain}")).to_owned();
+    let of_centre = plain["facilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["healthCentre"]["id"] == centre.as_str())
+        .count();
+    let args = format!("healthCentreId: \"{centre}\",");
+    assert_eq!(walk(&app, &hc1, "facilitiesConnection", &args, 1, "id").await.len(), of_centre);
+
+    // The count alone.
+    let count = ok(app
+        .gql(Some(&admin), "{ accounts(first: 0) { totalCount nodes { id } pageInfo { hasNextPage } } }", json!({}))
+        .await);
+    assert_eq!(count["accounts"]["totalCount"], usernames.len() as u64, "{count}");
+    assert_eq!(count["accounts"]["nodes"], json!([]), "{count}");
+    assert_eq!(count["accounts"]["pageInfo"]["hasNextPage"], true, "{count}");
+
+    // A cursor of another list, a page too large: refused, naming the argument.
+    let cursor = ok(app.gql(Some(&admin), "{ organisations(first: 1) { pageInfo { endCursor } } }", json!({})).await)
+        ["organisations"]["pageInfo"]["endCursor"]
+        .clone();
+    let foreign =
+        app.gql(Some(&admin), "query($c: String) { accounts(after: $c) { totalCount } }", json!({ "c": cursor })).await;
+    assert_eq!((error_code(&foreign), error_field(&foreign)), (Some("BAD_USER_INPUT"), Some("after")), "{foreign}");
+    let large = app.gql(Some(&admin), "{ organisations(first: 100000) { totalCount } }", json!({})).await;
+    assert_eq!((error_code(&large), error_field(&large)), (Some("BAD_USER_INPUT"), Some("first")), "{large}");
+
+    // Staff other than administrators list neither accounts nor organisations.
+    for query in ["{ accounts { totalCount } }", "{ organisations(first: 0) { totalCount } }"] {
+        let refused = app.gql(Some(&hc1), query, json!({})).await;
+        assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{query}: {refused}");
+    }
+}
+
+/// `node(nodeId:)` answers the object a `nodeId` names, of any type that
+/// has one, under the caller's rules; a patient out of reach is null like
+/// one that does not exist; a made-up `nodeId` is refused naming it.
+async fn a_node_id_names_one_object_under_the_callers_rules(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let admin = app.login("admin1").await;
+    let (patient, _) = app.register_patient(&clinic, "ノード タロウ", json!({})).await;
+
+    let ids = ok(app
+        .gql(
+            Some(&hc1),
+            "query($p: ID!) { patient(id: $p) { id nodeId responsibleHealthCentre { id nodeId prefecture { id nodeId } } } \
+             facilities { id nodeId } }",
+            json!({ "p": patient }),
+        )
+        .await);
+    let centre = &ids["patient"]["responsibleHealthCentre"];
+    let facility = &ids["facilities"][0];
+    let mut every = Vec::new();
+    for (typename, object) in [
+        ("Patient", &ids["patient"]),
+        ("HealthCentre", centre),
+        ("Prefecture", &centre["prefecture"]),
+        ("Facility", facility),
+    ] {
+        let node_id = object["nodeId"].as_str().unwrap_or_else(|| panic!("{ids}")).to_owned();
+        assert!(!every.contains(&node_id), "unique across types: {node_id}");
+        every.push(node_id.clone());
+        let found = ok(app
+            .gql(
+                Some(&hc1),
+                "query($n: ID!) { node(nodeId: $n) { __typename nodeId \
+                 ... on Patient { id nameKana } ... on HealthCentre { id } ... on Prefecture { id } ... on Facility { id } } }",
+                json!({ "n": node_id }),
+            )
+            .await);
+        assert_eq!(found["node"]["__typename"], typename, "{found}");
+        assert_eq!((&found["node"]["id"], &found["node"]["nodeId"]), (&object["id"], &object["nodeId"]), "{found}");
+    }
+
+    // A patient's global identity is no key for those without the record.
+    let node = "query($n: ID!) { node(nodeId: $n) { nodeId } }";
+    let patient_node = json!({ "n": every[0] });
+    for other in ["hc3", "admin1"] {
+        let token = if other == "admin1" { admin.clone() } else { app.login(other).await };
+        let answer = app.gql(Some(&token), node, patient_node.clone()).await;
+        assert!(answer["data"]["node"].is_null() && answer["errors"].is_null(), "{other}: {answer}");
+    }
+    // Reference rows are for staff, and a made-up ID names nothing.
+    let absent = node_id_of("Facility", "999999");
+    let answer = app.gql(Some(&hc1), node, json!({ "n": absent })).await;
+    assert!(answer["data"]["node"].is_null() && answer["errors"].is_null(), "{answer}");
+    for refused in [node_id_of("Account", "1"), node_id_of("Patient", "x"), "Patient:1".to_owned(), String::new()] {
+        let answer = app.gql(Some(&hc1), node, json!({ "n": refused })).await;
+        assert_eq!(
+            (error_code(&answer), error_field(&answer)),
+            (Some("BAD_USER_INPUT"), Some("nodeId")),
+            "{refused}: {answer}"
+        );
+    }
+    let anonymous = app.gql(None, node, patient_node).await;
+    assert_eq!(error_code(&anonymous), Some("UNAUTHENTICATED"), "{anonymous}");
+}
+
+/// A `nodeId` as the server makes them (URL-safe base64 of `Type:id`), to
+/// name rows and types the server never handed out.
+fn node_id_of(typename: &str, id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{typename}:{id}"))
 }

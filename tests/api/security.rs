@@ -402,8 +402,8 @@ async fn logout_everywhere_ends_every_session_of_the_account(backend: Backend) {
 }
 
 async fn account_id(app: &TestApp, admin: &str, username: &str) -> String {
-    let accounts = app.gql(Some(admin), "{ accounts { id username } }", json!({})).await;
-    accounts["data"]["accounts"]
+    let accounts = app.gql(Some(admin), "{ accounts(first: 500) { nodes { id username } } }", json!({})).await;
+    accounts["data"]["accounts"]["nodes"]
         .as_array()
         .and_then(|list| list.iter().find(|a| a["username"] == username))
         .and_then(|a| a["id"].as_str())
@@ -465,9 +465,10 @@ async fn a_password_change_follows_the_policy_and_ends_other_sessions(backend: B
 async fn administrators_create_accounts_and_assign_roles_through_organisations(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = app.login("admin1").await;
-    let organisations = app.gql(Some(&admin), "{ organisations { id name kind } }", json!({})).await;
+    let organisations =
+        app.gql(Some(&admin), "{ organisations(first: 500) { nodes { id name kind } } }", json!({})).await;
     let find = |kind: &str| {
-        organisations["data"]["organisations"]
+        organisations["data"]["organisations"]["nodes"]
             .as_array()
             .and_then(|list| list.iter().find(|o| o["kind"] == kind))
             .and_then(|o| o["id"].as_str())

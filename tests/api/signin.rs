@@ -88,8 +88,9 @@ async fn password_work_beyond_its_bound_is_refused_with_rate_limited_and_counts_
 /// The `lockedUntil` of a staff account, as administrators see it.
 async fn locked_until(app: &TestApp, username: &str) -> Value {
     let admin = app.login("admin1").await;
-    let accounts = app.gql(Some(&admin), "{ accounts { username lockedUntil } }", json!({})).await;
-    accounts["data"]["accounts"]
+    let accounts =
+        app.gql(Some(&admin), "{ accounts(first: 500) { nodes { username lockedUntil } } }", json!({})).await;
+    accounts["data"]["accounts"]["nodes"]
         .as_array()
         .and_then(|list| list.iter().find(|a| a["username"] == username))
         .map(|a| a["lockedUntil"].clone())
@@ -136,8 +137,8 @@ const CHANGE: &str = "mutation($c: String!, $n: String!) { changePassword(curren
 /// The actions of the audit entries of an account, oldest first.
 async fn audited_actions(app: &TestApp, username: &str) -> Vec<String> {
     let admin = app.login("admin1").await;
-    let accounts = app.gql(Some(&admin), "{ accounts { id username } }", json!({})).await;
-    let id = accounts["data"]["accounts"]
+    let accounts = app.gql(Some(&admin), "{ accounts(first: 500) { nodes { id username } } }", json!({})).await;
+    let id = accounts["data"]["accounts"]["nodes"]
         .as_array()
         .and_then(|list| list.iter().find(|a| a["username"] == username))
         .map(|a| a["id"].clone())

@@ -644,8 +644,9 @@ pub(crate) fn assert_refused_before_running(transport: Transport, reply: &Reply,
 
 /// Each account's ID and its organisation's ID, by username.
 async fn accounts(app: &TestApp, admin: &str) -> HashMap<String, (String, String)> {
-    let response = app.gql(Some(admin), "{ accounts { id username organisation { id } } }", json!({})).await;
-    response["data"]["accounts"]
+    let response =
+        app.gql(Some(admin), "{ accounts(first: 500) { nodes { id username organisation { id } } } }", json!({})).await;
+    response["data"]["accounts"]["nodes"]
         .as_array()
         .unwrap_or_else(|| panic!("{response}"))
         .iter()
@@ -912,12 +913,30 @@ async fn personal_reads_are_audited_on_every_transport(backend: Backend) {
         });
         let nested = send(&app, transport, Some(&hc1), body).await;
         assert_eq!(nested.data()["patient"]["tests"][0]["patient"]["address"], address, "{transport:?}: {nested:?}");
+        // The same record by its global identity is the same read.
+        let name = format!("NodeReadOver{transport:?}");
+        let body = json!({
+            "query": format!(
+                "query {name}($id: ID!) {{ patient(id: $id) {{ nodeId }} }}"
+            ),
+            "operationName": name,
+            "variables": { "id": patient },
+        });
+        let node_id = send(&app, transport, Some(&hc1), body.clone()).await.data()["patient"]["nodeId"].clone();
+        let body = json!({
+            "query": format!("query {name}($n: ID!) {{ node(nodeId: $n) {{ ... on Patient {{ id phone }} }} }}"),
+            "operationName": name,
+            "variables": { "n": node_id },
+        });
+        let read = send(&app, transport, Some(&hc1), body).await;
+        assert_eq!(read.data()["node"], json!({ "id": patient, "phone": "03-1234-5678" }), "{transport:?}: {read:?}");
     }
     let log = audit_entries(&app, &admin, &patient).await;
     for transport in Transport::ALL {
         for (name, fields) in [
             (format!("ReadOver{transport:?}"), json!(["nameKanji", "phone"])),
             (format!("NestedReadOver{transport:?}"), json!(["address"])),
+            (format!("NodeReadOver{transport:?}"), json!(["phone"])),
         ] {
             let entries: Vec<&Value> = log.iter().filter(|entry| entry["operation"] == name.as_str()).collect();
             assert_eq!(entries.len(), 1, "one entry for {name}: {log:?}");
@@ -985,6 +1004,7 @@ async fn denied_fields_are_null_in_place_and_objects_stay_objects_on_every_trans
     let clinic = app.login("clinic1").await;
     let analyst = app.login("analyst1").await;
     let hc1 = app.login("hc1").await;
+    let hc2 = app.login("hc2").await;
     let (patient, _) = app.register_patient(&clinic, "カタチ タロウ", json!({})).await;
 
     for transport in Transport::ALL {
@@ -1016,6 +1036,30 @@ async fn denied_fields_are_null_in_place_and_objects_stay_objects_on_every_trans
             "{transport:?}: {full:?}"
         );
         assert_eq!(full.data()["patient"]["nameKanji"], "試験 太郎", "{transport:?}: {full:?}");
+
+        // `node` answers under the same rules: the analyst's personal field
+        // is null in place, another centre's staff get no record at all.
+        let body = json!({
+            "query": "query($id: ID!) { patient(id: $id) { nodeId } }",
+            "variables": { "id": patient },
+        });
+        let node_id = send(&app, transport, Some(&hc1), body).await.data()["patient"]["nodeId"].clone();
+        let body = json!({
+            "query": "query($n: ID!) { node(nodeId: $n) { nodeId ... on Patient { id nameKanji } } }",
+            "variables": { "n": node_id },
+        });
+        let de_identified = send(&app, transport, Some(&analyst), body.clone()).await;
+        assert_eq!(
+            de_identified.data()["node"],
+            json!({ "nodeId": node_id, "id": patient, "nameKanji": null }),
+            "{transport:?}: {de_identified:?}"
+        );
+        let denied = de_identified.errors().into_iter().find(|error| error["path"] == json!(["node", "nameKanji"]));
+        let denied = denied.unwrap_or_else(|| panic!("{transport:?}: no error at the denied field: {de_identified:?}"));
+        assert_eq!(denied["extensions"]["code"], "FORBIDDEN", "{transport:?}: {de_identified:?}");
+        let elsewhere = send(&app, transport, Some(&hc2), body).await;
+        assert!(elsewhere.data()["node"].is_null(), "{transport:?}: {elsewhere:?}");
+        assert!(elsewhere.errors().is_empty(), "out of reach looks like absent: {transport:?}: {elsewhere:?}");
     }
 }
 

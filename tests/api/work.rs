@@ -27,6 +27,7 @@ both!(
     the_watch_announces_each_patient_not_reported_once_a_day,
     the_watch_announces_each_positive_still_undecided_once,
     the_watch_puts_notifications_to_accept_and_releases_due_on_the_queue,
+    the_watch_closes_the_items_whose_cause_ended,
     changes_to_an_item_reach_the_centres_other_staff_live,
     a_resumed_subscription_replays_what_was_missed_across_a_restart,
     a_replayed_event_shows_its_item_as_it_stands,
@@ -576,6 +577,104 @@ async fn the_watch_announces_each_positive_still_undecided_once(backend: Backend
     assert_eq!(listed["totalCount"], 2, "{listed}");
     let tests: Vec<&Value> = listed["nodes"].as_array().into_iter().flatten().map(|n| &n["test"]["id"]).collect();
     assert_eq!(tests, vec![&json!(again), &json!(positive)], "newest first: {listed}");
+}
+
+/// An item whose cause ends is marked done by the watch with the reason
+/// and no staff account, announced live like a staff action: an
+/// undecided positive once its care setting is decided (also when
+/// acknowledged before), a notification once accepted, a patient not
+/// reported once they report. Items that need a person (the positive
+/// itself) stay, and an item someone reopened is theirs.
+async fn the_watch_closes_the_items_whose_cause_ended(backend: Backend) {
+    let app = spawn_app_configured(backend, Arc::new(ManualClock::default()), |config| {
+        config.watch_interval = Duration::from_millis(200);
+        config.undecided_after = Duration::from_secs(1);
+    })
+    .await;
+    let clinic = app.login("clinic1").await;
+    let hc1 = app.login("hc1").await;
+    let mut colleague =
+        Subscriber::case_events(&app, &app.login("hc1b").await, None, Some(&["WORK_ITEM_UPDATED"])).await;
+    let (first, _) = app.register_patient(&clinic, "ミテイ イチ", json!({})).await;
+    let (second, _) = app.register_patient(&clinic, "ミテイ ニ", json!({})).await;
+    record(&app, &clinic, &first, "POSITIVE").await;
+    record(&app, &clinic, &second, "POSITIVE").await;
+    wait_for_count(&app, &hc1, "kinds: [UNDECIDED_POSITIVE], first: 0", 2).await;
+    let undecided = |patient: &str| {
+        let patient = patient.to_owned();
+        let app = &app;
+        let hc1 = &hc1;
+        async move {
+            let listed = queue(app, hc1, "kinds: [UNDECIDED_POSITIVE], states: [OPEN, ACKNOWLEDGED, DONE]").await;
+            listed["nodes"]
+                .as_array()
+                .and_then(|nodes| nodes.iter().find(|node| node["patient"]["id"] == patient.as_str()))
+                .map(|node| node["item"].clone())
+                .unwrap_or_else(|| panic!("no item of {patient}: {listed}"))
+        }
+    };
+    // One acknowledged first, the other left open: both close.
+    let acknowledged = undecided(&second).await;
+    let acknowledged_id = acknowledged["id"].as_str().unwrap_or_default().to_owned();
+    ok(act(&app, &hc1, ACKNOWLEDGE, &acknowledged_id, Some(0)).await);
+    assert_eq!(colleague.next_event().await["item"]["state"], "ACKNOWLEDGED");
+    set_care(&app, &hc1, &first, "HOME").await;
+    set_care(&app, &hc1, &second, "ACCOMMODATION").await;
+    let mut closed = Vec::new();
+    for _ in 0..2 {
+        let update = colleague.next_event().await;
+        assert_eq!(update["kind"], "WORK_ITEM_UPDATED", "{update}");
+        assert_eq!(update["item"]["state"], "DONE", "{update}");
+        closed.push(update["patient"]["id"].as_str().unwrap_or_default().to_owned());
+    }
+    closed.sort();
+    let mut expected = vec![first.clone(), second.clone()];
+    expected.sort();
+    assert_eq!(closed, expected);
+    wait_for_count(&app, &hc1, "kinds: [UNDECIDED_POSITIVE], first: 0", 0).await;
+    let details = "{ workQueue(kinds: [UNDECIDED_POSITIVE], states: [DONE]) { nodes { patient { id } \
+                   item { state updatedById closedBecause version } } } }";
+    let done = ok(app.gql(Some(&hc1), details, json!({})).await);
+    for node in done["workQueue"]["nodes"].as_array().into_iter().flatten() {
+        let item = &node["item"];
+        assert_eq!((&item["updatedById"], &item["closedBecause"]), (&Value::Null, &json!("CARE_SETTING_DECIDED")));
+        let version = if node["patient"]["id"] == second.as_str() { 2 } else { 1 };
+        assert_eq!(item["version"], version, "{node}");
+    }
+    // The positives themselves need a person: still open.
+    wait_for_count(&app, &hc1, "kinds: [POSITIVE_RESULT], first: 0", 2).await;
+
+    // Reopened by staff, the item stays open though its cause has ended.
+    let item = undecided(&first).await;
+    let item_id = item["id"].as_str().unwrap_or_default().to_owned();
+    let reopened = ok(act(&app, &hc1, REOPEN, &item_id, item["version"].as_i64()).await);
+    assert_eq!(reopened["reopenWorkItem"]["item"]["state"], "OPEN", "{reopened}");
+    assert_eq!(colleague.next_event().await["item"]["state"], "OPEN");
+    colleague.expect_silence().await;
+    assert_eq!(undecided(&first).await["state"], "OPEN");
+
+    // A notification accepted closes its item.
+    let (notified, _) = app.register_patient(&clinic, "ジュリ サン", json!({})).await;
+    wait_for_count(&app, &hc1, "kinds: [NOTIFICATION_RECEIVED], first: 0", 3).await;
+    let read = app.gql(Some(&hc1), "query($p: ID!) { patient(id: $p) { version } }", json!({ "p": notified })).await;
+    let accepted = app
+        .gql(
+            Some(&hc1),
+            "mutation($p: ID!, $v: Int!) { acceptNotification(patientId: $p, expectedVersion: $v) { notificationStatus } }",
+            json!({ "p": notified, "v": read["data"]["patient"]["version"] }),
+        )
+        .await;
+    assert_eq!(accepted["data"]["acceptNotification"]["notificationStatus"], "ACCEPTED", "{accepted}");
+    let update = colleague.next_event().await;
+    assert_eq!((&update["patient"]["id"], &update["item"]["state"]), (&json!(notified), &json!("DONE")), "{update}");
+    let done = "{ workQueue(kinds: [NOTIFICATION_RECEIVED], states: [DONE]) { nodes { patient { id } item { closedBecause } } } }";
+    let done = ok(app.gql(Some(&hc1), done, json!({})).await);
+    let node = done["workQueue"]["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|node| node["patient"]["id"] == notified.as_str()))
+        .cloned()
+        .unwrap_or_else(|| panic!("{done}"));
+    assert_eq!(node["item"]["closedBecause"], "NOTIFICATION_DECIDED", "{node}");
 }
 
 /// A facility's notification waiting for acceptance is one
