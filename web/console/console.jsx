@@ -68,7 +68,7 @@ const EVENT_FIELDS = `
   cursor kind occurredAt emergencySigns warningReasons day
   patient { id nameKanji nameKana ageBand responsibleHealthCentre { nameJa name } }
   test { id kind result }
-  item { id state assigneeId updatedById version updatedAt }
+  item { id state assigneeId updatedById version updatedAt closedBecause }
 `;
 
 const SIGN_IN = `mutation SignIn($u: String!, $p: String!) {
@@ -291,7 +291,7 @@ function Queue({ t, lang, token, account, canAct, refreshKey, onOpenPatient, onS
                 </button>
               </td>
               <td>{describe(t, event)}</td>
-              <td>{t.states[event.item.state]}</td>
+              <td>{t.states[event.item.state]}{event.item.closedBecause && <span className="closed-because" data-testid="closed-because">{` (${t.closures[event.item.closedBecause]})`}</span>}</td>
               <td>
                 {event.item.assigneeId ? nameOf(event.item.assigneeId) : event.item.updatedById ? `(${nameOf(event.item.updatedById)})` : ''}
               </td>
