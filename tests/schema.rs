@@ -50,12 +50,12 @@ fn the_subgraph_schema_links_federation_v2_and_declares_its_entities() {
     let sdl = hersys::graphql::subgraph_sdl();
     assert!(sdl.contains("@link(\n\turl: \"https://specs.apollo.dev/federation/v2"), "{sdl}");
     for entity in [
-        "type Patient @key(fields: \"id\")",
-        "type LabTest @key(fields: \"id\")",
-        "type Hospitalisation @key(fields: \"id\")",
-        "type Facility @key(fields: \"id\")",
-        "type HealthCentre @key(fields: \"id\") @key(fields: \"code\") @shareable",
-        "type Prefecture @key(fields: \"id\") @key(fields: \"code\") @shareable",
+        "type Patient implements Node @key(fields: \"id\")",
+        "type LabTest implements Node @key(fields: \"id\")",
+        "type Hospitalisation implements Node @key(fields: \"id\")",
+        "type Facility implements Node @key(fields: \"id\")",
+        "type HealthCentre implements Node @key(fields: \"id\") @key(fields: \"code\") @shareable",
+        "type Prefecture implements Node @key(fields: \"id\") @key(fields: \"code\") @shareable",
     ] {
         assert!(sdl.contains(entity), "missing: {entity}");
     }

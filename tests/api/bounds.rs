@@ -21,6 +21,7 @@ const DASHBOARD: &str = include_str!("../../tools/src/bench/dashboard.graphql");
 const RECORD: &str = include_str!("../../tools/src/bench/record.graphql");
 const PERSONAL_PAGE: &str = include_str!("../../tools/src/bench/personal.graphql");
 const DEIDENTIFIED_PAGE: &str = include_str!("../../tools/src/bench/deidentified.graphql");
+const WORK_QUEUE: &str = include_str!("../../tools/src/bench/queue.graphql");
 
 both!(
     a_cycle_through_a_patients_lists_is_refused_before_it_runs_on_every_transport,
@@ -148,6 +149,22 @@ async fn the_dashboards_operations_stay_within_the_limits(backend: Backend) {
     let nodes = deidentified["data"]["patients"]["nodes"].as_array().cloned().unwrap_or_default();
     assert!(nodes.iter().any(|node| node["id"] == patient.as_str()), "{deidentified}");
     assert_eq!(record["data"]["patient"]["tests"].as_array().map(Vec::len), Some(2), "{record}");
+    // The queue as the console opens it: the patient's positive is there.
+    let positive = app
+        .gql(
+            Some(&clinic),
+            "mutation($p: ID!) { recordTest(input: { patientId: $p, kind: PCR, result: POSITIVE }) { id } }",
+            json!({ "p": patient }),
+        )
+        .await;
+    assert!(positive["errors"].is_null(), "{positive}");
+    let queue = app.gql(Some(&hc1), WORK_QUEUE, json!({})).await;
+    assert!(queue["errors"].is_null(), "{queue}");
+    assert!(queue["data"]["open"]["totalCount"].as_u64() >= Some(1), "{queue}");
+    let nodes = queue["data"]["page"]["nodes"].as_array().cloned().unwrap_or_default();
+    let item = nodes.iter().find(|node| node["kind"] == "POSITIVE_RESULT").cloned().unwrap_or_default();
+    assert_eq!(item["patient"]["id"], patient.as_str(), "{queue}");
+    assert_eq!(item["patient"]["nameKanji"], "試験 太郎", "{queue}");
     // A page of 500 with each patient's tests, stays, reports and calls
     // (up to 100 of each) is within the limit too.
     let page = "{ patients(first: 500) { edges { cursor node { id nameKanji careSetting \

@@ -76,8 +76,10 @@ pub struct Options {
     /// patient's record), c (recordTest POSITIVE), d (statistics, 90
     /// days), e ({ __typename }), f (a health centre's page of 100
     /// patients by name, audited), g (the analyst's de-identified page of
-    /// the same shape).
-    #[arg(long, value_delimiter = ',', default_value = "a,b,c,d,e,f,g")]
+    /// the same shape), q (the work queue as the console opens it: the
+    /// open items' count and the newest 50 items, over two weeks of the
+    /// centre's case events).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c,d,e,f,g,q")]
     pub only: Vec<String>,
     /// First day of the 90 days of (d).
     #[arg(long, default_value = "2022-07-01")]
@@ -124,6 +126,13 @@ pub const DEIDENTIFIED_PAGE: &str = include_str!("deidentified.graphql");
 /// Pages (f) and (g) in PostGraphile 5's schema of the same tables.
 const POSTGRAPHILE_PERSONAL: &str = include_str!("postgraphile-personal.graphql");
 const POSTGRAPHILE_DEIDENTIFIED: &str = include_str!("postgraphile-deidentified.graphql");
+
+/// What the console asks first, workload (q): the open items' count and
+/// the newest page of the queue.
+pub const WORK_QUEUE: &str = include_str!("queue.graphql");
+
+/// Days of `NOT_REPORTED` items (q) puts on the centre's queue.
+const QUEUE_DAYS: i64 = 14;
 
 const RECORD_TEST: &str = "mutation RecordTest($input: RecordTestInput!) { recordTest(input: $input) { id result } }";
 
@@ -332,15 +341,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     for key in &options.only {
         let key = key.trim().to_ascii_lowercase();
         anyhow::ensure!(
-            ["a", "b", "c", "d", "e", "f", "g"].contains(&key.as_str()),
-            "unknown workload {key:?}: choose among a, b, c, d, e, f, g"
+            ["a", "b", "c", "d", "e", "f", "g", "q"].contains(&key.as_str()),
+            "unknown workload {key:?}: choose among a, b, c, d, e, f, g, q"
         );
         chosen.push(key);
     }
     // (c) last, so that its writes (and the folding of the statistics
     // ledger after them) do not load the others.
     let keys: Vec<&'static str> =
-        ["a", "b", "f", "g", "d", "e", "c"].into_iter().filter(|k| chosen.iter().any(|c| c == k)).collect();
+        ["a", "b", "f", "g", "q", "d", "e", "c"].into_iter().filter(|k| chosen.iter().any(|c| c == k)).collect();
     anyhow::ensure!(!keys.is_empty() && options.concurrency > 0 && options.duration > 0, "nothing to measure");
     print_machine();
 
@@ -529,6 +538,21 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 token: Some(analyst_token.clone()),
                 bodies: vec![body(DEIDENTIFIED_PAGE, json!({ "centre": fixture.centre_id.to_string() }))],
             },
+            "q" => {
+                let (events, acknowledged) = fill_queue(&db, fixture.centre_id).await?;
+                Workload {
+                    elsewhere: None,
+                    key: "q",
+                    label: "work queue, count and 50 items".to_owned(),
+                    detail: format!(
+                        "workQueue(states: [OPEN], first: 0) {{ totalCount }} and workQueue(first: 50) with each \
+                         item's patient by name, test and state, over the centre's {events} case events ({acknowledged} \
+                         acknowledged); as {HC_USERNAME}"
+                    ),
+                    token: Some(hc_token.clone()),
+                    bodies: vec![body(WORK_QUEUE, json!({}))],
+                }
+            }
             "d" => {
                 let to = options.statistics_from + chrono::Duration::days(89);
                 Workload {
@@ -873,6 +897,57 @@ async fn prepare(db: &DatabaseConnection, password: String) -> anyhow::Result<Fi
     )
     .await?;
     Ok(Fixture { password, centre_id, centre_code: centre.code, facility_id, hospital_id })
+}
+
+/// The case events of the centre's queue for (q), as the gateway writes
+/// them: a `POSITIVE_RESULT` for each positive test of its patients and a
+/// `NOT_REPORTED` for each of its patients on each of the last
+/// [`QUEUE_DAYS`] days, every third acknowledged. Written once (each under
+/// a key of its own), so that runs read the same queue. Answers the
+/// centre's events and acknowledged items.
+async fn fill_queue(db: &DatabaseConnection, centre: i64) -> anyhow::Result<(i64, i64)> {
+    let backend = db.get_database_backend();
+    let positives = format!(
+        "INSERT INTO outbox_events (kind, lab_test_id, patient_id, health_centre_id, prefecture_id, occurred_at, \
+         dedup_key) SELECT 'POSITIVE_RESULT', t.id, p.id, hc.id, hc.prefecture_id, t.recorded_at, \
+         'BENCH-QUEUE:' || CAST(t.id AS TEXT) FROM lab_tests t JOIN patients p ON p.id = t.patient_id \
+         JOIN health_centres hc ON hc.id = p.responsible_health_centre_id \
+         WHERE hc.id = {centre} AND t.result = 'POSITIVE' ON CONFLICT (dedup_key) DO NOTHING"
+    );
+    db.execute_raw(sea_orm::Statement::from_string(backend, positives)).await?;
+    let today = Utc::now().date_naive();
+    for back in 1..=QUEUE_DAYS {
+        let day = today - chrono::Duration::days(back);
+        let at = day.and_hms_opt(3, 0, 0).map(|t| t.and_utc()).unwrap_or_else(Utc::now);
+        let at = if backend == DbBackend::Postgres {
+            format!("TIMESTAMPTZ '{}'", at.to_rfc3339())
+        } else {
+            format!("'{}'", at.format("%Y-%m-%d %H:%M:%S%:z"))
+        };
+        let not_reported = format!(
+            "INSERT INTO outbox_events (kind, patient_id, health_centre_id, prefecture_id, occurred_at, detail, \
+             dedup_key) SELECT 'NOT_REPORTED', p.id, hc.id, hc.prefecture_id, {at}, '{day}', \
+             'NOT_REPORTED:{day}:' || CAST(p.id AS TEXT) FROM patients p \
+             JOIN health_centres hc ON hc.id = p.responsible_health_centre_id \
+             WHERE hc.id = {centre} ON CONFLICT (dedup_key) DO NOTHING"
+        );
+        db.execute_raw(sea_orm::Statement::from_string(backend, not_reported)).await?;
+    }
+    let staff = ids(db, &format!("SELECT id FROM accounts WHERE username = '{HC_USERNAME}'")).await?;
+    let staff =
+        staff.first().copied().ok_or_else(|| anyhow::anyhow!("the bench's health centre account is missing"))?;
+    let acknowledge = format!(
+        "INSERT INTO work_items (event_id, health_centre_id, state, assignee_account_id, updated_by_account_id, \
+         updated_at, version) SELECT id, health_centre_id, 'ACKNOWLEDGED', {staff}, {staff}, occurred_at, 1 \
+         FROM outbox_events WHERE health_centre_id = {centre} AND kind IN ('POSITIVE_RESULT', 'NOT_REPORTED') \
+         AND id % 3 = 0 ON CONFLICT (event_id) DO NOTHING"
+    );
+    db.execute_raw(sea_orm::Statement::from_string(backend, acknowledge)).await?;
+    let events =
+        count(db, &format!("SELECT COUNT(*) AS n FROM outbox_events WHERE health_centre_id = {centre}")).await?;
+    let acknowledged =
+        count(db, &format!("SELECT COUNT(*) AS n FROM work_items WHERE health_centre_id = {centre}")).await?;
+    Ok((events, acknowledged))
 }
 
 /// A facility without system access in the centre's district.
