@@ -25,7 +25,7 @@ pub fn receivable(principal: &Principal, mut kinds: Vec<&'static str>) -> Vec<&'
 pub fn in_reach(principal: &Principal, audience: Audience, kinds: Vec<&'static str>) -> Select<outbox_event::Entity> {
     let select = outbox_event::Entity::find()
         .filter(outbox_event::Column::Kind.is_in(receivable(principal, kinds)))
-        .filter(outbox_event::Column::PatientId.in_subquery(super::patients::reached_ids(principal)));
+        .filter(policy::patient_id_scope(principal, outbox_event::Column::PatientId));
     match audience {
         Audience::HealthCentre(centre) => select.filter(outbox_event::Column::HealthCentreId.eq(centre)),
         Audience::Prefecture(prefecture) => select.filter(outbox_event::Column::PrefectureId.eq(prefecture)),

@@ -651,16 +651,6 @@ pub async fn count(state: &AppState, principal: &Principal, filter: &PatientFilt
         .await?)
 }
 
-/// The IDs of the patients within the caller's reach, as a subquery (the
-/// row scope for rows that name a patient: tests, outbox events).
-pub fn reached_ids(principal: &Principal) -> sea_orm::sea_query::SelectStatement {
-    sea_orm::sea_query::Query::select()
-        .column(patient::Column::Id)
-        .from(patient::Entity)
-        .cond_where(policy::patient_scope(principal))
-        .to_owned()
-}
-
 /// Whether a patient is within the caller's reach now.
 pub async fn reaches(db: &impl sea_orm::ConnectionTrait, principal: &Principal, id: i64) -> AppResult<bool> {
     let found = patient::Entity::find_by_id(id)

@@ -312,8 +312,8 @@ pub struct TestFilter {
 /// filter after loading).
 fn tests_in_reach(principal: &Principal, filter: &TestFilter) -> sea_orm::Select<lab_test::Entity> {
     use sea_orm::{ColumnTrait, QueryFilter};
-    let reached = super::patients::reached_ids(principal);
-    let mut select = lab_test::Entity::find().filter(lab_test::Column::PatientId.in_subquery(reached));
+    let reached = crate::auth::policy::patient_id_scope(principal, lab_test::Column::PatientId);
+    let mut select = lab_test::Entity::find().filter(reached);
     if let Some(result) = filter.result {
         select = select.filter(lab_test::Column::Result.eq(result));
     }

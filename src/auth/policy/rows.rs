@@ -1,30 +1,90 @@
 //! Rows: the patients a caller reaches, as a SQL condition on `patients`.
 
 use entity::{break_glass_access, hospitalisation, lab_test, patient, patient_transfer};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 
 use crate::auth::{Principal, Role};
 use crate::error::AppError;
 
+/// One way a caller reaches patients: a condition on the patient's own row,
+/// or the patient IDs another table holds (a facility's tests, a transfer,
+/// a break-glass access).
+enum Reach {
+    Row(Condition),
+    Ids(SelectStatement),
+}
+
+impl Reach {
+    /// The reach as a condition on the `patients` table.
+    fn on_patients(self) -> Condition {
+        match self {
+            Reach::Row(condition) => condition,
+            Reach::Ids(ids) => Condition::all().add(patient::Column::Id.in_subquery(ids)),
+        }
+    }
+
+    /// The reach as a condition on a column holding a patient's ID (of
+    /// another table): each way a membership test of its own, so that the
+    /// database reads each set once instead of testing every row against
+    /// the whole scope.
+    fn on_patient_id<C: ColumnTrait>(self, column: C) -> Condition {
+        match self {
+            // Every patient: every ID names one.
+            Reach::Row(condition) if condition.is_empty() => Condition::all(),
+            Reach::Row(condition) => Condition::all().add(column.in_subquery(
+                Query::select().column(patient::Column::Id).from(patient::Entity).cond_where(condition).to_owned(),
+            )),
+            Reach::Ids(ids) => Condition::all().add(column.in_subquery(ids)),
+        }
+    }
+}
+
+/// Any of `reaches`; none at all reaches nothing, and a way without a
+/// condition (every patient) reaches everything.
+fn any_of(reaches: Vec<Reach>, each: impl Fn(Reach) -> Condition) -> Condition {
+    if reaches.is_empty() {
+        return Condition::all().add(Expr::val(1).eq(0));
+    }
+    let mut any = Condition::any();
+    for reach in reaches {
+        let condition = each(reach);
+        if condition.is_empty() {
+            return Condition::all();
+        }
+        any = any.add(condition);
+    }
+    any
+}
+
 /// The patients a caller can reach, as a condition on the `patients` table:
 /// those of the caller's care relationships, and those of the break-glass
 /// accesses the caller's account holds open at the moment of the request.
 pub fn patient_scope(principal: &Principal) -> Condition {
-    let relationships = care_scope(principal);
-    match break_glass_holder(principal) {
-        Some(account) => Condition::any().add(relationships).add(
-            patient::Column::Id.in_subquery(
-                Query::select()
-                    .column(break_glass_access::Column::PatientId)
-                    .from(break_glass_access::Entity)
-                    .and_where(break_glass_access::Column::AccountId.eq(account))
-                    .and_where(break_glass_access::Column::ExpiresAt.gt(principal.at))
-                    .to_owned(),
-            ),
-        ),
-        None => relationships,
+    any_of(all_reaches(principal), Reach::on_patients)
+}
+
+/// [`patient_scope`] as a condition on `column`, a patient's ID in another
+/// table (the outbox's events, the tests): the same patients, asked as one
+/// membership test per way of reaching them.
+pub fn patient_id_scope<C: ColumnTrait + Copy>(principal: &Principal, column: C) -> Condition {
+    any_of(all_reaches(principal), |reach| reach.on_patient_id(column))
+}
+
+/// The caller's care relationships and open break-glass accesses.
+fn all_reaches(principal: &Principal) -> Vec<Reach> {
+    let mut reaches = care_reaches(principal);
+    if let Some(account) = break_glass_holder(principal) {
+        reaches.push(Reach::Ids(
+            Query::select()
+                .column(break_glass_access::Column::PatientId)
+                .from(break_glass_access::Entity)
+                .and_where(break_glass_access::Column::AccountId.eq(account))
+                .and_where(break_glass_access::Column::ExpiresAt.gt(principal.at))
+                .to_owned(),
+        ));
     }
+    reaches
 }
 
 /// Who may open a record outside their reach by breaking the glass: staff
@@ -51,75 +111,66 @@ pub fn may_break_glass(principal: &Principal) -> Result<i64, AppError> {
 /// accesses: the patients writes reach (`services::reachable_patient`),
 /// since a broken glass opens a record for reading only.
 pub fn care_scope(principal: &Principal) -> Condition {
-    let none = || Condition::all().add(Expr::val(1).eq(0));
+    any_of(care_reaches(principal), Reach::on_patients)
+}
+
+/// The ways of [`care_scope`].
+fn care_reaches(principal: &Principal) -> Vec<Reach> {
+    let ids = |select: &mut SelectStatement| Reach::Ids(select.to_owned());
     match principal.role {
         Role::MedicalStaff => match principal.facility_id {
-            // Registered, tested or admitted by the caller's facility.
-            Some(facility) => Condition::any()
-                .add(patient::Column::RegisteringFacilityId.eq(facility))
-                .add(
-                    patient::Column::Id.in_subquery(
-                        Query::select()
-                            .column(lab_test::Column::PatientId)
-                            .from(lab_test::Entity)
-                            .and_where(lab_test::Column::FacilityId.eq(facility))
-                            .to_owned(),
-                    ),
-                )
-                .add(
-                    patient::Column::Id.in_subquery(
-                        Query::select()
-                            .column(hospitalisation::Column::PatientId)
-                            .from(hospitalisation::Entity)
-                            .and_where(hospitalisation::Column::FacilityId.eq(facility))
-                            .to_owned(),
-                    ),
-                )
-                // Or referred to it by the responsible health centre.
-                .add(
-                    patient::Column::Id.in_subquery(
-                        Query::select()
-                            .column(entity::patient_referral::Column::PatientId)
-                            .from(entity::patient_referral::Entity)
-                            .and_where(entity::patient_referral::Column::FacilityId.eq(facility))
-                            .to_owned(),
-                    ),
-                ),
-            None => none(),
+            // Registered, tested or admitted by the caller's facility, or
+            // referred to it by the responsible health centre.
+            Some(facility) => vec![
+                Reach::Row(Condition::all().add(patient::Column::RegisteringFacilityId.eq(facility))),
+                ids(Query::select()
+                    .column(lab_test::Column::PatientId)
+                    .from(lab_test::Entity)
+                    .and_where(lab_test::Column::FacilityId.eq(facility))),
+                ids(Query::select()
+                    .column(hospitalisation::Column::PatientId)
+                    .from(hospitalisation::Entity)
+                    .and_where(hospitalisation::Column::FacilityId.eq(facility))),
+                ids(Query::select()
+                    .column(entity::patient_referral::Column::PatientId)
+                    .from(entity::patient_referral::Entity)
+                    .and_where(entity::patient_referral::Column::FacilityId.eq(facility))),
+            ],
+            None => Vec::new(),
         },
         Role::HealthCentreStaff => match principal.health_centre_id {
             // Responsible now, or responsible before a transfer (read
             // access; not after handing a contact over).
-            Some(centre) => Condition::any().add(patient::Column::ResponsibleHealthCentreId.eq(centre)).add(
-                patient::Column::Id.in_subquery(
-                    Query::select()
-                        .column(patient_transfer::Column::PatientId)
-                        .from(patient_transfer::Entity)
-                        .and_where(patient_transfer::Column::FromHealthCentreId.eq(centre))
-                        .and_where(patient_transfer::Column::KeepsAccess.eq(true))
-                        .to_owned(),
-                ),
-            ),
-            None => none(),
+            Some(centre) => vec![
+                Reach::Row(Condition::all().add(patient::Column::ResponsibleHealthCentreId.eq(centre))),
+                ids(Query::select()
+                    .column(patient_transfer::Column::PatientId)
+                    .from(patient_transfer::Entity)
+                    .and_where(patient_transfer::Column::FromHealthCentreId.eq(centre))
+                    .and_where(patient_transfer::Column::KeepsAccess.eq(true))),
+            ],
+            None => Vec::new(),
         },
         Role::PrefectureStaff => match principal.prefecture_id {
-            Some(prefecture) => Condition::all().add(
-                patient::Column::ResponsibleHealthCentreId.in_subquery(
-                    Query::select()
-                        .column(entity::health_centre::Column::Id)
-                        .from(entity::health_centre::Entity)
-                        .and_where(entity::health_centre::Column::PrefectureId.eq(prefecture))
-                        .to_owned(),
+            Some(prefecture) => vec![Reach::Row(
+                Condition::all().add(
+                    patient::Column::ResponsibleHealthCentreId.in_subquery(
+                        Query::select()
+                            .column(entity::health_centre::Column::Id)
+                            .from(entity::health_centre::Entity)
+                            .and_where(entity::health_centre::Column::PrefectureId.eq(prefecture))
+                            .to_owned(),
+                    ),
                 ),
-            ),
-            None => none(),
+            )],
+            None => Vec::new(),
         },
-        Role::NationalAnalyst => Condition::all(),
+        Role::NationalAnalyst => vec![Reach::Row(Condition::all())],
         Role::Patient => match principal.patient_id {
-            Some(id) => Condition::all().add(patient::Column::Id.eq(id)),
-            None => none(),
+            Some(id) => vec![Reach::Row(Condition::all().add(patient::Column::Id.eq(id)))],
+            None => Vec::new(),
         },
-        Role::SystemAdmin => none(),
+        Role::SystemAdmin => Vec::new(),
     }
 }
 
