@@ -84,10 +84,24 @@ fn queue(principal: &Principal, filter: &QueueFilter) -> AppResult<Select<outbox
     let stored: Vec<&str> = filter.states.iter().map(|state| state.name()).collect();
     let others: Vec<&str> =
         ItemState::ALL.iter().map(|state| state.name()).filter(|state| !stored.contains(state)).collect();
+    // The audience's own items only: an item is its event's, kept with the
+    // event's centre, so the set read stays the size of one queue however
+    // many centres there are.
+    let of_audience = match audience {
+        Audience::HealthCentre(centre) => work_item::Column::HealthCentreId.eq(centre),
+        Audience::Prefecture(prefecture) => work_item::Column::HealthCentreId.in_subquery(
+            Query::select()
+                .column(entity::health_centre::Column::Id)
+                .from(entity::health_centre::Entity)
+                .and_where(entity::health_centre::Column::PrefectureId.eq(prefecture))
+                .to_owned(),
+        ),
+    };
     let rows_in = |states: Vec<&str>| {
         Query::select()
             .column(work_item::Column::EventId)
             .from(work_item::Entity)
+            .and_where(of_audience.clone())
             .and_where(work_item::Column::State.is_in(states))
             .to_owned()
     };

@@ -12,7 +12,7 @@ use crate::error::AppError;
 /// a break-glass access).
 enum Reach {
     Row(Condition),
-    Ids(SelectStatement),
+    Ids(Box<SelectStatement>),
 }
 
 impl Reach {
@@ -20,7 +20,7 @@ impl Reach {
     fn on_patients(self) -> Condition {
         match self {
             Reach::Row(condition) => condition,
-            Reach::Ids(ids) => Condition::all().add(patient::Column::Id.in_subquery(ids)),
+            Reach::Ids(ids) => Condition::all().add(patient::Column::Id.in_subquery(*ids)),
         }
     }
 
@@ -35,7 +35,7 @@ impl Reach {
             Reach::Row(condition) => Condition::all().add(column.in_subquery(
                 Query::select().column(patient::Column::Id).from(patient::Entity).cond_where(condition).to_owned(),
             )),
-            Reach::Ids(ids) => Condition::all().add(column.in_subquery(ids)),
+            Reach::Ids(ids) => Condition::all().add(column.in_subquery(*ids)),
         }
     }
 }
@@ -75,14 +75,14 @@ pub fn patient_id_scope<C: ColumnTrait + Copy>(principal: &Principal, column: C)
 fn all_reaches(principal: &Principal) -> Vec<Reach> {
     let mut reaches = care_reaches(principal);
     if let Some(account) = break_glass_holder(principal) {
-        reaches.push(Reach::Ids(
+        reaches.push(Reach::Ids(Box::new(
             Query::select()
                 .column(break_glass_access::Column::PatientId)
                 .from(break_glass_access::Entity)
                 .and_where(break_glass_access::Column::AccountId.eq(account))
                 .and_where(break_glass_access::Column::ExpiresAt.gt(principal.at))
                 .to_owned(),
-        ));
+        )));
     }
     reaches
 }
@@ -116,7 +116,7 @@ pub fn care_scope(principal: &Principal) -> Condition {
 
 /// The ways of [`care_scope`].
 fn care_reaches(principal: &Principal) -> Vec<Reach> {
-    let ids = |select: &mut SelectStatement| Reach::Ids(select.to_owned());
+    let ids = |select: &mut SelectStatement| Reach::Ids(Box::new(select.to_owned()));
     match principal.role {
         Role::MedicalStaff => match principal.facility_id {
             // Registered, tested or admitted by the caller's facility, or

@@ -943,6 +943,10 @@ async fn fill_queue(db: &DatabaseConnection, centre: i64) -> anyhow::Result<(i64
          AND id % 3 = 0 ON CONFLICT (event_id) DO NOTHING"
     );
     db.execute_raw(sea_orm::Statement::from_string(backend, acknowledge)).await?;
+    // As autovacuum would have by the time a queue is this long.
+    if backend == DbBackend::Postgres {
+        db.execute_unprepared("VACUUM ANALYZE outbox_events, work_items").await?;
+    }
     let events =
         count(db, &format!("SELECT COUNT(*) AS n FROM outbox_events WHERE health_centre_id = {centre}")).await?;
     let acknowledged =
