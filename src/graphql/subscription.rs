@@ -135,7 +135,7 @@ pub(super) async fn live_events(
     let state = state.clone();
     if let Some(after) = after {
         let window = state.config.replay_window;
-        if crate::events::more_than(&state.db, after, audience, &kinds, window).await? {
+        if Box::pin(crate::events::more_than(&state.db, after, audience, &kinds, window)).await? {
             return Err(replay_window_exceeded(window));
         }
     }
@@ -149,7 +149,10 @@ pub(super) async fn live_events(
         if after.is_some() {
             loop {
                 // Settled events only: one not settled yet comes live.
-                let batch = match load_events(&state.db, last, Some(audience), Some(&kinds), REPLAY_BATCH).await {
+                // Boxed, as every statement awaited in a stream: a future
+                // held inline would size the stream, and so every idle
+                // subscription, for its largest step.
+                let batch = match Box::pin(load_events(&state.db, last, Some(audience), Some(&kinds), REPLAY_BATCH)).await {
                     Ok(Loaded { events, .. }) => events,
                     Err(error) => {
                         yield Err(error.into());
@@ -304,14 +307,17 @@ impl PositiveResultEventEdge {
 pub(super) async fn in_reach(state: &AppState, principal: &Principal, event: &CaseEvent) -> Result<bool, AppError> {
     match policy::reaches_row(principal, &event.patient, event.patient_prefecture_id) {
         Some(answer) => Ok(answer),
-        None => {
-            // Judged now, not when the subscription began: a break-glass
-            // access may have expired since.
-            let mut now = principal.clone();
-            now.at = state.now();
-            crate::services::patients::reaches(&state.db, &now, event.patient.id).await
-        }
+        // Judged now, not when the subscription began: a break-glass access
+        // may have expired since. Boxed: only this branch reads the
+        // database, and its future should not size every subscription.
+        None => Box::pin(reaches_now(state, principal, event.patient.id)).await,
     }
+}
+
+async fn reaches_now(state: &AppState, principal: &Principal, patient_id: i64) -> Result<bool, AppError> {
+    let mut now = principal.clone();
+    now.at = state.now();
+    crate::services::patients::reaches(&state.db, &now, patient_id).await
 }
 
 fn replay_window_exceeded(window: u64) -> AppError {

@@ -124,7 +124,10 @@ impl Connection {
         let payload = &init["payload"];
         let token = ["authorization", "Authorization"].iter().find_map(|key| payload[*key].as_str());
         let credentials = Credentials::from_authorization(token);
-        let (principal, refused) = match self.pipeline.caller(&credentials).await {
+        // The connection's task lives as long as the connection: the
+        // futures of its rare steps (the session's lookup, an operation's
+        // start) are boxed so that they do not size every idle connection.
+        let (principal, refused) = match Box::pin(self.pipeline.caller(&credentials)).await {
             Ok(caller) => (caller.principal, caller.refused),
             Err(_) => (None, None),
         };
@@ -275,7 +278,7 @@ impl Connection {
                         return self.send_error(&id, Answer::refusal(crate::pipeline::server_error(&error))).await;
                     }
                 };
-                match self.pipeline.stream(origin, request, Some(watch.clone())).await {
+                match Box::pin(self.pipeline.stream(origin, request, Some(watch.clone()))).await {
                     Ok(deliveries) => {
                         let (handle, registration) = AbortHandle::new_pair();
                         let tagged = {

@@ -239,6 +239,9 @@ impl Pipeline {
             self.metrics.record(label.as_deref(), "OK", started.elapsed());
         }
         let pipeline = self.clone();
+        // Every statement the stream awaits is boxed: the stream lives as
+        // long as its subscription, and a future held inline would size it
+        // (and every idle subscription) for its largest step.
         let items = async_stream::stream! {
             let _slot = slot;
             let app = pipeline.app.clone();
@@ -266,7 +269,7 @@ impl Pipeline {
                         let response = &mut *response;
                         // Stage: read audit, before the item leaves.
                         if let Some(principal) = &principal
-                            && let Err(error) = audit::flush_reads(&app, principal, &trail).await
+                            && let Err(error) = Box::pin(audit::flush_reads(&app, principal, &trail)).await
                         {
                             pipeline.metrics.audit_failed();
                             yield plain(Response::from_errors(vec![server_error(&error)]));
@@ -293,17 +296,17 @@ impl Pipeline {
                     }
                     Step::SessionEnded => {
                         if let Some(watch) = &watch {
-                            app.revocations.revoke(&[watch.session_id()]).await;
+                            Box::pin(app.revocations.revoke(&[watch.session_id()])).await;
                         }
                         yield session_ended();
                         break;
                     }
                     Step::Check => {
                         let Some(principal) = &principal else { continue };
-                        match crate::services::accounts::session_alive(&app, principal.session_id).await {
+                        match Box::pin(crate::services::accounts::session_alive(&app, principal.session_id)).await {
                             Ok(true) => {}
                             Ok(false) => {
-                                app.revocations.revoke(&[principal.session_id]).await;
+                                Box::pin(app.revocations.revoke(&[principal.session_id])).await;
                                 yield session_ended();
                                 break;
                             }
