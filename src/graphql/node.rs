@@ -51,10 +51,8 @@ fn decode(node_id: &str) -> Result<(&'static str, String), AppError> {
     let text = String::from_utf8(bytes).map_err(|_| refused())?;
     let (typename, id) = text.split_once(':').ok_or_else(refused)?;
     let typename = TYPES.iter().find(|known| **known == typename).ok_or_else(refused)?;
-    if id.is_empty() || id.len() > 19 || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(refused());
-    }
-    Ok((typename, id.to_owned()))
+    let row = id.parse::<i64>().ok().filter(|row| *row > 0 && !id.starts_with('+')).ok_or_else(refused)?;
+    Ok((typename, row.to_string()))
 }
 
 /// This area's part of the root `Query` (merged in `graphql/mod.rs`).

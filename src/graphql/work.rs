@@ -17,7 +17,7 @@ use super::scalars::Date;
 use crate::error::AppError;
 use crate::events::{self, CaseEvent as Loaded, Cursor};
 use crate::services::parse_id;
-use crate::services::work_queue::{self, Action, ItemState, QueueFilter};
+use crate::services::work_queue::{self, Action, Closure, ItemState, QueueFilter};
 
 /// What happened to a case that its health centre acts on or is told of.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -214,7 +214,7 @@ impl CaseEvent {
             updated_by_id: row.and_then(|r| r.updated_by_account_id).map(|id| ID(id.to_string())),
             updated_at: row.map(|r| r.updated_at),
             version: row.map_or(0, |r| r.version),
-            closed_because: row.and_then(|r| r.closed_because.as_deref()).and_then(ItemClosure::parse),
+            closed_because: Closure::of(row).map(ItemClosure::from_service),
         }
     }
 }
@@ -259,13 +259,12 @@ pub enum ItemClosure {
 }
 
 impl ItemClosure {
-    fn parse(stored: &str) -> Option<Self> {
-        match stored {
-            "CARE_SETTING_DECIDED" => Some(ItemClosure::CareSettingDecided),
-            "REPORTED" => Some(ItemClosure::Reported),
-            "NOTIFICATION_DECIDED" => Some(ItemClosure::NotificationDecided),
-            "CASE_ENDED" => Some(ItemClosure::CaseEnded),
-            _ => None,
+    fn from_service(closure: Closure) -> Self {
+        match closure {
+            Closure::CareSettingDecided => ItemClosure::CareSettingDecided,
+            Closure::Reported => ItemClosure::Reported,
+            Closure::NotificationDecided => ItemClosure::NotificationDecided,
+            Closure::CaseEnded => ItemClosure::CaseEnded,
         }
     }
 }

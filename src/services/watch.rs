@@ -35,6 +35,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::work_queue::{Closure, ItemState};
 use crate::domain::calendar::local_offset;
 use crate::error::AppResult;
 use crate::events::{
@@ -174,7 +175,7 @@ const CLOSED_PER_ROUND: u64 = 500;
 
 /// The causes that end an item, by kind: the stored reason and the
 /// condition on the event (its patient, a later report) that says so.
-fn endings() -> Vec<(&'static str, &'static str, Condition)> {
+fn endings() -> Vec<(&'static str, Closure, Condition)> {
     let ended = Condition::any()
         .add(patient::Column::Outcome.is_not_null())
         .add(patient::Column::RecordStatus.ne(RecordStatus::Active));
@@ -188,21 +189,21 @@ fn endings() -> Vec<(&'static str, &'static str, Condition)> {
          AND r.recorded_at >= outbox_events.occurred_at)",
     );
     vec![
-        (UNDECIDED_POSITIVE, "CASE_ENDED", patients(ended.clone())),
+        (UNDECIDED_POSITIVE, Closure::CaseEnded, patients(ended.clone())),
         (
             UNDECIDED_POSITIVE,
-            "CARE_SETTING_DECIDED",
+            Closure::CareSettingDecided,
             patients(Condition::all().add(patient::Column::CareSetting.ne(CareSetting::Undecided))),
         ),
-        (NOT_REPORTED, "CASE_ENDED", patients(ended.clone())),
-        (NOT_REPORTED, "REPORTED", Condition::all().add(reported)),
-        (NOTIFICATION_RECEIVED, "CASE_ENDED", patients(ended.clone())),
+        (NOT_REPORTED, Closure::CaseEnded, patients(ended.clone())),
+        (NOT_REPORTED, Closure::Reported, Condition::all().add(reported)),
+        (NOTIFICATION_RECEIVED, Closure::CaseEnded, patients(ended.clone())),
         (
             NOTIFICATION_RECEIVED,
-            "NOTIFICATION_DECIDED",
+            Closure::NotificationDecided,
             patients(Condition::all().add(patient::Column::NotificationStatus.ne(NotificationStatus::Received))),
         ),
-        (RELEASE_DUE, "CASE_ENDED", patients(ended)),
+        (RELEASE_DUE, Closure::CaseEnded, patients(ended)),
     ]
 }
 
@@ -210,17 +211,19 @@ fn endings() -> Vec<(&'static str, &'static str, Condition)> {
 /// and that nobody has marked done or reopened (see the module's
 /// comment). Answers how many it closed.
 async fn close_ended(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<u64> {
-    let settled = Query::select()
-        .column(work_item::Column::EventId)
-        .from(work_item::Entity)
-        .and_where(work_item::Column::State.ne(super::work_queue::ItemState::Acknowledged.name()))
-        .to_owned();
+    // Never acted on, or only acknowledged: asked of each candidate's own
+    // row, so that a round reads no more of `work_items` than its
+    // candidates' however long the history grows.
+    let settled = Expr::cust(format!(
+        "NOT EXISTS (SELECT 1 FROM work_items w WHERE w.event_id = outbox_events.id AND w.state <> '{}')",
+        ItemState::Acknowledged.name()
+    ));
     let mut closed = 0;
     for (kind, because, condition) in endings() {
         let events = outbox_event::Entity::find()
             .filter(outbox_event::Column::Kind.eq(kind))
             .filter(outbox_event::Column::OccurredAt.gt(now - CLOSE_LOOKBACK))
-            .filter(outbox_event::Column::Id.not_in_subquery(settled.clone()))
+            .filter(settled.clone())
             .filter(condition)
             .order_by_asc(outbox_event::Column::Id)
             .limit(CLOSED_PER_ROUND)

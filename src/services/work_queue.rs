@@ -66,6 +66,40 @@ impl ItemState {
     }
 }
 
+/// Why the watch closed an item by itself: its cause ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closure {
+    /// The care setting of an undecided positive was decided.
+    CareSettingDecided,
+    /// The patient not reported sent a health report.
+    Reported,
+    /// The notification to accept was accepted or returned.
+    NotificationDecided,
+    /// The case ended (an outcome, or the record closed or withdrawn).
+    CaseEnded,
+}
+
+impl Closure {
+    const ALL: [Closure; 4] =
+        [Closure::CareSettingDecided, Closure::Reported, Closure::NotificationDecided, Closure::CaseEnded];
+
+    /// The name stored in `work_items.closed_because`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Closure::CareSettingDecided => "CARE_SETTING_DECIDED",
+            Closure::Reported => "REPORTED",
+            Closure::NotificationDecided => "NOTIFICATION_DECIDED",
+            Closure::CaseEnded => "CASE_ENDED",
+        }
+    }
+
+    /// The closure a stored row names, if any.
+    pub fn of(item: Option<&work_item::Model>) -> Option<Self> {
+        let stored = item?.closed_because.as_deref()?;
+        Closure::ALL.into_iter().find(|closure| closure.name() == stored)
+    }
+}
+
 /// Which items a queue shows.
 #[derive(Debug, Clone)]
 pub struct QueueFilter {
@@ -284,18 +318,7 @@ pub async fn act(
         now,
     )
     .await?;
-    let refs =
-        EventRefs { item_event_id: Some(event.id), detail: Some(next.name().to_owned()), ..EventRefs::default() };
-    let mut sql = Sql::new(txn.get_database_backend());
-    events::outbox_row_with(
-        events::WORK_ITEM_UPDATED,
-        refs,
-        event.patient_id,
-        event.health_centre_id,
-        now,
-        txn.get_database_backend(),
-    )(&mut sql);
-    txn.execute_raw(sql.build()).await?;
+    announce(&txn, &event, next, now).await?;
     txn.commit().await?;
     tracing::info!(item = event.id, action = action.audit_name(), "work item changed");
     let mut loaded = events::with_rows(&state.db, vec![event]).await?;
@@ -326,15 +349,14 @@ pub async fn colleagues(state: &AppState, principal: &Principal) -> AppResult<Ve
         .await?)
 }
 
-/// Marks the item `event` done because its cause ended (`because`, as
-/// stored), unless someone acted on it meanwhile (it must still be as
+/// Marks the item `event` done because its cause ended (`because`), unless someone acted on it meanwhile (it must still be as
 /// `current` says: never acted on, or acknowledged at that version), and
 /// announces the change like a staff action. Answers whether it closed it.
 pub(super) async fn close_ended(
     db: &sea_orm::DatabaseConnection,
     event: &outbox_event::Model,
     current: Option<&work_item::Model>,
-    because: &'static str,
+    because: Closure,
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<bool> {
     let txn = crate::db::begin_write(db).await?;
@@ -346,7 +368,7 @@ pub(super) async fn close_ended(
         updated_by_account_id: Set(None),
         updated_at: Set(now),
         version: Set(current.map_or(0, |item| item.version) + 1),
-        closed_because: Set(Some(because.to_owned())),
+        closed_because: Set(Some(because.name().to_owned())),
     };
     let changed = match current {
         Some(item) => {
@@ -374,17 +396,27 @@ pub(super) async fn close_ended(
     if changed != 1 {
         return Ok(false);
     }
-    let refs = EventRefs {
-        item_event_id: Some(event.id),
-        detail: Some(ItemState::Done.name().to_owned()),
-        ..EventRefs::default()
-    };
+    announce(&txn, event, ItemState::Done, now).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Writes, in the transaction that changed the item `event`, the
+/// `WORK_ITEM_UPDATED` event that tells the centre's staff it is now
+/// `state`.
+async fn announce(
+    txn: &sea_orm::DatabaseTransaction,
+    event: &outbox_event::Model,
+    state: ItemState,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let refs =
+        EventRefs { item_event_id: Some(event.id), detail: Some(state.name().to_owned()), ..EventRefs::default() };
     let backend = txn.get_database_backend();
     let mut sql = Sql::new(backend);
     events::outbox_row_with(events::WORK_ITEM_UPDATED, refs, event.patient_id, event.health_centre_id, now, backend)(
         &mut sql,
     );
     txn.execute_raw(sql.build()).await?;
-    txn.commit().await?;
-    Ok(true)
+    Ok(())
 }

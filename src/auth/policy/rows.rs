@@ -1,4 +1,6 @@
-//! Rows: the patients a caller reaches, as a SQL condition on `patients`.
+//! Rows: the patients a caller reaches, as a SQL condition on `patients`
+//! or on a column of another table that holds a patient's ID. Both forms
+//! come from one list of the ways a caller reaches patients.
 
 use entity::{break_glass_access, hospitalisation, lab_test, patient, patient_transfer};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
