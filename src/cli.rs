@@ -750,6 +750,7 @@ async fn command_line_state(url: String) -> anyhow::Result<crate::state::AppStat
         sessions: std::sync::Arc::new(crate::auth::recent::RecentSessions::new(std::time::Duration::ZERO)),
         revocations: Default::default(),
         replicas: std::sync::Arc::new(crate::db::replicas::Replicas::none()),
+        lists: Default::default(),
     })
 }
 

@@ -31,6 +31,32 @@ struct Operation {
     latency: Histogram,
 }
 
+/// Lists of patients answered, by path: by plan (`graphql::planned`) or
+/// field by field.
+#[derive(Debug, Default)]
+pub struct ListPaths {
+    planned: AtomicU64,
+    by_field: AtomicU64,
+}
+
+impl ListPaths {
+    pub fn count(&self, planned: bool) {
+        let counter = if planned { &self.planned } else { &self.by_field };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The series in the Prometheus text format.
+    pub fn render(&self, out: &mut String) {
+        let _ =
+            writeln!(out, "# HELP hersys_patient_lists_total Lists of patients answered, by plan or field by field.");
+        let _ = writeln!(out, "# TYPE hersys_patient_lists_total counter");
+        let _ =
+            writeln!(out, "hersys_patient_lists_total{{path=\"planned\"}} {}", self.planned.load(Ordering::Relaxed));
+        let _ =
+            writeln!(out, "hersys_patient_lists_total{{path=\"fields\"}} {}", self.by_field.load(Ordering::Relaxed));
+    }
+}
+
 /// The server's request metrics.
 #[derive(Default)]
 pub struct Metrics {

@@ -91,6 +91,7 @@ impl Application {
             sessions,
             revocations,
             passwords,
+            lists: Default::default(),
         };
         // Sessions ended through another replica: forget them here, and end
         // their streams.

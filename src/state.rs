@@ -35,6 +35,9 @@ pub struct AppState {
     /// Read replicas for figures as of a past moment and analysts' lists
     /// (none unless configured).
     pub replicas: Arc<crate::db::replicas::Replicas>,
+    /// Lists of patients answered, by the path they took
+    /// (`hersys_patient_lists_total`).
+    pub lists: Arc<crate::metrics::ListPaths>,
 }
 
 impl AppState {

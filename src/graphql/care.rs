@@ -212,7 +212,7 @@ impl LabTest {
         self.0.recorded_at
     }
     /// The facility that took the sample.
-    async fn facility(&self, ctx: &Context<'_>) -> Result<Facility> {
+    pub(super) async fn facility(&self, ctx: &Context<'_>) -> Result<Facility> {
         Facility::referenced(ctx, self.0.facility_id).await
     }
     /// The patient tested. Field rules apply here as everywhere.
@@ -284,7 +284,7 @@ impl Hospitalisation {
         super::node::node_id("Hospitalisation", self.row.id)
     }
     /// The admitting hospital.
-    async fn hospital(&self, ctx: &Context<'_>) -> Result<Facility> {
+    pub(super) async fn hospital(&self, ctx: &Context<'_>) -> Result<Facility> {
         Facility::referenced(ctx, self.row.facility_id).await
     }
     /// When the patient was admitted.
@@ -473,5 +473,53 @@ impl LabTestEdge {
     /// The test.
     async fn node(&self) -> LabTest {
         LabTest(self.0.clone())
+    }
+}
+
+/// The fields of a test a plan answers by calling their resolvers
+/// (`graphql::planned`).
+impl super::planned::Plannable for LabTest {
+    const NAME: &'static str = "LabTest";
+    const CONDITIONS: &'static [&'static str] = &["LabTest", "Node"];
+
+    fn leaf(name: &str) -> Option<super::planned::Leaf<Self>> {
+        use super::planned::ready;
+        let leaf: super::planned::Leaf<Self> = match name {
+            "id" => |t, ctx| ready(t.id(ctx), ctx),
+            "nodeId" => |t, ctx| ready(t.node_id(ctx), ctx),
+            "kind" => |t, ctx| ready(t.kind(ctx), ctx),
+            "specimenId" => |t, ctx| ready(t.specimen_id(ctx), ctx),
+            "result" => |t, ctx| ready(t.result(ctx), ctx),
+            "sampledAt" => |t, ctx| ready(t.sampled_at(ctx), ctx),
+            "resultedAt" => |t, ctx| ready(t.resulted_at(ctx), ctx),
+            "recordedAt" => |t, ctx| ready(t.recorded_at(ctx), ctx),
+            "version" => |t, ctx| ready(t.version(ctx), ctx),
+            _ => return None,
+        };
+        Some(leaf)
+    }
+}
+
+/// The fields of a stay a plan answers by calling their resolvers
+/// (`graphql::planned`).
+impl super::planned::Plannable for Hospitalisation {
+    const NAME: &'static str = "Hospitalisation";
+    const CONDITIONS: &'static [&'static str] = &["Hospitalisation", "Node"];
+
+    fn leaf(name: &str) -> Option<super::planned::Leaf<Self>> {
+        use super::planned::ready;
+        let leaf: super::planned::Leaf<Self> = match name {
+            "id" => |s, ctx| ready(s.id(ctx), ctx),
+            "nodeId" => |s, ctx| ready(s.node_id(ctx), ctx),
+            "admittedAt" => |s, ctx| ready(s.admitted_at(ctx), ctx),
+            "dischargedAt" => |s, ctx| ready(s.discharged_at(ctx), ctx),
+            "severity" => |s, ctx| ready(s.severity(ctx), ctx),
+            "icu" => |s, ctx| ready(s.icu(ctx), ctx),
+            "ventilator" => |s, ctx| ready(s.ventilator(ctx), ctx),
+            "ecmo" => |s, ctx| ready(s.ecmo(ctx), ctx),
+            "version" => |s, ctx| ready(s.version(ctx), ctx),
+            _ => return None,
+        };
+        Some(leaf)
     }
 }

@@ -26,6 +26,7 @@ pub mod node;
 pub mod organisations;
 pub mod pages;
 pub mod patients;
+pub mod planned;
 pub mod prefetch;
 pub mod scalars;
 pub mod spans;

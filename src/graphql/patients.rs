@@ -758,7 +758,7 @@ impl Patient {
     /// Laboratory tests, oldest sample first: the latest 100, or the
     /// latest `last`.
     #[graphql(complexity = "record_list_cost(last, child_complexity)")]
-    async fn tests(
+    pub(super) async fn tests(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only the latest this many, 1 to 100 (100 when omitted).")] last: Option<i32>,
@@ -770,7 +770,7 @@ impl Patient {
     /// Hospital stays, earliest first: the latest 100, or the latest
     /// `last`.
     #[graphql(complexity = "record_list_cost(last, child_complexity)")]
-    async fn hospitalisations(
+    pub(super) async fn hospitalisations(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only the latest this many, 1 to 100 (100 when omitted).")] last: Option<i32>,
@@ -794,7 +794,7 @@ impl Patient {
         Ok(latest(rows, last).map(|row| HealthReport { row, personal }).collect())
     }
     /// The most recent daily health report, if any.
-    async fn latest_health_report(&self, ctx: &Context<'_>) -> Result<Option<HealthReport>> {
+    pub(super) async fn latest_health_report(&self, ctx: &Context<'_>) -> Result<Option<HealthReport>> {
         let personal = self.personal_allowed(ctx);
         let row = load(ctx, LatestHealthReportOfPatient(self.0.id)).await?.flatten();
         Ok(row.map(|row| HealthReport { row, personal }))
@@ -856,6 +856,71 @@ impl Patient {
         let state = state(ctx);
         let row = load(ctx, SignInFailuresOfPatient(self.0.id)).await?.flatten();
         Ok(row.and_then(|row| crate::services::lockout::standing(&row, &state.config, state.now())).map(SignInLock))
+    }
+}
+
+/// The fields of a patient a plan answers by calling their resolvers
+/// (`graphql::planned`): every field without arguments that awaits nothing.
+impl super::planned::Plannable for Patient {
+    const NAME: &'static str = "Patient";
+    const CONDITIONS: &'static [&'static str] = &["Patient", "Node"];
+
+    fn leaf(name: &str) -> Option<super::planned::Leaf<Self>> {
+        use super::planned::{ready, ready_result};
+        let leaf: super::planned::Leaf<Self> = match name {
+            "id" => |p, ctx| ready(p.id(ctx), ctx),
+            "nodeId" => |p, ctx| ready(p.node_id(ctx), ctx),
+            "caseType" => |p, ctx| ready(p.case_type(ctx), ctx),
+            "nameKanji" => |p, ctx| ready_result(p.name_kanji(ctx), ctx),
+            "nameKana" => |p, ctx| ready_result(p.name_kana(ctx), ctx),
+            "sex" => |p, ctx| ready(p.sex(ctx), ctx),
+            "birthDate" => |p, ctx| ready_result(p.birth_date(ctx), ctx),
+            "ageBand" => |p, ctx| ready(p.age_band(ctx), ctx),
+            "address" => |p, ctx| ready_result(p.address(ctx), ctx),
+            "phone" => |p, ctx| ready_result(p.phone(ctx), ctx),
+            "email" => |p, ctx| ready_result(p.email(ctx), ctx),
+            "smartphoneId" => |p, ctx| ready_result(p.smartphone_id(ctx), ctx),
+            "previousSmartphoneId" => |p, ctx| ready_result(p.previous_smartphone_id(ctx), ctx),
+            "occupation" => |p, ctx| ready_result(p.occupation(ctx), ctx),
+            "guardianName" => |p, ctx| ready_result(p.guardian_name(ctx), ctx),
+            "currentLocation" => |p, ctx| ready_result(p.current_location(ctx), ctx),
+            "infectionRoute" => |p, ctx| ready_result(p.infection_route(ctx), ctx),
+            "infectionRouteCategory" => |p, ctx| ready(p.infection_route_category(ctx), ctx),
+            "infectionRouteCertainty" => |p, ctx| ready(p.infection_route_certainty(ctx), ctx),
+            "priorInfectionNote" => |p, ctx| ready_result(p.prior_infection_note(ctx), ctx),
+            "notes" => |p, ctx| ready_result(p.notes(ctx), ctx),
+            "onsetDate" => |p, ctx| ready(p.onset_date(ctx), ctx),
+            "diagnosisDate" => |p, ctx| ready(p.diagnosis_date(ctx), ctx),
+            "diagnosisMethod" => |p, ctx| ready(p.diagnosis_method(ctx), ctx),
+            "specimen" => |p, ctx| ready(p.specimen(ctx), ctx),
+            "firstVisitDate" => |p, ctx| ready(p.first_visit_date(ctx), ctx),
+            "estimatedInfectionDate" => |p, ctx| ready(p.estimated_infection_date(ctx), ctx),
+            "symptoms" => |p, ctx| ready(p.symptoms(ctx), ctx),
+            "spo2AtDiagnosis" => |p, ctx| ready(p.spo2_at_diagnosis(ctx), ctx),
+            "severityAtDiagnosis" => |p, ctx| ready(p.severity_at_diagnosis(ctx), ctx),
+            "needsAdmission" => |p, ctx| ready(p.needs_admission(ctx), ctx),
+            "riskFactors" => |p, ctx| ready(p.risk_factors(ctx), ctx),
+            "vaccinationDoses" => |p, ctx| ready(p.vaccination_doses(ctx), ctx),
+            "notificationStatus" => |p, ctx| ready(p.notification_status(ctx), ctx),
+            "notificationReason" => |p, ctx| ready(p.notification_reason(ctx), ctx),
+            "notificationDecidedAt" => |p, ctx| ready(p.notification_decided_at(ctx), ctx),
+            "missingItems" => |p, ctx| ready(p.missing_items(ctx), ctx),
+            "notificationGroup" => |p, ctx| ready(p.notification_group(ctx), ctx),
+            "outcomeRule" => |p, ctx| ready(p.outcome_rule(ctx), ctx),
+            "recordStatus" => |p, ctx| ready(p.record_status(ctx), ctx),
+            "statusReason" => |p, ctx| ready(p.status_reason(ctx), ctx),
+            "withdrawnIntoPatientId" => |p, ctx| ready(p.withdrawn_into_patient_id(ctx), ctx),
+            "priorInfection" => |p, ctx| ready(p.prior_infection(ctx), ctx),
+            "previousPatientId" => |p, ctx| ready(p.previous_patient_id(ctx), ctx),
+            "careSetting" => |p, ctx| ready(p.care_setting(ctx), ctx),
+            "inWelfareFacility" => |p, ctx| ready(p.in_welfare_facility(ctx), ctx),
+            "outcome" => |p, ctx| ready(p.outcome(ctx), ctx),
+            "outcomeAt" => |p, ctx| ready(p.outcome_at(ctx), ctx),
+            "registeredAt" => |p, ctx| ready(p.registered_at(ctx), ctx),
+            "version" => |p, ctx| ready(p.version(ctx), ctx),
+            _ => return None,
+        };
+        Some(leaf)
     }
 }
 
@@ -977,8 +1042,8 @@ impl PatientConnection {
         self.rows.iter().cloned().map(PatientEdge).collect()
     }
     /// The page's patients, without cursors.
-    async fn nodes(&self) -> Vec<Patient> {
-        self.rows.iter().cloned().map(Patient).collect()
+    async fn nodes(&self) -> super::planned::PatientList {
+        super::planned::PatientList(self.rows.iter().cloned().map(Patient).collect())
     }
     /// Pagination state.
     async fn page_info(&self) -> PageInfo {

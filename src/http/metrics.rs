@@ -109,6 +109,7 @@ async fn render(state: &HttpState) -> impl IntoResponse + use<> {
          hersys_documents_total{{cache=\"hit\"}} {hits}\n\
          hersys_documents_total{{cache=\"miss\"}} {misses}\n"
     ));
+    app.lists.render(&mut body);
     if !app.replicas.is_empty() {
         body.push_str(
             "# HELP hersys_db_replica_reads_total Reads a read replica served, by replica (in the order configured).\n\

@@ -283,6 +283,19 @@ impl TestApp {
             .expect("hersys_db_queries_total in /metrics")
     }
 
+    /// Lists of patients answered so far by plan and field by field (from
+    /// `/metrics`).
+    pub async fn list_paths(&self) -> (u64, u64) {
+        let text = self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("body");
+        let count = |path: &str| {
+            let prefix = format!("hersys_patient_lists_total{{path=\"{path}\"}} ");
+            text.lines()
+                .find_map(|line| line.strip_prefix(prefix.as_str()).and_then(|n| n.trim().parse().ok()))
+                .expect("hersys_patient_lists_total in /metrics")
+        };
+        (count("planned"), count("fields"))
+    }
+
     /// Registers a patient as `token` and returns (id, smartphoneId).
     pub async fn register_patient(&self, token: &str, name_kana: &str, extra: Value) -> (String, String) {
         let mut input = json!({

@@ -26,6 +26,7 @@ mod matrix;
 mod notification;
 mod operations;
 mod organisations;
+mod planned;
 mod readme;
 mod reports;
 mod scope;

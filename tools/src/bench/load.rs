@@ -1091,6 +1091,7 @@ async fn capture(database_url: &str, token: &str, variables: &Value) -> anyhow::
         hub: Arc::new(hersys::events::EventHub::new(16)),
         revocations: Default::default(),
         replicas: Arc::new(hersys::db::replicas::Replicas::none()),
+        lists: Default::default(),
     };
     let router = hersys::http::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

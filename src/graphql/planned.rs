@@ -1,0 +1,397 @@
+//! The planned path for pages of patients.
+//!
+//! A page of 100 patients with their tests and stays is some 2,500 fields.
+//! Resolved one by one, each field is a boxed future in a set of futures, a
+//! context, a response key and an insertion: most of the gateway's own
+//! work on such a page. When every field a page selects is one a plan
+//! knows, the page is answered from the plan instead: the selection is read
+//! once per request into a list of steps, and each row is turned into its
+//! answer by walking that list, calling each field's own resolver (so the
+//! field rules, the read audit and the values are the resolvers', by
+//! construction) without a future per field. Any other selection goes
+//! field by field, as before; both answer the same
+//! (`tests/api/planned.rs`).
+//!
+//! A plan knows a type's *leaves* (fields without arguments whose resolver
+//! awaits nothing: the type lists them in [`Plannable::leaf`]) and the
+//! *relations* its caller gives (a patient's tests, stays and latest report;
+//! a test's facility or a stay's hospital by `id`). A plan is refused, and
+//! the page resolved field by field, for a field it does not know, a
+//! directive other than `@skip`/`@include` (which async-graphql has
+//! already applied), an object selected twice under one response key, or a
+//! selection of more than [`MOST_STEPS`] fields.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{Field, FragmentDefinition, Selection, SelectionSet};
+use async_graphql::{Context, ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult, Value};
+use futures_util::FutureExt;
+
+use super::care::{Hospitalisation, LabTest};
+use super::follow_up::HealthReport;
+use super::organisations::Facility;
+use super::patients::Patient;
+use crate::error::AppError;
+
+/// A field answered by calling its resolver, which awaits nothing.
+pub type Leaf<T> = for<'r, 'c> fn(&'r T, &'r Context<'c>) -> ServerResult<Value>;
+
+/// An object type whose leaves a plan may answer.
+pub trait Plannable: Sized {
+    /// The type's name (`__typename`).
+    const NAME: &'static str;
+    /// The type conditions a fragment within its selection may carry: its
+    /// name and the interfaces it implements.
+    const CONDITIONS: &'static [&'static str];
+    /// The field `name`, when its resolver takes no argument and answers
+    /// without awaiting anything.
+    fn leaf(name: &str) -> Option<Leaf<Self>>;
+}
+
+/// No relation: the objects of a plan that has only leaves.
+pub enum NoRelation {}
+
+/// How one selected field is answered.
+pub enum Step<T, R> {
+    Typename,
+    Leaf(Leaf<T>),
+    Relation(R),
+}
+
+/// A selected field: its response key, the field in the document, its step.
+pub struct Selected<'q, T, R> {
+    pub key: &'q Name,
+    pub field: &'q Positioned<Field>,
+    pub step: Step<T, R>,
+}
+
+/// The steps of an object's selection, in selection order.
+pub type Plan<'q, T, R> = Vec<Selected<'q, T, R>>;
+
+/// The most fields one object's plan holds; a larger selection is resolved
+/// field by field (finding a response key already planned is a walk over
+/// the plan, so its size bounds the work of reading a selection).
+pub const MOST_STEPS: usize = 64;
+
+/// The fragments of the operation being run.
+pub type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
+
+/// Reads the selection `set` of objects of type `T` into a plan; `relation`
+/// plans a field that is not one of `T`'s leaves. `None` when any field
+/// cannot be planned.
+pub fn compile<'q, T: Plannable, R>(
+    fragments: &'q Fragments,
+    set: &'q SelectionSet,
+    relation: &mut dyn FnMut(&'q Positioned<Field>) -> Option<R>,
+) -> Option<Plan<'q, T, R>> {
+    let mut plan = Vec::new();
+    collect(fragments, set, relation, &mut plan)?;
+    Some(plan)
+}
+
+fn collect<'q, T: Plannable, R>(
+    fragments: &'q Fragments,
+    set: &'q SelectionSet,
+    relation: &mut dyn FnMut(&'q Positioned<Field>) -> Option<R>,
+    plan: &mut Plan<'q, T, R>,
+) -> Option<()> {
+    for selection in &set.items {
+        let (condition, inner) = match &selection.node {
+            Selection::Field(field) => {
+                if !field.node.directives.is_empty() {
+                    return None;
+                }
+                let key = &field.node.response_key().node;
+                let name = field.node.name.node.as_str();
+                let step = if name == "__typename" {
+                    Step::Typename
+                } else if let Some(leaf) = T::leaf(name).filter(|_| field.node.arguments.is_empty()) {
+                    Step::Leaf(leaf)
+                } else {
+                    Step::Relation(relation(field)?)
+                };
+                if let Some(earlier) = plan.iter().find(|selected| selected.key == key) {
+                    // The same response key twice is one field (the document
+                    // was validated): a leaf answers the same both times, an
+                    // object would need its two selections merged.
+                    if matches!(step, Step::Relation(_)) || earlier.field.node.name.node != field.node.name.node {
+                        return None;
+                    }
+                    continue;
+                }
+                if plan.len() == MOST_STEPS {
+                    return None;
+                }
+                plan.push(Selected { key, field, step });
+                continue;
+            }
+            Selection::FragmentSpread(spread) => {
+                let fragment = fragments.get(&spread.node.fragment_name.node)?;
+                if !spread.node.directives.is_empty() || !fragment.node.directives.is_empty() {
+                    return None;
+                }
+                (Some(&fragment.node.type_condition.node.on.node), &fragment.node.selection_set.node)
+            }
+            Selection::InlineFragment(inline) => {
+                if !inline.node.directives.is_empty() {
+                    return None;
+                }
+                (inline.node.type_condition.as_ref().map(|c| &c.node.on.node), &inline.node.selection_set.node)
+            }
+        };
+        if condition.is_some_and(|condition| !T::CONDITIONS.contains(&condition.as_str())) {
+            return None;
+        }
+        collect(fragments, inner, relation, plan)?;
+    }
+    Some(())
+}
+
+impl<T: Plannable, R> Selected<'_, T, R> {
+    /// The answer of `__typename` or a leaf for `value`; the relation, for
+    /// the caller to answer, otherwise.
+    pub fn answer<'s>(&'s self, value: &T, ctx: &Context<'_>) -> Result<ServerResult<Value>, &'s R> {
+        match &self.step {
+            Step::Typename => Ok(Ok(Value::String(T::NAME.to_owned()))),
+            Step::Leaf(leaf) => Ok(leaf(value, ctx)),
+            Step::Relation(relation) => Err(relation),
+        }
+    }
+}
+
+/// An object's answer as it is built, field after field.
+pub struct Answer<'c, 'a> {
+    ctx: &'c ContextSelectionSet<'a>,
+    fields: IndexMap<Name, Value>,
+}
+
+impl<'c, 'a> Answer<'c, 'a> {
+    pub fn new(ctx: &'c ContextSelectionSet<'a>, fields: usize) -> Self {
+        Answer { ctx, fields: IndexMap::with_capacity(fields) }
+    }
+
+    /// Adds a field's answer; a failed field is left out and its error
+    /// reported, as when resolving field by field (the response shaper puts
+    /// the `null` in its place).
+    pub fn put(&mut self, key: &Name, answer: ServerResult<Value>) {
+        match answer {
+            Ok(value) => {
+                self.fields.insert(key.clone(), value);
+            }
+            Err(error) => self.ctx.add_error(error),
+        }
+    }
+
+    pub fn finish(self) -> Value {
+        if self.fields.is_empty() { Value::Null } else { Value::Object(self.fields) }
+    }
+}
+
+/// The answer of `value` under a plan whose relations answer without
+/// waiting.
+pub fn object<T: Plannable, R>(
+    ctx: &ContextSelectionSet<'_>,
+    value: &T,
+    plan: &[Selected<'_, T, R>],
+    relation: &impl Fn(&T, &R, &Context<'_>) -> ServerResult<Value>,
+) -> Value {
+    let mut answer = Answer::new(ctx, plan.len());
+    for selected in plan {
+        let ctx_field = ctx.with_field(selected.field);
+        let value = match selected.answer(value, &ctx_field) {
+            Ok(value) => value,
+            Err(step) => relation(value, step, &ctx_field),
+        };
+        answer.put(selected.key, value);
+    }
+    answer.finish()
+}
+
+/// The answer of the list `items` of the field of `ctx`.
+pub fn list<T: Plannable, R>(
+    ctx: &Context<'_>,
+    items: &[T],
+    plan: &[Selected<'_, T, R>],
+    relation: &impl Fn(&T, &R, &Context<'_>) -> ServerResult<Value>,
+) -> Value {
+    let ctx_set = ctx.with_selection_set(&ctx.item.node.selection_set);
+    Value::List(
+        items.iter().enumerate().map(|(i, item)| object(&ctx_set.with_index(i), item, plan, relation)).collect(),
+    )
+}
+
+/// For a plan without relations.
+pub fn no_relation<T>(_: &T, relation: &NoRelation, _: &Context<'_>) -> ServerResult<Value> {
+    match *relation {}
+}
+
+/// The answer of a leaf's resolver, which must be ready at once.
+pub fn ready<T: OutputType>(answer: impl Future<Output = T>, ctx: &Context<'_>) -> ServerResult<Value> {
+    let value = answer.now_or_never().ok_or_else(|| awaited(ctx))?;
+    resolved(&value, ctx)
+}
+
+/// The answer of a leaf's resolver that may refuse, which must be ready at
+/// once; a refusal is reported at the field's path as when resolving field
+/// by field.
+pub fn ready_result<T: OutputType>(
+    answer: impl Future<Output = async_graphql::Result<T>>,
+    ctx: &Context<'_>,
+) -> ServerResult<Value> {
+    match answer.now_or_never() {
+        None => Err(awaited(ctx)),
+        Some(Ok(value)) => resolved(&value, ctx),
+        Some(Err(error)) => Err(ctx.set_error_path(error.into_server_error(ctx.item.pos))),
+    }
+}
+
+/// A reference answered at once (a facility by `id`), under its plan.
+pub fn reference<T: Plannable>(
+    answer: impl Future<Output = async_graphql::Result<T>>,
+    ctx: &Context<'_>,
+    plan: &[Selected<'_, T, NoRelation>],
+) -> ServerResult<Value> {
+    match answer.now_or_never() {
+        None => Err(awaited(ctx)),
+        Some(Ok(value)) => {
+            Ok(object(&ctx.with_selection_set(&ctx.item.node.selection_set), &value, plan, &no_relation))
+        }
+        Some(Err(error)) => Err(ctx.set_error_path(error.into_server_error(ctx.item.pos))),
+    }
+}
+
+/// A field's error, at its path.
+pub fn at_path(ctx: &Context<'_>, error: impl Into<async_graphql::Error>) -> ServerError {
+    ctx.set_error_path(error.into().into_server_error(ctx.item.pos))
+}
+
+fn resolved<T: OutputType>(value: &T, ctx: &Context<'_>) -> ServerResult<Value> {
+    let ctx_set = ctx.with_selection_set(&ctx.item.node.selection_set);
+    value.resolve(&ctx_set, ctx.item).now_or_never().ok_or_else(|| awaited(ctx))?
+}
+
+/// A leaf whose resolver waited: a fault of this module's tables (a
+/// resolver that came to await something is no longer a leaf), reported as
+/// an internal error at the field rather than answered wrong.
+fn awaited(ctx: &Context<'_>) -> ServerError {
+    let fault = anyhow::anyhow!("the planned field {} awaited", ctx.item.node.name.node);
+    at_path(ctx, AppError::Internal(fault))
+}
+
+// ---------------------------------------------------------------------------
+// Pages of patients.
+
+/// A facility referenced by a test or a stay, selecting its `id` alone.
+type FacilityPlan<'q> = Plan<'q, Facility, NoRelation>;
+
+/// The relations of a patient a plan answers.
+pub enum PatientRelation<'q> {
+    Tests(Plan<'q, LabTest, FacilityPlan<'q>>),
+    Hospitalisations(Plan<'q, Hospitalisation, FacilityPlan<'q>>),
+    LatestHealthReport(Plan<'q, HealthReport, NoRelation>),
+}
+
+/// The plan of a selection of patients, if it can be planned.
+pub fn patient_plan<'q>(
+    fragments: &'q Fragments,
+    set: &'q SelectionSet,
+) -> Option<Plan<'q, Patient, PatientRelation<'q>>> {
+    compile(fragments, set, &mut |field| {
+        let set = &field.node.selection_set.node;
+        let facility = |name: &'static str| {
+            move |field: &'q Positioned<Field>| {
+                (field.node.name.node == name && field.node.arguments.is_empty())
+                    .then(|| compile(fragments, &field.node.selection_set.node, &mut |_| None))
+                    .flatten()
+            }
+        };
+        Some(match field.node.name.node.as_str() {
+            "tests" => PatientRelation::Tests(compile(fragments, set, &mut facility("facility"))?),
+            "hospitalisations" => {
+                PatientRelation::Hospitalisations(compile(fragments, set, &mut facility("hospital"))?)
+            }
+            "latestHealthReport" => PatientRelation::LatestHealthReport(compile(fragments, set, &mut |_| None)?),
+            _ => return None,
+        })
+    })
+}
+
+/// The answer of one patient under its plan.
+pub async fn patient(
+    ctx: &ContextSelectionSet<'_>,
+    patient: &Patient,
+    plan: &[Selected<'_, Patient, PatientRelation<'_>>],
+) -> Value {
+    let mut answer = Answer::new(ctx, plan.len());
+    for selected in plan {
+        let ctx_field = ctx.with_field(selected.field);
+        let value = match selected.answer(patient, &ctx_field) {
+            Ok(value) => value,
+            Err(relation) => patient_relation(patient, relation, &ctx_field).await,
+        };
+        answer.put(selected.key, value);
+    }
+    answer.finish()
+}
+
+async fn patient_relation(patient: &Patient, relation: &PatientRelation<'_>, ctx: &Context<'_>) -> ServerResult<Value> {
+    let last = || ctx.param_value::<Option<i32>>("last", None).map(|(_, last)| last);
+    match relation {
+        PatientRelation::Tests(plan) => {
+            let tests = patient.tests(ctx, last()?).await.map_err(|error| at_path(ctx, error))?;
+            Ok(list(ctx, &tests, plan, &|test: &LabTest, facility: &FacilityPlan<'_>, ctx: &Context<'_>| {
+                reference(test.facility(ctx), ctx, facility)
+            }))
+        }
+        PatientRelation::Hospitalisations(plan) => {
+            let stays = patient.hospitalisations(ctx, last()?).await.map_err(|error| at_path(ctx, error))?;
+            Ok(list(ctx, &stays, plan, &|stay: &Hospitalisation, hospital: &FacilityPlan<'_>, ctx: &Context<'_>| {
+                reference(stay.hospital(ctx), ctx, hospital)
+            }))
+        }
+        PatientRelation::LatestHealthReport(plan) => {
+            let report = patient.latest_health_report(ctx).await.map_err(|error| at_path(ctx, error))?;
+            Ok(match report {
+                Some(report) => {
+                    object(&ctx.with_selection_set(&ctx.item.node.selection_set), &report, plan, &no_relation)
+                }
+                None => Value::Null,
+            })
+        }
+    }
+}
+
+/// A list of patients (`[Patient!]!`) answered by plan when its selection
+/// can be planned, field by field otherwise.
+pub struct PatientList(pub Vec<Patient>);
+
+impl OutputType for PatientList {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        <Vec<Patient> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<Patient> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        <Vec<Patient> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
+        let plan = patient_plan(&ctx.query_env.fragments, &ctx.item.node);
+        if let Some(state) = ctx.data_opt::<crate::state::AppState>() {
+            state.lists.count(plan.is_some());
+        }
+        let Some(plan) = plan else {
+            return self.0.resolve(ctx, field).await;
+        };
+        let mut items = Vec::with_capacity(self.0.len());
+        for (index, row) in self.0.iter().enumerate() {
+            items.push(patient(&ctx.with_index(index), row, &plan).await);
+        }
+        Ok(Value::List(items))
+    }
+}
