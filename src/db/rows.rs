@@ -61,11 +61,11 @@ fn enumerated<'r, R, E>(row: &'r R, index: usize, name: &str) -> Result<E, DbErr
 where
     R: Row,
     usize: sqlx::ColumnIndex<R>,
-    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     E: ActiveEnum<Value = String>,
 {
-    let text: String = column(row, index, name)?;
-    E::try_from_value(&text)
+    let text: &str = column(row, index, name)?;
+    from_text(text)
 }
 
 /// An optional stored enumeration at `index`.
@@ -73,11 +73,23 @@ fn maybe_enumerated<'r, R, E>(row: &'r R, index: usize, name: &str) -> Result<Op
 where
     R: Row,
     usize: sqlx::ColumnIndex<R>,
-    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<&'r str>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     E: ActiveEnum<Value = String>,
 {
-    let text: Option<String> = column(row, index, name)?;
-    text.map(|t| E::try_from_value(&t)).transpose()
+    let text: Option<&str> = column(row, index, name)?;
+    text.map(from_text).transpose()
+}
+
+/// The enumeration stored as `text`. sea-orm reads a stored value from a
+/// `String`; a page holds thousands of them, so the text borrowed from the
+/// row is copied into one buffer per thread rather than a new string each.
+fn from_text<E: ActiveEnum<Value = String>>(text: &str) -> Result<E, DbErr> {
+    thread_local!(static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) });
+    TEXT.with_borrow_mut(|buffer| {
+        buffer.clear();
+        buffer.push_str(text);
+        E::try_from_value(buffer)
+    })
 }
 
 /// Lists a model's fields in column order, each with how it is read

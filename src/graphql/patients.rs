@@ -173,7 +173,7 @@ impl PatientsQuery {
         let found = page(ctx, principal, filter, first, after).await?;
         for row in &found.rows {
             for field in &searched {
-                note_read(ctx, row.id, field);
+                note_read(ctx, row.0.id, field);
             }
         }
         Ok(found)
@@ -216,6 +216,7 @@ pub(super) async fn page(
     let texts = services::patients::TextColumns::Only(&texts);
     let (rows, has_next_page) = services::patients::list(state, principal, &filter, first, after, texts).await?;
     prefetch::patients(ctx, &nodes, &rows).await?;
+    let rows = rows.into_iter().map(Patient).collect();
     Ok(PatientConnection { rows, has_next_page, has_previous_page: after.is_some(), filter })
 }
 
@@ -448,6 +449,33 @@ impl Patient {
 
     fn personal_allowed(&self, ctx: &Context<'_>) -> bool {
         principal(ctx).is_some_and(|p| policy::may_read_personal(p, &self.0))
+    }
+
+    /// What `tests(last:)` answers from the patient's tests, oldest first
+    /// (`last` already checked).
+    pub(super) fn tests_of(rows: Vec<entity::lab_test::Model>, last: usize) -> Vec<LabTest> {
+        latest(rows, last).map(LabTest).collect()
+    }
+
+    /// What `hospitalisations(last:)` answers from the patient's stays.
+    pub(super) fn hospitalisations_of(
+        &self,
+        ctx: &Context<'_>,
+        rows: Vec<entity::hospitalisation::Model>,
+        last: usize,
+    ) -> Vec<Hospitalisation> {
+        let personal = self.personal_allowed(ctx);
+        latest(rows, last).map(|row| Hospitalisation { row, personal }).collect()
+    }
+
+    /// What `latestHealthReport` answers from the patient's latest report.
+    pub(super) fn report_of(
+        &self,
+        ctx: &Context<'_>,
+        row: Option<entity::health_report::Model>,
+    ) -> Option<HealthReport> {
+        let personal = self.personal_allowed(ctx);
+        row.map(|row| HealthReport { row, personal })
     }
 }
 
@@ -758,27 +786,26 @@ impl Patient {
     /// Laboratory tests, oldest sample first: the latest 100, or the
     /// latest `last`.
     #[graphql(complexity = "record_list_cost(last, child_complexity)")]
-    pub(super) async fn tests(
+    async fn tests(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only the latest this many, 1 to 100 (100 when omitted).")] last: Option<i32>,
     ) -> Result<Vec<LabTest>> {
         let last = record_list_size(last)?;
         let rows = load(ctx, TestsOfPatient(self.0.id)).await?.unwrap_or_default();
-        Ok(latest(rows, last).map(LabTest).collect())
+        Ok(Self::tests_of(rows, last))
     }
     /// Hospital stays, earliest first: the latest 100, or the latest
     /// `last`.
     #[graphql(complexity = "record_list_cost(last, child_complexity)")]
-    pub(super) async fn hospitalisations(
+    async fn hospitalisations(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only the latest this many, 1 to 100 (100 when omitted).")] last: Option<i32>,
     ) -> Result<Vec<Hospitalisation>> {
         let last = record_list_size(last)?;
-        let personal = self.personal_allowed(ctx);
         let rows = load(ctx, HospitalisationsOfPatient(self.0.id)).await?.unwrap_or_default();
-        Ok(latest(rows, last).map(|row| Hospitalisation { row, personal }).collect())
+        Ok(self.hospitalisations_of(ctx, rows, last))
     }
     /// Daily health reports, earliest first: the latest 100, or the latest
     /// `last`.
@@ -794,10 +821,9 @@ impl Patient {
         Ok(latest(rows, last).map(|row| HealthReport { row, personal }).collect())
     }
     /// The most recent daily health report, if any.
-    pub(super) async fn latest_health_report(&self, ctx: &Context<'_>) -> Result<Option<HealthReport>> {
-        let personal = self.personal_allowed(ctx);
+    async fn latest_health_report(&self, ctx: &Context<'_>) -> Result<Option<HealthReport>> {
         let row = load(ctx, LatestHealthReportOfPatient(self.0.id)).await?.flatten();
-        Ok(row.map(|row| HealthReport { row, personal }))
+        Ok(self.report_of(ctx, row))
     }
     /// Medical care received during accommodation or home care, earliest
     /// first: the latest 100, or the latest `last`.
@@ -1011,24 +1037,39 @@ impl SignInLock {
 }
 
 /// An item of a patient list with its cursor.
-pub struct PatientEdge(pub patient::Model);
+pub struct PatientEdge<'a>(pub &'a Patient);
 
 /// An item of a patient list with its cursor.
 #[Object]
-impl PatientEdge {
+impl PatientEdge<'_> {
     /// Opaque cursor of this item.
     async fn cursor(&self) -> String {
-        encode_cursor(self.0.id)
+        encode_cursor(self.0.0.id)
     }
     /// The patient.
-    async fn node(&self) -> Patient {
-        Patient(self.0.clone())
+    async fn node(&self) -> &Patient {
+        self.0
+    }
+}
+
+/// The fields of an edge a plan answers by calling their resolvers
+/// (`graphql::planned`); its `node` is the plan's relation.
+impl super::planned::Plannable for PatientEdge<'_> {
+    const NAME: &'static str = "PatientEdge";
+    const CONDITIONS: &'static [&'static str] = &["PatientEdge"];
+
+    fn leaf(name: &str) -> Option<super::planned::Leaf<Self>> {
+        let leaf: super::planned::Leaf<Self> = match name {
+            "cursor" => |e, ctx| super::planned::ready(e.cursor(ctx), ctx),
+            _ => return None,
+        };
+        Some(leaf)
     }
 }
 
 /// A page of patients, newest registration first (Relay connection).
 pub struct PatientConnection {
-    pub rows: Vec<patient::Model>,
+    pub rows: Vec<Patient>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
     pub filter: PatientFilter,
@@ -1038,20 +1079,20 @@ pub struct PatientConnection {
 #[Object]
 impl PatientConnection {
     /// The page's items with their cursors.
-    async fn edges(&self) -> Vec<PatientEdge> {
-        self.rows.iter().cloned().map(PatientEdge).collect()
+    async fn edges(&self) -> super::planned::PatientEdges<'_> {
+        super::planned::PatientEdges(&self.rows)
     }
     /// The page's patients, without cursors.
-    async fn nodes(&self) -> super::planned::PatientList {
-        super::planned::PatientList(self.rows.iter().cloned().map(Patient).collect())
+    async fn nodes(&self) -> super::planned::PatientList<'_> {
+        super::planned::PatientList(&self.rows)
     }
     /// Pagination state.
     async fn page_info(&self) -> PageInfo {
         PageInfo {
             has_next_page: self.has_next_page,
             has_previous_page: self.has_previous_page,
-            start_cursor: self.rows.first().map(|r| encode_cursor(r.id)),
-            end_cursor: self.rows.last().map(|r| encode_cursor(r.id)),
+            start_cursor: self.rows.first().map(|r| encode_cursor(r.0.id)),
+            end_cursor: self.rows.last().map(|r| encode_cursor(r.0.id)),
         }
     }
     /// How many patients match the filter within the caller's reach (all

@@ -31,8 +31,10 @@ use futures_util::FutureExt;
 
 use super::care::{Hospitalisation, LabTest};
 use super::follow_up::HealthReport;
+use super::loaders::{HospitalisationsOfPatient, LatestHealthReportOfPatient, RequestLoader, TestsOfPatient};
 use super::organisations::Facility;
-use super::patients::Patient;
+use super::pages::record_list_size;
+use super::patients::{Patient, PatientEdge};
 use crate::error::AppError;
 
 /// A field answered by calling its resolver, which awaits nothing.
@@ -293,11 +295,10 @@ pub enum PatientRelation<'q> {
     LatestHealthReport(Plan<'q, HealthReport, NoRelation>),
 }
 
+type PatientPlan<'q> = Plan<'q, Patient, PatientRelation<'q>>;
+
 /// The plan of a selection of patients, if it can be planned.
-pub fn patient_plan<'q>(
-    fragments: &'q Fragments,
-    set: &'q SelectionSet,
-) -> Option<Plan<'q, Patient, PatientRelation<'q>>> {
+fn patient_plan<'q>(fragments: &'q Fragments, set: &'q SelectionSet) -> Option<PatientPlan<'q>> {
     compile(fragments, set, &mut |field| {
         let set = &field.node.selection_set.node;
         let facility = |name: &'static str| {
@@ -318,42 +319,125 @@ pub fn patient_plan<'q>(
     })
 }
 
+/// The plan of a selection of edges of patients (`cursor`, `node`).
+fn edge_plan<'q>(
+    fragments: &'q Fragments,
+    set: &'q SelectionSet,
+) -> Option<Plan<'q, PatientEdge<'q>, PatientPlan<'q>>> {
+    compile(fragments, set, &mut |field| {
+        (field.node.name.node == "node").then(|| patient_plan(fragments, &field.node.selection_set.node)).flatten()
+    })
+}
+
+/// The rows of a page's relations, read from the request's loader (where
+/// the page's prefetch put them) once for the whole page. A relation the
+/// plan selects once is taken out for its row; one selected under several
+/// keys is copied for each.
+#[derive(Default)]
+struct Related {
+    tests: Taken<TestsOfPatient, Vec<entity::lab_test::Model>>,
+    stays: Taken<HospitalisationsOfPatient, Vec<entity::hospitalisation::Model>>,
+    reports: Taken<LatestHealthReportOfPatient, Option<entity::health_report::Model>>,
+}
+
+/// The rows of one relation, by patient, and how many times a row's answer
+/// asks for them.
+struct Taken<K, V> {
+    rows: std::cell::RefCell<HashMap<K, V>>,
+    uses: usize,
+}
+
+impl<K, V> Default for Taken<K, V> {
+    fn default() -> Self {
+        Taken { rows: Default::default(), uses: 0 }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone + Default> Taken<K, V> {
+    fn take(&self, key: &K) -> V {
+        let mut rows = self.rows.borrow_mut();
+        if self.uses == 1 { rows.remove(key) } else { rows.get(key).cloned() }.unwrap_or_default()
+    }
+}
+
+impl Related {
+    async fn load<'q>(
+        ctx: &ContextSelectionSet<'_>,
+        plans: impl Iterator<Item = &'q PatientPlan<'q>>,
+        rows: &[Patient],
+    ) -> ServerResult<Related> {
+        let mut related = Related::default();
+        for relation in plans.flatten().filter_map(|selected| match &selected.step {
+            Step::Relation(relation) => Some(relation),
+            _ => None,
+        }) {
+            match relation {
+                PatientRelation::Tests(_) => related.tests.uses += 1,
+                PatientRelation::Hospitalisations(_) => related.stays.uses += 1,
+                PatientRelation::LatestHealthReport(_) => related.reports.uses += 1,
+            }
+        }
+        let loader = ctx.data_unchecked::<RequestLoader>();
+        let failed = |error: std::sync::Arc<sea_orm::DbErr>| {
+            let error = AppError::Internal(crate::db::describe_db_error(&error));
+            ctx.set_error_path(async_graphql::Error::from(error).into_server_error(ctx.item.pos))
+        };
+        let ids = || rows.iter().map(|row| row.0.id);
+        if related.tests.uses > 0 {
+            related.tests.rows = loader.load_many(ids().map(TestsOfPatient)).await.map_err(failed)?.into();
+        }
+        if related.stays.uses > 0 {
+            related.stays.rows = loader.load_many(ids().map(HospitalisationsOfPatient)).await.map_err(failed)?.into();
+        }
+        if related.reports.uses > 0 {
+            let reports = loader.load_many(ids().map(LatestHealthReportOfPatient)).await.map_err(failed)?;
+            related.reports.rows = reports.into();
+        }
+        Ok(related)
+    }
+}
+
 /// The answer of one patient under its plan.
-pub async fn patient(
-    ctx: &ContextSelectionSet<'_>,
-    patient: &Patient,
-    plan: &[Selected<'_, Patient, PatientRelation<'_>>],
-) -> Value {
+fn patient(ctx: &ContextSelectionSet<'_>, row: &Patient, plan: &PatientPlan<'_>, related: &Related) -> Value {
     let mut answer = Answer::new(ctx, plan.len());
     for selected in plan {
         let ctx_field = ctx.with_field(selected.field);
-        let value = match selected.answer(patient, &ctx_field) {
+        let value = match selected.answer(row, &ctx_field) {
             Ok(value) => value,
-            Err(relation) => patient_relation(patient, relation, &ctx_field).await,
+            Err(relation) => patient_relation(row, relation, &ctx_field, related),
         };
         answer.put(selected.key, value);
     }
     answer.finish()
 }
 
-async fn patient_relation(patient: &Patient, relation: &PatientRelation<'_>, ctx: &Context<'_>) -> ServerResult<Value> {
-    let last = || ctx.param_value::<Option<i32>>("last", None).map(|(_, last)| last);
+fn patient_relation(
+    row: &Patient,
+    relation: &PatientRelation<'_>,
+    ctx: &Context<'_>,
+    related: &Related,
+) -> ServerResult<Value> {
+    let id = row.0.id;
+    let last = || {
+        let (_, last) = ctx.param_value::<Option<i32>>("last", None)?;
+        record_list_size(last).map_err(|error| at_path(ctx, error))
+    };
     match relation {
         PatientRelation::Tests(plan) => {
-            let tests = patient.tests(ctx, last()?).await.map_err(|error| at_path(ctx, error))?;
-            Ok(list(ctx, &tests, plan, &|test: &LabTest, facility: &FacilityPlan<'_>, ctx: &Context<'_>| {
-                reference(test.facility(ctx), ctx, facility)
+            let tests = Patient::tests_of(related.tests.take(&TestsOfPatient(id)), last()?);
+            Ok(list(ctx, &tests, plan, &|test: &LabTest, plan: &FacilityPlan<'_>, ctx: &Context<'_>| {
+                reference(test.facility(ctx), ctx, plan)
             }))
         }
         PatientRelation::Hospitalisations(plan) => {
-            let stays = patient.hospitalisations(ctx, last()?).await.map_err(|error| at_path(ctx, error))?;
-            Ok(list(ctx, &stays, plan, &|stay: &Hospitalisation, hospital: &FacilityPlan<'_>, ctx: &Context<'_>| {
-                reference(stay.hospital(ctx), ctx, hospital)
+            let stays = row.hospitalisations_of(ctx, related.stays.take(&HospitalisationsOfPatient(id)), last()?);
+            Ok(list(ctx, &stays, plan, &|stay: &Hospitalisation, plan: &FacilityPlan<'_>, ctx: &Context<'_>| {
+                reference(stay.hospital(ctx), ctx, plan)
             }))
         }
         PatientRelation::LatestHealthReport(plan) => {
-            let report = patient.latest_health_report(ctx).await.map_err(|error| at_path(ctx, error))?;
-            Ok(match report {
+            let report = related.reports.take(&LatestHealthReportOfPatient(id));
+            Ok(match row.report_of(ctx, report) {
                 Some(report) => {
                     object(&ctx.with_selection_set(&ctx.item.node.selection_set), &report, plan, &no_relation)
                 }
@@ -363,11 +447,18 @@ async fn patient_relation(patient: &Patient, relation: &PatientRelation<'_>, ctx
     }
 }
 
-/// A list of patients (`[Patient!]!`) answered by plan when its selection
-/// can be planned, field by field otherwise.
-pub struct PatientList(pub Vec<Patient>);
+/// Counts the path a list took.
+fn count_path(ctx: &ContextSelectionSet<'_>, planned: bool) {
+    if let Some(state) = ctx.data_opt::<crate::state::AppState>() {
+        state.lists.count(planned);
+    }
+}
 
-impl OutputType for PatientList {
+/// A page's patients (`[Patient!]!`), answered by plan when the selection
+/// can be planned, field by field otherwise.
+pub struct PatientList<'a>(pub &'a [Patient]);
+
+impl OutputType for PatientList<'_> {
     fn type_name() -> std::borrow::Cow<'static, str> {
         <Vec<Patient> as OutputType>::type_name()
     }
@@ -382,16 +473,49 @@ impl OutputType for PatientList {
 
     async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
         let plan = patient_plan(&ctx.query_env.fragments, &ctx.item.node);
-        if let Some(state) = ctx.data_opt::<crate::state::AppState>() {
-            state.lists.count(plan.is_some());
-        }
+        count_path(ctx, plan.is_some());
         let Some(plan) = plan else {
             return self.0.resolve(ctx, field).await;
         };
-        let mut items = Vec::with_capacity(self.0.len());
-        for (index, row) in self.0.iter().enumerate() {
-            items.push(patient(&ctx.with_index(index), row, &plan).await);
-        }
-        Ok(Value::List(items))
+        let related = Related::load(ctx, std::iter::once(&plan), self.0).await?;
+        let rows = self.0.iter().enumerate();
+        Ok(Value::List(rows.map(|(index, row)| patient(&ctx.with_index(index), row, &plan, &related)).collect()))
+    }
+}
+
+/// A page's patients with their cursors (`[PatientEdge!]!`), answered by
+/// plan when the selection can be planned, field by field otherwise.
+pub struct PatientEdges<'a>(pub &'a [Patient]);
+
+impl OutputType for PatientEdges<'_> {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        <Vec<PatientEdge<'static>> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<PatientEdge<'static>> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        <Vec<PatientEdge<'static>> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
+        let plan = edge_plan(&ctx.query_env.fragments, &ctx.item.node);
+        count_path(ctx, plan.is_some());
+        let edges: Vec<PatientEdge<'_>> = self.0.iter().map(PatientEdge).collect();
+        let Some(plan) = plan else {
+            return edges.resolve(ctx, field).await;
+        };
+        let nodes = plan.iter().filter_map(|selected| match &selected.step {
+            Step::Relation(node) => Some(node),
+            _ => None,
+        });
+        let related = Related::load(ctx, nodes, self.0).await?;
+        let node = |edge: &PatientEdge<'_>, plan: &PatientPlan<'_>, ctx: &Context<'_>| {
+            Ok(patient(&ctx.with_selection_set(&ctx.item.node.selection_set), edge.0, plan, &related))
+        };
+        let items = edges.iter().enumerate().map(|(index, edge)| object(&ctx.with_index(index), edge, &plan, &node));
+        Ok(Value::List(items.collect()))
     }
 }

@@ -247,7 +247,9 @@ impl std::io::Write for Bounded {
 
 /// The response as JSON if it takes at most `limit` bytes.
 fn to_json_within(response: &Response, limit: usize) -> Option<String> {
-    let mut out = Bounded { bytes: Vec::new(), limit };
+    // Most answers are a few kilobytes; a page of a hundred patients some
+    // tens: starting at 8 KiB spares the small doublings.
+    let mut out = Bounded { bytes: Vec::with_capacity(limit.min(8 * 1024)), limit };
     serde_json::to_writer(&mut out, response).ok()?;
     String::from_utf8(out.bytes).ok()
 }

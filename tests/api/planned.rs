@@ -31,9 +31,37 @@ const ROW: &str = "fragment Row on Patient {
     latestHealthReport { __typename id bodyTemperature spo2 symptoms emergencySigns note byPatient reportedAt }
 }";
 
-/// The page as `operation`, with `extra` selected beside the row.
-fn page(operation: &str, extra: &str) -> String {
-    format!("query {operation} {{ patients(first: 20) {{ nodes {{ ...Row {extra} }} }} }} {ROW}")
+/// The page as `operation`, as `nodes` or as `edges`, with `extra`
+/// selected beside the row.
+fn page(operation: &str, edges: bool, extra: &str) -> String {
+    let list = if edges {
+        format!("edges {{ __typename cursor node {{ ...Row {extra} }} c: cursor }}")
+    } else {
+        format!("nodes {{ ...Row {extra} }}")
+    };
+    format!("query {operation} {{ patients(first: 20) {{ {list} }} }} {ROW}")
+}
+
+/// The patients of a page, from its nodes or its edges (with each edge's
+/// cursor kept beside the patient's fields).
+fn rows(response: &Value) -> Vec<Value> {
+    let page = &response["data"]["patients"];
+    if let Some(nodes) = page["nodes"].as_array() {
+        return nodes.clone();
+    }
+    let edges = page["edges"].as_array().unwrap_or_else(|| panic!("{response}"));
+    edges
+        .iter()
+        .map(|edge| {
+            let mut node = edge["node"].clone();
+            for key in ["__typename", "cursor", "c"] {
+                if let Some(value) = edge.get(key) {
+                    node[format!("edge {key}")] = value.clone();
+                }
+            }
+            node
+        })
+        .collect()
 }
 
 /// The errors of a response as (path, code, message), sorted.
@@ -116,23 +144,26 @@ async fn a_planned_page_answers_what_field_by_field_answers(backend: Backend) {
     let admin = app.login("admin1").await;
     // A health centre and the facility that registered them read names; an
     // analyst is refused every personal field, at its path.
-    for (caller, personal) in [("hc1", true), ("clinic1", true), ("analyst1", false)] {
+    let callers = [("hc1", true), ("clinic1", true), ("analyst1", false)];
+    for ((caller, personal), edges) in callers.into_iter().flat_map(|caller| [(caller, false), (caller, true)]) {
         let token = app.login(caller).await;
-        let planned_name = format!("Planned_{caller}");
-        let by_field_name = format!("ByField_{caller}");
+        let shape = if edges { "edges" } else { "nodes" };
+        let planned_name = format!("Planned_{caller}_{shape}");
+        let by_field_name = format!("ByField_{caller}_{shape}");
+        let caller = format!("{caller} ({shape})");
 
         let before = app.list_paths().await;
-        let planned = app.gql(Some(&token), &page(&planned_name, ""), json!({})).await;
+        let planned = app.gql(Some(&token), &page(&planned_name, edges, ""), json!({})).await;
         let middle = app.list_paths().await;
         // A field no plan knows: the same page, field by field.
-        let by_field = app.gql(Some(&token), &page(&by_field_name, "responsibleHealthCentre { id }"), json!({})).await;
+        let unplanned = page(&by_field_name, edges, "responsibleHealthCentre { id }");
+        let by_field = app.gql(Some(&token), &unplanned, json!({})).await;
         let after = app.list_paths().await;
         assert_eq!((middle.0 - before.0, middle.1 - before.1), (1, 0), "{caller}: the page was planned");
         assert_eq!((after.0 - middle.0, after.1 - middle.1), (0, 1), "{caller}: the page went field by field");
 
-        let nodes = planned["data"]["patients"]["nodes"].as_array().unwrap_or_else(|| panic!("{planned}")).clone();
-        let mut expected =
-            by_field["data"]["patients"]["nodes"].as_array().unwrap_or_else(|| panic!("{by_field}")).clone();
+        let nodes = rows(&planned);
+        let mut expected = rows(&by_field);
         for node in &mut expected {
             node.as_object_mut().map(|node| node.remove("responsibleHealthCentre"));
         }
@@ -148,6 +179,11 @@ async fn a_planned_page_answers_what_field_by_field_answers(backend: Backend) {
         assert_eq!(with_stay["tests"][0]["facility"]["__typename"], "Facility", "{caller}");
         assert_eq!(with_stay["latestHealthReport"]["bodyTemperature"], 36.9, "{caller}: {with_stay}");
         assert_eq!(with_stay["__typename"], "Patient");
+        if edges {
+            assert_eq!(with_stay["edge __typename"], "PatientEdge", "{caller}: {with_stay}");
+            assert!(with_stay["edge cursor"].is_string(), "{caller}: {with_stay}");
+            assert_eq!(with_stay["edge c"], with_stay["edge cursor"], "{caller}: {with_stay}");
+        }
         assert_eq!(with_stay["again"], with_stay["id"]);
         if personal {
             assert!(planned["errors"].is_null(), "{caller}: {planned}");
@@ -190,12 +226,14 @@ async fn a_selection_beyond_the_plan_is_resolved_field_by_field(backend: Backend
         // Planned: skipped fields are gone before the plan reads the page.
         ("{ patients { nodes { id expectedReleaseDate @skip(if: true) } } }", true),
         ("{ patients { nodes { ... on Patient { id } tests { facility { id } } } } }", true),
+        ("{ patients { edges { node { id expectedReleaseDate } } } }", false),
+        ("{ patients { edges { cursor node { id } } } }", true),
     ];
     for (query, planned) in cases {
         let before = app.list_paths().await;
         let response = app.gql(Some(&hc1), query, json!({})).await;
         assert!(response["errors"].is_null(), "{query}: {response}");
-        assert!(response["data"]["patients"]["nodes"].as_array().is_some_and(|n| n.len() >= 3), "{response}");
+        assert!(rows(&response).len() >= 3, "{response}");
         let after = app.list_paths().await;
         let expected = if planned { (1, 0) } else { (0, 1) };
         assert_eq!((after.0 - before.0, after.1 - before.1), expected, "{query}");

@@ -1009,7 +1009,12 @@ async fn denied_fields_are_null_in_place_and_objects_stay_objects_on_every_trans
 
     for transport in Transport::ALL {
         let body = json!({ "query": "{ patients(first: 1) { nodes { id nameKanji ageBand } } }" });
+        let paths = app.list_paths().await;
         let list = send(&app, transport, Some(&analyst), body).await;
+        // The page was answered by plan (`graphql::planned`): its rules are
+        // the same on every transport.
+        let planned = app.list_paths().await.0 - paths.0;
+        assert_eq!(planned, 1, "{transport:?}: the page was not planned: {list:?}");
         let node = list.ordered_data().get("patients").get("nodes").at(0);
         assert_eq!(node.keys(), ["id", "nameKanji", "ageBand"], "{transport:?}: {list:?}");
         assert!(list.data()["patients"]["nodes"][0]["nameKanji"].is_null(), "{transport:?}: {list:?}");
