@@ -476,50 +476,30 @@ impl LabTestEdge {
     }
 }
 
-/// The fields of a test a plan answers by calling their resolvers
-/// (`graphql::planned`).
-impl super::planned::Plannable for LabTest {
-    const NAME: &'static str = "LabTest";
-    const CONDITIONS: &'static [&'static str] = &["LabTest", "Node"];
+// The fields of a test a plan answers by calling their resolvers
+// (`graphql::planned`).
+super::planned::leaves!(LabTest, "LabTest", ["LabTest", "Node"], {
+    "id" => id,
+    "nodeId" => node_id,
+    "kind" => kind,
+    "specimenId" => specimen_id,
+    "result" => result,
+    "sampledAt" => sampled_at,
+    "resultedAt" => resulted_at,
+    "recordedAt" => recorded_at,
+    "version" => version,
+});
 
-    fn leaf(name: &str) -> Option<super::planned::Leaf<Self>> {
-        use super::planned::ready;
-        let leaf: super::planned::Leaf<Self> = match name {
-            "id" => |t, ctx| ready(t.id(ctx), ctx),
-            "nodeId" => |t, ctx| ready(t.node_id(ctx), ctx),
-            "kind" => |t, ctx| ready(t.kind(ctx), ctx),
-            "specimenId" => |t, ctx| ready(t.specimen_id(ctx), ctx),
-            "result" => |t, ctx| ready(t.result(ctx), ctx),
-            "sampledAt" => |t, ctx| ready(t.sampled_at(ctx), ctx),
-            "resultedAt" => |t, ctx| ready(t.resulted_at(ctx), ctx),
-            "recordedAt" => |t, ctx| ready(t.recorded_at(ctx), ctx),
-            "version" => |t, ctx| ready(t.version(ctx), ctx),
-            _ => return None,
-        };
-        Some(leaf)
-    }
-}
-
-/// The fields of a stay a plan answers by calling their resolvers
-/// (`graphql::planned`).
-impl super::planned::Plannable for Hospitalisation {
-    const NAME: &'static str = "Hospitalisation";
-    const CONDITIONS: &'static [&'static str] = &["Hospitalisation", "Node"];
-
-    fn leaf(name: &str) -> Option<super::planned::Leaf<Self>> {
-        use super::planned::ready;
-        let leaf: super::planned::Leaf<Self> = match name {
-            "id" => |s, ctx| ready(s.id(ctx), ctx),
-            "nodeId" => |s, ctx| ready(s.node_id(ctx), ctx),
-            "admittedAt" => |s, ctx| ready(s.admitted_at(ctx), ctx),
-            "dischargedAt" => |s, ctx| ready(s.discharged_at(ctx), ctx),
-            "severity" => |s, ctx| ready(s.severity(ctx), ctx),
-            "icu" => |s, ctx| ready(s.icu(ctx), ctx),
-            "ventilator" => |s, ctx| ready(s.ventilator(ctx), ctx),
-            "ecmo" => |s, ctx| ready(s.ecmo(ctx), ctx),
-            "version" => |s, ctx| ready(s.version(ctx), ctx),
-            _ => return None,
-        };
-        Some(leaf)
-    }
-}
+// The fields of a stay a plan answers by calling their resolvers
+// (`graphql::planned`).
+super::planned::leaves!(Hospitalisation, "Hospitalisation", ["Hospitalisation", "Node"], {
+    "id" => id,
+    "nodeId" => node_id,
+    "admittedAt" => admitted_at,
+    "dischargedAt" => discharged_at,
+    "severity" => severity,
+    "icu" => icu,
+    "ventilator" => ventilator,
+    "ecmo" => ecmo,
+    "version" => version,
+});

@@ -367,25 +367,16 @@ impl FollowUpCall {
     }
 }
 
-/// The fields of a health report a plan answers by calling their
-/// resolvers (`graphql::planned`).
-impl super::planned::Plannable for HealthReport {
-    const NAME: &'static str = "HealthReport";
-    const CONDITIONS: &'static [&'static str] = &["HealthReport"];
-
-    fn leaf(name: &str) -> Option<super::planned::Leaf<Self>> {
-        use super::planned::{ready, ready_result};
-        let leaf: super::planned::Leaf<Self> = match name {
-            "id" => |r, ctx| ready(r.id(ctx), ctx),
-            "bodyTemperature" => |r, ctx| ready(r.body_temperature(ctx), ctx),
-            "spo2" => |r, ctx| ready(r.spo2(ctx), ctx),
-            "symptoms" => |r, ctx| ready(r.symptoms(ctx), ctx),
-            "emergencySigns" => |r, ctx| ready(r.emergency_signs(ctx), ctx),
-            "note" => |r, ctx| ready_result(r.note(ctx), ctx),
-            "byPatient" => |r, ctx| ready(r.by_patient(ctx), ctx),
-            "reportedAt" => |r, ctx| ready(r.reported_at(ctx), ctx),
-            _ => return None,
-        };
-        Some(leaf)
-    }
-}
+// The fields of a health report a plan answers by calling their
+// resolvers (`graphql::planned`).
+super::planned::leaves!(HealthReport, "HealthReport", ["HealthReport"], {
+    "id" => id,
+    "bodyTemperature" => body_temperature,
+    "spo2" => spo2,
+    "symptoms" => symptoms,
+    "emergencySigns" => emergency_signs,
+    "byPatient" => by_patient,
+    "reportedAt" => reported_at,
+}, fallible {
+    "note" => note,
+});

@@ -378,20 +378,11 @@ impl Facility {
     }
 }
 
-/// A facility as a test or a stay references it: a plan answers its `id`
-/// alone (any other field needs its row, `Facility::referenced`).
-impl super::planned::Plannable for Facility {
-    const NAME: &'static str = "Facility";
-    const CONDITIONS: &'static [&'static str] = &["Facility", "Node"];
-
-    fn leaf(name: &str) -> Option<super::planned::Leaf<Self>> {
-        let leaf: super::planned::Leaf<Self> = match name {
-            "id" => |f, ctx| super::planned::ready(f.id(ctx), ctx),
-            _ => return None,
-        };
-        Some(leaf)
-    }
-}
+// A facility as a test or a stay references it: a plan answers its `id`
+// alone (any other field needs its row, `Facility::referenced`).
+super::planned::leaves!(Facility, "Facility", ["Facility", "Node"], {
+    "id" => id,
+});
 
 /// A medical institution that tests or admits patients (医療機関).
 #[Object]

@@ -885,70 +885,61 @@ impl Patient {
     }
 }
 
-/// The fields of a patient a plan answers by calling their resolvers
-/// (`graphql::planned`): every field without arguments that awaits nothing.
-impl super::planned::Plannable for Patient {
-    const NAME: &'static str = "Patient";
-    const CONDITIONS: &'static [&'static str] = &["Patient", "Node"];
-
-    fn leaf(name: &str) -> Option<super::planned::Leaf<Self>> {
-        use super::planned::{ready, ready_result};
-        let leaf: super::planned::Leaf<Self> = match name {
-            "id" => |p, ctx| ready(p.id(ctx), ctx),
-            "nodeId" => |p, ctx| ready(p.node_id(ctx), ctx),
-            "caseType" => |p, ctx| ready(p.case_type(ctx), ctx),
-            "nameKanji" => |p, ctx| ready_result(p.name_kanji(ctx), ctx),
-            "nameKana" => |p, ctx| ready_result(p.name_kana(ctx), ctx),
-            "sex" => |p, ctx| ready(p.sex(ctx), ctx),
-            "birthDate" => |p, ctx| ready_result(p.birth_date(ctx), ctx),
-            "ageBand" => |p, ctx| ready(p.age_band(ctx), ctx),
-            "address" => |p, ctx| ready_result(p.address(ctx), ctx),
-            "phone" => |p, ctx| ready_result(p.phone(ctx), ctx),
-            "email" => |p, ctx| ready_result(p.email(ctx), ctx),
-            "smartphoneId" => |p, ctx| ready_result(p.smartphone_id(ctx), ctx),
-            "previousSmartphoneId" => |p, ctx| ready_result(p.previous_smartphone_id(ctx), ctx),
-            "occupation" => |p, ctx| ready_result(p.occupation(ctx), ctx),
-            "guardianName" => |p, ctx| ready_result(p.guardian_name(ctx), ctx),
-            "currentLocation" => |p, ctx| ready_result(p.current_location(ctx), ctx),
-            "infectionRoute" => |p, ctx| ready_result(p.infection_route(ctx), ctx),
-            "infectionRouteCategory" => |p, ctx| ready(p.infection_route_category(ctx), ctx),
-            "infectionRouteCertainty" => |p, ctx| ready(p.infection_route_certainty(ctx), ctx),
-            "priorInfectionNote" => |p, ctx| ready_result(p.prior_infection_note(ctx), ctx),
-            "notes" => |p, ctx| ready_result(p.notes(ctx), ctx),
-            "onsetDate" => |p, ctx| ready(p.onset_date(ctx), ctx),
-            "diagnosisDate" => |p, ctx| ready(p.diagnosis_date(ctx), ctx),
-            "diagnosisMethod" => |p, ctx| ready(p.diagnosis_method(ctx), ctx),
-            "specimen" => |p, ctx| ready(p.specimen(ctx), ctx),
-            "firstVisitDate" => |p, ctx| ready(p.first_visit_date(ctx), ctx),
-            "estimatedInfectionDate" => |p, ctx| ready(p.estimated_infection_date(ctx), ctx),
-            "symptoms" => |p, ctx| ready(p.symptoms(ctx), ctx),
-            "spo2AtDiagnosis" => |p, ctx| ready(p.spo2_at_diagnosis(ctx), ctx),
-            "severityAtDiagnosis" => |p, ctx| ready(p.severity_at_diagnosis(ctx), ctx),
-            "needsAdmission" => |p, ctx| ready(p.needs_admission(ctx), ctx),
-            "riskFactors" => |p, ctx| ready(p.risk_factors(ctx), ctx),
-            "vaccinationDoses" => |p, ctx| ready(p.vaccination_doses(ctx), ctx),
-            "notificationStatus" => |p, ctx| ready(p.notification_status(ctx), ctx),
-            "notificationReason" => |p, ctx| ready(p.notification_reason(ctx), ctx),
-            "notificationDecidedAt" => |p, ctx| ready(p.notification_decided_at(ctx), ctx),
-            "missingItems" => |p, ctx| ready(p.missing_items(ctx), ctx),
-            "notificationGroup" => |p, ctx| ready(p.notification_group(ctx), ctx),
-            "outcomeRule" => |p, ctx| ready(p.outcome_rule(ctx), ctx),
-            "recordStatus" => |p, ctx| ready(p.record_status(ctx), ctx),
-            "statusReason" => |p, ctx| ready(p.status_reason(ctx), ctx),
-            "withdrawnIntoPatientId" => |p, ctx| ready(p.withdrawn_into_patient_id(ctx), ctx),
-            "priorInfection" => |p, ctx| ready(p.prior_infection(ctx), ctx),
-            "previousPatientId" => |p, ctx| ready(p.previous_patient_id(ctx), ctx),
-            "careSetting" => |p, ctx| ready(p.care_setting(ctx), ctx),
-            "inWelfareFacility" => |p, ctx| ready(p.in_welfare_facility(ctx), ctx),
-            "outcome" => |p, ctx| ready(p.outcome(ctx), ctx),
-            "outcomeAt" => |p, ctx| ready(p.outcome_at(ctx), ctx),
-            "registeredAt" => |p, ctx| ready(p.registered_at(ctx), ctx),
-            "version" => |p, ctx| ready(p.version(ctx), ctx),
-            _ => return None,
-        };
-        Some(leaf)
-    }
-}
+// The fields of a patient a plan answers by calling their resolvers
+// (`graphql::planned`): every field without arguments that awaits nothing.
+super::planned::leaves!(Patient, "Patient", ["Patient", "Node"], {
+    "id" => id,
+    "nodeId" => node_id,
+    "caseType" => case_type,
+    "sex" => sex,
+    "ageBand" => age_band,
+    "infectionRouteCategory" => infection_route_category,
+    "infectionRouteCertainty" => infection_route_certainty,
+    "onsetDate" => onset_date,
+    "diagnosisDate" => diagnosis_date,
+    "diagnosisMethod" => diagnosis_method,
+    "specimen" => specimen,
+    "firstVisitDate" => first_visit_date,
+    "estimatedInfectionDate" => estimated_infection_date,
+    "symptoms" => symptoms,
+    "spo2AtDiagnosis" => spo2_at_diagnosis,
+    "severityAtDiagnosis" => severity_at_diagnosis,
+    "needsAdmission" => needs_admission,
+    "riskFactors" => risk_factors,
+    "vaccinationDoses" => vaccination_doses,
+    "notificationStatus" => notification_status,
+    "notificationReason" => notification_reason,
+    "notificationDecidedAt" => notification_decided_at,
+    "missingItems" => missing_items,
+    "notificationGroup" => notification_group,
+    "outcomeRule" => outcome_rule,
+    "recordStatus" => record_status,
+    "statusReason" => status_reason,
+    "withdrawnIntoPatientId" => withdrawn_into_patient_id,
+    "priorInfection" => prior_infection,
+    "previousPatientId" => previous_patient_id,
+    "careSetting" => care_setting,
+    "inWelfareFacility" => in_welfare_facility,
+    "outcome" => outcome,
+    "outcomeAt" => outcome_at,
+    "registeredAt" => registered_at,
+    "version" => version,
+}, fallible {
+    "nameKanji" => name_kanji,
+    "nameKana" => name_kana,
+    "birthDate" => birth_date,
+    "address" => address,
+    "phone" => phone,
+    "email" => email,
+    "smartphoneId" => smartphone_id,
+    "previousSmartphoneId" => previous_smartphone_id,
+    "occupation" => occupation,
+    "guardianName" => guardian_name,
+    "currentLocation" => current_location,
+    "infectionRoute" => infection_route,
+    "priorInfectionNote" => prior_infection_note,
+    "notes" => notes,
+});
 
 /// A referral of a patient to a facility.
 pub struct Referral(pub entity::patient_referral::Model);
@@ -1052,20 +1043,11 @@ impl PatientEdge<'_> {
     }
 }
 
-/// The fields of an edge a plan answers by calling their resolvers
-/// (`graphql::planned`); its `node` is the plan's relation.
-impl super::planned::Plannable for PatientEdge<'_> {
-    const NAME: &'static str = "PatientEdge";
-    const CONDITIONS: &'static [&'static str] = &["PatientEdge"];
-
-    fn leaf(name: &str) -> Option<super::planned::Leaf<Self>> {
-        let leaf: super::planned::Leaf<Self> = match name {
-            "cursor" => |e, ctx| super::planned::ready(e.cursor(ctx), ctx),
-            _ => return None,
-        };
-        Some(leaf)
-    }
-}
+// The fields of an edge a plan answers by calling their resolvers
+// (`graphql::planned`); its `node` is the plan's relation.
+super::planned::leaves!(PatientEdge<'_>, "PatientEdge", ["PatientEdge"], {
+    "cursor" => cursor,
+});
 
 /// A page of patients, newest registration first (Relay connection).
 pub struct PatientConnection {

@@ -2,8 +2,8 @@
 //!
 //! A page of 100 patients with their tests and stays is some 2,500 fields.
 //! Resolved one by one, each field is a boxed future in a set of futures, a
-//! context, a response key and an insertion: most of the gateway's own
-//! work on such a page. When every field a page selects is one a plan
+//! context, a response key and an insertion: the largest share of the
+//! gateway's own work on such a page. When every field a page selects is one a plan
 //! knows, the page is answered from the plan instead: the selection is read
 //! once per request into a list of steps, and each row is turned into its
 //! answer by walking that list, calling each field's own resolver (so the
@@ -13,7 +13,8 @@
 //! (`tests/api/planned.rs`).
 //!
 //! A plan knows a type's *leaves* (fields without arguments whose resolver
-//! awaits nothing: the type lists them in [`Plannable::leaf`]) and the
+//! awaits nothing: each type lists them with [`leaves!`] beside its
+//! resolvers, which stay private to its module) and the
 //! *relations* its caller gives (a patient's tests, stays and latest report;
 //! a test's facility or a stay's hospital by `id`). A plan is refused, and
 //! the page resolved field by field, for a field it does not know, a
@@ -51,6 +52,32 @@ pub trait Plannable: Sized {
     /// without awaiting anything.
     fn leaf(name: &str) -> Option<Leaf<Self>>;
 }
+
+/// Declares a type's leaves for [`Plannable`]: its name, the type
+/// conditions its selections may carry, then each leaf as
+/// `"fieldName" => resolver`, and after `fallible` those whose resolver may
+/// refuse (a field rule).
+macro_rules! leaves {
+    ($type:ty, $name:literal, [$($condition:literal),*],
+     { $($field:literal => $resolver:ident),* $(,)? }
+     $(, fallible { $($checked:literal => $checked_resolver:ident),* $(,)? })?) => {
+        impl $crate::graphql::planned::Plannable for $type {
+            const NAME: &'static str = $name;
+            const CONDITIONS: &'static [&'static str] = &[$($condition),*];
+
+            fn leaf(name: &str) -> Option<$crate::graphql::planned::Leaf<Self>> {
+                use $crate::graphql::planned as plan;
+                let leaf: plan::Leaf<Self> = match name {
+                    $($field => |value, ctx| plan::ready(value.$resolver(ctx), ctx),)*
+                    $($($checked => |value, ctx| plan::ready_result(value.$checked_resolver(ctx), ctx),)*)?
+                    _ => return None,
+                };
+                Some(leaf)
+            }
+        }
+    };
+}
+pub(crate) use leaves;
 
 /// No relation: the objects of a plan that has only leaves.
 pub enum NoRelation {}
