@@ -251,6 +251,11 @@ fn to_json_within(response: &Response, limit: usize) -> Option<String> {
     // tens: starting at 8 KiB spares the small doublings.
     let mut out = Bounded { bytes: Vec::with_capacity(limit.min(8 * 1024)), limit };
     serde_json::to_writer(&mut out, response).ok()?;
+    // A small answer (a subscription's event) may wait in a socket's queue:
+    // it keeps no more than it holds.
+    if out.bytes.capacity() > 2 * out.bytes.len() {
+        out.bytes.shrink_to_fit();
+    }
     String::from_utf8(out.bytes).ok()
 }
 
