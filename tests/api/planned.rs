@@ -214,10 +214,10 @@ async fn a_selection_beyond_the_plan_is_resolved_field_by_field(backend: Backend
     let app = spawn_app(backend).await;
     patients(&app).await;
     let hc1 = app.login("hc1").await;
-    let cases = [
+    let mut cases: Vec<(String, bool)> = [
         // A field that awaits a load, a relation the plan does not know,
-        // an object selected twice under one key, a custom directive-free
-        // but unknown nested field.
+        // an object selected twice under one key, nested fields no plan
+        // knows.
         ("{ patients { nodes { id expectedReleaseDate } } }", false),
         ("{ patients { nodes { id registeringFacility { id } } } }", false),
         ("{ patients { nodes { tests { id } tests { kind } } } }", false),
@@ -228,10 +228,23 @@ async fn a_selection_beyond_the_plan_is_resolved_field_by_field(backend: Backend
         ("{ patients { nodes { ... on Patient { id } tests { facility { id } } } } }", true),
         ("{ patients { edges { node { id expectedReleaseDate } } } }", false),
         ("{ patients { edges { cursor node { id } } } }", true),
-    ];
+    ]
+    .into_iter()
+    .map(|(query, planned)| (query.to_owned(), planned))
+    .collect();
+    // More fields on one object than a plan holds (bounding the work of
+    // reading a selection): field by field, and still answered.
+    let leaves = "id nodeId caseType sex ageBand careSetting registeredAt version recordStatus \
+                  notificationStatus priorInfection inWelfareFacility outcome outcomeAt onsetDate \
+                  diagnosisDate symptoms riskFactors missingItems vaccinationDoses needsAdmission \
+                  specimen firstVisitDate estimatedInfectionDate diagnosisMethod";
+    let many: Vec<String> = (0..45).map(|n| format!("a{n}: id")).collect();
+    cases.push((format!("{{ patients {{ nodes {{ {leaves} {} }} }} }}", many.join(" ")), false));
+    let within: Vec<String> = (0..40).map(|n| format!("a{n}: id")).collect();
+    cases.push((format!("{{ patients {{ nodes {{ {} }} }} }}", within.join(" ")), true));
     for (query, planned) in cases {
         let before = app.list_paths().await;
-        let response = app.gql(Some(&hc1), query, json!({})).await;
+        let response = app.gql(Some(&hc1), &query, json!({})).await;
         assert!(response["errors"].is_null(), "{query}: {response}");
         assert!(rows(&response).len() >= 3, "{response}");
         let after = app.list_paths().await;
