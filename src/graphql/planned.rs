@@ -80,24 +80,24 @@ macro_rules! leaves {
 pub(crate) use leaves;
 
 /// No relation: the objects of a plan that has only leaves.
-pub enum NoRelation {}
+enum NoRelation {}
 
 /// How one selected field is answered.
-pub enum Step<T, R> {
+enum Step<T, R> {
     Typename,
     Leaf(Leaf<T>),
     Relation(R),
 }
 
 /// A selected field: its response key, the field in the document, its step.
-pub struct Selected<'q, T, R> {
-    pub key: &'q Name,
-    pub field: &'q Positioned<Field>,
-    pub step: Step<T, R>,
+struct Selected<'q, T, R> {
+    key: &'q Name,
+    field: &'q Positioned<Field>,
+    step: Step<T, R>,
 }
 
 /// The steps of an object's selection, in selection order.
-pub type Plan<'q, T, R> = Vec<Selected<'q, T, R>>;
+type Plan<'q, T, R> = Vec<Selected<'q, T, R>>;
 
 /// The most fields one object's plan holds; a larger selection is resolved
 /// field by field (finding a response key already planned is a walk over
@@ -105,12 +105,12 @@ pub type Plan<'q, T, R> = Vec<Selected<'q, T, R>>;
 pub const MOST_STEPS: usize = 64;
 
 /// The fragments of the operation being run.
-pub type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
+type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
 
 /// Reads the selection `set` of objects of type `T` into a plan; `relation`
 /// plans a field that is not one of `T`'s leaves. `None` when any field
 /// cannot be planned.
-pub fn compile<'q, T: Plannable, R>(
+fn compile<'q, T: Plannable, R>(
     fragments: &'q Fragments,
     set: &'q SelectionSet,
     relation: &mut dyn FnMut(&'q Positioned<Field>) -> Option<R>,
@@ -178,68 +178,36 @@ fn collect<'q, T: Plannable, R>(
     Some(())
 }
 
-impl<T: Plannable, R> Selected<'_, T, R> {
-    /// The answer of `__typename` or a leaf for `value`; the relation, for
-    /// the caller to answer, otherwise.
-    pub fn answer<'s>(&'s self, value: &T, ctx: &Context<'_>) -> Result<ServerResult<Value>, &'s R> {
-        match &self.step {
-            Step::Typename => Ok(Ok(Value::String(T::NAME.to_owned()))),
-            Step::Leaf(leaf) => Ok(leaf(value, ctx)),
-            Step::Relation(relation) => Err(relation),
-        }
-    }
-}
-
-/// An object's answer as it is built, field after field.
-pub struct Answer<'c, 'a> {
-    ctx: &'c ContextSelectionSet<'a>,
-    fields: IndexMap<Name, Value>,
-}
-
-impl<'c, 'a> Answer<'c, 'a> {
-    pub fn new(ctx: &'c ContextSelectionSet<'a>, fields: usize) -> Self {
-        Answer { ctx, fields: IndexMap::with_capacity(fields) }
-    }
-
-    /// Adds a field's answer; a failed field is left out and its error
-    /// reported, as when resolving field by field (the response shaper puts
-    /// the `null` in its place).
-    pub fn put(&mut self, key: &Name, answer: ServerResult<Value>) {
-        match answer {
-            Ok(value) => {
-                self.fields.insert(key.clone(), value);
-            }
-            Err(error) => self.ctx.add_error(error),
-        }
-    }
-
-    pub fn finish(self) -> Value {
-        if self.fields.is_empty() { Value::Null } else { Value::Object(self.fields) }
-    }
-}
-
-/// The answer of `value` under a plan whose relations answer without
-/// waiting.
-pub fn object<T: Plannable, R>(
+/// The answer of `value` under its plan; `relation` answers the plan's
+/// relations (their rows are at hand: nothing here waits). A failed field
+/// is left out and its error reported, as when resolving field by field
+/// (the response shaper puts the `null` in its place).
+fn object<T: Plannable, R>(
     ctx: &ContextSelectionSet<'_>,
     value: &T,
     plan: &[Selected<'_, T, R>],
     relation: &impl Fn(&T, &R, &Context<'_>) -> ServerResult<Value>,
 ) -> Value {
-    let mut answer = Answer::new(ctx, plan.len());
+    let mut fields = IndexMap::with_capacity(plan.len());
     for selected in plan {
         let ctx_field = ctx.with_field(selected.field);
-        let value = match selected.answer(value, &ctx_field) {
-            Ok(value) => value,
-            Err(step) => relation(value, step, &ctx_field),
+        let answer = match &selected.step {
+            Step::Typename => Ok(Value::String(T::NAME.to_owned())),
+            Step::Leaf(leaf) => leaf(value, &ctx_field),
+            Step::Relation(step) => relation(value, step, &ctx_field),
         };
-        answer.put(selected.key, value);
+        match answer {
+            Ok(answer) => {
+                fields.insert(selected.key.clone(), answer);
+            }
+            Err(error) => ctx.add_error(error),
+        }
     }
-    answer.finish()
+    if fields.is_empty() { Value::Null } else { Value::Object(fields) }
 }
 
 /// The answer of the list `items` of the field of `ctx`.
-pub fn list<T: Plannable, R>(
+fn list<T: Plannable, R>(
     ctx: &Context<'_>,
     items: &[T],
     plan: &[Selected<'_, T, R>],
@@ -252,7 +220,7 @@ pub fn list<T: Plannable, R>(
 }
 
 /// For a plan without relations.
-pub fn no_relation<T>(_: &T, relation: &NoRelation, _: &Context<'_>) -> ServerResult<Value> {
+fn no_relation<T>(_: &T, relation: &NoRelation, _: &Context<'_>) -> ServerResult<Value> {
     match *relation {}
 }
 
@@ -277,7 +245,7 @@ pub fn ready_result<T: OutputType>(
 }
 
 /// A reference answered at once (a facility by `id`), under its plan.
-pub fn reference<T: Plannable>(
+fn reference<T: Plannable>(
     answer: impl Future<Output = async_graphql::Result<T>>,
     ctx: &Context<'_>,
     plan: &[Selected<'_, T, NoRelation>],
@@ -292,7 +260,7 @@ pub fn reference<T: Plannable>(
 }
 
 /// A field's error, at its path.
-pub fn at_path(ctx: &Context<'_>, error: impl Into<async_graphql::Error>) -> ServerError {
+fn at_path(ctx: &Context<'_>, error: impl Into<async_graphql::Error>) -> ServerError {
     ctx.set_error_path(error.into().into_server_error(ctx.item.pos))
 }
 
@@ -316,7 +284,7 @@ fn awaited(ctx: &Context<'_>) -> ServerError {
 type FacilityPlan<'q> = Plan<'q, Facility, NoRelation>;
 
 /// The relations of a patient a plan answers.
-pub enum PatientRelation<'q> {
+enum PatientRelation<'q> {
     Tests(Plan<'q, LabTest, FacilityPlan<'q>>),
     Hospitalisations(Plan<'q, Hospitalisation, FacilityPlan<'q>>),
     LatestHealthReport(Plan<'q, HealthReport, NoRelation>),
@@ -405,9 +373,9 @@ impl Related {
             }
         }
         let loader = ctx.data_unchecked::<RequestLoader>();
-        let failed = |error: std::sync::Arc<sea_orm::DbErr>| {
-            let error = AppError::Internal(crate::db::describe_db_error(&error));
-            ctx.set_error_path(async_graphql::Error::from(error).into_server_error(ctx.item.pos))
+        let failed = |error| {
+            let error = async_graphql::Error::from(super::prefetch::db_error(error));
+            ctx.set_error_path(error.into_server_error(ctx.item.pos))
         };
         let ids = || rows.iter().map(|row| row.0.id);
         if related.tests.uses > 0 {
@@ -426,16 +394,9 @@ impl Related {
 
 /// The answer of one patient under its plan.
 fn patient(ctx: &ContextSelectionSet<'_>, row: &Patient, plan: &PatientPlan<'_>, related: &Related) -> Value {
-    let mut answer = Answer::new(ctx, plan.len());
-    for selected in plan {
-        let ctx_field = ctx.with_field(selected.field);
-        let value = match selected.answer(row, &ctx_field) {
-            Ok(value) => value,
-            Err(relation) => patient_relation(row, relation, &ctx_field, related),
-        };
-        answer.put(selected.key, value);
-    }
-    answer.finish()
+    object(ctx, row, plan, &|row: &Patient, relation: &PatientRelation<'_>, ctx: &Context<'_>| {
+        patient_relation(row, relation, ctx, related)
+    })
 }
 
 fn patient_relation(

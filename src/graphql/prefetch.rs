@@ -25,7 +25,7 @@ use sea_orm::DbErr;
 use super::loaders::*;
 use crate::error::AppError;
 
-fn db_error(error: Arc<DbErr>) -> AppError {
+pub(super) fn db_error(error: Arc<DbErr>) -> AppError {
     AppError::Internal(crate::db::describe_db_error(&error))
 }
 
