@@ -8,76 +8,197 @@
 //! columns are not the model's, in the model's order, fails loudly instead
 //! of filling one field with another's value.
 //!
-//! Use: `Entity::find()…into_model::<ByPosition<Model>>()`, then `.0`. The
-//! select must be the entity's own (all its columns, as `find()` makes it).
+//! On PostgreSQL every row of a result has the columns the server described
+//! once for the statement, so they are checked once, on the first row
+//! (names, and types each field can be read from), and every row is then
+//! read without asking each cell again. SQLite types each value on its own,
+//! so there each cell is checked as it is read.
+//!
+//! Use: [`all`] or [`one`] with the entity's own select (all its columns,
+//! as `find()` makes it), built for the connection's backend.
 
-use sea_orm::sqlx::{self, Row};
-use sea_orm::{ActiveEnum, DbErr, FromQueryResult, QueryResult};
-
-/// A model read by position.
-#[derive(Debug, Clone)]
-pub struct ByPosition<M>(pub M);
+use sea_orm::sqlx::{self, Column as _, Row};
+use sea_orm::{ActiveEnum, ConnectionTrait, DbErr, QueryResult, Statement};
 
 /// A model whose columns can be read by position from either database.
 pub trait Positional: Sized {
-    fn from_postgres(row: &sqlx::postgres::PgRow) -> Result<Self, DbErr>;
+    /// Whether `row`'s columns are the model's: each named as the field it
+    /// fills, in order, of a type that field can be read from.
+    fn check_postgres(row: &sqlx::postgres::PgRow) -> Result<(), DbErr>;
+    /// A row whose columns [`Positional::check_postgres`] accepted (for a
+    /// row of the same result).
+    fn from_checked_postgres(row: &sqlx::postgres::PgRow) -> Result<Self, DbErr>;
+    /// A row, each cell checked as it is read.
     fn from_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<Self, DbErr>;
 }
 
-impl<M: Positional> FromQueryResult for ByPosition<M> {
-    fn from_query_result(result: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
-        if let Some(row) = result.try_as_pg_row() {
-            return M::from_postgres(row).map(ByPosition);
-        }
-        if let Some(row) = result.try_as_sqlite_row() {
-            return M::from_sqlite(row).map(ByPosition);
-        }
-        Err(DbErr::Type("rows are read by position on PostgreSQL and SQLite only".to_owned()))
+/// Every row of `statement`, read as `M`.
+pub async fn all<M: Positional>(db: &impl ConnectionTrait, statement: Statement) -> Result<Vec<M>, DbErr> {
+    let rows = db.query_all_raw(statement).await?;
+    let Some(first) = rows.first() else { return Ok(Vec::new()) };
+    if let Some(first) = first.try_as_pg_row() {
+        M::check_postgres(first)?;
+        return rows.iter().map(|row| M::from_checked_postgres(pg_row(row)?)).collect();
+    }
+    rows.iter().map(from_sqlite).collect()
+}
+
+/// The first row of `statement`, read as `M`, if there is one.
+pub async fn one<M: Positional>(db: &impl ConnectionTrait, statement: Statement) -> Result<Option<M>, DbErr> {
+    let Some(row) = db.query_one_raw(statement).await? else { return Ok(None) };
+    if let Some(row) = row.try_as_pg_row() {
+        M::check_postgres(row)?;
+        return M::from_checked_postgres(row).map(Some);
+    }
+    from_sqlite(&row).map(Some)
+}
+
+fn pg_row(row: &QueryResult) -> Result<&sqlx::postgres::PgRow, DbErr> {
+    row.try_as_pg_row().ok_or_else(|| DbErr::Type("a result mixes PostgreSQL rows with others".to_owned()))
+}
+
+fn from_sqlite<M: Positional>(row: &QueryResult) -> Result<M, DbErr> {
+    match row.try_as_sqlite_row() {
+        Some(row) => M::from_sqlite(row),
+        None => Err(DbErr::Type("rows are read by position on PostgreSQL and SQLite only".to_owned())),
     }
 }
 
-/// The column at `index`, which must be named `name`.
-fn column<'r, R, T>(row: &'r R, index: usize, name: &str) -> Result<T, DbErr>
-where
-    R: Row,
-    usize: sqlx::ColumnIndex<R>,
-    T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    use sqlx::Column;
+/// The column at `index` if it is named `name`.
+fn named<'r, R: Row>(
+    row: &'r R,
+    index: usize,
+    name: &str,
+) -> Result<&'r <R::Database as sqlx::Database>::Column, DbErr> {
     match row.columns().get(index) {
-        Some(found) if found.name() == name => {}
-        found => {
-            return Err(DbErr::Type(format!(
-                "column {index} is {:?}, not {name}: the select does not match the model",
-                found.map(|c| c.name())
-            )));
-        }
+        Some(found) if found.name() == name => Ok(found),
+        found => Err(DbErr::Type(format!(
+            "column {index} is {:?}, not {name}: the select does not match the model",
+            found.map(|c| c.name())
+        ))),
     }
-    row.try_get(index).map_err(|error| DbErr::Type(format!("column {name}: {error}")))
 }
 
-/// A stored enumeration (text) at `index`.
-fn enumerated<'r, R, E>(row: &'r R, index: usize, name: &str) -> Result<E, DbErr>
+/// How a field is read from its column: [`Plain`], [`Enumerated`] or
+/// [`MaybeEnumerated`], for a field of type `T`.
+trait Cell<R: Row, T> {
+    /// Whether the column at `index` is named `name` and of a type `T` can
+    /// be read from.
+    fn check(row: &R, index: usize, name: &str) -> Result<(), DbErr>;
+    /// The cell, its column and its value's type checked.
+    fn read(row: &R, index: usize, name: &str) -> Result<T, DbErr>;
+    /// The cell of a column already checked.
+    fn read_checked(row: &R, index: usize, name: &str) -> Result<T, DbErr>;
+}
+
+/// A field read as the column's own type.
+struct Plain;
+/// A stored enumeration (text).
+struct Enumerated;
+/// An optional stored enumeration.
+struct MaybeEnumerated;
+
+fn decode_error(name: &str, error: sqlx::Error) -> DbErr {
+    DbErr::Type(format!("column {name}: {error}"))
+}
+
+/// Whether a column of `name` can fill a field read as `T`.
+fn compatible<R: Row, T: sqlx::Type<R::Database>>(row: &R, index: usize, name: &str) -> Result<(), DbErr> {
+    use sqlx::TypeInfo;
+    let column = named(row, index, name)?;
+    let ty = column.type_info();
+    if T::compatible(ty) {
+        return Ok(());
+    }
+    Err(DbErr::Type(format!(
+        "column {name} is of type {}, which does not fit the model's {}",
+        ty.name(),
+        T::type_info().name()
+    )))
+}
+
+impl<R, T> Cell<R, T> for Plain
 where
     R: Row,
     usize: sqlx::ColumnIndex<R>,
-    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    E: ActiveEnum<Value = String>,
+    T: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let text: &str = column(row, index, name)?;
-    from_text(text)
+    fn check(row: &R, index: usize, name: &str) -> Result<(), DbErr> {
+        compatible::<R, T>(row, index, name)
+    }
+
+    fn read(row: &R, index: usize, name: &str) -> Result<T, DbErr> {
+        named(row, index, name)?;
+        row.try_get(index).map_err(|error| decode_error(name, error))
+    }
+
+    fn read_checked(row: &R, index: usize, name: &str) -> Result<T, DbErr> {
+        row.try_get_unchecked(index).map_err(|error| decode_error(name, error))
+    }
 }
 
-/// An optional stored enumeration at `index`.
-fn maybe_enumerated<'r, R, E>(row: &'r R, index: usize, name: &str) -> Result<Option<E>, DbErr>
+impl<R, E> Cell<R, E> for Enumerated
 where
     R: Row,
     usize: sqlx::ColumnIndex<R>,
-    Option<&'r str>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     E: ActiveEnum<Value = String>,
 {
-    let text: Option<&str> = column(row, index, name)?;
-    text.map(from_text).transpose()
+    fn check(row: &R, index: usize, name: &str) -> Result<(), DbErr> {
+        compatible::<R, &str>(row, index, name)
+    }
+
+    fn read(row: &R, index: usize, name: &str) -> Result<E, DbErr> {
+        named(row, index, name)?;
+        from_text(row.try_get::<&str, _>(index).map_err(|error| decode_error(name, error))?)
+    }
+
+    fn read_checked(row: &R, index: usize, name: &str) -> Result<E, DbErr> {
+        from_text(row.try_get_unchecked::<&str, _>(index).map_err(|error| decode_error(name, error))?)
+    }
+}
+
+impl<R, E> Cell<R, Option<E>> for MaybeEnumerated
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    E: ActiveEnum<Value = String>,
+{
+    fn check(row: &R, index: usize, name: &str) -> Result<(), DbErr> {
+        compatible::<R, &str>(row, index, name)
+    }
+
+    fn read(row: &R, index: usize, name: &str) -> Result<Option<E>, DbErr> {
+        named(row, index, name)?;
+        let text: Option<&str> = row.try_get(index).map_err(|error| decode_error(name, error))?;
+        text.map(from_text).transpose()
+    }
+
+    fn read_checked(row: &R, index: usize, name: &str) -> Result<Option<E>, DbErr> {
+        let text: Option<&str> = row.try_get_unchecked(index).map_err(|error| decode_error(name, error))?;
+        text.map(from_text).transpose()
+    }
+}
+
+/// Checks the column at `index` for the field `_field` selects (its type
+/// named by the accessor, as no value is at hand).
+fn check_field<K, R, M, T>(row: &R, index: usize, name: &str, _field: impl Fn(&M) -> &T) -> Result<(), DbErr>
+where
+    K: Cell<R, T>,
+    R: Row,
+{
+    K::check(row, index, name)
+}
+
+/// Whether `row` has exactly the model's `count` columns.
+fn all_columns<R: Row>(row: &R, count: usize) -> Result<(), DbErr> {
+    match row.columns().len() {
+        found if found == count => Ok(()),
+        found => Err(DbErr::Type(format!(
+            "the select has {found} columns, the model {count}: the select does not match the model"
+        ))),
+    }
 }
 
 /// The enumeration stored as `text`. sea-orm reads a stored value from a
@@ -93,125 +214,132 @@ fn from_text<E: ActiveEnum<Value = String>>(text: &str) -> Result<E, DbErr> {
 }
 
 /// Lists a model's fields in column order, each with how it is read
-/// (`column`, `enumerated` or `maybe_enumerated`); the struct literal makes
-/// the compiler check that no field is missing.
+/// ([`Plain`], [`Enumerated`] or [`MaybeEnumerated`]); the struct literal
+/// makes the compiler check that no field is missing.
 macro_rules! positional {
     ($model:path { $($field:ident: $read:ident),* $(,)? }) => {
         impl Positional for $model {
-            fn from_postgres(row: &sqlx::postgres::PgRow) -> Result<Self, DbErr> {
+            fn check_postgres(row: &sqlx::postgres::PgRow) -> Result<(), DbErr> {
                 let mut index = 0..;
-                Ok(Self { $($field: $read(row, index.next().unwrap_or_default(), stringify!($field))?),* })
+                $(check_field::<$read, _, Self, _>(row, index.next().unwrap_or_default(), stringify!($field), |model: &Self| &model.$field)?;)*
+                all_columns(row, index.next().unwrap_or_default())
+            }
+            fn from_checked_postgres(row: &sqlx::postgres::PgRow) -> Result<Self, DbErr> {
+                let mut index = 0..;
+                Ok(Self { $($field: <$read as Cell<_, _>>::read_checked(row, index.next().unwrap_or_default(), stringify!($field))?),* })
             }
             fn from_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<Self, DbErr> {
                 let mut index = 0..;
-                Ok(Self { $($field: $read(row, index.next().unwrap_or_default(), stringify!($field))?),* })
+                let model = Self { $($field: <$read as Cell<_, _>>::read(row, index.next().unwrap_or_default(), stringify!($field))?),* };
+                all_columns(row, index.next().unwrap_or_default())?;
+                Ok(model)
             }
         }
     };
 }
 
 positional!(entity::patient::Model {
-    id: column,
-    case_type: enumerated,
-    name_kanji: column,
-    name_kana: column,
-    sex: enumerated,
-    birth_date: column,
-    address: column,
-    phone: column,
-    email: column,
-    occupation: column,
-    guardian_name: column,
-    onset_date: column,
-    diagnosis_date: column,
-    diagnosis_method: maybe_enumerated,
-    notes: column,
-    smartphone_id: column,
-    previous_smartphone_id: column,
-    previous_patient_id: column,
-    prior_infection: column,
-    responsible_health_centre_id: column,
-    registering_facility_id: column,
-    registered_by_account_id: column,
-    care_setting: enumerated,
-    care_decided_by_prefecture: column,
-    in_welfare_facility: column,
-    outcome: maybe_enumerated,
-    outcome_at: column,
-    outcome_recorded_at: column,
-    version: column,
-    registered_at: column,
-    recorded_at: column,
-    updated_at: column,
-    current_location: column,
-    first_visit_date: column,
-    estimated_infection_date: column,
-    infection_route: column,
-    symptoms: column,
-    specimen: maybe_enumerated,
-    spo2_at_diagnosis: column,
-    severity_at_diagnosis: maybe_enumerated,
-    needs_admission: column,
-    risk_factors: column,
-    vaccination_doses: column,
-    prior_infection_note: column,
-    record_status: enumerated,
-    status_reason: column,
-    withdrawn_into_patient_id: column,
-    name_kana_key: column,
-    phone_digits: column,
-    notification_status: enumerated,
-    notification_reason: column,
-    notification_decided_at: column,
-    outcome_rule: column,
-    notification_group: maybe_enumerated,
-    infection_route_category: maybe_enumerated,
-    infection_route_certainty: maybe_enumerated,
+    id: Plain,
+    case_type: Enumerated,
+    name_kanji: Plain,
+    name_kana: Plain,
+    sex: Enumerated,
+    birth_date: Plain,
+    address: Plain,
+    phone: Plain,
+    email: Plain,
+    occupation: Plain,
+    guardian_name: Plain,
+    onset_date: Plain,
+    diagnosis_date: Plain,
+    diagnosis_method: MaybeEnumerated,
+    notes: Plain,
+    smartphone_id: Plain,
+    previous_smartphone_id: Plain,
+    previous_patient_id: Plain,
+    prior_infection: Plain,
+    responsible_health_centre_id: Plain,
+    registering_facility_id: Plain,
+    registered_by_account_id: Plain,
+    care_setting: Enumerated,
+    care_decided_by_prefecture: Plain,
+    in_welfare_facility: Plain,
+    outcome: MaybeEnumerated,
+    outcome_at: Plain,
+    outcome_recorded_at: Plain,
+    version: Plain,
+    registered_at: Plain,
+    recorded_at: Plain,
+    updated_at: Plain,
+    current_location: Plain,
+    first_visit_date: Plain,
+    estimated_infection_date: Plain,
+    infection_route: Plain,
+    symptoms: Plain,
+    specimen: MaybeEnumerated,
+    spo2_at_diagnosis: Plain,
+    severity_at_diagnosis: MaybeEnumerated,
+    needs_admission: Plain,
+    risk_factors: Plain,
+    vaccination_doses: Plain,
+    prior_infection_note: Plain,
+    record_status: Enumerated,
+    status_reason: Plain,
+    withdrawn_into_patient_id: Plain,
+    name_kana_key: Plain,
+    phone_digits: Plain,
+    notification_status: Enumerated,
+    notification_reason: Plain,
+    notification_decided_at: Plain,
+    outcome_rule: Plain,
+    notification_group: MaybeEnumerated,
+    infection_route_category: MaybeEnumerated,
+    infection_route_certainty: MaybeEnumerated,
 });
 
 positional!(entity::lab_test::Model {
-    id: column,
-    patient_id: column,
-    facility_id: column,
-    kind: enumerated,
-    specimen: column,
-    result: enumerated,
-    sampled_at: column,
-    resulted_at: column,
-    recorded_at: column,
-    recorded_by_account_id: column,
-    entered_by_organisation_id: column,
-    version: column,
-    specimen_id: column,
+    id: Plain,
+    patient_id: Plain,
+    facility_id: Plain,
+    kind: Enumerated,
+    specimen: Plain,
+    result: Enumerated,
+    sampled_at: Plain,
+    resulted_at: Plain,
+    recorded_at: Plain,
+    recorded_by_account_id: Plain,
+    entered_by_organisation_id: Plain,
+    version: Plain,
+    specimen_id: Plain,
 });
 
 positional!(entity::hospitalisation::Model {
-    id: column,
-    patient_id: column,
-    facility_id: column,
-    admitted_at: column,
-    recorded_at: column,
-    discharged_at: column,
-    discharge_recorded_at: column,
-    severity: enumerated,
-    icu: column,
-    ventilator: column,
-    ecmo: column,
-    recorded_by_account_id: column,
-    entered_by_organisation_id: column,
-    version: column,
+    id: Plain,
+    patient_id: Plain,
+    facility_id: Plain,
+    admitted_at: Plain,
+    recorded_at: Plain,
+    discharged_at: Plain,
+    discharge_recorded_at: Plain,
+    severity: Enumerated,
+    icu: Plain,
+    ventilator: Plain,
+    ecmo: Plain,
+    recorded_by_account_id: Plain,
+    entered_by_organisation_id: Plain,
+    version: Plain,
 });
 
 positional!(entity::health_report::Model {
-    id: column,
-    patient_id: column,
-    reporter: enumerated,
-    reported_by_account_id: column,
-    body_temperature: column,
-    spo2: column,
-    symptoms: column,
-    note: column,
-    emergency_signs: column,
-    reported_at: column,
-    recorded_at: column,
+    id: Plain,
+    patient_id: Plain,
+    reporter: Enumerated,
+    reported_by_account_id: Plain,
+    body_temperature: Plain,
+    spo2: Plain,
+    symptoms: Plain,
+    note: Plain,
+    emergency_signs: Plain,
+    reported_at: Plain,
+    recorded_at: Plain,
 });

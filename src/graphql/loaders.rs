@@ -10,9 +10,9 @@ use entity::{
     account, condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test,
     medical_visit, organisation, patient, patient_contact, patient_transfer, prefecture, sign_in_failure,
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Select};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Select};
 
-use crate::db::rows::{ByPosition, Positional};
+use crate::db::rows::Positional;
 
 /// The loader behind the request's `DataLoader`.
 pub struct AppLoader {
@@ -32,7 +32,7 @@ async fn by_position<E: EntityTrait>(select: Select<E>, db: &DatabaseConnection)
 where
     E::Model: Positional,
 {
-    Ok(select.into_model::<ByPosition<E::Model>>().all(db).await?.into_iter().map(|row| row.0).collect())
+    crate::db::rows::all(db, select.build(db.get_database_backend())).await
 }
 
 /// Row by primary key: `$key(id)` loads `$entity` rows, read `$read`.
@@ -174,15 +174,10 @@ impl Loader<LatestHealthReportOfPatient> for AppLoader {
              ORDER BY reported_at DESC, id DESC) AS newest FROM health_reports r WHERE patient_id IN (",
         );
         sql.bind_list(keys.iter().map(|k| k.0)).push(")) ranked WHERE newest = 1");
-        let rows = health_report::Entity::find()
-            .from_raw_sql(sql.build())
-            .into_model::<ByPosition<health_report::Model>>()
-            .all(&self.db)
-            .await
-            .map_err(Arc::new)?;
+        let rows: Vec<health_report::Model> = crate::db::rows::all(&self.db, sql.build()).await.map_err(Arc::new)?;
         let mut latest: HashMap<_, _> = keys.iter().map(|k| (*k, None)).collect();
         for row in rows {
-            latest.insert(LatestHealthReportOfPatient(row.0.patient_id), Some(row.0));
+            latest.insert(LatestHealthReportOfPatient(row.patient_id), Some(row));
         }
         Ok(latest)
     }

@@ -232,12 +232,20 @@ struct Bounded {
 }
 
 impl std::io::Write for Bounded {
+    // The serialiser writes each token on its own: a call per token must
+    // cost no more than the copy.
+    #[inline]
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.write_all(bytes).map(|()| bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         if self.bytes.len() + bytes.len() > self.limit {
             return Err(std::io::Error::other("over the response size limit"));
         }
         self.bytes.extend_from_slice(bytes);
-        Ok(bytes.len())
+        Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -3,12 +3,13 @@
 use chrono::{DateTime, Utc};
 use entity::enums::{CareSetting, CaseType, NotificationGroup, NotificationStatus, RecordStatus, Sex};
 use entity::{facility, health_centre, patient};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+};
 
 use super::appends::Appends;
 use super::reachable_patient;
 use crate::auth::{Principal, policy};
-use crate::db::rows::ByPosition;
 use crate::domain::{BirthDate, ContactEmail, ContactPhone, NameKana, PersonName, PostalAddress, SmartphoneId};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -583,7 +584,10 @@ pub async fn list(
     let query = query.limit(first + 1);
     let read = |db: sea_orm::DatabaseConnection| {
         let query = query.clone();
-        async move { AppResult::Ok(query.into_model::<ByPosition<patient::Model>>().all(&db).await?) }
+        async move {
+            let statement = query.build(db.get_database_backend());
+            AppResult::Ok(crate::db::rows::all::<patient::Model>(&db, statement).await?)
+        }
     };
     // De-identified lists may come from a replica a moment behind; a list
     // that shows personal data (and is audited) reads the primary.
@@ -592,7 +596,7 @@ pub async fn list(
     } else {
         read(state.db.clone()).await?
     };
-    let mut rows: Vec<patient::Model> = found.into_iter().map(|row| row.0).collect();
+    let mut rows = found;
     let more = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok((rows, more))
@@ -668,12 +672,8 @@ pub async fn get(state: &AppState, principal: &Principal, id: i64) -> AppResult<
     if !policy::may_read_clinical(principal) {
         return Err(AppError::forbidden("system administrators see no clinical data"));
     }
-    let row = patient::Entity::find_by_id(id)
-        .filter(policy::patient_scope(principal))
-        .into_model::<ByPosition<patient::Model>>()
-        .one(&state.db)
-        .await?;
-    Ok(row.map(|row| row.0))
+    let select = patient::Entity::find_by_id(id).filter(policy::patient_scope(principal)).limit(1);
+    Ok(crate::db::rows::one(&state.db, select.build(state.db.get_database_backend())).await?)
 }
 
 #[cfg(test)]

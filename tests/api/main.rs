@@ -29,6 +29,7 @@ mod organisations;
 mod planned;
 mod readme;
 mod reports;
+mod rows;
 mod scope;
 mod security;
 mod signin;

@@ -104,7 +104,7 @@ async fn reads(app: &TestApp, admin: &str, operation: &str) -> Vec<(Value, Value
 /// Patients with what a page shows: tests with results, a stay, health
 /// reports with a note, and one registered by a health centre for a
 /// facility's test.
-async fn patients(app: &TestApp) {
+pub(crate) async fn patients(app: &TestApp) {
     let clinic = app.login("clinic1").await;
     let hc1 = app.login("hc1").await;
     for (n, kana) in ["ケイカク イチ", "ケイカク ニ", "ケイカク サン"].into_iter().enumerate() {
