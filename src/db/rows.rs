@@ -15,10 +15,10 @@
 //! so there each cell is checked as it is read.
 //!
 //! Use: [`all`] or [`one`] with the entity's own select (all its columns,
-//! as `find()` makes it), built for the connection's backend.
+//! as `find()` makes it), or a statement whose columns are the model's.
 
 use sea_orm::sqlx::{self, Column as _, Row};
-use sea_orm::{ActiveEnum, ConnectionTrait, DbErr, QueryResult, Statement};
+use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryResult, QueryTrait, Select, Statement};
 
 /// A model whose columns can be read by position from either database.
 pub trait Positional: Sized {
@@ -32,25 +32,45 @@ pub trait Positional: Sized {
     fn from_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<Self, DbErr>;
 }
 
-/// Every row of `statement`, read as `M`.
-pub async fn all<M: Positional>(db: &impl ConnectionTrait, statement: Statement) -> Result<Vec<M>, DbErr> {
-    let rows = db.query_all_raw(statement).await?;
+/// What [`all`] and [`one`] run: a select, built for the connection's
+/// database, or a statement already built.
+pub trait Query {
+    /// The statement to run on `backend`.
+    fn statement(self, backend: DbBackend) -> Statement;
+}
+
+impl Query for Statement {
+    fn statement(self, _: DbBackend) -> Statement {
+        self
+    }
+}
+
+impl<E: EntityTrait> Query for Select<E> {
+    fn statement(self, backend: DbBackend) -> Statement {
+        self.build(backend)
+    }
+}
+
+/// Every row of `query`, read as `M`.
+pub async fn all<M: Positional>(db: &impl ConnectionTrait, query: impl Query) -> Result<Vec<M>, DbErr> {
+    read(&db.query_all_raw(query.statement(db.get_database_backend())).await?)
+}
+
+/// The first row of `query`, read as `M`, if there is one.
+pub async fn one<M: Positional>(db: &impl ConnectionTrait, query: impl Query) -> Result<Option<M>, DbErr> {
+    let Some(row) = db.query_one_raw(query.statement(db.get_database_backend())).await? else { return Ok(None) };
+    Ok(read(std::slice::from_ref(&row))?.pop())
+}
+
+/// The rows of one result: on PostgreSQL the first row's columns checked
+/// for all, on SQLite each cell as it is read.
+fn read<M: Positional>(rows: &[QueryResult]) -> Result<Vec<M>, DbErr> {
     let Some(first) = rows.first() else { return Ok(Vec::new()) };
     if let Some(first) = first.try_as_pg_row() {
         M::check_postgres(first)?;
         return rows.iter().map(|row| M::from_checked_postgres(pg_row(row)?)).collect();
     }
     rows.iter().map(from_sqlite).collect()
-}
-
-/// The first row of `statement`, read as `M`, if there is one.
-pub async fn one<M: Positional>(db: &impl ConnectionTrait, statement: Statement) -> Result<Option<M>, DbErr> {
-    let Some(row) = db.query_one_raw(statement).await? else { return Ok(None) };
-    if let Some(row) = row.try_as_pg_row() {
-        M::check_postgres(row)?;
-        return M::from_checked_postgres(row).map(Some);
-    }
-    from_sqlite(&row).map(Some)
 }
 
 fn pg_row(row: &QueryResult) -> Result<&sqlx::postgres::PgRow, DbErr> {

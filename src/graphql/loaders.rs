@@ -10,7 +10,7 @@ use entity::{
     account, condition_entry, facility, follow_up_call, health_centre, health_report, hospitalisation, lab_test,
     medical_visit, organisation, patient, patient_contact, patient_transfer, prefecture, sign_in_failure,
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Select};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Select};
 
 use crate::db::rows::Positional;
 
@@ -32,7 +32,7 @@ async fn by_position<E: EntityTrait>(select: Select<E>, db: &DatabaseConnection)
 where
     E::Model: Positional,
 {
-    crate::db::rows::all(db, select.build(db.get_database_backend())).await
+    crate::db::rows::all(db, select).await
 }
 
 /// Row by primary key: `$key(id)` loads `$entity` rows, read `$read`.

@@ -3,20 +3,20 @@
 //! A page of 100 patients with their tests and stays is some 2,500 fields.
 //! Resolved one by one, each field is a boxed future in a set of futures, a
 //! context, a response key and an insertion: the largest share of the
-//! gateway's own work on such a page. When every field a page selects is one a plan
-//! knows, the page is answered from the plan instead: the selection is read
-//! once per request into a list of steps, and each row is turned into its
-//! answer by walking that list, calling each field's own resolver (so the
-//! field rules, the read audit and the values are the resolvers', by
-//! construction) without a future per field. Any other selection goes
-//! field by field, as before; both answer the same
+//! gateway's own work on such a page. When every field a page selects is
+//! one a plan knows, the page is answered from the plan instead: the
+//! selection is read once per request into a list of steps, and each row is
+//! turned into its answer by walking that list, calling each field's own
+//! resolver (so the field rules, the read audit and the values are the
+//! resolvers', by construction) without a future per field. Any other
+//! selection goes field by field, as before; both answer the same
 //! (`tests/api/planned.rs`).
 //!
 //! A plan knows a type's *leaves* (fields without arguments whose resolver
 //! awaits nothing: each type lists them with [`leaves!`] beside its
-//! resolvers, which stay private to its module) and the
-//! *relations* its caller gives (a patient's tests, stays and latest report;
-//! a test's facility or a stay's hospital by `id`). A plan is refused, and
+//! resolvers, which stay private to its module) and the *relations* its
+//! caller gives (a patient's tests, stays and latest report; a test's
+//! facility or a stay's hospital by `id`). A plan is refused, and
 //! the page resolved field by field, for a field it does not know, a
 //! directive other than `@skip`/`@include` (which async-graphql has
 //! already applied), an object selected twice under one response key, or a

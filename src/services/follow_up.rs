@@ -14,7 +14,7 @@ use entity::{follow_up_call, health_report, medical_visit, patient};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Set,
+    QuerySelect, Set,
 };
 
 use super::clinical_moment;
@@ -232,8 +232,7 @@ pub async fn health_report_page(
         select = select.filter(health_report::Column::Id.lt(after));
     }
     let select = select.order_by_desc(health_report::Column::Id).limit(first + 1);
-    let mut rows: Vec<health_report::Model> =
-        crate::db::rows::all(&state.db, select.build(state.db.get_database_backend())).await?;
+    let mut rows: Vec<health_report::Model> = crate::db::rows::all(&state.db, select).await?;
     let has_next_page = rows.len() as u64 > first;
     rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
     Ok(Some((patient, rows, has_next_page)))

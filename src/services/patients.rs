@@ -3,9 +3,7 @@
 use chrono::{DateTime, Utc};
 use entity::enums::{CareSetting, CaseType, NotificationGroup, NotificationStatus, RecordStatus, Sex};
 use entity::{facility, health_centre, patient};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::appends::Appends;
 use super::reachable_patient;
@@ -584,19 +582,15 @@ pub async fn list(
     let query = query.limit(first + 1);
     let read = |db: sea_orm::DatabaseConnection| {
         let query = query.clone();
-        async move {
-            let statement = query.build(db.get_database_backend());
-            AppResult::Ok(crate::db::rows::all::<patient::Model>(&db, statement).await?)
-        }
+        async move { AppResult::Ok(crate::db::rows::all::<patient::Model>(&db, query).await?) }
     };
     // De-identified lists may come from a replica a moment behind; a list
     // that shows personal data (and is audited) reads the primary.
-    let found = if policy::may_read_from_replica(principal) {
+    let mut rows = if policy::may_read_from_replica(principal) {
         state.replicas.recent(&state.db, state.now(), read).await?
     } else {
         read(state.db.clone()).await?
     };
-    let mut rows = found;
     let more = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok((rows, more))
@@ -673,7 +667,7 @@ pub async fn get(state: &AppState, principal: &Principal, id: i64) -> AppResult<
         return Err(AppError::forbidden("system administrators see no clinical data"));
     }
     let select = patient::Entity::find_by_id(id).filter(policy::patient_scope(principal)).limit(1);
-    Ok(crate::db::rows::one(&state.db, select.build(state.db.get_database_backend())).await?)
+    Ok(crate::db::rows::one(&state.db, select).await?)
 }
 
 #[cfg(test)]
