@@ -66,11 +66,20 @@ pub async fn one<M: Positional>(db: &impl ConnectionTrait, query: impl Query) ->
 /// for all, on SQLite each cell as it is read.
 fn read<M: Positional>(rows: &[QueryResult]) -> Result<Vec<M>, DbErr> {
     let Some(first) = rows.first() else { return Ok(Vec::new()) };
+    // Sized once: a collected `Result` would grow the models (a few
+    // hundred bytes each) by doubling, copying them each time.
+    let mut models = Vec::with_capacity(rows.len());
     if let Some(first) = first.try_as_pg_row() {
         M::check_postgres(first)?;
-        return rows.iter().map(|row| M::from_checked_postgres(pg_row(row)?)).collect();
+        for row in rows {
+            models.push(M::from_checked_postgres(pg_row(row)?)?);
+        }
+    } else {
+        for row in rows {
+            models.push(from_sqlite(row)?);
+        }
     }
-    rows.iter().map(from_sqlite).collect()
+    Ok(models)
 }
 
 fn pg_row(row: &QueryResult) -> Result<&sqlx::postgres::PgRow, DbErr> {

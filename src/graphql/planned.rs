@@ -96,8 +96,14 @@ struct Selected<'q, T, R> {
     step: Step<T, R>,
 }
 
-/// The steps of an object's selection, in selection order.
-type Plan<'q, T, R> = Vec<Selected<'q, T, R>>;
+/// The steps of an object's selection, in selection order, and the
+/// object's keys in that order: each answer starts as a copy of `keys`
+/// (which copies its hash table as it is, rather than hashing every key
+/// again as inserting would) and has its values set by position.
+struct Plan<'q, T, R> {
+    steps: Vec<Selected<'q, T, R>>,
+    keys: IndexMap<Name, Value>,
+}
 
 /// The most fields one object's plan holds; a larger selection is resolved
 /// field by field (finding a response key already planned is a walk over
@@ -115,16 +121,17 @@ fn compile<'q, T: Plannable, R>(
     set: &'q SelectionSet,
     relation: &mut dyn FnMut(&'q Positioned<Field>) -> Option<R>,
 ) -> Option<Plan<'q, T, R>> {
-    let mut plan = Vec::new();
-    collect(fragments, set, relation, &mut plan)?;
-    Some(plan)
+    let mut steps = Vec::new();
+    collect(fragments, set, relation, &mut steps)?;
+    let keys = steps.iter().map(|selected| (selected.key.clone(), Value::Null)).collect();
+    Some(Plan { steps, keys })
 }
 
 fn collect<'q, T: Plannable, R>(
     fragments: &'q Fragments,
     set: &'q SelectionSet,
     relation: &mut dyn FnMut(&'q Positioned<Field>) -> Option<R>,
-    plan: &mut Plan<'q, T, R>,
+    plan: &mut Vec<Selected<'q, T, R>>,
 ) -> Option<()> {
     for selection in &set.items {
         let (condition, inner) = match &selection.node {
@@ -185,11 +192,12 @@ fn collect<'q, T: Plannable, R>(
 fn object<T: Plannable, R>(
     ctx: &ContextSelectionSet<'_>,
     value: &T,
-    plan: &[Selected<'_, T, R>],
+    plan: &Plan<'_, T, R>,
     relation: &impl Fn(&T, &R, &Context<'_>) -> ServerResult<Value>,
 ) -> Value {
-    let mut fields = IndexMap::with_capacity(plan.len());
-    for selected in plan {
+    let mut fields = plan.keys.clone();
+    let mut failed = Vec::new();
+    for (index, (selected, (_, field))) in plan.steps.iter().zip(fields.iter_mut()).enumerate() {
         let ctx_field = ctx.with_field(selected.field);
         let answer = match &selected.step {
             Step::Typename => Ok(Value::String(T::NAME.to_owned())),
@@ -197,11 +205,15 @@ fn object<T: Plannable, R>(
             Step::Relation(step) => relation(value, step, &ctx_field),
         };
         match answer {
-            Ok(answer) => {
-                fields.insert(selected.key.clone(), answer);
+            Ok(answer) => *field = answer,
+            Err(error) => {
+                ctx.add_error(error);
+                failed.push(index);
             }
-            Err(error) => ctx.add_error(error),
         }
+    }
+    for index in failed.into_iter().rev() {
+        fields.shift_remove_index(index);
     }
     if fields.is_empty() { Value::Null } else { Value::Object(fields) }
 }
@@ -210,7 +222,7 @@ fn object<T: Plannable, R>(
 fn list<T: Plannable, R>(
     ctx: &Context<'_>,
     items: &[T],
-    plan: &[Selected<'_, T, R>],
+    plan: &Plan<'_, T, R>,
     relation: &impl Fn(&T, &R, &Context<'_>) -> ServerResult<Value>,
 ) -> Value {
     let ctx_set = ctx.with_selection_set(&ctx.item.node.selection_set);
@@ -248,7 +260,7 @@ pub fn ready_result<T: OutputType>(
 fn reference<T: Plannable>(
     answer: impl Future<Output = async_graphql::Result<T>>,
     ctx: &Context<'_>,
-    plan: &[Selected<'_, T, NoRelation>],
+    plan: &Plan<'_, T, NoRelation>,
 ) -> ServerResult<Value> {
     match answer.now_or_never() {
         None => Err(awaited(ctx)),
@@ -362,7 +374,7 @@ impl Related {
         rows: &[Patient],
     ) -> ServerResult<Related> {
         let mut related = Related::default();
-        for relation in plans.flatten().filter_map(|selected| match &selected.step {
+        for relation in plans.flat_map(|plan| &plan.steps).filter_map(|selected| match &selected.step {
             Step::Relation(relation) => Some(relation),
             _ => None,
         }) {
@@ -495,7 +507,7 @@ impl OutputType for PatientEdges<'_> {
         let Some(plan) = plan else {
             return edges.resolve(ctx, field).await;
         };
-        let nodes = plan.iter().filter_map(|selected| match &selected.step {
+        let nodes = plan.steps.iter().filter_map(|selected| match &selected.step {
             Step::Relation(node) => Some(node),
             _ => None,
         });

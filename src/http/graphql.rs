@@ -128,7 +128,7 @@ pub fn status(verdict: Verdict, media: Media) -> StatusCode {
 pub fn respond(answer: Answer, media: Media) -> Response {
     // Apollo clients resend the text on this message whatever the status;
     // it stays a 200 in both media types, as they expect.
-    let not_found = answer.body.contains("\"PersistedQueryNotFound\"");
+    let not_found = matches!(answer.verdict, Verdict::Refused(_)) && answer.body.contains("\"PersistedQueryNotFound\"");
     let status = if not_found { StatusCode::OK } else { status(answer.verdict, media) };
     let mut response = (status, answer.body).into_response();
     let headers = response.headers_mut();

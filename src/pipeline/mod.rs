@@ -16,6 +16,7 @@
 //! and the check that its session is still alive (see [`stream`]).
 
 pub mod admission;
+mod json;
 pub mod persisted;
 pub mod polish;
 pub mod ratelimit;
@@ -168,6 +169,9 @@ pub struct Answer {
     /// Seconds after which a retry may succeed (`Retry-After`).
     pub retry_after: Option<u64>,
     pub body: String,
+    /// The code of the body's first error, if it has one (the metrics'
+    /// outcome).
+    pub first_error: Option<&'static str>,
 }
 
 impl Answer {
@@ -176,7 +180,7 @@ impl Answer {
         let code = code_of(&error);
         let retry_after = retry_after_of(&error);
         let response = Response::from_errors(vec![error]);
-        Answer { verdict: Verdict::Refused(code), retry_after, body: to_json(&response) }
+        Answer { verdict: Verdict::Refused(code), retry_after, body: to_json(&response), first_error: Some(code) }
     }
 
     fn from_app_error(error: &AppError) -> Answer {
@@ -224,47 +228,9 @@ fn to_json(response: &impl serde::Serialize) -> String {
     })
 }
 
-/// Bytes written up to a limit; a write past it fails, so that an answer
-/// over the limit is never held whole.
-struct Bounded {
-    bytes: Vec<u8>,
-    limit: usize,
-}
-
-impl std::io::Write for Bounded {
-    // The serialiser writes each token on its own: a call per token must
-    // cost no more than the copy.
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.write_all(bytes).map(|()| bytes.len())
-    }
-
-    #[inline]
-    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        if self.bytes.len() + bytes.len() > self.limit {
-            return Err(std::io::Error::other("over the response size limit"));
-        }
-        self.bytes.extend_from_slice(bytes);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The response as JSON if it takes at most `limit` bytes.
 fn to_json_within(response: &Response, limit: usize) -> Option<String> {
-    // Most answers are a few kilobytes; a page of a hundred patients some
-    // tens: starting at 8 KiB spares the small doublings.
-    let mut out = Bounded { bytes: Vec::with_capacity(limit.min(8 * 1024)), limit };
-    serde_json::to_writer(&mut out, response).ok()?;
-    // A small answer (a subscription's event) may wait in a socket's queue:
-    // it keeps no more than it holds.
-    if out.bytes.capacity() > 2 * out.bytes.len() {
-        out.bytes.shrink_to_fit();
-    }
-    String::from_utf8(out.bytes).ok()
+    json::response_within(response, limit)
 }
 
 /// Stage [`Stage::Shaping`], last step: the response as JSON, or, when it
@@ -272,7 +238,19 @@ fn to_json_within(response: &Response, limit: usize) -> Option<String> {
 /// says so in its place. The operation has run (a mutation made its
 /// change); only its answer is withheld.
 fn to_json_capped(response: &Response, limit: usize) -> String {
-    to_json_within(response, limit).unwrap_or_else(|| to_json(&Response::from_errors(vec![too_large(limit)])))
+    capped(response, limit).0
+}
+
+/// [`to_json_capped`], with the code of the answer's first error.
+fn capped(response: &Response, limit: usize) -> (String, Option<&'static str>) {
+    match to_json_within(response, limit) {
+        Some(json) => (json, response.errors.first().map(code_of)),
+        None => {
+            let error = too_large(limit);
+            let code = code_of(&error);
+            (to_json(&Response::from_errors(vec![error])), Some(code))
+        }
+    }
 }
 
 /// The error of an answer over the response size limit.
@@ -289,20 +267,27 @@ fn too_large(limit: usize) -> ServerError {
 /// A batch's answers as one JSON array of at most `limit` bytes: an answer
 /// that does not fit in what the earlier ones left is replaced by the
 /// refusal that says so.
-fn batch_json_capped(responses: &[Response], limit: usize) -> String {
+fn batch_json_capped(responses: &[Response], limit: usize) -> (String, Option<&'static str>) {
     let mut body = String::from("[");
+    let mut first_error = None;
     for (index, response) in responses.iter().enumerate() {
         if index > 0 {
             body.push(',');
         }
         let left = limit.saturating_sub(body.len() + 1);
-        match to_json_within(response, left) {
-            Some(json) => body.push_str(&json),
-            None => body.push_str(&to_json(&Response::from_errors(vec![too_large(limit)]))),
-        }
+        let (json, error) = match to_json_within(response, left) {
+            Some(json) => (json, response.errors.first().map(code_of)),
+            None => {
+                let error = too_large(limit);
+                let code = code_of(&error);
+                (to_json(&Response::from_errors(vec![error])), Some(code))
+            }
+        };
+        body.push_str(&json);
+        first_error = first_error.or(error);
     }
     body.push(']');
-    body
+    (body, first_error)
 }
 
 /// The pipeline of one server.
@@ -420,9 +405,8 @@ impl Pipeline {
         let answer = self.execute_requests(origin, requests, is_batch, body).await;
         let outcome = match answer.verdict {
             Verdict::Refused(code) => code,
-            Verdict::Executed => "OK",
+            Verdict::Executed => answer.first_error.unwrap_or("OK"),
         };
-        let outcome = if outcome == "OK" { answer_outcome(&answer.body) } else { outcome };
         self.metrics.record(operation_name.as_deref(), outcome, started.elapsed());
         answer
     }
@@ -519,7 +503,8 @@ impl Pipeline {
                             self.metrics.audit_failed();
                             return Answer::from_app_error(&error);
                         }
-                        return Answer { verdict: Verdict::Executed, retry_after: None, body: response };
+                        let first_error = stored_first_error(&response);
+                        return Answer { verdict: Verdict::Executed, retry_after: None, body: response, first_error };
                     }
                     Err(error) => return Answer::from_app_error(&error),
                 }
@@ -577,7 +562,8 @@ impl Pipeline {
         let succeeded = !is_batch && responses.iter().all(|r| r.errors.is_empty());
         let max_bytes = config.max_response_bytes;
         let answer = if is_batch {
-            Answer { verdict: Verdict::Executed, retry_after: None, body: batch_json_capped(&responses, max_bytes) }
+            let (body, first_error) = batch_json_capped(&responses, max_bytes);
+            Answer { verdict: Verdict::Executed, retry_after: None, body, first_error }
         } else {
             match responses.into_iter().next() {
                 Some(response) => single_answer(response, max_bytes),
@@ -697,12 +683,12 @@ fn single_answer(response: Response, max_bytes: usize) -> Answer {
         _ => Verdict::Executed,
     };
     let retry_after = response.errors.first().and_then(retry_after_of);
-    Answer { verdict, retry_after, body: to_json_capped(&response, max_bytes) }
+    let (body, first_error) = capped(&response, max_bytes);
+    Answer { verdict, retry_after, body, first_error }
 }
 
-/// The outcome of an executed answer for the metrics: `OK`, or the first
-/// error's code.
-fn answer_outcome(body: &str) -> &'static str {
+/// The code of a stored answer's first error, if it has one.
+fn stored_first_error(body: &str) -> Option<&'static str> {
     #[derive(serde::Deserialize)]
     struct Errors {
         #[serde(default)]
@@ -714,13 +700,10 @@ fn answer_outcome(body: &str) -> &'static str {
         One(Errors),
         Many(Vec<Errors>),
     }
-    if !body.contains("\"errors\"") {
-        return "OK";
-    }
     match serde_json::from_str::<Body>(body) {
-        Ok(Body::One(one)) => one.errors.first().map(code_of).unwrap_or("OK"),
-        Ok(Body::Many(many)) => many.iter().filter_map(|one| one.errors.first()).map(code_of).next().unwrap_or("OK"),
-        Err(_) => "INTERNAL",
+        Ok(Body::One(one)) => one.errors.first().map(code_of),
+        Ok(Body::Many(many)) => many.iter().filter_map(|one| one.errors.first()).map(code_of).next(),
+        Err(_) => Some("INTERNAL"),
     }
 }
 

@@ -208,6 +208,14 @@ impl TypeIndex {
     fn is_composite(&self, type_name: &str) -> bool {
         matches!(self.types.get(type_name), Some(Kind::Object(_) | Kind::Interface(_) | Kind::Union))
     }
+
+    /// The name of the object type `type_name`, if it is one.
+    fn object_name(&self, type_name: &str) -> Option<&str> {
+        match self.types.get_key_value(type_name) {
+            Some((name, Kind::Object(_))) => Some(name.as_str()),
+            _ => None,
+        }
+    }
 }
 
 fn fields_of(fields: Vec<Positioned<FieldDefinition>>) -> IndexMap<Name, FieldInfo> {
@@ -311,8 +319,9 @@ enum What<'a> {
     /// SDL, or a field the SDL does not know: kept as it is.
     Opaque,
     /// A field of the schema; `leaf` when its innermost type is a scalar or
-    /// an enum, which has nothing to shape below it.
-    Field { ty: &'a Type, leaf: bool },
+    /// an enum, which has nothing to shape below it; `object` when it is an
+    /// object type (its name, looked up once for every value at the field).
+    Field { ty: &'a Type, leaf: bool, object: Option<&'a str> },
 }
 
 /// One response key of an object, with every field selected under it.
@@ -384,7 +393,11 @@ impl<'a> Source<'a> {
                         "__typename" => What::Typename,
                         "__schema" | "__type" => What::Opaque,
                         name => match self.types.field_type(object, name) {
-                            Some(ty) => What::Field { ty, leaf: !self.types.is_composite(innermost(ty)) },
+                            Some(ty) => What::Field {
+                                ty,
+                                leaf: !self.types.is_composite(innermost(ty)),
+                                object: self.types.object_name(innermost(ty)),
+                            },
                             None => What::Opaque,
                         },
                     };
@@ -524,7 +537,7 @@ impl<'a> Walk<'a> {
         for index in 0..self.plans[plan].entries.len() {
             let entry = &self.plans[plan].entries[index];
             let (key, ty, leaf) = match entry.what {
-                What::Field { ty, leaf } => (entry.key, ty, leaf),
+                What::Field { ty, leaf, .. } => (entry.key, ty, leaf),
                 What::Typename | What::Opaque => continue,
             };
             // A scalar or enum in an answer without errors is already what
@@ -608,12 +621,16 @@ impl<'a> Walk<'a> {
     /// Shapes an object, interface or union value.
     fn shape_composite(&mut self, value: &mut Value, type_name: &str, at: (usize, usize)) {
         let types = self.source.types;
-        let Some((name, kind)) = types.types.get_key_value(type_name) else { return };
+        let known = match self.plans[at.0].entries[at.1].what {
+            What::Field { object: Some(object), .. } => Some((object, None)),
+            _ => types.types.get_key_value(type_name).map(|(name, kind)| (name.as_str(), Some(kind))),
+        };
+        let Some((name, kind)) = known else { return };
         let object = match (kind, &*value) {
-            (Kind::Object(_), _) => name.as_str(),
+            (None | Some(Kind::Object(_)), _) => name,
             // Without its `__typename` the concrete type of a value is not
             // known, and guessing could add fields it does not have.
-            (Kind::Interface(_) | Kind::Union, Value::Object(map)) => {
+            (Some(Kind::Interface(_) | Kind::Union), Value::Object(map)) => {
                 let entry = &self.plans[at.0].entries[at.1];
                 let known = self.source.concrete_type(type_name, map, entry);
                 // A failed field is missing only below an error: then the

@@ -233,6 +233,7 @@ impl Pipeline {
                 verdict: Verdict::Refused(code),
                 retry_after: None,
                 body: to_json(&Response::from_errors(errors)),
+                first_error: Some(code),
             });
         }
         if kind == OperationType::Subscription {
