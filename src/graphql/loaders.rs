@@ -183,9 +183,13 @@ impl Loader<LatestHealthReportOfPatient> for AppLoader {
     }
 }
 
+/// The request's cache of loaded rows: keyed by IDs (and a few codes), and
+/// hashed with foldhash rather than SipHash, a few hundred keys a page.
+pub type RequestCache = async_graphql::dataloader::HashMapCache<foldhash::fast::RandomState>;
+
 /// The request's loader: batched, and caching for the request's lifetime
 /// so that prefetched relations are found by the field resolvers.
-pub type RequestLoader = async_graphql::dataloader::DataLoader<AppLoader, async_graphql::dataloader::HashMapCache>;
+pub type RequestLoader = async_graphql::dataloader::DataLoader<AppLoader, RequestCache>;
 
 /// The failed sign-ins counted against a patient (`None`: none counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -27,13 +27,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, Response, ServerError, Value};
 
 use crate::auth::principal::{Caller, Client, Refused};
 use crate::error::AppError;
-use crate::graphql::loaders::AppLoader;
+use crate::graphql::loaders::{AppLoader, RequestCache};
 use crate::graphql::{HersysSchema, documents::DocumentCache, limits::DocumentCheck};
 use crate::metrics::Metrics;
 use crate::services::accounts::Lookup;
@@ -619,7 +619,7 @@ impl Pipeline {
         let loader = DataLoader::with_cache(
             AppLoader { db: self.app.db.clone(), principal: caller.principal.clone() },
             tokio::spawn,
-            HashMapCache::default(),
+            RequestCache::new(),
         );
         // A router's entity batch: load every representation's row up
         // front, a statement per type, whatever the batch size.

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, ServerError};
 use futures_util::stream::{BoxStream, StreamExt};
@@ -38,7 +38,7 @@ use super::{Answer, Origin, Pipeline, Verdict, code_of, persisted_refusal, serve
 use crate::auth::Principal;
 use crate::auth::revocation::SessionWatch;
 use crate::error::AppError;
-use crate::graphql::loaders::AppLoader;
+use crate::graphql::loaders::{AppLoader, RequestCache};
 use crate::services::audit::{self, ReadTrail};
 
 /// One item of a stream, ready to leave.
@@ -208,7 +208,7 @@ impl Pipeline {
         let loader = DataLoader::with_cache(
             AppLoader { db: self.app.db.clone(), principal: caller.principal.clone() },
             tokio::spawn,
-            HashMapCache::default(),
+            RequestCache::new(),
         );
         // A subscription's items show the data as it is when each is sent.
         if kind == OperationType::Subscription {
