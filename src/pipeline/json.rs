@@ -6,9 +6,9 @@
 //! work on the page. The response's `data` is written here instead, into
 //! one string: a text's runs of plain bytes are copied whole, punctuation
 //! is pushed a byte at a time. The output is byte for byte what serde_json
-//! writes for the same response (the tests below compare them); numbers,
-//! binary values, extensions and errors, which are few, are still written
-//! by serde_json.
+//! writes for the same response (the tests below compare them): numbers
+//! are written by serde_json's own `Number` display, and binary values,
+//! extensions and errors, which are few, by serde_json itself.
 //!
 //! The answer is bounded: once it is longer than the limit, writing stops
 //! and nothing is returned. It is checked after every value, so the text
