@@ -228,22 +228,18 @@ fn to_json(response: &impl serde::Serialize) -> String {
     })
 }
 
-/// The response as JSON if it takes at most `limit` bytes.
-fn to_json_within(response: &Response, limit: usize) -> Option<String> {
-    json::response_within(response, limit)
-}
-
 /// Stage [`Stage::Shaping`], last step: the response as JSON, or, when it
 /// would take more than `limit` bytes (`maxResponseBytes`), an answer that
 /// says so in its place. The operation has run (a mutation made its
 /// change); only its answer is withheld.
 fn to_json_capped(response: &Response, limit: usize) -> String {
-    capped(response, limit).0
+    capped(response, limit, limit).0
 }
 
-/// [`to_json_capped`], with the code of the answer's first error.
-fn capped(response: &Response, limit: usize) -> (String, Option<&'static str>) {
-    match to_json_within(response, limit) {
+/// The response as JSON if it takes at most `room` bytes, else the refusal
+/// of an answer over `limit`; with the code of what is sent's first error.
+fn capped(response: &Response, room: usize, limit: usize) -> (String, Option<&'static str>) {
+    match json::response_within(response, room) {
         Some(json) => (json, response.errors.first().map(code_of)),
         None => {
             let error = too_large(limit);
@@ -275,14 +271,7 @@ fn batch_json_capped(responses: &[Response], limit: usize) -> (String, Option<&'
             body.push(',');
         }
         let left = limit.saturating_sub(body.len() + 1);
-        let (json, error) = match to_json_within(response, left) {
-            Some(json) => (json, response.errors.first().map(code_of)),
-            None => {
-                let error = too_large(limit);
-                let code = code_of(&error);
-                (to_json(&Response::from_errors(vec![error])), Some(code))
-            }
-        };
+        let (json, error) = capped(response, left, limit);
         body.push_str(&json);
         first_error = first_error.or(error);
     }
@@ -683,7 +672,7 @@ fn single_answer(response: Response, max_bytes: usize) -> Answer {
         _ => Verdict::Executed,
     };
     let retry_after = response.errors.first().and_then(retry_after_of);
-    let (body, first_error) = capped(&response, max_bytes);
+    let (body, first_error) = capped(&response, max_bytes, max_bytes);
     Answer { verdict, retry_after, body, first_error }
 }
 
@@ -699,6 +688,10 @@ fn stored_first_error(body: &str) -> Option<&'static str> {
     enum Body {
         One(Errors),
         Many(Vec<Errors>),
+    }
+    // Only answers without errors are stored: most replays are not parsed.
+    if !body.contains("\"errors\"") {
+        return None;
     }
     match serde_json::from_str::<Body>(body) {
         Ok(Body::One(one)) => one.errors.first().map(code_of),

@@ -327,6 +327,10 @@ async fn an_answer_over_the_response_size_limit_is_not_sent_on_any_transport(bac
     assert_eq!(answers[0]["data"]["me"]["username"], "hc1", "{answers}");
     assert_eq!(answers[1]["errors"][0]["extensions"]["limit"], "maxResponseBytes", "{answers}");
     assert_eq!(answers[2]["data"]["me"]["username"], "hc1", "{answers}");
+    // The metrics count the batch by the code of the answer put in place.
+    let metrics = app.client.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
+    let counted = "hersys_graphql_requests_total{operation=\"batch\",code=\"QUERY_TOO_COMPLEX\"} 1";
+    assert!(metrics.contains(counted), "{metrics}");
 }
 
 async fn a_cross_tabulation_over_the_cell_limit_is_refused(backend: Backend) {
