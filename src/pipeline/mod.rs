@@ -534,6 +534,20 @@ impl Pipeline {
             (Some(_), Some((_, trail))) => trail.entries(),
             _ => Vec::new(),
         };
+        // The answer is written while its values are still in this thread's
+        // cache (the audit's statement below may resume the request on
+        // another worker); it is only a buffer until the audit is durable.
+        let succeeded = !is_batch && responses.iter().all(|r| r.errors.is_empty());
+        let max_bytes = config.max_response_bytes;
+        let answer = if is_batch {
+            let (body, first_error) = batch_json_capped(&responses, max_bytes);
+            Answer { verdict: Verdict::Executed, retry_after: None, body, first_error }
+        } else {
+            match responses.into_iter().next() {
+                Some(response) => single_answer(response, max_bytes),
+                None => Answer::from_app_error(&AppError::Internal(anyhow::anyhow!("no response"))),
+            }
+        };
         // Stage: read audit. Every read of personal data is audited before
         // the data leaves; if the audit cannot be written, the data does not
         // leave either.
@@ -548,17 +562,6 @@ impl Pipeline {
                 return Answer::from_app_error(&error);
             }
         }
-        let succeeded = !is_batch && responses.iter().all(|r| r.errors.is_empty());
-        let max_bytes = config.max_response_bytes;
-        let answer = if is_batch {
-            let (body, first_error) = batch_json_capped(&responses, max_bytes);
-            Answer { verdict: Verdict::Executed, retry_after: None, body, first_error }
-        } else {
-            match responses.into_iter().next() {
-                Some(response) => single_answer(response, max_bytes),
-                None => Answer::from_app_error(&AppError::Internal(anyhow::anyhow!("no response"))),
-            }
-        };
         if let Some(id) = claim {
             // A mutation that ran is remembered with whatever answer it got,
             // so a retry never runs it twice; a refused one wrote nothing and

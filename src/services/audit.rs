@@ -258,8 +258,8 @@ pub async fn record_reads_again(state: &AppState, principal: &Principal, reads: 
 }
 
 /// The read audit of `reads` (patient, fields joined), in one statement on
-/// PostgreSQL (one write transaction on SQLite); nothing when there are
-/// none. The patients read with the same fields share one READ_PERSONAL
+/// PostgreSQL ([`reads_statement`]; a lookup and one write transaction on
+/// SQLite); nothing when there are none. The patients read with the same fields share one READ_PERSONAL
 /// entry: one patient, an entry about that patient as any other; several
 /// (a page), one entry with no `patient_id` naming them all in
 /// `audit_entry_patients`. A read of a patient to whom the caller holds an
@@ -274,8 +274,14 @@ async fn append_reads(
     if reads.is_empty() {
         return Ok(());
     }
-    let accesses = open_accesses(&state.db, principal, reads.iter().map(|(patient, _)| *patient)).await?;
     let now = state.now();
+    let backend = state.db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        state.db.execute_raw(reads_statement(principal, &reads, now)).await?;
+        return Ok(());
+    }
+    // SQLite: the accesses first, then the entries in one write transaction.
+    let accesses = open_accesses(&state.db, principal, reads.iter().map(|(patient, _)| *patient)).await?;
     let mut single: Vec<Vec<Value>> = Vec::new();
     let mut by_fields: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for (patient, fields) in reads {
@@ -296,46 +302,6 @@ async fn append_reads(
         } else {
             groups.push((row(principal, "READ_PERSONAL", None, fields, now), patients));
         }
-    }
-    let backend = state.db.get_database_backend();
-    if backend == DbBackend::Postgres {
-        // Each group's entry and its patients, and the single entries, as
-        // the parts of one statement.
-        let mut sql = Sql::new(backend);
-        let mut parts = 0;
-        for (n, (entry, _)) in groups.iter().enumerate() {
-            sql.push(if parts == 0 { "WITH " } else { ", " });
-            parts += 1;
-            sql.push(&format!("group_{n} AS ("));
-            insert_entries(&mut sql, &[], std::slice::from_ref(entry));
-            sql.push(" RETURNING id)");
-        }
-        for (n, (rows, columns)) in [(&single, &["detail"][..]), (&single_plain, &[][..])].into_iter().enumerate() {
-            if !rows.is_empty() {
-                sql.push(if parts == 0 { "WITH " } else { ", " });
-                parts += 1;
-                sql.push(&format!("single_{n} AS ("));
-                insert_entries(&mut sql, columns, rows);
-                sql.push(")");
-            }
-        }
-        if groups.is_empty() {
-            sql.push(" SELECT 1");
-        } else {
-            sql.push(" INSERT INTO audit_entry_patients (entry_id, patient_id) ");
-            for (n, (_, patients)) in groups.iter().enumerate() {
-                if n > 0 {
-                    sql.push(" UNION ALL ");
-                }
-                sql.push(&format!("SELECT group_{n}.id, read.patient_id FROM group_{n}, (VALUES "));
-                for (p, patient) in patients.iter().enumerate() {
-                    sql.push(if p == 0 { "(" } else { ", (" }).bind(*patient).push(")");
-                }
-                sql.push(") AS read (patient_id)");
-            }
-        }
-        state.db.execute_raw(sql.build()).await?;
-        return Ok(());
     }
     let txn = crate::db::begin_write(&state.db).await?;
     for (rows, columns) in [(&single, &["detail"][..]), (&single_plain, &[][..])] {
@@ -363,6 +329,62 @@ async fn append_reads(
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// The read audit of `reads` (patient, fields joined) on PostgreSQL, as one
+/// statement that also looks up the caller's open break-glass accesses, so
+/// that a page's audit is one round trip: a read under an access is a
+/// READ_PERSONAL_BREAK_GLASS entry of its own naming the latest access; the
+/// other patients read with the same fields share one READ_PERSONAL entry
+/// (about that patient when there is one, else naming them all in
+/// `audit_entry_patients`).
+fn reads_statement(principal: &Principal, reads: &[(i64, String)], now: DateTime<Utc>) -> sea_orm::Statement {
+    let mut sql = Sql::new(DbBackend::Postgres);
+    sql.push("WITH reads (patient_id, fields) AS (VALUES ");
+    for (n, (patient, fields)) in reads.iter().enumerate() {
+        sql.push(if n == 0 { "(" } else { ", (" }).bind(*patient).push(", ").bind(fields.clone()).push(")");
+    }
+    let key = principal.key.as_ref();
+    sql.push("), who AS (SELECT ").bind(now).push(" AS at, ");
+    sql.bind(principal.account_id).push(" AS account_id, ");
+    sql.bind(actor_patient(principal)).push(" AS actor_patient_id, ");
+    sql.bind(principal.operation.clone()).push(" AS operation, ");
+    sql.bind(principal.address.map(|address| address.to_string())).push(" AS client_address, ");
+    sql.bind(key.map(|key| key.service_account_id)).push(" AS service_account_id, ");
+    sql.bind(key.map(|key| key.api_key_id)).push(" AS api_key_id)");
+    // Nobody who cannot hold an access matches an account of null.
+    sql.push(
+        ", access AS (SELECT DISTINCT ON (b.patient_id) b.patient_id, b.id FROM break_glass_accesses b \
+         WHERE b.account_id = ",
+    )
+    .bind(crate::auth::policy::break_glass_holder(principal))
+    .push(" AND b.expires_at > ")
+    .bind(principal.at)
+    .push(" AND b.patient_id IN (SELECT patient_id FROM reads) ORDER BY b.patient_id, b.id DESC)");
+    let who = "who.at, who.account_id, who.actor_patient_id";
+    let how = "who.operation, who.client_address, who.service_account_id, who.api_key_id";
+    sql.push(&format!(
+        ", glass AS (INSERT INTO audit_entries ({columns}, detail) \
+         SELECT {who}, 'READ_PERSONAL_BREAK_GLASS', r.patient_id, r.fields, {how}, 'break-glass access ' || a.id \
+         FROM who, reads r JOIN access a ON a.patient_id = r.patient_id ORDER BY r.patient_id)",
+        columns = COLUMNS.join(", ")
+    ));
+    sql.push(
+        ", grouped AS (SELECT r.fields, array_agg(r.patient_id ORDER BY r.patient_id) AS patients FROM reads r \
+         WHERE r.patient_id NOT IN (SELECT patient_id FROM access) GROUP BY r.fields)",
+    );
+    sql.push(&format!(
+        ", entries AS (INSERT INTO audit_entries ({columns}) \
+         SELECT {who}, 'READ_PERSONAL', CASE WHEN cardinality(g.patients) = 1 THEN g.patients[1] END, g.fields, {how} \
+         FROM who, grouped g ORDER BY g.fields COLLATE \"C\" RETURNING id, patient_id, fields)",
+        columns = COLUMNS.join(", ")
+    ));
+    sql.push(
+        " INSERT INTO audit_entry_patients (entry_id, patient_id) SELECT e.id, p.patient_id \
+         FROM entries e JOIN grouped g ON g.fields = e.fields CROSS JOIN LATERAL unnest(g.patients) AS p (patient_id) \
+         WHERE e.patient_id IS NULL",
+    );
+    sql.build()
 }
 
 /// `INSERT INTO audit_entries (…) VALUES …` for `rows`: values of

@@ -15,6 +15,7 @@ both!(
     a_record_out_of_reach_opens_with_a_reason_for_reading_only_until_the_access_expires,
     only_clinical_staff_break_the_glass_and_only_with_a_reason_and_a_bounded_time,
     administrators_review_every_access_once_and_health_centres_see_those_to_their_patients,
+    a_page_mixing_opened_records_with_those_in_care_is_audited_per_access_and_as_one_group,
 );
 
 const BREAK_GLASS: &str = "mutation($p: ID!, $r: BreakGlassReason!, $e: String!, $m: Int) {
@@ -224,4 +225,72 @@ async fn administrators_review_every_access_once_and_health_centres_see_those_to
         .unwrap_or_else(|| panic!("no review entry: {log}"));
     assert_eq!(review["node"]["account"]["username"], "admin1", "{log}");
     assert_eq!(review["node"]["detail"], format!("break-glass access {access}: justified"), "{log}");
+}
+
+/// A page whose patients are partly in the caller's care and partly opened
+/// by break-glass is audited as both: each opened record an entry of its
+/// own naming the latest access, the rest one ordinary entry naming them
+/// all; an access that has expired no longer counts.
+async fn a_page_mixing_opened_records_with_those_in_care_is_audited_per_access_and_as_one_group(backend: Backend) {
+    let clock = Arc::new(ManualClock::default());
+    let app = spawn_app_with_clock(backend, clock.clone()).await;
+    let hc2 = app.login("hc2").await;
+    let hospital = app.login("hospital1").await;
+    let admin = app.login("admin1").await;
+    let (opened, _) = app.register_patient(&hc2, "ヒジョウ ゴロウ", json!({})).await;
+    let (expired, _) = app.register_patient(&hc2, "ヒジョウ ロクロウ", json!({})).await;
+    let (first, _) = app.register_patient(&hospital, "ナイブ イチロウ", json!({})).await;
+    let (second, _) = app.register_patient(&hospital, "ナイブ ジロウ", json!({})).await;
+    ok(break_glass(&app, &hospital, &expired, WHY, Some(5)).await);
+    ok(break_glass(&app, &hospital, &opened, WHY, Some(30)).await);
+    let latest = ok(break_glass(&app, &hospital, &opened, WHY, Some(30)).await);
+    let latest = latest["breakGlass"]["id"].as_str().unwrap_or_default().to_owned();
+    clock.advance(chrono::Duration::minutes(10));
+
+    let page = ok(app
+        .gql(Some(&hospital), "query MixedPage { patients(first: 100) { nodes { id nameKana } } }", json!({}))
+        .await);
+    let ids: Vec<&str> =
+        page["patients"]["nodes"].as_array().into_iter().flatten().filter_map(|node| node["id"].as_str()).collect();
+    for patient in [&opened, &first, &second] {
+        assert!(ids.contains(&patient.as_str()), "{patient} listed: {page}");
+    }
+    assert!(!ids.contains(&expired.as_str()), "an expired access reaches nothing: {page}");
+
+    let read_by_page = |patient: &str| {
+        let app = &app;
+        let admin = admin.clone();
+        let patient = patient.to_owned();
+        async move {
+            let log = ok(app
+                .gql(
+                    Some(&admin),
+                    "query($p: ID) { auditLog(patientId: $p, first: 100) {
+                        edges { node { action detail fields operation account { username } } } } }",
+                    json!({ "p": patient }),
+                )
+                .await);
+            log["auditLog"]["edges"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|edge| edge["node"].clone())
+                .filter(|node| node["operation"] == "MixedPage")
+                .collect::<Vec<Value>>()
+        }
+    };
+    let entries = read_by_page(&opened).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["action"], "READ_PERSONAL_BREAK_GLASS", "{entries:?}");
+    assert_eq!(entries[0]["detail"], format!("break-glass access {latest}"), "{entries:?}");
+    assert_eq!(entries[0]["fields"], json!(["nameKana"]), "{entries:?}");
+    assert_eq!(entries[0]["account"]["username"], "hospital1", "{entries:?}");
+    for patient in [&first, &second] {
+        let entries = read_by_page(patient).await;
+        assert_eq!(entries.len(), 1, "{patient}: {entries:?}");
+        assert_eq!(entries[0]["action"], "READ_PERSONAL", "{patient}: {entries:?}");
+        assert_eq!(entries[0]["fields"], json!(["nameKana"]), "{patient}: {entries:?}");
+        assert!(entries[0]["detail"].is_null(), "{patient}: {entries:?}");
+    }
+    assert!(read_by_page(&expired).await.is_empty(), "nothing of it was read");
 }
