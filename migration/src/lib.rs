@@ -35,6 +35,7 @@ mod m20261204_000026_specimen_ids;
 mod m20261205_000027_import_jobs;
 mod m20261206_000028_case_events_and_work_items;
 mod m20261206_000029_work_items_closed_by_the_watch;
+mod m20261206_000030_audit_read_arrays;
 
 /// The ordered list of every migration of the gateway's database.
 #[derive(Debug)]
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000027_import_jobs::Migration),
             Box::new(m20261206_000028_case_events_and_work_items::Migration),
             Box::new(m20261206_000029_work_items_closed_by_the_watch::Migration),
+            Box::new(m20261206_000030_audit_read_arrays::Migration),
         ]
     }
 }

@@ -261,8 +261,8 @@ pub async fn record_reads_again(state: &AppState, principal: &Principal, reads: 
 /// PostgreSQL ([`reads_statement`]; a lookup and one write transaction on
 /// SQLite); nothing when there are none. The patients read with the same fields share one READ_PERSONAL
 /// entry: one patient, an entry about that patient as any other; several
-/// (a page), one entry with no `patient_id` naming them all in
-/// `audit_entry_patients`. A read of a patient to whom the caller holds an
+/// (a page), one entry with no `patient_id` naming them all (in its
+/// `patient_ids` on PostgreSQL, in `audit_entry_patients` on SQLite). A read of a patient to whom the caller holds an
 /// open break-glass access is an entry of its own,
 /// READ_PERSONAL_BREAK_GLASS, naming the access.
 async fn append_reads(
@@ -336,8 +336,8 @@ async fn append_reads(
 /// that a page's audit is one round trip: a read under an access is a
 /// READ_PERSONAL_BREAK_GLASS entry of its own naming the latest access; the
 /// other patients read with the same fields share one READ_PERSONAL entry
-/// (about that patient when there is one, else naming them all in
-/// `audit_entry_patients`).
+/// (about that patient when there is one, else naming them all in its
+/// `patient_ids`, under a GIN index).
 fn reads_statement(principal: &Principal, reads: &[(i64, String)], now: DateTime<Utc>) -> sea_orm::Statement {
     let mut sql = Sql::new(DbBackend::Postgres);
     sql.push("WITH reads (patient_id, fields) AS (VALUES ");
@@ -374,16 +374,12 @@ fn reads_statement(principal: &Principal, reads: &[(i64, String)], now: DateTime
          WHERE r.patient_id NOT IN (SELECT patient_id FROM access) GROUP BY r.fields)",
     );
     sql.push(&format!(
-        ", entries AS (INSERT INTO audit_entries ({columns}) \
-         SELECT {who}, 'READ_PERSONAL', CASE WHEN cardinality(g.patients) = 1 THEN g.patients[1] END, g.fields, {how} \
-         FROM who, grouped g ORDER BY g.fields COLLATE \"C\" RETURNING id, patient_id, fields)",
+        " INSERT INTO audit_entries ({columns}, patient_ids) \
+         SELECT {who}, 'READ_PERSONAL', CASE WHEN cardinality(g.patients) = 1 THEN g.patients[1] END, g.fields, {how}, \
+         CASE WHEN cardinality(g.patients) > 1 THEN g.patients END \
+         FROM who, grouped g ORDER BY g.fields COLLATE \"C\"",
         columns = COLUMNS.join(", ")
     ));
-    sql.push(
-        " INSERT INTO audit_entry_patients (entry_id, patient_id) SELECT e.id, p.patient_id \
-         FROM entries e JOIN grouped g ON g.fields = e.fields CROSS JOIN LATERAL unnest(g.patients) AS p (patient_id) \
-         WHERE e.patient_id IS NULL",
-    );
     sql.build()
 }
 
@@ -467,7 +463,7 @@ pub async fn list(
     {
         return Err(AppError::not_found("patientId", "no patient has this ID"));
     }
-    let mut query = filtered(filter);
+    let mut query = filtered(filter, state.db.get_database_backend());
     if let Some(after) = after {
         query = query.filter(audit_entry::Column::Id.lt(after));
     }
@@ -481,13 +477,22 @@ pub async fn list(
             .select_only()
             .column(audit_entry_patient::Column::EntryId)
             .column(audit_entry_patient::Column::PatientId)
-            .filter(audit_entry_patient::Column::EntryId.is_in(groups))
+            .filter(audit_entry_patient::Column::EntryId.is_in(groups.iter().copied()))
             .order_by_asc(audit_entry_patient::Column::PatientId)
             .into_tuple()
             .all(&state.db)
             .await?;
         for (entry, patient) in pairs {
             named.entry(entry).or_default().push(patient);
+        }
+        if state.db.get_database_backend() == DbBackend::Postgres {
+            let mut sql = Sql::new(DbBackend::Postgres);
+            sql.push("SELECT e.id AS entry_id, p.patient_id FROM audit_entries e, unnest(e.patient_ids) AS p (patient_id) WHERE e.id IN (")
+                .bind_list(groups.iter().copied())
+                .push(") ORDER BY p.patient_id");
+            for row in state.db.query_all_raw(sql.build()).await? {
+                named.entry(row.try_get("", "entry_id")?).or_default().push(row.try_get("", "patient_id")?);
+            }
         }
     }
     let entries = rows
@@ -509,15 +514,15 @@ pub async fn list(
 pub async fn count(state: &AppState, principal: &Principal, filter: &AuditFilter) -> AppResult<u64> {
     use sea_orm::PaginatorTrait;
     crate::auth::policy::may_read_audit_log(principal)?;
-    Ok(filtered(filter).count(&state.db).await?)
+    Ok(filtered(filter, state.db.get_database_backend()).count(&state.db).await?)
 }
 
 /// The entries `filter` keeps: about its patient (alone or among others,
-/// both by index), by its account, within its moments.
-fn filtered(filter: &AuditFilter) -> sea_orm::Select<audit_entry::Entity> {
+/// each form by index), by its account, within its moments.
+fn filtered(filter: &AuditFilter, backend: DbBackend) -> sea_orm::Select<audit_entry::Entity> {
     let mut query = audit_entry::Entity::find();
     if let Some(patient) = filter.patient_id {
-        use sea_orm::sea_query::{Query, UnionType};
+        use sea_orm::sea_query::{Expr, Query, UnionType};
         let mut alone = Query::select()
             .column(audit_entry::Column::Id)
             .from(audit_entry::Entity)
@@ -528,7 +533,16 @@ fn filtered(filter: &AuditFilter) -> sea_orm::Select<audit_entry::Entity> {
             .from(audit_entry_patient::Entity)
             .and_where(audit_entry_patient::Column::PatientId.eq(patient))
             .to_owned();
-        query = query.filter(audit_entry::Column::Id.in_subquery(alone.union(UnionType::All, among).to_owned()));
+        alone.union(UnionType::All, among);
+        if backend == DbBackend::Postgres {
+            let named = Query::select()
+                .column(audit_entry::Column::Id)
+                .from(audit_entry::Entity)
+                .and_where(Expr::cust_with_values("audit_entries.patient_ids @> ARRAY[$1]::bigint[]", [patient]))
+                .to_owned();
+            alone.union(UnionType::All, named);
+        }
+        query = query.filter(audit_entry::Column::Id.in_subquery(alone));
     }
     if let Some(account) = filter.account_id {
         query = query.filter(audit_entry::Column::AccountId.eq(account));

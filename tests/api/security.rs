@@ -96,13 +96,70 @@ async fn a_page_read_is_one_entry_per_set_of_fields_found_under_each_patient(bac
     let (unread, _) = app.register_patient(&clinic, "ヨマレナイ", json!({})).await;
     assert!(reads_of(&app, &admin, Some(&unread), "Page").await.is_empty());
 
-    // The patients of an entry are as append-only as the entry.
-    use sea_orm::ConnectionTrait;
+    // Where the page's patients are kept: on PostgreSQL in the entry's own
+    // array (under a GIN index), without a row each; on SQLite a row each.
+    use sea_orm::{ConnectionTrait, Statement};
     let db = sea_orm::Database::connect(app.database_url.as_str()).await.expect("direct connection");
+    let backend = db.get_database_backend();
+    let count = |sql: &str| {
+        let (db, sql) = (&db, sql.to_owned());
+        async move {
+            let row = db.query_one_raw(Statement::from_string(backend, sql)).await.expect("count").expect("a row");
+            row.try_get_by_index::<i64>(0).expect("a count")
+        }
+    };
+    let linked = count("SELECT COUNT(*) FROM audit_entry_patients").await;
+    if backend == sea_orm::DbBackend::Postgres {
+        assert_eq!(linked, 0, "no row per patient");
+        let in_array = count(
+            "SELECT COUNT(*) FROM audit_entries, unnest(patient_ids) WHERE action = 'READ_PERSONAL' AND operation = 'Page'",
+        )
+        .await;
+        assert_eq!(in_array as usize, named.len(), "the page's other patients, in the entry");
+        // The array is as append-only as the rest of the entry.
+        assert!(db.execute_unprepared("UPDATE audit_entries SET patient_ids = NULL").await.is_err());
+    } else {
+        assert_eq!(linked as usize, named.len(), "a row per patient");
+    }
+    assert_eq!(reads_of(&app, &admin, Some(&ids[1]), "Page").await.len(), 1);
+
+    // An entry naming its patients in `audit_entry_patients`, as written
+    // before entries held them in an array on PostgreSQL, is still found
+    // under each of them, naming them all.
+    let (a, b) = (ids[1].parse::<i64>().expect("an ID"), ids[2].parse::<i64>().expect("an ID"));
+    let at = if backend == sea_orm::DbBackend::Postgres { "$1" } else { "?" };
+    let entry = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "INSERT INTO audit_entries (at, action, fields, operation) \
+                 VALUES ({at}, 'READ_PERSONAL', 'nameKana', 'EarlierForm') RETURNING id"
+            ),
+            [chrono::Utc::now().into()],
+        ))
+        .await
+        .expect("an earlier entry")
+        .expect("its ID")
+        .try_get_by_index::<i64>(0)
+        .expect("an ID");
+    db.execute_unprepared(&format!(
+        "INSERT INTO audit_entry_patients (entry_id, patient_id) VALUES ({entry}, {a}), ({entry}, {b})"
+    ))
+    .await
+    .expect("its patients");
+    // The patients of an entry are as append-only as the entry.
     assert!(db.execute_unprepared("UPDATE audit_entry_patients SET patient_id = 0").await.is_err());
     assert!(db.execute_unprepared("DELETE FROM audit_entry_patients").await.is_err());
     let _ = db.close().await;
-    assert_eq!(reads_of(&app, &admin, Some(&ids[1]), "Page").await.len(), 1);
+    for id in [&ids[1], &ids[2]] {
+        let earlier = reads_of(&app, &admin, Some(id), "EarlierForm").await;
+        assert_eq!(earlier.len(), 1, "{id}: {earlier:?}");
+        let mut expected = vec![ids[1].clone(), ids[2].clone()];
+        expected.sort_by_key(|id| id.parse::<i64>().unwrap_or_default());
+        assert_eq!(earlier[0]["patientIds"], json!(expected), "{id}: {earlier:?}");
+        assert_eq!(reads_of(&app, &admin, Some(id), "Page").await.len(), 1, "{id}: the page's entry too");
+    }
+    assert!(reads_of(&app, &admin, Some(&ids[0]), "EarlierForm").await.is_empty());
 }
 
 async fn every_write_of_the_case_flow_and_every_account_action_leaves_its_audit_entry(backend: Backend) {
