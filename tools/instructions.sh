@@ -25,6 +25,8 @@ command -v valgrind > /dev/null || { echo "valgrind is needed (Debian package va
 target=${CARGO_TARGET_DIR:-target}
 tools=${HERSYS_TOOLS:-$target/release/hersys-tools}
 [ -x "$tools" ] || { echo "no $tools: cargo build --release -p hersys-tools (or set HERSYS_TOOLS)" >&2; exit 2; }
+# The gateway refuses a HERSYS_ variable it does not know.
+unset HERSYS_TOOLS
 
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -34,7 +36,7 @@ DATABASE_URL=$database HERSYS_RATE_LIMIT_ADDRESS=0 HERSYS_RATE_LIMIT_ACCOUNT=0 R
 gateway=$!
 trap 'kill $gateway 2> /dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 180); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/health/ready" && break
+    curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break
     sleep 1
 done
 
@@ -42,7 +44,7 @@ pages() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^hersys_patient_lists
 run() {
     "$tools" bench load --url "http://127.0.0.1:$port" --gateway-pid "$gateway" --database-url "$database" \
         --only "$workload" --concurrency 4 "$@" > "$work/bench.txt" 2>&1 \
-        || { cat "$work/bench.txt" >&2; exit 1; }
+        || { cat "$work/bench.txt" "$work/gateway.log" >&2; exit 1; }
 }
 run --duration 5 --warmup 1
 before=$(pages)
