@@ -259,11 +259,12 @@ pub async fn record_reads_again(state: &AppState, principal: &Principal, reads: 
 
 /// The read audit of `reads` (patient, fields joined), in one statement on
 /// PostgreSQL ([`reads_statement`]; a lookup and one write transaction on
-/// SQLite); nothing when there are none. The patients read with the same fields share one READ_PERSONAL
-/// entry: one patient, an entry about that patient as any other; several
-/// (a page), one entry with no `patient_id` naming them all (in its
-/// `patient_ids` on PostgreSQL, in `audit_entry_patients` on SQLite). A read of a patient to whom the caller holds an
-/// open break-glass access is an entry of its own,
+/// SQLite); nothing when there are none. The patients read with the same
+/// fields share one READ_PERSONAL entry: one patient, an entry about that
+/// patient as any other; several (a page), one entry with no `patient_id`
+/// naming them all (in its `patient_ids` on PostgreSQL, in
+/// `audit_entry_patients` on SQLite). A read of a patient to whom the
+/// caller holds an open break-glass access is an entry of its own,
 /// READ_PERSONAL_BREAK_GLASS, naming the access.
 async fn append_reads(
     state: &AppState,
@@ -277,7 +278,7 @@ async fn append_reads(
     let now = state.now();
     let backend = state.db.get_database_backend();
     if backend == DbBackend::Postgres {
-        state.db.execute_raw(reads_statement(principal, &reads, now)).await?;
+        state.db.execute_raw(reads_statement(principal, reads, now)).await?;
         return Ok(());
     }
     // SQLite: the accesses first, then the entries in one write transaction.
@@ -338,11 +339,11 @@ async fn append_reads(
 /// other patients read with the same fields share one READ_PERSONAL entry
 /// (about that patient when there is one, else naming them all in its
 /// `patient_ids`, under a GIN index).
-fn reads_statement(principal: &Principal, reads: &[(i64, String)], now: DateTime<Utc>) -> sea_orm::Statement {
+fn reads_statement(principal: &Principal, reads: Vec<(i64, String)>, now: DateTime<Utc>) -> sea_orm::Statement {
     let mut sql = Sql::new(DbBackend::Postgres);
     sql.push("WITH reads (patient_id, fields) AS (VALUES ");
-    for (n, (patient, fields)) in reads.iter().enumerate() {
-        sql.push(if n == 0 { "(" } else { ", (" }).bind(*patient).push(", ").bind(fields.clone()).push(")");
+    for (n, (patient, fields)) in reads.into_iter().enumerate() {
+        sql.push(if n == 0 { "(" } else { ", (" }).bind(patient).push(", ").bind(fields).push(")");
     }
     let key = principal.key.as_ref();
     sql.push("), who AS (SELECT ").bind(now).push(" AS at, ");
@@ -361,13 +362,13 @@ fn reads_statement(principal: &Principal, reads: &[(i64, String)], now: DateTime
     .push(" AND b.expires_at > ")
     .bind(principal.at)
     .push(" AND b.patient_id IN (SELECT patient_id FROM reads) ORDER BY b.patient_id, b.id DESC)");
+    let columns = COLUMNS.join(", ");
     let who = "who.at, who.account_id, who.actor_patient_id";
     let how = "who.operation, who.client_address, who.service_account_id, who.api_key_id";
     sql.push(&format!(
         ", glass AS (INSERT INTO audit_entries ({columns}, detail) \
          SELECT {who}, 'READ_PERSONAL_BREAK_GLASS', r.patient_id, r.fields, {how}, 'break-glass access ' || a.id \
-         FROM who, reads r JOIN access a ON a.patient_id = r.patient_id ORDER BY r.patient_id)",
-        columns = COLUMNS.join(", ")
+         FROM who, reads r JOIN access a ON a.patient_id = r.patient_id ORDER BY r.patient_id)"
     ));
     sql.push(
         ", grouped AS (SELECT r.fields, array_agg(r.patient_id ORDER BY r.patient_id) AS patients FROM reads r \
@@ -377,8 +378,7 @@ fn reads_statement(principal: &Principal, reads: &[(i64, String)], now: DateTime
         " INSERT INTO audit_entries ({columns}, patient_ids) \
          SELECT {who}, 'READ_PERSONAL', CASE WHEN cardinality(g.patients) = 1 THEN g.patients[1] END, g.fields, {how}, \
          CASE WHEN cardinality(g.patients) > 1 THEN g.patients END \
-         FROM who, grouped g ORDER BY g.fields COLLATE \"C\"",
-        columns = COLUMNS.join(", ")
+         FROM who, grouped g ORDER BY g.fields COLLATE \"C\""
     ));
     sql.build()
 }
@@ -473,26 +473,24 @@ pub async fn list(
     let groups: Vec<i64> = rows.iter().filter(|row| row.patient_id.is_none()).map(|row| row.id).collect();
     let mut named: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     if !groups.is_empty() {
-        let pairs: Vec<(i64, i64)> = audit_entry_patient::Entity::find()
-            .select_only()
-            .column(audit_entry_patient::Column::EntryId)
-            .column(audit_entry_patient::Column::PatientId)
-            .filter(audit_entry_patient::Column::EntryId.is_in(groups.iter().copied()))
-            .order_by_asc(audit_entry_patient::Column::PatientId)
-            .into_tuple()
-            .all(&state.db)
-            .await?;
-        for (entry, patient) in pairs {
-            named.entry(entry).or_default().push(patient);
+        // The patients an entry names: its rows in `audit_entry_patients`
+        // and, on PostgreSQL, its array; one statement either way.
+        let backend = state.db.get_database_backend();
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT entry_id, patient_id FROM audit_entry_patients WHERE entry_id IN (")
+            .bind_list(groups.iter().copied())
+            .push(")");
+        if backend == DbBackend::Postgres {
+            sql.push(
+                " UNION ALL SELECT e.id, p.patient_id FROM audit_entries e, unnest(e.patient_ids) AS p (patient_id) \
+                 WHERE e.id IN (",
+            )
+            .bind_list(groups.iter().copied())
+            .push(")");
         }
-        if state.db.get_database_backend() == DbBackend::Postgres {
-            let mut sql = Sql::new(DbBackend::Postgres);
-            sql.push("SELECT e.id AS entry_id, p.patient_id FROM audit_entries e, unnest(e.patient_ids) AS p (patient_id) WHERE e.id IN (")
-                .bind_list(groups.iter().copied())
-                .push(") ORDER BY p.patient_id");
-            for row in state.db.query_all_raw(sql.build()).await? {
-                named.entry(row.try_get("", "entry_id")?).or_default().push(row.try_get("", "patient_id")?);
-            }
+        sql.push(" ORDER BY patient_id");
+        for row in state.db.query_all_raw(sql.build()).await? {
+            named.entry(row.try_get("", "entry_id")?).or_default().push(row.try_get("", "patient_id")?);
         }
     }
     let entries = rows
